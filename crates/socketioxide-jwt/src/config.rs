@@ -1,0 +1,585 @@
+//! The builder: every setting, checked once when the configuration is built.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, Validation};
+use serde::de::DeserializeOwned;
+
+use crate::claims::StandardClaims;
+use crate::error::{AuthError, ConfigError};
+use crate::keys::{BoxFuture, KeyResolver, StaticKeys, VerificationKey};
+
+/// Default time a message-mode socket has to send `authenticate`.
+pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_millis(5000);
+/// Default maximum token length, in bytes.
+pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
+/// Default clock-skew leeway applied to `exp` and `nbf`.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(0);
+/// Default minimum HMAC secret length, in bytes (256 bits, as RFC 7518 asks for HS256).
+pub const DEFAULT_MIN_HMAC_SECRET_LEN: usize = 32;
+/// Default prefix of the per-user room: `user:<sub>`.
+pub const DEFAULT_USER_ROOM_PREFIX: &str = "user:";
+
+/// Where the token comes from.
+///
+/// # Example
+/// ```
+/// use socketioxide_jwt::{AuthMode, JwtAuth};
+/// let auth = JwtAuth::builder()
+///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+///     .mode(AuthMode::Handshake)
+///     .build()
+///     .unwrap();
+/// # let _ = auth;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AuthMode {
+    /// The client connects, then emits `authenticate` with `{ token }` (two round trips).
+    #[default]
+    Message,
+    /// The token comes with the connection (`auth: { token }` or `Authorization: Bearer`); a
+    /// missing or bad token refuses the connection.
+    Handshake,
+    /// A handshake token if one is present (and then it must be valid); otherwise message mode.
+    Either,
+}
+
+impl AuthMode {
+    pub(crate) fn reads_handshake(self) -> bool {
+        matches!(self, AuthMode::Handshake | AuthMode::Either)
+    }
+}
+
+/// The names of the three protocol events.
+///
+/// # Example
+/// ```
+/// let names = socketioxide_jwt::EventNames::default();
+/// assert_eq!(names.authenticate, "authenticate");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventNames {
+    /// Client → server: `{ token }`. Defaults to `authenticate`.
+    pub authenticate: String,
+    /// Server → client on success. Defaults to `authenticated`.
+    pub authenticated: String,
+    /// Server → client with the error object before a disconnect. Defaults to `unauthorized`.
+    pub unauthorized: String,
+}
+
+impl Default for EventNames {
+    fn default() -> Self {
+        Self {
+            authenticate: crate::protocol::EVENT_AUTHENTICATE.into(),
+            authenticated: crate::protocol::EVENT_AUTHENTICATED.into(),
+            unauthorized: crate::protocol::EVENT_UNAUTHORIZED.into(),
+        }
+    }
+}
+
+const RESERVED_EVENTS: &[&str] = &[
+    "connect",
+    "connect_error",
+    "disconnect",
+    "disconnecting",
+    "newListener",
+    "removeListener",
+];
+
+pub(crate) type CheckFn<C> =
+    Arc<dyn Fn(Arc<C>) -> BoxFuture<'static, Result<(), AuthError>> + Send + Sync>;
+
+/// Settings that do not depend on the claims type.
+pub(crate) struct Settings {
+    pub(crate) keys: Arc<dyn KeyResolver>,
+    pub(crate) validation: Validation,
+    pub(crate) leeway: Duration,
+    pub(crate) max_token_len: usize,
+    pub(crate) mode: AuthMode,
+    pub(crate) timeout: Duration,
+    pub(crate) events: EventNames,
+    pub(crate) allow_query_token: bool,
+    pub(crate) user_room_prefix: Option<String>,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("leeway", &self.leeway)
+            .field("max_token_len", &self.max_token_len)
+            .field("mode", &self.mode)
+            .field("timeout", &self.timeout)
+            .field("events", &self.events)
+            .field("allow_query_token", &self.allow_query_token)
+            .field("user_room_prefix", &self.user_room_prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct Inner<C> {
+    pub(crate) settings: Settings,
+    pub(crate) check: Option<CheckFn<C>>,
+}
+
+/// A built, immutable authentication configuration for one or more namespaces.
+///
+/// Cheap to clone. Register namespaces with [`JwtAuth::on_authenticated`]; see the
+/// [crate docs](crate) for a whole server.
+///
+/// # Example
+/// ```
+/// use socketioxide_jwt::JwtAuth;
+/// let auth = JwtAuth::builder()
+///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+///     .issuer("https://auth.example.com")
+///     .audience("chat")
+///     .build()?;
+/// # Ok::<(), socketioxide_jwt::ConfigError>(())
+/// ```
+pub struct JwtAuth<C = StandardClaims> {
+    pub(crate) inner: Arc<Inner<C>>,
+}
+
+impl<C> Clone for JwtAuth<C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<C> fmt::Debug for JwtAuth<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtAuth")
+            .field("settings", &self.inner.settings)
+            .field("check", &self.inner.check.is_some())
+            .finish()
+    }
+}
+
+impl JwtAuth<StandardClaims> {
+    /// Starts a configuration with [`StandardClaims`]; switch with [`JwtAuthBuilder::claims`].
+    pub fn builder() -> JwtAuthBuilder<StandardClaims> {
+        JwtAuthBuilder::new()
+    }
+}
+
+impl<C> JwtAuth<C> {
+    /// The configured mode.
+    pub fn mode(&self) -> AuthMode {
+        self.inner.settings.mode
+    }
+
+    /// The configured event names.
+    pub fn event_names(&self) -> &EventNames {
+        &self.inner.settings.events
+    }
+
+    /// The per-user room of `sub` (`user:<sub>` by default), if per-user rooms are enabled.
+    ///
+    /// # Example
+    /// ```
+    /// let auth = socketioxide_jwt::JwtAuth::builder()
+    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!").build().unwrap();
+    /// assert_eq!(auth.user_room("alice").as_deref(), Some("user:alice"));
+    /// ```
+    pub fn user_room(&self, sub: &str) -> Option<String> {
+        self.inner
+            .settings
+            .user_room_prefix
+            .as_ref()
+            .map(|p| format!("{p}{sub}"))
+    }
+}
+
+/// Builds a [`JwtAuth`]. Setters consume and return the builder; multiple calls override, except
+/// [`JwtAuthBuilder::key`], which adds a key.
+///
+/// Safe defaults: `exp` required, `nbf` checked, no leeway, 8 KiB token bound, 5 s timeout,
+/// message mode, HMAC secrets of at least 32 bytes, `?token=` refused.
+///
+/// # Example
+/// ```
+/// use std::time::Duration;
+/// use socketioxide_jwt::{Algorithm, AuthMode, JwtAuth, VerificationKey};
+///
+/// #[derive(serde::Deserialize)]
+/// struct MyClaims { sub: String, role: String }
+///
+/// let auth = JwtAuth::builder()
+///     .claims::<MyClaims>()
+///     .key(VerificationKey::hmac(b"a-32-byte-long-secret-for-hs256!").algorithms([Algorithm::HS256]))
+///     .mode(AuthMode::Either)
+///     .timeout(Duration::from_secs(3))
+///     .leeway(Duration::from_secs(30))
+///     .check(|claims| async move {
+///         if claims.role == "banned" {
+///             Err(socketioxide_jwt::AuthError::forbidden("this account is suspended"))
+///         } else {
+///             Ok(())
+///         }
+///     })
+///     .build()?;
+/// # let _ = auth;
+/// # Ok::<(), socketioxide_jwt::ConfigError>(())
+/// ```
+#[must_use]
+pub struct JwtAuthBuilder<C = StandardClaims> {
+    keys: Vec<VerificationKey>,
+    resolver: Option<Arc<dyn KeyResolver>>,
+    issuers: Vec<String>,
+    audiences: Vec<String>,
+    require_exp: bool,
+    leeway: Duration,
+    max_token_len: usize,
+    min_hmac_secret_len: usize,
+    mode: AuthMode,
+    timeout: Duration,
+    events: EventNames,
+    allow_query_token: bool,
+    user_room_prefix: Option<String>,
+    check: Option<CheckFn<C>>,
+    _claims: PhantomData<fn() -> C>,
+}
+
+impl<C> fmt::Debug for JwtAuthBuilder<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtAuthBuilder")
+            .field("keys", &self.keys)
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JwtAuthBuilder<StandardClaims> {
+    fn new() -> Self {
+        Self {
+            keys: Vec::new(),
+            resolver: None,
+            issuers: Vec::new(),
+            audiences: Vec::new(),
+            require_exp: true,
+            leeway: DEFAULT_LEEWAY,
+            max_token_len: DEFAULT_MAX_TOKEN_LEN,
+            min_hmac_secret_len: DEFAULT_MIN_HMAC_SECRET_LEN,
+            mode: AuthMode::default(),
+            timeout: DEFAULT_AUTH_TIMEOUT,
+            events: EventNames::default(),
+            allow_query_token: false,
+            user_room_prefix: Some(DEFAULT_USER_ROOM_PREFIX.to_owned()),
+            check: None,
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<C> JwtAuthBuilder<C>
+where
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    /// Sets the claims type the token is deserialized into (a token whose claims do not fit is
+    /// refused with `invalid_token`). Drops a [`check`](Self::check) set for the previous type.
+    pub fn claims<T: DeserializeOwned + Send + Sync + 'static>(self) -> JwtAuthBuilder<T> {
+        JwtAuthBuilder {
+            keys: self.keys,
+            resolver: self.resolver,
+            issuers: self.issuers,
+            audiences: self.audiences,
+            require_exp: self.require_exp,
+            leeway: self.leeway,
+            max_token_len: self.max_token_len,
+            min_hmac_secret_len: self.min_hmac_secret_len,
+            mode: self.mode,
+            timeout: self.timeout,
+            events: self.events,
+            allow_query_token: self.allow_query_token,
+            user_room_prefix: self.user_room_prefix,
+            check: None,
+            _claims: PhantomData,
+        }
+    }
+
+    /// Adds a verification key. Several keys are selected by the token's `kid`.
+    pub fn key(mut self, key: VerificationKey) -> Self {
+        self.keys.push(key);
+        self
+    }
+
+    /// Shorthand for `key(VerificationKey::hmac(secret))`: HS256 with a shared secret.
+    pub fn hmac_secret(self, secret: impl AsRef<[u8]>) -> Self {
+        self.key(VerificationKey::hmac(secret))
+    }
+
+    /// Resolves keys asynchronously from the token header (JWKS, database, ...), instead of
+    /// static keys. Multiple calls override.
+    pub fn key_resolver(mut self, resolver: impl KeyResolver) -> Self {
+        self.resolver = Some(Arc::new(resolver));
+        self
+    }
+
+    /// Requires `iss` to be present and equal to `issuer`. Multiple calls override.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuers = vec![issuer.into()];
+        self
+    }
+
+    /// Requires `aud` to be present and to contain `audience`. Multiple calls override.
+    ///
+    /// Without an audience, `aud` is not checked at all.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences = vec![audience.into()];
+        self
+    }
+
+    /// Clock-skew leeway applied to `exp` (at authentication and while connected) and `nbf`.
+    /// Whole seconds; defaults to 0.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Tokens longer than this (in bytes) are refused before any parsing. Defaults to 8 KiB.
+    pub fn max_token_len(mut self, len: usize) -> Self {
+        self.max_token_len = len;
+        self
+    }
+
+    /// Minimum HMAC secret length in bytes. Defaults to 32.
+    pub fn min_hmac_secret_len(mut self, len: usize) -> Self {
+        self.min_hmac_secret_len = len;
+        self
+    }
+
+    /// Accepts tokens without `exp`. Such a socket stays authenticated until it disconnects.
+    ///
+    /// <div class="warning">A token without expiry is valid forever once leaked.</div>
+    pub fn insecure_allow_missing_exp(mut self) -> Self {
+        self.require_exp = false;
+        self
+    }
+
+    /// Where the token comes from. Defaults to [`AuthMode::Message`].
+    pub fn mode(mut self, mode: AuthMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Message mode: time allowed between connection and a valid `authenticate`. Defaults to 5 s.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Renames the protocol events. Defaults to [`EventNames::default`].
+    pub fn event_names(mut self, names: EventNames) -> Self {
+        self.events = names;
+        self
+    }
+
+    /// Handshake mode: also accept `?token=` in the connection URL.
+    ///
+    /// <div class="warning">URLs end up in proxy and access logs, and so would the token.</div>
+    pub fn insecure_allow_query_token(mut self) -> Self {
+        self.allow_query_token = true;
+        self
+    }
+
+    /// Prefix of the room every authenticated socket joins, followed by its `sub`. `None`
+    /// disables per-user rooms. Defaults to `user:`.
+    pub fn user_room_prefix(mut self, prefix: Option<&str>) -> Self {
+        self.user_room_prefix = prefix.map(str::to_owned);
+        self
+    }
+
+    /// An async application check run after the signature and claims are verified, at every
+    /// authentication and refresh. Return [`AuthError::forbidden`] (or [`AuthError::revoked`]) to
+    /// refuse. Multiple calls override.
+    pub fn check<F, Fut>(mut self, check: F) -> Self
+    where
+        F: Fn(Arc<C>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), AuthError>> + Send + 'static,
+    {
+        self.check = Some(Arc::new(move |claims| Box::pin(check(claims))));
+        self
+    }
+
+    /// Checks every setting and builds the configuration.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first setting that is wrong.
+    pub fn build(self) -> Result<JwtAuth<C>, ConfigError> {
+        ensure_crypto_backend()?;
+        let keys: Arc<dyn KeyResolver> = match (self.resolver, self.keys.is_empty()) {
+            (Some(_), false) => return Err(ConfigError::KeysAndResolver),
+            (Some(resolver), true) => resolver,
+            (None, true) => return Err(ConfigError::NoKey),
+            (None, false) => {
+                let mut set = StaticKeys::default();
+                for key in self.keys {
+                    key.validate(self.min_hmac_secret_len)?;
+                    set.insert(key)?;
+                }
+                debug_assert!(!set.is_empty());
+                Arc::new(set)
+            }
+        };
+        if self
+            .issuers
+            .iter()
+            .chain(&self.audiences)
+            .any(String::is_empty)
+        {
+            return Err(ConfigError::EmptyIssuerOrAudience);
+        }
+        if self.max_token_len == 0 {
+            return Err(ConfigError::Zero("max_token_len"));
+        }
+        if self.timeout.is_zero() {
+            return Err(ConfigError::Zero("timeout"));
+        }
+        check_event_names(&self.events)?;
+
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = self.leeway.as_secs();
+        validation.validate_nbf = true;
+        validation.validate_exp = true;
+        let mut required = vec!["exp"];
+        if !self.require_exp {
+            required.clear();
+        }
+        if !self.issuers.is_empty() {
+            validation.set_issuer(&self.issuers);
+            required.push("iss");
+        }
+        if self.audiences.is_empty() {
+            validation.validate_aud = false;
+        } else {
+            validation.set_audience(&self.audiences);
+            required.push("aud");
+        }
+        validation.set_required_spec_claims(&required);
+
+        Ok(JwtAuth {
+            inner: Arc::new(Inner {
+                settings: Settings {
+                    keys,
+                    validation,
+                    leeway: Duration::from_secs(self.leeway.as_secs()),
+                    max_token_len: self.max_token_len,
+                    mode: self.mode,
+                    timeout: self.timeout,
+                    events: self.events,
+                    allow_query_token: self.allow_query_token,
+                    user_room_prefix: self.user_room_prefix,
+                },
+                check: self.check,
+            }),
+        })
+    }
+}
+
+fn check_event_names(names: &EventNames) -> Result<(), ConfigError> {
+    let all = [
+        &names.authenticate,
+        &names.authenticated,
+        &names.unauthorized,
+    ];
+    let mut seen = HashSet::new();
+    for name in all {
+        if name.is_empty() || RESERVED_EVENTS.contains(&name.as_str()) || !seen.insert(name) {
+            return Err(ConfigError::InvalidEventName(name.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// Makes sure jsonwebtoken has a crypto provider, so no decode can panic.
+///
+/// With exactly one backend feature jsonwebtoken picks it; with both (a workspace that unifies
+/// features), this installs aws-lc-rs, the faster one.
+fn ensure_crypto_backend() -> Result<(), ConfigError> {
+    use jsonwebtoken::crypto::CryptoProvider;
+    if CryptoProvider::try_get_default().is_some() {
+        return Ok(());
+    }
+    #[cfg(feature = "aws-lc-rs")]
+    {
+        // Another thread may have installed one in between: either way one is there now.
+        let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+    }
+    #[cfg(all(feature = "rust-crypto", not(feature = "aws-lc-rs")))]
+    {
+        let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
+    }
+    CryptoProvider::try_get_default()
+        .map(|_| ())
+        .ok_or(ConfigError::NoCryptoBackend)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn refuses_bad_configuration() {
+        assert!(matches!(
+            JwtAuth::builder().build(),
+            Err(ConfigError::NoKey)
+        ));
+        assert!(matches!(
+            JwtAuth::builder()
+                .hmac_secret(SECRET)
+                .timeout(Duration::ZERO)
+                .build(),
+            Err(ConfigError::Zero("timeout"))
+        ));
+        assert!(matches!(
+            JwtAuth::builder().hmac_secret(SECRET).issuer("").build(),
+            Err(ConfigError::EmptyIssuerOrAudience)
+        ));
+        let names = EventNames {
+            authenticate: "disconnect".into(),
+            ..EventNames::default()
+        };
+        assert!(matches!(
+            JwtAuth::builder()
+                .hmac_secret(SECRET)
+                .event_names(names)
+                .build(),
+            Err(ConfigError::InvalidEventName(_))
+        ));
+        let names = EventNames {
+            authenticated: "authenticate".into(),
+            ..EventNames::default()
+        };
+        assert!(matches!(
+            JwtAuth::builder()
+                .hmac_secret(SECRET)
+                .event_names(names)
+                .build(),
+            Err(ConfigError::InvalidEventName(_))
+        ));
+    }
+
+    #[test]
+    fn issuer_and_audience_become_required() {
+        let auth = JwtAuth::builder()
+            .hmac_secret(SECRET)
+            .issuer("iss")
+            .audience("aud")
+            .build()
+            .unwrap();
+        let required = &auth.inner.settings.validation.required_spec_claims;
+        for claim in ["exp", "iss", "aud"] {
+            assert!(required.contains(claim), "{claim} must be required");
+        }
+    }
+}

@@ -1,0 +1,434 @@
+//! The socketioxide integration: admitting a socket, the `authenticate` event, going live,
+//! refusing, and the per-socket deadline timer.
+//!
+//! Soundness rests on three facts of socketioxide 0.18:
+//! 1. A connect middleware runs before the socket is added to its namespace, so joining
+//!    [`PENDING_ROOM`] there leaves no window in which a broadcast could reach it (and
+//!    [`JwtAdapter`](crate::JwtAdapter) excludes that room from every broadcast).
+//! 2. Events without a handler are dropped. The application's handlers are registered by its
+//!    connect handler, which this gate calls only once the socket is authenticated; until then
+//!    the only handler is `authenticate`, registered in the middleware before the client can speak.
+//! 3. Socket extensions live as long as the socket; the session (and so its timer) goes with it.
+
+use std::fmt::Display;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{AckSender, TryData};
+use socketioxide::handler::{ConnectHandler, FromConnectParts, FromMessageParts, MessageHandler};
+use socketioxide::socket::Socket;
+use socketioxide_core::Value;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::adapter::GatedAdapter;
+use crate::config::{AuthMode, JwtAuth};
+use crate::error::{AuthError, ErrorCode};
+use crate::protocol::PENDING_ROOM;
+use crate::session::{Outcome, Session, SessionState};
+use crate::token::{self, Verified};
+
+type MiddlewareFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<(), Box<dyn Display + Send>>> + Send + 'a>>;
+
+/// A connect handler that runs the application's handler only for authenticated sockets.
+///
+/// Made by [`JwtAuth::on_authenticated`]; give it to `io.ns` or `io.dyn_ns`. Middlewares chained
+/// on the inner handler (`handler.with(..)`) run after the token is verified; their error refuses
+/// the socket with `forbidden` (their text is logged, not sent).
+pub struct OnAuthenticated<C, H> {
+    auth: JwtAuth<C>,
+    handler: H,
+}
+
+impl<C, H: Clone> Clone for OnAuthenticated<C, H> {
+    fn clone(&self) -> Self {
+        Self {
+            auth: self.auth.clone(),
+            handler: self.handler.clone(),
+        }
+    }
+}
+
+impl<C, H> std::fmt::Debug for OnAuthenticated<C, H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnAuthenticated")
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C> JwtAuth<C>
+where
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    /// Wraps the application's connect handler so that it runs only once the socket is
+    /// authenticated. Until then the socket is inert: its events reach no handler and no
+    /// broadcast reaches it.
+    ///
+    /// The handler takes any socketioxide connect extractors, plus [`Claims`](crate::Claims).
+    /// Register event handlers before the handler's first `.await`: the client may emit as soon
+    /// as it sees `authenticated`.
+    ///
+    /// # Example
+    /// ```
+    /// use socketioxide::{adapter::LocalAdapter, extract::SocketRef, SocketIo};
+    /// use socketioxide_jwt::{Claims, JwtAdapter, JwtAuth, StandardClaims};
+    ///
+    /// type Adapter = JwtAdapter<LocalAdapter>;
+    /// let auth = JwtAuth::builder().hmac_secret(b"a-32-byte-long-secret-for-hs256!").build()?;
+    /// let (_layer, io) = SocketIo::builder().with_adapter::<Adapter>(()).build_layer();
+    /// io.ns("/", auth.on_authenticated(
+    ///     async |socket: SocketRef<Adapter>, Claims(claims): Claims<StandardClaims>| {
+    ///         socket.on("whoami", async |Claims(c): Claims<StandardClaims>, ack: socketioxide::extract::AckSender<Adapter>| {
+    ///             ack.send(&*c).ok();
+    ///         });
+    ///         println!("{:?} is here", claims.sub);
+    ///     },
+    /// ));
+    /// // Dynamic namespaces are gated the same way.
+    /// io.dyn_ns("/tenant/{id}", auth.on_authenticated(async |_: SocketRef<Adapter>| {}))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn on_authenticated<H>(&self, handler: H) -> OnAuthenticated<C, H> {
+        OnAuthenticated {
+            auth: self.clone(),
+            handler,
+        }
+    }
+}
+
+/// The session of a socket, if it was admitted by a gate with claims type `C`.
+pub(crate) fn session_of<C, A>(s: &Socket<A>) -> Option<Arc<Session<C>>>
+where
+    C: Send + Sync + 'static,
+    A: Adapter,
+{
+    s.extensions.get::<Arc<Session<C>>>()
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+#[derive(Serialize)]
+struct AuthenticatedPayload<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exp: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct AckOk {
+    ok: bool,
+}
+
+impl<C, H> OnAuthenticated<C, H>
+where
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    /// Signature, claims, the application's check, then (first authentication only) the inner
+    /// handler's middlewares.
+    async fn verify<A, T>(
+        &self,
+        s: &Arc<Socket<A>>,
+        token: &str,
+        first_auth_payload: Option<&Option<Value>>,
+    ) -> Result<Verified<C>, AuthError>
+    where
+        A: Adapter,
+        H: ConnectHandler<A, T>,
+    {
+        let verified = token::verify::<C>(&self.auth.inner.settings, token).await?;
+        if let Some(check) = &self.auth.inner.check {
+            check(verified.claims.clone()).await?;
+        }
+        if let Some(payload) = first_auth_payload {
+            self.handler
+                .call_middleware(s.clone(), payload)
+                .await
+                .map_err(|e| AuthError::new(ErrorCode::Forbidden).with_source(e.to_string()))?;
+        }
+        Ok(verified)
+    }
+
+    fn finish(&self, session: &Session<C>, result: Result<Verified<C>, AuthError>) -> Outcome {
+        let leeway = self.auth.inner.settings.leeway;
+        session.update(|st| st.finish_verification(result, Instant::now(), unix_now(), leeway))
+    }
+
+    /// The connect middleware: joins the pending room, installs the session, the `authenticate`
+    /// handler and the timer, then verifies a handshake token if the mode reads one.
+    async fn admit<A, T>(
+        &self,
+        s: Arc<Socket<A>>,
+        auth: &Option<Value>,
+    ) -> Result<(), Box<dyn Display + Send>>
+    where
+        A: GatedAdapter,
+        H: ConnectHandler<A, T>,
+        T: Send + Sync + 'static,
+    {
+        let settings = &self.auth.inner.settings;
+        s.join(PENDING_ROOM);
+        let (session, deadline_rx) =
+            Session::new(SessionState::pending(Instant::now(), settings.timeout));
+        s.extensions.insert(session.clone());
+        s.on(
+            settings.events.authenticate.clone(),
+            AuthenticateHandler { gate: self.clone() },
+        );
+        tokio::spawn(run_deadline_timer(
+            Arc::downgrade(&s),
+            Arc::downgrade(&session),
+            deadline_rx,
+            self.auth.clone(),
+        ));
+
+        if !settings.mode.reads_handshake() {
+            return Ok(());
+        }
+        let token = match handshake_token(&s, auth, settings.allow_query_token) {
+            Ok(Some(token)) => token,
+            Ok(None) if settings.mode == AuthMode::Either => return Ok(()),
+            Ok(None) => return Err(reject(&s, ErrorCode::CredentialsRequired.into())),
+            Err(e) => return Err(reject(&s, e)),
+        };
+        session.update(|st| st.try_begin_verification());
+        let result = self.verify(&s, &token, Some(auth)).await;
+        match self.finish(&session, result) {
+            Outcome::FirstAuthentication => Ok(()),
+            Outcome::Refused(e) => Err(reject(&s, e)),
+            Outcome::Refreshed | Outcome::Ignored => {
+                Err(reject(&s, AuthError::new(ErrorCode::Timeout)))
+            }
+        }
+    }
+
+    /// Authenticated for the first time: leave the pending room, join the user's room, run the
+    /// application's handler, tell the client.
+    fn go_live<A, T>(&self, s: Arc<Socket<A>>, session: &Session<C>, auth: Option<Value>)
+    where
+        A: Adapter,
+        H: ConnectHandler<A, T>,
+    {
+        let registered = session
+            .read(|st| st.registered().cloned())
+            .unwrap_or_default();
+        s.leave(PENDING_ROOM);
+        if let Some(room) = registered
+            .sub
+            .as_deref()
+            .and_then(|sub| self.auth.user_room(sub))
+        {
+            s.join(room);
+        }
+        tracing::info!(sid = %s.id, ns = s.ns(), sub = registered.sub.as_deref(), "socket authenticated");
+        self.handler.call(s.clone(), auth);
+        self.emit_authenticated(&s, session);
+    }
+
+    fn emit_authenticated<A: Adapter>(&self, s: &Socket<A>, session: &Session<C>) {
+        let registered = session
+            .read(|st| st.registered().cloned())
+            .unwrap_or_default();
+        let payload = AuthenticatedPayload {
+            sub: registered.sub.as_deref(),
+            exp: registered.exp,
+        };
+        if let Err(e) = s.emit(&self.auth.inner.settings.events.authenticated, &payload) {
+            tracing::debug!(sid = %s.id, error = %e, "could not emit authenticated");
+        }
+    }
+
+    /// Message mode (and refresh in every mode): one `authenticate` event, verified off the
+    /// socket's read loop.
+    async fn authenticate<A, T>(
+        self,
+        s: Arc<Socket<A>>,
+        session: Arc<Session<C>>,
+        payload: Option<serde_json::Value>,
+        ack: AckSender<A>,
+    ) where
+        A: Adapter,
+        H: ConnectHandler<A, T>,
+    {
+        let first = !session.read(SessionState::is_authenticated);
+        let result = match token::token_from_message(payload.as_ref()) {
+            Ok(token) => self.verify(&s, token, first.then_some(&None)).await,
+            Err(e) => Err(e),
+        };
+        match self.finish(&session, result) {
+            Outcome::FirstAuthentication => {
+                let _ = ack.send(&AckOk { ok: true });
+                self.go_live(s, &session, None);
+            }
+            Outcome::Refreshed => {
+                let _ = ack.send(&AckOk { ok: true });
+                let sub = session.read(|st| st.registered().and_then(|r| r.sub.clone()));
+                tracing::info!(sid = %s.id, ns = s.ns(), sub, "token refreshed");
+                self.emit_authenticated(&s, &session);
+            }
+            Outcome::Refused(err) => refuse(s, &err, Some(ack), &self.auth),
+            Outcome::Ignored => {}
+        }
+    }
+}
+
+fn handshake_token<A: Adapter>(
+    s: &Arc<Socket<A>>,
+    auth: &Option<Value>,
+    allow_query: bool,
+) -> Result<Option<String>, AuthError> {
+    let payload = match TryData::<serde_json::Value>::from_connect_parts(s, auth) {
+        Ok(TryData(payload)) => payload.ok(),
+        Err(never) => match never {},
+    };
+    token::token_from_handshake(payload.as_ref(), s.req_parts(), allow_query)
+}
+
+/// Logs a handshake refusal; the error's `Display` (the bare code) becomes `connect_error`.
+fn reject<A: Adapter>(s: &Socket<A>, err: AuthError) -> Box<dyn Display + Send> {
+    log_refusal(s, &err);
+    Box::new(err)
+}
+
+fn log_refusal<A: Adapter>(s: &Socket<A>, err: &AuthError) {
+    let reason = std::error::Error::source(err).map(ToString::to_string);
+    tracing::info!(sid = %s.id, ns = s.ns(), code = %err.code(), reason, "socket refused");
+}
+
+/// Sends the error (through the ack if one was asked, and as the `unauthorized` event), then
+/// disconnects. Never waits for the client.
+fn refuse<A: Adapter, C>(
+    s: Arc<Socket<A>>,
+    err: &AuthError,
+    ack: Option<AckSender<A>>,
+    auth: &JwtAuth<C>,
+) {
+    log_refusal(&s, err);
+    let object = err.to_object();
+    if let Some(ack) = ack {
+        let _ = ack.send(&object);
+    }
+    let _ = s.emit(&auth.inner.settings.events.unauthorized, &object);
+    let _ = s.disconnect();
+}
+
+impl<A, T, C, H> ConnectHandler<A, T> for OnAuthenticated<C, H>
+where
+    A: GatedAdapter,
+    H: ConnectHandler<A, T>,
+    T: Send + Sync + 'static,
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    fn call(&self, s: Arc<Socket<A>>, auth: Option<Value>) {
+        let Some(session) = session_of::<C, A>(&s) else {
+            tracing::error!(sid = %s.id, "socket connected without a session; disconnecting");
+            let _ = s.disconnect();
+            return;
+        };
+        // Handshake mode verified the token in the middleware; message mode goes live later.
+        if session.read(SessionState::is_authenticated) {
+            self.go_live(s, &session, auth);
+        }
+    }
+
+    fn call_middleware<'a>(
+        &'a self,
+        s: Arc<Socket<A>>,
+        auth: &'a Option<Value>,
+    ) -> MiddlewareFuture<'a> {
+        Box::pin(self.admit(s, auth))
+    }
+}
+
+/// The `authenticate` event handler, registered before the client can speak.
+struct AuthenticateHandler<C, H> {
+    gate: OnAuthenticated<C, H>,
+}
+
+impl<A, T, C, H> MessageHandler<A, T> for AuthenticateHandler<C, H>
+where
+    A: Adapter,
+    H: ConnectHandler<A, T>,
+    T: Send + Sync + 'static,
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    fn call(&self, s: Arc<Socket<A>>, mut v: Value, ack_id: Option<i64>) {
+        let payload = match TryData::<serde_json::Value>::from_message_parts(&s, &mut v, &ack_id) {
+            Ok(TryData(payload)) => payload.ok(),
+            Err(never) => match never {},
+        };
+        let ack = match AckSender::from_message_parts(&s, &mut v, &ack_id) {
+            Ok(ack) => ack,
+            Err(never) => match never {},
+        };
+        let Some(session) = session_of::<C, A>(&s) else {
+            return;
+        };
+        if !session.update(SessionState::try_begin_verification) {
+            tracing::debug!(sid = %s.id, "authenticate ignored: a verification is running or the session is closed");
+            return;
+        }
+        tokio::spawn(self.gate.clone().authenticate(s, session, payload, ack));
+    }
+}
+
+/// Refuses the socket when its deadline passes: the authentication timeout while pending, the
+/// token's expiry once authenticated. Ends when the session is dropped with its socket.
+async fn run_deadline_timer<A: Adapter, C: Send + Sync + 'static>(
+    socket: Weak<Socket<A>>,
+    session: Weak<Session<C>>,
+    mut deadline_rx: watch::Receiver<Option<Instant>>,
+    auth: JwtAuth<C>,
+) {
+    loop {
+        let deadline = *deadline_rx.borrow_and_update();
+        let fired = match deadline {
+            None => false,
+            Some(at) => tokio::select! {
+                () = tokio::time::sleep_until(at) => true,
+                changed = deadline_rx.changed() => {
+                    if changed.is_err() { return; }
+                    false
+                }
+            },
+        };
+        if !fired {
+            if deadline.is_none() && deadline_rx.changed().await.is_err() {
+                return;
+            }
+            continue;
+        }
+        let (Some(s), Some(session)) = (socket.upgrade(), session.upgrade()) else {
+            return;
+        };
+        match session.update(|st| st.on_deadline(Instant::now())) {
+            Some(err) => {
+                refuse(s, &err, None, &auth);
+                return;
+            }
+            // The deadline moved (refresh) or the session closed; the loop reads the new one.
+            None if session.read(|st| st.deadline().is_none()) => return,
+            None => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn unix_now_is_recent() {
+        assert!(super::unix_now() > 1_700_000_000);
+    }
+}

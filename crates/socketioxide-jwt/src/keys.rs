@@ -1,0 +1,379 @@
+//! Verification keys and the key-resolver seam.
+//!
+//! A [`VerificationKey`] is a public key (or an HMAC secret) together with the algorithms it may
+//! verify. The algorithm list comes from the server's configuration, never from the token: a token
+//! whose header names an algorithm outside that list is refused before any cryptography runs.
+//!
+//! Static keys are selected by the token's `kid`; a [`KeyResolver`] lets the application (or the
+//! JWKS provider) pick the key asynchronously from the token header.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use jsonwebtoken::{Algorithm, DecodingKey, Header};
+
+use crate::error::{AuthError, ConfigError, ErrorCode};
+
+/// A boxed, sendable future, as returned by [`KeyResolver::resolve`].
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The family of a key: which algorithms may ever be used with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyFamily {
+    /// HMAC secret: HS256, HS384, HS512.
+    Hmac,
+    /// RSA public key: RS256/384/512, PS256/384/512.
+    Rsa,
+    /// Elliptic-curve public key: ES256, ES384.
+    Ec,
+    /// Edwards-curve public key: EdDSA.
+    Ed,
+}
+
+impl KeyFamily {
+    /// Whether `alg` belongs to this family.
+    ///
+    /// # Example
+    /// ```
+    /// use socketioxide_jwt::{KeyFamily, Algorithm};
+    /// assert!(KeyFamily::Rsa.allows(Algorithm::PS256));
+    /// assert!(!KeyFamily::Rsa.allows(Algorithm::HS256));
+    /// ```
+    pub fn allows(self, alg: Algorithm) -> bool {
+        use Algorithm::*;
+        matches!(
+            (self, alg),
+            (KeyFamily::Hmac, HS256 | HS384 | HS512)
+                | (
+                    KeyFamily::Rsa,
+                    RS256 | RS384 | RS512 | PS256 | PS384 | PS512
+                )
+                | (KeyFamily::Ec, ES256 | ES384)
+                | (KeyFamily::Ed, EdDSA)
+        )
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            KeyFamily::Hmac => "HMAC",
+            KeyFamily::Rsa => "RSA",
+            KeyFamily::Ec => "EC",
+            KeyFamily::Ed => "EdDSA",
+        }
+    }
+
+    fn default_algorithm(self) -> Algorithm {
+        match self {
+            KeyFamily::Hmac => Algorithm::HS256,
+            KeyFamily::Rsa => Algorithm::RS256,
+            KeyFamily::Ec => Algorithm::ES256,
+            KeyFamily::Ed => Algorithm::EdDSA,
+        }
+    }
+}
+
+/// A key that verifies token signatures, with the algorithms it accepts and an optional `kid`.
+///
+/// Each constructor sets one default algorithm (HS256, RS256, ES256, EdDSA);
+/// [`VerificationKey::algorithms`] replaces the list. Algorithms outside the key's family are
+/// refused when the configuration is built.
+///
+/// # Example
+/// ```
+/// use socketioxide_jwt::{Algorithm, VerificationKey};
+/// let hmac = VerificationKey::hmac(b"a-32-byte-long-secret-for-hs256!");
+/// assert_eq!(hmac.allowed_algorithms(), &[Algorithm::HS256]);
+/// let both = VerificationKey::hmac(b"a-32-byte-long-secret-for-hs256!")
+///     .algorithms([Algorithm::HS256, Algorithm::HS512])
+///     .kid("2026-11");
+/// assert_eq!(both.key_id(), Some("2026-11"));
+/// ```
+#[derive(Clone)]
+pub struct VerificationKey {
+    /// `None` only for an empty HMAC secret, which can never verify anything.
+    key: Option<DecodingKey>,
+    family: KeyFamily,
+    algorithms: Vec<Algorithm>,
+    kid: Option<String>,
+    secret_len: Option<usize>,
+}
+
+impl fmt::Debug for VerificationKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print key material.
+        f.debug_struct("VerificationKey")
+            .field("family", &self.family)
+            .field("algorithms", &self.algorithms)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VerificationKey {
+    fn with_family(key: DecodingKey, family: KeyFamily) -> Self {
+        Self {
+            key: Some(key),
+            family,
+            algorithms: vec![family.default_algorithm()],
+            kid: None,
+            secret_len: None,
+        }
+    }
+
+    /// An HMAC shared secret (HS256 by default). Secrets shorter than
+    /// [`JwtAuthBuilder::min_hmac_secret_len`](crate::JwtAuthBuilder::min_hmac_secret_len) (and
+    /// empty ones, always) are refused when the configuration is built.
+    pub fn hmac(secret: impl AsRef<[u8]>) -> Self {
+        let secret = secret.as_ref();
+        Self {
+            key: DecodingKey::from_secret(secret).ok(),
+            family: KeyFamily::Hmac,
+            algorithms: vec![KeyFamily::Hmac.default_algorithm()],
+            kid: None,
+            secret_len: Some(secret.len()),
+        }
+    }
+
+    /// An RSA public key in PEM (RS256 by default; add PS* with [`VerificationKey::algorithms`]).
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidPem`] when the PEM is not an RSA public key.
+    pub fn rsa_pem(pem: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
+        DecodingKey::from_rsa_pem(pem.as_ref())
+            .map(|k| Self::with_family(k, KeyFamily::Rsa))
+            .map_err(|source| ConfigError::InvalidPem {
+                kind: "RSA",
+                source,
+            })
+    }
+
+    /// An EC public key in PEM (ES256 by default; use `ES384` for a P-384 key).
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidPem`] when the PEM is not an EC public key.
+    pub fn ec_pem(pem: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
+        DecodingKey::from_ec_pem(pem.as_ref())
+            .map(|k| Self::with_family(k, KeyFamily::Ec))
+            .map_err(|source| ConfigError::InvalidPem { kind: "EC", source })
+    }
+
+    /// An Ed25519 public key in PEM (EdDSA).
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidPem`] when the PEM is not an Ed25519 public key.
+    pub fn ed_pem(pem: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
+        DecodingKey::from_ed_pem(pem.as_ref())
+            .map(|k| Self::with_family(k, KeyFamily::Ed))
+            .map_err(|source| ConfigError::InvalidPem {
+                kind: "EdDSA",
+                source,
+            })
+    }
+
+    /// A key already decoded by jsonwebtoken (for example from a JWK), with its family.
+    pub fn from_decoding_key(key: DecodingKey, family: KeyFamily) -> Self {
+        Self::with_family(key, family)
+    }
+
+    /// Sets the accepted algorithms. Multiple calls override. They must all belong to the key's
+    /// family, which [`JwtAuthBuilder::build`](crate::JwtAuthBuilder::build) checks.
+    #[must_use]
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// Sets the key id matched against the token header's `kid`.
+    #[must_use]
+    pub fn kid(mut self, kid: impl Into<String>) -> Self {
+        self.kid = Some(kid.into());
+        self
+    }
+
+    /// The accepted algorithms.
+    pub fn allowed_algorithms(&self) -> &[Algorithm] {
+        &self.algorithms
+    }
+
+    /// The key id, if any.
+    pub fn key_id(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// The key's family.
+    pub fn family(&self) -> KeyFamily {
+        self.family
+    }
+
+    pub(crate) fn decoding_key(&self) -> Option<&DecodingKey> {
+        self.key.as_ref()
+    }
+
+    /// Checks the algorithm list against the family (and, for HMAC, the secret length).
+    pub(crate) fn validate(&self, min_hmac_secret_len: usize) -> Result<(), ConfigError> {
+        if self.algorithms.is_empty() {
+            return Err(ConfigError::NoAlgorithm);
+        }
+        if let Some(algorithm) = self
+            .algorithms
+            .iter()
+            .copied()
+            .find(|a| !self.family.allows(*a))
+        {
+            return Err(ConfigError::AlgorithmFamilyMismatch {
+                algorithm,
+                family: self.family.name(),
+            });
+        }
+        match self.secret_len {
+            Some(len) if len == 0 || len < min_hmac_secret_len => Err(ConfigError::WeakSecret {
+                len,
+                min: min_hmac_secret_len,
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Picks the key that verifies a token, from the token's (unverified) header.
+///
+/// This is the seam for key sources other than static keys (JWKS, a database, a KMS). The
+/// returned key's algorithm list is what the token is checked against: a resolver must not derive
+/// it from `header.alg`.
+///
+/// # Example
+/// ```
+/// use std::sync::Arc;
+/// use socketioxide_jwt::{AuthError, BoxFuture, ErrorCode, KeyResolver, VerificationKey};
+/// use socketioxide_jwt::jsonwebtoken::Header;
+///
+/// struct OneKey(Arc<VerificationKey>);
+/// impl KeyResolver for OneKey {
+///     fn resolve<'a>(&'a self, header: &'a Header)
+///         -> BoxFuture<'a, Result<Arc<VerificationKey>, AuthError>> {
+///         Box::pin(async move {
+///             match header.kid.as_deref() {
+///                 Some("main") | None => Ok(self.0.clone()),
+///                 Some(_) => Err(AuthError::new(ErrorCode::InvalidToken)),
+///             }
+///         })
+///     }
+/// }
+/// let resolver = OneKey(Arc::new(VerificationKey::hmac(b"a-32-byte-long-secret-for-hs256!")));
+/// let auth = socketioxide_jwt::JwtAuth::builder().key_resolver(resolver).build().unwrap();
+/// # let _ = auth;
+/// ```
+pub trait KeyResolver: Send + Sync + 'static {
+    /// Returns the key for this header, or an error (normally [`ErrorCode::InvalidToken`]).
+    fn resolve<'a>(
+        &'a self,
+        header: &'a Header,
+    ) -> BoxFuture<'a, Result<Arc<VerificationKey>, AuthError>>;
+}
+
+/// Static keys selected by `kid`: what [`JwtAuthBuilder::key`](crate::JwtAuthBuilder::key) builds.
+///
+/// A token with a `kid` must name one of the keys that have that `kid`, unless every key was
+/// configured without a `kid` (then the single kid-less key is used). A token without a `kid` uses
+/// the kid-less key, if there is one.
+#[derive(Debug, Default)]
+pub(crate) struct StaticKeys {
+    default: Option<Arc<VerificationKey>>,
+    by_kid: HashMap<String, Arc<VerificationKey>>,
+}
+
+impl StaticKeys {
+    pub(crate) fn insert(&mut self, key: VerificationKey) -> Result<(), ConfigError> {
+        let key = Arc::new(key);
+        match key.kid.clone() {
+            None if self.default.is_some() => Err(ConfigError::DuplicateKid(None)),
+            None => {
+                self.default = Some(key);
+                Ok(())
+            }
+            Some(kid) if self.by_kid.contains_key(&kid) => {
+                Err(ConfigError::DuplicateKid(Some(kid)))
+            }
+            Some(kid) => {
+                self.by_kid.insert(kid, key);
+                Ok(())
+            }
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.default.is_none() && self.by_kid.is_empty()
+    }
+
+    pub(crate) fn select(&self, kid: Option<&str>) -> Option<Arc<VerificationKey>> {
+        match kid {
+            Some(kid) if !self.by_kid.is_empty() => self.by_kid.get(kid).cloned(),
+            _ => self.default.clone(),
+        }
+    }
+}
+
+impl KeyResolver for StaticKeys {
+    fn resolve<'a>(
+        &'a self,
+        header: &'a Header,
+    ) -> BoxFuture<'a, Result<Arc<VerificationKey>, AuthError>> {
+        let found = self.select(header.kid.as_deref()).ok_or_else(|| {
+            AuthError::new(ErrorCode::InvalidToken).with_source("no key matches the token's kid")
+        });
+        Box::pin(std::future::ready(found))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn family_mismatch_is_refused() {
+        let key = VerificationKey::hmac(SECRET).algorithms([Algorithm::RS256]);
+        assert!(matches!(
+            key.validate(32),
+            Err(ConfigError::AlgorithmFamilyMismatch {
+                algorithm: Algorithm::RS256,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn short_secret_is_refused() {
+        assert!(matches!(
+            VerificationKey::hmac(b"short").validate(32),
+            Err(ConfigError::WeakSecret { len: 5, min: 32 })
+        ));
+    }
+
+    #[test]
+    fn kid_selection() {
+        let mut keys = StaticKeys::default();
+        keys.insert(VerificationKey::hmac(SECRET).kid("a")).unwrap();
+        keys.insert(VerificationKey::hmac(SECRET).kid("b")).unwrap();
+        assert!(keys.select(Some("a")).is_some());
+        assert!(keys.select(Some("c")).is_none());
+        assert!(keys.select(None).is_none(), "no kid-less key configured");
+        assert!(matches!(
+            keys.insert(VerificationKey::hmac(SECRET).kid("a")),
+            Err(ConfigError::DuplicateKid(Some(_)))
+        ));
+    }
+
+    #[test]
+    fn single_kidless_key_ignores_token_kid() {
+        let mut keys = StaticKeys::default();
+        keys.insert(VerificationKey::hmac(SECRET)).unwrap();
+        assert!(keys.select(Some("anything")).is_some());
+        assert!(keys.select(None).is_some());
+    }
+}

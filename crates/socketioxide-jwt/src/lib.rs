@@ -1,0 +1,38 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    rust_2018_idioms
+)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod adapter;
+mod authorize;
+mod claims;
+mod config;
+mod error;
+mod extract;
+mod gate;
+mod keys;
+pub mod protocol;
+mod session;
+mod token;
+
+pub use adapter::{AuthenticatedOperators, GatedAdapter, JwtAdapter};
+pub use authorize::Require;
+pub use claims::{RegisteredClaims, StandardClaims};
+pub use config::{
+    AuthMode, EventNames, JwtAuth, JwtAuthBuilder, DEFAULT_AUTH_TIMEOUT, DEFAULT_LEEWAY,
+    DEFAULT_MAX_TOKEN_LEN, DEFAULT_MIN_HMAC_SECRET_LEN, DEFAULT_USER_ROOM_PREFIX,
+};
+pub use error::{AuthError, ConfigError, ErrorCode, ErrorData, ErrorObject, ERROR_TYPE};
+pub use extract::{Claims, ClaimsRejection, MaybeClaims, SocketClaimsExt};
+pub use gate::OnAuthenticated;
+pub use keys::{BoxFuture, KeyFamily, KeyResolver, VerificationKey};
+
+pub use jsonwebtoken::{self, Algorithm};
+
+/// [`JwtAdapter`] over socketioxide's in-memory adapter: the adapter of a single-process server.
+pub type JwtLocalAdapter = JwtAdapter<socketioxide::adapter::LocalAdapter>;

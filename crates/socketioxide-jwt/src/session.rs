@@ -1,0 +1,333 @@
+//! The per-socket authentication state machine: pending → authenticated (→ refreshed …) → closed.
+//!
+//! Plain code: every transition takes the current time as an argument, so it is unit-tested
+//! without sockets or sleeps. The gate owns the timers and the I/O.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::claims::RegisteredClaims;
+use crate::error::{AuthError, ErrorCode};
+use crate::token::Verified;
+
+/// Where a socket stands.
+#[derive(Debug)]
+enum Phase<C> {
+    /// Connected, no valid token yet; refused at `deadline`.
+    Pending { deadline: Instant },
+    /// Verified; refused at `expires_at` (from `exp` + leeway) unless refreshed.
+    Authenticated {
+        claims: Arc<C>,
+        registered: RegisteredClaims,
+        expires_at: Option<Instant>,
+    },
+    /// Refused or expired: nothing more happens.
+    Closed,
+}
+
+/// What a finished verification did to the session.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Pending → authenticated: the application's handlers go live.
+    FirstAuthentication,
+    /// Authenticated → authenticated with fresh claims and a later expiry.
+    Refreshed,
+    /// The socket must be refused with this error.
+    Refused(AuthError),
+    /// The session was already closed: nothing to do.
+    Ignored,
+}
+
+/// The state machine itself.
+#[derive(Debug)]
+pub(crate) struct SessionState<C> {
+    phase: Phase<C>,
+    verifying: bool,
+}
+
+impl<C> SessionState<C> {
+    /// A new pending session that times out after `timeout`.
+    pub(crate) fn pending(now: Instant, timeout: Duration) -> Self {
+        Self {
+            phase: Phase::Pending {
+                deadline: now + timeout,
+            },
+            verifying: false,
+        }
+    }
+
+    /// Claims a verification slot; `false` if one is running or the session is closed. One
+    /// verification at a time bounds the work a socket can cause.
+    pub(crate) fn try_begin_verification(&mut self) -> bool {
+        if self.verifying || matches!(self.phase, Phase::Closed) {
+            return false;
+        }
+        self.verifying = true;
+        true
+    }
+
+    /// Applies the result of a verification started with [`Self::try_begin_verification`].
+    ///
+    /// `now_unix` is the wall-clock time in seconds (what `exp` is measured against) and `now`
+    /// the monotonic time the expiry timer runs on.
+    pub(crate) fn finish_verification(
+        &mut self,
+        result: Result<Verified<C>, AuthError>,
+        now: Instant,
+        now_unix: u64,
+        leeway: Duration,
+    ) -> Outcome {
+        self.verifying = false;
+        let verified = match (&self.phase, result) {
+            (Phase::Closed, _) => return Outcome::Ignored,
+            (_, Err(err)) => {
+                self.phase = Phase::Closed;
+                return Outcome::Refused(err);
+            }
+            (_, Ok(verified)) => verified,
+        };
+        if let Phase::Authenticated { registered, .. } = &self.phase {
+            if registered.sub != verified.registered.sub {
+                self.phase = Phase::Closed;
+                return Outcome::Refused(
+                    AuthError::new(ErrorCode::InvalidToken)
+                        .with_message("the refresh token belongs to another subject"),
+                );
+            }
+        }
+        let first = matches!(self.phase, Phase::Pending { .. });
+        let expires_at = verified.registered.exp.map(|exp| {
+            let remaining = exp
+                .saturating_add(leeway.as_secs())
+                .saturating_sub(now_unix);
+            now + Duration::from_secs(remaining)
+        });
+        self.phase = Phase::Authenticated {
+            claims: verified.claims,
+            registered: verified.registered,
+            expires_at,
+        };
+        if first {
+            Outcome::FirstAuthentication
+        } else {
+            Outcome::Refreshed
+        }
+    }
+
+    /// Called when the timer reaches [`Self::deadline`]: the error to refuse with, if the deadline
+    /// has really passed (a refresh may have moved it).
+    pub(crate) fn on_deadline(&mut self, now: Instant) -> Option<AuthError> {
+        let code = match &self.phase {
+            Phase::Pending { deadline } if *deadline <= now => ErrorCode::Timeout,
+            Phase::Authenticated {
+                expires_at: Some(at),
+                ..
+            } if *at <= now => ErrorCode::TokenExpired,
+            _ => return None,
+        };
+        self.phase = Phase::Closed;
+        Some(AuthError::new(code))
+    }
+
+    /// When the timer should fire next. The authentication timeout also bounds a verification
+    /// still running at the deadline (a slow key resolver or application check).
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        match &self.phase {
+            Phase::Pending { deadline } => Some(*deadline),
+            Phase::Authenticated { expires_at, .. } => *expires_at,
+            Phase::Closed => None,
+        }
+    }
+
+    /// The verified claims, if authenticated.
+    pub(crate) fn claims(&self) -> Option<Arc<C>> {
+        match &self.phase {
+            Phase::Authenticated { claims, .. } => Some(claims.clone()),
+            _ => None,
+        }
+    }
+
+    /// The registered claims, if authenticated.
+    pub(crate) fn registered(&self) -> Option<&RegisteredClaims> {
+        match &self.phase {
+            Phase::Authenticated { registered, .. } => Some(registered),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn is_authenticated(&self) -> bool {
+        matches!(self.phase, Phase::Authenticated { .. })
+    }
+}
+
+/// A socket's session: the state machine plus the channel that tells its timer task about
+/// deadline changes. Stored (as an `Arc`) in the socket's extensions; dropping it ends the timer.
+#[derive(Debug)]
+pub(crate) struct Session<C> {
+    state: Mutex<SessionState<C>>,
+    deadline_tx: watch::Sender<Option<Instant>>,
+}
+
+impl<C> Session<C> {
+    pub(crate) fn new(state: SessionState<C>) -> (Arc<Self>, watch::Receiver<Option<Instant>>) {
+        let (deadline_tx, rx) = watch::channel(state.deadline());
+        let session = Arc::new(Self {
+            state: Mutex::new(state),
+            deadline_tx,
+        });
+        (session, rx)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SessionState<C>> {
+        // A panic while holding this lock cannot leave the state half-written (every transition
+        // is a single assignment), so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` on the state, then publishes the (possibly moved) deadline to the timer.
+    pub(crate) fn update<R>(&self, f: impl FnOnce(&mut SessionState<C>) -> R) -> R {
+        let mut state = self.lock();
+        let r = f(&mut state);
+        let deadline = state.deadline();
+        drop(state);
+        self.deadline_tx.send_if_modified(|d| {
+            let changed = *d != deadline;
+            *d = deadline;
+            changed
+        });
+        r
+    }
+
+    /// Reads the state.
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&SessionState<C>) -> R) -> R {
+        f(&self.lock())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verified(sub: &str, exp: u64) -> Verified<String> {
+        Verified {
+            claims: Arc::new(sub.to_owned()),
+            registered: RegisteredClaims {
+                sub: Some(sub.to_owned()),
+                exp: Some(exp),
+                ..Default::default()
+            },
+        }
+    }
+
+    const UNIX: u64 = 1_000_000;
+
+    #[test]
+    fn pending_times_out_at_deadline_only() {
+        let t0 = Instant::now();
+        let mut s = SessionState::<String>::pending(t0, Duration::from_secs(5));
+        assert_eq!(s.deadline(), Some(t0 + Duration::from_secs(5)));
+        assert!(s.on_deadline(t0 + Duration::from_secs(4)).is_none());
+        let err = s.on_deadline(t0 + Duration::from_secs(5)).unwrap();
+        assert_eq!(err.code(), ErrorCode::Timeout);
+        assert_eq!(s.deadline(), None);
+        assert!(
+            !s.try_begin_verification(),
+            "a closed session verifies nothing"
+        );
+    }
+
+    #[test]
+    fn authentication_sets_expiry_with_leeway() {
+        let t0 = Instant::now();
+        let mut s = SessionState::pending(t0, Duration::from_secs(5));
+        assert!(s.try_begin_verification());
+        assert!(!s.try_begin_verification(), "one verification at a time");
+        let out = s.finish_verification(
+            Ok(verified("alice", UNIX + 60)),
+            t0,
+            UNIX,
+            Duration::from_secs(10),
+        );
+        assert!(matches!(out, Outcome::FirstAuthentication));
+        assert_eq!(s.deadline(), Some(t0 + Duration::from_secs(70)));
+        assert!(s.on_deadline(t0 + Duration::from_secs(69)).is_none());
+        assert_eq!(
+            s.on_deadline(t0 + Duration::from_secs(70)).unwrap().code(),
+            ErrorCode::TokenExpired
+        );
+    }
+
+    #[test]
+    fn refresh_moves_expiry_and_keeps_session() {
+        let t0 = Instant::now();
+        let mut s = SessionState::pending(t0, Duration::from_secs(5));
+        s.try_begin_verification();
+        s.finish_verification(Ok(verified("alice", UNIX + 10)), t0, UNIX, Duration::ZERO);
+        let t1 = t0 + Duration::from_secs(8);
+        assert!(s.try_begin_verification());
+        let out = s.finish_verification(
+            Ok(verified("alice", UNIX + 100)),
+            t1,
+            UNIX + 8,
+            Duration::ZERO,
+        );
+        assert!(matches!(out, Outcome::Refreshed));
+        assert!(
+            s.on_deadline(t0 + Duration::from_secs(10)).is_none(),
+            "old expiry no longer applies"
+        );
+        assert_eq!(s.deadline(), Some(t1 + Duration::from_secs(92)));
+    }
+
+    #[test]
+    fn refresh_for_another_subject_is_refused() {
+        let t0 = Instant::now();
+        let mut s = SessionState::pending(t0, Duration::from_secs(5));
+        s.try_begin_verification();
+        s.finish_verification(Ok(verified("alice", UNIX + 10)), t0, UNIX, Duration::ZERO);
+        s.try_begin_verification();
+        match s.finish_verification(Ok(verified("mallory", UNIX + 10)), t0, UNIX, Duration::ZERO) {
+            Outcome::Refused(e) => assert_eq!(e.code(), ErrorCode::InvalidToken),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        assert!(s.claims().is_none());
+    }
+
+    #[test]
+    fn failure_closes_and_later_results_are_ignored() {
+        let t0 = Instant::now();
+        let mut s = SessionState::<String>::pending(t0, Duration::from_secs(5));
+        s.try_begin_verification();
+        let out = s.finish_verification(
+            Err(ErrorCode::InvalidToken.into()),
+            t0,
+            UNIX,
+            Duration::ZERO,
+        );
+        assert!(matches!(out, Outcome::Refused(_)));
+        let out = s.finish_verification(Ok(verified("alice", UNIX + 10)), t0, UNIX, Duration::ZERO);
+        assert!(matches!(out, Outcome::Ignored));
+    }
+
+    #[test]
+    fn timeout_also_bounds_a_running_verification() {
+        let t0 = Instant::now();
+        let mut s = SessionState::<String>::pending(t0, Duration::from_secs(5));
+        s.try_begin_verification();
+        let err = s.on_deadline(t0 + Duration::from_secs(6)).unwrap();
+        assert_eq!(err.code(), ErrorCode::Timeout);
+        let out = s.finish_verification(
+            Ok(verified("alice", UNIX + 10)),
+            t0 + Duration::from_secs(6),
+            UNIX,
+            Duration::ZERO,
+        );
+        assert!(
+            matches!(out, Outcome::Ignored),
+            "a late success does not revive the socket"
+        );
+    }
+}
