@@ -170,6 +170,35 @@ impl JwtAuth<StandardClaims> {
     }
 }
 
+impl<C> JwtAuth<C>
+where
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    /// Verifies a token exactly as a socket's token is verified (length bound, shape, key and
+    /// algorithm, signature, claims, the application's check), outside any socket: for a REST
+    /// endpoint that refreshes tokens, say.
+    ///
+    /// # Errors
+    /// The [`AuthError`] a socket would have been refused with.
+    ///
+    /// # Example
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use socketioxide_jwt::{ErrorCode, JwtAuth};
+    /// let auth = JwtAuth::builder().hmac_secret(b"a-32-byte-long-secret-for-hs256!").build().unwrap();
+    /// let err = auth.verify("not-a-token").await.unwrap_err();
+    /// assert_eq!(err.code(), ErrorCode::CredentialsBadFormat);
+    /// # });
+    /// ```
+    pub async fn verify(&self, token: &str) -> Result<Arc<C>, AuthError> {
+        let verified = crate::token::verify::<C>(&self.inner.settings, token).await?;
+        if let Some(check) = &self.inner.check {
+            check(verified.claims.clone()).await?;
+        }
+        Ok(verified.claims)
+    }
+}
+
 impl<C> JwtAuth<C> {
     /// The configured mode.
     pub fn mode(&self) -> AuthMode {

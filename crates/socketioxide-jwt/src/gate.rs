@@ -136,29 +136,34 @@ impl<C, H> OnAuthenticated<C, H>
 where
     C: DeserializeOwned + Send + Sync + 'static,
 {
-    /// Signature, claims, the application's check, then (first authentication only) the inner
-    /// handler's middlewares.
-    async fn verify<A, T>(
-        &self,
-        s: &Arc<Socket<A>>,
-        token: &str,
-        first_auth_payload: Option<&Option<Value>>,
-    ) -> Result<Verified<C>, AuthError>
-    where
-        A: Adapter,
-        H: ConnectHandler<A, T>,
-    {
+    /// Signature, claims, then the application's check (as [`JwtAuth::verify`], keeping the
+    /// registered claims).
+    async fn verify(&self, token: &str) -> Result<Verified<C>, AuthError> {
         let verified = token::verify::<C>(&self.auth.inner.settings, token).await?;
         if let Some(check) = &self.auth.inner.check {
             check(verified.claims.clone()).await?;
         }
-        if let Some(payload) = first_auth_payload {
-            self.handler
-                .call_middleware(s.clone(), payload)
-                .await
-                .map_err(|e| AuthError::new(ErrorCode::Forbidden).with_source(e.to_string()))?;
-        }
         Ok(verified)
+    }
+
+    /// Middlewares chained on the application's handler run once the claims are on the socket
+    /// (so they can extract [`Claims`](crate::Claims)) but before it goes live. Their error text
+    /// is logged, never sent.
+    async fn run_inner_middlewares<A, T>(
+        &self,
+        s: &Arc<Socket<A>>,
+        session: &Session<C>,
+        auth: &Option<Value>,
+    ) -> Result<(), AuthError>
+    where
+        A: Adapter,
+        H: ConnectHandler<A, T>,
+    {
+        let result = self.handler.call_middleware(s.clone(), auth).await;
+        result.map_err(|e| {
+            session.update(SessionState::close);
+            AuthError::new(ErrorCode::Forbidden).with_source(e.to_string())
+        })
     }
 
     fn finish(&self, session: &Session<C>, result: Result<Verified<C>, AuthError>) -> Outcome {
@@ -204,9 +209,12 @@ where
             Err(e) => return Err(reject(&s, e)),
         };
         session.update(|st| st.try_begin_verification());
-        let result = self.verify(&s, &token, Some(auth)).await;
+        let result = self.verify(&token).await;
         match self.finish(&session, result) {
-            Outcome::FirstAuthentication => Ok(()),
+            Outcome::FirstAuthentication => self
+                .run_inner_middlewares(&s, &session, auth)
+                .await
+                .map_err(|e| reject(&s, e)),
             Outcome::Refused(e) => Err(reject(&s, e)),
             Outcome::Refreshed | Outcome::Ignored => {
                 Err(reject(&s, AuthError::new(ErrorCode::Timeout)))
@@ -262,13 +270,15 @@ where
         A: Adapter,
         H: ConnectHandler<A, T>,
     {
-        let first = !session.read(SessionState::is_authenticated);
         let result = match token::token_from_message(payload.as_ref()) {
-            Ok(token) => self.verify(&s, token, first.then_some(&None)).await,
+            Ok(token) => self.verify(token).await,
             Err(e) => Err(e),
         };
         match self.finish(&session, result) {
             Outcome::FirstAuthentication => {
+                if let Err(err) = self.run_inner_middlewares(&s, &session, &None).await {
+                    return refuse(s, &err, Some(ack), &self.auth);
+                }
                 let _ = ack.send(&AckOk { ok: true });
                 self.go_live(s, &session, None);
             }

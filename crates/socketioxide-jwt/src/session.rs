@@ -142,6 +142,11 @@ impl<C> SessionState<C> {
         }
     }
 
+    /// Marks the session closed (the socket is being refused for another reason).
+    pub(crate) fn close(&mut self) {
+        self.phase = Phase::Closed;
+    }
+
     /// The verified claims, if authenticated.
     pub(crate) fn claims(&self) -> Option<Arc<C>> {
         match &self.phase {
