@@ -261,13 +261,12 @@ async fn handshake_mode_rejects_every_bad_token() {
         "credentials_required"
     );
     c.sync().await;
-    for i in 0..cases.len() {
+    for (i, (name, _, _)) in cases.iter().enumerate() {
         assert!(
             !c.history(&format!("bad{i}"))
                 .iter()
                 .any(|m| m["kind"] == "connect"),
-            "case {} connected",
-            cases[i].0
+            "case {name} connected"
         );
     }
 
