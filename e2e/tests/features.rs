@@ -319,3 +319,80 @@ async fn event_names_are_configurable_and_inner_middlewares_run_after_verificati
         "middleware text leaked: {err}"
     );
 }
+
+/// An async resolver whose key set changes at run time, as a JWKS-backed one would.
+#[derive(Clone, Default)]
+struct RotatingKeys(
+    std::sync::Arc<
+        tokio::sync::RwLock<std::collections::HashMap<String, std::sync::Arc<VerificationKey>>>,
+    >,
+);
+
+impl socketioxide_jwt::KeyResolver for RotatingKeys {
+    fn resolve<'a>(
+        &'a self,
+        header: &'a jsonwebtoken::Header,
+    ) -> socketioxide_jwt::BoxFuture<'a, Result<std::sync::Arc<VerificationKey>, AuthError>> {
+        Box::pin(async move {
+            let kid = header.kid.as_deref().unwrap_or_default();
+            self.0
+                .read()
+                .await
+                .get(kid)
+                .cloned()
+                .ok_or_else(|| AuthError::new(socketioxide_jwt::ErrorCode::InvalidToken))
+        })
+    }
+}
+
+#[tokio::test]
+async fn an_async_key_resolver_picks_keys_and_sees_rotation() {
+    let keys = RotatingKeys::default();
+    let secret_a = b"key-a-0123456789abcdef0123456789".as_slice();
+    let secret_b = b"key-b-0123456789abcdef0123456789".as_slice();
+    keys.0
+        .write()
+        .await
+        .insert("a".into(), VerificationKey::hmac(secret_a).into());
+    let auth = JwtAuth::builder()
+        .key_resolver(keys.clone())
+        .build()
+        .unwrap();
+    let server = Server::start(|io| install_app(io, "/", &auth)).await;
+    let token = |kid: &str, secret: &[u8], sub: &str| {
+        let mut h = Header::new(Algorithm::HS256);
+        h.kid = Some(kid.into());
+        sign_with(
+            h,
+            &EncodingKey::from_secret(secret).unwrap(),
+            &claims(sub, 600),
+        )
+    };
+    let mut c = Client::start().await;
+    c.login("a", &server.url("/"), &token("a", secret_a, "alice"))
+        .await;
+    c.connected("b", &server.url("/"), json!({})).await;
+    c.emit(
+        "b",
+        "authenticate",
+        json!([{ "token": token("b", secret_b, "bob") }]),
+    )
+    .await;
+    assert_error_object(&c.expect_event("b", "unauthorized").await, "invalid_token");
+
+    keys.0
+        .write()
+        .await
+        .insert("b".into(), VerificationKey::hmac(secret_b).into());
+    c.login("b2", &server.url("/"), &token("b", secret_b, "bob"))
+        .await;
+    // A key signed under kid "b" but with key a's secret is still refused.
+    c.connected("x", &server.url("/"), json!({})).await;
+    c.emit(
+        "x",
+        "authenticate",
+        json!([{ "token": token("b", secret_a, "eve") }]),
+    )
+    .await;
+    assert_error_object(&c.expect_event("x", "unauthorized").await, "invalid_token");
+}
