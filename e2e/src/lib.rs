@@ -91,6 +91,21 @@ impl Server {
         Server { io, addr, task }
     }
 
+    /// The reference application twice, with the default configuration: message mode on `/`,
+    /// handshake mode on `/hs`.
+    pub async fn start_both_modes() -> Server {
+        let message = auth().build().expect("message-mode config");
+        let handshake = auth()
+            .mode(socketioxide_jwt::AuthMode::Handshake)
+            .build()
+            .expect("handshake-mode config");
+        Server::start(|io| {
+            install_app(io, "/", &message);
+            install_app(io, "/hs", &handshake);
+        })
+        .await
+    }
+
     /// The URL of a namespace, e.g. `url("/")`.
     pub fn url(&self, ns: &str) -> String {
         format!("http://{}{}", self.addr, ns)

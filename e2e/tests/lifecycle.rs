@@ -1,18 +1,11 @@
 //! While connected: expiry, in-band refresh, refresh for another subject, reconnects.
 
 use serde_json::json;
-use socketioxide_jwt::AuthMode;
 use socketioxide_jwt_e2e::*;
 
 #[tokio::test]
 async fn expiry_disconnects_in_both_modes() {
-    let message = auth().build().unwrap();
-    let handshake = auth().mode(AuthMode::Handshake).build().unwrap();
-    let server = Server::start(|io| {
-        install_app(io, "/", &message);
-        install_app(io, "/hs", &handshake);
-    })
-    .await;
+    let server = Server::start_both_modes().await;
     let mut c = Client::start().await;
     let token = sign(&claims("alice", 2));
     c.login("msg", &server.url("/"), &token).await;
@@ -30,13 +23,7 @@ async fn expiry_disconnects_in_both_modes() {
 
 #[tokio::test]
 async fn refresh_keeps_the_socket_past_the_old_expiry() {
-    let message = auth().build().unwrap();
-    let handshake = auth().mode(AuthMode::Handshake).build().unwrap();
-    let server = Server::start(|io| {
-        install_app(io, "/", &message);
-        install_app(io, "/hs", &handshake);
-    })
-    .await;
+    let server = Server::start_both_modes().await;
     let mut c = Client::start().await;
     let short = sign(&claims("alice", 2));
     // `witness` holds a token with the same expiry and does not refresh: its expiry is the

@@ -4,7 +4,6 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use serde_json::json;
-use socketioxide_jwt::AuthMode;
 use socketioxide_jwt_e2e::*;
 
 #[derive(Clone, Default)]
@@ -30,13 +29,7 @@ async fn decisions_are_logged_without_the_token() {
         .with_ansi(false)
         .init();
 
-    let message = auth().build().unwrap();
-    let handshake = auth().mode(AuthMode::Handshake).build().unwrap();
-    let server = Server::start(|io| {
-        install_app(io, "/", &message);
-        install_app(io, "/hs", &handshake);
-    })
-    .await;
+    let server = Server::start_both_modes().await;
     let good = sign(&claims("alice", 600));
     let forged = sign_with(
         jsonwebtoken::Header::default(),
