@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 use crate::claims::StandardClaims;
 use crate::error::{AuthError, ConfigError};
-use crate::keys::{BoxFuture, KeyResolver, StaticKeys, VerificationKey};
+use crate::keys::{BoxFuture, KeyFamily, KeyResolver, StaticKeys, VerificationKey};
 
 /// Default time a message-mode socket has to send `authenticate`.
 pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_millis(5000);
@@ -95,10 +95,47 @@ const RESERVED_EVENTS: &[&str] = &[
 pub(crate) type CheckFn<C> =
     Arc<dyn Fn(Arc<C>) -> BoxFuture<'static, Result<(), AuthError>> + Send + Sync>;
 
+/// One jsonwebtoken [`Validation`] per key family, built once: jsonwebtoken needs every listed
+/// algorithm to match the key's family, and the key's own (narrower) allow-list is checked
+/// against the token header before jsonwebtoken runs.
+#[derive(Debug, Clone)]
+pub(crate) struct FamilyValidations {
+    pub(crate) hmac: Validation,
+    pub(crate) rsa: Validation,
+    pub(crate) ec: Validation,
+    pub(crate) ed: Validation,
+}
+
+impl FamilyValidations {
+    fn new(template: &Validation) -> Self {
+        use Algorithm::*;
+        let with = |algorithms: &[Algorithm]| {
+            let mut v = template.clone();
+            v.algorithms = algorithms.to_vec();
+            v
+        };
+        Self {
+            hmac: with(&[HS256, HS384, HS512]),
+            rsa: with(&[RS256, RS384, RS512, PS256, PS384, PS512]),
+            ec: with(&[ES256, ES384]),
+            ed: with(&[EdDSA]),
+        }
+    }
+
+    pub(crate) fn for_family(&self, family: KeyFamily) -> &Validation {
+        match family {
+            KeyFamily::Hmac => &self.hmac,
+            KeyFamily::Rsa => &self.rsa,
+            KeyFamily::Ec => &self.ec,
+            KeyFamily::Ed => &self.ed,
+        }
+    }
+}
+
 /// Settings that do not depend on the claims type.
 pub(crate) struct Settings {
     pub(crate) keys: Arc<dyn KeyResolver>,
-    pub(crate) validation: Validation,
+    pub(crate) validations: FamilyValidations,
     pub(crate) leeway: Duration,
     pub(crate) max_token_len: usize,
     pub(crate) mode: AuthMode,
@@ -498,7 +535,7 @@ where
             inner: Arc::new(Inner {
                 settings: Settings {
                     keys,
-                    validation,
+                    validations: FamilyValidations::new(&validation),
                     leeway: Duration::from_secs(self.leeway.as_secs()),
                     max_token_len: self.max_token_len,
                     mode: self.mode,
@@ -606,7 +643,7 @@ mod tests {
             .audience("aud")
             .build()
             .unwrap();
-        let required = &auth.inner.settings.validation.required_spec_claims;
+        let required = &auth.inner.settings.validations.hmac.required_spec_claims;
         for claim in ["exp", "iss", "aud"] {
             assert!(required.contains(claim), "{claim} must be required");
         }

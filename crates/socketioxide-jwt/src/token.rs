@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use jsonwebtoken::{decode, decode_header, errors::ErrorKind, Validation};
+use jsonwebtoken::{decode, decode_header, errors::ErrorKind};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
@@ -114,12 +114,11 @@ pub(crate) async fn verify<C: DeserializeOwned>(
         return Err(AuthError::new(ErrorCode::InvalidToken)
             .with_source("the token's algorithm is not allowed for this key"));
     }
-    let mut validation: Validation = settings.validation.clone();
-    validation.algorithms = key.allowed_algorithms().to_vec();
+    let validation = settings.validations.for_family(key.family());
     let decoding_key = key.decoding_key().ok_or_else(|| {
         AuthError::new(ErrorCode::InvalidToken).with_source("the resolved key is an empty secret")
     })?;
-    let data = decode::<Value>(token, decoding_key, &validation).map_err(jwt_error)?;
+    let data = decode::<Value>(token, decoding_key, validation).map_err(jwt_error)?;
     let registered = RegisteredClaims::deserialize(&data.claims).map_err(claims_shape)?;
     let claims = C::deserialize(&data.claims).map_err(claims_shape)?;
     Ok(Verified {
