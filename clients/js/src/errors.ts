@@ -1,0 +1,50 @@
+import { DEFAULT_MESSAGES, ERROR_TYPE, isErrorCode, type ErrorCode } from "./protocol.js";
+
+/** The error object of the wire contract, as the server sends it. */
+export interface ErrorObject {
+  message: string;
+  code: string;
+  type: typeof ERROR_TYPE;
+  data: { message: string; code: string; type: typeof ERROR_TYPE };
+}
+
+/**
+ * An authentication failure. Carries the contract's fields (`code`, `type`, `data`), in both
+ * modes: in handshake mode it is rebuilt from the `connect_error` message, which is the code.
+ */
+export class AuthError extends Error implements ErrorObject {
+  readonly code: ErrorCode | string;
+  readonly type = ERROR_TYPE;
+  readonly data: ErrorObject["data"];
+
+  constructor(code: ErrorCode | string, message?: string) {
+    const text = message ?? (isErrorCode(code) ? DEFAULT_MESSAGES[code] : code);
+    super(text);
+    this.name = "AuthError";
+    this.code = code;
+    this.data = { message: text, code, type: ERROR_TYPE };
+  }
+
+  /** From an `unauthorized` payload or an error ack; `null` if `value` is not an error object. */
+  static fromObject(value: unknown): AuthError | null {
+    if (typeof value !== "object" || value === null) return null;
+    const v = value as Partial<ErrorObject>;
+    const code = v.code ?? v.data?.code;
+    if (typeof code !== "string") return null;
+    const message = typeof v.message === "string" ? v.message : undefined;
+    return new AuthError(code, message);
+  }
+
+  /**
+   * From a handshake-mode `connect_error`, whose message is the code. `null` for other
+   * connection errors (network failures), which the client retries by itself.
+   */
+  static fromConnectError(err: { message?: unknown }): AuthError | null {
+    return isErrorCode(err?.message) ? new AuthError(err.message) : null;
+  }
+
+  /** The plain error object (what the server sent). */
+  toJSON(): ErrorObject {
+    return { message: this.message, code: this.code, type: this.type, data: { ...this.data } };
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * Protocol constants, mirroring the Rust crate (`socketioxide_jwt::protocol` and `ErrorCode`).
+ * A test on the Rust side compares the two.
+ */
+
+/** Default event names. */
+export const EVENTS = {
+  /** client → server: `{ token }` */
+  authenticate: "authenticate",
+  /** server → client after a successful (re)authentication: `{ sub, exp }` */
+  authenticated: "authenticated",
+  /** server → client with the error object, right before a disconnect */
+  unauthorized: "unauthorized",
+} as const;
+
+/** Every error code of the wire contract. */
+export const ERROR_CODES = [
+  "credentials_required",
+  "credentials_bad_format",
+  "invalid_token",
+  "token_expired",
+  "timeout",
+  "revoked",
+  "forbidden",
+] as const;
+
+/** One of {@link ERROR_CODES}. */
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** The `type` of every error object. */
+export const ERROR_TYPE = "UnauthorizedError";
+
+/** The server's default message for each code (the server may send a more specific one). */
+export const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
+  credentials_required: "no token was provided",
+  credentials_bad_format: "the token must be a string of the form header.payload.signature",
+  invalid_token: "the token is invalid",
+  token_expired: "the token has expired",
+  timeout: "authentication timed out",
+  revoked: "the token has been revoked",
+  forbidden: "access is forbidden",
+};
+
+/** Whether `code` is one of the contract's codes. */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === "string" && (ERROR_CODES as readonly string[]).includes(code);
+}

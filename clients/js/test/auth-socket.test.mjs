@@ -1,0 +1,193 @@
+// Unit tests of the AuthSocket state machine against a fake socket.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+
+import { AuthError, AuthSocket, ERROR_CODES } from "../dist/index.js";
+import { fakeIo, flush } from "./fake-io.mjs";
+
+function setup(extra = {}) {
+  const { io, created } = fakeIo();
+  const requests = [];
+  let n = 0;
+  const auth = new AuthSocket({
+    url: "http://server/",
+    io,
+    getToken: (req) => {
+      requests.push(req.reason);
+      n += 1;
+      return `token-${n}`;
+    },
+    ...extra,
+  });
+  return { auth, created, requests };
+}
+
+test("connects only when asked", () => {
+  const { auth, created } = setup();
+  assert.equal(created.length, 0);
+  assert.equal(auth.state, "idle");
+  assert.throws(() => auth.socket, /connect\(\) first/);
+  auth.connect();
+  assert.equal(created.length, 1);
+  assert.equal(auth.state, "connecting");
+});
+
+test("message mode: authenticates on every connect and reconnect", async () => {
+  const { auth, created, requests } = setup();
+  auth.connect();
+  const socket = created[0];
+  socket.serverConnect();
+  await flush();
+  assert.deepEqual(socket.sent.at(-1), { event: "authenticate", args: [{ token: "token-1" }] });
+  assert.equal(auth.state, "authenticating");
+  socket.fire("authenticated", { sub: "alice", exp: 9e9 });
+  assert.equal(auth.state, "authenticated");
+
+  socket.serverDrop();
+  assert.equal(auth.state, "connecting");
+  socket.serverConnect();
+  await flush();
+  assert.deepEqual(socket.sent.at(-1), { event: "authenticate", args: [{ token: "token-2" }] });
+  assert.deepEqual(requests, ["connect", "reconnect"]);
+  auth.disconnect();
+});
+
+test("authenticated() resolves, immediately when already authenticated", async () => {
+  const { auth, created } = setup();
+  auth.connect();
+  const pending = auth.authenticated();
+  created[0].serverConnect();
+  created[0].fire("authenticated", { sub: "alice", exp: 9e9 });
+  assert.deepEqual(await pending, { sub: "alice", exp: 9e9 });
+  assert.deepEqual(await auth.authenticated(), { sub: "alice", exp: 9e9 });
+  auth.disconnect();
+});
+
+test("authenticated() rejects with the contract's error object", async () => {
+  const { auth, created } = setup();
+  auth.connect();
+  const pending = auth.authenticated();
+  created[0].serverConnect();
+  const object = {
+    message: "the token has expired",
+    code: "token_expired",
+    type: "UnauthorizedError",
+    data: { message: "the token has expired", code: "token_expired", type: "UnauthorizedError" },
+  };
+  created[0].fire("unauthorized", object);
+  const err = await pending.then(
+    () => assert.fail("should reject"),
+    (e) => e,
+  );
+  assert.ok(err instanceof AuthError);
+  assert.equal(err.code, "token_expired");
+  assert.equal(err.data.code, "token_expired");
+  assert.equal(err.type, "UnauthorizedError");
+  assert.deepEqual(err.toJSON(), object);
+  assert.equal(auth.state, "unauthorized");
+  await assert.rejects(auth.authenticated(), (e) => e.code === "token_expired");
+});
+
+test("no listener piles up across reconnects and calls", async () => {
+  const { auth, created } = setup();
+  auth.connect();
+  const socket = created[0];
+  const before = socket.listenerCount();
+  for (let i = 0; i < 10; i++) {
+    const waiting = auth.authenticated();
+    auth.authenticated();
+    socket.serverConnect();
+    await flush();
+    socket.fire("authenticated", { sub: "alice", exp: 9e9 });
+    await waiting;
+    socket.serverDrop();
+  }
+  assert.equal(socket.listenerCount(), before);
+  for (const event of ["connect", "disconnect", "authenticated", "unauthorized", "connect_error"]) {
+    assert.equal(socket.listeners(event).length, 1, event);
+  }
+  auth.disconnect();
+});
+
+test("handshake mode: auth is a function asked for a current token each time", async () => {
+  const { auth, created, requests } = setup({ mode: "handshake" });
+  auth.connect();
+  const socket = created[0];
+  assert.equal(typeof socket.opts.auth, "function");
+  assert.deepEqual(await socket.handshakeAuth(), { token: "token-1" });
+  socket.serverConnect();
+  socket.fire("authenticated", { sub: "alice", exp: 9e9 });
+  socket.serverDrop();
+  assert.deepEqual(await socket.handshakeAuth(), { token: "token-2" });
+  assert.deepEqual(requests, ["connect", "reconnect"]);
+  assert.ok(!socket.sent.some((m) => m.event === "authenticate"), "no authenticate event in handshake mode");
+  auth.disconnect();
+});
+
+test("handshake mode: connect_error with a code becomes an AuthError; network errors do not", async () => {
+  const { auth, created } = setup({ mode: "handshake" });
+  auth.connect();
+  const pending = auth.authenticated();
+  created[0].fire("connect_error", new Error("websocket error"));
+  assert.equal(auth.state, "connecting");
+  created[0].fire("connect_error", new Error("invalid_token"));
+  await assert.rejects(pending, (e) => e instanceof AuthError && e.code === "invalid_token" && e.data.code === "invalid_token");
+  assert.equal(auth.lastError.message, "the token is invalid");
+});
+
+test("refreshes in-band before expiry", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: 1_000_000 });
+  const { auth, created, requests } = setup({ refreshMarginMs: 60_000 });
+  auth.connect();
+  const socket = created[0];
+  socket.serverConnect();
+  await flush();
+  // 20 s left, margin 60 s: refresh at half the remaining lifetime.
+  socket.fire("authenticated", { sub: "alice", exp: 1_000 + 20 });
+  t.mock.timers.tick(9_999);
+  await flush();
+  assert.deepEqual(requests, ["connect"]);
+  t.mock.timers.tick(1);
+  await flush();
+  assert.deepEqual(requests, ["connect", "refresh"]);
+  assert.deepEqual(socket.sent.at(-1), { event: "authenticate", args: [{ token: "token-2" }] });
+  auth.disconnect();
+});
+
+test("a refusal nobody awaits is not an unhandled rejection", async () => {
+  const unhandled = [];
+  const onUnhandled = (e) => unhandled.push(e);
+  process.on("unhandledRejection", onUnhandled);
+  const { auth, created } = setup();
+  auth.connect();
+  auth.authenticated(); // created, never awaited
+  created[0].fire("unauthorized", { code: "invalid_token", message: "the token is invalid" });
+  await flush();
+  await new Promise((r) => setTimeout(r, 0));
+  process.off("unhandledRejection", onUnhandled);
+  assert.deepEqual(unhandled, []);
+});
+
+test("state listeners see every transition and can unsubscribe", async () => {
+  const { auth, created } = setup();
+  const seen = [];
+  const off = auth.onStateChange((s) => seen.push(s));
+  auth.connect();
+  created[0].serverConnect();
+  created[0].fire("authenticated", {});
+  off();
+  created[0].serverDrop();
+  assert.deepEqual(seen, ["connecting", "authenticating", "authenticated"]);
+});
+
+test("error codes mirror the contract", () => {
+  assert.deepEqual(ERROR_CODES, [
+    "credentials_required",
+    "credentials_bad_format",
+    "invalid_token",
+    "token_expired",
+    "timeout",
+    "revoked",
+    "forbidden",
+  ]);
+});

@@ -1,0 +1,94 @@
+//! The real-time side: `whoami`, `chat message` and presence, for authenticated sockets only.
+
+use serde::Deserialize;
+use serde_json::json;
+use socketioxide::extract::{AckSender, SocketRef, TryData};
+use socketioxide::SocketIo;
+use socketioxide_jwt::{Claims, JwtAuth, JwtLocalAdapter, StandardClaims};
+
+pub type A = JwtLocalAdapter;
+
+const MAX_MESSAGE_CHARS: usize = 500;
+const USER_ROOM_PREFIX: &str = socketioxide_jwt::DEFAULT_USER_ROOM_PREFIX;
+
+#[derive(Deserialize)]
+struct ChatIn {
+    text: String,
+}
+
+/// Registers the chat on `/`.
+pub fn register(io: &SocketIo<A>, auth: &JwtAuth) {
+    io.ns("/", auth.on_authenticated(on_authenticated));
+}
+
+async fn on_authenticated(socket: SocketRef<A>, io: SocketIo<A>) {
+    socket.on(
+        "whoami",
+        async |Claims(me): Claims<StandardClaims>, ack: AckSender<A>| {
+            ack.send(&*me).ok();
+        },
+    );
+    socket.on("chat message", on_chat_message);
+    socket.on_disconnect(
+        async |socket: SocketRef<A>, io: SocketIo<A>, Claims(me): Claims<StandardClaims>| {
+            broadcast_presence(&io, me.sub.as_deref().map(|sub| (sub, &socket))).await;
+        },
+    );
+    broadcast_presence(&io, None).await;
+}
+
+async fn on_chat_message(
+    io: SocketIo<A>,
+    Claims(me): Claims<StandardClaims>,
+    TryData(msg): TryData<ChatIn>,
+    ack: AckSender<A>,
+) {
+    let text = match msg {
+        Ok(m) if !m.text.trim().is_empty() && m.text.chars().count() <= MAX_MESSAGE_CHARS => m.text,
+        _ => {
+            ack.send(&json!({ "error": "bad_message", "message": format!("send {{ text }} with 1 to {MAX_MESSAGE_CHARS} characters") })).ok();
+            return;
+        }
+    };
+    let from = me.sub.clone().unwrap_or_default();
+    // JwtAdapter keeps sockets that have not authenticated out of this broadcast.
+    if let Err(e) = io
+        .emit("chat message", &json!({ "from": from, "text": text }))
+        .await
+    {
+        tracing::warn!(error = %e, "chat broadcast failed");
+    }
+    ack.send(&json!({ "ok": true })).ok();
+}
+
+/// Tells everyone who is online, from the per-user rooms. `leaving` is a socket that is
+/// disconnecting (still in its rooms until its handler returns).
+async fn broadcast_presence(io: &SocketIo<A>, leaving: Option<(&str, &SocketRef<A>)>) {
+    let rooms = match io.rooms().await {
+        Ok(rooms) => rooms,
+        Err(e) => return tracing::warn!(error = %e, "could not list rooms"),
+    };
+    let mut users = Vec::new();
+    for room in rooms {
+        let Some(user) = room.strip_prefix(USER_ROOM_PREFIX) else {
+            continue;
+        };
+        if let Some((sub, socket)) = leaving {
+            if sub == user {
+                let others = io
+                    .within(room.clone())
+                    .fetch_sockets()
+                    .await
+                    .map(|s| s.iter().filter(|r| r.data().id != socket.id).count());
+                if matches!(others, Ok(0)) {
+                    continue;
+                }
+            }
+        }
+        users.push(user.to_owned());
+    }
+    users.sort();
+    if let Err(e) = io.emit("presence", &json!({ "users": users })).await {
+        tracing::warn!(error = %e, "presence broadcast failed");
+    }
+}

@@ -1,0 +1,81 @@
+//! Command-line flags (`chat-demo --help`).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+/// A chat whose Socket.IO connections are authenticated with the JWT issued by its REST login.
+#[derive(Debug, Parser)]
+#[command(name = "chat-demo", version, about, long_about = None)]
+pub struct Args {
+    /// Port to listen on (0 picks a free one; the chosen URL is printed).
+    #[arg(long, default_value_t = 3000)]
+    pub port: u16,
+
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+
+    /// How sockets authenticate: `message` (emit `authenticate` after connecting) or `handshake`
+    /// (the Socket.IO `auth` payload).
+    #[arg(long, value_enum, default_value_t = Mode::Message)]
+    pub mode: Mode,
+
+    /// HMAC secret that signs and verifies tokens (HS256). Default: generated at first start and
+    /// kept in the data directory.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+
+    /// PEM public key (RSA, EC P-256 or Ed25519) to verify tokens with, instead of a secret.
+    /// Verification only: `/login` then answers 501.
+    #[arg(long, value_name = "FILE")]
+    pub public_key: Option<PathBuf>,
+
+    /// Milliseconds a socket has to authenticate (message mode).
+    #[arg(long, default_value_t = 5000)]
+    pub auth_timeout_ms: u64,
+
+    /// Issuer put in and required from tokens (`iss`).
+    #[arg(long)]
+    pub issuer: Option<String>,
+
+    /// Audience put in and required from tokens (`aud`).
+    #[arg(long)]
+    pub audience: Option<String>,
+
+    /// Clock-skew leeway for `exp` and `nbf`, in seconds.
+    #[arg(long, default_value_t = 0)]
+    pub leeway_secs: u64,
+
+    /// Lifetime of the tokens `/login` and `/token/refresh` issue, in seconds.
+    #[arg(long, default_value_t = 900)]
+    pub token_ttl_secs: u64,
+
+    /// Where the user database and the generated secret live.
+    #[arg(long, default_value = "chat-demo-data")]
+    pub data_dir: PathBuf,
+
+    /// The built JS client package (`clients/js`, after `npm ci && npm run build`), served to the
+    /// page together with socket.io-client.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../clients/js"))]
+    pub client_dir: PathBuf,
+}
+
+/// `--mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// Connect, then emit `authenticate` with `{ token }`.
+    Message,
+    /// Send the token in the handshake's `auth` payload.
+    Handshake,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Message => "message",
+            Mode::Handshake => "handshake",
+        }
+    }
+}

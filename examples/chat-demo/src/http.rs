@@ -1,0 +1,216 @@
+//! The REST side: log in, refresh a token, the page and its scripts.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use socketioxide_jwt::JwtAuth;
+use tower_http::services::ServeDir;
+
+use crate::cli::Mode;
+use crate::tokens::TokenIssuer;
+use crate::users::UserStore;
+
+const MAX_FIELD_LEN: usize = 256;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub users: UserStore,
+    /// `None` when the demo only verifies (`--public-key`).
+    pub issuer: Option<Arc<TokenIssuer>>,
+    pub auth: JwtAuth,
+    pub mode: Mode,
+    pub auth_timeout_ms: u64,
+}
+
+/// Routes; `client_dir` is the built JS client package (with its node_modules).
+pub fn router(state: AppState, client_dir: &Path) -> Router {
+    Router::new()
+        .route(
+            "/",
+            get(|| async { Html(include_str!("../web/index.html")) }),
+        )
+        .route(
+            "/app.js",
+            get(|| async { script(include_str!("../web/app.js")) }),
+        )
+        .route(
+            "/style.css",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/css")],
+                    include_str!("../web/style.css"),
+                )
+            }),
+        )
+        .route("/config.json", get(config))
+        .route("/login", post(login))
+        .route("/token/refresh", post(refresh))
+        .nest_service(
+            "/vendor/socket.io-client",
+            ServeDir::new(client_dir.join("node_modules/socket.io-client/dist")),
+        )
+        .nest_service(
+            "/vendor/socketioxide-jwt-client",
+            ServeDir::new(client_dir.join("dist")),
+        )
+        .with_state(state)
+}
+
+fn script(body: &'static str) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/javascript")], body)
+}
+
+/// A JSON error: `{ "error": code, "message": text }`.
+struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "request failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "something went wrong on the server",
+        )
+    }
+
+    fn no_signing_key() -> Self {
+        Self::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "verification_only",
+            "this server only verifies tokens (started with --public-key); it cannot issue them",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({ "error": self.code, "message": self.message })),
+        )
+            .into_response()
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginRequest {
+    username: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+struct TokenResponse {
+    token: String,
+}
+
+async fn config(State(state): State<AppState>) -> impl IntoResponse {
+    Json(json!({ "mode": state.mode.as_str(), "authTimeoutMs": state.auth_timeout_ms }))
+}
+
+async fn login(
+    State(state): State<AppState>,
+    body: Result<Json<LoginRequest>, JsonRejection>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let Json(req) = body.map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            r#"expected a JSON body: { "username": "...", "password": "..." }"#,
+        )
+    })?;
+    if req.username.len() > MAX_FIELD_LEN || req.password.len() > MAX_FIELD_LEN {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "username or password too long",
+        ));
+    }
+    let issuer = state.issuer.clone().ok_or_else(ApiError::no_signing_key)?;
+    let user = state
+        .users
+        .verify(req.username.clone(), req.password)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| {
+            tracing::info!(username = %req.username, "login refused");
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "wrong username or password",
+            )
+        })?;
+    tracing::info!(sub = %user.username, "login");
+    let token = issuer
+        .issue(&user.username, &user.role)
+        .map_err(ApiError::internal)?;
+    Ok(Json(TokenResponse { token }))
+}
+
+#[derive(Deserialize)]
+struct RefreshRequest {
+    token: String,
+}
+
+/// A fresh token for the holder of a valid one (`Authorization: Bearer`, or `{ "token" }`).
+async fn refresh(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Option<Json<RefreshRequest>>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let issuer = state.issuer.clone().ok_or_else(ApiError::no_signing_key)?;
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned);
+    let token = bearer.or(body.map(|Json(b)| b.token)).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "credentials_required",
+            "send the current token as Authorization: Bearer",
+        )
+    })?;
+    let claims = state.auth.verify(&token).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            e.code().as_str(),
+            e.message().to_owned(),
+        )
+    })?;
+    let sub = claims.sub.clone().unwrap_or_default();
+    let role = state
+        .users
+        .role(sub.clone())
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "the user no longer exists",
+            )
+        })?;
+    let token = issuer.issue(&sub, &role).map_err(ApiError::internal)?;
+    Ok(Json(TokenResponse { token }))
+}

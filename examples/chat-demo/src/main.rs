@@ -1,0 +1,170 @@
+//! chat-demo: log in over REST, get a JWT, and the same token authenticates the Socket.IO chat.
+//!
+//! Run it from the repository root with `./scripts/demo.sh` (installs and builds the JS client
+//! the page uses, then `cargo run -p chat-demo`), and open the URL it prints.
+//! `cargo run -p chat-demo -- --help` lists the flags.
+
+mod chat;
+mod cli;
+mod http;
+mod secret;
+mod tokens;
+mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use socketioxide::SocketIo;
+use socketioxide_jwt::{AuthError, AuthMode, JwtAuth, VerificationKey};
+
+use crate::chat::A;
+use crate::cli::{Args, Mode};
+use crate::tokens::TokenIssuer;
+use crate::users::{UserStore, DEMO_ACCOUNTS};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,socketioxide=warn,engineioxide=warn".into()),
+        )
+        .init();
+    if let Err(e) = run(Args::parse()).await {
+        eprintln!("chat-demo: {e}");
+        let mut source = e.source();
+        while let Some(s) = source {
+            eprintln!("  caused by: {s}");
+            source = s.source();
+        }
+        std::process::exit(1);
+    }
+}
+
+async fn run(args: Args) -> Result<(), BoxError> {
+    std::fs::create_dir_all(&args.data_dir).map_err(|e| {
+        format!(
+            "cannot create data directory {}: {e}",
+            args.data_dir.display()
+        )
+    })?;
+    let users = UserStore::open(&args.data_dir)?;
+
+    let (key, issuer) = keys(&args)?;
+    let check_users = users.clone();
+    let mut builder = JwtAuth::builder()
+        .key(key)
+        .mode(match args.mode {
+            Mode::Message => AuthMode::Message,
+            Mode::Handshake => AuthMode::Handshake,
+        })
+        .timeout(Duration::from_millis(args.auth_timeout_ms))
+        .leeway(Duration::from_secs(args.leeway_secs))
+        // A short --secret is the tester's choice; a warning was printed.
+        .min_hmac_secret_len(1)
+        // The token is valid, but does its user still exist?
+        .check(move |claims| {
+            let users = check_users.clone();
+            async move {
+                let sub = claims.sub.clone().unwrap_or_default();
+                match users.role(sub).await {
+                    Ok(Some(_)) => Ok(()),
+                    Ok(None) => Err(AuthError::forbidden("this account no longer exists")),
+                    Err(e) => {
+                        Err(AuthError::forbidden("the account could not be checked").with_source(e))
+                    }
+                }
+            }
+        });
+    if let Some(iss) = &args.issuer {
+        builder = builder.issuer(iss.clone());
+    }
+    if let Some(aud) = &args.audience {
+        builder = builder.audience(aud.clone());
+    }
+    let auth = builder.build()?;
+
+    let (layer, io) = SocketIo::builder().with_adapter::<A>(()).build_layer();
+    chat::register(&io, &auth);
+
+    let state = http::AppState {
+        users,
+        issuer: issuer.map(Arc::new),
+        auth,
+        mode: args.mode,
+        auth_timeout_ms: args.auth_timeout_ms,
+    };
+    if !args.client_dir.join("dist/index.js").exists() {
+        tracing::warn!(
+            dir = %args.client_dir.display(),
+            "the JS client is not built: the page cannot load it. Run ./scripts/demo.sh (or `npm ci && npm run build` in clients/js)"
+        );
+    }
+    let app = http::router(state, &args.client_dir).layer(layer);
+
+    let listener = tokio::net::TcpListener::bind((args.host, args.port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
+    let addr = listener.local_addr()?;
+    print_banner(&args, addr);
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+/// The verification key and, unless only a public key was given, the token issuer.
+fn keys(args: &Args) -> Result<(VerificationKey, Option<TokenIssuer>), BoxError> {
+    let ttl = Duration::from_secs(args.token_ttl_secs);
+    if let Some(path) = &args.public_key {
+        let pem =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let key = VerificationKey::rsa_pem(&pem)
+            .or_else(|_| VerificationKey::ec_pem(&pem))
+            .or_else(|_| VerificationKey::ed_pem(&pem))
+            .map_err(|_| {
+                format!(
+                    "{} is not an RSA, EC or Ed25519 public key in PEM",
+                    path.display()
+                )
+            })?;
+        tracing::info!(family = ?key.family(), "verifying with a public key; /login is disabled");
+        return Ok((key, None));
+    }
+    let secret = match &args.secret {
+        Some(s) if !s.is_empty() => s.clone(),
+        _ => secret::load_or_create(&args.data_dir)?,
+    };
+    if secret.len() < socketioxide_jwt::DEFAULT_MIN_HMAC_SECRET_LEN {
+        tracing::warn!(
+            len = secret.len(),
+            "the HMAC secret is shorter than 32 bytes: fine for a demo, not for production"
+        );
+    }
+    let issuer = TokenIssuer::new(
+        secret.as_bytes(),
+        ttl,
+        args.issuer.clone(),
+        args.audience.clone(),
+    )
+    .ok_or("the secret must not be empty")?;
+    Ok((VerificationKey::hmac(secret.as_bytes()), Some(issuer)))
+}
+
+fn print_banner(args: &Args, addr: std::net::SocketAddr) {
+    // Tests read this line to find the port.
+    println!("chat-demo listening on http://{addr}");
+    println!(
+        "  mode: {}   token lifetime: {} s",
+        args.mode.as_str(),
+        args.token_ttl_secs
+    );
+    if args.public_key.is_none() {
+        println!("  demo accounts (username / password):");
+        for (user, password, role) in DEMO_ACCOUNTS {
+            println!("    {user:<6} / {password:<15} ({role})");
+        }
+    }
+    println!("  open http://{addr}/ in a browser");
+}

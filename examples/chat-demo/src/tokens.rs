@@ -1,0 +1,64 @@
+//! Issuing tokens (HS256 with the demo's secret).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use rand::RngCore;
+use serde::Serialize;
+
+/// Signs the tokens `/login` and `/token/refresh` hand out.
+pub struct TokenIssuer {
+    key: EncodingKey,
+    ttl: Duration,
+    issuer: Option<String>,
+    audience: Option<String>,
+}
+
+#[derive(Serialize)]
+struct DemoClaims<'a> {
+    sub: &'a str,
+    role: &'a str,
+    iat: u64,
+    exp: u64,
+    jti: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iss: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aud: Option<&'a str>,
+}
+
+impl TokenIssuer {
+    pub fn new(
+        secret: &[u8],
+        ttl: Duration,
+        issuer: Option<String>,
+        audience: Option<String>,
+    ) -> Option<Self> {
+        Some(Self {
+            key: EncodingKey::from_secret(secret).ok()?,
+            ttl,
+            issuer,
+            audience,
+        })
+    }
+
+    /// A fresh token for `sub` with `role`.
+    pub fn issue(&self, sub: &str, role: &str) -> Result<String, jsonwebtoken::errors::Error> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        let mut jti = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut jti);
+        let claims = DemoClaims {
+            sub,
+            role,
+            iat: now,
+            exp: now + self.ttl.as_secs(),
+            jti: hex::encode(jti),
+            iss: self.issuer.as_deref(),
+            aud: self.audience.as_deref(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key)
+    }
+}

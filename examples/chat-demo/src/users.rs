@@ -1,0 +1,132 @@
+//! The user store: SQLite, passwords hashed with argon2, seeded with demo accounts.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
+use argon2::Argon2;
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// The accounts created on first start: (username, password, role).
+pub const DEMO_ACCOUNTS: &[(&str, &str, &str)] = &[
+    ("alice", "wonderland", "user"),
+    ("bob", "builder", "user"),
+    ("admin", "admin-password", "admin"),
+];
+
+/// A user who logged in.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub username: String,
+    pub role: String,
+}
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error")]
+    Db(#[from] rusqlite::Error),
+    #[error("password hashing error: {0}")]
+    Hash(String),
+    #[error("background task failed")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// Cheap to clone; blocking work runs on tokio's blocking pool.
+#[derive(Clone)]
+pub struct UserStore {
+    conn: Arc<Mutex<Connection>>,
+    /// Verified against when the user does not exist, so both cases cost the same.
+    dummy_hash: Arc<String>,
+}
+
+impl UserStore {
+    /// Opens (or creates and seeds) `<dir>/users.sqlite3`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(dir.join("users.sqlite3"))?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS users (
+                username TEXT PRIMARY KEY,
+                password_hash TEXT NOT NULL,
+                role TEXT NOT NULL DEFAULT 'user'
+            );",
+        )?;
+        let count: i64 = conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?;
+        if count == 0 {
+            for (username, password, role) in DEMO_ACCOUNTS {
+                conn.execute(
+                    "INSERT INTO users (username, password_hash, role) VALUES (?1, ?2, ?3)",
+                    params![username, hash(password)?, role],
+                )?;
+            }
+            tracing::info!(accounts = DEMO_ACCOUNTS.len(), "seeded the user database");
+        }
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            dummy_hash: Arc::new(hash("not-a-real-password")?),
+        })
+    }
+
+    /// The user, if the password is right.
+    pub async fn verify(
+        &self,
+        username: String,
+        password: String,
+    ) -> Result<Option<User>, StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.verify_blocking(&username, &password)).await?
+    }
+
+    /// The user's current role, if the user exists.
+    pub async fn role(&self, username: String) -> Result<Option<String>, StoreError> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+            conn.query_row(
+                "SELECT role FROM users WHERE username = ?1",
+                params![username],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(StoreError::from)
+        })
+        .await?
+    }
+
+    fn verify_blocking(&self, username: &str, password: &str) -> Result<Option<User>, StoreError> {
+        let row: Option<(String, String)> = {
+            let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+            conn.query_row(
+                "SELECT password_hash, role FROM users WHERE username = ?1",
+                params![username],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+        };
+        let (stored, role) = match &row {
+            Some((h, r)) => (h.as_str(), Some(r.clone())),
+            None => (self.dummy_hash.as_str(), None),
+        };
+        let parsed = PasswordHash::new(stored).map_err(|e| StoreError::Hash(e.to_string()))?;
+        let ok = Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
+        Ok(match (ok, role) {
+            (true, Some(role)) => Some(User {
+                username: username.to_owned(),
+                role,
+            }),
+            _ => None,
+        })
+    }
+}
+
+fn hash(password: &str) -> Result<String, StoreError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| StoreError::Hash(e.to_string()))
+}
