@@ -1,16 +1,33 @@
 #!/usr/bin/env bash
 # The project's one test command, from a fresh clone: installs what the tests need, then runs
-# formatting, lints and every test. Fails loudly on the first error.
+# formatting, lints and every test (Rust, the JS client, the browser). Fails loudly at the first
+# error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { printf '\n==> %s\n' "$*"; }
 
 command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)" >&2; exit 1; }
-command -v node >/dev/null || { echo "Node.js >= 18 is required for the end-to-end tests" >&2; exit 1; }
+command -v node >/dev/null || { echo "Node.js >= 18 is required for the JS client and end-to-end tests" >&2; exit 1; }
 
-say "Installing the stock socket.io-client for the end-to-end tests (npm ci, pinned by the lockfile)"
+CHROMIUM="${CHROMIUM_PATH:-/usr/bin/chromium}"
+if [ ! -x "$CHROMIUM" ]; then
+  say "Installing Debian's chromium for the browser tests"
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "Chromium is missing at $CHROMIUM: install it (apt-get install chromium) or set CHROMIUM_PATH" >&2
+    exit 1
+  fi
+fi
+
+say "npm ci: stock socket.io-client + playwright-core (e2e/node), the JS client (clients/js)"
 npm ci --prefix e2e/node --no-audit --no-fund
+npm ci --prefix clients/js --no-audit --no-fund
+
+say "Building the JS client (TypeScript)"
+npm run --prefix clients/js build
 
 say "cargo fmt --check"
 cargo fmt --all -- --check
@@ -18,11 +35,20 @@ cargo fmt --all -- --check
 say "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+say "cargo build (the demo binary the JS and browser tests start)"
+cargo build -p chat-demo
+
 say "cargo test (unit, doc and end-to-end tests)"
 cargo test --workspace
 
 say "Crypto backends: pure Rust only, and both enabled at once"
 cargo test -p socketioxide-jwt --no-default-features --features rust-crypto --test backends
 cargo test -p socketioxide-jwt --all-features --test backends
+
+say "JS client: unit tests and tests against the real demo server"
+(cd clients/js && node --test test/*.test.mjs)
+
+say "Browser tests: the demo page in headless Chromium"
+(cd e2e/node && node --test browser.test.mjs)
 
 say "All tests passed"

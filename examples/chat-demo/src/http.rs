@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -176,7 +177,7 @@ struct RefreshRequest {
 async fn refresh(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Option<Json<RefreshRequest>>,
+    body: Bytes,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let issuer = state.issuer.clone().ok_or_else(ApiError::no_signing_key)?;
     let bearer = headers
@@ -184,7 +185,12 @@ async fn refresh(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_owned);
-    let token = bearer.or(body.map(|Json(b)| b.token)).ok_or_else(|| {
+    let from_body = || {
+        serde_json::from_slice::<RefreshRequest>(&body)
+            .ok()
+            .map(|b| b.token)
+    };
+    let token = bearer.or_else(from_body).ok_or_else(|| {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             "credentials_required",

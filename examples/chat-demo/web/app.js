@@ -1,0 +1,170 @@
+// The demo page: log in over REST, then authenticate the socket with the same token.
+import { AuthSocket } from "/vendor/socketioxide-jwt-client/index.js";
+
+const $ = (id) => document.getElementById(id);
+const TOKEN_KEY = "chat-demo-token";
+
+/** What a person should read for each error code of the contract. */
+const EXPLAIN = {
+  credentials_required: "No token was sent. Please log in.",
+  credentials_bad_format: "The stored token is malformed. Please log in again.",
+  invalid_token: "Your token was rejected: it is invalid (bad signature or claims). Please log in again.",
+  token_expired: "Your session has expired. Please log in again.",
+  timeout: "The server did not receive your credentials in time. Check your connection and log in again.",
+  revoked: "Your session was revoked. Please log in again.",
+  forbidden: "You are not allowed in. Please log in again.",
+};
+
+const config = await fetch("/config.json").then((r) => r.json());
+$("mode").textContent = config.mode;
+
+let token = sessionStorage.getItem(TOKEN_KEY);
+let auth = null;
+let refreshes = 0;
+
+function setToken(value) {
+  token = value;
+  if (value) sessionStorage.setItem(TOKEN_KEY, value);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+async function postJson(path, body, headers = {}) {
+  const res = await fetch(path, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
+  const data = await res.json().catch(() => ({}));
+  return { res, data };
+}
+
+async function logIn(username, password) {
+  const { res, data } = await postJson("/login", { username, password });
+  if (res.status === 401) throw new Error("Wrong username or password.");
+  if (!res.ok) throw new Error(data.message ?? `Login failed (HTTP ${res.status}).`);
+  return data.token;
+}
+
+/** A fresh token for the current one (used for in-band refresh before expiry). */
+async function refreshToken() {
+  const { res, data } = await postJson("/token/refresh", {}, { authorization: `Bearer ${token}` });
+  if (!res.ok) throw new Error(data.message ?? "refresh failed");
+  setToken(data.token);
+  return data.token;
+}
+
+function showView(name) {
+  $("login-view").hidden = name !== "login";
+  $("chat-view").hidden = name !== "chat";
+}
+
+function render(state, error) {
+  const status = $("status");
+  status.dataset.state = state;
+  const who = auth?.info?.sub;
+  status.textContent = {
+    idle: "signed out",
+    connecting: "connecting…",
+    authenticating: "authenticating…",
+    authenticated: `authenticated as ${who ?? "?"}`,
+    unauthorized: `unauthorized: ${error?.message ?? "refused"} (${error?.code ?? "?"})`,
+  }[state];
+  const box = $("socket-error");
+  box.hidden = state !== "unauthorized";
+  if (state === "unauthorized") {
+    box.dataset.code = error?.code ?? "";
+    $("socket-error-text").textContent = EXPLAIN[error?.code] ?? error?.message ?? "Refused.";
+  }
+}
+
+function addMessage({ from, text }) {
+  const li = document.createElement("li");
+  const b = document.createElement("b");
+  b.textContent = from;
+  li.append(b, document.createTextNode(` ${text}`));
+  $("messages").append(li);
+  li.scrollIntoView({ block: "end" });
+}
+
+function startChat() {
+  auth?.disconnect();
+  refreshes = 0;
+  $("refresh-count").textContent = "0";
+  $("messages").replaceChildren();
+  $("users").replaceChildren();
+  showView("chat");
+  auth = new AuthSocket({
+    url: location.origin,
+    mode: config.mode,
+    getToken: ({ reason }) => (reason === "refresh" ? refreshToken() : token),
+  });
+  auth.onStateChange(render);
+  auth.connect();
+  const socket = auth.socket;
+  let authenticatedOnce = false;
+  socket.on("authenticated", () => {
+    if (authenticatedOnce) $("refresh-count").textContent = String(++refreshes);
+    authenticatedOnce = true;
+    render(auth.state, auth.lastError);
+  });
+  socket.on("chat message", addMessage);
+  socket.on("presence", ({ users }) => {
+    $("users").replaceChildren(
+      ...users.map((u) => {
+        const li = document.createElement("li");
+        li.textContent = u;
+        return li;
+      }),
+    );
+  });
+  auth.authenticated().catch(() => {
+    /* shown by render() */
+  });
+}
+
+function logOut() {
+  auth?.disconnect();
+  auth = null;
+  setToken(null);
+  render("idle", null);
+  $("socket-error").hidden = true;
+  showView("login");
+}
+
+$("login-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const error = $("login-error");
+  error.hidden = true;
+  $("login-button").disabled = true;
+  try {
+    setToken(await logIn($("username").value, $("password").value));
+    $("password").value = "";
+    startChat();
+  } catch (err) {
+    error.textContent = err.message;
+    error.hidden = false;
+  } finally {
+    $("login-button").disabled = false;
+  }
+});
+
+$("chat-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const input = $("message");
+  const text = input.value.trim();
+  if (!text || auth?.state !== "authenticated") return;
+  auth.socket.emit("chat message", { text });
+  input.value = "";
+});
+
+$("logout").addEventListener("click", logOut);
+$("relogin").addEventListener("click", logOut);
+
+setInterval(() => {
+  const exp = auth?.state === "authenticated" ? auth.info?.exp : undefined;
+  $("token-expiry").textContent = exp ? `${Math.max(0, Math.round(exp - Date.now() / 1000))} s` : "–";
+}, 500);
+
+// Already logged in (a reload keeps the token for this tab).
+if (token) startChat();
+else showView("login");

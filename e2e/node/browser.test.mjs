@@ -1,0 +1,158 @@
+// The demo page in real headless Chromium (Debian's chromium, driven by playwright-core).
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { chromium } from "playwright-core";
+
+import { startDemo } from "./demo-server.mjs";
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const WAIT = 15_000;
+
+let browser;
+before(async () => {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium (scripts/test.sh does)`);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+});
+after(() => browser?.close());
+
+/** A fresh browser context (its own cookies and storage): one person. */
+async function person(url) {
+  const context = await browser.newContext({ viewport: { width: 900, height: 560 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(WAIT);
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e));
+  await page.goto(url);
+  return { page, context, errors };
+}
+
+async function logIn(page, username, password) {
+  await page.fill("#username", username);
+  await page.fill("#password", password);
+  await page.click("#login-button");
+}
+
+const status = (page) => page.locator("#status");
+
+for (const mode of ["message", "handshake"]) {
+  describe(`demo page, ${mode} mode`, () => {
+    let demo;
+    before(async () => {
+      demo = await startDemo(["--mode", mode]);
+    });
+    after(() => demo.stop());
+
+    test("log in, see authenticated, and two people chat", async () => {
+      const alice = await person(demo.url);
+      const bob = await person(demo.url);
+      await logIn(alice.page, "alice", "wonderland");
+      await status(alice.page).filter({ hasText: "authenticated as alice" }).waitFor();
+      assert.equal(await status(alice.page).getAttribute("data-state"), "authenticated");
+      await logIn(bob.page, "bob", "builder");
+      await status(bob.page).filter({ hasText: "authenticated as bob" }).waitFor();
+
+      // Presence from the per-user rooms.
+      await alice.page.locator("#users li", { hasText: "bob" }).waitFor();
+      await bob.page.locator("#users li", { hasText: "alice" }).waitFor();
+
+      await alice.page.fill("#message", "Hello Bob, the socket knows it is me.");
+      await alice.page.click("#send");
+      await bob.page.locator("#messages li", { hasText: "alice Hello Bob" }).waitFor();
+      await bob.page.fill("#message", "Hi Alice! Same token, both sides.");
+      await bob.page.click("#send");
+      await alice.page.locator("#messages li", { hasText: "bob Hi Alice" }).waitFor();
+
+      if (mode === "message") {
+        await alice.page.screenshot({ path: join(REPO, "docs/screenshot.png") });
+      }
+      // Bob leaves: Alice sees it.
+      await bob.context.close();
+      await alice.page.waitForFunction(
+        () => ![...document.querySelectorAll("#users li")].some((li) => li.textContent === "bob"),
+      );
+      assert.deepEqual(alice.errors, []);
+      await alice.context.close();
+    });
+
+    test("a wrong password shows an error and does not connect", async () => {
+      const { page, context } = await person(demo.url);
+      await logIn(page, "alice", "not-her-password");
+      const error = page.locator("#login-error");
+      await error.waitFor({ state: "visible" });
+      assert.equal(await error.textContent(), "Wrong username or password.");
+      assert.equal(await status(page).getAttribute("data-state"), "idle");
+      assert.equal(await page.locator("#chat-view").isHidden(), true);
+      await context.close();
+    });
+
+    test("a tampered token is refused with a visible reason", async () => {
+      const { page, context } = await person(demo.url);
+      await logIn(page, "alice", "wonderland");
+      await status(page).filter({ hasText: "authenticated as alice" }).waitFor();
+      await page.evaluate(() => {
+        const token = sessionStorage.getItem("chat-demo-token");
+        const [h, p, s] = token.split(".");
+        const payload = JSON.parse(atob(p.replace(/-/g, "+").replace(/_/g, "/")));
+        payload.sub = "admin"; // claim to be someone else, keep the signature
+        const forged = btoa(JSON.stringify(payload)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+        sessionStorage.setItem("chat-demo-token", `${h}.${forged}.${s}`);
+      });
+      await page.reload();
+      await page.locator("#status[data-state=unauthorized]").waitFor();
+      assert.match(await status(page).textContent(), /invalid_token/);
+      const box = page.locator("#socket-error");
+      await box.waitFor({ state: "visible" });
+      assert.equal(await box.getAttribute("data-code"), "invalid_token");
+      assert.match(await box.textContent(), /Your token was rejected/);
+      await context.close();
+    });
+  });
+}
+
+test("a short-lived token is refreshed while the page stays connected", async () => {
+  const demo = await startDemo(["--token-ttl-secs", "3"]);
+  try {
+    const { page, context, errors } = await person(demo.url);
+    await page.evaluate(() => {
+      window.__states = [];
+    });
+    await logIn(page, "alice", "wonderland");
+    await status(page).filter({ hasText: "authenticated as alice" }).waitFor();
+    await page.evaluate(() => {
+      new MutationObserver(() => window.__states.push(document.getElementById("status").dataset.state)).observe(
+        document.getElementById("status"),
+        { attributes: true },
+      );
+    });
+    // Three refreshes take the page well past the first token's 3 s lifetime.
+    await page.waitForFunction(() => Number(document.getElementById("refresh-count").textContent) >= 3, null, {
+      timeout: 20_000,
+    });
+    assert.equal(await status(page).getAttribute("data-state"), "authenticated");
+    const states = await page.evaluate(() => window.__states);
+    assert.ok(!states.some((s) => s !== "authenticated"), `the page left the authenticated state: ${states}`);
+    await page.fill("#message", "still here");
+    await page.click("#send");
+    await page.locator("#messages li", { hasText: "alice still here" }).waitFor();
+    assert.deepEqual(errors, []);
+    await context.close();
+  } finally {
+    await demo.stop();
+  }
+});

@@ -1,0 +1,65 @@
+// Starts the real chat-demo binary on a free port for the JS tests (browser and client helper).
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+
+/** The HMAC secret the test servers use, so tests can also make their own tokens. */
+export const TEST_SECRET = "js-tests-secret-0123456789abcdef0123";
+
+/**
+ * Runs `chat-demo --port 0` (built by `cargo build -p chat-demo`; `CHAT_DEMO_BIN` overrides the
+ * path) with a throwaway data directory. Resolves once it listens.
+ */
+export async function startDemo(args = []) {
+  const bin = process.env.CHAT_DEMO_BIN ?? join(REPO, "target/debug/chat-demo");
+  const dataDir = await mkdtemp(join(tmpdir(), "chat-demo-"));
+  const child = spawn(bin, ["--port", "0", "--data-dir", dataDir, "--secret", TEST_SECRET, ...args], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" },
+  });
+  const url = await new Promise((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error("chat-demo did not start within 30 s")), 30_000);
+    child.once("error", (e) => reject(new Error(`cannot start ${bin}: ${e.message} (run cargo build -p chat-demo)`)));
+    child.once("exit", (code) => reject(new Error(`chat-demo exited early with ${code}`)));
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      const m = line.match(/listening on (http:\/\/\S+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolveUrl(m[1]);
+      }
+    });
+  });
+  return {
+    url,
+    async stop() {
+      child.kill();
+      await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** `POST /login` → the token (throws on a non-200). */
+export async function login(url, username, password) {
+  const res = await fetch(`${url}/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username, password }),
+  });
+  if (!res.ok) throw new Error(`login ${username}: HTTP ${res.status}`);
+  return (await res.json()).token;
+}
+
+/** Resolves when `predicate()` holds, polling; rejects after `ms`. */
+export async function until(predicate, what, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

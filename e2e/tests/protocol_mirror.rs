@@ -1,0 +1,50 @@
+//! The JS client's protocol constants (clients/js/src/protocol.ts) mirror the Rust crate's.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::{json, Value};
+use socketioxide_jwt::{protocol, ErrorCode, ERROR_TYPE};
+
+#[test]
+fn js_constants_match_the_rust_ones() {
+    let module = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../clients/js/dist/protocol.js");
+    assert!(
+        module.exists(),
+        "{} is missing: build the JS client (`npm ci && npm run build` in clients/js; scripts/test.sh does)",
+        module.display()
+    );
+    let script = format!(
+        "import * as p from {:?}; console.log(JSON.stringify({{ events: p.EVENTS, codes: p.ERROR_CODES, type: p.ERROR_TYPE, messages: p.DEFAULT_MESSAGES }}));",
+        format!("file://{}", module.display())
+    );
+    let out = Command::new("node")
+        .args(["--input-type=module", "-e", &script])
+        .output()
+        .expect("running node");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let js: Value = serde_json::from_slice(&out.stdout).expect("json from node");
+
+    assert_eq!(
+        js["events"],
+        json!({
+            "authenticate": protocol::EVENT_AUTHENTICATE,
+            "authenticated": protocol::EVENT_AUTHENTICATED,
+            "unauthorized": protocol::EVENT_UNAUTHORIZED,
+        })
+    );
+    let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    assert_eq!(js["codes"], json!(codes));
+    assert_eq!(js["type"], ERROR_TYPE);
+    for code in ErrorCode::ALL {
+        assert_eq!(
+            js["messages"][code.as_str()],
+            code.default_message(),
+            "message of {code}"
+        );
+    }
+}
