@@ -3,7 +3,10 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 
 import { AuthError, AuthSocket } from "../dist/index.js";
-import { login, startDemo, until } from "../../../e2e/node/demo-server.mjs";
+import { createHmac, createPrivateKey, sign as rsaSign } from "node:crypto";
+import { readFileSync } from "node:fs";
+
+import { TEST_SECRET, login, startDemo, until } from "../../../e2e/node/demo-server.mjs";
 
 const sockets = [];
 function open(url, options) {
@@ -99,6 +102,79 @@ test("refreshes in-band before expiry and stays connected", async () => {
     assert.deepEqual(states, [], "the socket never left the authenticated state");
     const me = await s.socket.timeout(5000).emitWithAck("whoami");
     assert.equal(me.sub, "bob");
+  } finally {
+    await demo.stop();
+  }
+});
+
+
+const FIXTURES = new URL("../../../e2e/fixtures/", import.meta.url);
+const b64url = (buf) => Buffer.from(buf).toString("base64url");
+
+/** A compact JWS made with node:crypto, independent of the server's implementation. */
+function makeJwt(claims, { alg, key }) {
+  const input = `${b64url(JSON.stringify({ alg, typ: "JWT" }))}.${b64url(JSON.stringify(claims))}`;
+  const signature =
+    alg === "HS256"
+      ? createHmac("sha256", key).update(input).digest()
+      : rsaSign("sha256", Buffer.from(input), createPrivateKey(key));
+  return `${input}.${b64url(signature)}`;
+}
+
+const inAMinute = () => Math.floor(Date.now() / 1000) + 60;
+
+test("demo flags: --issuer and --audience are put in tokens and required", async () => {
+  const demo = await startDemo(["--issuer", "https://demo.test", "--audience", "chat"]);
+  try {
+    const token = await login(demo.url, "alice", "wonderland");
+    const claims = JSON.parse(Buffer.from(token.split(".")[1], "base64url"));
+    assert.equal(claims.iss, "https://demo.test");
+    assert.equal(claims.aud, "chat");
+    assert.equal(claims.sub, "alice");
+    await open(demo.url, { getToken: () => token }).authenticated();
+    const noAud = makeJwt({ sub: "alice", exp: inAMinute(), iss: "https://demo.test" }, { alg: "HS256", key: TEST_SECRET });
+    await assert.rejects(open(demo.url, { getToken: () => noAud }).authenticated(), (e) => e.code === "invalid_token");
+  } finally {
+    await demo.stop();
+  }
+});
+
+test("demo flags: --public-key verifies RS256 tokens and disables /login", async () => {
+  const demo = await startDemo(["--public-key", new URL("rsa_public.pem", FIXTURES).pathname]);
+  try {
+    const res = await fetch(`${demo.url}/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: "alice", password: "wonderland" }),
+    });
+    assert.equal(res.status, 501);
+    const key = readFileSync(new URL("rsa_private.pem", FIXTURES));
+    const rs256 = makeJwt({ sub: "bob", exp: inAMinute() }, { alg: "RS256", key });
+    assert.equal((await open(demo.url, { getToken: () => rs256 }).authenticated()).sub, "bob");
+    // The old shared secret no longer verifies anything.
+    const hs256 = makeJwt({ sub: "bob", exp: inAMinute() }, { alg: "HS256", key: TEST_SECRET });
+    await assert.rejects(open(demo.url, { getToken: () => hs256 }).authenticated(), (e) => e.code === "invalid_token");
+    // A valid signature for a user who does not exist: the application check says forbidden.
+    const ghost = makeJwt({ sub: "ghost", exp: inAMinute() }, { alg: "RS256", key });
+    await assert.rejects(open(demo.url, { getToken: () => ghost }).authenticated(), (e) => e.code === "forbidden");
+  } finally {
+    await demo.stop();
+  }
+});
+
+test("demo: malformed login body is 400, wrong password 401, with JSON errors", async () => {
+  const demo = await startDemo();
+  try {
+    const post = (body, type = "application/json") =>
+      fetch(`${demo.url}/login`, { method: "POST", headers: { "content-type": type }, body });
+    const bad = await post('{"username": 1');
+    assert.equal(bad.status, 400);
+    assert.equal((await bad.json()).error, "bad_request");
+    const wrong = await post(JSON.stringify({ username: "alice", password: "nope" }));
+    assert.equal(wrong.status, 401);
+    assert.equal((await wrong.json()).error, "invalid_credentials");
+    const unknown = await post(JSON.stringify({ username: "nobody", password: "nope" }));
+    assert.equal(unknown.status, 401);
   } finally {
     await demo.stop();
   }
