@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
-import { AuthError, AuthSocket, ERROR_CODES } from "../dist/index.js";
+import { AuthError, AuthSocket } from "../dist/index.js";
 import { fakeIo, flush } from "./fake-io.mjs";
 
 function setup(extra = {}) {
@@ -178,16 +178,4 @@ test("state listeners see every transition and can unsubscribe", async () => {
   off();
   created[0].serverDrop();
   assert.deepEqual(seen, ["connecting", "authenticating", "authenticated"]);
-});
-
-test("error codes mirror the contract", () => {
-  assert.deepEqual(ERROR_CODES, [
-    "credentials_required",
-    "credentials_bad_format",
-    "invalid_token",
-    "token_expired",
-    "timeout",
-    "revoked",
-    "forbidden",
-  ]);
 });
