@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use crate::claims::StandardClaims;
 use crate::error::{AuthError, ConfigError};
 use crate::keys::{BoxFuture, KeyFamily, KeyResolver, StaticKeys, VerificationKey};
+use crate::limits::{FailedAuthLimit, FailureTracker, PendingGauge};
 
 /// Default time a message-mode socket has to send `authenticate`.
 pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_millis(5000);
@@ -22,6 +23,13 @@ pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(0);
 /// Default minimum HMAC secret length, in bytes (256 bits, as RFC 7518 asks for HS256).
 pub const DEFAULT_MIN_HMAC_SECRET_LEN: usize = 32;
+/// Default cap on pending (connected, not yet authenticated) sockets per configuration.
+pub const DEFAULT_MAX_PENDING: usize = 10_000;
+/// Default cap on `authenticate` events per socket per minute.
+pub const DEFAULT_MAX_AUTH_ATTEMPTS_PER_MINUTE: u32 = 10;
+/// Bytes an `authenticate` payload may have beyond `max_token_len` (JSON framing, field name).
+pub(crate) const AUTHENTICATE_PAYLOAD_OVERHEAD: usize = 1024;
+
 /// Default prefix of the per-user room: `user:<sub>`.
 pub const DEFAULT_USER_ROOM_PREFIX: &str = "user:";
 
@@ -92,6 +100,9 @@ const RESERVED_EVENTS: &[&str] = &[
     "removeListener",
 ];
 
+/// Finds the client's IP in the connection request (see [`JwtAuthBuilder::client_ip`]).
+pub type ClientIpFn = Arc<dyn Fn(&http::request::Parts) -> Option<std::net::IpAddr> + Send + Sync>;
+
 pub(crate) type CheckFn<C> =
     Arc<dyn Fn(Arc<C>) -> BoxFuture<'static, Result<(), AuthError>> + Send + Sync>;
 
@@ -143,6 +154,11 @@ pub(crate) struct Settings {
     pub(crate) events: EventNames,
     pub(crate) allow_query_token: bool,
     pub(crate) user_room_prefix: Option<String>,
+    pub(crate) max_pending: usize,
+    pub(crate) pending: PendingGauge,
+    pub(crate) max_auth_attempts_per_minute: u32,
+    pub(crate) failures: Option<FailureTracker>,
+    pub(crate) client_ip: Option<ClientIpFn>,
 }
 
 impl fmt::Debug for Settings {
@@ -155,6 +171,12 @@ impl fmt::Debug for Settings {
             .field("events", &self.events)
             .field("allow_query_token", &self.allow_query_token)
             .field("user_room_prefix", &self.user_room_prefix)
+            .field("max_pending", &self.max_pending)
+            .field(
+                "max_auth_attempts_per_minute",
+                &self.max_auth_attempts_per_minute,
+            )
+            .field("failures", &self.failures.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -247,6 +269,12 @@ impl<C> JwtAuth<C> {
         &self.inner.settings.events
     }
 
+    /// How many sockets are pending (connected, not yet authenticated) right now, across the
+    /// namespaces using this configuration.
+    pub fn pending_sockets(&self) -> usize {
+        self.inner.settings.pending.current()
+    }
+
     /// The per-user room of `sub` (`user:<sub>` by default), if per-user rooms are enabled.
     ///
     /// # Example
@@ -310,6 +338,10 @@ pub struct JwtAuthBuilder<C = StandardClaims> {
     events: EventNames,
     allow_query_token: bool,
     user_room_prefix: Option<String>,
+    max_pending: usize,
+    max_auth_attempts_per_minute: u32,
+    failed_auth_limit: Option<FailedAuthLimit>,
+    client_ip: Option<ClientIpFn>,
     check: Option<CheckFn<C>>,
     _claims: PhantomData<fn() -> C>,
 }
@@ -339,6 +371,10 @@ impl JwtAuthBuilder<StandardClaims> {
             events: EventNames::default(),
             allow_query_token: false,
             user_room_prefix: Some(DEFAULT_USER_ROOM_PREFIX.to_owned()),
+            max_pending: DEFAULT_MAX_PENDING,
+            max_auth_attempts_per_minute: DEFAULT_MAX_AUTH_ATTEMPTS_PER_MINUTE,
+            failed_auth_limit: None,
+            client_ip: None,
             check: None,
             _claims: PhantomData,
         }
@@ -366,6 +402,10 @@ where
             events: self.events,
             allow_query_token: self.allow_query_token,
             user_room_prefix: self.user_room_prefix,
+            max_pending: self.max_pending,
+            max_auth_attempts_per_minute: self.max_auth_attempts_per_minute,
+            failed_auth_limit: self.failed_auth_limit,
+            client_ip: self.client_ip,
             check: None,
             _claims: PhantomData,
         }
@@ -463,6 +503,49 @@ where
         self
     }
 
+    /// At most this many sockets may be pending (connected, not yet authenticated) at once;
+    /// beyond, new connections are refused at once with the `connect_error` message
+    /// `server_busy`, and authenticated sockets are unaffected. Defaults to 10 000.
+    pub fn max_pending(mut self, max: usize) -> Self {
+        self.max_pending = max;
+        self
+    }
+
+    /// At most this many `authenticate` events per socket per minute (first authentication and
+    /// refreshes); one more refuses the socket with `forbidden`. Defaults to 10.
+    pub fn max_auth_attempts_per_minute(mut self, max: u32) -> Self {
+        self.max_auth_attempts_per_minute = max;
+        self
+    }
+
+    /// Refuses new connections from an IP that failed to authenticate too often (needs
+    /// [`client_ip`](Self::client_ip)). Off by default.
+    pub fn failed_auth_limit(mut self, limit: FailedAuthLimit) -> Self {
+        self.failed_auth_limit = Some(limit);
+        self
+    }
+
+    /// How to find the client's IP in the connection request, for
+    /// [`failed_auth_limit`](Self::failed_auth_limit) and logs. Behind a proxy, read the header
+    /// the proxy sets (and only trust it from the proxy).
+    ///
+    /// # Example
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use axum::extract::ConnectInfo;
+    /// let builder = socketioxide_jwt::JwtAuth::builder().client_ip(|parts| {
+    ///     parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ci| ci.0.ip())
+    /// });
+    /// # let _ = builder;
+    /// ```
+    pub fn client_ip<F>(mut self, find: F) -> Self
+    where
+        F: Fn(&http::request::Parts) -> Option<std::net::IpAddr> + Send + Sync + 'static,
+    {
+        self.client_ip = Some(Arc::new(find));
+        self
+    }
+
     /// An async application check run after the signature and claims are verified, at every
     /// authentication and refresh. Return [`AuthError::forbidden`] (or [`AuthError::revoked`]) to
     /// refuse. Multiple calls override.
@@ -510,6 +593,20 @@ where
             return Err(ConfigError::Zero("timeout"));
         }
         check_event_names(&self.events)?;
+        if self.max_pending == 0 {
+            return Err(ConfigError::Zero("max_pending"));
+        }
+        if self.max_auth_attempts_per_minute == 0 {
+            return Err(ConfigError::Zero("max_auth_attempts_per_minute"));
+        }
+        if let Some(limit) = &self.failed_auth_limit {
+            if self.client_ip.is_none() {
+                return Err(ConfigError::FailedAuthLimitNeedsClientIp);
+            }
+            if limit.max_failures == 0 || limit.window.is_zero() || limit.cooldown.is_zero() {
+                return Err(ConfigError::Zero("failed_auth_limit"));
+            }
+        }
 
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = self.leeway.as_secs();
@@ -543,6 +640,11 @@ where
                     events: self.events,
                     allow_query_token: self.allow_query_token,
                     user_room_prefix: self.user_room_prefix,
+                    max_pending: self.max_pending,
+                    pending: PendingGauge::default(),
+                    max_auth_attempts_per_minute: self.max_auth_attempts_per_minute,
+                    failures: self.failed_auth_limit.map(FailureTracker::new),
+                    client_ip: self.client_ip,
                 },
                 check: self.check,
             }),

@@ -274,6 +274,10 @@ impl From<ErrorCode> for ErrorObject {
     }
 }
 
+/// The `connect_error` message of a connection refused because too many sockets are pending
+/// (see [`JwtAuthBuilder::max_pending`](crate::JwtAuthBuilder::max_pending)).
+pub const SERVER_BUSY: &str = "server_busy";
+
 /// A configuration refused by [`JwtAuthBuilder::build`](crate::JwtAuthBuilder::build).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -324,6 +328,9 @@ pub enum ConfigError {
     /// An event name is empty, reserved by Socket.IO, or used twice.
     #[error("invalid event name {0:?}: event names must be non-empty, distinct and not reserved")]
     InvalidEventName(String),
+    /// `failed_auth_limit` was set without `client_ip`.
+    #[error("failed_auth_limit needs client_ip: tell the library how to find the client's IP")]
+    FailedAuthLimitNeedsClientIp,
     /// No jsonwebtoken crypto backend is enabled.
     #[error("no crypto backend: enable the `aws-lc-rs` or `rust-crypto` feature")]
     NoCryptoBackend,

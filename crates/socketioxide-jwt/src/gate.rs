@@ -27,8 +27,8 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::adapter::GatedAdapter;
-use crate::config::{AuthMode, JwtAuth};
-use crate::error::{AuthError, ErrorCode};
+use crate::config::{AuthMode, JwtAuth, AUTHENTICATE_PAYLOAD_OVERHEAD};
+use crate::error::{AuthError, ErrorCode, SERVER_BUSY};
 use crate::protocol::PENDING_ROOM;
 use crate::session::{Outcome, Session, SessionState};
 use crate::token::{self, Verified};
@@ -184,9 +184,25 @@ where
         T: Send + Sync + 'static,
     {
         let settings = &self.auth.inner.settings;
+        let now = Instant::now();
+        let client_ip = settings.client_ip.as_ref().and_then(|f| f(s.req_parts()));
+        if let (Some(failures), Some(ip)) = (&settings.failures, client_ip) {
+            if failures.is_blocked(ip, now) {
+                let err = AuthError::forbidden("too many failed authentications; retry later");
+                return Err(reject(&s, &self.auth, None, err));
+            }
+        }
+        let Some(permit) = settings.pending.try_acquire(settings.max_pending) else {
+            tracing::warn!(sid = %s.id, ns = s.ns(), max = settings.max_pending, "too many pending sockets: connection refused");
+            return Err(Box::new(SERVER_BUSY));
+        };
         s.join(PENDING_ROOM);
-        let (session, deadline_rx) =
-            Session::new(SessionState::pending(Instant::now(), settings.timeout));
+        let (session, deadline_rx) = Session::new(
+            SessionState::pending(now, settings.timeout),
+            permit,
+            client_ip,
+            now,
+        );
         s.extensions.insert(session.clone());
         s.on(
             settings.events.authenticate.clone(),
@@ -205,8 +221,11 @@ where
         let token = match handshake_token(&s, auth, settings.allow_query_token) {
             Ok(Some(token)) => token,
             Ok(None) if settings.mode == AuthMode::Either => return Ok(()),
-            Ok(None) => return Err(reject(&s, ErrorCode::CredentialsRequired.into())),
-            Err(e) => return Err(reject(&s, e)),
+            Ok(None) => {
+                let err = ErrorCode::CredentialsRequired.into();
+                return Err(reject(&s, &self.auth, Some(&session), err));
+            }
+            Err(e) => return Err(reject(&s, &self.auth, Some(&session), e)),
         };
         session.update(|st| st.try_begin_verification());
         let result = self.verify(&token).await;
@@ -214,10 +233,11 @@ where
             Outcome::FirstAuthentication => self
                 .run_inner_middlewares(&s, &session, auth)
                 .await
-                .map_err(|e| reject(&s, e)),
-            Outcome::Refused(e) => Err(reject(&s, e)),
+                .map_err(|e| reject(&s, &self.auth, Some(&session), e)),
+            Outcome::Refused(e) => Err(reject(&s, &self.auth, Some(&session), e)),
             Outcome::Refreshed | Outcome::Ignored => {
-                Err(reject(&s, AuthError::new(ErrorCode::Timeout)))
+                let err = AuthError::new(ErrorCode::Timeout);
+                Err(reject(&s, &self.auth, Some(&session), err))
             }
         }
     }
@@ -232,6 +252,7 @@ where
         let registered = session
             .read(|st| st.registered().cloned())
             .unwrap_or_default();
+        session.release_pending();
         s.leave(PENDING_ROOM);
         if let Some(room) = registered
             .sub
@@ -277,7 +298,7 @@ where
         match self.finish(&session, result) {
             Outcome::FirstAuthentication => {
                 if let Err(err) = self.run_inner_middlewares(&s, &session, &None).await {
-                    return refuse(s, &err, Some(ack), &self.auth);
+                    return refuse(s, &err, Some(ack), &self.auth, &session);
                 }
                 let _ = ack.send(&AckOk { ok: true });
                 self.go_live(s, &session, None);
@@ -288,7 +309,7 @@ where
                 tracing::info!(sid = %s.id, ns = s.ns(), sub, "token refreshed");
                 self.emit_authenticated(&s, &session);
             }
-            Outcome::Refused(err) => refuse(s, &err, Some(ack), &self.auth),
+            Outcome::Refused(err) => refuse(s, &err, Some(ack), &self.auth, &session),
             Outcome::Ignored => {}
         }
     }
@@ -307,25 +328,48 @@ fn handshake_token<A: Adapter>(
 }
 
 /// Logs a handshake refusal; the error's `Display` (the bare code) becomes `connect_error`.
-fn reject<A: Adapter>(s: &Socket<A>, err: AuthError) -> Box<dyn Display + Send> {
-    log_refusal(s, &err);
+fn reject<A: Adapter, C>(
+    s: &Socket<A>,
+    auth: &JwtAuth<C>,
+    session: Option<&Session<C>>,
+    err: AuthError,
+) -> Box<dyn Display + Send> {
+    log_refusal(s, &err, session.and_then(|s| s.client_ip));
+    if let Some(session) = session {
+        count_failure(auth, session);
+    }
     Box::new(err)
 }
 
-fn log_refusal<A: Adapter>(s: &Socket<A>, err: &AuthError) {
+fn log_refusal<A: Adapter>(s: &Socket<A>, err: &AuthError, ip: Option<std::net::IpAddr>) {
     let reason = std::error::Error::source(err).map(ToString::to_string);
-    tracing::info!(sid = %s.id, ns = s.ns(), code = %err.code(), reason, "socket refused");
+    let ip = ip.map(|ip| ip.to_string());
+    tracing::info!(sid = %s.id, ns = s.ns(), code = %err.code(), reason, ip, "socket refused");
+}
+
+/// Counts a refusal against the client's IP, when per-IP limiting is on.
+fn count_failure<C>(auth: &JwtAuth<C>, session: &Session<C>) {
+    if let (Some(failures), Some(ip)) = (&auth.inner.settings.failures, session.client_ip) {
+        if failures.record_failure(ip, Instant::now()) {
+            tracing::warn!(%ip, "too many failed authentications: IP cooling down");
+        }
+    }
 }
 
 /// Sends the error (through the ack if one was asked, and as the `unauthorized` event), then
-/// disconnects. Never waits for the client.
+/// disconnects. Never waits for the client. Every refusal but an expiry counts against the IP.
 fn refuse<A: Adapter, C>(
     s: Arc<Socket<A>>,
     err: &AuthError,
     ack: Option<AckSender<A>>,
     auth: &JwtAuth<C>,
+    session: &Session<C>,
 ) {
-    log_refusal(&s, err);
+    log_refusal(&s, err, session.client_ip);
+    session.release_pending();
+    if err.code() != ErrorCode::TokenExpired {
+        count_failure(auth, session);
+    }
     let object = err.to_object();
     if let Some(ack) = ack {
         let _ = ack.send(&object);
@@ -375,16 +419,29 @@ where
     C: DeserializeOwned + Send + Sync + 'static,
 {
     fn call(&self, s: Arc<Socket<A>>, mut v: Value, ack_id: Option<i64>) {
-        let payload = match TryData::<serde_json::Value>::from_message_parts(&s, &mut v, &ack_id) {
-            Ok(TryData(payload)) => payload.ok(),
-            Err(never) => match never {},
-        };
         let ack = match AckSender::from_message_parts(&s, &mut v, &ack_id) {
             Ok(ack) => ack,
             Err(never) => match never {},
         };
         let Some(session) = session_of::<C, A>(&s) else {
             return;
+        };
+        let settings = &self.gate.auth.inner.settings;
+        if !session.record_attempt(Instant::now(), settings.max_auth_attempts_per_minute) {
+            let err = AuthError::forbidden("too many authentication attempts");
+            session.update(SessionState::close);
+            return refuse(s, &err, Some(ack), &self.gate.auth, &session);
+        }
+        // Refuse an oversized payload before parsing it.
+        if v.len() > settings.max_token_len + AUTHENTICATE_PAYLOAD_OVERHEAD {
+            let err = AuthError::new(ErrorCode::InvalidToken)
+                .with_source("authenticate payload too large");
+            session.update(SessionState::close);
+            return refuse(s, &err, Some(ack), &self.gate.auth, &session);
+        }
+        let payload = match TryData::<serde_json::Value>::from_message_parts(&s, &mut v, &ack_id) {
+            Ok(TryData(payload)) => payload.ok(),
+            Err(never) => match never {},
         };
         if !session.update(SessionState::try_begin_verification) {
             tracing::debug!(sid = %s.id, "authenticate ignored: a verification is running or the session is closed");
@@ -425,7 +482,7 @@ async fn run_deadline_timer<A: Adapter, C: Send + Sync + 'static>(
         };
         match session.update(|st| st.on_deadline(Instant::now())) {
             Some(err) => {
-                refuse(s, &err, None, &auth);
+                refuse(s, &err, None, &auth, &session);
                 return;
             }
             // The deadline moved (refresh) or the session closed; the loop reads the new one.

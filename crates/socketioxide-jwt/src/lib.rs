@@ -16,6 +16,7 @@ mod error;
 mod extract;
 mod gate;
 mod keys;
+mod limits;
 pub mod protocol;
 mod session;
 mod token;
@@ -24,13 +25,17 @@ pub use adapter::{AuthenticatedOperators, GatedAdapter, JwtAdapter};
 pub use authorize::Require;
 pub use claims::{RegisteredClaims, StandardClaims};
 pub use config::{
-    AuthMode, EventNames, JwtAuth, JwtAuthBuilder, DEFAULT_AUTH_TIMEOUT, DEFAULT_LEEWAY,
+    AuthMode, ClientIpFn, EventNames, JwtAuth, JwtAuthBuilder, DEFAULT_AUTH_TIMEOUT,
+    DEFAULT_LEEWAY, DEFAULT_MAX_AUTH_ATTEMPTS_PER_MINUTE, DEFAULT_MAX_PENDING,
     DEFAULT_MAX_TOKEN_LEN, DEFAULT_MIN_HMAC_SECRET_LEN, DEFAULT_USER_ROOM_PREFIX,
 };
-pub use error::{AuthError, ConfigError, ErrorCode, ErrorData, ErrorObject, ERROR_TYPE};
+pub use error::{
+    AuthError, ConfigError, ErrorCode, ErrorData, ErrorObject, ERROR_TYPE, SERVER_BUSY,
+};
 pub use extract::{Claims, ClaimsRejection, MaybeClaims, SocketClaimsExt};
 pub use gate::OnAuthenticated;
 pub use keys::{BoxFuture, KeyFamily, KeyResolver, VerificationKey};
+pub use limits::FailedAuthLimit;
 
 pub use jsonwebtoken::{self, Algorithm};
 

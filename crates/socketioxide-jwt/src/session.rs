@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use crate::claims::RegisteredClaims;
 use crate::error::{AuthError, ErrorCode};
+use crate::limits::{AttemptWindow, PendingPermit};
 use crate::token::Verified;
 
 /// Where a socket stands.
@@ -174,16 +175,45 @@ impl<C> SessionState<C> {
 pub(crate) struct Session<C> {
     state: Mutex<SessionState<C>>,
     deadline_tx: watch::Sender<Option<Instant>>,
+    /// Held while pending; counts against `max_pending`.
+    pending_permit: Mutex<Option<PendingPermit>>,
+    attempts: Mutex<AttemptWindow>,
+    /// The client's IP, when the application told us how to find it.
+    pub(crate) client_ip: Option<std::net::IpAddr>,
 }
 
 impl<C> Session<C> {
-    pub(crate) fn new(state: SessionState<C>) -> (Arc<Self>, watch::Receiver<Option<Instant>>) {
+    pub(crate) fn new(
+        state: SessionState<C>,
+        pending_permit: PendingPermit,
+        client_ip: Option<std::net::IpAddr>,
+        now: Instant,
+    ) -> (Arc<Self>, watch::Receiver<Option<Instant>>) {
         let (deadline_tx, rx) = watch::channel(state.deadline());
         let session = Arc::new(Self {
             state: Mutex::new(state),
             deadline_tx,
+            pending_permit: Mutex::new(Some(pending_permit)),
+            attempts: Mutex::new(AttemptWindow::new(now)),
+            client_ip,
         });
         (session, rx)
+    }
+
+    /// The socket is no longer pending: give its place back.
+    pub(crate) fn release_pending(&self) {
+        self.pending_permit
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+    }
+
+    /// Records an `authenticate` event; `false` if the socket sent too many this minute.
+    pub(crate) fn record_attempt(&self, now: Instant, max_per_minute: u32) -> bool {
+        self.attempts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .record(now, max_per_minute)
     }
 
     fn lock(&self) -> MutexGuard<'_, SessionState<C>> {

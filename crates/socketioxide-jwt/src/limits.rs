@@ -1,0 +1,241 @@
+//! Abuse limits: pending-socket cap, `authenticate` rate per socket, failed authentications per
+//! client IP. Plain code with explicit time arguments, unit-tested without sockets.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// Counts pending (connected, not yet authenticated) sockets; hands out permits up to a cap.
+#[derive(Debug, Default)]
+pub(crate) struct PendingGauge {
+    count: Arc<AtomicUsize>,
+}
+
+/// One pending socket; released when dropped (authenticated, refused or gone).
+#[derive(Debug)]
+pub(crate) struct PendingPermit {
+    count: Arc<AtomicUsize>,
+}
+
+impl PendingGauge {
+    pub(crate) fn try_acquire(&self, max: usize) -> Option<PendingPermit> {
+        self.count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| PendingPermit {
+                count: self.count.clone(),
+            })
+    }
+
+    pub(crate) fn current(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for PendingPermit {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// `authenticate` events of one socket in the current one-minute window.
+#[derive(Debug)]
+pub(crate) struct AttemptWindow {
+    started: Instant,
+    count: u32,
+}
+
+const ATTEMPT_WINDOW: Duration = Duration::from_secs(60);
+
+impl AttemptWindow {
+    pub(crate) fn new(now: Instant) -> Self {
+        Self {
+            started: now,
+            count: 0,
+        }
+    }
+
+    /// Records one attempt; `false` once more than `max` were made within a minute.
+    pub(crate) fn record(&mut self, now: Instant, max: u32) -> bool {
+        if now.duration_since(self.started) >= ATTEMPT_WINDOW {
+            self.started = now;
+            self.count = 0;
+        }
+        self.count = self.count.saturating_add(1);
+        self.count <= max
+    }
+}
+
+/// Per-IP limit on failed authentications.
+///
+/// After `max_failures` failures within `window`, the IP's new connections are refused with
+/// `forbidden` for `cooldown`.
+///
+/// # Example
+/// ```
+/// use std::time::Duration;
+/// use socketioxide_jwt::FailedAuthLimit;
+/// let limit = FailedAuthLimit {
+///     max_failures: 20,
+///     window: Duration::from_secs(60),
+///     cooldown: Duration::from_secs(300),
+/// };
+/// # let _ = limit;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailedAuthLimit {
+    /// Failures allowed within `window`.
+    pub max_failures: u32,
+    /// The counting window.
+    pub window: Duration,
+    /// How long the IP is refused once over the limit.
+    pub cooldown: Duration,
+}
+
+#[derive(Debug)]
+struct IpRecord {
+    window_started: Instant,
+    failures: u32,
+    blocked_until: Option<Instant>,
+}
+
+/// At most this many IPs are tracked; beyond, expired records are dropped first, then new IPs
+/// are not tracked (authentication itself is unaffected).
+const MAX_TRACKED_IPS: usize = 100_000;
+
+/// Failed authentications per client IP.
+#[derive(Debug)]
+pub(crate) struct FailureTracker {
+    limit: FailedAuthLimit,
+    records: Mutex<HashMap<IpAddr, IpRecord>>,
+}
+
+impl FailureTracker {
+    pub(crate) fn new(limit: FailedAuthLimit) -> Self {
+        Self {
+            limit,
+            records: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, IpRecord>> {
+        self.records.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether `ip` is cooling down.
+    pub(crate) fn is_blocked(&self, ip: IpAddr, now: Instant) -> bool {
+        self.lock()
+            .get(&ip)
+            .and_then(|r| r.blocked_until)
+            .is_some_and(|until| now < until)
+    }
+
+    /// Records a failure; returns whether the IP is now blocked.
+    pub(crate) fn record_failure(&self, ip: IpAddr, now: Instant) -> bool {
+        let limit = self.limit;
+        let mut records = self.lock();
+        if records.len() >= MAX_TRACKED_IPS && !records.contains_key(&ip) {
+            records.retain(|_, r| {
+                r.blocked_until.is_some_and(|u| now < u)
+                    || now.duration_since(r.window_started) < limit.window
+            });
+            if records.len() >= MAX_TRACKED_IPS {
+                return false;
+            }
+        }
+        let record = records.entry(ip).or_insert(IpRecord {
+            window_started: now,
+            failures: 0,
+            blocked_until: None,
+        });
+        if record.blocked_until.is_some_and(|u| now >= u) {
+            record.blocked_until = None;
+            record.failures = 0;
+            record.window_started = now;
+        }
+        if now.duration_since(record.window_started) >= limit.window {
+            record.window_started = now;
+            record.failures = 0;
+        }
+        record.failures = record.failures.saturating_add(1);
+        if record.failures > limit.max_failures && record.blocked_until.is_none() {
+            record.blocked_until = Some(now + limit.cooldown);
+        }
+        record.blocked_until.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pending_permits_are_capped_and_released() {
+        let gauge = PendingGauge::default();
+        let a = gauge.try_acquire(2).unwrap();
+        let _b = gauge.try_acquire(2).unwrap();
+        assert!(gauge.try_acquire(2).is_none());
+        drop(a);
+        assert_eq!(gauge.current(), 1);
+        assert!(gauge.try_acquire(2).is_some());
+    }
+
+    #[test]
+    fn attempts_are_counted_per_minute() {
+        let t0 = Instant::now();
+        let mut w = AttemptWindow::new(t0);
+        assert!((0..3).all(|_| w.record(t0, 3)));
+        assert!(!w.record(t0 + Duration::from_secs(59), 3));
+        assert!(
+            w.record(t0 + Duration::from_secs(60), 3),
+            "a new window starts"
+        );
+    }
+
+    #[test]
+    fn failures_block_an_ip_for_the_cooldown() {
+        let limit = FailedAuthLimit {
+            max_failures: 2,
+            window: Duration::from_secs(10),
+            cooldown: Duration::from_secs(30),
+        };
+        let tracker = FailureTracker::new(limit);
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let other: IpAddr = "10.0.0.2".parse().unwrap();
+        let t0 = Instant::now();
+        assert!(!tracker.record_failure(ip, t0));
+        assert!(!tracker.record_failure(ip, t0));
+        assert!(tracker.record_failure(ip, t0 + Duration::from_secs(1)));
+        assert!(tracker.is_blocked(ip, t0 + Duration::from_secs(30)));
+        assert!(!tracker.is_blocked(other, t0));
+        assert!(
+            !tracker.is_blocked(ip, t0 + Duration::from_secs(31)),
+            "cooldown over"
+        );
+        assert!(
+            !tracker.record_failure(ip, t0 + Duration::from_secs(32)),
+            "counting starts over"
+        );
+    }
+
+    #[test]
+    fn failures_outside_the_window_do_not_add_up() {
+        let limit = FailedAuthLimit {
+            max_failures: 1,
+            window: Duration::from_secs(10),
+            cooldown: Duration::from_secs(30),
+        };
+        let tracker = FailureTracker::new(limit);
+        let ip: IpAddr = "::1".parse().unwrap();
+        let t0 = Instant::now();
+        assert!(!tracker.record_failure(ip, t0));
+        assert!(!tracker.record_failure(ip, t0 + Duration::from_secs(11)));
+        assert!(tracker.record_failure(ip, t0 + Duration::from_secs(12)));
+    }
+}
