@@ -75,12 +75,20 @@ pub struct Server {
 impl Server {
     /// Starts a server on `127.0.0.1:0`; `configure` registers its namespaces.
     pub async fn start(configure: impl FnOnce(&Io)) -> Server {
+        Self::start_with(configure, |app| app).await
+    }
+
+    /// Like [`Server::start`], with `wrap` adding layers around the app (an origin check, ...).
+    pub async fn start_with(
+        configure: impl FnOnce(&Io),
+        wrap: impl FnOnce(axum::Router) -> axum::Router,
+    ) -> Server {
         init_tracing();
         let (layer, io) = SocketIo::builder()
             .with_adapter::<JwtLocalAdapter>(())
             .build_layer();
         configure(&io);
-        let app = axum::Router::new().layer(layer);
+        let app = wrap(axum::Router::new().layer(layer));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("binding a loopback port");
@@ -104,6 +112,11 @@ impl Server {
             install_app(io, "/hs", &handshake);
         })
         .await
+    }
+
+    /// The server's address.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
     }
 
     /// The URL of a namespace, e.g. `url("/")`.

@@ -17,6 +17,7 @@ mod extract;
 mod gate;
 mod keys;
 mod limits;
+mod origin;
 pub mod protocol;
 mod session;
 mod token;
@@ -36,6 +37,7 @@ pub use extract::{Claims, ClaimsRejection, MaybeClaims, SocketClaimsExt};
 pub use gate::OnAuthenticated;
 pub use keys::{BoxFuture, KeyFamily, KeyResolver, VerificationKey};
 pub use limits::FailedAuthLimit;
+pub use origin::{OriginCheck, OriginFuture, OriginLayer};
 
 pub use jsonwebtoken::{self, Algorithm};
 
