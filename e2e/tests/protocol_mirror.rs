@@ -15,7 +15,7 @@ fn js_constants_match_the_rust_ones() {
         module.display()
     );
     let script = format!(
-        "import * as p from {:?}; console.log(JSON.stringify({{ events: p.EVENTS, codes: p.ERROR_CODES, type: p.ERROR_TYPE, messages: p.DEFAULT_MESSAGES }}));",
+        "import * as p from {:?}; console.log(JSON.stringify({{ events: p.EVENTS, codes: p.ERROR_CODES, type: p.ERROR_TYPE, messages: p.DEFAULT_MESSAGES, busy: p.SERVER_BUSY }}));",
         format!("file://{}", module.display())
     );
     let out = Command::new("node")
@@ -40,6 +40,7 @@ fn js_constants_match_the_rust_ones() {
     let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
     assert_eq!(js["codes"], json!(codes));
     assert_eq!(js["type"], ERROR_TYPE);
+    assert_eq!(js["busy"], socketioxide_jwt::SERVER_BUSY);
     for code in ErrorCode::ALL {
         assert_eq!(
             js["messages"][code.as_str()],

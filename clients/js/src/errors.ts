@@ -1,4 +1,4 @@
-import { DEFAULT_MESSAGES, ERROR_TYPE, isErrorCode, type ErrorCode } from "./protocol.js";
+import { DEFAULT_MESSAGES, ERROR_TYPE, SERVER_BUSY, isErrorCode, type ErrorCode } from "./protocol.js";
 
 /** The error object of the wire contract, as the server sends it. */
 export interface ErrorObject {
@@ -40,6 +40,7 @@ export class AuthError extends Error implements ErrorObject {
    * connection errors (network failures), which the client retries by itself.
    */
   static fromConnectError(err: { message?: unknown }): AuthError | null {
+    if (err?.message === SERVER_BUSY) return new AuthError(SERVER_BUSY, "the server is busy; retry later");
     return isErrorCode(err?.message) ? new AuthError(err.message) : null;
   }
 

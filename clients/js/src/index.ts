@@ -15,7 +15,7 @@ import { AuthError } from "./errors.js";
 import { EVENTS } from "./protocol.js";
 
 export { AuthError, type ErrorObject } from "./errors.js";
-export { DEFAULT_MESSAGES, ERROR_CODES, ERROR_TYPE, EVENTS, isErrorCode, type ErrorCode } from "./protocol.js";
+export { DEFAULT_MESSAGES, ERROR_CODES, ERROR_TYPE, EVENTS, SERVER_BUSY, isErrorCode, type ErrorCode } from "./protocol.js";
 
 /** Where the socket stands. */
 export type AuthState =

@@ -41,6 +41,12 @@ export const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   forbidden: "access is forbidden",
 };
 
+/**
+ * The `connect_error` message of a connection refused because too many sockets are waiting to
+ * authenticate (not an authentication failure: retry later).
+ */
+export const SERVER_BUSY = "server_busy";
+
 /** Whether `code` is one of the contract's codes. */
 export function isErrorCode(code: unknown): code is ErrorCode {
   return typeof code === "string" && (ERROR_CODES as readonly string[]).includes(code);

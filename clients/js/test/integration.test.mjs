@@ -179,3 +179,32 @@ test("demo: malformed login body is 400, wrong password 401, with JSON errors", 
     await demo.stop();
   }
 });
+
+test("demo flags: --allowed-origin refuses foreign origins, --max-pending caps waiting sockets", async () => {
+  const { request } = await import("node:http");
+  const demo = await startDemo(["--allowed-origin", "http://chat.test", "--max-pending", "2", "--auth-timeout-ms", "10000"]);
+  try {
+    const status = (origin) =>
+      new Promise((resolve, reject) => {
+        const req = request(`${demo.url}/socket.io/?EIO=4&transport=polling`, { headers: origin ? { origin } : {} }, (res) => {
+          res.resume();
+          resolve(res.statusCode);
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    assert.equal(await status("https://evil.test"), 403);
+    assert.equal(await status("http://chat.test"), 200);
+    assert.equal(await status(undefined), 200);
+
+    // Two sockets wait without a token; the third is refused at once.
+    const never = () => new Promise(() => {});
+    const waiting = [open(demo.url, { getToken: never }), open(demo.url, { getToken: never })];
+    await until(() => waiting.every((s) => s.state === "authenticating"), "two pending sockets");
+    const third = open(demo.url, { getToken: never });
+    await assert.rejects(third.authenticated(), (e) => e instanceof AuthError && e.code === "server_busy");
+    assert.equal(third.state, "unauthorized");
+  } finally {
+    await demo.stop();
+  }
+});

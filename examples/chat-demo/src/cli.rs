@@ -56,6 +56,22 @@ pub struct Args {
     #[arg(long, default_value = "chat-demo-data")]
     pub data_dir: PathBuf,
 
+    /// Origin allowed to open sockets (repeatable), e.g. `--allowed-origin https://chat.example.com`.
+    /// When given, Socket.IO requests from any other browser origin get 403. Include the demo's
+    /// own URL.
+    #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+    pub allowed_origins: Vec<String>,
+
+    /// At most this many sockets may be waiting to authenticate; beyond, new connections are
+    /// refused with `server_busy`.
+    #[arg(long, default_value_t = socketioxide_jwt::DEFAULT_MAX_PENDING)]
+    pub max_pending: usize,
+
+    /// Largest Socket.IO message accepted, in bytes (bounds what an unauthenticated socket can
+    /// make the server buffer).
+    #[arg(long, default_value_t = 64 * 1024)]
+    pub max_message_bytes: usize,
+
     /// The built JS client package (`clients/js`, after `npm ci && npm run build`), served to the
     /// page together with socket.io-client.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../clients/js"))]

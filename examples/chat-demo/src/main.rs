@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use socketioxide::SocketIo;
-use socketioxide_jwt::{AuthError, AuthMode, JwtAuth, VerificationKey};
+use socketioxide_jwt::{AuthError, AuthMode, JwtAuth, OriginLayer, VerificationKey};
 
 use crate::chat::A;
 use crate::cli::{Args, Mode};
@@ -63,6 +63,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
         })
         .timeout(Duration::from_millis(args.auth_timeout_ms))
         .leeway(Duration::from_secs(args.leeway_secs))
+        .max_pending(args.max_pending)
         // A short --secret is the tester's choice; a warning was printed.
         .min_hmac_secret_len(1)
         // The token is valid, but does its user still exist?
@@ -87,7 +88,12 @@ async fn run(args: Args) -> Result<(), BoxError> {
     }
     let auth = builder.build()?;
 
-    let (layer, io) = SocketIo::builder().with_adapter::<A>(()).build_layer();
+    let (layer, io) = SocketIo::builder()
+        .max_payload(args.max_message_bytes as u64)
+        .ws_max_message_size(args.max_message_bytes)
+        .ws_max_frame_size(args.max_message_bytes)
+        .with_adapter::<A>(())
+        .build_layer();
     chat::register(&io, &auth);
 
     let state = http::AppState {
@@ -103,7 +109,10 @@ async fn run(args: Args) -> Result<(), BoxError> {
             "the JS client is not built: the page cannot load it. Run ./scripts/demo.sh (or `npm ci && npm run build` in clients/js)"
         );
     }
-    let app = http::router(state, &args.client_dir).layer(layer);
+    let mut app = http::router(state, &args.client_dir).layer(layer);
+    if !args.allowed_origins.is_empty() {
+        app = app.layer(OriginLayer::new(&args.allowed_origins));
+    }
 
     let listener = tokio::net::TcpListener::bind((args.host, args.port))
         .await
