@@ -8,6 +8,10 @@
 //   {"op":"drop_transport","id":"a"}     (simulates a network failure: the client reconnects)
 //   {"op":"close","id":"a"}
 //   {"op":"ping","seq":1}                (answered with {"kind":"pong","seq":1})
+//   {"op":"cycle","prefix":"g","count":50,"url":"...","token":"...","expect":"authenticated"}
+//       each socket connects, authenticates (unless token is null), asks whoami when
+//       authenticated, then closes; one {"id","kind":"cycle_done","outcome"} line per socket,
+//       outcome being "served", or the code it was refused with.
 // Observations: connect (with sid), connect_error (message, data), disconnect (reason),
 // event (event, args), ack (ack, args), pong, error.
 import { io } from "socket.io-client";
@@ -31,6 +35,27 @@ function open(id, url, opts) {
   );
   socket.on("disconnect", (reason) => out({ id, kind: "disconnect", reason }));
   socket.onAny((event, ...args) => out({ id, kind: "event", event, args }));
+}
+
+/** One connect → authenticate → whoami → close cycle, reported in a single line. */
+function cycle(id, url, token) {
+  const socket = io(url, { transports: ["websocket"], reconnection: false, forceNew: true, timeout: 5000 });
+  let done = false;
+  const finish = (outcome) => {
+    if (done) return;
+    done = true;
+    socket.close();
+    out({ id, kind: "cycle_done", outcome });
+  };
+  socket.on("connect", () => {
+    if (token !== null) socket.emit("authenticate", { token });
+  });
+  socket.on("authenticated", () => {
+    socket.emit("whoami", (me) => finish(me && me.sub ? "served" : "no-claims"));
+  });
+  socket.on("unauthorized", (err) => finish(err?.code ?? "unauthorized"));
+  socket.on("connect_error", (err) => finish(`connect_error:${err.message}`));
+  socket.on("disconnect", (reason) => finish(`disconnect:${reason}`));
 }
 
 function handle(cmd) {
@@ -58,6 +83,9 @@ function handle(cmd) {
     case "close":
       sockets.get(cmd.id)?.close();
       sockets.delete(cmd.id);
+      return;
+    case "cycle":
+      for (let i = 0; i < cmd.count; i++) cycle(`${cmd.prefix}${i}`, cmd.url, cmd.token ?? null);
       return;
     case "ping":
       return out({ kind: "pong", seq: cmd.seq });

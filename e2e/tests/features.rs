@@ -5,7 +5,6 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Deserialize;
 use serde_json::json;
 use socketioxide::extract::{AckSender, SocketRef};
-use socketioxide::handler::ConnectHandler;
 use socketioxide_jwt::{AuthError, AuthMode, Claims, EventNames, JwtAuth, VerificationKey};
 use socketioxide_jwt_e2e::*;
 
@@ -270,7 +269,7 @@ async fn asymmetric_keys_verify_and_are_selected_by_kid() {
 }
 
 #[tokio::test]
-async fn event_names_are_configurable_and_inner_middlewares_run_after_verification() {
+async fn event_names_are_configurable_and_handlers_take_several_extractors() {
     let names = EventNames {
         authenticate: "login".into(),
         authenticated: "welcome".into(),
@@ -278,19 +277,21 @@ async fn event_names_are_configurable_and_inner_middlewares_run_after_verificati
     };
     let auth = auth().event_names(names).build().unwrap();
     let server = Server::start(|io| {
-        let handler = async |s: SocketRef<A>| {
-            s.on("ping", async |ack: AckSender<A>| {
-                ack.send("pong").ok();
-            });
-        };
-        let deny_mallory = async |Claims(c): Claims<socketioxide_jwt::StandardClaims>| {
-            if c.sub.as_deref() == Some("mallory") {
-                Err("mallory is not welcome")
-            } else {
-                Ok(())
-            }
-        };
-        io.ns("/", auth.on_authenticated(handler.with(deny_mallory)));
+        io.ns(
+            "/",
+            auth.on_authenticated(
+                async |s: SocketRef<A>,
+                       io: socketioxide::SocketIo<A>,
+                       Claims(c): Claims<socketioxide_jwt::StandardClaims>| {
+                    s.on("ping", async |ack: AckSender<A>| {
+                        ack.send("pong").ok();
+                    });
+                    // Work after the first await does not delay "welcome".
+                    tokio::task::yield_now().await;
+                    io.emit("joined", &c.sub).await.ok();
+                },
+            ),
+        );
     })
     .await;
     let mut c = Client::start().await;
@@ -302,22 +303,29 @@ async fn event_names_are_configurable_and_inner_middlewares_run_after_verificati
     )
     .await;
     assert_eq!(c.expect_event("a", "welcome").await["sub"], "alice");
+    assert_eq!(c.expect_event("a", "joined").await, "alice");
     c.emit_ack("a", "ping", json!([]), "p").await;
     assert_eq!(c.expect_ack("a", "p").await, "pong");
 
     c.connected("m", &server.url("/"), json!({})).await;
-    c.emit(
-        "m",
-        "login",
-        json!([{ "token": sign(&claims("mallory", 600)) }]),
-    )
-    .await;
-    let err = c.expect_event("m", "go-away").await;
-    assert_error_object(&err, "forbidden");
-    assert!(
-        !err.to_string().contains("mallory is not welcome"),
-        "middleware text leaked: {err}"
-    );
+    c.emit("m", "login", json!([{ "token": "x.y.z" }])).await;
+    assert_error_object(&c.expect_event("m", "go-away").await, "invalid_token");
+}
+
+#[tokio::test]
+async fn handlers_are_live_when_the_client_sees_authenticated() {
+    // The client emits the moment it sees `authenticated`; the handler registers its events and
+    // then awaits. Under load, none of those first events may be lost.
+    let auth = auth().build().unwrap();
+    let server = Server::start(|io| install_app(io, "/", &auth)).await;
+    let mut c = Client::start().await;
+    let token = sign(&claims("alice", 600));
+    c.send(json!({"op": "cycle", "prefix": "fast", "count": 300, "url": server.url("/"), "token": token}))
+        .await;
+    for i in 0..300 {
+        let done = c.expect_kind(&format!("fast{i}"), "cycle_done").await;
+        assert_eq!(done["outcome"], "served", "fast{i}");
+    }
 }
 
 /// An async resolver whose key set changes at run time, as a JWKS-backed one would.

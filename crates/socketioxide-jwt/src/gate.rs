@@ -21,6 +21,10 @@ use serde::Serialize;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, TryData};
 use socketioxide::handler::{ConnectHandler, FromConnectParts, FromMessageParts, MessageHandler};
+use std::marker::PhantomData;
+use std::task::Poll;
+
+use crate::handler::AuthenticatedHandler;
 use socketioxide::socket::Socket;
 use socketioxide_core::Value;
 use tokio::sync::watch;
@@ -38,9 +42,8 @@ type MiddlewareFuture<'a> =
 
 /// A connect handler that runs the application's handler only for authenticated sockets.
 ///
-/// Made by [`JwtAuth::on_authenticated`]; give it to `io.ns` or `io.dyn_ns`. Middlewares chained
-/// on the inner handler (`handler.with(..)`) run after the token is verified; their error refuses
-/// the socket with `forbidden` (their text is logged, not sent).
+/// Made by [`JwtAuth::on_authenticated`]; give it to `io.ns` or `io.dyn_ns`. For checks that
+/// may refuse a socket, use [`JwtAuthBuilder::check`](crate::JwtAuthBuilder::check).
 pub struct OnAuthenticated<C, H> {
     auth: JwtAuth<C>,
     handler: H,
@@ -71,9 +74,10 @@ where
     /// authenticated. Until then the socket is inert: its events reach no handler and no
     /// broadcast reaches it.
     ///
-    /// The handler takes any socketioxide connect extractors, plus [`Claims`](crate::Claims).
-    /// Register event handlers before the handler's first `.await`: the client may emit as soon
-    /// as it sees `authenticated`.
+    /// The handler is an async function taking up to 8 socketioxide connect extractors, plus
+    /// [`Claims`](crate::Claims) (see [`AuthenticatedHandler`]). It runs up to its first pending
+    /// `.await` before `authenticated` is emitted, so the event handlers it registers there are
+    /// live when the client hears `authenticated`.
     ///
     /// # Example
     /// ```
@@ -146,26 +150,6 @@ where
         Ok(verified)
     }
 
-    /// Middlewares chained on the application's handler run once the claims are on the socket
-    /// (so they can extract [`Claims`](crate::Claims)) but before it goes live. Their error text
-    /// is logged, never sent.
-    async fn run_inner_middlewares<A, T>(
-        &self,
-        s: &Arc<Socket<A>>,
-        session: &Session<C>,
-        auth: &Option<Value>,
-    ) -> Result<(), AuthError>
-    where
-        A: Adapter,
-        H: ConnectHandler<A, T>,
-    {
-        let result = self.handler.call_middleware(s.clone(), auth).await;
-        result.map_err(|e| {
-            session.update(SessionState::close);
-            AuthError::new(ErrorCode::Forbidden).with_source(e.to_string())
-        })
-    }
-
     fn finish(&self, session: &Session<C>, result: Result<Verified<C>, AuthError>) -> Outcome {
         let leeway = self.auth.inner.settings.leeway;
         session.update(|st| st.finish_verification(result, Instant::now(), unix_now(), leeway))
@@ -180,8 +164,8 @@ where
     ) -> Result<(), Box<dyn Display + Send>>
     where
         A: GatedAdapter,
-        H: ConnectHandler<A, T>,
-        T: Send + Sync + 'static,
+        H: AuthenticatedHandler<A, T>,
+        T: 'static,
     {
         let settings = &self.auth.inner.settings;
         let now = Instant::now();
@@ -204,7 +188,7 @@ where
             now,
         );
         s.extensions.insert(session.clone());
-        s.on(
+        s.on::<_, ViaAuthenticated<T>>(
             settings.events.authenticate.clone(),
             AuthenticateHandler { gate: self.clone() },
         );
@@ -230,10 +214,7 @@ where
         session.update(|st| st.try_begin_verification());
         let result = self.verify(&token).await;
         match self.finish(&session, result) {
-            Outcome::FirstAuthentication => self
-                .run_inner_middlewares(&s, &session, auth)
-                .await
-                .map_err(|e| reject(&s, &self.auth, Some(&session), e)),
+            Outcome::FirstAuthentication => Ok(()),
             Outcome::Refused(e) => Err(reject(&s, &self.auth, Some(&session), e)),
             Outcome::Refreshed | Outcome::Ignored => {
                 let err = AuthError::new(ErrorCode::Timeout);
@@ -243,11 +224,11 @@ where
     }
 
     /// Authenticated for the first time: leave the pending room, join the user's room, run the
-    /// application's handler, tell the client.
-    fn go_live<A, T>(&self, s: Arc<Socket<A>>, session: &Session<C>, auth: Option<Value>)
+    /// application's handler up to its first pending `.await`, then tell the client.
+    fn go_live<A, T>(&self, s: Arc<Socket<A>>, session: Arc<Session<C>>, auth: Option<Value>)
     where
         A: Adapter,
-        H: ConnectHandler<A, T>,
+        H: AuthenticatedHandler<A, T>,
     {
         let registered = session
             .read(|st| st.registered().cloned())
@@ -262,8 +243,28 @@ where
             s.join(room);
         }
         tracing::info!(sid = %s.id, ns = s.ns(), sub = registered.sub.as_deref(), "socket authenticated");
-        self.handler.call(s.clone(), auth);
-        self.emit_authenticated(&s, session);
+        let handler = match self.handler.call(s.clone(), auth) {
+            Ok(handler) => Some(handler),
+            Err(e) => {
+                tracing::error!(sid = %s.id, error = %e, "the authenticated handler's arguments could not be extracted; it was not called");
+                None
+            }
+        };
+        let gate = self.clone();
+        tokio::spawn(async move {
+            let mut handler = handler;
+            let pending = match handler.as_mut() {
+                Some(fut) => {
+                    std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx).is_pending())).await
+                }
+                None => false,
+            };
+            gate.emit_authenticated(&s, &session);
+            drop(s);
+            if let (true, Some(fut)) = (pending, handler) {
+                fut.await;
+            }
+        });
     }
 
     fn emit_authenticated<A: Adapter>(&self, s: &Socket<A>, session: &Session<C>) {
@@ -289,7 +290,7 @@ where
         ack: AckSender<A>,
     ) where
         A: Adapter,
-        H: ConnectHandler<A, T>,
+        H: AuthenticatedHandler<A, T>,
     {
         let result = match token::token_from_message(payload.as_ref()) {
             Ok(token) => self.verify(token).await,
@@ -297,11 +298,8 @@ where
         };
         match self.finish(&session, result) {
             Outcome::FirstAuthentication => {
-                if let Err(err) = self.run_inner_middlewares(&s, &session, &None).await {
-                    return refuse(s, &err, Some(ack), &self.auth, &session);
-                }
                 let _ = ack.send(&AckOk { ok: true });
-                self.go_live(s, &session, None);
+                self.go_live(s, session, None);
             }
             Outcome::Refreshed => {
                 let _ = ack.send(&AckOk { ok: true });
@@ -378,11 +376,16 @@ fn refuse<A: Adapter, C>(
     let _ = s.disconnect();
 }
 
-impl<A, T, C, H> ConnectHandler<A, T> for OnAuthenticated<C, H>
+/// The marker of [`OnAuthenticated`]'s `ConnectHandler` impl (keeps it `Send + Sync` whatever
+/// the extractors are).
+#[derive(Debug)]
+pub struct ViaAuthenticated<T>(PhantomData<fn() -> T>);
+
+impl<A, T, C, H> ConnectHandler<A, ViaAuthenticated<T>> for OnAuthenticated<C, H>
 where
     A: GatedAdapter,
-    H: ConnectHandler<A, T>,
-    T: Send + Sync + 'static,
+    H: AuthenticatedHandler<A, T>,
+    T: 'static,
     C: DeserializeOwned + Send + Sync + 'static,
 {
     fn call(&self, s: Arc<Socket<A>>, auth: Option<Value>) {
@@ -393,7 +396,7 @@ where
         };
         // Handshake mode verified the token in the middleware; message mode goes live later.
         if session.read(SessionState::is_authenticated) {
-            self.go_live(s, &session, auth);
+            self.go_live(s, session, auth);
         }
     }
 
@@ -411,11 +414,11 @@ struct AuthenticateHandler<C, H> {
     gate: OnAuthenticated<C, H>,
 }
 
-impl<A, T, C, H> MessageHandler<A, T> for AuthenticateHandler<C, H>
+impl<A, T, C, H> MessageHandler<A, ViaAuthenticated<T>> for AuthenticateHandler<C, H>
 where
     A: Adapter,
-    H: ConnectHandler<A, T>,
-    T: Send + Sync + 'static,
+    H: AuthenticatedHandler<A, T>,
+    T: 'static,
     C: DeserializeOwned + Send + Sync + 'static,
 {
     fn call(&self, s: Arc<Socket<A>>, mut v: Value, ack_id: Option<i64>) {

@@ -15,6 +15,7 @@ mod config;
 mod error;
 mod extract;
 mod gate;
+mod handler;
 mod keys;
 mod limits;
 mod origin;
@@ -34,7 +35,8 @@ pub use error::{
     AuthError, ConfigError, ErrorCode, ErrorData, ErrorObject, ERROR_TYPE, SERVER_BUSY,
 };
 pub use extract::{Claims, ClaimsRejection, MaybeClaims, SocketClaimsExt};
-pub use gate::OnAuthenticated;
+pub use gate::{OnAuthenticated, ViaAuthenticated};
+pub use handler::{AuthenticatedHandler, ExtractError};
 pub use keys::{BoxFuture, KeyFamily, KeyResolver, VerificationKey};
 pub use limits::FailedAuthLimit;
 pub use origin::{OriginCheck, OriginFuture, OriginLayer};
