@@ -45,6 +45,19 @@ say "Crypto backends: pure Rust only, and both enabled at once"
 cargo test -p socketioxide-jwt --no-default-features --features rust-crypto --test backends
 cargo test -p socketioxide-jwt --all-features --test backends
 
+if cargo +nightly --version >/dev/null 2>&1; then
+  say "Fuzzing: each libFuzzer target for ${FUZZ_SECONDS:-60} s from the seed corpus (nightly)"
+  command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
+  for target in authenticate_payload handshake verify_token; do
+    work="$(mktemp -d)"
+    cp fuzz/corpus/"$target"/* "$work"/
+    (cd fuzz && cargo +nightly fuzz run "$target" "$work" -- -max_total_time="${FUZZ_SECONDS:-60}" 2>&1 | tail -n 2)
+    rm -rf "$work"
+  done
+else
+  say "Fuzzing skipped: no nightly toolchain (the seed corpus and property tests ran with cargo test)"
+fi
+
 say "JS client: unit tests and tests against the real demo server"
 (cd clients/js && node --test test/*.test.mjs)
 

@@ -14,6 +14,12 @@ mod claims;
 mod config;
 mod error;
 mod extract;
+#[doc(hidden)]
+pub mod __fuzz {
+    //! Fuzzing entry points; not a public API.
+    pub use crate::fuzz::*;
+}
+mod fuzz;
 mod gate;
 mod handler;
 mod keys;

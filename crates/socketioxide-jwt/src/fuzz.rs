@@ -1,0 +1,100 @@
+//! Entry points for the fuzz targets (`fuzz/`) and the corpus replay tests. Not a public API.
+//!
+//! Each function takes untrusted bytes, runs them through the same code a socket's input goes
+//! through, and panics only if a property is violated.
+
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+use crate::config::JwtAuth;
+use crate::error::ErrorCode;
+use crate::keys::VerificationKey;
+use crate::token;
+
+/// The HMAC secret of the fuzzing configuration (the seed corpus's valid tokens use it).
+pub const SECRET: &[u8] = b"fuzzing-secret-0123456789abcdef!";
+
+fn auth() -> &'static JwtAuth {
+    static AUTH: OnceLock<JwtAuth> = OnceLock::new();
+    AUTH.get_or_init(|| {
+        JwtAuth::builder()
+            .key(VerificationKey::hmac(SECRET))
+            .build()
+            .expect("fuzzing configuration")
+    })
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    thread_local! {
+        static RT: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("fuzzing runtime");
+    }
+    RT.with(|rt| rt.block_on(f))
+}
+
+/// Verifies `token`; asserts the properties every result must have.
+fn verify_checked(token: &str) {
+    let result = block_on(auth().verify(token));
+    match result {
+        Ok(_) => {
+            // Only HS256 with the configured secret can ever verify here.
+            let header = jsonwebtoken::decode_header(token).expect("a verified token has a header");
+            assert_eq!(
+                header.alg,
+                jsonwebtoken::Algorithm::HS256,
+                "verified a non-HS256 token"
+            );
+            assert!(token.len() <= crate::config::DEFAULT_MAX_TOKEN_LEN);
+        }
+        Err(e) => {
+            // Only fixed, public text goes over the wire: the code's own message, never anything
+            // taken from the input.
+            assert_eq!(e.message(), e.code().default_message());
+        }
+    }
+}
+
+/// An `authenticate` payload: JSON, then token extraction, then verification.
+pub fn authenticate_payload(data: &[u8]) {
+    let payload: Option<Value> = serde_json::from_slice(data).ok();
+    match token::token_from_message(payload.as_ref()) {
+        Ok(token) => verify_checked(token),
+        Err(e) => assert!(matches!(
+            e.code(),
+            ErrorCode::CredentialsRequired | ErrorCode::CredentialsBadFormat
+        )),
+    }
+}
+
+/// A handshake: the first line is the `auth` payload (JSON), the rest the `Authorization`
+/// header, and the query string is the `?token=` form.
+pub fn handshake(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let (auth_json, header) = text.split_once('\n').unwrap_or((&text, ""));
+    let auth: Option<Value> = serde_json::from_str(auth_json).ok();
+    let mut request = http::Request::builder().uri("/socket.io/?EIO=4&transport=websocket");
+    if let Ok(value) = http::HeaderValue::from_str(header) {
+        request = request.header(http::header::AUTHORIZATION, value);
+    }
+    let Ok(request) = request.body(()) else {
+        return;
+    };
+    let (parts, ()) = request.into_parts();
+    for allow_query in [false, true] {
+        match token::token_from_handshake(auth.as_ref(), &parts, allow_query) {
+            Ok(Some(token)) => verify_checked(&token),
+            Ok(None) => {}
+            Err(e) => assert_eq!(e.code(), ErrorCode::CredentialsBadFormat),
+        }
+    }
+}
+
+/// Raw bytes as a token.
+pub fn verify_token(data: &[u8]) {
+    if let Ok(token) = std::str::from_utf8(data) {
+        verify_checked(token);
+    }
+}
