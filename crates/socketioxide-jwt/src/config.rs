@@ -14,6 +14,7 @@ use crate::claims::StandardClaims;
 use crate::error::{AuthError, ConfigError};
 use crate::keys::{BoxFuture, KeyFamily, KeyResolver, StaticKeys, VerificationKey};
 use crate::limits::{FailedAuthLimit, FailureTracker, PendingGauge};
+use crate::revocation::RevocationList;
 
 /// Default time a message-mode socket has to send `authenticate`.
 pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_millis(5000);
@@ -159,6 +160,7 @@ pub(crate) struct Settings {
     pub(crate) max_auth_attempts_per_minute: u32,
     pub(crate) failures: Option<FailureTracker>,
     pub(crate) client_ip: Option<ClientIpFn>,
+    pub(crate) revocations: Option<RevocationList>,
 }
 
 impl fmt::Debug for Settings {
@@ -342,6 +344,7 @@ pub struct JwtAuthBuilder<C = StandardClaims> {
     max_auth_attempts_per_minute: u32,
     failed_auth_limit: Option<FailedAuthLimit>,
     client_ip: Option<ClientIpFn>,
+    revocations: Option<RevocationList>,
     check: Option<CheckFn<C>>,
     _claims: PhantomData<fn() -> C>,
 }
@@ -375,6 +378,7 @@ impl JwtAuthBuilder<StandardClaims> {
             max_auth_attempts_per_minute: DEFAULT_MAX_AUTH_ATTEMPTS_PER_MINUTE,
             failed_auth_limit: None,
             client_ip: None,
+            revocations: None,
             check: None,
             _claims: PhantomData,
         }
@@ -406,6 +410,7 @@ where
             max_auth_attempts_per_minute: self.max_auth_attempts_per_minute,
             failed_auth_limit: self.failed_auth_limit,
             client_ip: self.client_ip,
+            revocations: self.revocations,
             check: None,
             _claims: PhantomData,
         }
@@ -546,6 +551,13 @@ where
         self
     }
 
+    /// Refuses revoked tokens (`revoked`) and disconnects sockets whose token gets revoked while
+    /// connected. Multiple calls override.
+    pub fn revocations(mut self, list: RevocationList) -> Self {
+        self.revocations = Some(list);
+        self
+    }
+
     /// An async application check run after the signature and claims are verified, at every
     /// authentication and refresh. Return [`AuthError::forbidden`] (or [`AuthError::revoked`]) to
     /// refuse. Multiple calls override.
@@ -645,6 +657,7 @@ where
                     max_auth_attempts_per_minute: self.max_auth_attempts_per_minute,
                     failures: self.failed_auth_limit.map(FailureTracker::new),
                     client_ip: self.client_ip,
+                    revocations: self.revocations,
                 },
                 check: self.check,
             }),

@@ -243,6 +243,9 @@ where
             s.join(room);
         }
         tracing::info!(sid = %s.id, ns = s.ns(), sub = registered.sub.as_deref(), "socket authenticated");
+        if !self.track_revocation(&s, &session, &registered) {
+            return;
+        }
         let handler = match self.handler.call(s.clone(), auth) {
             Ok(handler) => Some(handler),
             Err(e) => {
@@ -265,6 +268,41 @@ where
                 fut.await;
             }
         });
+    }
+
+    /// Puts the socket in the revocation list, so a revocation reaches it while connected. A
+    /// revocation that arrived between verification and now is caught by the second check
+    /// (then the socket is refused and `false` returned).
+    fn track_revocation<A: Adapter>(
+        &self,
+        s: &Arc<Socket<A>>,
+        session: &Arc<Session<C>>,
+        registered: &crate::claims::RegisteredClaims,
+    ) -> bool {
+        let Some(list) = &self.auth.inner.settings.revocations else {
+            return true;
+        };
+        let (socket, weak_session, auth) = (
+            Arc::downgrade(s),
+            Arc::downgrade(session),
+            self.auth.clone(),
+        );
+        let ticket = list.track(
+            registered,
+            Box::new(move |err| {
+                if let (Some(s), Some(session)) = (socket.upgrade(), weak_session.upgrade()) {
+                    session.update(SessionState::close);
+                    refuse(s, &err, None, &auth, &session);
+                }
+            }),
+        );
+        session.set_revocation_ticket(ticket);
+        if list.is_revoked(registered) {
+            session.update(SessionState::close);
+            refuse(s.clone(), &AuthError::revoked(), None, &self.auth, session);
+            return false;
+        }
+        true
     }
 
     fn emit_authenticated<A: Adapter>(&self, s: &Socket<A>, session: &Session<C>) {
@@ -303,8 +341,11 @@ where
             }
             Outcome::Refreshed => {
                 let _ = ack.send(&AckOk { ok: true });
-                let sub = session.read(|st| st.registered().and_then(|r| r.sub.clone()));
-                tracing::info!(sid = %s.id, ns = s.ns(), sub, "token refreshed");
+                let registered = session
+                    .read(|st| st.registered().cloned())
+                    .unwrap_or_default();
+                session.update_revocation_ticket(&registered);
+                tracing::info!(sid = %s.id, ns = s.ns(), sub = registered.sub, "token refreshed");
                 self.emit_authenticated(&s, &session);
             }
             Outcome::Refused(err) => refuse(s, &err, Some(ack), &self.auth, &session),

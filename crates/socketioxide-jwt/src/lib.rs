@@ -26,6 +26,7 @@ mod keys;
 mod limits;
 mod origin;
 pub mod protocol;
+mod revocation;
 mod session;
 mod token;
 
@@ -46,6 +47,9 @@ pub use handler::{AuthenticatedHandler, ExtractError};
 pub use keys::{BoxFuture, KeyFamily, KeyResolver, VerificationKey};
 pub use limits::FailedAuthLimit;
 pub use origin::{OriginCheck, OriginFuture, OriginLayer};
+#[cfg(feature = "redis")]
+pub use revocation::RedisRevocationOptions;
+pub use revocation::{Revocation, RevocationError, RevocationList, DEFAULT_MAX_TOKEN_LIFETIME};
 
 pub use jsonwebtoken::{self, Algorithm};
 

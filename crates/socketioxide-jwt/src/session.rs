@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use crate::claims::RegisteredClaims;
 use crate::error::{AuthError, ErrorCode};
 use crate::limits::{AttemptWindow, PendingPermit};
+use crate::revocation::LiveTicket;
 use crate::token::Verified;
 
 /// Where a socket stands.
@@ -180,6 +181,8 @@ pub(crate) struct Session<C> {
     attempts: Mutex<AttemptWindow>,
     /// The client's IP, when the application told us how to find it.
     pub(crate) client_ip: Option<std::net::IpAddr>,
+    /// This socket's entry in the revocation list, once authenticated.
+    revocation_ticket: Mutex<Option<LiveTicket>>,
 }
 
 impl<C> Session<C> {
@@ -196,6 +199,7 @@ impl<C> Session<C> {
             pending_permit: Mutex::new(Some(pending_permit)),
             attempts: Mutex::new(AttemptWindow::new(now)),
             client_ip,
+            revocation_ticket: Mutex::new(None),
         });
         (session, rx)
     }
@@ -206,6 +210,25 @@ impl<C> Session<C> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
+    }
+
+    /// Keeps the socket's revocation-list entry (dropped with the session).
+    pub(crate) fn set_revocation_ticket(&self, ticket: LiveTicket) {
+        *self
+            .revocation_ticket
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(ticket);
+    }
+
+    /// The claims changed (refresh): update the revocation-list entry.
+    pub(crate) fn update_revocation_ticket(&self, claims: &RegisteredClaims) {
+        if let Some(ticket) = &*self
+            .revocation_ticket
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+        {
+            ticket.update(claims);
+        }
     }
 
     /// Records an `authenticate` event; `false` if the socket sent too many this minute.

@@ -120,6 +120,13 @@ pub(crate) async fn verify<C: DeserializeOwned>(
     })?;
     let data = decode::<Value>(token, decoding_key, validation).map_err(jwt_error)?;
     let registered = RegisteredClaims::deserialize(&data.claims).map_err(claims_shape)?;
+    if settings
+        .revocations
+        .as_ref()
+        .is_some_and(|list| list.is_revoked(&registered))
+    {
+        return Err(AuthError::revoked());
+    }
     let claims = C::deserialize(&data.claims).map_err(claims_shape)?;
     Ok(Verified {
         claims: Arc::new(claims),

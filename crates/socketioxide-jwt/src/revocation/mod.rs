@@ -1,0 +1,453 @@
+//! Revocation: refuse tokens (by `jti`) or every token of a user issued until now (by `sub` and
+//! `iat`) before they expire, and disconnect the sockets that hold them.
+//!
+//! A [`RevocationList`] is a local, synchronously checked cache: no network round trip per
+//! connection. [`RevocationList::in_memory`] serves one process; with the `redis` feature,
+//! [`RevocationList::redis`] shares it across processes (stored in Redis with an expiry, spread by
+//! pub/sub, reloaded at start and after an outage).
+
+#[cfg(feature = "redis")]
+mod redis;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::claims::RegisteredClaims;
+use crate::error::AuthError;
+use crate::keys::BoxFuture;
+
+#[cfg(feature = "redis")]
+pub use self::redis::RedisRevocationOptions;
+
+/// Default time a user revocation is kept: tokens issued before it are refused for this long.
+/// Set it to at least your longest token lifetime.
+pub const DEFAULT_MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// One revocation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Revocation {
+    /// The token with this `jti`, until `until` (its `exp`; seconds since the epoch).
+    Token {
+        /// The token id.
+        jti: String,
+        /// When the entry may be forgotten.
+        until: u64,
+    },
+    /// Every token of `sub` issued at or before `issued_before` (`iat`), until `until`.
+    User {
+        /// The subject.
+        sub: String,
+        /// Tokens with `iat` ≤ this are revoked (a token without `iat` is too).
+        issued_before: u64,
+        /// When the entry may be forgotten.
+        until: u64,
+    },
+}
+
+/// Why a revocation could not be recorded (the local list is updated anyway).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RevocationError {
+    /// The shared store could not be reached.
+    #[error("the revocation store is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+pub(crate) type KickFn = Box<dyn Fn(AuthError) + Send + Sync>;
+
+struct LiveSession {
+    sub: Option<String>,
+    jti: Option<String>,
+    iat: Option<u64>,
+    kick: Arc<KickFn>,
+}
+
+/// Publishes revocations to the other processes.
+pub(crate) trait RevocationBackend: Send + Sync + 'static {
+    fn publish<'a>(
+        &'a self,
+        revocation: &'a Revocation,
+    ) -> BoxFuture<'a, Result<(), RevocationError>>;
+}
+
+pub(crate) struct ListInner {
+    tokens: RwLock<HashMap<String, u64>>,
+    users: RwLock<HashMap<String, (u64, u64)>>,
+    live: Mutex<HashMap<u64, LiveSession>>,
+    next_id: AtomicU64,
+    max_token_lifetime: Duration,
+    backend: RwLock<Option<Arc<dyn RevocationBackend>>>,
+}
+
+/// The revoked tokens and users, and the sockets of this process that may have to go.
+///
+/// Cheap to clone. Give it to [`JwtAuthBuilder::revocations`](crate::JwtAuthBuilder::revocations);
+/// one list may serve several configurations.
+///
+/// # Example
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use socketioxide_jwt::{JwtAuth, RevocationList};
+/// let revocations = RevocationList::in_memory();
+/// let auth = JwtAuth::builder()
+///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+///     .revocations(revocations.clone())
+///     .build()
+///     .unwrap();
+/// // Every socket of "mallory" gets `unauthorized` / `revoked` and is disconnected, and her
+/// // current tokens are refused from now on.
+/// revocations.revoke_user("mallory").await.unwrap();
+/// # let _ = auth;
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct RevocationList {
+    pub(crate) inner: Arc<ListInner>,
+}
+
+impl std::fmt::Debug for RevocationList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RevocationList")
+            .field(
+                "tokens",
+                &self.inner.tokens.read().map(|t| t.len()).unwrap_or(0),
+            )
+            .field(
+                "users",
+                &self.inner.users.read().map(|u| u.len()).unwrap_or(0),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+impl RevocationList {
+    /// A list for a single process.
+    pub fn in_memory() -> Self {
+        Self::with_lifetime(DEFAULT_MAX_TOKEN_LIFETIME)
+    }
+
+    /// A single-process list whose user revocations last `max_token_lifetime`.
+    pub fn with_lifetime(max_token_lifetime: Duration) -> Self {
+        Self {
+            inner: Arc::new(ListInner {
+                tokens: RwLock::default(),
+                users: RwLock::default(),
+                live: Mutex::default(),
+                next_id: AtomicU64::new(1),
+                max_token_lifetime,
+                backend: RwLock::new(None),
+            }),
+        }
+    }
+
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn set_backend(&self, backend: Arc<dyn RevocationBackend>) {
+        *self
+            .inner
+            .backend
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(backend);
+    }
+
+    /// Revokes the token with this `jti` until `exp` (when it would have expired anyway).
+    ///
+    /// # Errors
+    /// [`RevocationError::Unavailable`] when the shared store cannot be reached; this process
+    /// applied the revocation anyway.
+    pub async fn revoke_token(&self, jti: &str, exp: u64) -> Result<(), RevocationError> {
+        self.revoke(Revocation::Token {
+            jti: jti.to_owned(),
+            until: exp,
+        })
+        .await
+    }
+
+    /// Revokes every token of `sub` issued until now (`iat` ≤ now, in seconds: a token issued
+    /// within the same second is revoked too).
+    ///
+    /// # Errors
+    /// As [`RevocationList::revoke_token`].
+    pub async fn revoke_user(&self, sub: &str) -> Result<(), RevocationError> {
+        let now = unix_now();
+        self.revoke(Revocation::User {
+            sub: sub.to_owned(),
+            issued_before: now,
+            until: now + self.inner.max_token_lifetime.as_secs(),
+        })
+        .await
+    }
+
+    /// Applies `revocation` here, then publishes it to the other processes.
+    ///
+    /// # Errors
+    /// As [`RevocationList::revoke_token`].
+    pub async fn revoke(&self, revocation: Revocation) -> Result<(), RevocationError> {
+        self.apply(revocation.clone());
+        let backend = self
+            .inner
+            .backend
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        match backend {
+            Some(backend) => backend.publish(&revocation).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Whether a token with these claims is revoked. Local: no I/O.
+    pub fn is_revoked(&self, claims: &RegisteredClaims) -> bool {
+        let now = unix_now();
+        if let Some(jti) = &claims.jti {
+            let tokens = self.inner.tokens.read().unwrap_or_else(|e| e.into_inner());
+            if tokens.get(jti).is_some_and(|until| *until >= now) {
+                return true;
+            }
+        }
+        if let Some(sub) = &claims.sub {
+            let users = self.inner.users.read().unwrap_or_else(|e| e.into_inner());
+            if let Some((before, until)) = users.get(sub) {
+                return *until >= now && claims.iat.is_none_or(|iat| iat <= *before);
+            }
+        }
+        false
+    }
+
+    /// How many revocations are held (tokens, users).
+    pub fn len(&self) -> (usize, usize) {
+        let tokens = self.inner.tokens.read().map(|t| t.len()).unwrap_or(0);
+        let users = self.inner.users.read().map(|u| u.len()).unwrap_or(0);
+        (tokens, users)
+    }
+
+    /// Whether nothing is revoked.
+    pub fn is_empty(&self) -> bool {
+        self.len() == (0, 0)
+    }
+
+    /// Records `revocation` and disconnects the matching sockets of this process.
+    pub(crate) fn apply(&self, revocation: Revocation) {
+        let now = unix_now();
+        self.forget_expired(now);
+        let matches: Vec<Arc<KickFn>> = {
+            let live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
+            match &revocation {
+                Revocation::Token { jti, .. } => live
+                    .values()
+                    .filter(|s| s.jti.as_deref() == Some(jti))
+                    .map(|s| s.kick.clone())
+                    .collect(),
+                Revocation::User {
+                    sub, issued_before, ..
+                } => live
+                    .values()
+                    .filter(|s| {
+                        s.sub.as_deref() == Some(sub)
+                            && s.iat.is_none_or(|iat| iat <= *issued_before)
+                    })
+                    .map(|s| s.kick.clone())
+                    .collect(),
+            }
+        };
+        match revocation {
+            Revocation::Token { jti, until } if until >= now => {
+                let mut tokens = self.inner.tokens.write().unwrap_or_else(|e| e.into_inner());
+                let entry = tokens.entry(jti).or_insert(until);
+                *entry = (*entry).max(until);
+            }
+            Revocation::User {
+                sub,
+                issued_before,
+                until,
+            } if until >= now => {
+                let mut users = self.inner.users.write().unwrap_or_else(|e| e.into_inner());
+                let entry = users.entry(sub).or_insert((issued_before, until));
+                *entry = (entry.0.max(issued_before), entry.1.max(until));
+            }
+            _ => {}
+        }
+        if !matches.is_empty() {
+            tracing::info!(sockets = matches.len(), "revocation: disconnecting sockets");
+        }
+        for kick in matches {
+            kick(AuthError::revoked());
+        }
+    }
+
+    fn forget_expired(&self, now: u64) {
+        self.inner
+            .tokens
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, until| *until >= now);
+        self.inner
+            .users
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, (_, until)| *until >= now);
+    }
+
+    /// Tracks an authenticated socket; the ticket stops tracking it when dropped.
+    pub(crate) fn track(&self, claims: &RegisteredClaims, kick: KickFn) -> LiveTicket {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                id,
+                LiveSession {
+                    sub: claims.sub.clone(),
+                    jti: claims.jti.clone(),
+                    iat: claims.iat,
+                    kick: Arc::new(kick),
+                },
+            );
+        LiveTicket {
+            list: Arc::downgrade(&self.inner),
+            id,
+        }
+    }
+
+    /// Sockets of this process currently tracked.
+    pub fn tracked_sockets(&self) -> usize {
+        self.inner.live.lock().map(|l| l.len()).unwrap_or(0)
+    }
+}
+
+/// An authenticated socket's entry in the list; removed when dropped.
+pub(crate) struct LiveTicket {
+    list: Weak<ListInner>,
+    id: u64,
+}
+
+impl LiveTicket {
+    /// The claims changed (refresh).
+    pub(crate) fn update(&self, claims: &RegisteredClaims) {
+        if let Some(list) = self.list.upgrade() {
+            if let Some(s) = list
+                .live
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_mut(&self.id)
+            {
+                s.sub = claims.sub.clone();
+                s.jti = claims.jti.clone();
+                s.iat = claims.iat;
+            }
+        }
+    }
+}
+
+impl Drop for LiveTicket {
+    fn drop(&mut self) {
+        if let Some(list) = self.list.upgrade() {
+            list.live
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&self.id);
+        }
+    }
+}
+
+impl std::fmt::Debug for LiveTicket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveTicket").field("id", &self.id).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    fn claims(sub: &str, jti: &str, iat: u64) -> RegisteredClaims {
+        RegisteredClaims {
+            sub: Some(sub.into()),
+            exp: Some(unix_now() + 600),
+            iat: Some(iat),
+            jti: Some(jti.into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn token_revocation_matches_jti_only() {
+        let list = RevocationList::in_memory();
+        let now = unix_now();
+        list.revoke_token("t1", now + 60).await.unwrap();
+        assert!(list.is_revoked(&claims("alice", "t1", now)));
+        assert!(!list.is_revoked(&claims("alice", "t2", now)));
+    }
+
+    #[tokio::test]
+    async fn user_revocation_covers_tokens_issued_until_now() {
+        let list = RevocationList::in_memory();
+        let now = unix_now();
+        list.revoke_user("alice").await.unwrap();
+        assert!(list.is_revoked(&claims("alice", "a", now - 100)));
+        assert!(
+            list.is_revoked(&claims("alice", "b", now)),
+            "same second: revoked"
+        );
+        assert!(
+            !list.is_revoked(&claims("alice", "c", now + 2)),
+            "issued later: valid"
+        );
+        assert!(!list.is_revoked(&claims("bob", "d", now - 100)));
+        let mut no_iat = claims("alice", "e", 0);
+        no_iat.iat = None;
+        assert!(list.is_revoked(&no_iat));
+    }
+
+    #[tokio::test]
+    async fn expired_entries_are_forgotten() {
+        let list = RevocationList::in_memory();
+        list.apply(Revocation::Token {
+            jti: "old".into(),
+            until: unix_now() - 1,
+        });
+        assert!(list.is_empty());
+    }
+
+    #[tokio::test]
+    async fn matching_live_sockets_are_kicked_and_tickets_untrack() {
+        let list = RevocationList::in_memory();
+        let kicked = Arc::new(AtomicUsize::new(0));
+        let now = unix_now();
+        let k = kicked.clone();
+        let alice = list.track(
+            &claims("alice", "a1", now - 10),
+            Box::new(move |e| {
+                assert_eq!(e.code(), crate::ErrorCode::Revoked);
+                k.fetch_add(1, Ordering::SeqCst);
+            }),
+        );
+        let k = kicked.clone();
+        let _bob = list.track(
+            &claims("bob", "b1", now - 10),
+            Box::new(move |_| {
+                k.fetch_add(100, Ordering::SeqCst);
+            }),
+        );
+        assert_eq!(list.tracked_sockets(), 2);
+        list.revoke_user("alice").await.unwrap();
+        assert_eq!(kicked.load(Ordering::SeqCst), 1);
+        drop(alice);
+        assert_eq!(list.tracked_sockets(), 1);
+        list.revoke_token("b1", now + 60).await.unwrap();
+        assert_eq!(kicked.load(Ordering::SeqCst), 101);
+    }
+}

@@ -1,0 +1,243 @@
+//! The Redis store of a [`RevocationList`]: entries expire with the tokens they revoke, every
+//! process hears new ones over pub/sub, and a process reloads the whole set at start and after a
+//! lost connection.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::{AsyncCommands, FromRedisValue, PushInfo, PushKind};
+use tokio::sync::mpsc;
+
+use super::{ListInner, Revocation, RevocationBackend, RevocationError, RevocationList};
+use crate::keys::BoxFuture;
+
+/// Options of [`RevocationList::redis`].
+#[derive(Debug, Clone)]
+pub struct RedisRevocationOptions {
+    /// Prefix of the keys. Defaults to `socketioxide-jwt:revoked:`.
+    pub key_prefix: String,
+    /// The pub/sub channel. Defaults to `socketioxide-jwt:revocations`.
+    pub channel: String,
+    /// How long a user revocation lasts (your longest token lifetime). Defaults to 24 h.
+    pub max_token_lifetime: Duration,
+    /// Timeout of each Redis operation. Defaults to 2 s.
+    pub timeout: Duration,
+}
+
+impl Default for RedisRevocationOptions {
+    fn default() -> Self {
+        Self {
+            key_prefix: "socketioxide-jwt:revoked:".into(),
+            channel: "socketioxide-jwt:revocations".into(),
+            max_token_lifetime: super::DEFAULT_MAX_TOKEN_LIFETIME,
+            timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> RevocationError {
+    RevocationError::Unavailable(Box::new(e))
+}
+
+struct RedisBackend {
+    conn: ConnectionManager,
+    options: RedisRevocationOptions,
+}
+
+impl RedisBackend {
+    fn key(&self, revocation: &Revocation) -> String {
+        match revocation {
+            Revocation::Token { jti, .. } => format!("{}jti:{jti}", self.options.key_prefix),
+            Revocation::User { sub, .. } => format!("{}sub:{sub}", self.options.key_prefix),
+        }
+    }
+}
+
+impl RevocationBackend for RedisBackend {
+    fn publish<'a>(
+        &'a self,
+        revocation: &'a Revocation,
+    ) -> BoxFuture<'a, Result<(), RevocationError>> {
+        Box::pin(async move {
+            let until = match revocation {
+                Revocation::Token { until, .. } | Revocation::User { until, .. } => *until,
+            };
+            let json = serde_json::to_string(revocation).map_err(unavailable)?;
+            let mut conn = self.conn.clone();
+            ::redis::pipe()
+                .atomic()
+                .cmd("SET")
+                .arg(self.key(revocation))
+                .arg(&json)
+                .arg("EXAT")
+                .arg(until.max(1))
+                .ignore()
+                .cmd("PUBLISH")
+                .arg(&self.options.channel)
+                .arg(&json)
+                .ignore()
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(unavailable)
+        })
+    }
+}
+
+impl RevocationList {
+    /// A list shared by every process using the same Redis (and options): revocations are
+    /// stored there with an expiry, spread by pub/sub, and loaded at start.
+    ///
+    /// The URL must ask for RESP3 (`redis://host:6379/?protocol=resp3`). While Redis is
+    /// unreachable, the process keeps using the list it has (and says so in `tracing`), new
+    /// revocations apply locally but [`revoke`](RevocationList::revoke) reports
+    /// [`RevocationError::Unavailable`]; when Redis is back the list is reloaded.
+    ///
+    /// # Errors
+    /// [`RevocationError::Unavailable`] when Redis cannot be reached at start.
+    pub async fn redis(
+        client: ::redis::Client,
+        options: RedisRevocationOptions,
+    ) -> Result<Self, RevocationError> {
+        let list = RevocationList::with_lifetime(options.max_token_lifetime);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let config = ConnectionManagerConfig::new()
+            .set_push_sender(tx)
+            .set_automatic_resubscription()
+            .set_connection_timeout(Some(options.timeout))
+            .set_response_timeout(Some(options.timeout))
+            .set_max_delay(Duration::from_secs(2));
+        let mut conn = tokio::time::timeout(
+            options.timeout,
+            ConnectionManager::new_with_config(client, config),
+        )
+        .await
+        .map_err(unavailable)?
+        .map_err(unavailable)?;
+        conn.subscribe(&options.channel)
+            .await
+            .map_err(unavailable)?;
+        load_snapshot(&mut conn, &options, &list).await?;
+        list.set_backend(Arc::new(RedisBackend {
+            conn: conn.clone(),
+            options: options.clone(),
+        }));
+        tokio::spawn(listen(Arc::downgrade(&list.inner), conn, rx, options));
+        Ok(list)
+    }
+}
+
+/// Reads every stored revocation into the list.
+async fn load_snapshot(
+    conn: &mut ConnectionManager,
+    options: &RedisRevocationOptions,
+    list: &RevocationList,
+) -> Result<usize, RevocationError> {
+    let pattern = format!("{}*", options.key_prefix);
+    let keys: Vec<String> = {
+        let mut iter = conn
+            .scan_match::<_, String>(&pattern)
+            .await
+            .map_err(unavailable)?;
+        let mut keys = Vec::new();
+        while let Some(key) = futures_lite_next(&mut iter).await {
+            keys.push(key.map_err(unavailable)?);
+        }
+        keys
+    };
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    let values: Vec<Option<String>> = conn.mget(&keys).await.map_err(unavailable)?;
+    let mut loaded = 0;
+    for value in values.into_iter().flatten() {
+        if let Ok(revocation) = serde_json::from_str::<Revocation>(&value) {
+            list.apply(revocation);
+            loaded += 1;
+        }
+    }
+    Ok(loaded)
+}
+
+async fn futures_lite_next<T>(
+    iter: &mut ::redis::AsyncIter<'_, T>,
+) -> Option<::redis::RedisResult<T>>
+where
+    T: FromRedisValue + Unpin + Send + 'static,
+{
+    iter.next_item().await
+}
+
+/// Applies what other processes publish; on a lost connection, reloads until it is back.
+async fn listen(
+    list: Weak<ListInner>,
+    conn: ConnectionManager,
+    mut rx: mpsc::UnboundedReceiver<PushInfo>,
+    options: RedisRevocationOptions,
+) {
+    let recovering = Arc::new(AtomicBool::new(false));
+    while let Some(push) = rx.recv().await {
+        let Some(inner) = list.upgrade() else {
+            return;
+        };
+        let list = RevocationList { inner };
+        match push.kind {
+            PushKind::Message => {
+                let Some(payload) = push.data.into_iter().nth(1) else {
+                    continue;
+                };
+                match String::from_redis_value(payload)
+                    .ok()
+                    .and_then(|s| serde_json::from_str::<Revocation>(&s).ok())
+                {
+                    Some(revocation) => list.apply(revocation),
+                    None => tracing::warn!("ignored a malformed revocation message"),
+                }
+            }
+            PushKind::Disconnection => {
+                if !recovering.swap(true, Ordering::SeqCst) {
+                    tracing::warn!("revocation store unreachable: using the last known revocations until it is back");
+                    tokio::spawn(recover(
+                        Arc::downgrade(&list.inner),
+                        conn.clone(),
+                        options.clone(),
+                        recovering.clone(),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Retries until Redis answers, then reloads the list (revocations published meanwhile).
+async fn recover(
+    list: Weak<ListInner>,
+    mut conn: ConnectionManager,
+    options: RedisRevocationOptions,
+    recovering: Arc<AtomicBool>,
+) {
+    let mut delay = Duration::from_millis(200);
+    loop {
+        tokio::time::sleep(delay).await;
+        let Some(inner) = list.upgrade() else {
+            return;
+        };
+        let list = RevocationList { inner };
+        match load_snapshot(&mut conn, &options, &list).await {
+            Ok(loaded) => {
+                recovering.store(false, Ordering::SeqCst);
+                tracing::info!(
+                    loaded,
+                    "revocation store reachable again: revocations reloaded"
+                );
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "revocation store still unreachable");
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+}

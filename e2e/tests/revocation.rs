@@ -1,0 +1,88 @@
+//! Revocation in one process (the in-memory list): sockets holding a revoked token are
+//! disconnected with `revoked`, and the token is refused afterwards, in both modes.
+
+use serde_json::json;
+use socketioxide_jwt::{AuthMode, RevocationList};
+use socketioxide_jwt_e2e::*;
+
+fn token(sub: &str, jti: &str) -> String {
+    sign(&json!({ "sub": sub, "jti": jti, "iat": now() - 5, "exp": now() + 600 }))
+}
+
+#[tokio::test]
+async fn revoking_a_user_or_a_token_disconnects_and_refuses() {
+    let revocations = RevocationList::in_memory();
+    let message = auth().revocations(revocations.clone()).build().unwrap();
+    let handshake = auth()
+        .revocations(revocations.clone())
+        .mode(AuthMode::Handshake)
+        .build()
+        .unwrap();
+    let server = Server::start(|io| {
+        install_app(io, "/", &message);
+        install_app(io, "/hs", &handshake);
+    })
+    .await;
+    let mut c = Client::start().await;
+    let (alice1, alice2, bob) = (
+        token("alice", "a1"),
+        token("alice", "a2"),
+        token("bob", "b1"),
+    );
+    c.login("alice-msg", &server.url("/"), &alice1).await;
+    c.connected(
+        "alice-hs",
+        &server.url("/hs"),
+        json!({"auth": {"token": alice2}}),
+    )
+    .await;
+    c.expect_event("alice-hs", "authenticated").await;
+    c.login("bob", &server.url("/"), &bob).await;
+    assert_eq!(revocations.tracked_sockets(), 3);
+
+    revocations.revoke_user("alice").await.unwrap();
+    for id in ["alice-msg", "alice-hs"] {
+        assert_error_object(&c.expect_event(id, "unauthorized").await, "revoked");
+        assert_eq!(
+            c.expect_kind(id, "disconnect").await["reason"],
+            "io server disconnect"
+        );
+    }
+    // Bob is untouched.
+    c.emit_ack("bob", "whoami", json!([]), "who").await;
+    assert_eq!(c.expect_ack("bob", "who").await["sub"], "bob");
+
+    // The revoked tokens are refused afterwards, in both modes.
+    c.connected("again", &server.url("/"), json!({})).await;
+    c.emit("again", "authenticate", json!([{ "token": alice1 }]))
+        .await;
+    assert_error_object(&c.expect_event("again", "unauthorized").await, "revoked");
+    c.connect(
+        "again-hs",
+        &server.url("/hs"),
+        json!({"auth": {"token": alice2}}),
+    )
+    .await;
+    assert_eq!(
+        c.expect_kind("again-hs", "connect_error").await["message"],
+        "revoked"
+    );
+
+    // One token by jti.
+    revocations.revoke_token("b1", now() + 600).await.unwrap();
+    assert_error_object(&c.expect_event("bob", "unauthorized").await, "revoked");
+    c.login("bob2", &server.url("/"), &token("bob", "b2")).await;
+    wait_for_untracked(&revocations, 1).await;
+}
+
+async fn wait_for_untracked(list: &RevocationList, expected: usize) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while list.tracked_sockets() != expected {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "tracked sockets: {}",
+            list.tracked_sockets()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
