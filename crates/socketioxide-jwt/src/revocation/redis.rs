@@ -195,16 +195,16 @@ async fn listen(
                     None => tracing::warn!("ignored a malformed revocation message"),
                 }
             }
-            PushKind::Disconnection => {
-                if !recovering.swap(true, Ordering::SeqCst) {
-                    tracing::warn!("revocation store unreachable: using the last known revocations until it is back");
-                    tokio::spawn(recover(
-                        Arc::downgrade(&list.inner),
-                        conn.clone(),
-                        options.clone(),
-                        recovering.clone(),
-                    ));
-                }
+            PushKind::Disconnection if !recovering.swap(true, Ordering::SeqCst) => {
+                tracing::warn!(
+                    "revocation store unreachable: using the last known revocations until it is back"
+                );
+                tokio::spawn(recover(
+                    Arc::downgrade(&list.inner),
+                    conn.clone(),
+                    options.clone(),
+                    recovering.clone(),
+                ));
             }
             _ => {}
         }
