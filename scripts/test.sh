@@ -22,6 +22,17 @@ if [ ! -x "$CHROMIUM" ]; then
   fi
 fi
 
+if ! command -v redis-server >/dev/null; then
+  say "Installing redis-server for the multi-process tests"
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  else
+    echo "redis-server is missing: install it (apt-get install redis-server)" >&2
+    exit 1
+  fi
+fi
+
 say "npm ci: stock socket.io-client + playwright-core (e2e/node), the JS client (clients/js)"
 npm ci --prefix e2e/node --no-audit --no-fund
 npm ci --prefix clients/js --no-audit --no-fund
@@ -60,6 +71,9 @@ fi
 
 say "JS client: unit tests and tests against the real demo server"
 (cd clients/js && node --test test/*.test.mjs)
+
+say "Several instances: 3 chat-demo processes on a throwaway redis-server"
+(cd e2e/node && node --test cluster.test.mjs)
 
 say "Browser tests: the demo page in headless Chromium"
 (cd e2e/node && node --test browser.test.mjs)

@@ -1,5 +1,6 @@
 // Starts the real chat-demo binary on a free port for the JS tests (browser and client helper).
 import { spawn } from "node:child_process";
+import { createServer } from "node:net";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -62,4 +63,60 @@ export async function until(predicate, what, ms = 10_000) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+/**
+ * A throwaway redis-server on a free loopback port, with an append-only file in a temporary
+ * directory (so a restart keeps the data, as a production Redis with persistence would).
+ */
+export async function startRedis() {
+  const port = await freePort();
+  const dir = await mkdtemp(join(tmpdir(), "redis-"));
+  let child = null;
+  const launch = () =>
+    new Promise((resolveReady, reject) => {
+      child = spawn(
+        "redis-server",
+        ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--dir", dir],
+        { stdio: ["ignore", "pipe", "inherit"] },
+      );
+      const timer = setTimeout(() => reject(new Error("redis-server did not start within 10 s")), 10_000);
+      child.once("error", (e) => reject(new Error(`cannot start redis-server: ${e.message}`)));
+      createInterface({ input: child.stdout }).on("line", (line) => {
+        if (/Ready to accept connections/.test(line)) {
+          clearTimeout(timer);
+          resolveReady();
+        }
+      });
+    });
+  const stop = async () => {
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGKILL");
+    await exited;
+  };
+  await launch();
+  return {
+    url: `redis://127.0.0.1:${port}/?protocol=resp3`,
+    /** Kills the server (an outage). */
+    stop,
+    /** Starts it again on the same port and data. */
+    start: launch,
+    async cleanup() {
+      await stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -51,8 +51,11 @@ pub struct JwtAdapter<A> {
 }
 
 /// Marks the adapters that keep pending sockets out of broadcasts. Only [`JwtAdapter`] has it.
-pub trait GatedAdapter: Adapter + sealed::Sealed {}
-impl<A: Adapter> GatedAdapter for JwtAdapter<A> {}
+///
+/// Write application code generic over `A: GatedAdapter` to run it on any of them (local in
+/// development, Redis in production): it is all `io.ns` needs.
+pub trait GatedAdapter: Adapter + DefinedAdapter + sealed::Sealed {}
+impl<A: Adapter + DefinedAdapter> GatedAdapter for JwtAdapter<A> {}
 impl<A: Adapter> sealed::Sealed for JwtAdapter<A> {}
 mod sealed {
     pub trait Sealed {}

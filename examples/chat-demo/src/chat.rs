@@ -4,9 +4,7 @@ use serde::Deserialize;
 use serde_json::json;
 use socketioxide::extract::{AckSender, SocketRef, TryData};
 use socketioxide::SocketIo;
-use socketioxide_jwt::{Claims, JwtAuth, JwtLocalAdapter, StandardClaims};
-
-pub type A = JwtLocalAdapter;
+use socketioxide_jwt::{Claims, GatedAdapter, JwtAuth, StandardClaims};
 
 const MAX_MESSAGE_CHARS: usize = 500;
 const USER_ROOM_PREFIX: &str = socketioxide_jwt::DEFAULT_USER_ROOM_PREFIX;
@@ -16,19 +14,20 @@ struct ChatIn {
     text: String,
 }
 
-/// Registers the chat on `/`.
-pub fn register(io: &SocketIo<A>, auth: &JwtAuth) {
-    io.ns("/", auth.on_authenticated(on_authenticated));
+/// Registers the chat on `/`, on any gated adapter (local, or Redis for several processes).
+/// With a remote adapter, the returned value must be awaited.
+pub fn register<A: GatedAdapter>(io: &SocketIo<A>, auth: &JwtAuth) -> A::InitRes {
+    io.ns("/", auth.on_authenticated(on_authenticated::<A>))
 }
 
-async fn on_authenticated(socket: SocketRef<A>, io: SocketIo<A>) {
+async fn on_authenticated<A: GatedAdapter>(socket: SocketRef<A>, io: SocketIo<A>) {
     socket.on(
         "whoami",
         async |Claims(me): Claims<StandardClaims>, ack: AckSender<A>| {
             ack.send(&*me).ok();
         },
     );
-    socket.on("chat message", on_chat_message);
+    socket.on("chat message", on_chat_message::<A>);
     socket.on_disconnect(
         async |socket: SocketRef<A>, io: SocketIo<A>, Claims(me): Claims<StandardClaims>| {
             broadcast_presence(&io, me.sub.as_deref().map(|sub| (sub, &socket))).await;
@@ -37,7 +36,7 @@ async fn on_authenticated(socket: SocketRef<A>, io: SocketIo<A>) {
     broadcast_presence(&io, None).await;
 }
 
-async fn on_chat_message(
+async fn on_chat_message<A: GatedAdapter>(
     io: SocketIo<A>,
     Claims(me): Claims<StandardClaims>,
     TryData(msg): TryData<ChatIn>,
@@ -63,7 +62,10 @@ async fn on_chat_message(
 
 /// Tells everyone who is online, from the per-user rooms. `leaving` is a socket that is
 /// disconnecting (still in its rooms until its handler returns).
-async fn broadcast_presence(io: &SocketIo<A>, leaving: Option<(&str, &SocketRef<A>)>) {
+async fn broadcast_presence<A: GatedAdapter>(
+    io: &SocketIo<A>,
+    leaving: Option<(&str, &SocketRef<A>)>,
+) {
     let rooms = match io.rooms().await {
         Ok(rooms) => rooms,
         Err(e) => return tracing::warn!(error = %e, "could not list rooms"),

@@ -72,6 +72,11 @@ pub struct Args {
     #[arg(long, default_value_t = 64 * 1024)]
     pub max_message_bytes: usize,
 
+    /// Redis URL (with `?protocol=resp3`) to run several instances: broadcasts and revocations
+    /// are shared through it. Without it, one process with in-memory revocations.
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
+
     /// The built JS client package (`clients/js`, after `npm ci && npm run build`), served to the
     /// page together with socket.io-client.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../clients/js"))]

@@ -12,7 +12,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use socketioxide_jwt::JwtAuth;
+use socketioxide_jwt::{JwtAuth, RevocationList, StandardClaims};
+use std::time::Duration;
 use tower_http::services::ServeDir;
 
 use crate::cli::Mode;
@@ -28,6 +29,9 @@ pub struct AppState {
     /// `None` when the demo only verifies (`--public-key`).
     pub issuer: Option<Arc<TokenIssuer>>,
     pub auth: JwtAuth,
+    pub revocations: RevocationList,
+    /// Lifetime of issued tokens (how long a revoked `jti` is kept).
+    pub token_ttl: Duration,
     pub mode: Mode,
     pub auth_timeout_ms: u64,
 }
@@ -55,6 +59,7 @@ pub fn router(state: AppState, client_dir: &Path) -> Router {
         .route("/config.json", get(config))
         .route("/login", post(login))
         .route("/token/refresh", post(refresh))
+        .route("/admin/revoke", post(revoke))
         .nest_service(
             "/vendor/socket.io-client",
             ServeDir::new(client_dir.join("node_modules/socket.io-client/dist")),
@@ -219,4 +224,93 @@ async fn refresh(
         })?;
     let token = issuer.issue(&sub, &role).map_err(ApiError::internal)?;
     Ok(Json(TokenResponse { token }))
+}
+
+#[derive(Deserialize)]
+struct RevokeRequest {
+    sub: Option<String>,
+    jti: Option<String>,
+}
+
+/// The verified claims of the `Authorization: Bearer` token.
+async fn bearer_claims(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Arc<StandardClaims>, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "credentials_required",
+                "send a token as Authorization: Bearer",
+            )
+        })?;
+    state.auth.verify(token).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            e.code().as_str(),
+            e.message().to_owned(),
+        )
+    })
+}
+
+/// Revokes every token of a user (`{ "sub" }`) or one token (`{ "jti" }`); admins only. Every
+/// socket holding such a token, on every instance, is disconnected with `revoked`.
+async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<RevokeRequest>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let admin = bearer_claims(&state, &headers).await?;
+    if !admin.has_role("admin") {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only admins may revoke tokens",
+        ));
+    }
+    let Json(req) = body.map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            r#"expected { "sub": "..." } or { "jti": "..." }"#,
+        )
+    })?;
+    let (result, revoked) = match (req.sub, req.jti) {
+        (Some(sub), None) => (
+            state.revocations.revoke_user(&sub).await,
+            json!({ "sub": sub }),
+        ),
+        (None, Some(jti)) => {
+            let until = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or_default()
+                + state.token_ttl.as_secs();
+            (
+                state.revocations.revoke_token(&jti, until).await,
+                json!({ "jti": jti }),
+            )
+        }
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                r#"send exactly one of "sub" and "jti""#,
+            ));
+        }
+    };
+    tracing::info!(by = admin.sub.as_deref(), %revoked, "revocation");
+    result.map_err(|e| {
+        tracing::warn!(error = %e, "revocation applied on this instance only");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "the revocation store is unreachable: applied on this instance only; retry",
+        )
+    })?;
+    Ok(Json(json!({ "revoked": revoked })))
 }

@@ -7,6 +7,7 @@
 mod chat;
 mod cli;
 mod http;
+mod redis_driver;
 mod secret;
 mod tokens;
 mod users;
@@ -14,14 +15,17 @@ mod users;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use clap::Parser;
 use socketioxide::SocketIo;
 use socketioxide_jwt::{AuthError, AuthMode, JwtAuth, OriginLayer, VerificationKey};
 
-use crate::chat::A;
 use crate::cli::{Args, Mode};
 use crate::tokens::TokenIssuer;
 use crate::users::{UserStore, DEMO_ACCOUNTS};
+use socketioxide::adapter::Emitter;
+use socketioxide_jwt::{JwtAdapter, JwtLocalAdapter, RedisRevocationOptions, RevocationList};
+use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -86,20 +90,50 @@ async fn run(args: Args) -> Result<(), BoxError> {
     if let Some(aud) = &args.audience {
         builder = builder.audience(aud.clone());
     }
-    let auth = builder.build()?;
+    let token_ttl = Duration::from_secs(args.token_ttl_secs);
 
-    let (layer, io) = SocketIo::builder()
+    // One process (in-memory revocations, local adapter) or several (both through Redis).
+    let io_builder = SocketIo::builder()
         .max_payload(args.max_message_bytes as u64)
         .ws_max_message_size(args.max_message_bytes)
-        .ws_max_frame_size(args.max_message_bytes)
-        .with_adapter::<A>(())
-        .build_layer();
-    chat::register(&io, &auth);
+        .ws_max_frame_size(args.max_message_bytes);
+    type AddSocketIo = Box<dyn FnOnce(axum::Router) -> axum::Router>;
+    let (add_socketio, revocations, auth): (AddSocketIo, _, _) = match &args.redis {
+        None => {
+            let revocations = RevocationList::with_lifetime(token_ttl);
+            let auth = builder.revocations(revocations.clone()).build()?;
+            let (layer, io) = io_builder.with_adapter::<JwtLocalAdapter>(()).build_layer();
+            chat::register(&io, &auth);
+            (Box::new(move |app| app.layer(layer)), revocations, auth)
+        }
+        Some(url) => {
+            let client = redis::Client::open(url.as_str())
+                .map_err(|e| format!("bad --redis URL (add ?protocol=resp3): {e}"))?;
+            let options = RedisRevocationOptions {
+                max_token_lifetime: token_ttl,
+                ..RedisRevocationOptions::default()
+            };
+            let revocations = RevocationList::redis(client.clone(), options)
+                .await
+                .map_err(|e| format!("cannot reach Redis at {url}: {e}"))?;
+            let auth = builder.revocations(revocations.clone()).build()?;
+            let driver = redis_driver::ReconnectingDriver::new(client).await?;
+            let adapter = RedisAdapterCtr::new_with_driver(driver, RedisAdapterConfig::default());
+            let (layer, io) = io_builder
+                .with_adapter::<JwtAdapter<CustomRedisAdapter<Emitter, redis_driver::ReconnectingDriver>>>(adapter)
+                .build_layer();
+            chat::register(&io, &auth).await?;
+            tracing::info!(%url, "sharing broadcasts and revocations through Redis");
+            (Box::new(move |app| app.layer(layer)), revocations, auth)
+        }
+    };
 
     let state = http::AppState {
         users,
         issuer: issuer.map(Arc::new),
         auth,
+        revocations,
+        token_ttl,
         mode: args.mode,
         auth_timeout_ms: args.auth_timeout_ms,
     };
@@ -109,18 +143,34 @@ async fn run(args: Args) -> Result<(), BoxError> {
             "the JS client is not built: the page cannot load it. Run ./scripts/demo.sh (or `npm ci && npm run build` in clients/js)"
         );
     }
-    let mut app = http::router(state, &args.client_dir).layer(layer);
+    let mut app = add_socketio(http::router(state, &args.client_dir));
     if !args.allowed_origins.is_empty() {
         app = app.layer(OriginLayer::new(&args.allowed_origins));
     }
 
-    let listener = tokio::net::TcpListener::bind((args.host, args.port))
-        .await
+    let listener = listen(std::net::SocketAddr::new(args.host, args.port))
         .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
     let addr = listener.local_addr()?;
     print_banner(&args, addr);
+    // Nagle off: small Socket.IO frames go out at once (else ~40 ms with delayed ACKs).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app).await?;
     Ok(())
+}
+
+/// A listener with a backlog of 1024 (tokio's default, 128, drops connection storms into SYN
+/// retries).
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
 }
 
 /// The verification key and, unless only a public key was given, the token issuer.
