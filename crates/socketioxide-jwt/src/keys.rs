@@ -305,6 +305,16 @@ impl StaticKeys {
         }
     }
 
+    pub(crate) fn len(&self) -> usize {
+        self.by_kid.len() + usize::from(self.default.is_some())
+    }
+
+    pub(crate) fn key_ids(&self) -> Vec<String> {
+        let mut ids: Vec<_> = self.by_kid.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.default.is_none() && self.by_kid.is_empty()
     }

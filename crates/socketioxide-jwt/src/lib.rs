@@ -22,6 +22,8 @@ pub mod __fuzz {
 mod fuzz;
 mod gate;
 mod handler;
+#[cfg(feature = "jwks")]
+mod jwks;
 mod keys;
 mod limits;
 mod origin;
@@ -44,6 +46,8 @@ pub use error::{
 pub use extract::{Claims, ClaimsRejection, MaybeClaims, SocketClaimsExt};
 pub use gate::{OnAuthenticated, ViaAuthenticated};
 pub use handler::{AuthenticatedHandler, ExtractError};
+#[cfg(feature = "jwks")]
+pub use jwks::{Jwks, JwksError, JwksOptions, OidcProvider};
 pub use keys::{BoxFuture, KeyFamily, KeyResolver, VerificationKey};
 pub use limits::FailedAuthLimit;
 pub use origin::{OriginCheck, OriginFuture, OriginLayer};
