@@ -1,7 +1,7 @@
 //! Cost of `JwtAuth::verify` per algorithm, side by side with a bare `jsonwebtoken::decode` of
 //! the same token (the baseline): the ratio is what this crate's checks add.
 //!
-//! Run with `cargo bench -p socketioxide-jwt --bench verify`.
+//! Run with `cargo bench -p socketioxide-jwt --features jwks --bench verify`.
 
 use std::hint::black_box;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -59,6 +59,31 @@ fn cases() -> Vec<Case> {
     ]
 }
 
+/// The same keys as a JWKS file, so the JWKS cache-hit path is measured beside the static key.
+#[cfg(feature = "jwks")]
+fn jwks_auth(cases: &[Case], rt: &tokio::runtime::Runtime) -> JwtAuth {
+    let keys: Vec<_> = cases
+        .iter()
+        .filter(|c| c.alg != Algorithm::HS256)
+        .map(|c| {
+            let mut jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&c.encoding, c.alg).unwrap();
+            jwk.common.key_id = Some(c.name.to_owned());
+            jwk
+        })
+        .collect();
+    let path = std::env::temp_dir().join(format!("bench-jwks-{}.json", std::process::id()));
+    std::fs::write(&path, serde_json::to_vec(&json!({ "keys": keys })).unwrap()).unwrap();
+    let jwks = rt
+        .block_on(socketioxide_jwt::Jwks::from_file(&path, Default::default()))
+        .unwrap();
+    JwtAuth::builder()
+        .key_resolver(jwks)
+        .issuer("bench")
+        .audience("bench")
+        .build()
+        .unwrap()
+}
+
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -69,6 +94,8 @@ fn bench(c: &mut Criterion) {
         .as_secs()
         + 3600;
     let claims = json!({ "sub": "alice", "exp": exp, "iss": "bench", "aud": "bench" });
+    #[cfg(feature = "jwks")]
+    let jwks = jwks_auth(&cases(), &rt);
     for case in cases() {
         let auth = JwtAuth::builder()
             .key(case.key)
@@ -91,6 +118,19 @@ fn bench(c: &mut Criterion) {
                 claims
             })
         });
+        #[cfg(feature = "jwks")]
+        if case.alg != Algorithm::HS256 {
+            let mut header = Header::new(case.alg);
+            header.kid = Some(case.name.to_owned());
+            let token = encode(&header, &claims, &case.encoding).unwrap();
+            group.bench_function("JwtAuth::verify, JWKS cache hit", |b| {
+                b.iter(|| {
+                    let claims: std::sync::Arc<StandardClaims> =
+                        rt.block_on(jwks.verify(black_box(&token))).unwrap();
+                    claims
+                })
+            });
+        }
         group.finish();
     }
 }
