@@ -3,8 +3,10 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 
 import { AuthError, AuthSocket } from "../dist/index.js";
-import { createHmac, createPrivateKey, sign as rsaSign } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { createHmac, createPrivateKey, createPublicKey, sign as rsaSign } from "node:crypto";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 import { TEST_SECRET, login, startDemo, until } from "../../../e2e/node/demo-server.mjs";
 
@@ -112,8 +114,8 @@ const FIXTURES = new URL("../../../e2e/fixtures/", import.meta.url);
 const b64url = (buf) => Buffer.from(buf).toString("base64url");
 
 /** A compact JWS made with node:crypto, independent of the server's implementation. */
-function makeJwt(claims, { alg, key }) {
-  const input = `${b64url(JSON.stringify({ alg, typ: "JWT" }))}.${b64url(JSON.stringify(claims))}`;
+function makeJwt(claims, { alg, key, kid }) {
+  const input = `${b64url(JSON.stringify({ alg, typ: "JWT", ...(kid ? { kid } : {}) }))}.${b64url(JSON.stringify(claims))}`;
   const signature =
     alg === "HS256"
       ? createHmac("sha256", key).update(input).digest()
@@ -204,6 +206,25 @@ test("demo flags: --allowed-origin refuses foreign origins, --max-pending caps w
     const third = open(demo.url, { getToken: never });
     await assert.rejects(third.authenticated(), (e) => e instanceof AuthError && e.code === "server_busy");
     assert.equal(third.state, "unauthorized");
+  } finally {
+    await demo.stop();
+  }
+});
+
+test("demo flags: --jwks FILE verifies tokens of an identity provider and disables /login", async () => {
+  const jwk = createPublicKey(readFileSync(new URL("rsa_public.pem", FIXTURES))).export({ format: "jwk" });
+  const file = join(mkdtempSync(join(tmpdir(), "jwks-")), "jwks.json");
+  writeFileSync(file, JSON.stringify({ keys: [{ ...jwk, kid: "idp-1", alg: "RS256", use: "sig" }] }));
+  const demo = await startDemo(["--jwks", file]);
+  try {
+    const res = await fetch(`${demo.url}/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "alice", password: "wonderland" }) });
+    assert.equal(res.status, 501);
+    const key = readFileSync(new URL("rsa_private.pem", FIXTURES));
+    // A user the demo's database has never seen: the identity provider vouches for it.
+    const idpUser = makeJwt({ sub: "carol@idp", exp: inAMinute() }, { alg: "RS256", key, kid: "idp-1" });
+    assert.equal((await open(demo.url, { getToken: () => idpUser }).authenticated()).sub, "carol@idp");
+    const unknownKid = makeJwt({ sub: "carol@idp", exp: inAMinute() }, { alg: "RS256", key, kid: "idp-2" });
+    await assert.rejects(open(demo.url, { getToken: () => unknownKid }).authenticated(), (e) => e.code === "invalid_token");
   } finally {
     await demo.stop();
   }

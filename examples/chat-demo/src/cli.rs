@@ -32,6 +32,17 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub public_key: Option<PathBuf>,
 
+    /// Verify with the keys of a JWKS (an https URL, or a file), as issued by an identity
+    /// provider. Verification only: `/login` then answers 501.
+    #[arg(long, value_name = "URL_OR_FILE", conflicts_with = "public_key")]
+    pub jwks: Option<String>,
+
+    /// Verify with an OpenID Connect provider's keys (found at
+    /// `<URL>/.well-known/openid-configuration`); its issuer is then required in tokens.
+    /// Verification only: `/login` then answers 501.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["public_key", "jwks"])]
+    pub oidc_issuer: Option<String>,
+
     /// Milliseconds a socket has to authenticate (message mode).
     #[arg(long, default_value_t = 5000)]
     pub auth_timeout_ms: u64,

@@ -24,7 +24,10 @@ use crate::cli::{Args, Mode};
 use crate::tokens::TokenIssuer;
 use crate::users::{UserStore, DEMO_ACCOUNTS};
 use socketioxide::adapter::Emitter;
-use socketioxide_jwt::{JwtAdapter, JwtLocalAdapter, RedisRevocationOptions, RevocationList};
+use socketioxide_jwt::{
+    Jwks, JwksOptions, JwtAdapter, JwtLocalAdapter, OidcProvider, RedisRevocationOptions,
+    RevocationList,
+};
 use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -57,10 +60,16 @@ async fn run(args: Args) -> Result<(), BoxError> {
     })?;
     let users = UserStore::open(&args.data_dir)?;
 
-    let (key, issuer) = keys(&args)?;
+    let (verifier, issuer) = keys(&args).await?;
+    // Users of the demo's own database must still exist; an identity provider's are its own.
+    let local_users = matches!(verifier, Verifier::Key(_));
     let check_users = users.clone();
-    let mut builder = JwtAuth::builder()
-        .key(key)
+    let mut builder = match verifier {
+        Verifier::Key(key) => JwtAuth::builder().key(key),
+        Verifier::Jwks(jwks) => JwtAuth::builder().key_resolver(jwks),
+        Verifier::Oidc(provider) => JwtAuth::builder().oidc(provider),
+    };
+    builder = builder
         .mode(match args.mode {
             Mode::Message => AuthMode::Message,
             Mode::Handshake => AuthMode::Handshake,
@@ -69,9 +78,10 @@ async fn run(args: Args) -> Result<(), BoxError> {
         .leeway(Duration::from_secs(args.leeway_secs))
         .max_pending(args.max_pending)
         // A short --secret is the tester's choice; a warning was printed.
-        .min_hmac_secret_len(1)
+        .min_hmac_secret_len(1);
+    if local_users {
         // The token is valid, but does its user still exist?
-        .check(move |claims| {
+        builder = builder.check(move |claims| {
             let users = check_users.clone();
             async move {
                 let sub = claims.sub.clone().unwrap_or_default();
@@ -84,6 +94,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
                 }
             }
         });
+    }
     if let Some(iss) = &args.issuer {
         builder = builder.issuer(iss.clone());
     }
@@ -174,8 +185,25 @@ fn listen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener
 }
 
 /// The verification key and, unless only a public key was given, the token issuer.
-fn keys(args: &Args) -> Result<(VerificationKey, Option<TokenIssuer>), BoxError> {
+async fn keys(args: &Args) -> Result<(Verifier, Option<TokenIssuer>), BoxError> {
     let ttl = Duration::from_secs(args.token_ttl_secs);
+    if let Some(issuer) = &args.oidc_issuer {
+        let provider = OidcProvider::discover(issuer, JwksOptions::default())
+            .await
+            .map_err(|e| format!("OIDC discovery at {issuer} failed: {e}"))?;
+        tracing::info!(issuer = %provider.issuer, keys = ?provider.jwks.key_ids(), "verifying with the OIDC provider's keys; /login is disabled");
+        return Ok((Verifier::Oidc(provider), None));
+    }
+    if let Some(source) = &args.jwks {
+        let jwks = if source.starts_with("http://") || source.starts_with("https://") {
+            Jwks::from_url(source, JwksOptions::default()).await
+        } else {
+            Jwks::from_file(source, JwksOptions::default()).await
+        }
+        .map_err(|e| format!("cannot load the JWKS {source}: {e}"))?;
+        tracing::info!(keys = ?jwks.key_ids(), "verifying with a JWKS; /login is disabled");
+        return Ok((Verifier::Jwks(jwks), None));
+    }
     if let Some(path) = &args.public_key {
         let pem =
             std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -189,7 +217,7 @@ fn keys(args: &Args) -> Result<(VerificationKey, Option<TokenIssuer>), BoxError>
                 )
             })?;
         tracing::info!(family = ?key.family(), "verifying with a public key; /login is disabled");
-        return Ok((key, None));
+        return Ok((Verifier::Key(key), None));
     }
     let secret = match &args.secret {
         Some(s) if !s.is_empty() => s.clone(),
@@ -208,7 +236,17 @@ fn keys(args: &Args) -> Result<(VerificationKey, Option<TokenIssuer>), BoxError>
         args.audience.clone(),
     )
     .ok_or("the secret must not be empty")?;
-    Ok((VerificationKey::hmac(secret.as_bytes()), Some(issuer)))
+    Ok((
+        Verifier::Key(VerificationKey::hmac(secret.as_bytes())),
+        Some(issuer),
+    ))
+}
+
+/// Where verification keys come from.
+enum Verifier {
+    Key(VerificationKey),
+    Jwks(Jwks),
+    Oidc(OidcProvider),
 }
 
 fn print_banner(args: &Args, addr: std::net::SocketAddr) {
