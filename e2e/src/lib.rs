@@ -83,13 +83,22 @@ impl Server {
         configure: impl FnOnce(&Io),
         wrap: impl FnOnce(axum::Router) -> axum::Router,
     ) -> Server {
+        Self::start_at("127.0.0.1:0".parse().expect("an address"), configure, wrap).await
+    }
+
+    /// Starts a server on a given address (to restart one where it was).
+    pub async fn start_at(
+        addr: std::net::SocketAddr,
+        configure: impl FnOnce(&Io),
+        wrap: impl FnOnce(axum::Router) -> axum::Router,
+    ) -> Server {
         init_tracing();
         let (layer, io) = SocketIo::builder()
             .with_adapter::<JwtLocalAdapter>(())
             .build_layer();
         configure(&io);
         let app = wrap(axum::Router::new().layer(layer));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let listener = tokio::net::TcpListener::bind(addr)
             .await
             .expect("binding a loopback port");
         let addr = listener.local_addr().expect("local addr");
@@ -112,6 +121,14 @@ impl Server {
             install_app(io, "/hs", &handshake);
         })
         .await
+    }
+
+    /// Disconnects every socket and stops serving.
+    pub async fn stop(mut self) {
+        self.io.close().await;
+        self.task.abort();
+        // Wait until the listener is really gone, so the address can be bound again.
+        let _ = (&mut self.task).await;
     }
 
     /// The server's address.

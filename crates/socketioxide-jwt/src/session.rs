@@ -73,13 +73,13 @@ impl<C> SessionState<C> {
 
     /// Applies the result of a verification started with [`Self::try_begin_verification`].
     ///
-    /// `now_unix` is the wall-clock time in seconds (what `exp` is measured against) and `now`
+    /// `now_unix` is the wall-clock time since the epoch (what `exp` is measured against) and `now`
     /// the monotonic time the expiry timer runs on.
     pub(crate) fn finish_verification(
         &mut self,
         result: Result<Verified<C>, AuthError>,
         now: Instant,
-        now_unix: u64,
+        now_unix: Duration,
         leeway: Duration,
     ) -> Outcome {
         self.verifying = false;
@@ -102,10 +102,10 @@ impl<C> SessionState<C> {
         }
         let first = matches!(self.phase, Phase::Pending { .. });
         let expires_at = verified.registered.exp.map(|exp| {
-            let remaining = exp
-                .saturating_add(leeway.as_secs())
-                .saturating_sub(now_unix);
-            now + Duration::from_secs(remaining)
+            // To the sub-second: the deadline is `exp` + leeway on the wall clock, not later.
+            let remaining =
+                Duration::from_secs(exp.saturating_add(leeway.as_secs())).saturating_sub(now_unix);
+            now + remaining
         });
         self.phase = Phase::Authenticated {
             claims: verified.claims,
@@ -282,6 +282,10 @@ mod tests {
 
     const UNIX: u64 = 1_000_000;
 
+    fn at(secs: u64) -> Duration {
+        Duration::from_secs(secs)
+    }
+
     #[test]
     fn pending_times_out_at_deadline_only() {
         let t0 = Instant::now();
@@ -306,7 +310,7 @@ mod tests {
         let out = s.finish_verification(
             Ok(verified("alice", UNIX + 60)),
             t0,
-            UNIX,
+            at(UNIX),
             Duration::from_secs(10),
         );
         assert!(matches!(out, Outcome::FirstAuthentication));
@@ -319,17 +323,37 @@ mod tests {
     }
 
     #[test]
+    fn expiry_is_exact_to_the_sub_second() {
+        let t0 = Instant::now();
+        let mut s = SessionState::pending(t0, Duration::from_secs(5));
+        s.try_begin_verification();
+        let now_wall = at(UNIX) + Duration::from_millis(700);
+        s.finish_verification(
+            Ok(verified("alice", UNIX + 10)),
+            t0,
+            now_wall,
+            Duration::ZERO,
+        );
+        assert_eq!(s.deadline(), Some(t0 + Duration::from_millis(9300)));
+    }
+
+    #[test]
     fn refresh_moves_expiry_and_keeps_session() {
         let t0 = Instant::now();
         let mut s = SessionState::pending(t0, Duration::from_secs(5));
         s.try_begin_verification();
-        s.finish_verification(Ok(verified("alice", UNIX + 10)), t0, UNIX, Duration::ZERO);
+        s.finish_verification(
+            Ok(verified("alice", UNIX + 10)),
+            t0,
+            at(UNIX),
+            Duration::ZERO,
+        );
         let t1 = t0 + Duration::from_secs(8);
         assert!(s.try_begin_verification());
         let out = s.finish_verification(
             Ok(verified("alice", UNIX + 100)),
             t1,
-            UNIX + 8,
+            at(UNIX + 8),
             Duration::ZERO,
         );
         assert!(matches!(out, Outcome::Refreshed));
@@ -345,9 +369,19 @@ mod tests {
         let t0 = Instant::now();
         let mut s = SessionState::pending(t0, Duration::from_secs(5));
         s.try_begin_verification();
-        s.finish_verification(Ok(verified("alice", UNIX + 10)), t0, UNIX, Duration::ZERO);
+        s.finish_verification(
+            Ok(verified("alice", UNIX + 10)),
+            t0,
+            at(UNIX),
+            Duration::ZERO,
+        );
         s.try_begin_verification();
-        match s.finish_verification(Ok(verified("mallory", UNIX + 10)), t0, UNIX, Duration::ZERO) {
+        match s.finish_verification(
+            Ok(verified("mallory", UNIX + 10)),
+            t0,
+            at(UNIX),
+            Duration::ZERO,
+        ) {
             Outcome::Refused(e) => assert_eq!(e.code(), ErrorCode::InvalidToken),
             other => panic!("expected a refusal, got {other:?}"),
         }
@@ -362,11 +396,16 @@ mod tests {
         let out = s.finish_verification(
             Err(ErrorCode::InvalidToken.into()),
             t0,
-            UNIX,
+            at(UNIX),
             Duration::ZERO,
         );
         assert!(matches!(out, Outcome::Refused(_)));
-        let out = s.finish_verification(Ok(verified("alice", UNIX + 10)), t0, UNIX, Duration::ZERO);
+        let out = s.finish_verification(
+            Ok(verified("alice", UNIX + 10)),
+            t0,
+            at(UNIX),
+            Duration::ZERO,
+        );
         assert!(matches!(out, Outcome::Ignored));
     }
 
@@ -380,7 +419,7 @@ mod tests {
         let out = s.finish_verification(
             Ok(verified("alice", UNIX + 10)),
             t0 + Duration::from_secs(6),
-            UNIX,
+            at(UNIX),
             Duration::ZERO,
         );
         assert!(

@@ -1,0 +1,657 @@
+//! A Rust Socket.IO client that authenticates with a JWT against a
+//! [socketioxide-jwt](https://docs.rs/socketioxide-jwt) server (or any server speaking its wire
+//! contract), built on [`rust_socketio`]'s async client.
+//!
+//! - [`AuthClientBuilder::connect`] returns only once the server said `authenticated`, or an
+//!   [`Error::Refused`] carrying the contract's code (rust_socketio's own `connect` returns `Ok`
+//!   even when the server refuses the handshake; the refusal arrives later as an error event).
+//! - A [`TokenSource`] gives the token for every connect and reconnect, in both modes, and for
+//!   the in-band refresh before `exp`.
+//! - [`AuthClient::emit_with_ack`] returns the ack typed (rust_socketio wraps ack arguments in an
+//!   extra array).
+//!
+//! # Example
+//! ```no_run
+//! # async fn run() -> Result<(), socketioxide_jwt_client::Error> {
+//! use std::time::Duration;
+//! use socketioxide_jwt_client::{AuthClientBuilder, Mode, TokenSource};
+//!
+//! let client = AuthClientBuilder::new("http://127.0.0.1:3000")
+//!     .mode(Mode::Message)
+//!     .token(TokenSource::from_fn(|_reason| async { Ok(fetch_token().await) }))
+//!     .on("chat message", |payload| println!("{payload:?}"))
+//!     .connect()
+//!     .await?;
+//! let me: serde_json::Value = client.emit_with_ack("whoami", serde_json::json!({}), Duration::from_secs(5)).await?;
+//! println!("I am {}", me["sub"]);
+//! # Ok(()) }
+//! # async fn fetch_token() -> String { String::new() }
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::FutureExt;
+use rust_socketio::asynchronous::{Client, ClientBuilder, ReconnectSettings};
+use rust_socketio::{Event, Payload};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+/// Error codes of the wire contract, plus `server_busy`.
+pub const ERROR_CODES: [&str; 8] = [
+    "credentials_required",
+    "credentials_bad_format",
+    "invalid_token",
+    "token_expired",
+    "timeout",
+    "revoked",
+    "forbidden",
+    "server_busy",
+];
+
+/// How the token travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Connect, then emit `authenticate` with `{ token }` (the default).
+    #[default]
+    Message,
+    /// In the handshake's `auth` payload.
+    Handshake,
+}
+
+/// Why a token is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRequest {
+    /// The first connection.
+    Connect,
+    /// A reconnection after the connection was lost.
+    Reconnect,
+    /// An in-band refresh before `exp`.
+    Refresh,
+}
+
+type TokenFuture = Pin<Box<dyn Future<Output = Result<String, String>> + Send>>;
+
+/// Where tokens come from.
+#[derive(Clone)]
+pub enum TokenSource {
+    /// Always the same token (no refresh possible beyond its `exp`).
+    Static(String),
+    /// An async function asked for each (re)connect and refresh.
+    Fn(Arc<dyn Fn(TokenRequest) -> TokenFuture + Send + Sync>),
+}
+
+impl std::fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenSource::Static(_) => f.write_str("TokenSource::Static(..)"),
+            TokenSource::Fn(_) => f.write_str("TokenSource::Fn(..)"),
+        }
+    }
+}
+
+impl TokenSource {
+    /// A token source from an async function.
+    pub fn from_fn<F, Fut>(f: F) -> Self
+    where
+        F: Fn(TokenRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<String, String>> + Send + 'static,
+    {
+        TokenSource::Fn(Arc::new(move |req| Box::pin(f(req))))
+    }
+
+    async fn get(&self, request: TokenRequest) -> Result<String, Error> {
+        match self {
+            TokenSource::Static(t) => Ok(t.clone()),
+            TokenSource::Fn(f) => f(request).await.map_err(Error::Token),
+        }
+    }
+}
+
+/// The contract's error object, as the server sent it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthError {
+    /// The code (`invalid_token`, `revoked`, ...).
+    pub code: String,
+    /// Human-readable text.
+    pub message: String,
+}
+
+/// What can go wrong.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server refused the token (or the connection), with the contract's code.
+    #[error("refused by the server: {} ({})", .0.code, .0.message)]
+    Refused(AuthError),
+    /// No answer in time.
+    #[error("timed out waiting for the server")]
+    Timeout,
+    /// The token source failed.
+    #[error("the token source failed: {0}")]
+    Token(String),
+    /// The ack did not have the expected shape.
+    #[error("unexpected ack payload")]
+    Ack(#[source] serde_json::Error),
+    /// rust_socketio's own error.
+    #[error(transparent)]
+    Socket(#[from] rust_socketio::Error),
+}
+
+/// What the server confirmed with `authenticated`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct AuthenticatedInfo {
+    /// The subject.
+    pub sub: Option<String>,
+    /// Expiry, seconds since the epoch.
+    pub exp: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+enum State {
+    Connecting,
+    Authenticated(AuthenticatedInfo),
+    Refused(AuthError),
+}
+
+struct Shared {
+    token: TokenSource,
+    mode: Mode,
+    refresh_margin: Duration,
+    state: watch::Sender<State>,
+    client: Mutex<Option<Client>>,
+    refresh_generation: AtomicU64,
+    connected_before: Mutex<bool>,
+}
+
+type Handler = Box<dyn FnMut(Value) + Send + Sync>;
+
+/// Builds an [`AuthClient`].
+#[must_use]
+pub struct AuthClientBuilder {
+    url: String,
+    namespace: String,
+    mode: Mode,
+    token: Option<TokenSource>,
+    refresh_margin: Duration,
+    timeout: Duration,
+    reconnect: bool,
+    handlers: Vec<(String, Handler)>,
+}
+
+impl std::fmt::Debug for AuthClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthClientBuilder")
+            .field("url", &self.url)
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthClientBuilder {
+    /// A client for the server at `url` (namespace `/` unless [`namespace`](Self::namespace)).
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            namespace: "/".into(),
+            mode: Mode::Message,
+            token: None,
+            refresh_margin: Duration::from_secs(60),
+            timeout: Duration::from_secs(10),
+            reconnect: true,
+            handlers: Vec::new(),
+        }
+    }
+
+    /// The namespace. Defaults to `/`.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
+    }
+
+    /// How the token travels. Defaults to [`Mode::Message`].
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Where tokens come from (required).
+    pub fn token(mut self, token: TokenSource) -> Self {
+        self.token = Some(token);
+        self
+    }
+
+    /// Refresh this long before `exp` (never later than half the remaining lifetime). Defaults
+    /// to 60 s.
+    pub fn refresh_margin(mut self, margin: Duration) -> Self {
+        self.refresh_margin = margin;
+        self
+    }
+
+    /// How long [`connect`](Self::connect) waits for `authenticated`. Defaults to 10 s.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Reconnect (and authenticate again) after the connection is lost, the server's own
+    /// disconnects included. Defaults to true.
+    pub fn reconnect(mut self, reconnect: bool) -> Self {
+        self.reconnect = reconnect;
+        self
+    }
+
+    /// Calls `handler` with the first argument of every `event`.
+    pub fn on(
+        mut self,
+        event: impl Into<String>,
+        handler: impl FnMut(Value) + Send + Sync + 'static,
+    ) -> Self {
+        self.handlers.push((event.into(), Box::new(handler)));
+        self
+    }
+
+    /// Connects and authenticates; returns once the server said `authenticated`.
+    ///
+    /// # Errors
+    /// [`Error::Refused`] with the server's code, [`Error::Timeout`], or a transport error.
+    pub async fn connect(self) -> Result<AuthClient, Error> {
+        let token = self
+            .token
+            .ok_or_else(|| Error::Token("no token source configured".into()))?;
+        let (state, mut state_rx) = watch::channel(State::Connecting);
+        let shared = Arc::new(Shared {
+            token,
+            mode: self.mode,
+            refresh_margin: self.refresh_margin,
+            state,
+            client: Mutex::new(None),
+            refresh_generation: AtomicU64::new(0),
+            connected_before: Mutex::new(false),
+        });
+
+        let mut builder = ClientBuilder::new(self.url)
+            .namespace(self.namespace)
+            .reconnect(self.reconnect)
+            .reconnect_on_disconnect(self.reconnect)
+            .reconnect_delay(100, 2000);
+        if self.mode == Mode::Handshake {
+            let token = shared.token.get(TokenRequest::Connect).await?;
+            builder = builder.auth(json!({ "token": token }));
+            let on_reconnect = shared.clone();
+            builder = builder.on_reconnect(move || {
+                let shared = on_reconnect.clone();
+                async move {
+                    // The connection was lost (perhaps without a close event): not
+                    // authenticated until the server says so again.
+                    shared.refresh_generation.fetch_add(1, Ordering::SeqCst);
+                    if !matches!(&*shared.state.borrow(), State::Refused(_)) {
+                        shared.state.send_replace(State::Connecting);
+                    }
+                    let mut settings = ReconnectSettings::new();
+                    match shared.token.get(TokenRequest::Reconnect).await {
+                        Ok(token) => settings.auth(json!({ "token": token })),
+                        Err(e) => tracing::warn!(error = %e, "no token for the reconnect"),
+                    }
+                    settings
+                }
+                .boxed()
+            });
+        }
+        let on_connect = shared.clone();
+        builder = builder.on(Event::Connect, move |_, client| {
+            let shared = on_connect.clone();
+            async move { shared.on_connect(client).await }.boxed()
+        });
+        let on_close = shared.clone();
+        builder = builder.on(Event::Close, move |_, _| {
+            let shared = on_close.clone();
+            async move {
+                // Until the next `authenticated`, the client is not authenticated.
+                shared.refresh_generation.fetch_add(1, Ordering::SeqCst);
+                shared.state.send_if_modified(|state| {
+                    let was_authenticated = matches!(state, State::Authenticated(_));
+                    if was_authenticated {
+                        *state = State::Connecting;
+                    }
+                    was_authenticated
+                });
+            }
+            .boxed()
+        });
+        let on_authenticated = shared.clone();
+        builder = builder.on("authenticated", move |payload, _| {
+            let shared = on_authenticated.clone();
+            async move { shared.on_authenticated(first_arg(&payload)) }.boxed()
+        });
+        let on_unauthorized = shared.clone();
+        builder = builder.on("unauthorized", move |payload, _| {
+            let shared = on_unauthorized.clone();
+            async move {
+                let err =
+                    serde_json::from_value::<AuthError>(first_arg(&payload)).unwrap_or(AuthError {
+                        code: "invalid_token".into(),
+                        message: "refused".into(),
+                    });
+                shared.state.send_replace(State::Refused(err));
+            }
+            .boxed()
+        });
+        let on_error = shared.clone();
+        builder = builder.on(Event::Error, move |payload, _| {
+            let shared = on_error.clone();
+            async move {
+                let text = payload_text(&payload);
+                if let Some(code) = refusal_code(&text) {
+                    shared.state.send_replace(State::Refused(AuthError {
+                        code: code.to_owned(),
+                        message: format!("the server refused the connection: {code}"),
+                    }));
+                } else {
+                    tracing::debug!(error = %text, "socket.io client error");
+                }
+            }
+            .boxed()
+        });
+        for (event, mut handler) in self.handlers {
+            builder = builder.on(event.as_str(), move |payload, _| {
+                handler(first_arg(&payload));
+                async {}.boxed()
+            });
+        }
+
+        let client = builder.connect().await?;
+        *shared.client.lock().unwrap_or_else(|e| e.into_inner()) = Some(client.clone());
+        let outcome = tokio::time::timeout(self.timeout, async {
+            loop {
+                match &*state_rx.borrow_and_update() {
+                    State::Authenticated(info) => return Ok(info.clone()),
+                    State::Refused(err) => return Err(Error::Refused(err.clone())),
+                    State::Connecting => {}
+                }
+                if state_rx.changed().await.is_err() {
+                    return Err(Error::Timeout);
+                }
+            }
+        })
+        .await;
+        match outcome {
+            Ok(Ok(_)) => Ok(AuthClient { client, shared }),
+            Ok(Err(e)) => {
+                let _ = client.disconnect().await;
+                Err(e)
+            }
+            Err(_) => {
+                let _ = client.disconnect().await;
+                Err(Error::Timeout)
+            }
+        }
+    }
+}
+
+fn first_arg(payload: &Payload) -> Value {
+    match payload {
+        Payload::Text(values) => values.first().cloned().unwrap_or(Value::Null),
+        #[allow(deprecated)]
+        Payload::String(s) => serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone())),
+        Payload::Binary(_) => Value::Null,
+    }
+}
+
+fn payload_text(payload: &Payload) -> String {
+    match payload {
+        Payload::Text(values) => values
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| v.to_string())
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        #[allow(deprecated)]
+        Payload::String(s) => s.clone(),
+        Payload::Binary(_) => String::new(),
+    }
+}
+
+/// The code in a `connect_error` (rust_socketio reports it as an error string).
+fn refusal_code(text: &str) -> Option<&'static str> {
+    if !text.contains("ConnectError") {
+        return None;
+    }
+    ERROR_CODES
+        .into_iter()
+        .find(|code| text.contains(&format!("\"{code}\"")))
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+impl Shared {
+    async fn on_connect(self: Arc<Self>, client: Client) {
+        let request = {
+            let mut before = self
+                .connected_before
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let request = if *before {
+                TokenRequest::Reconnect
+            } else {
+                TokenRequest::Connect
+            };
+            *before = true;
+            request
+        };
+        self.refresh_generation.fetch_add(1, Ordering::SeqCst);
+        if !matches!(&*self.state.borrow(), State::Refused(_)) {
+            self.state.send_replace(State::Connecting);
+        }
+        if self.mode == Mode::Message {
+            match self.token.get(request).await {
+                Ok(token) => {
+                    if let Err(e) = client.emit("authenticate", json!({ "token": token })).await {
+                        tracing::warn!(error = %e, "could not send authenticate");
+                    }
+                }
+                Err(e) => {
+                    self.state.send_replace(State::Refused(AuthError {
+                        code: "credentials_required".into(),
+                        message: e.to_string(),
+                    }));
+                }
+            }
+        }
+    }
+
+    fn on_authenticated(self: Arc<Self>, payload: Value) {
+        let info: AuthenticatedInfo = serde_json::from_value(payload).unwrap_or_default();
+        self.state.send_replace(State::Authenticated(info.clone()));
+        let generation = self.refresh_generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let Some(exp) = info.exp else { return };
+        let remaining = Duration::from_secs(exp.saturating_sub(unix_now()));
+        let delay = remaining
+            .saturating_sub(self.refresh_margin)
+            .max(remaining / 2)
+            .max(Duration::from_millis(500));
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            if self.refresh_generation.load(Ordering::SeqCst) == generation {
+                if let Err(e) = self.refresh().await {
+                    tracing::warn!(error = %e, "token refresh failed");
+                }
+            }
+        });
+    }
+
+    async fn refresh(&self) -> Result<(), Error> {
+        let token = self.token.get(TokenRequest::Refresh).await?;
+        let client = self
+            .client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(client) = client {
+            client
+                .emit("authenticate", json!({ "token": token }))
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// An authenticated connection.
+pub struct AuthClient {
+    client: Client,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for AuthClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthClient")
+            .field("info", &self.info())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthClient {
+    /// What the server confirmed last, if the client is authenticated right now.
+    pub fn info(&self) -> Option<AuthenticatedInfo> {
+        match &*self.shared.state.borrow() {
+            State::Authenticated(info) => Some(info.clone()),
+            _ => None,
+        }
+    }
+
+    /// Why the server refused the client, if it did.
+    pub fn refusal(&self) -> Option<AuthError> {
+        match &*self.shared.state.borrow() {
+            State::Refused(err) => Some(err.clone()),
+            _ => None,
+        }
+    }
+
+    /// Waits until the client is authenticated (again, after a reconnect), at most `timeout`.
+    ///
+    /// # Errors
+    /// [`Error::Refused`] or [`Error::Timeout`].
+    pub async fn authenticated(&self, timeout: Duration) -> Result<AuthenticatedInfo, Error> {
+        let mut rx = self.shared.state.subscribe();
+        tokio::time::timeout(timeout, async {
+            loop {
+                match &*rx.borrow_and_update() {
+                    State::Authenticated(info) => return Ok(info.clone()),
+                    State::Refused(err) => return Err(Error::Refused(err.clone())),
+                    State::Connecting => {}
+                }
+                if rx.changed().await.is_err() {
+                    return Err(Error::Timeout);
+                }
+            }
+        })
+        .await
+        .map_err(|_| Error::Timeout)?
+    }
+
+    /// Emits `event` with `data`.
+    ///
+    /// # Errors
+    /// A transport error.
+    pub async fn emit<T: Serialize>(&self, event: &str, data: T) -> Result<(), Error> {
+        let data = serde_json::to_value(data).map_err(Error::Ack)?;
+        self.client.emit(event, data).await?;
+        Ok(())
+    }
+
+    /// Emits `event` with `data` and returns the server's ack, deserialized.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] without an ack in time, [`Error::Ack`] if it does not deserialize.
+    pub async fn emit_with_ack<T: Serialize, R: DeserializeOwned>(
+        &self,
+        event: &str,
+        data: T,
+        timeout: Duration,
+    ) -> Result<R, Error> {
+        let data = serde_json::to_value(data).map_err(Error::Ack)?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let tx = Arc::new(Mutex::new(Some(tx)));
+        self.client
+            .emit_with_ack(event, data, timeout, move |payload, _| {
+                if let Some(tx) = tx.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    let _ = tx.send(unwrap_ack(&payload));
+                }
+                async {}.boxed()
+            })
+            .await?;
+        let value = tokio::time::timeout(timeout, rx)
+            .await
+            .map_err(|_| Error::Timeout)?
+            .map_err(|_| Error::Timeout)?;
+        serde_json::from_value(value).map_err(Error::Ack)
+    }
+
+    /// Refreshes the token in-band now (the server answers `authenticated` again).
+    ///
+    /// # Errors
+    /// The token source's or the transport's error.
+    pub async fn refresh(&self) -> Result<(), Error> {
+        self.shared.refresh().await
+    }
+
+    /// Closes the connection.
+    ///
+    /// # Errors
+    /// A transport error.
+    pub async fn disconnect(self) -> Result<(), Error> {
+        self.shared
+            .refresh_generation
+            .fetch_add(1, Ordering::SeqCst);
+        self.client.disconnect().await?;
+        Ok(())
+    }
+}
+
+/// rust_socketio hands ack arguments as a list (sometimes nested once more): the first argument.
+fn unwrap_ack(payload: &Payload) -> Value {
+    let mut value = first_arg(payload);
+    while let Value::Array(items) = &value {
+        match items.as_slice() {
+            [single] => value = single.clone(),
+            _ => break,
+        }
+    }
+    value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusal_codes_are_read_from_connect_errors() {
+        assert_eq!(
+            refusal_code(r#"Received an ConnectError frame: {"message":"invalid_token"}"#),
+            Some("invalid_token")
+        );
+        assert_eq!(refusal_code("websocket error"), None);
+    }
+
+    #[test]
+    fn acks_are_unwrapped() {
+        let payload = Payload::Text(vec![json!([{"sub": "alice"}])]);
+        assert_eq!(unwrap_ack(&payload), json!({"sub": "alice"}));
+    }
+}

@@ -1,0 +1,139 @@
+//! The Rust client helper (on rust_socketio) against the real server.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use socketioxide_jwt::AuthMode;
+use socketioxide_jwt_client::{AuthClientBuilder, Error, Mode, TokenRequest, TokenSource};
+use socketioxide_jwt_e2e::*;
+
+async fn whoami(client: &socketioxide_jwt_client::AuthClient) -> Value {
+    client
+        .emit_with_ack::<_, Value>("whoami", json!({}), Duration::from_secs(5))
+        .await
+        .expect("a typed whoami ack")
+}
+
+#[tokio::test]
+async fn connects_authenticated_in_both_modes_and_reads_typed_acks() {
+    let server = Server::start_both_modes().await;
+    for (mode, ns) in [(Mode::Message, "/"), (Mode::Handshake, "/hs")] {
+        let client = AuthClientBuilder::new(server.url(""))
+            .namespace(ns)
+            .mode(mode)
+            .token(TokenSource::Static(sign(&claims("alice", 600))))
+            .connect()
+            .await
+            .unwrap_or_else(|e| panic!("{mode:?}: {e}"));
+        assert_eq!(client.info().unwrap().sub.as_deref(), Some("alice"));
+        assert_eq!(whoami(&client).await["sub"], "alice");
+        client.disconnect().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_bad_token_is_an_error_with_the_code() {
+    let server = Server::start_both_modes().await;
+    for (mode, ns) in [(Mode::Message, "/"), (Mode::Handshake, "/hs")] {
+        for (token, code) in [
+            ("x.y.z".to_owned(), "invalid_token"),
+            (sign(&claims("alice", -100)), "token_expired"),
+            ("garbage".to_owned(), "credentials_bad_format"),
+        ] {
+            let result = AuthClientBuilder::new(server.url(""))
+                .namespace(ns)
+                .mode(mode)
+                .reconnect(false)
+                .token(TokenSource::Static(token))
+                .connect()
+                .await;
+            match result {
+                Err(Error::Refused(err)) => assert_eq!(err.code, code, "{mode:?}"),
+                other => panic!("{mode:?}: expected a refusal with {code}, got {other:?}"),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn refresh_before_expiry_keeps_the_socket() {
+    let server = Server::start_both_modes().await;
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let log = asked.clone();
+    let client = AuthClientBuilder::new(server.url(""))
+        .token(TokenSource::from_fn(move |reason| {
+            log.lock().unwrap().push(reason);
+            let ttl = if reason == TokenRequest::Refresh {
+                600
+            } else {
+                2
+            };
+            async move { Ok(sign(&claims("alice", ttl))) }
+        }))
+        .connect()
+        .await
+        .unwrap();
+    // Made after the client's first token, so it expires no earlier: its expiry is the event
+    // that proves the client's first deadline has passed.
+    let witness = AuthClientBuilder::new(server.url(""))
+        .reconnect(false)
+        .token(TokenSource::Static(sign(&claims("wendy", 2))))
+        .connect()
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while witness.refusal().is_none() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the witness never expired"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(witness.refusal().unwrap().code, "token_expired");
+    assert!(asked.lock().unwrap().contains(&TokenRequest::Refresh));
+    assert!(client.info().unwrap().exp.unwrap() > now() + 500);
+    assert_eq!(whoami(&client).await["sub"], "alice");
+}
+
+#[tokio::test]
+async fn a_server_restart_reconnects_and_authenticates_with_a_fresh_token() {
+    for mode in [Mode::Message, Mode::Handshake] {
+        let auth_mode = if mode == Mode::Message {
+            AuthMode::Message
+        } else {
+            AuthMode::Handshake
+        };
+        let build = move || auth().mode(auth_mode).build().unwrap();
+        let first = build();
+        let server = Server::start(|io| install_app(io, "/", &first)).await;
+        let addr = server.addr();
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let log = asked.clone();
+        let client = AuthClientBuilder::new(server.url(""))
+            .mode(mode)
+            .token(TokenSource::from_fn(move |reason| {
+                log.lock().unwrap().push(reason);
+                async move { Ok(sign(&claims("alice", 600))) }
+            }))
+            .connect()
+            .await
+            .unwrap();
+
+        server.stop().await;
+        let second = build();
+        let server = Server::start_at(addr, |io| install_app(io, "/", &second), |app| app).await;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !asked.lock().unwrap().contains(&TokenRequest::Reconnect) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{mode:?}: no reconnect"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        client.authenticated(WAIT).await.unwrap();
+        assert_eq!(whoami(&client).await["sub"], "alice", "{mode:?}");
+        assert_eq!(server.io.sockets().len(), 1);
+        client.disconnect().await.unwrap();
+    }
+}
