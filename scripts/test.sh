@@ -43,8 +43,10 @@ npm run --prefix clients/js build
 say "cargo fmt --check"
 cargo fmt --all -- --check
 
-say "cargo clippy -D warnings"
+say "cargo clippy -D warnings (and rustdoc warnings)"
 cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy -p socketioxide-jwt --all-features --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p socketioxide-jwt --all-features -p socketioxide-jwt-client
 
 say "cargo build (the demo binary the JS and browser tests start)"
 cargo build -p chat-demo
