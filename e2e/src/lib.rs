@@ -380,6 +380,18 @@ impl Client {
     }
 }
 
+/// Polls a condition until it holds, at most [`WAIT`] (for state no event announces).
+pub async fn wait_until(cond: impl Fn() -> bool, what: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Asserts `obj` is the contract's error object with `code`.
 pub fn assert_error_object(obj: &Value, code: &str) {
     assert_eq!(obj["code"], code, "code in {obj}");

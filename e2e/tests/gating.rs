@@ -208,15 +208,3 @@ async fn either_mode_takes_a_handshake_token_or_waits_for_authenticate() {
         "invalid_token"
     );
 }
-
-/// Polls a condition until it holds, at most [`WAIT`].
-async fn wait_until(cond: impl Fn() -> bool, what: &str) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !cond() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}

@@ -116,14 +116,11 @@ async fn pending_cap_refuses_new_connections_but_not_authenticated_users() {
     c.connected("seventh", &server.url("/"), json!({})).await;
     // So does one that leaves.
     c.send(json!({"op": "close", "id": "p1"})).await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while gate.pending_sockets() != 4 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the closed socket's place was not released"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until(
+        || gate.pending_sockets() == 4,
+        "the closed socket's place to be released",
+    )
+    .await;
 }
 
 #[tokio::test]

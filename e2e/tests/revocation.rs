@@ -72,17 +72,9 @@ async fn revoking_a_user_or_a_token_disconnects_and_refuses() {
     revocations.revoke_token("b1", now() + 600).await.unwrap();
     assert_error_object(&c.expect_event("bob", "unauthorized").await, "revoked");
     c.login("bob2", &server.url("/"), &token("bob", "b2")).await;
-    wait_for_untracked(&revocations, 1).await;
-}
-
-async fn wait_for_untracked(list: &RevocationList, expected: usize) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while list.tracked_sockets() != expected {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "tracked sockets: {}",
-            list.tracked_sockets()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    wait_until(
+        || revocations.tracked_sockets() == 1,
+        "only bob2 to be tracked",
+    )
+    .await;
 }

@@ -17,17 +17,6 @@ fn rss_bytes() -> u64 {
     pages * 4096
 }
 
-async fn wait_until(cond: impl Fn() -> bool, what: &str) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !cond() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_leaves_nothing_behind() {
     let rounds: usize = std::env::var("SOAK_ROUNDS")
