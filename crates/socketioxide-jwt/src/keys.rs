@@ -305,10 +305,12 @@ impl StaticKeys {
         }
     }
 
+    #[cfg(feature = "jwks")]
     pub(crate) fn len(&self) -> usize {
         self.by_kid.len() + usize::from(self.default.is_some())
     }
 
+    #[cfg(feature = "jwks")]
     pub(crate) fn key_ids(&self) -> Vec<String> {
         let mut ids: Vec<_> = self.by_kid.keys().cloned().collect();
         ids.sort();

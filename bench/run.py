@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Connection-storm benchmark: each server pinned to core 0, the load generator to core 1.
+
+For each server kind: SOCKETS sockets, CONCURRENCY connecting at a time, held HOLD seconds;
+measures authenticated sockets/s and latency (from the load generator), server CPU per socket
+(summed from /proc/PID/task/*/schedstat) and RSS per held socket (/proc/PID/status VmRSS,
+sampled while every socket is held, minus the idle baseline). Medians of RUNS runs; ratios
+against bare socketioxide from the same run.
+
+    python3 bench/run.py --sockets 10000 --concurrency 100 --runs 5     # the full table
+    python3 bench/run.py --sockets 1000 --runs 1 --check                # the CI smoke run
+"""
+import argparse, json, os, pathlib, re, resource, statistics, subprocess, sys, time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+BIN = ROOT / "target" / "release"
+KINDS = ["bare", "message", "handshake"]
+
+
+def cpu_ns(pid):
+    total = 0
+    for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total
+
+
+def rss_kib(pid):
+    m = re.search(r"VmRSS:\s+(\d+) kB", pathlib.Path(f"/proc/{pid}/status").read_text())
+    return int(m.group(1)) if m else 0
+
+
+def pinned(core, cmd):
+    return (["taskset", "-c", str(core)] if os.cpu_count() and os.cpu_count() > 1 else []) + cmd
+
+
+def run_once(kind, args):
+    server = subprocess.Popen(pinned(0, [str(BIN / "bench-server"), "--kind", kind]), stdout=subprocess.PIPE, text=True)
+    try:
+        line = server.stdout.readline()
+        url = re.search(r"(http://\S+)", line).group(1)
+        time.sleep(0.2)
+        cpu0, rss0 = cpu_ns(server.pid), rss_kib(server.pid)
+        gen = subprocess.Popen(
+            pinned(1, [str(BIN / "loadgen"), "--url", url, "--mode", kind, "--sockets", str(args.sockets),
+                       "--concurrency", str(args.concurrency), "--hold-secs", str(args.hold)]),
+            stdout=subprocess.PIPE, text=True)
+        result, rss_held, cpu_storm = None, None, None
+        for out in gen.stdout:
+            event = json.loads(out)
+            if event["event"] == "holding":
+                cpu_storm = cpu_ns(server.pid) - cpu0
+                time.sleep(min(1.0, args.hold / 2))
+                rss_held = rss_kib(server.pid)
+            elif event["event"] == "result":
+                result = event
+        gen.wait(timeout=600)
+        if cpu_storm is None:
+            cpu_storm = cpu_ns(server.pid) - cpu0
+            rss_held = rss_kib(server.pid)
+        ok = max(result["ok"], 1)
+        return {
+            "kind": kind, "ok": result["ok"], "failures": result["failures"],
+            "first_failure": result.get("first_failure"),
+            "sockets_per_s": result["sockets_per_s"], "p50_ms": result["p50_ms"], "p99_ms": result["p99_ms"],
+            "cpu_us_per_socket": cpu_storm / 1000 / ok,
+            "rss_kib_per_socket": (rss_held - rss0) / ok,
+        }
+    finally:
+        server.kill()
+        server.wait()
+
+
+def raise_fd_limit(needed):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < needed:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(needed, soft)), hard))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sockets", type=int, default=10000)
+    ap.add_argument("--concurrency", type=int, default=100)
+    ap.add_argument("--hold", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--check", action="store_true", help="exit non-zero if any socket failed")
+    args = ap.parse_args()
+    raise_fd_limit(args.sockets * 2 + 1024)  # inherited by the server and the load generator
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "socketioxide-jwt-bench"], cwd=ROOT, check=True)
+    rows, lost = {}, 0
+    for kind in KINDS:
+        runs = [run_once(kind, args) for _ in range(args.runs)]
+        lost += sum(r["failures"] for r in runs)
+        for r in runs:
+            if r["failures"]:
+                print(f"{kind}: {r['failures']} failed, first: {r['first_failure']}", file=sys.stderr)
+        rows[kind] = {k: statistics.median(r[k] for r in runs) for k in
+                      ["sockets_per_s", "p50_ms", "p99_ms", "cpu_us_per_socket", "rss_kib_per_socket"]}
+    base = rows["bare"]
+    print(f"\n{args.sockets} sockets, {args.concurrency} at a time, websocket, HS256, median of {args.runs}\n")
+    print("| server | authenticated sockets/s | p99 connect→authenticated | server CPU per socket | RSS per held socket |")
+    print("|---|---|---|---|---|")
+    names = {"bare": "bare socketioxide, no auth", "message": "socketioxide-jwt, message mode",
+             "handshake": "socketioxide-jwt, handshake mode"}
+    for kind, r in rows.items():
+        ratio = lambda k: f" ({r[k] / base[k]:.2f}×)" if kind != "bare" and base[k] else ""
+        print(f"| {names[kind]} | {r['sockets_per_s']:.0f}{ratio('sockets_per_s')} | {r['p99_ms']:.1f} ms{ratio('p99_ms')} "
+              f"| {r['cpu_us_per_socket']:.0f} µs{ratio('cpu_us_per_socket')} | {r['rss_kib_per_socket']:.1f} KiB{ratio('rss_kib_per_socket')} |")
+    print(json.dumps({"args": vars(args), "rows": rows}))
+    if args.check and lost:
+        print(f"FAILED: {lost} socket(s) lost", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

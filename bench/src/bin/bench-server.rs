@@ -1,0 +1,59 @@
+//! A server for the storm benchmark: `--kind bare` (socketioxide, no authentication),
+//! `message` or `handshake` (socketioxide-jwt). Prints `listening on http://ADDR`.
+
+use axum::serve::ListenerExt;
+use clap::{Parser, ValueEnum};
+use socketioxide::adapter::LocalAdapter;
+use socketioxide::extract::SocketRef;
+use socketioxide::SocketIo;
+use socketioxide_jwt::{AuthMode, JwtAuth, JwtLocalAdapter};
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Kind {
+    Bare,
+    Message,
+    Handshake,
+}
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long, value_enum)]
+    kind: Kind,
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let args = Args::parse();
+    let app = match args.kind {
+        Kind::Bare => {
+            let (layer, io) = SocketIo::builder().with_adapter::<LocalAdapter>(()).build_layer();
+            io.ns("/", async |s: SocketRef<LocalAdapter>| {
+                s.emit("ready", &()).ok();
+            });
+            axum::Router::new().layer(layer)
+        }
+        Kind::Message | Kind::Handshake => {
+            let mode = if matches!(args.kind, Kind::Message) { AuthMode::Message } else { AuthMode::Handshake };
+            let auth = JwtAuth::builder()
+                .hmac_secret(socketioxide_jwt_bench::SECRET)
+                .mode(mode)
+                .max_pending(100_000)
+                .build()
+                .expect("config");
+            let (layer, io) = SocketIo::builder().with_adapter::<JwtLocalAdapter>(()).build_layer();
+            io.ns("/", auth.on_authenticated(async |_: SocketRef<JwtLocalAdapter>| {}));
+            axum::Router::new().layer(layer)
+        }
+    };
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(([127, 0, 0, 1], args.port).into())?;
+    let listener = socket.listen(1024)?;
+    println!("listening on http://{}", listener.local_addr()?);
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, app).await
+}
