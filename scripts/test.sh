@@ -77,6 +77,9 @@ say "JS client: unit tests and tests against the real demo server"
 say "Several instances: 3 chat-demo processes on a throwaway redis-server"
 (cd e2e/node && node --test cluster.test.mjs)
 
+say "Storm smoke test: 1000 sockets per server kind, none may be lost (bench/run.py)"
+python3 bench/run.py --sockets 1000 --concurrency 100 --hold 1 --runs 1 --check
+
 say "Browser tests: the demo page in headless Chromium"
 (cd e2e/node && node --test browser.test.mjs)
 
