@@ -14,7 +14,17 @@ import argparse, json, os, pathlib, re, resource, statistics, subprocess, sys, t
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BIN = ROOT / "target" / "release"
-KINDS = ["bare", "message", "handshake"]
+NODE = ROOT / "bench" / "node" / "server.mjs"
+# (key, label, server command, load generator mode)
+SERVERS = [
+    ("bare", "bare socketioxide 0.18.9, no auth", [str(BIN / "bench-server"), "--kind", "bare"], "bare"),
+    ("message", "socketioxide-jwt, message mode", [str(BIN / "bench-server"), "--kind", "message"], "message"),
+    ("handshake", "socketioxide-jwt, handshake mode", [str(BIN / "bench-server"), "--kind", "handshake"], "handshake"),
+    ("node-bare", "Node socket.io 4.8, no auth", ["node", str(NODE), "--kind", "bare"], "bare"),
+    ("node-socketio-jwt", "Node socket.io 4.8 + socketio-jwt", ["node", str(NODE), "--kind", "socketio-jwt"], "message"),
+    ("node-classic", "Node, two round trips by hand (jsonwebtoken)", ["node", str(NODE), "--kind", "classic"], "message"),
+    ("node-handshake", "Node, io.use handshake auth (jsonwebtoken)", ["node", str(NODE), "--kind", "handshake"], "handshake"),
+]
 
 
 def cpu_ns(pid):
@@ -36,15 +46,15 @@ def pinned(core, cmd):
     return (["taskset", "-c", str(core)] if os.cpu_count() and os.cpu_count() > 1 else []) + cmd
 
 
-def run_once(kind, args):
-    server = subprocess.Popen(pinned(0, [str(BIN / "bench-server"), "--kind", kind]), stdout=subprocess.PIPE, text=True)
+def run_once(server_cmd, mode, args):
+    server = subprocess.Popen(pinned(0, server_cmd), stdout=subprocess.PIPE, text=True)
     try:
         line = server.stdout.readline()
         url = re.search(r"(http://\S+)", line).group(1)
         time.sleep(0.2)
         cpu0, rss0 = cpu_ns(server.pid), rss_kib(server.pid)
         gen = subprocess.Popen(
-            pinned(1, [str(BIN / "loadgen"), "--url", url, "--mode", kind, "--sockets", str(args.sockets),
+            pinned(1, [str(BIN / "loadgen"), "--url", url, "--mode", mode, "--sockets", str(args.sockets),
                        "--concurrency", str(args.concurrency), "--hold-secs", str(args.hold)]),
             stdout=subprocess.PIPE, text=True)
         result, rss_held, cpu_storm = None, None, None
@@ -62,7 +72,7 @@ def run_once(kind, args):
             rss_held = rss_kib(server.pid)
         ok = max(result["ok"], 1)
         return {
-            "kind": kind, "ok": result["ok"], "failures": result["failures"],
+            "ok": result["ok"], "failures": result["failures"],
             "first_failure": result.get("first_failure"),
             "sockets_per_s": result["sockets_per_s"], "p50_ms": result["p50_ms"], "p99_ms": result["p99_ms"],
             "cpu_us_per_socket": cpu_storm / 1000 / ok,
@@ -86,28 +96,36 @@ def main():
     ap.add_argument("--hold", type=int, default=2)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--check", action="store_true", help="exit non-zero if any socket failed")
+    ap.add_argument("--rust-only", action="store_true", help="skip the Node.js servers")
     args = ap.parse_args()
     raise_fd_limit(args.sockets * 2 + 1024)  # inherited by the server and the load generator
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "socketioxide-jwt-bench"], cwd=ROOT, check=True)
-    rows, lost = {}, 0
-    for kind in KINDS:
-        runs = [run_once(kind, args) for _ in range(args.runs)]
+    servers = [s for s in SERVERS if not (args.rust_only and s[0].startswith("node"))]
+    if any(s[0].startswith("node") for s in servers) and not (ROOT / "bench/node/node_modules/socket.io").exists():
+        subprocess.run(["npm", "ci", "--prefix", str(ROOT / "bench/node"), "--no-audit", "--no-fund"], check=True)
+    rows, labels, lost = {}, {}, 0
+    for key, label, cmd, mode in servers:
+        runs = [run_once(cmd, mode, args) for _ in range(args.runs)]
         lost += sum(r["failures"] for r in runs)
         for r in runs:
             if r["failures"]:
-                print(f"{kind}: {r['failures']} failed, first: {r['first_failure']}", file=sys.stderr)
-        rows[kind] = {k: statistics.median(r[k] for r in runs) for k in
-                      ["sockets_per_s", "p50_ms", "p99_ms", "cpu_us_per_socket", "rss_kib_per_socket"]}
+                print(f"{key}: {r['failures']} failed, first: {r['first_failure']}", file=sys.stderr)
+        rows[key] = {k: statistics.median(r[k] for r in runs) for k in
+                     ["sockets_per_s", "p50_ms", "p99_ms", "cpu_us_per_socket", "rss_kib_per_socket"]}
+        labels[key] = label
     base = rows["bare"]
-    print(f"\n{args.sockets} sockets, {args.concurrency} at a time, websocket, HS256, median of {args.runs}\n")
+    print(f"\n{args.sockets} sockets, {args.concurrency} at a time, websocket, HS256, median of {args.runs}; "
+          f"ratios against bare socketioxide in the same run\n")
     print("| server | authenticated sockets/s | p99 connect→authenticated | server CPU per socket | RSS per held socket |")
     print("|---|---|---|---|---|")
-    names = {"bare": "bare socketioxide, no auth", "message": "socketioxide-jwt, message mode",
-             "handshake": "socketioxide-jwt, handshake mode"}
-    for kind, r in rows.items():
-        ratio = lambda k: f" ({r[k] / base[k]:.2f}×)" if kind != "bare" and base[k] else ""
-        print(f"| {names[kind]} | {r['sockets_per_s']:.0f}{ratio('sockets_per_s')} | {r['p99_ms']:.1f} ms{ratio('p99_ms')} "
+    for key, r in rows.items():
+        ratio = lambda k: f" ({r[k] / base[k]:.2f}×)" if key != "bare" and base[k] else ""
+        print(f"| {labels[key]} | {r['sockets_per_s']:.0f}{ratio('sockets_per_s')} | {r['p99_ms']:.1f} ms{ratio('p99_ms')} "
               f"| {r['cpu_us_per_socket']:.0f} µs{ratio('cpu_us_per_socket')} | {r['rss_kib_per_socket']:.1f} KiB{ratio('rss_kib_per_socket')} |")
+    if "node-socketio-jwt" in rows:
+        for key in ["message", "handshake"]:
+            print(f"CPU per socket, {labels[key]} / Node + socketio-jwt: "
+                  f"{rows[key]['cpu_us_per_socket'] / rows['node-socketio-jwt']['cpu_us_per_socket']:.2f}")
     print(json.dumps({"args": vars(args), "rows": rows}))
     if args.check and lost:
         print(f"FAILED: {lost} socket(s) lost", file=sys.stderr)
