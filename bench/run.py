@@ -97,8 +97,15 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--check", action="store_true", help="exit non-zero if any socket failed")
     ap.add_argument("--rust-only", action="store_true", help="skip the Node.js servers")
+    ap.add_argument("--chart", help="write a PNG chart here (needs matplotlib: pip install -r bench/requirements.txt)")
+    ap.add_argument("--from-json", help="only redraw the table and chart from a previous run's JSON line")
     args = ap.parse_args()
     raise_fd_limit(args.sockets * 2 + 1024)  # inherited by the server and the load generator
+    if args.from_json:
+        saved = json.loads(pathlib.Path(args.from_json).read_text().strip().splitlines()[-1])
+        rows, labels = saved["rows"], {k: l for k, l, _, _ in SERVERS}
+        report(rows, labels, saved["args"], args.chart)
+        return
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "socketioxide-jwt-bench"], cwd=ROOT, check=True)
     servers = [s for s in SERVERS if not (args.rust_only and s[0].startswith("node"))]
     if any(s[0].startswith("node") for s in servers) and not (ROOT / "bench/node/node_modules/socket.io").exists():
@@ -113,8 +120,15 @@ def main():
         rows[key] = {k: statistics.median(r[k] for r in runs) for k in
                      ["sockets_per_s", "p50_ms", "p99_ms", "cpu_us_per_socket", "rss_kib_per_socket"]}
         labels[key] = label
+    report(rows, labels, vars(args), args.chart)
+    if args.check and lost:
+        print(f"FAILED: {lost} socket(s) lost", file=sys.stderr)
+        sys.exit(1)
+
+
+def report(rows, labels, args, chart):
     base = rows["bare"]
-    print(f"\n{args.sockets} sockets, {args.concurrency} at a time, websocket, HS256, median of {args.runs}; "
+    print(f"\n{args['sockets']} sockets, {args['concurrency']} at a time, websocket, HS256, median of {args['runs']}; "
           f"ratios against bare socketioxide in the same run\n")
     print("| server | authenticated sockets/s | p99 connect→authenticated | server CPU per socket | RSS per held socket |")
     print("|---|---|---|---|---|")
@@ -126,10 +140,38 @@ def main():
         for key in ["message", "handshake"]:
             print(f"CPU per socket, {labels[key]} / Node + socketio-jwt: "
                   f"{rows[key]['cpu_us_per_socket'] / rows['node-socketio-jwt']['cpu_us_per_socket']:.2f}")
-    print(json.dumps({"args": vars(args), "rows": rows}))
-    if args.check and lost:
-        print(f"FAILED: {lost} socket(s) lost", file=sys.stderr)
-        sys.exit(1)
+    print(json.dumps({"args": args, "rows": rows}))
+    if chart:
+        draw(rows, labels, args, chart)
+
+
+def draw(rows, labels, args, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("no chart: pip install -r bench/requirements.txt", file=sys.stderr)
+        return
+    keys = list(rows)
+    names = [labels[k].replace(", ", "\n", 1) for k in keys]
+    colors = ["#2b6cb0" if not k.startswith("node") else "#a0aec0" for k in keys]
+    fig, axes = plt.subplots(1, 3, figsize=(16, 5.5))
+    for ax, (metric, title) in zip(axes, [("cpu_us_per_socket", "server CPU per socket, µs (lower is better)"),
+                                          ("sockets_per_s", "authenticated sockets/s (higher is better)"),
+                                          ("p99_ms", "p99 connect→authenticated, ms (lower is better)")]):
+        values = [rows[k][metric] for k in keys]
+        ax.barh(names, values, color=colors)
+        ax.invert_yaxis()
+        ax.set_title(title, fontsize=10)
+        for i, v in enumerate(values):
+            ax.text(v, i, f" {v:.0f}", va="center", fontsize=8)
+        ax.tick_params(axis="y", labelsize=8)
+    fig.suptitle(f"Connection storm: {args['sockets']} sockets, {args['concurrency']} at a time, websocket, HS256 "
+                 f"(median of {args['runs']}; server on one core, load on the other)", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"chart: {path}")
 
 
 if __name__ == "__main__":
