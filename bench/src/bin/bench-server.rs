@@ -28,22 +28,33 @@ async fn main() -> std::io::Result<()> {
     let args = Args::parse();
     let app = match args.kind {
         Kind::Bare => {
-            let (layer, io) = SocketIo::builder().with_adapter::<LocalAdapter>(()).build_layer();
+            let (layer, io) = SocketIo::builder()
+                .with_adapter::<LocalAdapter>(())
+                .build_layer();
             io.ns("/", async |s: SocketRef<LocalAdapter>| {
                 s.emit("ready", &()).ok();
             });
             axum::Router::new().layer(layer)
         }
         Kind::Message | Kind::Handshake => {
-            let mode = if matches!(args.kind, Kind::Message) { AuthMode::Message } else { AuthMode::Handshake };
+            let mode = if matches!(args.kind, Kind::Message) {
+                AuthMode::Message
+            } else {
+                AuthMode::Handshake
+            };
             let auth = JwtAuth::builder()
                 .hmac_secret(socketioxide_jwt_bench::SECRET)
                 .mode(mode)
                 .max_pending(100_000)
                 .build()
                 .expect("config");
-            let (layer, io) = SocketIo::builder().with_adapter::<JwtLocalAdapter>(()).build_layer();
-            io.ns("/", auth.on_authenticated(async |_: SocketRef<JwtLocalAdapter>| {}));
+            let (layer, io) = SocketIo::builder()
+                .with_adapter::<JwtLocalAdapter>(())
+                .build_layer();
+            io.ns(
+                "/",
+                auth.on_authenticated(async |_: SocketRef<JwtLocalAdapter>| {}),
+            );
             axum::Router::new().layer(layer)
         }
     };

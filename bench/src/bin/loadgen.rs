@@ -39,7 +39,8 @@ struct Args {
     timeout_secs: u64,
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// One socket: returns the open connection and the time to authenticated.
 async fn one(ws_url: &str, mode: Mode, token: &str) -> Result<(Ws, Duration), String> {
@@ -60,14 +61,20 @@ async fn one(ws_url: &str, mode: Mode, token: &str) -> Result<(Ws, Duration), St
             _ => continue,
         };
         if text.starts_with('0') && !sent_connect {
-            ws.send(Message::text(connect.clone())).await.map_err(|e| e.to_string())?;
+            ws.send(Message::text(connect.clone()))
+                .await
+                .map_err(|e| e.to_string())?;
             sent_connect = true;
         } else if text == "2" {
-            ws.send(Message::text("3")).await.map_err(|e| e.to_string())?;
+            ws.send(Message::text("3"))
+                .await
+                .map_err(|e| e.to_string())?;
         } else if text.starts_with("40") {
             if mode == Mode::Message {
                 let auth = format!("42{}", json!(["authenticate", { "token": token }]));
-                ws.send(Message::text(auth)).await.map_err(|e| e.to_string())?;
+                ws.send(Message::text(auth))
+                    .await
+                    .map_err(|e| e.to_string())?;
             }
         } else if text.starts_with("44") {
             return Err(format!("connect_error {text}"));
@@ -87,13 +94,19 @@ async fn main() {
         "{}/socket.io/?EIO=4&transport=websocket",
         args.url.replacen("http", "ws", 1)
     );
-    let tokens: Vec<String> = (0..args.sockets).map(|i| socketioxide_jwt_bench::token(&format!("user{i}"))).collect();
+    let tokens: Vec<String> = (0..args.sockets)
+        .map(|i| socketioxide_jwt_bench::token(&format!("user{i}")))
+        .collect();
     let permits = Arc::new(Semaphore::new(args.concurrency));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(args.sockets);
     for token in tokens {
         let permits = permits.clone();
-        let (ws_url, mode, timeout) = (ws_url.clone(), args.mode, Duration::from_secs(args.timeout_secs));
+        let (ws_url, mode, timeout) = (
+            ws_url.clone(),
+            args.mode,
+            Duration::from_secs(args.timeout_secs),
+        );
         tasks.push(tokio::spawn(async move {
             let _permit = permits.acquire_owned().await.expect("semaphore");
             match tokio::time::timeout(timeout, one(&ws_url, mode, &token)).await {
@@ -122,14 +135,19 @@ async fn main() {
         for mut ws in held.drain(..) {
             keepers.push(tokio::spawn(async move {
                 while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, ws.next()).await {
-                    if matches!(&msg, Message::Text(t) if t.as_str() == "2") && ws.send(Message::text("3")).await.is_err() {
+                    if matches!(&msg, Message::Text(t) if t.as_str() == "2")
+                        && ws.send(Message::text("3")).await.is_err()
+                    {
                         break;
                     }
                 }
                 ws
             }));
         }
-        println!("{}", json!({ "event": "holding", "sockets": keepers.len() }));
+        println!(
+            "{}",
+            json!({ "event": "holding", "sockets": keepers.len() })
+        );
         for k in keepers {
             if let Ok(ws) = k.await {
                 held.push(ws);
@@ -137,7 +155,13 @@ async fn main() {
         }
     }
     latencies.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-    let pct = |p: f64| latencies.get(((p / 100.0) * latencies.len() as f64) as usize).or(latencies.last()).copied().unwrap_or(0.0);
+    let pct = |p: f64| {
+        latencies
+            .get(((p / 100.0) * latencies.len() as f64) as usize)
+            .or(latencies.last())
+            .copied()
+            .unwrap_or(0.0)
+    };
     println!(
         "{}",
         json!({
