@@ -9,6 +9,9 @@ against bare socketioxide from the same run.
 
     python3 bench/run.py --sockets 10000 --concurrency 100 --runs 5     # the full table
     python3 bench/run.py --sockets 1000 --runs 1 --check                # the CI smoke run
+
+The Rust servers read BENCH_WS_READ_BUFFER and BENCH_MAX_BUFFER (socketioxide's per-socket
+websocket read buffer and packet buffer) to measure those knobs.
 """
 import argparse, json, os, pathlib, re, resource, statistics, subprocess, sys, time
 

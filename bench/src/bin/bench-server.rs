@@ -21,6 +21,26 @@ struct Args {
     kind: Kind,
     #[arg(long, default_value_t = 0)]
     port: u16,
+    /// socketioxide's websocket read buffer per socket, bytes (its default: 4096).
+    #[arg(long, env = "BENCH_WS_READ_BUFFER")]
+    ws_read_buffer: Option<usize>,
+    /// socketioxide's per-socket packet buffer (its default: 128).
+    #[arg(long, env = "BENCH_MAX_BUFFER")]
+    max_buffer: Option<usize>,
+}
+
+/// socketioxide's memory knobs, when given.
+fn tuned<A: socketioxide::adapter::Adapter>(
+    mut builder: socketioxide::SocketIoBuilder<A>,
+    args: &Args,
+) -> socketioxide::SocketIoBuilder<A> {
+    if let Some(size) = args.ws_read_buffer {
+        builder = builder.ws_read_buffer_size(size);
+    }
+    if let Some(size) = args.max_buffer {
+        builder = builder.max_buffer_size(size);
+    }
+    builder
 }
 
 #[tokio::main]
@@ -28,7 +48,7 @@ async fn main() -> std::io::Result<()> {
     let args = Args::parse();
     let app = match args.kind {
         Kind::Bare => {
-            let (layer, io) = SocketIo::builder()
+            let (layer, io) = tuned(SocketIo::builder(), &args)
                 .with_adapter::<LocalAdapter>(())
                 .build_layer();
             io.ns("/", async |s: SocketRef<LocalAdapter>| {
@@ -48,7 +68,7 @@ async fn main() -> std::io::Result<()> {
                 .max_pending(100_000)
                 .build()
                 .expect("config");
-            let (layer, io) = SocketIo::builder()
+            let (layer, io) = tuned(SocketIo::builder(), &args)
                 .with_adapter::<JwtLocalAdapter>(())
                 .build_layer();
             io.ns(
