@@ -107,7 +107,9 @@ async fn run(args: Args) -> Result<(), BoxError> {
     let io_builder = SocketIo::builder()
         .max_payload(args.max_message_bytes as u64)
         .ws_max_message_size(args.max_message_bytes)
-        .ws_max_frame_size(args.max_message_bytes);
+        .ws_max_frame_size(args.max_message_bytes)
+        // 1 KiB instead of 4: ~3 KiB less per held socket, no throughput loss measured.
+        .ws_read_buffer_size(1024);
     type AddSocketIo = Box<dyn FnOnce(axum::Router) -> axum::Router>;
     let (add_socketio, revocations, auth): (AddSocketIo, _, _) = match &args.redis {
         None => {
