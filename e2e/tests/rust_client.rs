@@ -82,14 +82,7 @@ async fn refresh_before_expiry_keeps_the_socket() {
         .connect()
         .await
         .unwrap();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while witness.refusal().is_none() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the witness never expired"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until(|| witness.refusal().is_some(), "the witness to expire").await;
     assert_eq!(witness.refusal().unwrap().code, "token_expired");
     assert!(asked.lock().unwrap().contains(&TokenRequest::Refresh));
     assert!(client.info().unwrap().exp.unwrap() > now() + 500);
@@ -123,14 +116,11 @@ async fn a_server_restart_reconnects_and_authenticates_with_a_fresh_token() {
         server.stop().await;
         let second = build();
         let server = Server::start_at(addr, |io| install_app(io, "/", &second), |app| app).await;
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while !asked.lock().unwrap().contains(&TokenRequest::Reconnect) {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{mode:?}: no reconnect"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_until(
+            || asked.lock().unwrap().contains(&TokenRequest::Reconnect),
+            "a reconnect",
+        )
+        .await;
         client.authenticated(WAIT).await.unwrap();
         assert_eq!(whoami(&client).await["sub"], "alice", "{mode:?}");
         assert_eq!(server.io.sockets().len(), 1);
