@@ -14,7 +14,6 @@ use std::fmt::Display;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -116,12 +115,7 @@ where
     s.extensions.get::<Arc<Session<C>>>()
 }
 
-/// Wall-clock time since the epoch, to the sub-second.
-fn unix_now() -> std::time::Duration {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-}
+use crate::session::wall_clock;
 
 #[derive(Serialize)]
 struct AuthenticatedPayload<'a> {
@@ -152,7 +146,7 @@ where
 
     fn finish(&self, session: &Session<C>, result: Result<Verified<C>, AuthError>) -> Outcome {
         let leeway = self.auth.inner.settings.leeway;
-        session.update(|st| st.finish_verification(result, Instant::now(), unix_now(), leeway))
+        session.update(|st| st.finish_verification(result, Instant::now(), wall_clock(), leeway))
     }
 
     /// The connect middleware: joins the pending room, installs the session, the `authenticate`
@@ -291,14 +285,12 @@ where
             registered,
             Box::new(move |err| {
                 if let (Some(s), Some(session)) = (socket.upgrade(), weak_session.upgrade()) {
-                    session.update(SessionState::close);
                     refuse(s, &err, None, &auth, &session);
                 }
             }),
         );
         session.set_revocation_ticket(ticket);
         if list.is_revoked(registered) {
-            session.update(SessionState::close);
             refuse(s.clone(), &AuthError::revoked(), None, &self.auth, session);
             return false;
         }
@@ -395,8 +387,9 @@ fn count_failure<C>(auth: &JwtAuth<C>, session: &Session<C>) {
     }
 }
 
-/// Sends the error (through the ack if one was asked, and as the `unauthorized` event), then
-/// disconnects. Never waits for the client. Every refusal but an expiry counts against the IP.
+/// Closes the session, sends the error (through the ack if one was asked, and as the
+/// `unauthorized` event), then disconnects. Never waits for the client. Every refusal but an
+/// expiry counts against the IP.
 fn refuse<A: Adapter, C>(
     s: Arc<Socket<A>>,
     err: &AuthError,
@@ -405,6 +398,7 @@ fn refuse<A: Adapter, C>(
     session: &Session<C>,
 ) {
     log_refusal(&s, err, session.client_ip);
+    session.update(SessionState::close);
     session.release_pending();
     if err.code() != ErrorCode::TokenExpired {
         count_failure(auth, session);
@@ -473,14 +467,12 @@ where
         let settings = &self.gate.auth.inner.settings;
         if !session.record_attempt(Instant::now(), settings.max_auth_attempts_per_minute) {
             let err = AuthError::forbidden("too many authentication attempts");
-            session.update(SessionState::close);
             return refuse(s, &err, Some(ack), &self.gate.auth, &session);
         }
         // Refuse an oversized payload before parsing it.
         if v.len() > settings.max_token_len + AUTHENTICATE_PAYLOAD_OVERHEAD {
             let err = AuthError::new(ErrorCode::InvalidToken)
                 .with_source("authenticate payload too large");
-            session.update(SessionState::close);
             return refuse(s, &err, Some(ack), &self.gate.auth, &session);
         }
         let payload = match TryData::<serde_json::Value>::from_message_parts(&s, &mut v, &ack_id) {
@@ -539,7 +531,7 @@ async fn run_deadline_timer<A: Adapter, C: Send + Sync + 'static>(
 #[cfg(test)]
 mod tests {
     #[test]
-    fn unix_now_is_recent() {
-        assert!(super::unix_now().as_secs() > 1_700_000_000);
+    fn wall_clock_is_recent() {
+        assert!(super::wall_clock().as_secs() > 1_700_000_000);
     }
 }

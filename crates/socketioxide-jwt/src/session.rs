@@ -15,6 +15,13 @@ use crate::limits::{AttemptWindow, PendingPermit};
 use crate::revocation::LiveTicket;
 use crate::token::Verified;
 
+/// Wall-clock time since the epoch, to the sub-second (what `exp`, `nbf` and `iat` count).
+pub(crate) fn wall_clock() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
 /// Where a socket stands.
 #[derive(Debug)]
 enum Phase<C> {
