@@ -49,3 +49,10 @@ fn js_constants_match_the_rust_ones() {
         );
     }
 }
+
+#[test]
+fn rust_client_codes_match_the_server() {
+    let mut server: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    server.push(socketioxide_jwt::SERVER_BUSY);
+    assert_eq!(socketioxide_jwt_client::ERROR_CODES.to_vec(), server);
+}
