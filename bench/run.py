@@ -5,7 +5,8 @@ For each server kind: SOCKETS sockets, CONCURRENCY connecting at a time, held HO
 measures authenticated sockets/s and latency (from the load generator), server CPU per socket
 (summed from /proc/PID/task/*/schedstat) and RSS per held socket (/proc/PID/status VmRSS,
 sampled while every socket is held, minus the idle baseline). Medians of RUNS runs; ratios
-against bare socketioxide from the same run.
+against bare socketioxide with the same transport settings ("lean": `CompactHeadLayer` and a
+1 KiB websocket read buffer, what the README recommends) from the same run.
 
     python3 bench/run.py --sockets 10000 --concurrency 100 --runs 5     # the full table
     python3 bench/run.py --sockets 1000 --runs 1 --check                # the CI smoke run
@@ -20,9 +21,13 @@ BIN = ROOT / "target" / "release"
 NODE = ROOT / "bench" / "node" / "server.mjs"
 # (key, label, server command, load generator mode)
 SERVERS = [
-    ("bare", "bare socketioxide 0.18.9, no auth", [str(BIN / "bench-server"), "--kind", "bare"], "bare"),
-    ("message", "socketioxide-jwt, message mode", [str(BIN / "bench-server"), "--kind", "message"], "message"),
-    ("handshake", "socketioxide-jwt, handshake mode", [str(BIN / "bench-server"), "--kind", "handshake"], "handshake"),
+    ("bare-defaults", "bare socketioxide 0.18.9, no auth, its defaults",
+     [str(BIN / "bench-server"), "--kind", "bare"], "bare"),
+    ("bare", "bare socketioxide 0.18.9, no auth, lean", [str(BIN / "bench-server"), "--kind", "bare", "--lean"], "bare"),
+    ("message", "socketioxide-jwt, message mode, lean",
+     [str(BIN / "bench-server"), "--kind", "message", "--lean"], "message"),
+    ("handshake", "socketioxide-jwt, handshake mode, lean",
+     [str(BIN / "bench-server"), "--kind", "handshake", "--lean"], "handshake"),
     ("node-bare", "Node socket.io 4.8, no auth", ["node", str(NODE), "--kind", "bare"], "bare"),
     ("node-socketio-jwt", "Node socket.io 4.8 + socketio-jwt", ["node", str(NODE), "--kind", "socketio-jwt"], "message"),
     ("node-classic", "Node, two round trips by hand (jsonwebtoken)", ["node", str(NODE), "--kind", "classic"], "message"),
@@ -100,6 +105,7 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--check", action="store_true", help="exit non-zero if any socket failed")
     ap.add_argument("--rust-only", action="store_true", help="skip the Node.js servers")
+    ap.add_argument("--only", help="comma-separated server keys to run (e.g. bare,message)")
     ap.add_argument("--chart", help="write a PNG chart here (needs matplotlib: pip install -r bench/requirements.txt)")
     ap.add_argument("--from-json", help="only redraw the table and chart from a previous run's JSON line")
     args = ap.parse_args()
@@ -111,16 +117,22 @@ def main():
         return
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "socketioxide-jwt-bench"], cwd=ROOT, check=True)
     servers = [s for s in SERVERS if not (args.rust_only and s[0].startswith("node"))]
+    if args.only:
+        servers = [s for s in servers if s[0] in args.only.split(",")]
     if any(s[0].startswith("node") for s in servers) and not (ROOT / "bench/node/node_modules/socket.io").exists():
         subprocess.run(["npm", "ci", "--prefix", str(ROOT / "bench/node"), "--no-audit", "--no-fund"], check=True)
+    # Rounds: every server once per round, so a slow spell of the machine hits them all alike.
+    runs = {key: [] for key, _, _, _ in servers}
+    for _ in range(args.runs):
+        for key, _, cmd, mode in servers:
+            runs[key].append(run_once(cmd, mode, args))
     rows, labels, lost = {}, {}, 0
-    for key, label, cmd, mode in servers:
-        runs = [run_once(cmd, mode, args) for _ in range(args.runs)]
-        lost += sum(r["failures"] for r in runs)
-        for r in runs:
+    for key, label, _, _ in servers:
+        lost += sum(r["failures"] for r in runs[key])
+        for r in runs[key]:
             if r["failures"]:
                 print(f"{key}: {r['failures']} failed, first: {r['first_failure']}", file=sys.stderr)
-        rows[key] = {k: statistics.median(r[k] for r in runs) for k in
+        rows[key] = {k: statistics.median(r[k] for r in runs[key]) for k in
                      ["sockets_per_s", "p50_ms", "p99_ms", "cpu_us_per_socket", "rss_kib_per_socket"]}
         labels[key] = label
     report(rows, labels, vars(args), args.chart)
@@ -132,7 +144,7 @@ def main():
 def report(rows, labels, args, chart):
     base = rows["bare"]
     print(f"\n{args['sockets']} sockets, {args['concurrency']} at a time, websocket, HS256, median of {args['runs']}; "
-          f"ratios against bare socketioxide in the same run\n")
+          f"ratios against bare socketioxide (lean) in the same run\n")
     print("| server | authenticated sockets/s | p99 connect→authenticated | server CPU per socket | RSS per held socket |")
     print("|---|---|---|---|---|")
     for key, r in rows.items():
@@ -159,16 +171,17 @@ def draw(rows, labels, args, path):
     keys = list(rows)
     names = [labels[k].replace(", ", "\n", 1) for k in keys]
     colors = ["#2b6cb0" if not k.startswith("node") else "#a0aec0" for k in keys]
-    fig, axes = plt.subplots(1, 3, figsize=(16, 5.5))
-    for ax, (metric, title) in zip(axes, [("cpu_us_per_socket", "server CPU per socket, µs (lower is better)"),
-                                          ("sockets_per_s", "authenticated sockets/s (higher is better)"),
-                                          ("p99_ms", "p99 connect→authenticated, ms (lower is better)")]):
+    fig, axes = plt.subplots(2, 2, figsize=(16, 9))
+    for ax, (metric, title) in zip(axes.flat, [("cpu_us_per_socket", "server CPU per socket, µs (lower is better)"),
+                                               ("sockets_per_s", "authenticated sockets/s (higher is better)"),
+                                               ("p99_ms", "p99 connect→authenticated, ms (lower is better)"),
+                                               ("rss_kib_per_socket", "RSS per held socket, KiB (lower is better)")]):
         values = [rows[k][metric] for k in keys]
         ax.barh(names, values, color=colors)
         ax.invert_yaxis()
         ax.set_title(title, fontsize=10)
         for i, v in enumerate(values):
-            ax.text(v, i, f" {v:.0f}", va="center", fontsize=8)
+            ax.text(v, i, f" {v:.1f}" if v < 100 else f" {v:.0f}", va="center", fontsize=8)
         ax.tick_params(axis="y", labelsize=8)
     fig.suptitle(f"Connection storm: {args['sockets']} sockets, {args['concurrency']} at a time, websocket, HS256 "
                  f"(median of {args['runs']}; server on one core, load on the other)", fontsize=11)

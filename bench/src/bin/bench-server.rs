@@ -1,12 +1,15 @@
 //! A server for the storm benchmark: `--kind bare` (socketioxide, no authentication),
 //! `message` or `handshake` (socketioxide-jwt). Prints `listening on http://ADDR`.
 
+use axum::extract::Request;
 use axum::serve::ListenerExt;
+use axum::ServiceExt;
 use clap::{Parser, ValueEnum};
 use socketioxide::adapter::LocalAdapter;
 use socketioxide::extract::SocketRef;
 use socketioxide::SocketIo;
-use socketioxide_jwt::{AuthMode, JwtAuth, JwtLocalAdapter};
+use socketioxide_jwt::{AuthMode, CompactHeadLayer, JwtAuth, JwtLocalAdapter};
+use tower_layer::Layer;
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Kind {
@@ -27,6 +30,10 @@ struct Args {
     /// socketioxide's per-socket packet buffer (its default: 128).
     #[arg(long, env = "BENCH_MAX_BUFFER")]
     max_buffer: Option<usize>,
+    /// The memory settings the README recommends: `CompactHeadLayer` around the router and a
+    /// 1 KiB websocket read buffer (unless `--ws-read-buffer` says otherwise).
+    #[arg(long, env = "BENCH_LEAN")]
+    lean: bool,
 }
 
 /// socketioxide's memory knobs, when given.
@@ -34,7 +41,7 @@ fn tuned<A: socketioxide::adapter::Adapter>(
     mut builder: socketioxide::SocketIoBuilder<A>,
     args: &Args,
 ) -> socketioxide::SocketIoBuilder<A> {
-    if let Some(size) = args.ws_read_buffer {
+    if let Some(size) = args.ws_read_buffer.or(args.lean.then_some(1024)) {
         builder = builder.ws_read_buffer_size(size);
     }
     if let Some(size) = args.max_buffer {
@@ -86,5 +93,10 @@ async fn main() -> std::io::Result<()> {
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, app).await
+    if args.lean {
+        let app = CompactHeadLayer::new().layer(app);
+        axum::serve(listener, ServiceExt::<Request>::into_make_service(app)).await
+    } else {
+        axum::serve(listener, app).await
+    }
 }

@@ -21,9 +21,10 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, TryData};
 use socketioxide::handler::{ConnectHandler, FromConnectParts, FromMessageParts, MessageHandler};
 use std::marker::PhantomData;
-use std::task::Poll;
+use std::task::{Context, Poll, Waker};
 
 use crate::handler::AuthenticatedHandler;
+use crate::keys::BoxFuture;
 use socketioxide::socket::Socket;
 use socketioxide_core::Value;
 use tokio::sync::watch;
@@ -247,6 +248,9 @@ where
                 None
             }
         };
+        // A task of its own, never polled here: when a message handler calls this (message
+        // mode), socketioxide holds the socket's handler map locked, and the application's
+        // handler registers its handlers there.
         let gate = self.clone();
         tokio::spawn(async move {
             let mut handler = handler;
@@ -483,7 +487,25 @@ where
             tracing::debug!(sid = %s.id, "authenticate ignored: a verification is running or the session is closed");
             return;
         }
-        tokio::spawn(self.gate.clone().authenticate(s, session, payload, ack));
+        let verification = self.gate.clone().authenticate(s, session, payload, ack);
+        if let Some(rest) = poll_once(Box::pin(verification)) {
+            tokio::spawn(rest);
+        }
+    }
+}
+
+/// Polls `future` once, here, and returns it if it has to wait (the caller spawns the rest).
+///
+/// A verification with its key at hand finishes in that one poll, which saves a task and a
+/// trip through the scheduler per socket. A pending future is polled again by its task with a
+/// real waker, as the `Future` contract expects. Never for the application's handler from a
+/// message handler: socketioxide holds the socket's handler map locked while it calls one,
+/// and the application's handler registers handlers (`go_live` spawns it).
+fn poll_once(mut future: BoxFuture<'static, ()>) -> Option<BoxFuture<'static, ()>> {
+    let mut cx = Context::from_waker(Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        Poll::Ready(()) => None,
+        Poll::Pending => Some(future),
     }
 }
 

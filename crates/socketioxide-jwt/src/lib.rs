@@ -11,6 +11,7 @@
 mod adapter;
 mod authorize;
 mod claims;
+mod compact;
 mod config;
 mod error;
 mod extract;
@@ -35,6 +36,7 @@ mod token;
 pub use adapter::{AuthenticatedOperators, GatedAdapter, JwtAdapter};
 pub use authorize::Require;
 pub use claims::{RegisteredClaims, StandardClaims};
+pub use compact::{compact_head, CompactHead, CompactHeadLayer};
 pub use config::{
     AuthMode, ClientIpFn, EventNames, JwtAuth, JwtAuthBuilder, DEFAULT_AUTH_TIMEOUT,
     DEFAULT_LEEWAY, DEFAULT_MAX_AUTH_ATTEMPTS_PER_MINUTE, DEFAULT_MAX_PENDING,

@@ -15,10 +15,15 @@ mod users;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::Request;
 use axum::serve::ListenerExt;
+use axum::ServiceExt;
 use clap::Parser;
 use socketioxide::SocketIo;
-use socketioxide_jwt::{AuthError, AuthMode, JwtAuth, OriginLayer, VerificationKey};
+use socketioxide_jwt::{
+    AuthError, AuthMode, CompactHeadLayer, JwtAuth, OriginLayer, VerificationKey,
+};
+use tower_layer::Layer;
 
 use crate::cli::{Args, Mode};
 use crate::tokens::TokenIssuer;
@@ -169,7 +174,10 @@ async fn run(args: Args) -> Result<(), BoxError> {
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, app).await?;
+    // Outside the router, so even axum's `OriginalUri` holds the copy: without it every held
+    // socket keeps hyper's 8–16 KiB read buffer alive (see `CompactHeadLayer`).
+    let app = CompactHeadLayer::new().layer(app);
+    axum::serve(listener, ServiceExt::<Request>::into_make_service(app)).await?;
     Ok(())
 }
 
