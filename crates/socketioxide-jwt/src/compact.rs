@@ -114,7 +114,13 @@ where
 /// A value that cannot be rebuilt (never the case for a head hyper parsed) is kept as it was.
 pub fn compact_head<B>(req: Request<B>) -> Request<B> {
     let (mut parts, body) = req.into_parts();
-    let uri_text = parts.uri.to_string();
+    // Origin-form (`/socket.io/?EIO=4...`), what a server sees, without going through `fmt`.
+    let uri_text: std::borrow::Cow<'_, str> = match parts.uri.path_and_query() {
+        Some(pq) if parts.uri.scheme().is_none() && parts.uri.authority().is_none() => {
+            pq.as_str().into()
+        }
+        _ => parts.uri.to_string().into(),
+    };
     let size = uri_text.len() + parts.headers.values().map(|v| v.len()).sum::<usize>();
     let mut buf = BytesMut::with_capacity(size);
     buf.extend_from_slice(uri_text.as_bytes());
@@ -122,11 +128,13 @@ pub fn compact_head<B>(req: Request<B>) -> Request<B> {
         buf.extend_from_slice(value.as_bytes());
     }
     let buf: Bytes = buf.freeze();
+    let uri_len = uri_text.len();
+    drop(uri_text);
 
-    if let Ok(uri) = Uri::from_maybe_shared(buf.slice(..uri_text.len())) {
+    if let Ok(uri) = Uri::from_maybe_shared(buf.slice(..uri_len)) {
         parts.uri = uri;
     }
-    let mut offset = uri_text.len();
+    let mut offset = uri_len;
     let mut headers = HeaderMap::with_capacity(parts.headers.len());
     for (name, value) in &parts.headers {
         let copy = buf.slice(offset..offset + value.len());
@@ -184,6 +192,18 @@ mod tests {
             assert!(!inside(&raw, value.as_bytes()));
         }
         assert!(cookies[0].is_sensitive(), "sensitivity is kept");
+    }
+
+    #[test]
+    fn an_absolute_form_uri_is_copied_whole() {
+        let raw = Bytes::from_static(b"http://chat.example.com/socket.io/?EIO=4");
+        let req = Request::builder()
+            .uri(Uri::from_maybe_shared(raw.clone()).expect("uri"))
+            .body(())
+            .expect("request");
+        let req = compact_head(req);
+        assert_eq!(req.uri(), "http://chat.example.com/socket.io/?EIO=4");
+        assert!(!inside(&raw, req.uri().path().as_bytes()));
     }
 
     #[test]
