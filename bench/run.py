@@ -24,6 +24,8 @@ SERVERS = [
     ("bare-defaults", "bare socketioxide 0.18.9, no auth, its defaults",
      [str(BIN / "bench-server"), "--kind", "bare"], "bare"),
     ("bare", "bare socketioxide 0.18.9, no auth, lean", [str(BIN / "bench-server"), "--kind", "bare", "--lean"], "bare"),
+    ("round-trip", "bare socketioxide, no auth, lean, + message mode's extra round trip",
+     [str(BIN / "bench-server"), "--kind", "round-trip", "--lean"], "message"),
     ("message", "socketioxide-jwt, message mode, lean",
      [str(BIN / "bench-server"), "--kind", "message", "--lean"], "message"),
     ("handshake", "socketioxide-jwt, handshake mode, lean",

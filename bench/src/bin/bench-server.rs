@@ -1,4 +1,5 @@
 //! A server for the storm benchmark: `--kind bare` (socketioxide, no authentication),
+//! `round-trip` (no authentication, one extra client → server event as message mode has),
 //! `message` or `handshake` (socketioxide-jwt). Prints `listening on http://ADDR`.
 
 use axum::extract::Request;
@@ -13,7 +14,11 @@ use tower_layer::Layer;
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Kind {
+    /// socketioxide, no authentication: emits `ready` on connect.
     Bare,
+    /// socketioxide, no authentication, message mode's round trip: answers an `authenticate`
+    /// event with `authenticated` without verifying anything (what the extra message costs).
+    RoundTrip,
     Message,
     Handshake,
 }
@@ -60,6 +65,17 @@ async fn main() -> std::io::Result<()> {
                 .build_layer();
             io.ns("/", async |s: SocketRef<LocalAdapter>| {
                 s.emit("ready", &()).ok();
+            });
+            axum::Router::new().layer(layer)
+        }
+        Kind::RoundTrip => {
+            let (layer, io) = tuned(SocketIo::builder(), &args)
+                .with_adapter::<LocalAdapter>(())
+                .build_layer();
+            io.ns("/", async |s: SocketRef<LocalAdapter>| {
+                s.on("authenticate", async |s: SocketRef<LocalAdapter>| {
+                    s.emit("authenticated", &()).ok();
+                });
             });
             axum::Router::new().layer(layer)
         }
