@@ -87,7 +87,7 @@ async fn one(ws_url: &str, mode: Mode, token: &str) -> Result<(Ws, Duration), St
     Err("stream ended".into())
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args = Args::parse();
     let ws_url = format!(

@@ -220,8 +220,16 @@ where
 
     /// Authenticated for the first time: leave the pending room, join the user's room, run the
     /// application's handler up to its first pending `.await`, then tell the client.
-    fn go_live<A, T>(&self, s: Arc<Socket<A>>, session: Arc<Session<C>>, auth: Option<Value>)
-    where
+    ///
+    /// `from` says where it is called from: the application's handler may only be polled here
+    /// from the connect handler (see [`Caller`]).
+    fn go_live<A, T>(
+        &self,
+        s: Arc<Socket<A>>,
+        session: Arc<Session<C>>,
+        auth: Option<Value>,
+        from: Caller,
+    ) where
         A: Adapter,
         H: AuthenticatedHandler<A, T>,
     {
@@ -248,9 +256,19 @@ where
                 None
             }
         };
-        // A task of its own, never polled here: when a message handler calls this (message
-        // mode), socketioxide holds the socket's handler map locked, and the application's
-        // handler registers its handlers there.
+        if from == Caller::ConnectHandler {
+            // Nothing is locked here: run the handler to its first pending `.await` at once,
+            // and spawn a task only if it waits.
+            let rest = handler.and_then(poll_once);
+            self.emit_authenticated(&s, &session);
+            if let Some(rest) = rest {
+                tokio::spawn(rest);
+            }
+            return;
+        }
+        // A task of its own, never polled here: a message handler called us, and socketioxide
+        // holds the socket's handler map locked meanwhile, where the application's handler
+        // registers its handlers.
         let gate = self.clone();
         tokio::spawn(async move {
             let mut handler = handler;
@@ -333,7 +351,7 @@ where
         match self.finish(&session, result) {
             Outcome::FirstAuthentication => {
                 let _ = ack.send(&AckOk { ok: true });
-                self.go_live(s, session, None);
+                self.go_live(s, session, None, Caller::MessageHandler);
             }
             Outcome::Refreshed => {
                 let _ = ack.send(&AckOk { ok: true });
@@ -435,7 +453,7 @@ where
         };
         // Handshake mode verified the token in the middleware; message mode goes live later.
         if session.read(SessionState::is_authenticated) {
-            self.go_live(s, session, auth);
+            self.go_live(s, session, auth, Caller::ConnectHandler);
         }
     }
 
@@ -494,13 +512,22 @@ where
     }
 }
 
+/// Where [`OnAuthenticated::go_live`] is called from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    /// socketioxide's connect step (handshake mode): no lock held.
+    ConnectHandler,
+    /// The `authenticate` event handler (message mode): the socket's handler map is locked.
+    MessageHandler,
+}
+
 /// Polls `future` once, here, and returns it if it has to wait (the caller spawns the rest).
 ///
 /// A verification with its key at hand finishes in that one poll, which saves a task and a
 /// trip through the scheduler per socket. A pending future is polled again by its task with a
 /// real waker, as the `Future` contract expects. Never for the application's handler from a
 /// message handler: socketioxide holds the socket's handler map locked while it calls one,
-/// and the application's handler registers handlers (`go_live` spawns it).
+/// and the application's handler registers handlers (see [`Caller`]).
 fn poll_once(mut future: BoxFuture<'static, ()>) -> Option<BoxFuture<'static, ()>> {
     let mut cx = Context::from_waker(Waker::noop());
     match future.as_mut().poll(&mut cx) {

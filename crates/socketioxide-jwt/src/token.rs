@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use jsonwebtoken::{decode, decode_header, errors::ErrorKind};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::claims::RegisteredClaims;
@@ -118,8 +118,11 @@ pub(crate) async fn verify<C: DeserializeOwned>(
     let decoding_key = key.decoding_key().ok_or_else(|| {
         AuthError::new(ErrorCode::InvalidToken).with_source("the resolved key is an empty secret")
     })?;
-    let data = decode::<Value>(token, decoding_key, validation).map_err(jwt_error)?;
-    let registered = RegisteredClaims::deserialize(&data.claims).map_err(claims_shape)?;
+    // The claims stay JSON text, read twice (registered claims, the application's type): no
+    // `Value` tree is built.
+    let data = decode::<Box<RawValue>>(token, decoding_key, validation).map_err(jwt_error)?;
+    let claims_json = data.claims.get();
+    let registered: RegisteredClaims = serde_json::from_str(claims_json).map_err(claims_shape)?;
     if settings
         .revocations
         .as_ref()
@@ -127,7 +130,7 @@ pub(crate) async fn verify<C: DeserializeOwned>(
     {
         return Err(AuthError::revoked());
     }
-    let claims = C::deserialize(&data.claims).map_err(claims_shape)?;
+    let claims: C = serde_json::from_str(claims_json).map_err(claims_shape)?;
     Ok(Verified {
         claims: Arc::new(claims),
         registered,
