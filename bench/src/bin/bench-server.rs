@@ -8,6 +8,7 @@ use axum::ServiceExt;
 use clap::{Parser, ValueEnum};
 use socketioxide::adapter::LocalAdapter;
 use socketioxide::extract::SocketRef;
+use socketioxide::handler::ConnectHandler;
 use socketioxide::SocketIo;
 use socketioxide_jwt::{AuthMode, CompactHeadLayer, JwtAuth, JwtLocalAdapter};
 use tower_layer::Layer;
@@ -72,11 +73,13 @@ async fn main() -> std::io::Result<()> {
             let (layer, io) = tuned(SocketIo::builder(), &args)
                 .with_adapter::<LocalAdapter>(())
                 .build_layer();
-            io.ns("/", async |s: SocketRef<LocalAdapter>| {
-                s.on("authenticate", async |s: SocketRef<LocalAdapter>| {
-                    s.emit("authenticated", &()).ok();
-                });
-            });
+            // Registered in a connect middleware, before the client hears it is connected (as
+            // socketioxide-jwt does): a handler registered later can miss the first event.
+            let register = async |s: SocketRef<LocalAdapter>| {
+                s.on("authenticate", answer_authenticate);
+                Ok::<(), std::convert::Infallible>(())
+            };
+            io.ns("/", (async |_: SocketRef<LocalAdapter>| {}).with(register));
             axum::Router::new().layer(layer)
         }
         Kind::Message | Kind::Handshake => {
@@ -115,4 +118,10 @@ async fn main() -> std::io::Result<()> {
     } else {
         axum::serve(listener, app).await
     }
+}
+
+/// The round-trip server's `authenticate` handler: answers without verifying anything (an async
+/// handler, as socketioxide 0.18 has no other kind: socketioxide spawns a task per call).
+async fn answer_authenticate(s: SocketRef<LocalAdapter>) {
+    s.emit("authenticated", &()).ok();
 }
