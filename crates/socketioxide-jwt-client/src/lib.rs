@@ -267,7 +267,7 @@ impl AuthClientBuilder {
         let token = self
             .token
             .ok_or_else(|| Error::Token("no token source configured".into()))?;
-        let (state, mut state_rx) = watch::channel(State::Connecting);
+        let (state, state_rx) = watch::channel(State::Connecting);
         let shared = Arc::new(Shared {
             token,
             mode: self.mode,
@@ -370,31 +370,35 @@ impl AuthClientBuilder {
 
         let client = builder.connect().await?;
         *shared.client.lock().unwrap_or_else(|e| e.into_inner()) = Some(client.clone());
-        let outcome = tokio::time::timeout(self.timeout, async {
-            loop {
-                match &*state_rx.borrow_and_update() {
-                    State::Authenticated(info) => return Ok(info.clone()),
-                    State::Refused(err) => return Err(Error::Refused(err.clone())),
-                    State::Connecting => {}
-                }
-                if state_rx.changed().await.is_err() {
-                    return Err(Error::Timeout);
-                }
-            }
-        })
-        .await;
-        match outcome {
-            Ok(Ok(_)) => Ok(AuthClient { client, shared }),
-            Ok(Err(e)) => {
+        match settled(state_rx, self.timeout).await {
+            Ok(_) => Ok(AuthClient { client, shared }),
+            Err(e) => {
                 let _ = client.disconnect().await;
                 Err(e)
             }
-            Err(_) => {
-                let _ = client.disconnect().await;
-                Err(Error::Timeout)
-            }
         }
     }
+}
+
+/// Waits, at most `timeout`, until the state is `Authenticated` (its info) or `Refused`.
+async fn settled(
+    mut rx: watch::Receiver<State>,
+    timeout: Duration,
+) -> Result<AuthenticatedInfo, Error> {
+    tokio::time::timeout(timeout, async {
+        loop {
+            match &*rx.borrow_and_update() {
+                State::Authenticated(info) => return Ok(info.clone()),
+                State::Refused(err) => return Err(Error::Refused(err.clone())),
+                State::Connecting => {}
+            }
+            if rx.changed().await.is_err() {
+                return Err(Error::Timeout);
+            }
+        }
+    })
+    .await
+    .map_err(|_| Error::Timeout)?
 }
 
 fn first_arg(payload: &Payload) -> Value {
@@ -548,21 +552,7 @@ impl AuthClient {
     /// # Errors
     /// [`Error::Refused`] or [`Error::Timeout`].
     pub async fn authenticated(&self, timeout: Duration) -> Result<AuthenticatedInfo, Error> {
-        let mut rx = self.shared.state.subscribe();
-        tokio::time::timeout(timeout, async {
-            loop {
-                match &*rx.borrow_and_update() {
-                    State::Authenticated(info) => return Ok(info.clone()),
-                    State::Refused(err) => return Err(Error::Refused(err.clone())),
-                    State::Connecting => {}
-                }
-                if rx.changed().await.is_err() {
-                    return Err(Error::Timeout);
-                }
-            }
-        })
-        .await
-        .map_err(|_| Error::Timeout)?
+        settled(self.shared.state.subscribe(), timeout).await
     }
 
     /// Emits `event` with `data`.
