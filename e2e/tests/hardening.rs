@@ -4,7 +4,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use serde_json::json;
-use socketioxide_jwt::{AuthMode, FailedAuthLimit, OriginLayer};
+use socketioxide::extract::{AckSender, SocketRef};
+use socketioxide_jwt::{AuthMode, CompactHeadLayer, FailedAuthLimit, OriginLayer};
 use socketioxide_jwt_e2e::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -239,4 +240,37 @@ async fn a_recovery_attempt_does_not_skip_authentication() {
     assert_error_object(&c.expect_event("r", "unauthorized").await, "timeout");
     c.sync().await;
     assert!(!c.got_ack("r", "who"));
+}
+
+#[tokio::test]
+async fn behind_compact_head_layer_handlers_still_read_the_handshake_request() {
+    let auth = auth().build().unwrap();
+    let gate = auth.clone();
+    let server = Server::start_with(
+        move |io| {
+            io.ns(
+                "/",
+                gate.on_authenticated(async |socket: SocketRef<A>| {
+                    socket.on("head", async |socket: SocketRef<A>, ack: AckSender<A>| {
+                        let parts = socket.req_parts();
+                        let host = parts.headers.get("host").and_then(|v| v.to_str().ok());
+                        ack.send(&json!({ "host": host, "query": parts.uri.query() }))
+                            .ok();
+                    });
+                }),
+            );
+        },
+        |app| app.layer(CompactHeadLayer::new()),
+    )
+    .await;
+    let mut c = Client::start().await;
+    c.connected("a", &server.url("/"), json!({ "query": { "app": "chat" } }))
+        .await;
+    c.authenticate("a", &sign(&claims("ada", 600))).await;
+    c.emit_ack("a", "head", json!([]), "h").await;
+    let head = c.expect_ack("a", "h").await;
+    assert_eq!(head["host"], server.addr().to_string());
+    let query = head["query"].as_str().unwrap_or_default();
+    assert!(query.contains("app=chat"), "{query}");
+    assert!(query.contains("EIO=4"), "{query}");
 }
