@@ -48,7 +48,10 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p socketioxide-jwt --all-features --all-targets -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p socketioxide-jwt --all-features -p socketioxide-jwt-client
 
-say "cargo build (the demo binary the JS and browser tests start)"
+say "cargo build (the demo binaries the JS and browser tests start)"
+# One built without the JS client (the page must say so), kept aside; then the real one.
+CHAT_DEMO_JS_CLIENT="$(mktemp -d)" cargo build -p chat-demo
+cp target/debug/chat-demo target/chat-demo-without-js-client
 cargo build -p chat-demo
 
 say "cargo test (unit, doc and end-to-end tests)"
@@ -73,6 +76,9 @@ fi
 
 say "JS client: unit tests and tests against the real demo server"
 (cd clients/js && node --test test/*.test.mjs)
+
+say "The demo as a user meets it: identity rule, instances sharing a data directory, logs"
+(cd e2e/node && node --test demo.test.mjs)
 
 say "Several instances: 3 chat-demo processes on a throwaway redis-server"
 (cd e2e/node && node --test cluster.test.mjs)

@@ -2,12 +2,14 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
+import { chmod, copyFile, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { chromium } from "playwright-core";
 
-import { startDemo } from "./demo-server.mjs";
+import { DEMO_BIN, startDemo } from "./demo-server.mjs";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -155,4 +157,62 @@ test("a short-lived token is refreshed while the page stays connected", async ()
   } finally {
     await demo.stop();
   }
+});
+
+describe("the page never fails silently", () => {
+  test("a binary copied out of the source tree serves a working page (scripts embedded)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "chat-demo-copy-"));
+    try {
+      const bin = join(dir, "chat-demo");
+      await copyFile(DEMO_BIN, bin);
+      await chmod(bin, 0o755);
+      const demo = await startDemo([], { bin, cwd: dir });
+      try {
+        const { page, context, errors } = await person(demo.url);
+        await logIn(page, "alice", "wonderland");
+        await status(page).filter({ hasText: "authenticated as alice" }).waitFor();
+        assert.ok(await page.locator("#load-error").isHidden());
+        assert.deepEqual(errors, []);
+        await context.close();
+      } finally {
+        await demo.stop();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a binary built without the JS client says so on the page and at startup", async () => {
+    // Built by scripts/test.sh with CHAT_DEMO_JS_CLIENT pointing at nothing.
+    const bin = process.env.CHAT_DEMO_NO_CLIENT_BIN ?? join(REPO, "target/chat-demo-without-js-client");
+    assert.ok(existsSync(bin), `${bin} is missing: scripts/test.sh builds it`);
+    const output = [];
+    const demo = await startDemo([], { bin, output });
+    try {
+      assert.ok(output.some((l) => /THE PAGE CANNOT WORK: .*built without the page's JS client/.test(l)), output.join("\n"));
+      const { page, context } = await person(demo.url);
+      const box = page.locator("#build-error");
+      await box.waitFor({ state: "visible" });
+      assert.match(await box.textContent(), /\.\/scripts\/demo\.sh/);
+      await context.close();
+    } finally {
+      await demo.stop();
+    }
+  });
+
+  test("scripts that fail to load are reported on the page", async () => {
+    const demo = await startDemo();
+    try {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      page.setDefaultTimeout(WAIT);
+      // The JS client's module fails to load (as when a proxy or a stale cache breaks it).
+      await page.route("**/vendor/socketioxide-jwt-client/**", (route) => route.fulfill({ status: 404, body: "" }));
+      await page.goto(demo.url);
+      await page.locator("#load-error").waitFor({ state: "visible" });
+      await context.close();
+    } finally {
+      await demo.stop();
+    }
+  });
 });

@@ -12,22 +12,35 @@ const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 /** The HMAC secret the test servers use, so tests can also make their own tokens. */
 export const TEST_SECRET = "js-tests-secret-0123456789abcdef0123";
 
+/** The chat-demo binary the tests start (`cargo build -p chat-demo`; `CHAT_DEMO_BIN` overrides). */
+export const DEMO_BIN = process.env.CHAT_DEMO_BIN ?? join(REPO, "target/debug/chat-demo");
+
 /**
- * Runs `chat-demo --port 0` (built by `cargo build -p chat-demo`; `CHAT_DEMO_BIN` overrides the
- * path) with a throwaway data directory. Resolves once it listens.
+ * Runs `chat-demo --port 0` with a throwaway data directory and `--secret TEST_SECRET`.
+ * Resolves once it listens.
+ *
+ * Options: `bin` (another binary), `cwd`, `dataDir` (shared; then kept by `stop`), `secret`
+ * (`null`: none, the demo generates its own), `env` (added to the environment), `output` (an
+ * array that collects every line the process prints, stdout and stderr).
  */
-export async function startDemo(args = []) {
-  const bin = process.env.CHAT_DEMO_BIN ?? join(REPO, "target/debug/chat-demo");
-  const dataDir = await mkdtemp(join(tmpdir(), "chat-demo-"));
-  const child = spawn(bin, ["--port", "0", "--data-dir", dataDir, "--secret", TEST_SECRET, ...args], {
-    stdio: ["ignore", "pipe", "inherit"],
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" },
+export async function startDemo(args = [], { bin = DEMO_BIN, cwd, dataDir, secret = TEST_SECRET, env = {}, output } = {}) {
+  const ownDir = dataDir === undefined;
+  const dir = dataDir ?? (await mkdtemp(join(tmpdir(), "chat-demo-")));
+  const flags = ["--port", "0", "--data-dir", dir, ...(secret === null ? [] : ["--secret", secret]), ...args];
+  const child = spawn(bin, flags, {
+    cwd,
+    stdio: ["ignore", "pipe", output ? "pipe" : "inherit"],
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn", ...env },
   });
+  if (output) createInterface({ input: child.stderr }).on("line", (line) => output.push(line));
+  let exited = null;
+  child.once("exit", (code) => (exited = code));
   const url = await new Promise((resolveUrl, reject) => {
     const timer = setTimeout(() => reject(new Error("chat-demo did not start within 30 s")), 30_000);
     child.once("error", (e) => reject(new Error(`cannot start ${bin}: ${e.message} (run cargo build -p chat-demo)`)));
-    child.once("exit", (code) => reject(new Error(`chat-demo exited early with ${code}`)));
+    child.once("exit", (code) => reject(new Error(`chat-demo exited early with ${code}${output ? `:\n${output.join("\n")}` : ""}`)));
     createInterface({ input: child.stdout }).on("line", (line) => {
+      output?.push(line);
       const m = line.match(/listening on (http:\/\/\S+)/);
       if (m) {
         clearTimeout(timer);
@@ -37,10 +50,15 @@ export async function startDemo(args = []) {
   });
   return {
     url,
+    dataDir: dir,
+    /** The exit code once it exited, else `null`. */
+    get exitCode() {
+      return exited;
+    },
     async stop() {
       child.kill();
-      await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
-      await rm(dataDir, { recursive: true, force: true });
+      await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once("exit", r)));
+      if (ownDir) await rm(dir, { recursive: true, force: true });
     },
   };
 }

@@ -7,7 +7,7 @@ use clap::{Parser, ValueEnum};
 
 /// A chat whose Socket.IO connections are authenticated with the JWT issued by its REST login.
 #[derive(Debug, Parser)]
-#[command(name = "chat-demo", version, about, long_about = None)]
+#[command(name = "chat-demo", version, about, long_about = None, after_long_help = IDENTITY_HELP)]
 pub struct Args {
     /// Port to listen on (0 picks a free one; the chosen URL is printed).
     #[arg(long, default_value_t = 3000)]
@@ -47,7 +47,8 @@ pub struct Args {
     #[arg(long, default_value_t = 5000)]
     pub auth_timeout_ms: u64,
 
-    /// Issuer put in and required from tokens (`iss`).
+    /// Issuer put in and required from tokens (`iss`). Without it, the demo's own tokens carry
+    /// `iss: "chat-demo"` and no `iss` is required.
     #[arg(long)]
     pub issuer: Option<String>,
 
@@ -88,11 +89,36 @@ pub struct Args {
     #[arg(long, value_name = "URL")]
     pub redis: Option<String>,
 
-    /// The built JS client package (`clients/js`, after `npm ci && npm run build`), served to the
-    /// page together with socket.io-client.
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../clients/js"))]
-    pub client_dir: PathBuf,
+    /// Serve the page's scripts from this built JS client package (`clients/js` after
+    /// `npm ci && npm run build`) instead of the copy embedded at build time: for working on the
+    /// client without rebuilding the server.
+    #[arg(long, value_name = "DIR")]
+    pub client_dir: Option<PathBuf>,
+
+    /// Require a local account (a user in the demo's database) for every token, also for tokens
+    /// the demo did not issue. Without it, see "Identity" below.
+    #[arg(long)]
+    pub require_account: bool,
 }
+
+/// The identity rule, printed by `--help`.
+const IDENTITY_HELP: &str = "\
+Identity:
+  Tokens the demo issued itself (its /login and /token/refresh, signed with its own secret) carry
+  its issuer name in `iss` (--issuer, default \"chat-demo\"). They are checked against the user
+  database: a deleted user is refused with `forbidden`.
+  Tokens it did not issue (--public-key, --jwks, --oidc-issuer, or a --secret shared with another
+  issuer whose tokens carry another or no `iss`) authenticate on their verified claims alone: the
+  demo has no account for them and needs none. --require-account asks for a local account for
+  every token.
+
+Logging:
+  RUST_LOG sets the filter (default: info). Frame- and packet-level logs of tungstenite,
+  tokio_tungstenite, engineioxide, socketioxide and socketioxide_redis print message contents,
+  tokens included; they stay at warn unless RUST_LOG names the target.";
+
+/// The `iss` of the tokens the demo issues when `--issuer` is not given.
+pub const DEFAULT_OWN_ISSUER: &str = "chat-demo";
 
 /// `--mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

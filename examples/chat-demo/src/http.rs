@@ -1,6 +1,5 @@
 //! The REST side: log in, refresh a token, the page and its scripts.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -14,9 +13,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use socketioxide_jwt::{JwtAuth, RevocationList, StandardClaims};
 use std::time::Duration;
-use tower_http::services::ServeDir;
 
+use crate::assets::ClientScripts;
 use crate::cli::Mode;
+use crate::identity::AccountPolicy;
 use crate::tokens::TokenIssuer;
 use crate::users::UserStore;
 
@@ -26,6 +26,8 @@ const MAX_FIELD_LEN: usize = 256;
 #[derive(Clone)]
 pub struct AppState {
     pub users: UserStore,
+    /// Which tokens need a local account (the identity rule).
+    pub accounts: AccountPolicy,
     /// `None` when the demo only verifies (`--public-key`).
     pub issuer: Option<Arc<TokenIssuer>>,
     pub auth: JwtAuth,
@@ -36,13 +38,14 @@ pub struct AppState {
     pub auth_timeout_ms: u64,
 }
 
-/// Routes; `client_dir` is the built JS client package (with its node_modules).
-pub fn router(state: AppState, client_dir: &Path) -> Router {
+/// Routes; `scripts` serves the page's JS client and socket.io-client.
+pub fn router(state: AppState, scripts: &ClientScripts) -> Router {
+    let page = match scripts {
+        ClientScripts::Missing => include_str!("../web/not-built.html"),
+        _ => include_str!("../web/index.html"),
+    };
     Router::new()
-        .route(
-            "/",
-            get(|| async { Html(include_str!("../web/index.html")) }),
-        )
+        .route("/", get(move || async move { Html(page) }))
         .route(
             "/app.js",
             get(|| async { script(include_str!("../web/app.js")) }),
@@ -60,14 +63,7 @@ pub fn router(state: AppState, client_dir: &Path) -> Router {
         .route("/login", post(login))
         .route("/token/refresh", post(refresh))
         .route("/admin/revoke", post(revoke))
-        .nest_service(
-            "/vendor/socket.io-client",
-            ServeDir::new(client_dir.join("node_modules/socket.io-client/dist")),
-        )
-        .nest_service(
-            "/vendor/socketioxide-jwt-client",
-            ServeDir::new(client_dir.join("dist")),
-        )
+        .merge(scripts.routes())
         .with_state(state)
 }
 
@@ -209,6 +205,13 @@ async fn refresh(
             e.message().to_owned(),
         )
     })?;
+    if !state.accounts.issued_here(&claims) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this token was issued elsewhere: refresh it with its issuer",
+        ));
+    }
     let sub = claims.sub.clone().unwrap_or_default();
     let role = state
         .users

@@ -4,9 +4,12 @@
 //! the page uses, then `cargo run -p chat-demo`), and open the URL it prints.
 //! `cargo run -p chat-demo -- --help` lists the flags.
 
+mod assets;
 mod chat;
 mod cli;
 mod http;
+mod identity;
+mod logging;
 mod redis_driver;
 mod secret;
 mod tokens;
@@ -20,12 +23,12 @@ use axum::serve::ListenerExt;
 use axum::ServiceExt;
 use clap::Parser;
 use socketioxide::SocketIo;
-use socketioxide_jwt::{
-    AuthError, AuthMode, CompactHeadLayer, JwtAuth, OriginLayer, VerificationKey,
-};
+use socketioxide_jwt::{AuthMode, CompactHeadLayer, JwtAuth, OriginLayer, VerificationKey};
 use tower_layer::Layer;
 
+use crate::assets::ClientScripts;
 use crate::cli::{Args, Mode};
+use crate::identity::AccountPolicy;
 use crate::tokens::TokenIssuer;
 use crate::users::{UserStore, DEMO_ACCOUNTS};
 use socketioxide::adapter::Emitter;
@@ -40,10 +43,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[tokio::main]
 async fn main() {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,socketioxide=warn,engineioxide=warn".into()),
-        )
+        .with_env_filter(logging::filter(std::env::var("RUST_LOG").ok().as_deref()))
         .init();
     if let Err(e) = run(Args::parse()).await {
         eprintln!("chat-demo: {e}");
@@ -66,9 +66,11 @@ async fn run(args: Args) -> Result<(), BoxError> {
     let users = UserStore::open(&args.data_dir)?;
 
     let (verifier, issuer) = keys(&args).await?;
-    // Users of the demo's own database must still exist; an identity provider's are its own.
-    let local_users = matches!(verifier, Verifier::Key(_));
-    let check_users = users.clone();
+    let accounts = AccountPolicy::new(
+        users.clone(),
+        issuer.as_ref().map(TokenIssuer::name),
+        args.require_account,
+    );
     let mut builder = match verifier {
         Verifier::Key(key) => JwtAuth::builder().key(key),
         Verifier::Jwks(jwks) => JwtAuth::builder().key_resolver(jwks),
@@ -84,20 +86,11 @@ async fn run(args: Args) -> Result<(), BoxError> {
         .max_pending(args.max_pending)
         // A short --secret is the tester's choice; a warning was printed.
         .min_hmac_secret_len(1);
-    if local_users {
-        // The token is valid, but does its user still exist?
+    if accounts.checks_anything() {
+        let accounts = accounts.clone();
         builder = builder.check(move |claims| {
-            let users = check_users.clone();
-            async move {
-                let sub = claims.sub.clone().unwrap_or_default();
-                match users.role(sub).await {
-                    Ok(Some(_)) => Ok(()),
-                    Ok(None) => Err(AuthError::forbidden("this account no longer exists")),
-                    Err(e) => {
-                        Err(AuthError::forbidden("the account could not be checked").with_source(e))
-                    }
-                }
-            }
+            let accounts = accounts.clone();
+            async move { accounts.check(&claims).await }
         });
     }
     if let Some(iss) = &args.issuer {
@@ -148,6 +141,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
 
     let state = http::AppState {
         users,
+        accounts,
         issuer: issuer.map(Arc::new),
         auth,
         revocations,
@@ -155,13 +149,11 @@ async fn run(args: Args) -> Result<(), BoxError> {
         mode: args.mode,
         auth_timeout_ms: args.auth_timeout_ms,
     };
-    if !args.client_dir.join("dist/index.js").exists() {
-        tracing::warn!(
-            dir = %args.client_dir.display(),
-            "the JS client is not built: the page cannot load it. Run ./scripts/demo.sh (or `npm ci && npm run build` in clients/js)"
-        );
+    let scripts = ClientScripts::choose(args.client_dir.clone());
+    if let Some(problem) = scripts.problem() {
+        tracing::warn!("the page cannot work: {problem}");
     }
-    let mut app = add_socketio(http::router(state, &args.client_dir));
+    let mut app = add_socketio(http::router(state, &scripts));
     if !args.allowed_origins.is_empty() {
         app = app.layer(OriginLayer::new(&args.allowed_origins));
     }
@@ -169,7 +161,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
     let listener = listen(std::net::SocketAddr::new(args.host, args.port))
         .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
     let addr = listener.local_addr()?;
-    print_banner(&args, addr);
+    print_banner(&args, addr, &scripts);
     // Nagle off: small Socket.IO frames go out at once (else ~40 ms with delayed ACKs).
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
@@ -242,7 +234,9 @@ async fn keys(args: &Args) -> Result<(Verifier, Option<TokenIssuer>), BoxError> 
     let issuer = TokenIssuer::new(
         secret.as_bytes(),
         ttl,
-        args.issuer.clone(),
+        args.issuer
+            .clone()
+            .unwrap_or_else(|| cli::DEFAULT_OWN_ISSUER.to_owned()),
         args.audience.clone(),
     )
     .ok_or("the secret must not be empty")?;
@@ -259,7 +253,7 @@ enum Verifier {
     Oidc(OidcProvider),
 }
 
-fn print_banner(args: &Args, addr: std::net::SocketAddr) {
+fn print_banner(args: &Args, addr: std::net::SocketAddr, scripts: &ClientScripts) {
     // Tests read this line to find the port.
     println!("chat-demo listening on http://{addr}");
     println!(
@@ -273,5 +267,8 @@ fn print_banner(args: &Args, addr: std::net::SocketAddr) {
             println!("    {user:<6} / {password:<15} ({role})");
         }
     }
-    println!("  open http://{addr}/ in a browser");
+    match scripts.problem() {
+        None => println!("  open http://{addr}/ in a browser"),
+        Some(problem) => println!("  THE PAGE CANNOT WORK: {problem}"),
+    }
 }

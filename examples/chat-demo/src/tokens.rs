@@ -10,7 +10,7 @@ use serde::Serialize;
 pub struct TokenIssuer {
     key: EncodingKey,
     ttl: Duration,
-    issuer: Option<String>,
+    issuer: String,
     audience: Option<String>,
 }
 
@@ -21,17 +21,18 @@ struct DemoClaims<'a> {
     iat: u64,
     exp: u64,
     jti: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    iss: Option<&'a str>,
+    iss: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     aud: Option<&'a str>,
 }
 
 impl TokenIssuer {
+    /// Signs with `secret`; every token carries `issuer` as its `iss` (how the demo recognises
+    /// its own tokens, see `identity`).
     pub fn new(
         secret: &[u8],
         ttl: Duration,
-        issuer: Option<String>,
+        issuer: String,
         audience: Option<String>,
     ) -> Option<Self> {
         Some(Self {
@@ -40,6 +41,11 @@ impl TokenIssuer {
             issuer,
             audience,
         })
+    }
+
+    /// The `iss` of every token this issuer signs.
+    pub fn name(&self) -> &str {
+        &self.issuer
     }
 
     /// A fresh token for `sub` with `role`.
@@ -56,7 +62,7 @@ impl TokenIssuer {
             iat: now,
             exp: now + self.ttl.as_secs(),
             jti: hex::encode(jti),
-            iss: self.issuer.as_deref(),
+            iss: &self.issuer,
             aud: self.audience.as_deref(),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key)

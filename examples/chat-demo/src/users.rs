@@ -16,6 +16,9 @@ pub const DEMO_ACCOUNTS: &[(&str, &str, &str)] = &[
     ("admin", "admin-password", "admin"),
 ];
 
+/// How long a query waits for another process's write lock before failing.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A user who logged in.
 #[derive(Debug, Clone)]
 pub struct User {
@@ -43,9 +46,14 @@ pub struct UserStore {
 }
 
 impl UserStore {
-    /// Opens (or creates and seeds) `<dir>/users.sqlite3`.
+    /// Opens (or creates and seeds) `<dir>/users.sqlite3`. Safe for several processes on one
+    /// directory at once: WAL journal, a busy timeout, and seeding that inserts only what is
+    /// missing.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(dir.join("users.sqlite3"))?;
+        // Other instances may hold the write lock for a moment (seeding, WAL switch).
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS users (
                 username TEXT PRIMARY KEY,
@@ -55,13 +63,17 @@ impl UserStore {
         )?;
         let count: i64 = conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?;
         if count == 0 {
+            let mut seeded = 0;
             for (username, password, role) in DEMO_ACCOUNTS {
-                conn.execute(
-                    "INSERT INTO users (username, password_hash, role) VALUES (?1, ?2, ?3)",
+                // Another instance started on the same directory may have seeded it meanwhile.
+                seeded += conn.execute(
+                    "INSERT OR IGNORE INTO users (username, password_hash, role) VALUES (?1, ?2, ?3)",
                     params![username, hash(password)?, role],
                 )?;
             }
-            tracing::info!(accounts = DEMO_ACCOUNTS.len(), "seeded the user database");
+            if seeded > 0 {
+                tracing::info!(accounts = seeded, "seeded the user database");
+            }
         }
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),

@@ -15,7 +15,12 @@ const EXPLAIN = {
   forbidden: "You are not allowed in. Please log in again.",
 };
 
-const config = await fetch("/config.json").then((r) => r.json());
+const config = await fetch("/config.json")
+  .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`HTTP ${r.status}`))))
+  .catch((err) => {
+    $("load-error").hidden = false;
+    throw err;
+  });
 $("mode").textContent = config.mode;
 
 let token = sessionStorage.getItem(TOKEN_KEY);

@@ -1,0 +1,185 @@
+// The demo as a new user meets it, with the stock socket.io-client and real processes: the
+// identity rule (its own tokens need an account, others' do not), several instances on one
+// data directory, and logs that never print a token.
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { createHmac, createPrivateKey, sign as rsaSign } from "node:crypto";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { io } from "socket.io-client";
+
+import { TEST_SECRET, login, startDemo, startRedis, until } from "./demo-server.mjs";
+
+const FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), "../fixtures");
+const WAIT = 10_000;
+const b64url = (v) => Buffer.from(v).toString("base64url");
+const inAMinute = () => Math.floor(Date.now() / 1000) + 60;
+
+/** A JWT signed by the test: HS256 with `key` as the secret, or RS256 with `key` as a PEM. */
+function jwt(claims, { alg = "HS256", key = TEST_SECRET } = {}) {
+  const input = `${b64url(JSON.stringify({ alg, typ: "JWT" }))}.${b64url(JSON.stringify(claims))}`;
+  const signature =
+    alg === "HS256" ? createHmac("sha256", key).update(input).digest() : rsaSign("sha256", Buffer.from(input), createPrivateKey(key));
+  return `${input}.${b64url(signature)}`;
+}
+
+const sockets = [];
+after(() => sockets.forEach((s) => s.close()));
+
+/**
+ * Connects the stock client and authenticates in `mode`: resolves `{ ok: true, sub }` on
+ * `authenticated`, `{ ok: false, code }` on `unauthorized` or a refused handshake.
+ */
+function authenticate(url, token, mode = "message") {
+  const socket = io(url, {
+    transports: ["websocket"],
+    reconnection: false,
+    forceNew: true,
+    ...(mode === "handshake" ? { auth: { token } } : {}),
+  });
+  sockets.push(socket);
+  return new Promise((resolveOutcome, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no outcome within ${WAIT} ms`)), WAIT);
+    const done = (outcome) => {
+      clearTimeout(timer);
+      socket.close();
+      resolveOutcome(outcome);
+    };
+    if (mode === "message") socket.on("connect", () => socket.emit("authenticate", { token }));
+    socket.on("authenticated", (info) => done({ ok: true, sub: info.sub }));
+    socket.on("unauthorized", (err) => done({ ok: false, code: err.data.code, message: err.message }));
+    socket.on("connect_error", (err) => done({ ok: false, code: err.data?.code ?? err.message, message: err.message }));
+  });
+}
+
+describe("identity: the demo's own tokens need an account, others' authenticate on their claims", () => {
+  test("--secret shared with another issuer", async () => {
+    const demo = await startDemo();
+    try {
+      // The demo's own token (from /login) names a user of its database.
+      const own = await login(demo.url, "alice", "wonderland");
+      assert.equal(JSON.parse(Buffer.from(own.split(".")[1], "base64url")).iss, "chat-demo");
+      assert.deepEqual(await authenticate(demo.url, own), { ok: true, sub: "alice" });
+      // Another service sharing the secret issues a token for a user the demo never saw.
+      const foreign = jwt({ sub: "carol", exp: inAMinute() });
+      assert.deepEqual(await authenticate(demo.url, foreign), { ok: true, sub: "carol" });
+      const otherIssuer = jwt({ sub: "carol", exp: inAMinute(), iss: "https://sso.example.com" });
+      assert.deepEqual(await authenticate(demo.url, otherIssuer), { ok: true, sub: "carol" });
+      // A token in the demo's own name for a user it does not have is refused.
+      const ownName = jwt({ sub: "carol", exp: inAMinute(), iss: "chat-demo" });
+      const refused = await authenticate(demo.url, ownName);
+      assert.equal(refused.code, "forbidden");
+      assert.match(refused.message, /no longer exists/);
+      // The demo refreshes only its own tokens.
+      const res = await fetch(`${demo.url}/token/refresh`, { method: "POST", headers: { authorization: `Bearer ${foreign}` } });
+      assert.equal(res.status, 403);
+    } finally {
+      await demo.stop();
+    }
+  });
+
+  test("--require-account: every token needs a local account", async () => {
+    const demo = await startDemo(["--require-account", "--mode", "handshake"]);
+    try {
+      const carol = await authenticate(demo.url, jwt({ sub: "carol", exp: inAMinute() }), "handshake");
+      assert.equal(carol.code, "forbidden");
+      assert.deepEqual(await authenticate(demo.url, jwt({ sub: "bob", exp: inAMinute() }), "handshake"), { ok: true, sub: "bob" });
+    } finally {
+      await demo.stop();
+    }
+  });
+
+  test("--public-key: an identity provider's users need no account, unless --require-account", async () => {
+    const key = await readFile(join(FIXTURES, "rsa_private.pem"));
+    const carol = jwt({ sub: "carol@idp", exp: inAMinute(), iss: "chat-demo" }, { alg: "RS256", key });
+    const publicKey = ["--public-key", join(FIXTURES, "rsa_public.pem")];
+    const demo = await startDemo(publicKey);
+    try {
+      // Verification only: the demo issues nothing, so even `iss: chat-demo` is not its own.
+      assert.deepEqual(await authenticate(demo.url, carol), { ok: true, sub: "carol@idp" });
+    } finally {
+      await demo.stop();
+    }
+    const strict = await startDemo([...publicKey, "--require-account"]);
+    try {
+      assert.equal((await authenticate(strict.url, carol)).code, "forbidden");
+    } finally {
+      await strict.stop();
+    }
+  });
+});
+
+test("three instances started at the same moment on one fresh data directory all serve", async () => {
+  const redis = await startRedis();
+  const dataDir = await mkdtemp(join(tmpdir(), "chat-demo-shared-"));
+  const outputs = [[], [], []];
+  try {
+    // No --secret: all three must also agree on the one they generate.
+    const nodes = await Promise.all(
+      outputs.map((output) => startDemo(["--redis", redis.url], { dataDir, secret: null, output })),
+    );
+    try {
+      const tokens = [];
+      for (const [i, node] of nodes.entries()) {
+        tokens.push(await login(node.url, i === 1 ? "bob" : "alice", i === 1 ? "builder" : "wonderland"));
+      }
+      // A token from one instance authenticates on the others (one generated secret, one database).
+      for (const [i, node] of nodes.entries()) {
+        const token = tokens[(i + 1) % 3];
+        const sub = (i + 1) % 3 === 1 ? "bob" : "alice";
+        assert.deepEqual(await authenticate(node.url, token), { ok: true, sub });
+      }
+      assert.deepEqual(
+        nodes.map((n) => n.exitCode),
+        [null, null, null],
+        outputs.map((o) => o.join("\n")).join("\n---\n"),
+      );
+    } finally {
+      await Promise.all(nodes.map((n) => n.stop()));
+    }
+  } finally {
+    await redis.cleanup();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+describe("logs never print a token", () => {
+  for (const mode of ["message", "handshake"]) {
+    test(`RUST_LOG=trace, ${mode} mode`, async () => {
+      const output = [];
+      const demo = await startDemo(["--mode", mode], { env: { RUST_LOG: "trace" }, output });
+      try {
+        const token = jwt({ sub: "alice", exp: inAMinute() });
+        assert.deepEqual(await authenticate(demo.url, token, mode), { ok: true, sub: "alice" });
+        const login_ = await login(demo.url, "alice", "wonderland");
+        assert.deepEqual(await authenticate(demo.url, login_, mode), { ok: true, sub: "alice" });
+        await fetch(`${demo.url}/token/refresh`, { method: "POST", headers: { authorization: `Bearer ${login_}` } });
+        // The filter was live: the library's decisions and trace events were printed.
+        await until(() => output.filter((l) => l.includes("socket authenticated")).length >= 2, "both authentications logged");
+        const logs = output.join("\n");
+        assert.match(logs, /TRACE/);
+        for (const t of [token, login_]) {
+          for (const part of t.split(".").slice(1)) assert.ok(!logs.includes(part), "a token part was logged");
+        }
+      } finally {
+        await demo.stop();
+      }
+    });
+  }
+
+  test("naming a content target prints tokens (why the default keeps them at warn)", async () => {
+    const output = [];
+    const demo = await startDemo([], { env: { RUST_LOG: "info,tungstenite=trace" }, output });
+    try {
+      const token = jwt({ sub: "alice", exp: inAMinute() });
+      assert.deepEqual(await authenticate(demo.url, token), { ok: true, sub: "alice" });
+      const signature = token.split(".")[2];
+      await until(() => output.some((l) => l.includes(signature)), "tungstenite=trace to print the authenticate message");
+    } finally {
+      await demo.stop();
+    }
+  });
+});
