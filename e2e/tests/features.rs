@@ -5,7 +5,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Deserialize;
 use serde_json::json;
 use socketioxide::extract::{AckSender, SocketRef};
-use socketioxide_jwt::{AuthError, AuthMode, Claims, EventNames, JwtAuth, VerificationKey};
+use socketioxide_jwt::protocol::EventNames;
+use socketioxide_jwt::{AuthError, AuthMode, Claims, JwtAuth, VerificationKey};
 use socketioxide_jwt_e2e::*;
 
 #[tokio::test]
@@ -270,11 +271,10 @@ async fn asymmetric_keys_verify_and_are_selected_by_kid() {
 
 #[tokio::test]
 async fn event_names_are_configurable_and_handlers_take_several_extractors() {
-    let names = EventNames {
-        authenticate: "login".into(),
-        authenticated: "welcome".into(),
-        unauthorized: "go-away".into(),
-    };
+    let names = EventNames::default()
+        .authenticate("login")
+        .authenticated("welcome")
+        .unauthorized("go-away");
     let auth = auth().event_names(names).build().unwrap();
     let server = Server::start(|io| {
         io.ns(
@@ -336,11 +336,11 @@ struct RotatingKeys(
     >,
 );
 
-impl socketioxide_jwt::KeyResolver for RotatingKeys {
+impl socketioxide_jwt::keys::KeyResolver for RotatingKeys {
     fn resolve<'a>(
         &'a self,
         header: &'a jsonwebtoken::Header,
-    ) -> socketioxide_jwt::BoxFuture<'a, Result<std::sync::Arc<VerificationKey>, AuthError>> {
+    ) -> socketioxide_jwt::keys::BoxFuture<'a, Result<std::sync::Arc<VerificationKey>, AuthError>> {
         Box::pin(async move {
             let kid = header.kid.as_deref().unwrap_or_default();
             self.0

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use serde_json::json;
-use socketioxide_jwt::{AuthMode, AuthenticatedOperators};
+use socketioxide_jwt::{adapter::AuthenticatedOperators, AuthMode};
 use socketioxide_jwt_e2e::*;
 
 #[tokio::test]

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use serde_json::json;
 use socketioxide::extract::{AckSender, SocketRef};
-use socketioxide_jwt::{AuthMode, CompactHeadLayer, FailedAuthLimit, OriginLayer};
+use socketioxide_jwt::layer::{CompactHeadLayer, OriginLayer};
+use socketioxide_jwt::limits::FailedAuthLimit;
+use socketioxide_jwt::AuthMode;
 use socketioxide_jwt_e2e::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -180,11 +182,7 @@ async fn a_one_megabyte_authenticate_is_refused_and_the_server_keeps_serving() {
 
 #[tokio::test]
 async fn an_ip_that_keeps_failing_cools_down() {
-    let limit = FailedAuthLimit {
-        max_failures: 2,
-        window: Duration::from_secs(60),
-        cooldown: Duration::from_secs(60),
-    };
+    let limit = FailedAuthLimit::new(2, Duration::from_secs(60), Duration::from_secs(60));
     let auth = auth()
         .mode(AuthMode::Handshake)
         .failed_auth_limit(limit)

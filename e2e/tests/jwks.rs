@@ -11,7 +11,8 @@ use axum::routing::get;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
-use socketioxide_jwt::{AuthMode, ErrorCode, Jwks, JwksError, JwksOptions, JwtAuth, OidcProvider};
+use socketioxide_jwt::jwks::{Jwks, JwksError, JwksOptions, OidcProvider};
+use socketioxide_jwt::{AuthMode, ErrorCode, JwtAuth};
 use socketioxide_jwt_e2e::*;
 
 /// What the fake provider answers.
@@ -116,10 +117,7 @@ fn signers() -> [Signer; 3] {
 }
 
 fn options(cooldown: Duration) -> JwksOptions {
-    JwksOptions {
-        unknown_kid_cooldown: cooldown,
-        ..JwksOptions::default()
-    }
+    JwksOptions::default().unknown_kid_cooldown(cooldown)
 }
 
 #[tokio::test]
@@ -253,13 +251,11 @@ async fn rotation_while_connected() {
 async fn the_last_good_key_set_serves_while_the_provider_is_down() {
     let signers = signers();
     let (provider, base) = start_provider(vec![signers[0].jwk()]).await;
-    let opts = JwksOptions {
-        min_ttl: Duration::from_millis(100),
-        max_ttl: Duration::from_millis(100),
-        retry_after_failure: Duration::from_millis(50),
-        unknown_kid_cooldown: Duration::ZERO,
-        ..JwksOptions::default()
-    };
+    let opts = JwksOptions::default()
+        .min_ttl(Duration::from_millis(100))
+        .max_ttl(Duration::from_millis(100))
+        .retry_after_failure(Duration::from_millis(50))
+        .unknown_kid_cooldown(Duration::ZERO);
     let jwks = Jwks::from_url(&format!("{base}/jwks.json"), opts)
         .await
         .unwrap();

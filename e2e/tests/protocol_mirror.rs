@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::{json, Value};
-use socketioxide_jwt::{protocol, ErrorCode, ERROR_TYPE};
+use socketioxide_jwt::protocol::{self, ERROR_TYPE};
+use socketioxide_jwt::ErrorCode;
 
 #[test]
 fn js_constants_match_the_rust_ones() {
@@ -40,7 +41,7 @@ fn js_constants_match_the_rust_ones() {
     let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
     assert_eq!(js["codes"], json!(codes));
     assert_eq!(js["type"], ERROR_TYPE);
-    assert_eq!(js["busy"], socketioxide_jwt::SERVER_BUSY);
+    assert_eq!(js["busy"], protocol::SERVER_BUSY);
     for code in ErrorCode::ALL {
         assert_eq!(
             js["messages"][code.as_str()],
@@ -53,6 +54,6 @@ fn js_constants_match_the_rust_ones() {
 #[test]
 fn rust_client_codes_match_the_server() {
     let mut server: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
-    server.push(socketioxide_jwt::SERVER_BUSY);
+    server.push(protocol::SERVER_BUSY);
     assert_eq!(socketioxide_jwt_client::ERROR_CODES.to_vec(), server);
 }

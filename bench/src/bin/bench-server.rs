@@ -10,7 +10,8 @@ use socketioxide::adapter::LocalAdapter;
 use socketioxide::extract::SocketRef;
 use socketioxide::handler::ConnectHandler;
 use socketioxide::SocketIo;
-use socketioxide_jwt::{AuthMode, CompactHeadLayer, JwtAuth, JwtLocalAdapter};
+use socketioxide_jwt::layer::CompactHeadLayer;
+use socketioxide_jwt::{AuthMode, JwtAuth, JwtLocalAdapter};
 use tower_layer::Layer;
 
 #[derive(Clone, Copy, ValueEnum)]

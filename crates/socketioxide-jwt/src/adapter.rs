@@ -163,7 +163,7 @@ impl<A: Adapter + DefinedAdapter> DefinedAdapter for JwtAdapter<A> {}
 /// # Example
 /// ```
 /// use socketioxide::{adapter::LocalAdapter, SocketIo};
-/// use socketioxide_jwt::{AuthenticatedOperators, JwtAdapter};
+/// use socketioxide_jwt::{adapter::AuthenticatedOperators, JwtAdapter};
 /// let (_layer, io) = SocketIo::builder().with_adapter::<JwtAdapter<LocalAdapter>>(()).build_layer();
 /// io.ns("/", async |_: socketioxide::extract::SocketRef<JwtAdapter<LocalAdapter>>| {});
 /// let authenticated = io.of("/").unwrap().authenticated().sockets();
@@ -179,6 +179,9 @@ impl<A: Adapter> AuthenticatedOperators for BroadcastOperators<A> {
         self.except(PENDING_ROOM)
     }
 }
+
+/// [`JwtAdapter`] over socketioxide's in-memory adapter: the adapter of a single-process server.
+pub type JwtLocalAdapter = JwtAdapter<socketioxide::adapter::LocalAdapter>;
 
 #[cfg(test)]
 mod tests {

@@ -9,7 +9,7 @@ use socketioxide::handler::{FromMessageParts, MessageHandler};
 use socketioxide::socket::Socket;
 use socketioxide_core::Value;
 
-use crate::config::JwtAuth;
+use crate::auth::JwtAuth;
 use crate::error::AuthError;
 use crate::extract::SocketClaimsExt;
 
@@ -59,7 +59,7 @@ impl<C> JwtAuth<C> {
         Require {
             predicate: Arc::new(predicate),
             handler,
-            unauthorized_event: self.inner.settings.events.unauthorized.as_str().into(),
+            unauthorized_event: self.inner.gate.events.unauthorized.as_str().into(),
             _claims: PhantomData,
         }
     }

@@ -72,7 +72,7 @@ fn contains_str(value: Option<&Value>, needle: &str) -> bool {
 ///
 /// # Example
 /// ```
-/// use socketioxide_jwt::RegisteredClaims;
+/// use socketioxide_jwt::claims::RegisteredClaims;
 /// let reg: RegisteredClaims = serde_json::from_str(r#"{"sub":"bob","exp":10,"extra":1}"#).unwrap();
 /// assert_eq!(reg.sub.as_deref(), Some("bob"));
 /// ```

@@ -1,4 +1,5 @@
-//! Public error codes and the wire error object.
+//! The errors: [`AuthError`] (a refused authentication) and [`ConfigError`] (a refused
+//! configuration).
 //!
 //! Everything that goes over the wire is fixed, public text: the [`ErrorCode`] and a message chosen
 //! by this crate (or, for [`ErrorCode::Forbidden`] and [`ErrorCode::Revoked`], by the application).
@@ -8,110 +9,9 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::Serialize;
+use jsonwebtoken::AlgorithmFamily;
 
-/// The `type` field of every [`ErrorObject`], as in Node's `socketio-jwt`.
-pub const ERROR_TYPE: &str = "UnauthorizedError";
-
-/// Why an authentication (or an authorization) was refused.
-///
-/// The string form ([`ErrorCode::as_str`]) is part of the wire contract and never changes.
-///
-/// # Example
-/// ```
-/// use socketioxide_jwt::ErrorCode;
-/// assert_eq!(ErrorCode::TokenExpired.as_str(), "token_expired");
-/// assert_eq!(ErrorCode::TokenExpired.to_string(), "token_expired");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorCode {
-    /// No token was sent (missing field, empty payload).
-    CredentialsRequired,
-    /// The token is not a string, or not `header.payload.signature`.
-    CredentialsBadFormat,
-    /// Bad signature, wrong algorithm, wrong `iss`/`aud`, `nbf` in the future, unknown `kid`,
-    /// too long, or claims that do not have the expected shape.
-    InvalidToken,
-    /// `exp` has passed, at authentication or later while connected.
-    TokenExpired,
-    /// Message mode: no `authenticate` arrived in time.
-    Timeout,
-    /// The token or its user was revoked.
-    Revoked,
-    /// An application check refused an otherwise valid token, or a handler needs a claim the
-    /// socket does not have.
-    Forbidden,
-}
-
-impl ErrorCode {
-    /// Every code, in the order of the contract's table.
-    pub const ALL: [ErrorCode; 7] = [
-        ErrorCode::CredentialsRequired,
-        ErrorCode::CredentialsBadFormat,
-        ErrorCode::InvalidToken,
-        ErrorCode::TokenExpired,
-        ErrorCode::Timeout,
-        ErrorCode::Revoked,
-        ErrorCode::Forbidden,
-    ];
-
-    /// The code as it appears on the wire (`code` field, and the `connect_error` message).
-    ///
-    /// # Example
-    /// ```
-    /// assert_eq!(socketioxide_jwt::ErrorCode::InvalidToken.as_str(), "invalid_token");
-    /// ```
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::CredentialsRequired => "credentials_required",
-            ErrorCode::CredentialsBadFormat => "credentials_bad_format",
-            ErrorCode::InvalidToken => "invalid_token",
-            ErrorCode::TokenExpired => "token_expired",
-            ErrorCode::Timeout => "timeout",
-            ErrorCode::Revoked => "revoked",
-            ErrorCode::Forbidden => "forbidden",
-        }
-    }
-
-    /// The default human-readable message sent with this code.
-    ///
-    /// # Example
-    /// ```
-    /// assert_eq!(socketioxide_jwt::ErrorCode::Timeout.default_message(), "authentication timed out");
-    /// ```
-    pub const fn default_message(self) -> &'static str {
-        match self {
-            ErrorCode::CredentialsRequired => "no token was provided",
-            ErrorCode::CredentialsBadFormat => {
-                "the token must be a string of the form header.payload.signature"
-            }
-            ErrorCode::InvalidToken => "the token is invalid",
-            ErrorCode::TokenExpired => "the token has expired",
-            ErrorCode::Timeout => "authentication timed out",
-            ErrorCode::Revoked => "the token has been revoked",
-            ErrorCode::Forbidden => "access is forbidden",
-        }
-    }
-
-    /// Parses a wire code back into an [`ErrorCode`].
-    ///
-    /// # Example
-    /// ```
-    /// use socketioxide_jwt::ErrorCode;
-    /// assert_eq!(ErrorCode::from_wire("revoked"), Some(ErrorCode::Revoked));
-    /// assert_eq!(ErrorCode::from_wire("nope"), None);
-    /// ```
-    pub fn from_wire(code: &str) -> Option<ErrorCode> {
-        ErrorCode::ALL.into_iter().find(|c| c.as_str() == code)
-    }
-}
-
-impl fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::protocol::{ErrorCode, ErrorObject};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -186,7 +86,7 @@ impl AuthError {
         &self.message
     }
 
-    /// The wire form of this error.
+    /// The wire form of this error ([`ErrorObject`](crate::protocol::ErrorObject)).
     pub fn to_object(&self) -> ErrorObject {
         ErrorObject::new(self.code, self.message.clone())
     }
@@ -212,72 +112,6 @@ impl std::error::Error for AuthError {
     }
 }
 
-/// The error object of the wire contract, sent with `unauthorized` and through acks.
-///
-/// `data` repeats the fields so that code written for Node's `socketio-jwt` (`err.data.code`)
-/// keeps working.
-///
-/// # Example
-/// ```
-/// use socketioxide_jwt::{ErrorCode, ErrorObject};
-/// let obj = ErrorObject::from(ErrorCode::Timeout);
-/// let json = serde_json::to_value(&obj).unwrap();
-/// assert_eq!(json["code"], "timeout");
-/// assert_eq!(json["type"], "UnauthorizedError");
-/// assert_eq!(json["data"]["message"], json["message"]);
-/// ```
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct ErrorObject {
-    /// Human-readable, public text.
-    pub message: Cow<'static, str>,
-    /// The wire code.
-    pub code: &'static str,
-    /// Always [`ERROR_TYPE`].
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    /// The same fields again.
-    pub data: ErrorData,
-}
-
-/// The `data` member of an [`ErrorObject`].
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct ErrorData {
-    /// Same as [`ErrorObject::message`].
-    pub message: Cow<'static, str>,
-    /// Same as [`ErrorObject::code`].
-    pub code: &'static str,
-    /// Same as [`ErrorObject::kind`].
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-}
-
-impl ErrorObject {
-    /// Builds the object for a code and a public message.
-    pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
-        let message = message.into();
-        Self {
-            data: ErrorData {
-                message: message.clone(),
-                code: code.as_str(),
-                kind: ERROR_TYPE,
-            },
-            message,
-            code: code.as_str(),
-            kind: ERROR_TYPE,
-        }
-    }
-}
-
-impl From<ErrorCode> for ErrorObject {
-    fn from(code: ErrorCode) -> Self {
-        ErrorObject::new(code, code.default_message())
-    }
-}
-
-/// The `connect_error` message of a connection refused because too many sockets are pending
-/// (see [`JwtAuthBuilder::max_pending`](crate::JwtAuthBuilder::max_pending)).
-pub const SERVER_BUSY: &str = "server_busy";
-
 /// A configuration refused by [`JwtAuthBuilder::build`](crate::JwtAuthBuilder::build).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -292,12 +126,12 @@ pub enum ConfigError {
     #[error("duplicate key id {0:?} (at most one key may have no kid)")]
     DuplicateKid(Option<String>),
     /// An algorithm does not belong to the key's family (e.g. `HS256` for an RSA key).
-    #[error("algorithm {algorithm:?} does not fit a {family} key")]
+    #[error("algorithm {algorithm:?} does not fit a {family:?} key")]
     AlgorithmFamilyMismatch {
         /// The refused algorithm.
         algorithm: jsonwebtoken::Algorithm,
         /// The key's family.
-        family: &'static str,
+        family: AlgorithmFamily,
     },
     /// A key was given an empty list of algorithms.
     #[error("a key must allow at least one algorithm")]

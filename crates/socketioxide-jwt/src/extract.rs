@@ -1,4 +1,5 @@
-//! The [`Claims`] extractor and claim access from a socket.
+//! The [`Claims`] extractor (socket handlers, and axum handlers with the feature `axum`), and
+//! claim access on a socket.
 
 use std::convert::Infallible;
 use std::ops::Deref;
@@ -10,7 +11,7 @@ use socketioxide::handler::{FromConnectParts, FromMessageParts};
 use socketioxide::socket::{DisconnectReason, Socket};
 use socketioxide_core::Value;
 
-use crate::gate::session_of;
+use crate::session::session_of;
 
 /// The verified claims of the socket, for any connect, message or disconnect handler.
 ///
@@ -97,7 +98,7 @@ impl<A: Adapter, C: Send + Sync + 'static> FromMessageParts<A> for MaybeClaims<C
 /// # Example
 /// ```
 /// use socketioxide::extract::SocketRef;
-/// use socketioxide_jwt::{JwtLocalAdapter, SocketClaimsExt, StandardClaims};
+/// use socketioxide_jwt::{extract::SocketClaimsExt, JwtLocalAdapter, StandardClaims};
 /// async fn handler(socket: SocketRef<JwtLocalAdapter>) {
 ///     if let Some(claims) = socket.jwt_claims::<StandardClaims>() {
 ///         println!("{:?}", claims.sub);

@@ -19,16 +19,26 @@ use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
-use jsonwebtoken::{Algorithm, DecodingKey, Header};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Header};
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use crate::config::JwtAuthBuilder;
-use crate::error::{AuthError, ErrorCode};
-use crate::keys::{BoxFuture, KeyFamily, KeyResolver, StaticKeys, VerificationKey};
+use crate::builder::JwtAuthBuilder;
+use crate::error::AuthError;
+use crate::protocol::ErrorCode;
+use crate::keys::{BoxFuture, KeyResolver, StaticKeys, VerificationKey};
 
-/// Tuning of a [`Jwks`] provider. Defaults are in the module docs.
+/// Tuning of a [`Jwks`] provider: start from [`JwksOptions::default`] and change what you need.
+///
+/// # Example
+/// ```
+/// use std::time::Duration;
+/// use socketioxide_jwt::jwks::JwksOptions;
+/// let options = JwksOptions::default().timeout(Duration::from_secs(2)).max_bytes(64 * 1024);
+/// assert_eq!(options.timeout, Duration::from_secs(2));
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct JwksOptions {
     /// Shortest cache lifetime, whatever `Cache-Control` says. Defaults to 5 min.
     pub min_ttl: Duration,
@@ -57,6 +67,57 @@ impl Default for JwksOptions {
             max_bytes: 256 * 1024,
             retry_after_failure: Duration::from_secs(30),
         }
+    }
+}
+
+impl JwksOptions {
+    /// Sets [`JwksOptions::min_ttl`]: the shortest cache lifetime, whatever `Cache-Control` says.
+    #[must_use]
+    pub fn min_ttl(mut self, min_ttl: Duration) -> Self {
+        self.min_ttl = min_ttl;
+        self
+    }
+
+    /// Sets [`JwksOptions::max_ttl`]: the longest cache lifetime.
+    #[must_use]
+    pub fn max_ttl(mut self, max_ttl: Duration) -> Self {
+        self.max_ttl = max_ttl;
+        self
+    }
+
+    /// Sets [`JwksOptions::default_ttl`]: the lifetime without a `Cache-Control: max-age` (and for files).
+    #[must_use]
+    pub fn default_ttl(mut self, default_ttl: Duration) -> Self {
+        self.default_ttl = default_ttl;
+        self
+    }
+
+    /// Sets [`JwksOptions::unknown_kid_cooldown`]: at most one refetch per this interval because of an unknown `kid`.
+    #[must_use]
+    pub fn unknown_kid_cooldown(mut self, unknown_kid_cooldown: Duration) -> Self {
+        self.unknown_kid_cooldown = unknown_kid_cooldown;
+        self
+    }
+
+    /// Sets [`JwksOptions::timeout`]: the timeout of each request.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets [`JwksOptions::max_bytes`]: the largest accepted response.
+    #[must_use]
+    pub fn max_bytes(mut self, max_bytes: usize) -> Self {
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// Sets [`JwksOptions::retry_after_failure`]: the delay before retrying a failed background refresh.
+    #[must_use]
+    pub fn retry_after_failure(mut self, retry_after_failure: Duration) -> Self {
+        self.retry_after_failure = retry_after_failure;
+        self
     }
 }
 
@@ -126,7 +187,7 @@ struct JwksInner {
 /// # Example
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// use socketioxide_jwt::{Jwks, JwksOptions, JwtAuth};
+/// use socketioxide_jwt::{jwks::{Jwks, JwksOptions}, JwtAuth};
 /// let jwks = Jwks::from_url("https://example.eu.auth0.com/.well-known/jwks.json", JwksOptions::default()).await?;
 /// let auth = JwtAuth::builder()
 ///     .key_resolver(jwks)
@@ -357,14 +418,14 @@ fn key_from_jwk(jwk: &Jwk) -> Result<VerificationKey, &'static str> {
         return Err("use is \"enc\", not a signature key");
     }
     let (family, implied) = match &jwk.algorithm {
-        AlgorithmParameters::RSA(_) => (KeyFamily::Rsa, Algorithm::RS256),
+        AlgorithmParameters::RSA(_) => (AlgorithmFamily::Rsa, Algorithm::RS256),
         AlgorithmParameters::EllipticCurve(p) => match p.curve {
-            EllipticCurve::P256 => (KeyFamily::Ec, Algorithm::ES256),
-            EllipticCurve::P384 => (KeyFamily::Ec, Algorithm::ES384),
+            EllipticCurve::P256 => (AlgorithmFamily::Ec, Algorithm::ES256),
+            EllipticCurve::P384 => (AlgorithmFamily::Ec, Algorithm::ES384),
             _ => return Err("unsupported curve"),
         },
         AlgorithmParameters::OctetKeyPair(p) if p.curve == EllipticCurve::Ed25519 => {
-            (KeyFamily::Ed, Algorithm::EdDSA)
+            (AlgorithmFamily::Ed, Algorithm::EdDSA)
         }
         AlgorithmParameters::OctetKey(_) => {
             return Err("a symmetric key has no place in a public JWKS")
@@ -375,14 +436,14 @@ fn key_from_jwk(jwk: &Jwk) -> Result<VerificationKey, &'static str> {
         Some(alg) => Algorithm::try_from(alg).map_err(|_| "unsupported alg")?,
         None => implied,
     };
-    if !family.allows(alg) {
+    if alg.family() != family {
         return Err("alg does not fit the key type");
     }
-    if family == KeyFamily::Ec && alg != implied {
+    if family == AlgorithmFamily::Ec && alg != implied {
         return Err("alg does not fit the curve");
     }
     let key = DecodingKey::from_jwk(jwk).map_err(|_| "key material does not parse")?;
-    let mut key = VerificationKey::from_decoding_key(key, family).algorithms([alg]);
+    let mut key = VerificationKey::from_decoding_key(key).algorithms([alg]);
     if let Some(kid) = &jwk.common.key_id {
         key = key.kid(kid.clone());
     }
@@ -473,7 +534,7 @@ impl OidcProvider {
     /// # Example
     /// ```no_run
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    /// use socketioxide_jwt::{JwksOptions, JwtAuth, OidcProvider};
+    /// use socketioxide_jwt::{jwks::{JwksOptions, OidcProvider}, JwtAuth};
     /// let keycloak = OidcProvider::discover("https://sso.example.com/realms/chat", JwksOptions::default()).await?;
     /// let auth = JwtAuth::builder().oidc(keycloak).audience("chat").build()?;
     /// # let _ = auth; Ok(()) }

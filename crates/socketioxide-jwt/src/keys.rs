@@ -13,66 +13,21 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use jsonwebtoken::{Algorithm, DecodingKey, Header};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Header};
 
-use crate::error::{AuthError, ConfigError, ErrorCode};
+use crate::error::{AuthError, ConfigError};
+use crate::protocol::ErrorCode;
 
 /// A boxed, sendable future, as returned by [`KeyResolver::resolve`].
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// The family of a key: which algorithms may ever be used with it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum KeyFamily {
-    /// HMAC secret: HS256, HS384, HS512.
-    Hmac,
-    /// RSA public key: RS256/384/512, PS256/384/512.
-    Rsa,
-    /// Elliptic-curve public key: ES256, ES384.
-    Ec,
-    /// Edwards-curve public key: EdDSA.
-    Ed,
-}
-
-impl KeyFamily {
-    /// Whether `alg` belongs to this family.
-    ///
-    /// # Example
-    /// ```
-    /// use socketioxide_jwt::{KeyFamily, Algorithm};
-    /// assert!(KeyFamily::Rsa.allows(Algorithm::PS256));
-    /// assert!(!KeyFamily::Rsa.allows(Algorithm::HS256));
-    /// ```
-    pub fn allows(self, alg: Algorithm) -> bool {
-        use Algorithm::*;
-        matches!(
-            (self, alg),
-            (KeyFamily::Hmac, HS256 | HS384 | HS512)
-                | (
-                    KeyFamily::Rsa,
-                    RS256 | RS384 | RS512 | PS256 | PS384 | PS512
-                )
-                | (KeyFamily::Ec, ES256 | ES384)
-                | (KeyFamily::Ed, EdDSA)
-        )
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            KeyFamily::Hmac => "HMAC",
-            KeyFamily::Rsa => "RSA",
-            KeyFamily::Ec => "EC",
-            KeyFamily::Ed => "EdDSA",
-        }
-    }
-
-    fn default_algorithm(self) -> Algorithm {
-        match self {
-            KeyFamily::Hmac => Algorithm::HS256,
-            KeyFamily::Rsa => Algorithm::RS256,
-            KeyFamily::Ec => Algorithm::ES256,
-            KeyFamily::Ed => Algorithm::EdDSA,
-        }
+/// The algorithm a key of `family` verifies when none is set.
+fn default_algorithm(family: AlgorithmFamily) -> Algorithm {
+    match family {
+        AlgorithmFamily::Hmac => Algorithm::HS256,
+        AlgorithmFamily::Rsa => Algorithm::RS256,
+        AlgorithmFamily::Ec => Algorithm::ES256,
+        AlgorithmFamily::Ed => Algorithm::EdDSA,
     }
 }
 
@@ -96,7 +51,7 @@ impl KeyFamily {
 pub struct VerificationKey {
     /// `None` only for an empty HMAC secret, which can never verify anything.
     key: Option<DecodingKey>,
-    family: KeyFamily,
+    family: AlgorithmFamily,
     algorithms: Vec<Algorithm>,
     kid: Option<String>,
     secret_len: Option<usize>,
@@ -114,11 +69,15 @@ impl fmt::Debug for VerificationKey {
 }
 
 impl VerificationKey {
-    fn with_family(key: DecodingKey, family: KeyFamily) -> Self {
+    /// A key already decoded by jsonwebtoken (for example from a JWK); its family is the
+    /// decoding key's, and it verifies that family's default algorithm until
+    /// [`algorithms`](Self::algorithms) says otherwise.
+    pub fn from_decoding_key(key: DecodingKey) -> Self {
+        let family = key.family();
         Self {
             key: Some(key),
             family,
-            algorithms: vec![family.default_algorithm()],
+            algorithms: vec![default_algorithm(family)],
             kid: None,
             secret_len: None,
         }
@@ -131,8 +90,8 @@ impl VerificationKey {
         let secret = secret.as_ref();
         Self {
             key: DecodingKey::from_secret(secret).ok(),
-            family: KeyFamily::Hmac,
-            algorithms: vec![KeyFamily::Hmac.default_algorithm()],
+            family: AlgorithmFamily::Hmac,
+            algorithms: vec![Algorithm::HS256],
             kid: None,
             secret_len: Some(secret.len()),
         }
@@ -144,7 +103,7 @@ impl VerificationKey {
     /// [`ConfigError::InvalidPem`] when the PEM is not an RSA public key.
     pub fn rsa_pem(pem: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
         DecodingKey::from_rsa_pem(pem.as_ref())
-            .map(|k| Self::with_family(k, KeyFamily::Rsa))
+            .map(Self::from_decoding_key)
             .map_err(|source| ConfigError::InvalidPem {
                 kind: "RSA",
                 source,
@@ -157,7 +116,7 @@ impl VerificationKey {
     /// [`ConfigError::InvalidPem`] when the PEM is not an EC public key.
     pub fn ec_pem(pem: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
         DecodingKey::from_ec_pem(pem.as_ref())
-            .map(|k| Self::with_family(k, KeyFamily::Ec))
+            .map(Self::from_decoding_key)
             .map_err(|source| ConfigError::InvalidPem { kind: "EC", source })
     }
 
@@ -167,16 +126,11 @@ impl VerificationKey {
     /// [`ConfigError::InvalidPem`] when the PEM is not an Ed25519 public key.
     pub fn ed_pem(pem: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
         DecodingKey::from_ed_pem(pem.as_ref())
-            .map(|k| Self::with_family(k, KeyFamily::Ed))
+            .map(Self::from_decoding_key)
             .map_err(|source| ConfigError::InvalidPem {
                 kind: "EdDSA",
                 source,
             })
-    }
-
-    /// A key already decoded by jsonwebtoken (for example from a JWK), with its family.
-    pub fn from_decoding_key(key: DecodingKey, family: KeyFamily) -> Self {
-        Self::with_family(key, family)
     }
 
     /// Sets the accepted algorithms. Multiple calls override. They must all belong to the key's
@@ -204,8 +158,8 @@ impl VerificationKey {
         self.kid.as_deref()
     }
 
-    /// The key's family.
-    pub fn family(&self) -> KeyFamily {
+    /// The key's family (jsonwebtoken's).
+    pub fn family(&self) -> AlgorithmFamily {
         self.family
     }
 
@@ -222,11 +176,11 @@ impl VerificationKey {
             .algorithms
             .iter()
             .copied()
-            .find(|a| !self.family.allows(*a))
+            .find(|a| a.family() != self.family)
         {
             return Err(ConfigError::AlgorithmFamilyMismatch {
                 algorithm,
-                family: self.family.name(),
+                family: self.family,
             });
         }
         match self.secret_len {
@@ -248,7 +202,8 @@ impl VerificationKey {
 /// # Example
 /// ```
 /// use std::sync::Arc;
-/// use socketioxide_jwt::{AuthError, BoxFuture, ErrorCode, KeyResolver, VerificationKey};
+/// use socketioxide_jwt::keys::{BoxFuture, KeyResolver};
+/// use socketioxide_jwt::{AuthError, ErrorCode, VerificationKey};
 /// use socketioxide_jwt::jsonwebtoken::Header;
 ///
 /// struct OneKey(Arc<VerificationKey>);

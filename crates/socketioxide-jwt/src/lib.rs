@@ -8,56 +8,53 @@
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod adapter;
+// Private modules, one job each; what users name is re-exported below.
+mod app_handler;
+mod auth;
 mod authorize;
-mod claims;
-mod compact;
-mod config;
+#[cfg(feature = "axum")]
+mod axum;
+mod credentials;
 mod error;
-mod extract;
-#[doc(hidden)]
-pub mod __fuzz {
-    //! Fuzzing entry points; not a public API.
-    pub use crate::fuzz::*;
-}
-mod fuzz;
 mod gate;
-mod handler;
-#[cfg(feature = "jwks")]
-mod jwks;
-mod keys;
-mod limits;
-mod origin;
-pub mod protocol;
-mod revocation;
 mod session;
-mod token;
+mod time;
+mod verify;
 
-pub use adapter::{AuthenticatedOperators, GatedAdapter, JwtAdapter};
-pub use authorize::Require;
-pub use claims::{RegisteredClaims, StandardClaims};
-pub use compact::{compact_head, CompactHead, CompactHeadLayer};
-pub use config::{
-    AuthMode, ClientIpFn, EventNames, JwtAuth, JwtAuthBuilder, DEFAULT_AUTH_TIMEOUT,
-    DEFAULT_LEEWAY, DEFAULT_MAX_AUTH_ATTEMPTS_PER_MINUTE, DEFAULT_MAX_PENDING,
-    DEFAULT_MAX_TOKEN_LEN, DEFAULT_MIN_HMAC_SECRET_LEN, DEFAULT_USER_ROOM_PREFIX,
-};
-pub use error::{
-    AuthError, ConfigError, ErrorCode, ErrorData, ErrorObject, ERROR_TYPE, SERVER_BUSY,
-};
-pub use extract::{Claims, ClaimsRejection, MaybeClaims, SocketClaimsExt};
-pub use gate::{OnAuthenticated, ViaAuthenticated};
-pub use handler::{AuthenticatedHandler, ExtractError};
+pub mod adapter;
+pub mod builder;
+pub mod claims;
+pub mod extract;
 #[cfg(feature = "jwks")]
-pub use jwks::{Jwks, JwksError, JwksOptions, OidcProvider};
-pub use keys::{BoxFuture, KeyFamily, KeyResolver, VerificationKey};
-pub use limits::FailedAuthLimit;
-pub use origin::{OriginCheck, OriginFuture, OriginLayer};
-#[cfg(feature = "redis")]
-pub use revocation::RedisRevocationOptions;
-pub use revocation::{Revocation, RevocationError, RevocationList, DEFAULT_MAX_TOKEN_LIFETIME};
+pub mod jwks;
+pub mod keys;
+pub mod layer;
+pub mod limits;
+pub mod protocol;
+pub mod revocation;
+
+pub mod handler {
+    //! Handlers for authenticated sockets: the connect handler [`OnAuthenticated`] (made by
+    //! [`JwtAuth::on_authenticated`](crate::JwtAuth::on_authenticated)), the application's
+    //! [`AuthenticatedHandler`], and [`Require`] for per-event authorization (made by
+    //! [`JwtAuth::require`](crate::JwtAuth::require)).
+    pub use crate::app_handler::{AuthenticatedHandler, ExtractError, ViaAuthenticated};
+    pub use crate::authorize::Require;
+    pub use crate::gate::OnAuthenticated;
+}
+
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod __fuzz;
+
+pub use adapter::{GatedAdapter, JwtAdapter, JwtLocalAdapter};
+pub use auth::{AuthMode, JwtAuth};
+pub use builder::JwtAuthBuilder;
+pub use claims::StandardClaims;
+pub use error::{AuthError, ConfigError};
+pub use extract::Claims;
+pub use keys::VerificationKey;
+pub use protocol::ErrorCode;
+pub use revocation::RevocationList;
 
 pub use jsonwebtoken::{self, Algorithm};
-
-/// [`JwtAdapter`] over socketioxide's in-memory adapter: the adapter of a single-process server.
-pub type JwtLocalAdapter = JwtAdapter<socketioxide::adapter::LocalAdapter>;

@@ -80,15 +80,12 @@ impl AttemptWindow {
 /// # Example
 /// ```
 /// use std::time::Duration;
-/// use socketioxide_jwt::FailedAuthLimit;
-/// let limit = FailedAuthLimit {
-///     max_failures: 20,
-///     window: Duration::from_secs(60),
-///     cooldown: Duration::from_secs(300),
-/// };
-/// # let _ = limit;
+/// use socketioxide_jwt::limits::FailedAuthLimit;
+/// let limit = FailedAuthLimit::new(20, Duration::from_secs(60), Duration::from_secs(300));
+/// assert_eq!(limit.max_failures, 20);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FailedAuthLimit {
     /// Failures allowed within `window`.
     pub max_failures: u32,
@@ -96,6 +93,19 @@ pub struct FailedAuthLimit {
     pub window: Duration,
     /// How long the IP is refused once over the limit.
     pub cooldown: Duration,
+}
+
+impl FailedAuthLimit {
+    /// At most `max_failures` failed authentications per IP within `window`; then the IP's new
+    /// connections are refused for `cooldown`. All three must be positive
+    /// ([`JwtAuthBuilder::build`](crate::JwtAuthBuilder::build) checks).
+    pub fn new(max_failures: u32, window: Duration, cooldown: Duration) -> Self {
+        Self {
+            max_failures,
+            window,
+            cooldown,
+        }
+    }
 }
 
 #[derive(Debug)]

@@ -1,14 +1,298 @@
-//! Protocol constants: the single source of truth for names that cross the wire or the adapter.
+//! The wire contract: every name, code and payload shape that crosses the wire or the adapter.
 //!
-//! `clients/` mirror these values; a test compares them.
+//! The single source of truth: the JS client (`clients/js/src/protocol.ts`) and the Rust client
+//! (`socketioxide_jwt_client::protocol`) mirror these values, and a test compares them. The
+//! contract itself is described in `docs/CONTRACT.md`.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
 
 /// Default name of the client → server event carrying `{ token }`.
 pub const EVENT_AUTHENTICATE: &str = "authenticate";
-/// Default name of the server → client event sent after a successful (re)authentication.
+/// Default name of the server → client event sent after a successful (re)authentication,
+/// carrying an [`AuthenticatedPayload`].
 pub const EVENT_AUTHENTICATED: &str = "authenticated";
-/// Default name of the server → client event carrying the error object before a disconnect.
+/// Default name of the server → client event carrying the [`ErrorObject`] before a disconnect.
 pub const EVENT_UNAUTHORIZED: &str = "unauthorized";
+
+/// The field holding the token, in the `authenticate` payload (`{ "token": "<jwt>" }`) and in the
+/// handshake's `auth` payload.
+pub const TOKEN_FIELD: &str = "token";
 
 /// The room every socket sits in until it is authenticated. [`JwtAdapter`](crate::JwtAdapter)
 /// excludes it from every broadcast. Every server process of a cluster uses this same name.
 pub const PENDING_ROOM: &str = "socketioxide-jwt:pending";
+
+/// The `type` field of every [`ErrorObject`], as in Node's `socketio-jwt`.
+pub const ERROR_TYPE: &str = "UnauthorizedError";
+
+/// The `connect_error` message of a connection refused because too many sockets are pending
+/// (see `JwtAuthBuilder::max_pending`). Not an authentication failure: retry later.
+pub const SERVER_BUSY: &str = "server_busy";
+
+/// Event names Socket.IO reserves; none of the protocol events may take one.
+pub const RESERVED_EVENTS: &[&str] = &[
+    "connect",
+    "connect_error",
+    "disconnect",
+    "disconnecting",
+    "newListener",
+    "removeListener",
+];
+
+/// The names of the three protocol events, for
+/// [`JwtAuthBuilder::event_names`](crate::JwtAuthBuilder::event_names).
+///
+/// # Example
+/// ```
+/// use socketioxide_jwt::protocol::EventNames;
+/// let names = EventNames::default().authenticate("login");
+/// assert_eq!(names.authenticate, "login");
+/// assert_eq!(names.authenticated, "authenticated");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EventNames {
+    /// Client → server: `{ token }`. Defaults to [`EVENT_AUTHENTICATE`].
+    pub authenticate: String,
+    /// Server → client on success. Defaults to [`EVENT_AUTHENTICATED`].
+    pub authenticated: String,
+    /// Server → client with the error object before a disconnect. Defaults to
+    /// [`EVENT_UNAUTHORIZED`].
+    pub unauthorized: String,
+}
+
+impl EventNames {
+    /// Renames the client → server `authenticate` event.
+    #[must_use]
+    pub fn authenticate(mut self, name: impl Into<String>) -> Self {
+        self.authenticate = name.into();
+        self
+    }
+
+    /// Renames the server → client `authenticated` event.
+    #[must_use]
+    pub fn authenticated(mut self, name: impl Into<String>) -> Self {
+        self.authenticated = name.into();
+        self
+    }
+
+    /// Renames the server → client `unauthorized` event.
+    #[must_use]
+    pub fn unauthorized(mut self, name: impl Into<String>) -> Self {
+        self.unauthorized = name.into();
+        self
+    }
+}
+
+impl Default for EventNames {
+    fn default() -> Self {
+        Self {
+            authenticate: EVENT_AUTHENTICATE.into(),
+            authenticated: EVENT_AUTHENTICATED.into(),
+            unauthorized: EVENT_UNAUTHORIZED.into(),
+        }
+    }
+}
+
+/// The payload of `authenticated`: who the socket is, and until when.
+///
+/// # Example
+/// ```
+/// use socketioxide_jwt::protocol::AuthenticatedPayload;
+/// let p = AuthenticatedPayload { sub: Some("alice".into()), exp: Some(2_000_000_000) };
+/// assert_eq!(serde_json::to_string(&p).unwrap(), r#"{"sub":"alice","exp":2000000000}"#);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthenticatedPayload {
+    /// The token's `sub`, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// The token's `exp` (seconds since the Unix epoch), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<u64>,
+}
+
+/// The ack of a successful `authenticate`: `{ "ok": true }` (a refused one acks the
+/// [`ErrorObject`]).
+///
+/// # Example
+/// ```
+/// let ack = socketioxide_jwt::protocol::AuthenticateAck::OK;
+/// assert_eq!(serde_json::to_string(&ack).unwrap(), r#"{"ok":true}"#);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthenticateAck {
+    /// Always `true`.
+    pub ok: bool,
+}
+
+impl AuthenticateAck {
+    /// The only value sent.
+    pub const OK: Self = Self { ok: true };
+}
+
+/// Why an authentication (or an authorization) was refused.
+///
+/// The string form ([`ErrorCode::as_str`]) is part of the wire contract and never changes.
+///
+/// # Example
+/// ```
+/// use socketioxide_jwt::ErrorCode;
+/// assert_eq!(ErrorCode::TokenExpired.as_str(), "token_expired");
+/// assert_eq!(ErrorCode::TokenExpired.to_string(), "token_expired");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// No token was sent (missing field, empty payload).
+    CredentialsRequired,
+    /// The token is not a string, or not `header.payload.signature`.
+    CredentialsBadFormat,
+    /// Bad signature, wrong algorithm, wrong `iss`/`aud`, `nbf` in the future, unknown `kid`,
+    /// too long, or claims that do not have the expected shape.
+    InvalidToken,
+    /// `exp` has passed, at authentication or later while connected.
+    TokenExpired,
+    /// Message mode: no `authenticate` arrived in time.
+    Timeout,
+    /// The token or its user was revoked.
+    Revoked,
+    /// An application check refused an otherwise valid token, or a handler needs a claim the
+    /// socket does not have.
+    Forbidden,
+}
+
+impl ErrorCode {
+    /// Every code, in the order of the contract's table.
+    pub const ALL: [ErrorCode; 7] = [
+        ErrorCode::CredentialsRequired,
+        ErrorCode::CredentialsBadFormat,
+        ErrorCode::InvalidToken,
+        ErrorCode::TokenExpired,
+        ErrorCode::Timeout,
+        ErrorCode::Revoked,
+        ErrorCode::Forbidden,
+    ];
+
+    /// The code as it appears on the wire (`code` field, and the `connect_error` message).
+    ///
+    /// # Example
+    /// ```
+    /// assert_eq!(socketioxide_jwt::ErrorCode::InvalidToken.as_str(), "invalid_token");
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::CredentialsRequired => "credentials_required",
+            ErrorCode::CredentialsBadFormat => "credentials_bad_format",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::TokenExpired => "token_expired",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::Revoked => "revoked",
+            ErrorCode::Forbidden => "forbidden",
+        }
+    }
+
+    /// The default human-readable message sent with this code.
+    ///
+    /// # Example
+    /// ```
+    /// assert_eq!(socketioxide_jwt::ErrorCode::Timeout.default_message(), "authentication timed out");
+    /// ```
+    pub const fn default_message(self) -> &'static str {
+        match self {
+            ErrorCode::CredentialsRequired => "no token was provided",
+            ErrorCode::CredentialsBadFormat => {
+                "the token must be a string of the form header.payload.signature"
+            }
+            ErrorCode::InvalidToken => "the token is invalid",
+            ErrorCode::TokenExpired => "the token has expired",
+            ErrorCode::Timeout => "authentication timed out",
+            ErrorCode::Revoked => "the token has been revoked",
+            ErrorCode::Forbidden => "access is forbidden",
+        }
+    }
+
+    /// Parses a wire code back into an [`ErrorCode`].
+    ///
+    /// # Example
+    /// ```
+    /// use socketioxide_jwt::ErrorCode;
+    /// assert_eq!(ErrorCode::from_wire("revoked"), Some(ErrorCode::Revoked));
+    /// assert_eq!(ErrorCode::from_wire("nope"), None);
+    /// ```
+    pub fn from_wire(code: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|c| c.as_str() == code)
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error object of the wire contract, sent with `unauthorized`, through acks, and as the
+/// body of a refused REST request.
+///
+/// `data` repeats the fields so that code written for Node's `socketio-jwt` (`err.data.code`)
+/// keeps working.
+///
+/// # Example
+/// ```
+/// use socketioxide_jwt::{protocol::ErrorObject, ErrorCode};
+/// let obj = ErrorObject::from(ErrorCode::Timeout);
+/// let json = serde_json::to_value(&obj).unwrap();
+/// assert_eq!(json["code"], "timeout");
+/// assert_eq!(json["type"], "UnauthorizedError");
+/// assert_eq!(json["data"]["message"], json["message"]);
+/// ```
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ErrorObject {
+    /// Human-readable, public text.
+    pub message: Cow<'static, str>,
+    /// The wire code.
+    pub code: &'static str,
+    /// Always [`ERROR_TYPE`].
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The same fields again.
+    pub data: ErrorData,
+}
+
+/// The `data` member of an [`ErrorObject`].
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ErrorData {
+    /// Same as [`ErrorObject::message`].
+    pub message: Cow<'static, str>,
+    /// Same as [`ErrorObject::code`].
+    pub code: &'static str,
+    /// Same as [`ErrorObject::kind`].
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+impl ErrorObject {
+    /// Builds the object for a code and a public message.
+    pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
+        let message = message.into();
+        Self {
+            data: ErrorData {
+                message: message.clone(),
+                code: code.as_str(),
+                kind: ERROR_TYPE,
+            },
+            message,
+            code: code.as_str(),
+            kind: ERROR_TYPE,
+        }
+    }
+}
+
+impl From<ErrorCode> for ErrorObject {
+    fn from(code: ErrorCode) -> Self {
+        ErrorObject::new(code, code.default_message())
+    }
+}

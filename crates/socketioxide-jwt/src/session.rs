@@ -2,36 +2,42 @@
 //!
 //! Plain code: every transition takes the current time as an argument, so it is unit-tested
 //! without sockets or sleeps. The gate owns the timers and the I/O.
+//!
+//! Each phase owns what only it needs: a pending socket holds its place under `max_pending`
+//! (a [`PendingPermit`]), an authenticated one its entry in the revocation list (a
+//! [`LiveTicket`]). Leaving the phase drops them; no code releases them by hand.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use socketioxide::adapter::Adapter;
+use socketioxide::socket::Socket;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::claims::RegisteredClaims;
-use crate::error::{AuthError, ErrorCode};
+use crate::error::AuthError;
 use crate::limits::{AttemptWindow, PendingPermit};
+use crate::protocol::ErrorCode;
 use crate::revocation::LiveTicket;
-use crate::token::Verified;
-
-/// Wall-clock time since the epoch, to the sub-second (what `exp`, `nbf` and `iat` count).
-pub(crate) fn wall_clock() -> Duration {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-}
+use crate::verify::Verified;
 
 /// Where a socket stands.
 #[derive(Debug)]
 enum Phase<C> {
     /// Connected, no valid token yet; refused at `deadline`.
-    Pending { deadline: Instant },
+    Pending {
+        deadline: Instant,
+        /// Its place under `max_pending`, given back when the phase ends.
+        _permit: PendingPermit,
+    },
     /// Verified; refused at `expires_at` (from `exp` + leeway) unless refreshed.
     Authenticated {
         claims: Arc<C>,
         registered: RegisteredClaims,
         expires_at: Option<Instant>,
+        /// Its entry in the revocation list, once tracked; removed when the phase ends.
+        ticket: Option<LiveTicket>,
     },
     /// Refused or expired: nothing more happens.
     Closed,
@@ -58,11 +64,12 @@ pub(crate) struct SessionState<C> {
 }
 
 impl<C> SessionState<C> {
-    /// A new pending session that times out after `timeout`.
-    pub(crate) fn pending(now: Instant, timeout: Duration) -> Self {
+    /// A new pending session that holds `permit` and times out after `timeout`.
+    pub(crate) fn pending(now: Instant, timeout: Duration, permit: PendingPermit) -> Self {
         Self {
             phase: Phase::Pending {
                 deadline: now + timeout,
+                _permit: permit,
             },
             verifying: false,
         }
@@ -107,30 +114,37 @@ impl<C> SessionState<C> {
                 );
             }
         }
-        let first = matches!(self.phase, Phase::Pending { .. });
         let expires_at = verified.registered.exp.map(|exp| {
             // To the sub-second: the deadline is `exp` + leeway on the wall clock, not later.
             let remaining =
                 Duration::from_secs(exp.saturating_add(leeway.as_secs())).saturating_sub(now_unix);
             now + remaining
         });
+        // A refresh keeps the revocation entry, pointed at the new token; a first
+        // authentication drops the pending place with the pending phase.
+        let (ticket, outcome) = match std::mem::replace(&mut self.phase, Phase::Closed) {
+            Phase::Authenticated { ticket, .. } => {
+                if let Some(ticket) = &ticket {
+                    ticket.update(&verified.registered);
+                }
+                (ticket, Outcome::Refreshed)
+            }
+            _ => (None, Outcome::FirstAuthentication),
+        };
         self.phase = Phase::Authenticated {
             claims: verified.claims,
             registered: verified.registered,
             expires_at,
+            ticket,
         };
-        if first {
-            Outcome::FirstAuthentication
-        } else {
-            Outcome::Refreshed
-        }
+        outcome
     }
 
     /// Called when the timer reaches [`Self::deadline`]: the error to refuse with, if the deadline
     /// has really passed (a refresh may have moved it).
     pub(crate) fn on_deadline(&mut self, now: Instant) -> Option<AuthError> {
         let code = match &self.phase {
-            Phase::Pending { deadline } if *deadline <= now => ErrorCode::Timeout,
+            Phase::Pending { deadline, .. } if *deadline <= now => ErrorCode::Timeout,
             Phase::Authenticated {
                 expires_at: Some(at),
                 ..
@@ -145,7 +159,7 @@ impl<C> SessionState<C> {
     /// still running at the deadline (a slow key resolver or application check).
     pub(crate) fn deadline(&self) -> Option<Instant> {
         match &self.phase {
-            Phase::Pending { deadline } => Some(*deadline),
+            Phase::Pending { deadline, .. } => Some(*deadline),
             Phase::Authenticated { expires_at, .. } => *expires_at,
             Phase::Closed => None,
         }
@@ -175,27 +189,44 @@ impl<C> SessionState<C> {
     pub(crate) fn is_authenticated(&self) -> bool {
         matches!(self.phase, Phase::Authenticated { .. })
     }
+
+    /// Keeps the socket's revocation-list entry for as long as it stays authenticated; `false`
+    /// (and the ticket dropped) if it no longer is.
+    pub(crate) fn track_revocation(&mut self, new: LiveTicket) -> bool {
+        match &mut self.phase {
+            Phase::Authenticated { ticket, .. } => {
+                *ticket = Some(new);
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 /// A socket's session: the state machine plus the channel that tells its timer task about
-/// deadline changes. Stored (as an `Arc`) in the socket's extensions; dropping it ends the timer.
+/// deadline changes. Stored (as an `Arc`) in the socket's extensions; dropping it (with the
+/// socket) ends the timer and drops what the phase held.
 #[derive(Debug)]
 pub(crate) struct Session<C> {
     state: Mutex<SessionState<C>>,
     deadline_tx: watch::Sender<Option<Instant>>,
-    /// Held while pending; counts against `max_pending`.
-    pending_permit: Mutex<Option<PendingPermit>>,
     attempts: Mutex<AttemptWindow>,
     /// The client's IP, when the application told us how to find it.
     pub(crate) client_ip: Option<std::net::IpAddr>,
-    /// This socket's entry in the revocation list, once authenticated.
-    revocation_ticket: Mutex<Option<LiveTicket>>,
+}
+
+/// The session of a socket, if it was admitted by a gate with claims type `C`.
+pub(crate) fn session_of<C, A>(s: &Socket<A>) -> Option<Arc<Session<C>>>
+where
+    C: Send + Sync + 'static,
+    A: Adapter,
+{
+    s.extensions.get::<Arc<Session<C>>>()
 }
 
 impl<C> Session<C> {
     pub(crate) fn new(
         state: SessionState<C>,
-        pending_permit: PendingPermit,
         client_ip: Option<std::net::IpAddr>,
         now: Instant,
     ) -> (Arc<Self>, watch::Receiver<Option<Instant>>) {
@@ -203,39 +234,10 @@ impl<C> Session<C> {
         let session = Arc::new(Self {
             state: Mutex::new(state),
             deadline_tx,
-            pending_permit: Mutex::new(Some(pending_permit)),
             attempts: Mutex::new(AttemptWindow::new(now)),
             client_ip,
-            revocation_ticket: Mutex::new(None),
         });
         (session, rx)
-    }
-
-    /// The socket is no longer pending: give its place back.
-    pub(crate) fn release_pending(&self) {
-        self.pending_permit
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-    }
-
-    /// Keeps the socket's revocation-list entry (dropped with the session).
-    pub(crate) fn set_revocation_ticket(&self, ticket: LiveTicket) {
-        *self
-            .revocation_ticket
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(ticket);
-    }
-
-    /// The claims changed (refresh): update the revocation-list entry.
-    pub(crate) fn update_revocation_ticket(&self, claims: &RegisteredClaims) {
-        if let Some(ticket) = &*self
-            .revocation_ticket
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-        {
-            ticket.update(claims);
-        }
     }
 
     /// Records an `authenticate` event; `false` if the socket sent too many this minute.
@@ -275,6 +277,29 @@ impl<C> Session<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::PendingGauge;
+
+    fn permit() -> PendingPermit {
+        PendingGauge::default()
+            .try_acquire(1)
+            .expect("an empty gauge has room")
+    }
+
+    #[test]
+    fn the_pending_place_is_held_until_the_pending_phase_ends() {
+        let gauge = PendingGauge::default();
+        let t0 = Instant::now();
+        let mut s = SessionState::pending(t0, Duration::from_secs(5), gauge.try_acquire(1).unwrap());
+        assert_eq!(gauge.current(), 1);
+        assert!(gauge.try_acquire(1).is_none(), "the place is taken");
+        s.try_begin_verification();
+        s.finish_verification(Ok(verified("alice", UNIX + 60)), t0, at(UNIX), Duration::ZERO);
+        assert_eq!(gauge.current(), 0, "authenticated: the place is free");
+        let mut refused =
+            SessionState::<String>::pending(t0, Duration::from_secs(5), gauge.try_acquire(1).unwrap());
+        refused.close();
+        assert_eq!(gauge.current(), 0, "closed: the place is free");
+    }
 
     fn verified(sub: &str, exp: u64) -> Verified<String> {
         Verified {
@@ -296,7 +321,7 @@ mod tests {
     #[test]
     fn pending_times_out_at_deadline_only() {
         let t0 = Instant::now();
-        let mut s = SessionState::<String>::pending(t0, Duration::from_secs(5));
+        let mut s = SessionState::<String>::pending(t0, Duration::from_secs(5), permit());
         assert_eq!(s.deadline(), Some(t0 + Duration::from_secs(5)));
         assert!(s.on_deadline(t0 + Duration::from_secs(4)).is_none());
         let err = s.on_deadline(t0 + Duration::from_secs(5)).unwrap();
@@ -311,7 +336,7 @@ mod tests {
     #[test]
     fn authentication_sets_expiry_with_leeway() {
         let t0 = Instant::now();
-        let mut s = SessionState::pending(t0, Duration::from_secs(5));
+        let mut s = SessionState::pending(t0, Duration::from_secs(5), permit());
         assert!(s.try_begin_verification());
         assert!(!s.try_begin_verification(), "one verification at a time");
         let out = s.finish_verification(
@@ -332,7 +357,7 @@ mod tests {
     #[test]
     fn expiry_is_exact_to_the_sub_second() {
         let t0 = Instant::now();
-        let mut s = SessionState::pending(t0, Duration::from_secs(5));
+        let mut s = SessionState::pending(t0, Duration::from_secs(5), permit());
         s.try_begin_verification();
         let now_wall = at(UNIX) + Duration::from_millis(700);
         s.finish_verification(
@@ -347,7 +372,7 @@ mod tests {
     #[test]
     fn refresh_moves_expiry_and_keeps_session() {
         let t0 = Instant::now();
-        let mut s = SessionState::pending(t0, Duration::from_secs(5));
+        let mut s = SessionState::pending(t0, Duration::from_secs(5), permit());
         s.try_begin_verification();
         s.finish_verification(
             Ok(verified("alice", UNIX + 10)),
@@ -374,7 +399,7 @@ mod tests {
     #[test]
     fn refresh_for_another_subject_is_refused() {
         let t0 = Instant::now();
-        let mut s = SessionState::pending(t0, Duration::from_secs(5));
+        let mut s = SessionState::pending(t0, Duration::from_secs(5), permit());
         s.try_begin_verification();
         s.finish_verification(
             Ok(verified("alice", UNIX + 10)),
@@ -398,7 +423,7 @@ mod tests {
     #[test]
     fn failure_closes_and_later_results_are_ignored() {
         let t0 = Instant::now();
-        let mut s = SessionState::<String>::pending(t0, Duration::from_secs(5));
+        let mut s = SessionState::<String>::pending(t0, Duration::from_secs(5), permit());
         s.try_begin_verification();
         let out = s.finish_verification(
             Err(ErrorCode::InvalidToken.into()),
@@ -419,7 +444,7 @@ mod tests {
     #[test]
     fn timeout_also_bounds_a_running_verification() {
         let t0 = Instant::now();
-        let mut s = SessionState::<String>::pending(t0, Duration::from_secs(5));
+        let mut s = SessionState::<String>::pending(t0, Duration::from_secs(5), permit());
         s.try_begin_verification();
         let err = s.on_deadline(t0 + Duration::from_secs(6)).unwrap();
         assert_eq!(err.code(), ErrorCode::Timeout);

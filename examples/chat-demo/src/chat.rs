@@ -1,5 +1,7 @@
 //! The real-time side: `whoami`, `chat message` and presence, for authenticated sockets only.
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 use serde_json::json;
 use socketioxide::extract::{AckSender, SocketRef, TryData};
@@ -7,7 +9,9 @@ use socketioxide::SocketIo;
 use socketioxide_jwt::{Claims, GatedAdapter, JwtAuth, StandardClaims};
 
 const MAX_MESSAGE_CHARS: usize = 500;
-const USER_ROOM_PREFIX: &str = socketioxide_jwt::DEFAULT_USER_ROOM_PREFIX;
+
+/// The prefix of the library's per-user rooms (`user:`): presence is read from them.
+type UserRoomPrefix = Arc<str>;
 
 #[derive(Deserialize)]
 struct ChatIn {
@@ -17,10 +21,20 @@ struct ChatIn {
 /// Registers the chat on `/`, on any gated adapter (local, or Redis for several processes).
 /// With a remote adapter, the returned value must be awaited.
 pub fn register<A: GatedAdapter>(io: &SocketIo<A>, auth: &JwtAuth) -> A::InitRes {
-    io.ns("/", auth.on_authenticated(on_authenticated::<A>))
+    let prefix: UserRoomPrefix = auth.user_room_prefix().unwrap_or("user:").into();
+    io.ns(
+        "/",
+        auth.on_authenticated(move |socket: SocketRef<A>, io: SocketIo<A>| {
+            on_authenticated(socket, io, prefix.clone())
+        }),
+    )
 }
 
-async fn on_authenticated<A: GatedAdapter>(socket: SocketRef<A>, io: SocketIo<A>) {
+async fn on_authenticated<A: GatedAdapter>(
+    socket: SocketRef<A>,
+    io: SocketIo<A>,
+    prefix: UserRoomPrefix,
+) {
     socket.on(
         "whoami",
         async |Claims(me): Claims<StandardClaims>, ack: AckSender<A>| {
@@ -28,12 +42,14 @@ async fn on_authenticated<A: GatedAdapter>(socket: SocketRef<A>, io: SocketIo<A>
         },
     );
     socket.on("chat message", on_chat_message::<A>);
+    let on_leave = prefix.clone();
     socket.on_disconnect(
-        async |socket: SocketRef<A>, io: SocketIo<A>, Claims(me): Claims<StandardClaims>| {
-            broadcast_presence(&io, me.sub.as_deref().map(|sub| (sub, &socket))).await;
+        async move |socket: SocketRef<A>, io: SocketIo<A>, Claims(me): Claims<StandardClaims>| {
+            let leaving = me.sub.as_deref().map(|sub| (sub, &socket));
+            broadcast_presence(&io, &on_leave, leaving).await;
         },
     );
-    broadcast_presence(&io, None).await;
+    broadcast_presence(&io, &prefix, None).await;
 }
 
 async fn on_chat_message<A: GatedAdapter>(
@@ -64,6 +80,7 @@ async fn on_chat_message<A: GatedAdapter>(
 /// disconnecting (still in its rooms until its handler returns).
 async fn broadcast_presence<A: GatedAdapter>(
     io: &SocketIo<A>,
+    prefix: &str,
     leaving: Option<(&str, &SocketRef<A>)>,
 ) {
     let rooms = match io.rooms().await {
@@ -72,7 +89,7 @@ async fn broadcast_presence<A: GatedAdapter>(
     };
     let mut users = Vec::new();
     for room in rooms {
-        let Some(user) = room.strip_prefix(USER_ROOM_PREFIX) else {
+        let Some(user) = room.strip_prefix(prefix) else {
             continue;
         };
         if let Some((sub, socket)) = leaving {

@@ -75,9 +75,9 @@ pub struct Args {
     pub allowed_origins: Vec<String>,
 
     /// At most this many sockets may be waiting to authenticate; beyond, new connections are
-    /// refused with `server_busy`.
-    #[arg(long, default_value_t = socketioxide_jwt::DEFAULT_MAX_PENDING)]
-    pub max_pending: usize,
+    /// refused with `server_busy`. Default: the library's (10 000).
+    #[arg(long)]
+    pub max_pending: Option<usize>,
 
     /// Largest Socket.IO message accepted, in bytes (bounds what an unauthenticated socket can
     /// make the server buffer).

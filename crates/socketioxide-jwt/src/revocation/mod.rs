@@ -19,13 +19,13 @@ use serde::{Deserialize, Serialize};
 use crate::claims::RegisteredClaims;
 use crate::error::AuthError;
 use crate::keys::BoxFuture;
+use crate::time::unix_now;
 
 #[cfg(feature = "redis")]
 pub use self::redis::RedisRevocationOptions;
 
 /// Default time a user revocation is kept: tokens issued before it are refused for this long.
-/// Set it to at least your longest token lifetime.
-pub const DEFAULT_MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+const DEFAULT_MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 /// One revocation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,17 +126,15 @@ impl std::fmt::Debug for RevocationList {
     }
 }
 
-pub(crate) fn unix_now() -> u64 {
-    crate::session::wall_clock().as_secs()
-}
-
 impl RevocationList {
-    /// A list for a single process.
+    /// A list for a single process, whose user revocations last 24 h (use
+    /// [`with_lifetime`](Self::with_lifetime) when tokens live longer).
     pub fn in_memory() -> Self {
         Self::with_lifetime(DEFAULT_MAX_TOKEN_LIFETIME)
     }
 
-    /// A single-process list whose user revocations last `max_token_lifetime`.
+    /// A single-process list whose user revocations last `max_token_lifetime`: set it to at least
+    /// your longest token lifetime.
     pub fn with_lifetime(max_token_lifetime: Duration) -> Self {
         Self {
             inner: Arc::new(ListInner {

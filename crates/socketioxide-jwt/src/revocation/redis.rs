@@ -13,8 +13,17 @@ use tokio::sync::mpsc;
 use super::{ListInner, Revocation, RevocationBackend, RevocationError, RevocationList};
 use crate::keys::BoxFuture;
 
-/// Options of [`RevocationList::redis`].
+/// Options of [`RevocationList::redis`]: start from [`RedisRevocationOptions::default`].
+///
+/// # Example
+/// ```
+/// use std::time::Duration;
+/// use socketioxide_jwt::revocation::RedisRevocationOptions;
+/// let options = RedisRevocationOptions::default().max_token_lifetime(Duration::from_secs(900));
+/// assert_eq!(options.max_token_lifetime, Duration::from_secs(900));
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RedisRevocationOptions {
     /// Prefix of the keys. Defaults to `socketioxide-jwt:revoked:`.
     pub key_prefix: String,
@@ -34,6 +43,36 @@ impl Default for RedisRevocationOptions {
             max_token_lifetime: super::DEFAULT_MAX_TOKEN_LIFETIME,
             timeout: Duration::from_secs(2),
         }
+    }
+}
+
+impl RedisRevocationOptions {
+    /// Sets [`RedisRevocationOptions::key_prefix`]: the prefix of the keys.
+    #[must_use]
+    pub fn key_prefix(mut self, key_prefix: impl Into<String>) -> Self {
+        self.key_prefix = key_prefix.into();
+        self
+    }
+
+    /// Sets [`RedisRevocationOptions::channel`]: the pub/sub channel.
+    #[must_use]
+    pub fn channel(mut self, channel: impl Into<String>) -> Self {
+        self.channel = channel.into();
+        self
+    }
+
+    /// Sets [`RedisRevocationOptions::max_token_lifetime`]: how long a user revocation lasts (your longest token lifetime).
+    #[must_use]
+    pub fn max_token_lifetime(mut self, max_token_lifetime: Duration) -> Self {
+        self.max_token_lifetime = max_token_lifetime;
+        self
+    }
+
+    /// Sets [`RedisRevocationOptions::timeout`]: the timeout of each Redis operation.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 }
 

@@ -1,4 +1,4 @@
-//! The application's handler for authenticated sockets.
+//! The application's handler for authenticated sockets ([`AuthenticatedHandler`]).
 //!
 //! socketioxide's own `ConnectHandler::call` spawns the handler, so nothing can tell when the
 //! handler has registered its events. This trait hands the handler's future to the gate instead:
@@ -7,6 +7,7 @@
 //! that emits as soon as it sees `authenticated` therefore always finds the handlers in place.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use socketioxide::adapter::Adapter;
@@ -15,6 +16,11 @@ use socketioxide::socket::Socket;
 use socketioxide_core::Value;
 
 use crate::keys::BoxFuture;
+
+/// The marker of [`OnAuthenticated`](crate::handler::OnAuthenticated)'s `ConnectHandler` impl
+/// (keeps it `Send + Sync` whatever the extractors are). Never named by applications.
+#[derive(Debug)]
+pub struct ViaAuthenticated<T>(PhantomData<fn() -> T>);
 
 /// Why the handler's arguments could not be extracted (the handler is then not called).
 pub type ExtractError = Box<dyn std::error::Error + Send>;

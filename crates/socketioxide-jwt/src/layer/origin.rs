@@ -25,7 +25,7 @@ use tower_service::Service;
 /// # Example
 /// ```
 /// use socketioxide::{adapter::LocalAdapter, SocketIo};
-/// use socketioxide_jwt::{JwtAdapter, OriginLayer};
+/// use socketioxide_jwt::{layer::OriginLayer, JwtAdapter};
 /// let (socket_layer, _io) = SocketIo::builder().with_adapter::<JwtAdapter<LocalAdapter>>(()).build_layer();
 /// let app = axum::Router::new()
 ///     .layer(socket_layer)

@@ -31,7 +31,7 @@ use tower_service::Service;
 /// # Example
 /// ```
 /// use socketioxide::SocketIo;
-/// use socketioxide_jwt::{CompactHeadLayer, JwtLocalAdapter};
+/// use socketioxide_jwt::{layer::CompactHeadLayer, JwtLocalAdapter};
 /// use tower_layer::Layer as _;
 ///
 /// # async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {

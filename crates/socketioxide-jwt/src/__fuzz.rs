@@ -1,4 +1,4 @@
-//! Entry points for the fuzz targets (`fuzz/`) and the corpus replay tests. Not a public API.
+//! Entry points for the fuzz targets (`fuzz/`) and the corpus replay tests (feature `fuzzing`). Not a public API.
 //!
 //! Each function takes untrusted bytes, runs them through the same code a socket's input goes
 //! through, and panics only if a property is violated.
@@ -7,10 +7,13 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::config::JwtAuth;
-use crate::error::ErrorCode;
+use crate::auth::JwtAuth;
+use crate::credentials;
 use crate::keys::VerificationKey;
-use crate::token;
+use crate::protocol::ErrorCode;
+
+/// The token bound of the fuzzing configuration (the builder's default).
+const MAX_TOKEN_LEN: usize = 8 * 1024;
 
 /// The HMAC secret of the fuzzing configuration (the seed corpus's valid tokens use it).
 pub const SECRET: &[u8] = b"fuzzing-secret-0123456789abcdef!";
@@ -47,7 +50,7 @@ fn verify_checked(token: &str) {
                 jsonwebtoken::Algorithm::HS256,
                 "verified a non-HS256 token"
             );
-            assert!(token.len() <= crate::config::DEFAULT_MAX_TOKEN_LEN);
+            assert!(token.len() <= MAX_TOKEN_LEN);
         }
         Err(e) => {
             // Only fixed, public text goes over the wire: the code's own message, never anything
@@ -60,7 +63,7 @@ fn verify_checked(token: &str) {
 /// An `authenticate` payload: JSON, then token extraction, then verification.
 pub fn authenticate_payload(data: &[u8]) {
     let payload: Option<Value> = serde_json::from_slice(data).ok();
-    match token::token_from_message(payload.as_ref()) {
+    match credentials::token_from_message(payload.as_ref()) {
         Ok(token) => verify_checked(token),
         Err(e) => assert!(matches!(
             e.code(),
@@ -84,7 +87,7 @@ pub fn handshake(data: &[u8]) {
     };
     let (parts, ()) = request.into_parts();
     for allow_query in [false, true] {
-        match token::token_from_handshake(auth.as_ref(), &parts, allow_query) {
+        match credentials::token_from_handshake(auth.as_ref(), &parts, allow_query) {
             Ok(Some(token)) => verify_checked(&token),
             Ok(None) => {}
             Err(e) => assert_eq!(e.code(), ErrorCode::CredentialsBadFormat),

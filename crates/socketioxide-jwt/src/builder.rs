@@ -1,4 +1,5 @@
-//! The builder: every setting, checked once when the configuration is built.
+//! [`JwtAuthBuilder`]: every setting, with its default, checked once when the configuration is
+//! built.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -7,290 +8,29 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jsonwebtoken::{Algorithm, Validation};
 use serde::de::DeserializeOwned;
 
+use crate::auth::{AuthMode, ClientIpFn, GateSettings, Inner, JwtAuth};
 use crate::claims::StandardClaims;
 use crate::error::{AuthError, ConfigError};
-use crate::keys::{BoxFuture, KeyFamily, KeyResolver, StaticKeys, VerificationKey};
+use crate::keys::{KeyResolver, StaticKeys, VerificationKey};
 use crate::limits::{FailedAuthLimit, FailureTracker, PendingGauge};
+use crate::protocol::{EventNames, RESERVED_EVENTS};
 use crate::revocation::RevocationList;
+use crate::verify::{CheckFn, ClaimRules, Verifier};
 
-/// Default time a message-mode socket has to send `authenticate`.
-pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_millis(5000);
-/// Default maximum token length, in bytes.
-pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
-/// Default clock-skew leeway applied to `exp` and `nbf`.
-pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(0);
-/// Default minimum HMAC secret length, in bytes (256 bits, as RFC 7518 asks for HS256).
-pub const DEFAULT_MIN_HMAC_SECRET_LEN: usize = 32;
-/// Default cap on pending (connected, not yet authenticated) sockets per configuration.
-pub const DEFAULT_MAX_PENDING: usize = 10_000;
-/// Default cap on `authenticate` events per socket per minute.
-pub const DEFAULT_MAX_AUTH_ATTEMPTS_PER_MINUTE: u32 = 10;
-/// Bytes an `authenticate` payload may have beyond `max_token_len` (JSON framing, field name).
-pub(crate) const AUTHENTICATE_PAYLOAD_OVERHEAD: usize = 1024;
-
-/// Default prefix of the per-user room: `user:<sub>`.
-pub const DEFAULT_USER_ROOM_PREFIX: &str = "user:";
-
-/// Where the token comes from.
-///
-/// # Example
-/// ```
-/// use socketioxide_jwt::{AuthMode, JwtAuth};
-/// let auth = JwtAuth::builder()
-///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
-///     .mode(AuthMode::Handshake)
-///     .build()
-///     .unwrap();
-/// # let _ = auth;
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum AuthMode {
-    /// The client connects, then emits `authenticate` with `{ token }` (two round trips).
-    #[default]
-    Message,
-    /// The token comes with the connection (`auth: { token }` or `Authorization: Bearer`); a
-    /// missing or bad token refuses the connection.
-    Handshake,
-    /// A handshake token if one is present (and then it must be valid); otherwise message mode.
-    Either,
-}
-
-impl AuthMode {
-    pub(crate) fn reads_handshake(self) -> bool {
-        matches!(self, AuthMode::Handshake | AuthMode::Either)
-    }
-}
-
-/// The names of the three protocol events.
-///
-/// # Example
-/// ```
-/// let names = socketioxide_jwt::EventNames::default();
-/// assert_eq!(names.authenticate, "authenticate");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EventNames {
-    /// Client → server: `{ token }`. Defaults to `authenticate`.
-    pub authenticate: String,
-    /// Server → client on success. Defaults to `authenticated`.
-    pub authenticated: String,
-    /// Server → client with the error object before a disconnect. Defaults to `unauthorized`.
-    pub unauthorized: String,
-}
-
-impl Default for EventNames {
-    fn default() -> Self {
-        Self {
-            authenticate: crate::protocol::EVENT_AUTHENTICATE.into(),
-            authenticated: crate::protocol::EVENT_AUTHENTICATED.into(),
-            unauthorized: crate::protocol::EVENT_UNAUTHORIZED.into(),
-        }
-    }
-}
-
-const RESERVED_EVENTS: &[&str] = &[
-    "connect",
-    "connect_error",
-    "disconnect",
-    "disconnecting",
-    "newListener",
-    "removeListener",
-];
-
-/// Finds the client's IP in the connection request (see [`JwtAuthBuilder::client_ip`]).
-pub type ClientIpFn = Arc<dyn Fn(&http::request::Parts) -> Option<std::net::IpAddr> + Send + Sync>;
-
-pub(crate) type CheckFn<C> =
-    Arc<dyn Fn(Arc<C>) -> BoxFuture<'static, Result<(), AuthError>> + Send + Sync>;
-
-/// One jsonwebtoken [`Validation`] per key family, built once: jsonwebtoken needs every listed
-/// algorithm to match the key's family, and the key's own (narrower) allow-list is checked
-/// against the token header before jsonwebtoken runs.
-#[derive(Debug, Clone)]
-pub(crate) struct FamilyValidations {
-    pub(crate) hmac: Validation,
-    pub(crate) rsa: Validation,
-    pub(crate) ec: Validation,
-    pub(crate) ed: Validation,
-}
-
-impl FamilyValidations {
-    fn new(template: &Validation) -> Self {
-        use Algorithm::*;
-        let with = |algorithms: &[Algorithm]| {
-            let mut v = template.clone();
-            v.algorithms = algorithms.to_vec();
-            v
-        };
-        Self {
-            hmac: with(&[HS256, HS384, HS512]),
-            rsa: with(&[RS256, RS384, RS512, PS256, PS384, PS512]),
-            ec: with(&[ES256, ES384]),
-            ed: with(&[EdDSA]),
-        }
-    }
-
-    pub(crate) fn for_family(&self, family: KeyFamily) -> &Validation {
-        match family {
-            KeyFamily::Hmac => &self.hmac,
-            KeyFamily::Rsa => &self.rsa,
-            KeyFamily::Ec => &self.ec,
-            KeyFamily::Ed => &self.ed,
-        }
-    }
-}
-
-/// Settings that do not depend on the claims type.
-pub(crate) struct Settings {
-    pub(crate) keys: Arc<dyn KeyResolver>,
-    pub(crate) validations: FamilyValidations,
-    pub(crate) leeway: Duration,
-    pub(crate) max_token_len: usize,
-    pub(crate) mode: AuthMode,
-    pub(crate) timeout: Duration,
-    pub(crate) events: EventNames,
-    pub(crate) allow_query_token: bool,
-    pub(crate) user_room_prefix: Option<String>,
-    pub(crate) max_pending: usize,
-    pub(crate) pending: PendingGauge,
-    pub(crate) max_auth_attempts_per_minute: u32,
-    pub(crate) failures: Option<FailureTracker>,
-    pub(crate) client_ip: Option<ClientIpFn>,
-    pub(crate) revocations: Option<RevocationList>,
-}
-
-impl fmt::Debug for Settings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Settings")
-            .field("leeway", &self.leeway)
-            .field("max_token_len", &self.max_token_len)
-            .field("mode", &self.mode)
-            .field("timeout", &self.timeout)
-            .field("events", &self.events)
-            .field("allow_query_token", &self.allow_query_token)
-            .field("user_room_prefix", &self.user_room_prefix)
-            .field("max_pending", &self.max_pending)
-            .field(
-                "max_auth_attempts_per_minute",
-                &self.max_auth_attempts_per_minute,
-            )
-            .field("failures", &self.failures.is_some())
-            .finish_non_exhaustive()
-    }
-}
-
-pub(crate) struct Inner<C> {
-    pub(crate) settings: Settings,
-    pub(crate) check: Option<CheckFn<C>>,
-}
-
-/// A built, immutable authentication configuration for one or more namespaces.
-///
-/// Cheap to clone. Register namespaces with [`JwtAuth::on_authenticated`]; see the
-/// [crate docs](crate) for a whole server.
-///
-/// # Example
-/// ```
-/// use socketioxide_jwt::JwtAuth;
-/// let auth = JwtAuth::builder()
-///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
-///     .issuer("https://auth.example.com")
-///     .audience("chat")
-///     .build()?;
-/// # Ok::<(), socketioxide_jwt::ConfigError>(())
-/// ```
-pub struct JwtAuth<C = StandardClaims> {
-    pub(crate) inner: Arc<Inner<C>>,
-}
-
-impl<C> Clone for JwtAuth<C> {
-    fn clone(&self) -> Self {
-        Self {
-            inner: self.inner.clone(),
-        }
-    }
-}
-
-impl<C> fmt::Debug for JwtAuth<C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JwtAuth")
-            .field("settings", &self.inner.settings)
-            .field("check", &self.inner.check.is_some())
-            .finish()
-    }
-}
+const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_millis(5000);
+const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
+/// 256 bits, as RFC 7518 asks for HS256.
+const DEFAULT_MIN_HMAC_SECRET_LEN: usize = 32;
+const DEFAULT_MAX_PENDING: usize = 10_000;
+const DEFAULT_MAX_AUTH_ATTEMPTS_PER_MINUTE: u32 = 10;
+const DEFAULT_USER_ROOM_PREFIX: &str = "user:";
 
 impl JwtAuth<StandardClaims> {
     /// Starts a configuration with [`StandardClaims`]; switch with [`JwtAuthBuilder::claims`].
     pub fn builder() -> JwtAuthBuilder<StandardClaims> {
         JwtAuthBuilder::new()
-    }
-}
-
-impl<C> JwtAuth<C>
-where
-    C: DeserializeOwned + Send + Sync + 'static,
-{
-    /// Verifies a token exactly as a socket's token is verified (length bound, shape, key and
-    /// algorithm, signature, claims, the application's check), outside any socket: for a REST
-    /// endpoint that refreshes tokens, say.
-    ///
-    /// # Errors
-    /// The [`AuthError`] a socket would have been refused with.
-    ///
-    /// # Example
-    /// ```
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// use socketioxide_jwt::{ErrorCode, JwtAuth};
-    /// let auth = JwtAuth::builder().hmac_secret(b"a-32-byte-long-secret-for-hs256!").build().unwrap();
-    /// let err = auth.verify("not-a-token").await.unwrap_err();
-    /// assert_eq!(err.code(), ErrorCode::CredentialsBadFormat);
-    /// # });
-    /// ```
-    pub async fn verify(&self, token: &str) -> Result<Arc<C>, AuthError> {
-        let verified = crate::token::verify::<C>(&self.inner.settings, token).await?;
-        if let Some(check) = &self.inner.check {
-            check(verified.claims.clone()).await?;
-        }
-        Ok(verified.claims)
-    }
-}
-
-impl<C> JwtAuth<C> {
-    /// The configured mode.
-    pub fn mode(&self) -> AuthMode {
-        self.inner.settings.mode
-    }
-
-    /// The configured event names.
-    pub fn event_names(&self) -> &EventNames {
-        &self.inner.settings.events
-    }
-
-    /// How many sockets are pending (connected, not yet authenticated) right now, across the
-    /// namespaces using this configuration.
-    pub fn pending_sockets(&self) -> usize {
-        self.inner.settings.pending.current()
-    }
-
-    /// The per-user room of `sub` (`user:<sub>` by default), if per-user rooms are enabled.
-    ///
-    /// # Example
-    /// ```
-    /// let auth = socketioxide_jwt::JwtAuth::builder()
-    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!").build().unwrap();
-    /// assert_eq!(auth.user_room("alice").as_deref(), Some("user:alice"));
-    /// ```
-    pub fn user_room(&self, sub: &str) -> Option<String> {
-        self.inner
-            .settings
-            .user_room_prefix
-            .as_ref()
-            .map(|p| format!("{p}{sub}"))
     }
 }
 
@@ -345,6 +85,7 @@ pub struct JwtAuthBuilder<C = StandardClaims> {
     failed_auth_limit: Option<FailedAuthLimit>,
     client_ip: Option<ClientIpFn>,
     revocations: Option<RevocationList>,
+    token_cookie: Option<String>,
     check: Option<CheckFn<C>>,
     _claims: PhantomData<fn() -> C>,
 }
@@ -366,7 +107,7 @@ impl JwtAuthBuilder<StandardClaims> {
             issuers: Vec::new(),
             audiences: Vec::new(),
             require_exp: true,
-            leeway: DEFAULT_LEEWAY,
+            leeway: Duration::ZERO,
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             min_hmac_secret_len: DEFAULT_MIN_HMAC_SECRET_LEN,
             mode: AuthMode::default(),
@@ -379,6 +120,7 @@ impl JwtAuthBuilder<StandardClaims> {
             failed_auth_limit: None,
             client_ip: None,
             revocations: None,
+            token_cookie: None,
             check: None,
             _claims: PhantomData,
         }
@@ -411,6 +153,7 @@ where
             failed_auth_limit: self.failed_auth_limit,
             client_ip: self.client_ip,
             revocations: self.revocations,
+            token_cookie: self.token_cookie,
             check: None,
             _claims: PhantomData,
         }
@@ -558,6 +301,17 @@ where
         self
     }
 
+    /// REST (feature `axum`): also read the token from this cookie when a request has no
+    /// `Authorization` header. Off by default.
+    ///
+    /// <div class="warning">A cookie is sent by the browser on cross-site requests too: protect
+    /// state-changing routes against CSRF (a `SameSite=Strict` cookie, or a header check).</div>
+    #[cfg(feature = "axum")]
+    pub fn token_cookie(mut self, name: impl Into<String>) -> Self {
+        self.token_cookie = Some(name.into());
+        self
+    }
+
     /// An async application check run after the signature and claims are verified, at every
     /// authentication and refresh. Return [`AuthError::forbidden`] (or [`AuthError::revoked`]) to
     /// refuse. Multiple calls override.
@@ -620,33 +374,24 @@ where
             }
         }
 
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = self.leeway.as_secs();
-        validation.validate_nbf = true;
-        validation.validate_exp = true;
-        let mut required = vec!["exp"];
-        if !self.require_exp {
-            required.clear();
-        }
-        if !self.issuers.is_empty() {
-            validation.set_issuer(&self.issuers);
-            required.push("iss");
-        }
-        if self.audiences.is_empty() {
-            validation.validate_aud = false;
-        } else {
-            validation.set_audience(&self.audiences);
-            required.push("aud");
-        }
-        validation.set_required_spec_claims(&required);
-
+        let rules = ClaimRules {
+            issuers: self.issuers,
+            audiences: self.audiences,
+            require_exp: self.require_exp,
+            leeway: Duration::from_secs(self.leeway.as_secs()),
+        };
+        let verifier = Verifier::new(
+            keys,
+            &rules,
+            self.max_token_len,
+            self.revocations,
+            self.check,
+        );
         Ok(JwtAuth {
             inner: Arc::new(Inner {
-                settings: Settings {
-                    keys,
-                    validations: FamilyValidations::new(&validation),
-                    leeway: Duration::from_secs(self.leeway.as_secs()),
-                    max_token_len: self.max_token_len,
+                verifier,
+                gate: GateSettings {
+                    leeway: rules.leeway,
                     mode: self.mode,
                     timeout: self.timeout,
                     events: self.events,
@@ -657,9 +402,8 @@ where
                     max_auth_attempts_per_minute: self.max_auth_attempts_per_minute,
                     failures: self.failed_auth_limit.map(FailureTracker::new),
                     client_ip: self.client_ip,
-                    revocations: self.revocations,
+                    token_cookie: self.token_cookie,
                 },
-                check: self.check,
             }),
         })
     }
@@ -726,10 +470,7 @@ mod tests {
             JwtAuth::builder().hmac_secret(SECRET).issuer("").build(),
             Err(ConfigError::EmptyIssuerOrAudience)
         ));
-        let names = EventNames {
-            authenticate: "disconnect".into(),
-            ..EventNames::default()
-        };
+        let names = EventNames::default().authenticate("disconnect");
         assert!(matches!(
             JwtAuth::builder()
                 .hmac_secret(SECRET)
@@ -737,10 +478,7 @@ mod tests {
                 .build(),
             Err(ConfigError::InvalidEventName(_))
         ));
-        let names = EventNames {
-            authenticated: "authenticate".into(),
-            ..EventNames::default()
-        };
+        let names = EventNames::default().authenticated("authenticate");
         assert!(matches!(
             JwtAuth::builder()
                 .hmac_secret(SECRET)
@@ -748,19 +486,5 @@ mod tests {
                 .build(),
             Err(ConfigError::InvalidEventName(_))
         ));
-    }
-
-    #[test]
-    fn issuer_and_audience_become_required() {
-        let auth = JwtAuth::builder()
-            .hmac_secret(SECRET)
-            .issuer("iss")
-            .audience("aud")
-            .build()
-            .unwrap();
-        let required = &auth.inner.settings.validations.hmac.required_spec_claims;
-        for claim in ["exp", "iss", "aud"] {
-            assert!(required.contains(claim), "{claim} must be required");
-        }
     }
 }

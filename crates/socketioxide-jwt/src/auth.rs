@@ -1,0 +1,195 @@
+//! [`JwtAuth`]: a built configuration, shared by the socket gate and REST extractors.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use crate::claims::StandardClaims;
+use crate::error::AuthError;
+use crate::limits::{FailureTracker, PendingGauge};
+use crate::protocol::EventNames;
+use crate::verify::Verifier;
+
+/// Where the token comes from.
+///
+/// # Example
+/// ```
+/// use socketioxide_jwt::{AuthMode, JwtAuth};
+/// let auth = JwtAuth::builder()
+///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+///     .mode(AuthMode::Handshake)
+///     .build()
+///     .unwrap();
+/// assert_eq!(auth.mode(), AuthMode::Handshake);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AuthMode {
+    /// The client connects, then emits `authenticate` with `{ token }` (two round trips).
+    #[default]
+    Message,
+    /// The token comes with the connection (`auth: { token }` or `Authorization: Bearer`); a
+    /// missing or bad token refuses the connection.
+    Handshake,
+    /// A handshake token if one is present (and then it must be valid); otherwise message mode.
+    Either,
+}
+
+impl AuthMode {
+    pub(crate) fn reads_handshake(self) -> bool {
+        matches!(self, AuthMode::Handshake | AuthMode::Either)
+    }
+}
+
+/// Finds the client's IP in the connection request.
+pub(crate) type ClientIpFn =
+    Arc<dyn Fn(&http::request::Parts) -> Option<std::net::IpAddr> + Send + Sync>;
+
+/// What the socket gate needs besides the verifier.
+pub(crate) struct GateSettings {
+    pub(crate) leeway: Duration,
+    pub(crate) mode: AuthMode,
+    pub(crate) timeout: Duration,
+    pub(crate) events: EventNames,
+    pub(crate) allow_query_token: bool,
+    pub(crate) user_room_prefix: Option<String>,
+    pub(crate) max_pending: usize,
+    pub(crate) pending: PendingGauge,
+    pub(crate) max_auth_attempts_per_minute: u32,
+    pub(crate) failures: Option<FailureTracker>,
+    pub(crate) client_ip: Option<ClientIpFn>,
+    /// The cookie a REST request may carry its token in (feature `axum`).
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) token_cookie: Option<String>,
+}
+
+impl fmt::Debug for GateSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GateSettings")
+            .field("leeway", &self.leeway)
+            .field("mode", &self.mode)
+            .field("timeout", &self.timeout)
+            .field("events", &self.events)
+            .field("allow_query_token", &self.allow_query_token)
+            .field("user_room_prefix", &self.user_room_prefix)
+            .field("max_pending", &self.max_pending)
+            .field(
+                "max_auth_attempts_per_minute",
+                &self.max_auth_attempts_per_minute,
+            )
+            .field("failures", &self.failures.is_some())
+            .field("token_cookie", &self.token_cookie)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct Inner<C> {
+    pub(crate) verifier: Verifier<C>,
+    pub(crate) gate: GateSettings,
+}
+
+/// A built, immutable authentication configuration: one verifier for sockets and REST requests.
+///
+/// Cheap to clone. Register namespaces with [`JwtAuth::on_authenticated`], guard REST routes with
+/// the [`Claims`](crate::Claims) extractor (feature `axum`), verify by hand with
+/// [`JwtAuth::verify`]. Made by `JwtAuth::builder()`.
+///
+/// # Example
+/// ```
+/// use socketioxide_jwt::JwtAuth;
+/// let auth = JwtAuth::builder()
+///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+///     .issuer("https://auth.example.com")
+///     .audience("chat")
+///     .build()?;
+/// # Ok::<(), socketioxide_jwt::ConfigError>(())
+/// ```
+pub struct JwtAuth<C = StandardClaims> {
+    pub(crate) inner: Arc<Inner<C>>,
+}
+
+impl<C> Clone for JwtAuth<C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<C> fmt::Debug for JwtAuth<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtAuth")
+            .field("verifier", &self.inner.verifier)
+            .field("gate", &self.inner.gate)
+            .finish()
+    }
+}
+
+impl<C> JwtAuth<C>
+where
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    /// Verifies a token exactly as a socket's token is verified (length bound, shape, key and
+    /// algorithm, signature, claims, revocation, the application's check), outside any socket.
+    ///
+    /// # Errors
+    /// The [`AuthError`] a socket would have been refused with.
+    ///
+    /// # Example
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use socketioxide_jwt::{ErrorCode, JwtAuth};
+    /// let auth = JwtAuth::builder().hmac_secret(b"a-32-byte-long-secret-for-hs256!").build().unwrap();
+    /// let err = auth.verify("not-a-token").await.unwrap_err();
+    /// assert_eq!(err.code(), ErrorCode::CredentialsBadFormat);
+    /// # });
+    /// ```
+    pub async fn verify(&self, token: &str) -> Result<Arc<C>, AuthError> {
+        Ok(self.inner.verifier.verify(token).await?.claims)
+    }
+}
+
+impl<C> JwtAuth<C> {
+    /// The configured mode.
+    pub fn mode(&self) -> AuthMode {
+        self.inner.gate.mode
+    }
+
+    /// The configured event names.
+    pub fn event_names(&self) -> &EventNames {
+        &self.inner.gate.events
+    }
+
+    /// How many sockets are pending (connected, not yet authenticated) right now, across the
+    /// namespaces using this configuration.
+    pub fn pending_sockets(&self) -> usize {
+        self.inner.gate.pending.current()
+    }
+
+    /// The per-user room of `sub` (`user:<sub>` by default), if per-user rooms are enabled.
+    ///
+    /// # Example
+    /// ```
+    /// let auth = socketioxide_jwt::JwtAuth::builder()
+    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!").build().unwrap();
+    /// assert_eq!(auth.user_room("alice").as_deref(), Some("user:alice"));
+    /// ```
+    pub fn user_room(&self, sub: &str) -> Option<String> {
+        self.user_room_prefix().map(|p| format!("{p}{sub}"))
+    }
+
+    /// The prefix of the per-user rooms (`user:` by default), if they are enabled: a room name
+    /// that starts with it names a user.
+    ///
+    /// # Example
+    /// ```
+    /// let auth = socketioxide_jwt::JwtAuth::builder()
+    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!").build().unwrap();
+    /// assert_eq!("user:alice".strip_prefix(auth.user_room_prefix().unwrap()), Some("alice"));
+    /// ```
+    pub fn user_room_prefix(&self) -> Option<&str> {
+        self.inner.gate.user_room_prefix.as_deref()
+    }
+}

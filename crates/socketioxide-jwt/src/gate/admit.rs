@@ -1,0 +1,104 @@
+//! Admission: the connect middleware every socket passes before socketioxide adds it to the
+//! namespace. It applies the connection limits, puts the socket in the pending room with its
+//! session, `authenticate` handler and deadline timer, and verifies a handshake token when the
+//! mode reads one.
+
+use std::fmt::Display;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use socketioxide::extract::TryData;
+use socketioxide::handler::FromConnectParts;
+use socketioxide::socket::Socket;
+use socketioxide_core::Value;
+use tokio::time::Instant;
+
+use super::authenticate::AuthenticateHandler;
+use super::refuse::refuse_handshake;
+use super::timer::run_deadline_timer;
+use crate::adapter::GatedAdapter;
+use crate::auth::{AuthMode, JwtAuth};
+use crate::credentials::token_from_handshake;
+use crate::error::AuthError;
+use crate::app_handler::{AuthenticatedHandler, ViaAuthenticated};
+use crate::protocol::{ErrorCode, PENDING_ROOM, SERVER_BUSY};
+use crate::session::{Outcome, Session, SessionState};
+use crate::time::wall_clock;
+
+/// The connect middleware. `Err` refuses the connection with that `connect_error` message.
+pub(crate) async fn admit<A, T, C, H>(
+    auth: &JwtAuth<C>,
+    handler: &H,
+    s: Arc<Socket<A>>,
+    auth_payload: &Option<Value>,
+) -> Result<(), Box<dyn Display + Send>>
+where
+    A: GatedAdapter,
+    H: AuthenticatedHandler<A, T>,
+    T: 'static,
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    let gate = &auth.inner.gate;
+    let now = Instant::now();
+    let client_ip = gate.client_ip.as_ref().and_then(|f| f(s.req_parts()));
+    if let (Some(failures), Some(ip)) = (&gate.failures, client_ip) {
+        if failures.is_blocked(ip, now) {
+            let err = AuthError::forbidden("too many failed authentications; retry later");
+            return Err(refuse_handshake(&s, auth, None, err));
+        }
+    }
+    let Some(permit) = gate.pending.try_acquire(gate.max_pending) else {
+        tracing::warn!(sid = %s.id, ns = s.ns(), max = gate.max_pending, "too many pending sockets: connection refused");
+        return Err(Box::new(SERVER_BUSY));
+    };
+    s.join(PENDING_ROOM);
+    let (session, deadline_rx) = Session::new(
+        SessionState::pending(now, gate.timeout, permit),
+        client_ip,
+        now,
+    );
+    s.extensions.insert(session.clone());
+    s.on::<_, ViaAuthenticated<T>>(
+        gate.events.authenticate.clone(),
+        AuthenticateHandler {
+            auth: auth.clone(),
+            handler: handler.clone(),
+        },
+    );
+    tokio::spawn(run_deadline_timer(
+        Arc::downgrade(&s),
+        Arc::downgrade(&session),
+        deadline_rx,
+        auth.clone(),
+    ));
+
+    if !gate.mode.reads_handshake() {
+        return Ok(());
+    }
+    let offered = match TryData::<serde_json::Value>::from_connect_parts(&s, auth_payload) {
+        Ok(TryData(payload)) => payload.ok(),
+        Err(never) => match never {},
+    };
+    let token = match token_from_handshake(offered.as_ref(), s.req_parts(), gate.allow_query_token)
+    {
+        Ok(Some(token)) => token,
+        Ok(None) if gate.mode == AuthMode::Either => return Ok(()),
+        Ok(None) => {
+            let err = ErrorCode::CredentialsRequired.into();
+            return Err(refuse_handshake(&s, auth, Some(&session), err));
+        }
+        Err(e) => return Err(refuse_handshake(&s, auth, Some(&session), e)),
+    };
+    session.update(|st| st.try_begin_verification());
+    let result = auth.inner.verifier.verify(&token).await;
+    let leeway = gate.leeway;
+    match session.update(|st| st.finish_verification(result, Instant::now(), wall_clock(), leeway))
+    {
+        Outcome::FirstAuthentication => Ok(()),
+        Outcome::Refused(e) => Err(refuse_handshake(&s, auth, Some(&session), e)),
+        Outcome::Refreshed | Outcome::Ignored => {
+            let err = AuthError::new(ErrorCode::Timeout);
+            Err(refuse_handshake(&s, auth, Some(&session), err))
+        }
+    }
+}

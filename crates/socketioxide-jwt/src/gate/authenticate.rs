@@ -1,0 +1,113 @@
+//! The `authenticate` event: the first authentication in message mode, and every refresh.
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{AckSender, TryData};
+use socketioxide::handler::{FromMessageParts, MessageHandler};
+use socketioxide::socket::Socket;
+use socketioxide_core::Value;
+use tokio::time::Instant;
+
+use super::live::{emit_authenticated, go_live, poll_once, Caller};
+use super::refuse::refuse_socket;
+use crate::auth::JwtAuth;
+use crate::credentials::token_from_message;
+use crate::error::AuthError;
+use crate::app_handler::{AuthenticatedHandler, ViaAuthenticated};
+use crate::protocol::{AuthenticateAck, ErrorCode};
+use crate::session::{session_of, Outcome, Session};
+use crate::time::wall_clock;
+
+/// Bytes an `authenticate` payload may have beyond `max_token_len` (JSON framing, field name).
+const PAYLOAD_OVERHEAD: usize = 1024;
+
+/// The `authenticate` event handler, registered at admission, before the client can speak.
+pub(crate) struct AuthenticateHandler<C, H> {
+    pub(crate) auth: JwtAuth<C>,
+    pub(crate) handler: H,
+}
+
+impl<A, T, C, H> MessageHandler<A, ViaAuthenticated<T>> for AuthenticateHandler<C, H>
+where
+    A: Adapter,
+    H: AuthenticatedHandler<A, T>,
+    T: 'static,
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    fn call(&self, s: Arc<Socket<A>>, mut v: Value, ack_id: Option<i64>) {
+        let ack = match AckSender::from_message_parts(&s, &mut v, &ack_id) {
+            Ok(ack) => ack,
+            Err(never) => match never {},
+        };
+        let Some(session) = session_of::<C, A>(&s) else {
+            return;
+        };
+        let gate = &self.auth.inner.gate;
+        if !session.record_attempt(Instant::now(), gate.max_auth_attempts_per_minute) {
+            let err = AuthError::forbidden("too many authentication attempts");
+            return refuse_socket(s, &err, Some(ack), &self.auth, &session);
+        }
+        // Refuse an oversized payload before parsing it.
+        if v.len() > self.auth.inner.verifier.max_token_len() + PAYLOAD_OVERHEAD {
+            let err = AuthError::new(ErrorCode::InvalidToken)
+                .with_source("authenticate payload too large");
+            return refuse_socket(s, &err, Some(ack), &self.auth, &session);
+        }
+        let payload = match TryData::<serde_json::Value>::from_message_parts(&s, &mut v, &ack_id) {
+            Ok(TryData(payload)) => payload.ok(),
+            Err(never) => match never {},
+        };
+        if !session.update(|st| st.try_begin_verification()) {
+            tracing::debug!(sid = %s.id, "authenticate ignored: a verification is running or the session is closed");
+            return;
+        }
+        let verification = authenticate(
+            self.auth.clone(),
+            self.handler.clone(),
+            s,
+            session,
+            payload,
+            ack,
+        );
+        if let Some(rest) = poll_once(Box::pin(verification)) {
+            tokio::spawn(rest);
+        }
+    }
+}
+
+/// Verifies the payload's token and applies the outcome: go live, refresh, or refuse.
+async fn authenticate<A, T, C, H>(
+    auth: JwtAuth<C>,
+    handler: H,
+    s: Arc<Socket<A>>,
+    session: Arc<Session<C>>,
+    payload: Option<serde_json::Value>,
+    ack: AckSender<A>,
+) where
+    A: Adapter,
+    H: AuthenticatedHandler<A, T>,
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    let result = match token_from_message(payload.as_ref()) {
+        Ok(token) => auth.inner.verifier.verify(token).await,
+        Err(e) => Err(e),
+    };
+    let leeway = auth.inner.gate.leeway;
+    match session.update(|st| st.finish_verification(result, Instant::now(), wall_clock(), leeway))
+    {
+        Outcome::FirstAuthentication => {
+            let _ = ack.send(&AuthenticateAck::OK);
+            go_live(&auth, &handler, s, session, None, Caller::MessageHandler);
+        }
+        Outcome::Refreshed => {
+            let _ = ack.send(&AuthenticateAck::OK);
+            let sub = session.read(|st| st.registered().and_then(|r| r.sub.clone()));
+            tracing::info!(sid = %s.id, ns = s.ns(), sub, "token refreshed");
+            emit_authenticated(&auth, &s, &session);
+        }
+        Outcome::Refused(err) => refuse_socket(s, &err, Some(ack), &auth, &session),
+        Outcome::Ignored => {}
+    }
+}

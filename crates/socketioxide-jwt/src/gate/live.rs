@@ -1,0 +1,159 @@
+//! Going live: a socket authenticated for the first time leaves the pending room, joins its
+//! user's room and the revocation list, runs the application's handler, and hears
+//! `authenticated`.
+
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use socketioxide::adapter::Adapter;
+use socketioxide::socket::Socket;
+use socketioxide_core::Value;
+
+use super::refuse::refuse_socket;
+use crate::auth::JwtAuth;
+use crate::claims::RegisteredClaims;
+use crate::error::AuthError;
+use crate::app_handler::AuthenticatedHandler;
+use crate::keys::BoxFuture;
+use crate::protocol::{AuthenticatedPayload, PENDING_ROOM};
+use crate::session::Session;
+
+/// Where [`go_live`] is called from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Caller {
+    /// socketioxide's connect step (handshake mode): no lock held.
+    ConnectHandler,
+    /// The `authenticate` event handler (message mode): the socket's handler map is locked.
+    MessageHandler,
+}
+
+/// Authenticated for the first time: leave the pending room, join the user's room, run the
+/// application's handler up to its first pending `.await`, then tell the client.
+///
+/// `from` says where it is called from: the application's handler may only be polled here
+/// from the connect handler (see [`Caller`]).
+pub(crate) fn go_live<A, T, C, H>(
+    auth: &JwtAuth<C>,
+    handler: &H,
+    s: Arc<Socket<A>>,
+    session: Arc<Session<C>>,
+    auth_payload: Option<Value>,
+    from: Caller,
+) where
+    A: Adapter,
+    H: AuthenticatedHandler<A, T>,
+    C: Send + Sync + 'static,
+{
+    let registered = session
+        .read(|st| st.registered().cloned())
+        .unwrap_or_default();
+    s.leave(PENDING_ROOM);
+    if let Some(room) = registered.sub.as_deref().and_then(|sub| auth.user_room(sub)) {
+        s.join(room);
+    }
+    tracing::info!(sid = %s.id, ns = s.ns(), sub = registered.sub.as_deref(), "socket authenticated");
+    if !track_revocation(auth, &s, &session, &registered) {
+        return;
+    }
+    let handler = match handler.call(s.clone(), auth_payload) {
+        Ok(handler) => Some(handler),
+        Err(e) => {
+            tracing::error!(sid = %s.id, error = %e, "the authenticated handler's arguments could not be extracted; it was not called");
+            None
+        }
+    };
+    if from == Caller::ConnectHandler {
+        // Nothing is locked here: run the handler to its first pending `.await` at once,
+        // and spawn a task only if it waits.
+        let rest = handler.and_then(poll_once);
+        emit_authenticated(auth, &s, &session);
+        if let Some(rest) = rest {
+            tokio::spawn(rest);
+        }
+        return;
+    }
+    // A task of its own, never polled here: a message handler called us, and socketioxide
+    // holds the socket's handler map locked meanwhile, where the application's handler
+    // registers its handlers.
+    let auth = auth.clone();
+    tokio::spawn(async move {
+        let mut handler = handler;
+        let pending = match handler.as_mut() {
+            Some(fut) => {
+                std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx).is_pending())).await
+            }
+            None => false,
+        };
+        emit_authenticated(&auth, &s, &session);
+        drop(s);
+        if let (true, Some(fut)) = (pending, handler) {
+            fut.await;
+        }
+    });
+}
+
+/// Puts the socket in the revocation list, so a revocation reaches it while connected. A
+/// revocation that arrived between verification and now is caught by the second check
+/// (then the socket is refused). `false` when the socket must not go live.
+fn track_revocation<A: Adapter, C: Send + Sync + 'static>(
+    auth: &JwtAuth<C>,
+    s: &Arc<Socket<A>>,
+    session: &Arc<Session<C>>,
+    registered: &RegisteredClaims,
+) -> bool {
+    let Some(list) = auth.inner.verifier.revocations() else {
+        return true;
+    };
+    let (socket, weak_session, kick_auth) =
+        (Arc::downgrade(s), Arc::downgrade(session), auth.clone());
+    let ticket = list.track(
+        registered,
+        Box::new(move |err| {
+            if let (Some(s), Some(session)) = (socket.upgrade(), weak_session.upgrade()) {
+                refuse_socket(s, &err, None, &kick_auth, &session);
+            }
+        }),
+    );
+    if !session.update(|st| st.track_revocation(ticket)) {
+        // Refused meanwhile (the timer, a revocation): nothing more to do.
+        return false;
+    }
+    if list.is_revoked(registered) {
+        refuse_socket(s.clone(), &AuthError::revoked(), None, auth, session);
+        return false;
+    }
+    true
+}
+
+/// Tells the client who it is now (after the first authentication and every refresh).
+pub(crate) fn emit_authenticated<A: Adapter, C>(
+    auth: &JwtAuth<C>,
+    s: &Socket<A>,
+    session: &Session<C>,
+) {
+    let registered = session
+        .read(|st| st.registered().cloned())
+        .unwrap_or_default();
+    let payload = AuthenticatedPayload {
+        sub: registered.sub,
+        exp: registered.exp,
+    };
+    if let Err(e) = s.emit(&auth.inner.gate.events.authenticated, &payload) {
+        tracing::debug!(sid = %s.id, error = %e, "could not emit authenticated");
+    }
+}
+
+/// Polls `future` once, here, and returns it if it has to wait (the caller spawns the rest).
+///
+/// A verification with its key at hand finishes in that one poll, which saves a task and a
+/// trip through the scheduler per socket. A pending future is polled again by its task with a
+/// real waker, as the `Future` contract expects. Never for the application's handler from a
+/// message handler: socketioxide holds the socket's handler map locked while it calls one,
+/// and the application's handler registers handlers (see [`Caller`]).
+pub(crate) fn poll_once(mut future: BoxFuture<'static, ()>) -> Option<BoxFuture<'static, ()>> {
+    let mut cx = Context::from_waker(Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        Poll::Ready(()) => None,
+        Poll::Pending => Some(future),
+    }
+}

@@ -1,0 +1,141 @@
+//! The socketioxide integration: [`OnAuthenticated`], the connect handler that gates a namespace.
+//!
+//! One file per step of a socket's life: [`admit`] (the connect middleware), [`authenticate`]
+//! (the `authenticate` event), [`live`] (going live), [`refuse`] (refusals) and [`timer`] (the
+//! deadline).
+//!
+//! Soundness rests on three facts of socketioxide 0.18:
+//! 1. A connect middleware runs before the socket is added to its namespace, so joining
+//!    [`PENDING_ROOM`](crate::protocol::PENDING_ROOM) there leaves no window in which a
+//!    broadcast could reach it (and [`JwtAdapter`](crate::JwtAdapter) excludes that room from
+//!    every broadcast).
+//! 2. Events without a handler are dropped. The application's handlers are registered by its
+//!    connect handler, which this gate calls only once the socket is authenticated; until then
+//!    the only handler is `authenticate`, registered in the middleware before the client can speak.
+//! 3. Socket extensions live as long as the socket; the session (and so its timer) goes with it.
+
+mod admit;
+mod authenticate;
+mod live;
+mod refuse;
+mod timer;
+
+use std::fmt::Display;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use socketioxide::handler::ConnectHandler;
+use socketioxide::socket::Socket;
+use socketioxide_core::Value;
+
+use self::live::{go_live, Caller};
+use crate::adapter::GatedAdapter;
+use crate::auth::JwtAuth;
+use crate::app_handler::{AuthenticatedHandler, ViaAuthenticated};
+use crate::session::{session_of, SessionState};
+
+type MiddlewareFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<(), Box<dyn Display + Send>>> + Send + 'a>>;
+
+/// A connect handler that runs the application's handler only for authenticated sockets.
+///
+/// Made by [`JwtAuth::on_authenticated`]; give it to `io.ns` or `io.dyn_ns`. For checks that
+/// may refuse a socket, use `JwtAuthBuilder::check`.
+pub struct OnAuthenticated<C, H> {
+    auth: JwtAuth<C>,
+    handler: H,
+}
+
+impl<C, H: Clone> Clone for OnAuthenticated<C, H> {
+    fn clone(&self) -> Self {
+        Self {
+            auth: self.auth.clone(),
+            handler: self.handler.clone(),
+        }
+    }
+}
+
+impl<C, H> std::fmt::Debug for OnAuthenticated<C, H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnAuthenticated")
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C> JwtAuth<C>
+where
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    /// Wraps the application's connect handler so that it runs only once the socket is
+    /// authenticated. Until then the socket is inert: its events reach no handler and no
+    /// broadcast reaches it.
+    ///
+    /// The handler is an async function taking up to 8 socketioxide connect extractors, plus
+    /// [`Claims`](crate::Claims) (see [`AuthenticatedHandler`]). It runs up to its first pending
+    /// `.await` before `authenticated` is emitted, so the event handlers it registers there are
+    /// live when the client hears `authenticated`.
+    ///
+    /// # Example
+    /// ```
+    /// use socketioxide::{extract::{AckSender, SocketRef}, SocketIo};
+    /// use socketioxide_jwt::{Claims, JwtAuth, JwtLocalAdapter as A, StandardClaims};
+    ///
+    /// let auth = JwtAuth::builder().hmac_secret(b"a-32-byte-long-secret-for-hs256!").build()?;
+    /// let (_layer, io) = SocketIo::builder().with_adapter::<A>(()).build_layer();
+    /// io.ns("/", auth.on_authenticated(
+    ///     async |socket: SocketRef<A>, Claims(claims): Claims<StandardClaims>| {
+    ///         socket.on("whoami", async |Claims(c): Claims<StandardClaims>, ack: AckSender<A>| {
+    ///             ack.send(&*c).ok();
+    ///         });
+    ///         println!("{:?} is here", claims.sub);
+    ///     },
+    /// ));
+    /// // Dynamic namespaces are gated the same way.
+    /// io.dyn_ns("/tenant/{id}", auth.on_authenticated(async |_: SocketRef<A>| {}))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn on_authenticated<H>(&self, handler: H) -> OnAuthenticated<C, H> {
+        OnAuthenticated {
+            auth: self.clone(),
+            handler,
+        }
+    }
+}
+
+impl<A, T, C, H> ConnectHandler<A, ViaAuthenticated<T>> for OnAuthenticated<C, H>
+where
+    A: GatedAdapter,
+    H: AuthenticatedHandler<A, T>,
+    T: 'static,
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    fn call(&self, s: Arc<Socket<A>>, auth: Option<Value>) {
+        let Some(session) = session_of::<C, A>(&s) else {
+            tracing::error!(sid = %s.id, "socket connected without a session; disconnecting");
+            let _ = s.disconnect();
+            return;
+        };
+        // Handshake mode verified the token in the middleware; message mode goes live later.
+        if session.read(SessionState::is_authenticated) {
+            go_live(
+                &self.auth,
+                &self.handler,
+                s,
+                session,
+                auth,
+                Caller::ConnectHandler,
+            );
+        }
+    }
+
+    fn call_middleware<'a>(
+        &'a self,
+        s: Arc<Socket<A>>,
+        auth: &'a Option<Value>,
+    ) -> MiddlewareFuture<'a> {
+        Box::pin(admit::admit(&self.auth, &self.handler, s, auth))
+    }
+}

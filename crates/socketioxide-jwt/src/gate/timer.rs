@@ -1,0 +1,54 @@
+//! The per-socket deadline timer: the authentication timeout while pending, the token's expiry
+//! once authenticated.
+
+use std::sync::Weak;
+
+use socketioxide::adapter::Adapter;
+use socketioxide::socket::Socket;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::refuse::refuse_socket;
+use crate::auth::JwtAuth;
+use crate::session::Session;
+
+/// Refuses the socket when its deadline passes. Ends when the session is dropped with its
+/// socket, or closes.
+pub(crate) async fn run_deadline_timer<A: Adapter, C: Send + Sync + 'static>(
+    socket: Weak<Socket<A>>,
+    session: Weak<Session<C>>,
+    mut deadline_rx: watch::Receiver<Option<Instant>>,
+    auth: JwtAuth<C>,
+) {
+    loop {
+        let deadline = *deadline_rx.borrow_and_update();
+        let fired = match deadline {
+            None => false,
+            Some(at) => tokio::select! {
+                () = tokio::time::sleep_until(at) => true,
+                changed = deadline_rx.changed() => {
+                    if changed.is_err() { return; }
+                    false
+                }
+            },
+        };
+        if !fired {
+            if deadline.is_none() && deadline_rx.changed().await.is_err() {
+                return;
+            }
+            continue;
+        }
+        let (Some(s), Some(session)) = (socket.upgrade(), session.upgrade()) else {
+            return;
+        };
+        match session.update(|st| st.on_deadline(Instant::now())) {
+            Some(err) => {
+                refuse_socket(s, &err, None, &auth, &session);
+                return;
+            }
+            // The deadline moved (refresh) or the session closed; the loop reads the new one.
+            None if session.read(|st| st.deadline().is_none()) => return,
+            None => {}
+        }
+    }
+}
