@@ -183,3 +183,56 @@ describe("logs never print a token", () => {
     }
   });
 });
+
+test("REST routes use the library's extractor: GET /api/me, 401/403 per RFC 6750, revoked tokens refused", async () => {
+  const demo = await startDemo();
+  try {
+    const me = (token) => fetch(`${demo.url}/api/me`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    const alice = await login(demo.url, "alice", "wonderland");
+    const ok = await me(alice);
+    assert.equal(ok.status, 200);
+    const claims = await ok.json();
+    assert.equal(claims.sub, "alice");
+    assert.equal(claims.iss, "chat-demo");
+
+    const anonymous = await me(null);
+    assert.equal(anonymous.status, 401);
+    assert.equal(anonymous.headers.get("www-authenticate"), "Bearer");
+    const body = await anonymous.json();
+    assert.equal(body.code, "credentials_required");
+    assert.equal(body.type, "UnauthorizedError");
+    assert.equal(body.data.code, "credentials_required");
+
+    const tampered = alice.slice(0, -4) + (alice.endsWith("AAAA") ? "BBBB" : "AAAA");
+    const bad = await me(tampered);
+    assert.equal(bad.status, 401);
+    assert.match(bad.headers.get("www-authenticate"), /^Bearer error="invalid_token"/);
+    assert.equal((await bad.json()).code, "invalid_token");
+
+    // Not an admin: 403 with the contract's object.
+    const notAdmin = await fetch(`${demo.url}/admin/revoke`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${alice}`, "content-type": "application/json" },
+      body: JSON.stringify({ sub: "bob" }),
+    });
+    assert.equal(notAdmin.status, 403);
+    assert.equal((await notAdmin.json()).code, "forbidden");
+
+    // Revoked by an admin: the same token is refused by REST and by the socket.
+    const admin = await login(demo.url, "admin", "admin-password");
+    const revoked = await fetch(`${demo.url}/admin/revoke`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+      body: JSON.stringify({ sub: "alice" }),
+    });
+    assert.equal(revoked.status, 200);
+    const after = await me(alice);
+    assert.equal(after.status, 401);
+    assert.equal((await after.json()).code, "revoked");
+    assert.equal((await authenticate(demo.url, alice)).code, "revoked");
+    const refresh = await fetch(`${demo.url}/token/refresh`, { method: "POST", headers: { authorization: `Bearer ${alice}` } });
+    assert.equal(refresh.status, 401);
+  } finally {
+    await demo.stop();
+  }
+});

@@ -86,10 +86,25 @@ impl Server {
         Self::start_at("127.0.0.1:0".parse().expect("an address"), configure, wrap).await
     }
 
+    /// Like [`Server::start`], with REST `routes` served beside Socket.IO.
+    pub async fn start_with_routes(configure: impl FnOnce(&Io), routes: axum::Router) -> Server {
+        let addr = "127.0.0.1:0".parse().expect("an address");
+        Self::serve(addr, configure, routes, |app| app).await
+    }
+
     /// Starts a server on a given address (to restart one where it was).
     pub async fn start_at(
         addr: std::net::SocketAddr,
         configure: impl FnOnce(&Io),
+        wrap: impl FnOnce(axum::Router) -> axum::Router,
+    ) -> Server {
+        Self::serve(addr, configure, axum::Router::new(), wrap).await
+    }
+
+    async fn serve(
+        addr: std::net::SocketAddr,
+        configure: impl FnOnce(&Io),
+        routes: axum::Router,
         wrap: impl FnOnce(axum::Router) -> axum::Router,
     ) -> Server {
         init_tracing();
@@ -97,7 +112,7 @@ impl Server {
             .with_adapter::<JwtLocalAdapter>(())
             .build_layer();
         configure(&io);
-        let app = wrap(axum::Router::new().layer(layer));
+        let app = wrap(routes.layer(layer));
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .expect("binding a loopback port");

@@ -74,7 +74,10 @@ fn jwks_auth(cases: &[Case], rt: &tokio::runtime::Runtime) -> JwtAuth {
     let path = std::env::temp_dir().join(format!("bench-jwks-{}.json", std::process::id()));
     std::fs::write(&path, serde_json::to_vec(&json!({ "keys": keys })).unwrap()).unwrap();
     let jwks = rt
-        .block_on(socketioxide_jwt::jwks::Jwks::from_file(&path, Default::default()))
+        .block_on(socketioxide_jwt::jwks::Jwks::from_file(
+            &path,
+            Default::default(),
+        ))
         .unwrap();
     JwtAuth::builder()
         .key_resolver(jwks)

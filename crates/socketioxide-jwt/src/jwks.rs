@@ -25,8 +25,8 @@ use tokio::time::Instant;
 
 use crate::builder::JwtAuthBuilder;
 use crate::error::AuthError;
-use crate::protocol::ErrorCode;
 use crate::keys::{BoxFuture, KeyResolver, StaticKeys, VerificationKey};
+use crate::protocol::ErrorCode;
 
 /// Tuning of a [`Jwks`] provider: start from [`JwksOptions::default`] and change what you need.
 ///

@@ -289,14 +289,23 @@ mod tests {
     fn the_pending_place_is_held_until_the_pending_phase_ends() {
         let gauge = PendingGauge::default();
         let t0 = Instant::now();
-        let mut s = SessionState::pending(t0, Duration::from_secs(5), gauge.try_acquire(1).unwrap());
+        let mut s =
+            SessionState::pending(t0, Duration::from_secs(5), gauge.try_acquire(1).unwrap());
         assert_eq!(gauge.current(), 1);
         assert!(gauge.try_acquire(1).is_none(), "the place is taken");
         s.try_begin_verification();
-        s.finish_verification(Ok(verified("alice", UNIX + 60)), t0, at(UNIX), Duration::ZERO);
+        s.finish_verification(
+            Ok(verified("alice", UNIX + 60)),
+            t0,
+            at(UNIX),
+            Duration::ZERO,
+        );
         assert_eq!(gauge.current(), 0, "authenticated: the place is free");
-        let mut refused =
-            SessionState::<String>::pending(t0, Duration::from_secs(5), gauge.try_acquire(1).unwrap());
+        let mut refused = SessionState::<String>::pending(
+            t0,
+            Duration::from_secs(5),
+            gauge.try_acquire(1).unwrap(),
+        );
         refused.close();
         assert_eq!(gauge.current(), 0, "closed: the place is free");
     }

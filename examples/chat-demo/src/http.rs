@@ -1,17 +1,17 @@
-//! The REST side: log in, refresh a token, the page and its scripts.
+//! The REST side: log in, refresh a token, who am I, revoke; the page and its scripts. Routes
+//! that need a token take the library's `Claims` extractor: the same verifier as the sockets.
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{FromRef, State};
+use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use socketioxide_jwt::{JwtAuth, RevocationList, StandardClaims};
+use socketioxide_jwt::{AuthError, Claims, JwtAuth, RevocationList, StandardClaims};
 use std::time::Duration;
 
 use crate::assets::ClientScripts;
@@ -38,6 +38,12 @@ pub struct AppState {
     pub auth_timeout_ms: u64,
 }
 
+impl FromRef<AppState> for JwtAuth {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
+}
+
 /// Routes; `scripts` serves the page's JS client and socket.io-client.
 pub fn router(state: AppState, scripts: &ClientScripts) -> Router {
     let page = match scripts {
@@ -62,6 +68,7 @@ pub fn router(state: AppState, scripts: &ClientScripts) -> Router {
         .route("/config.json", get(config))
         .route("/login", post(login))
         .route("/token/refresh", post(refresh))
+        .route("/api/me", get(me))
         .route("/admin/revoke", post(revoke))
         .merge(scripts.routes())
         .with_state(state)
@@ -71,16 +78,26 @@ fn script(body: &'static str) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/javascript")], body)
 }
 
-/// A JSON error: `{ "error": code, "message": text }`.
-struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
+/// A refused request: the demo's own errors as `{ "error": code, "message": text }`, and token
+/// refusals as the library answers them (RFC 6750 status and the contract's error object).
+enum ApiError {
+    Demo {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
+    Token(AuthError),
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        Self::Token(e)
+    }
 }
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
+        Self::Demo {
             status,
             code,
             message: message.into(),
@@ -107,11 +124,14 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({ "error": self.code, "message": self.message })),
-        )
-            .into_response()
+        match self {
+            Self::Demo {
+                status,
+                code,
+                message,
+            } => (status, Json(json!({ "error": code, "message": message }))).into_response(),
+            Self::Token(e) => e.into_response(),
+        }
     }
 }
 
@@ -169,48 +189,17 @@ async fn login(
     Ok(Json(TokenResponse { token }))
 }
 
-#[derive(Deserialize)]
-struct RefreshRequest {
-    token: String,
-}
-
-/// A fresh token for the holder of a valid one (`Authorization: Bearer`, or `{ "token" }`).
+/// A fresh token for the holder of a valid one the demo issued (`Authorization: Bearer`).
 async fn refresh(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    Claims(claims): Claims<StandardClaims>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let issuer = state.issuer.clone().ok_or_else(ApiError::no_signing_key)?;
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_owned);
-    let from_body = || {
-        serde_json::from_slice::<RefreshRequest>(&body)
-            .ok()
-            .map(|b| b.token)
-    };
-    let token = bearer.or_else(from_body).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "credentials_required",
-            "send the current token as Authorization: Bearer",
-        )
-    })?;
-    let claims = state.auth.verify(&token).await.map_err(|e| {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            e.code().as_str(),
-            e.message().to_owned(),
-        )
-    })?;
     if !state.accounts.issued_here(&claims) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
+        return Err(AuthError::forbidden(
             "this token was issued elsewhere: refresh it with its issuer",
-        ));
+        )
+        .into());
     }
     let sub = claims.sub.clone().unwrap_or_default();
     let role = state
@@ -218,15 +207,14 @@ async fn refresh(
         .role(sub.clone())
         .await
         .map_err(ApiError::internal)?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                "the user no longer exists",
-            )
-        })?;
+        .ok_or_else(|| AuthError::forbidden("this account no longer exists"))?;
     let token = issuer.issue(&sub, &role).map_err(ApiError::internal)?;
     Ok(Json(TokenResponse { token }))
+}
+
+/// The verified claims of the request's token: what the server knows about its holder.
+async fn me(Claims(me): Claims<StandardClaims>) -> Json<StandardClaims> {
+    Json((*me).clone())
 }
 
 #[derive(Deserialize)]
@@ -235,45 +223,15 @@ struct RevokeRequest {
     jti: Option<String>,
 }
 
-/// The verified claims of the `Authorization: Bearer` token.
-async fn bearer_claims(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Arc<StandardClaims>, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "credentials_required",
-                "send a token as Authorization: Bearer",
-            )
-        })?;
-    state.auth.verify(token).await.map_err(|e| {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            e.code().as_str(),
-            e.message().to_owned(),
-        )
-    })
-}
-
 /// Revokes every token of a user (`{ "sub" }`) or one token (`{ "jti" }`); admins only. Every
 /// socket holding such a token, on every instance, is disconnected with `revoked`.
 async fn revoke(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Claims(admin): Claims<StandardClaims>,
     body: Result<Json<RevokeRequest>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let admin = bearer_claims(&state, &headers).await?;
     if !admin.has_role("admin") {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "only admins may revoke tokens",
-        ));
+        return Err(AuthError::forbidden("only admins may revoke tokens").into());
     }
     let Json(req) = body.map_err(|_| {
         ApiError::new(
@@ -288,11 +246,7 @@ async fn revoke(
             json!({ "sub": sub }),
         ),
         (None, Some(jti)) => {
-            let until = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or_default()
-                + state.token_ttl.as_secs();
+            let until = jsonwebtoken::get_current_timestamp() + state.token_ttl.as_secs();
             (
                 state.revocations.revoke_token(&jti, until).await,
                 json!({ "jti": jti }),

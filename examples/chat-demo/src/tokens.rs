@@ -1,6 +1,6 @@
 //! Issuing tokens (HS256 with the demo's secret).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rand::RngCore;
@@ -50,10 +50,7 @@ impl TokenIssuer {
 
     /// A fresh token for `sub` with `role`.
     pub fn issue(&self, sub: &str, role: &str) -> Result<String, jsonwebtoken::errors::Error> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default();
+        let now = jsonwebtoken::get_current_timestamp();
         let mut jti = [0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut jti);
         let claims = DemoClaims {

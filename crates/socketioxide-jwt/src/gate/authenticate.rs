@@ -12,10 +12,10 @@ use tokio::time::Instant;
 
 use super::live::{emit_authenticated, go_live, poll_once, Caller};
 use super::refuse::refuse_socket;
+use crate::app_handler::{AuthenticatedHandler, ViaAuthenticated};
 use crate::auth::JwtAuth;
 use crate::credentials::token_from_message;
 use crate::error::AuthError;
-use crate::app_handler::{AuthenticatedHandler, ViaAuthenticated};
 use crate::protocol::{AuthenticateAck, ErrorCode};
 use crate::session::{session_of, Outcome, Session};
 use crate::time::wall_clock;

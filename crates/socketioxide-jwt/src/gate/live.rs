@@ -10,10 +10,10 @@ use socketioxide::socket::Socket;
 use socketioxide_core::Value;
 
 use super::refuse::refuse_socket;
+use crate::app_handler::AuthenticatedHandler;
 use crate::auth::JwtAuth;
 use crate::claims::RegisteredClaims;
 use crate::error::AuthError;
-use crate::app_handler::AuthenticatedHandler;
 use crate::keys::BoxFuture;
 use crate::protocol::{AuthenticatedPayload, PENDING_ROOM};
 use crate::session::Session;
@@ -48,7 +48,11 @@ pub(crate) fn go_live<A, T, C, H>(
         .read(|st| st.registered().cloned())
         .unwrap_or_default();
     s.leave(PENDING_ROOM);
-    if let Some(room) = registered.sub.as_deref().and_then(|sub| auth.user_room(sub)) {
+    if let Some(room) = registered
+        .sub
+        .as_deref()
+        .and_then(|sub| auth.user_room(sub))
+    {
         s.join(room);
     }
     tracing::info!(sid = %s.id, ns = s.ns(), sub = registered.sub.as_deref(), "socket authenticated");

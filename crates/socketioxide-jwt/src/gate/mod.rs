@@ -32,8 +32,8 @@ use socketioxide_core::Value;
 
 use self::live::{go_live, Caller};
 use crate::adapter::GatedAdapter;
-use crate::auth::JwtAuth;
 use crate::app_handler::{AuthenticatedHandler, ViaAuthenticated};
+use crate::auth::JwtAuth;
 use crate::session::{session_of, SessionState};
 
 type MiddlewareFuture<'a> =
