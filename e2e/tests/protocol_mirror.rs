@@ -1,4 +1,5 @@
-//! The JS client's protocol constants (clients/js/src/protocol.ts) mirror the Rust crate's.
+//! The clients' protocol constants (clients/js/src/protocol.ts, socketioxide_jwt_client::protocol)
+//! mirror the server crate's `protocol` module: every wire name and payload shape.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -16,7 +17,7 @@ fn js_constants_match_the_rust_ones() {
         module.display()
     );
     let script = format!(
-        "import * as p from {:?}; console.log(JSON.stringify({{ events: p.EVENTS, codes: p.ERROR_CODES, type: p.ERROR_TYPE, messages: p.DEFAULT_MESSAGES, busy: p.SERVER_BUSY }}));",
+        "import * as p from {:?}; console.log(JSON.stringify({{ events: p.EVENTS, token: p.TOKEN_FIELD, authenticated: p.AUTHENTICATED_FIELDS, ack: p.AUTHENTICATE_ACK_OK, codes: p.ERROR_CODES, type: p.ERROR_TYPE, messages: p.DEFAULT_MESSAGES, busy: p.SERVER_BUSY }}));",
         format!("file://{}", module.display())
     );
     let out = Command::new("node")
@@ -38,6 +39,32 @@ fn js_constants_match_the_rust_ones() {
             "unauthorized": protocol::EVENT_UNAUTHORIZED,
         })
     );
+    assert_eq!(js["token"], protocol::TOKEN_FIELD);
+    // The payload shapes, as the server serializes them.
+    let authenticated = serde_json::to_value(protocol::AuthenticatedPayload {
+        sub: Some("alice".into()),
+        exp: Some(1),
+    })
+    .unwrap();
+    let mut fields: Vec<&str> = authenticated
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut js_fields: Vec<&str> = js["authenticated"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    fields.sort_unstable();
+    js_fields.sort_unstable();
+    assert_eq!(js_fields, fields);
+    assert_eq!(
+        js["ack"],
+        serde_json::to_value(protocol::AuthenticateAck::OK).unwrap()
+    );
     let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
     assert_eq!(js["codes"], json!(codes));
     assert_eq!(js["type"], ERROR_TYPE);
@@ -52,8 +79,14 @@ fn js_constants_match_the_rust_ones() {
 }
 
 #[test]
-fn rust_client_codes_match_the_server() {
+fn rust_client_names_match_the_server() {
+    use socketioxide_jwt_client::protocol as client;
     let mut server: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
     server.push(protocol::SERVER_BUSY);
-    assert_eq!(socketioxide_jwt_client::ERROR_CODES.to_vec(), server);
+    assert_eq!(client::ERROR_CODES.to_vec(), server);
+    assert_eq!(client::SERVER_BUSY, protocol::SERVER_BUSY);
+    assert_eq!(client::EVENT_AUTHENTICATE, protocol::EVENT_AUTHENTICATE);
+    assert_eq!(client::EVENT_AUTHENTICATED, protocol::EVENT_AUTHENTICATED);
+    assert_eq!(client::EVENT_UNAUTHORIZED, protocol::EVENT_UNAUTHORIZED);
+    assert_eq!(client::TOKEN_FIELD, protocol::TOKEN_FIELD);
 }

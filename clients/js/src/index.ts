@@ -12,10 +12,21 @@ import { io as defaultIo } from "socket.io-client";
 import type { ManagerOptions, Socket, SocketOptions } from "socket.io-client";
 
 import { AuthError } from "./errors.js";
-import { EVENTS } from "./protocol.js";
+import { EVENTS, TOKEN_FIELD } from "./protocol.js";
 
 export { AuthError, type ErrorObject } from "./errors.js";
-export { DEFAULT_MESSAGES, ERROR_CODES, ERROR_TYPE, EVENTS, SERVER_BUSY, isErrorCode, type ErrorCode } from "./protocol.js";
+export {
+  AUTHENTICATE_ACK_OK,
+  AUTHENTICATED_FIELDS,
+  DEFAULT_MESSAGES,
+  ERROR_CODES,
+  ERROR_TYPE,
+  EVENTS,
+  SERVER_BUSY,
+  TOKEN_FIELD,
+  isErrorCode,
+  type ErrorCode,
+} from "./protocol.js";
 
 /** Where the socket stands. */
 export type AuthState =
@@ -146,7 +157,7 @@ export class AuthSocket {
         Promise.resolve()
           .then(() => this.#opts.getToken({ reason: this.#connectedBefore ? "reconnect" : "connect" }))
           .then(
-            (token) => cb({ token }),
+            (token) => cb({ [TOKEN_FIELD]: token }),
             () => cb({}),
           );
       };
@@ -173,7 +184,7 @@ export class AuthSocket {
   async refresh(): Promise<AuthenticatedInfo> {
     const socket = this.socket;
     const token = await this.#opts.getToken({ reason: "refresh" });
-    const ack: unknown = await socket.emitWithAck(this.#events.authenticate, { token });
+    const ack: unknown = await socket.emitWithAck(this.#events.authenticate, { [TOKEN_FIELD]: token });
     const error = AuthError.fromObject(ack);
     if (error) throw error;
     return this.authenticated();
@@ -229,7 +240,7 @@ export class AuthSocket {
       socket.disconnect();
       return;
     }
-    if (socket.connected) socket.emit(this.#events.authenticate, { token });
+    if (socket.connected) socket.emit(this.#events.authenticate, { [TOKEN_FIELD]: token });
   }
 
   #fail(error: AuthError): void {

@@ -1,6 +1,6 @@
 /**
- * Protocol constants, mirroring the Rust crate (`socketioxide_jwt::protocol` and `ErrorCode`).
- * A test on the Rust side compares the two.
+ * Protocol constants, mirroring the Rust crate (`socketioxide_jwt::protocol`): every wire name
+ * and payload shape this client relies on. A test on the Rust side compares the two.
  */
 
 /** Default event names. */
@@ -12,6 +12,15 @@ export const EVENTS = {
   /** server → client with the error object, right before a disconnect */
   unauthorized: "unauthorized",
 } as const;
+
+/** The field holding the token, in the `authenticate` payload and in the handshake's `auth`. */
+export const TOKEN_FIELD = "token";
+
+/** The fields of the `authenticated` payload (each present when the token has it). */
+export const AUTHENTICATED_FIELDS = ["sub", "exp"] as const;
+
+/** The ack of a successful `authenticate` (a refused one acks the error object). */
+export const AUTHENTICATE_ACK_OK = { ok: true } as const;
 
 /** Every error code of the wire contract. */
 export const ERROR_CODES = [

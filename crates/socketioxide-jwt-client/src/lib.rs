@@ -42,20 +42,45 @@ use rust_socketio::asynchronous::{Client, ClientBuilder, ReconnectSettings};
 use rust_socketio::{Event, Payload};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::watch;
 
-/// Error codes of the wire contract, plus `server_busy`.
-pub const ERROR_CODES: [&str; 8] = [
-    "credentials_required",
-    "credentials_bad_format",
-    "invalid_token",
-    "token_expired",
-    "timeout",
-    "revoked",
-    "forbidden",
-    "server_busy",
-];
+pub mod protocol {
+    //! The wire names this client uses, mirroring the server crate's `socketioxide_jwt::protocol`
+    //! (a test in the repository compares the two).
+
+    /// Client → server event carrying `{ token }`.
+    pub const EVENT_AUTHENTICATE: &str = "authenticate";
+    /// Server → client event after a successful (re)authentication: `{ sub, exp }`.
+    pub const EVENT_AUTHENTICATED: &str = "authenticated";
+    /// Server → client event with the error object, right before a disconnect.
+    pub const EVENT_UNAUTHORIZED: &str = "unauthorized";
+    /// The field holding the token, in the `authenticate` payload and the handshake `auth`.
+    pub const TOKEN_FIELD: &str = "token";
+    /// The `connect_error` message of a server with too many pending sockets (retry later).
+    pub const SERVER_BUSY: &str = "server_busy";
+    /// Error codes of the wire contract, plus [`SERVER_BUSY`].
+    pub const ERROR_CODES: [&str; 8] = [
+        "credentials_required",
+        "credentials_bad_format",
+        "invalid_token",
+        "token_expired",
+        "timeout",
+        "revoked",
+        "forbidden",
+        SERVER_BUSY,
+    ];
+
+    /// `{ "token": token }`: the `authenticate` payload and the handshake `auth`.
+    pub(crate) fn token_payload(token: String) -> serde_json::Value {
+        let mut payload = serde_json::Map::new();
+        payload.insert(TOKEN_FIELD.to_owned(), serde_json::Value::String(token));
+        serde_json::Value::Object(payload)
+    }
+}
+
+pub use protocol::ERROR_CODES;
+use protocol::{token_payload, EVENT_AUTHENTICATE, EVENT_AUTHENTICATED, EVENT_UNAUTHORIZED};
 
 /// How the token travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -285,7 +310,7 @@ impl AuthClientBuilder {
             .reconnect_delay(100, 2000);
         if self.mode == Mode::Handshake {
             let token = shared.token.get(TokenRequest::Connect).await?;
-            builder = builder.auth(json!({ "token": token }));
+            builder = builder.auth(token_payload(token));
             let on_reconnect = shared.clone();
             builder = builder.on_reconnect(move || {
                 let shared = on_reconnect.clone();
@@ -298,7 +323,7 @@ impl AuthClientBuilder {
                     }
                     let mut settings = ReconnectSettings::new();
                     match shared.token.get(TokenRequest::Reconnect).await {
-                        Ok(token) => settings.auth(json!({ "token": token })),
+                        Ok(token) => settings.auth(token_payload(token)),
                         Err(e) => tracing::warn!(error = %e, "no token for the reconnect"),
                     }
                     settings
@@ -328,12 +353,12 @@ impl AuthClientBuilder {
             .boxed()
         });
         let on_authenticated = shared.clone();
-        builder = builder.on("authenticated", move |payload, _| {
+        builder = builder.on(EVENT_AUTHENTICATED, move |payload, _| {
             let shared = on_authenticated.clone();
             async move { shared.on_authenticated(first_arg(&payload)) }.boxed()
         });
         let on_unauthorized = shared.clone();
-        builder = builder.on("unauthorized", move |payload, _| {
+        builder = builder.on(EVENT_UNAUTHORIZED, move |payload, _| {
             let shared = on_unauthorized.clone();
             async move {
                 let err =
@@ -466,7 +491,7 @@ impl Shared {
         if self.mode == Mode::Message {
             match self.token.get(request).await {
                 Ok(token) => {
-                    if let Err(e) = client.emit("authenticate", json!({ "token": token })).await {
+                    if let Err(e) = client.emit(EVENT_AUTHENTICATE, token_payload(token)).await {
                         tracing::warn!(error = %e, "could not send authenticate");
                     }
                 }
@@ -509,7 +534,7 @@ impl Shared {
             .clone();
         if let Some(client) = client {
             client
-                .emit("authenticate", json!({ "token": token }))
+                .emit(EVENT_AUTHENTICATE, token_payload(token))
                 .await?;
         }
         Ok(())
@@ -629,6 +654,7 @@ fn unwrap_ack(payload: &Payload) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn refusal_codes_are_read_from_connect_errors() {
