@@ -57,6 +57,9 @@ cargo build -p chat-demo
 say "cargo test (unit, doc and end-to-end tests)"
 cargo test --workspace
 
+say "Fuzz corpus replay (feature fuzzing, on stable)"
+cargo test -p socketioxide-jwt --features fuzzing --test fuzz_corpus
+
 say "Crypto backends: pure Rust only, and both enabled at once"
 cargo test -p socketioxide-jwt --no-default-features --features rust-crypto --test backends
 cargo test -p socketioxide-jwt --all-features --test backends
@@ -73,6 +76,11 @@ if cargo +nightly --version >/dev/null 2>&1; then
 else
   say "Fuzzing skipped: no nightly toolchain (the seed corpus and property tests ran with cargo test)"
 fi
+
+say "Ready to publish: cargo publish --dry-run (both crates), npm pack --dry-run (clients/js)"
+cargo publish --dry-run --allow-dirty -p socketioxide-jwt
+cargo publish --dry-run --allow-dirty -p socketioxide-jwt-client
+node scripts/check-npm-package.mjs
 
 say "JS client: unit tests and tests against the real demo server"
 (cd clients/js && node --test test/*.test.mjs)

@@ -1,33 +1,4 @@
-//! A Rust Socket.IO client that authenticates with a JWT against a
-//! [socketioxide-jwt](https://docs.rs/socketioxide-jwt) server (or any server speaking its wire
-//! contract), built on [`rust_socketio`]'s async client.
-//!
-//! - [`AuthClientBuilder::connect`] returns only once the server said `authenticated`, or an
-//!   [`Error::Refused`] carrying the contract's code (rust_socketio's own `connect` returns `Ok`
-//!   even when the server refuses the handshake; the refusal arrives later as an error event).
-//! - A [`TokenSource`] gives the token for every connect and reconnect, in both modes, and for
-//!   the in-band refresh before `exp`.
-//! - [`AuthClient::emit_with_ack`] returns the ack typed (rust_socketio wraps ack arguments in an
-//!   extra array).
-//!
-//! # Example
-//! ```no_run
-//! # async fn run() -> Result<(), socketioxide_jwt_client::Error> {
-//! use std::time::Duration;
-//! use socketioxide_jwt_client::{AuthClientBuilder, Mode, TokenSource};
-//!
-//! let client = AuthClientBuilder::new("http://127.0.0.1:3000")
-//!     .mode(Mode::Message)
-//!     .token(TokenSource::from_fn(|_reason| async { Ok(fetch_token().await) }))
-//!     .on("chat message", |payload| println!("{payload:?}"))
-//!     .connect()
-//!     .await?;
-//! let me: serde_json::Value = client.emit_with_ack("whoami", serde_json::json!({}), Duration::from_secs(5)).await?;
-//! println!("I am {}", me["sub"]);
-//! # Ok(()) }
-//! # async fn fetch_token() -> String { String::new() }
-//! ```
-
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
