@@ -41,10 +41,10 @@ fn js_constants_match_the_rust_ones() {
     );
     assert_eq!(js["token"], protocol::TOKEN_FIELD);
     // The payload shapes, as the server serializes them.
-    let authenticated = serde_json::to_value(protocol::AuthenticatedPayload {
-        sub: Some("alice".into()),
-        exp: Some(1),
-    })
+    let authenticated = serde_json::to_value(protocol::AuthenticatedPayload::new(
+        Some("alice".into()),
+        Some(1),
+    ))
     .unwrap();
     let mut fields: Vec<&str> = authenticated
         .as_object()

@@ -102,10 +102,11 @@ impl Default for EventNames {
 /// # Example
 /// ```
 /// use socketioxide_jwt::protocol::AuthenticatedPayload;
-/// let p = AuthenticatedPayload { sub: Some("alice".into()), exp: Some(2_000_000_000) };
+/// let p = AuthenticatedPayload::new(Some("alice".into()), Some(2_000_000_000));
 /// assert_eq!(serde_json::to_string(&p).unwrap(), r#"{"sub":"alice","exp":2000000000}"#);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AuthenticatedPayload {
     /// The token's `sub`, when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -113,6 +114,13 @@ pub struct AuthenticatedPayload {
     /// The token's `exp` (seconds since the Unix epoch), when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exp: Option<u64>,
+}
+
+impl AuthenticatedPayload {
+    /// The payload for a token with this `sub` and `exp`.
+    pub fn new(sub: Option<String>, exp: Option<u64>) -> Self {
+        Self { sub, exp }
+    }
 }
 
 /// The ack of a successful `authenticate`: `{ "ok": true }` (a refused one acks the

@@ -138,10 +138,7 @@ pub(crate) fn emit_authenticated<A: Adapter, C>(
     let registered = session
         .read(|st| st.registered().cloned())
         .unwrap_or_default();
-    let payload = AuthenticatedPayload {
-        sub: registered.sub,
-        exp: registered.exp,
-    };
+    let payload = AuthenticatedPayload::new(registered.sub, registered.exp);
     if let Err(e) = s.emit(&auth.inner.gate.events.authenticated, &payload) {
         tracing::debug!(sid = %s.id, error = %e, "could not emit authenticated");
     }
