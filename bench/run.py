@@ -110,15 +110,23 @@ def main():
     ap.add_argument("--only", help="comma-separated server keys to run (e.g. bare,message)")
     ap.add_argument("--chart", help="write a PNG chart here (needs matplotlib: pip install -r bench/requirements.txt)")
     ap.add_argument("--from-json", help="only redraw the table and chart from a previous run's JSON line")
+    ap.add_argument("--compare-bin", help="another build's bench-server (e.g. from an older commit): its message "
+                    "and handshake servers run as extra rows in the same rounds")
+    ap.add_argument("--compare-label", default="other build", help="how the --compare-bin rows are labelled")
     args = ap.parse_args()
     raise_fd_limit(args.sockets * 2 + 1024)  # inherited by the server and the load generator
     if args.from_json:
         saved = json.loads(pathlib.Path(args.from_json).read_text().strip().splitlines()[-1])
         rows, labels = saved["rows"], {k: l for k, l, _, _ in SERVERS}
+        labels.update(saved.get("labels", {}))
         report(rows, labels, saved["args"], args.chart)
         return
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "socketioxide-jwt-bench"], cwd=ROOT, check=True)
     servers = [s for s in SERVERS if not (args.rust_only and s[0].startswith("node"))]
+    if args.compare_bin:
+        for kind in ["message", "handshake"]:
+            servers.append((f"{kind}-compare", f"socketioxide-jwt, {kind} mode, lean, {args.compare_label}",
+                            [args.compare_bin, "--kind", kind, "--lean"], kind))
     if args.only:
         servers = [s for s in servers if s[0] in args.only.split(",")]
     if any(s[0].startswith("node") for s in servers) and not (ROOT / "bench/node/node_modules/socket.io").exists():
@@ -157,7 +165,12 @@ def report(rows, labels, args, chart):
         for key in ["message", "handshake"]:
             print(f"CPU per socket, {labels[key]} / Node + socketio-jwt: "
                   f"{rows[key]['cpu_us_per_socket'] / rows['node-socketio-jwt']['cpu_us_per_socket']:.2f}")
-    print(json.dumps({"args": args, "rows": rows}))
+    for kind in ["message", "handshake"]:
+        if f"{kind}-compare" in rows:
+            for metric in ["cpu_us_per_socket", "sockets_per_s", "p99_ms", "rss_kib_per_socket"]:
+                print(f"{kind}: this build / {labels[kind + '-compare']}, {metric}: "
+                      f"{rows[kind][metric] / rows[kind + '-compare'][metric]:.3f}")
+    print(json.dumps({"args": args, "rows": rows, "labels": labels}))
     if chart:
         draw(rows, labels, args, chart)
 

@@ -55,6 +55,12 @@ export async function startDemo(args = [], { bin = DEMO_BIN, cwd, dataDir, secre
     get exitCode() {
       return exited;
     },
+    /** Kills the process with `signal` (a crash with `SIGKILL`) and waits for it to exit. */
+    async kill(signal = "SIGKILL") {
+      const exited = new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once("exit", r)));
+      child.kill(signal);
+      await exited;
+    },
     async stop() {
       child.kill();
       await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once("exit", r)));

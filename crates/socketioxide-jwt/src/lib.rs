@@ -22,7 +22,7 @@ mod time;
 mod verify;
 
 pub mod adapter;
-pub mod builder;
+mod builder;
 pub mod claims;
 pub mod extract;
 #[cfg(feature = "jwks")]
