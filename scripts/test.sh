@@ -91,6 +91,9 @@ say "The demo as a user meets it: identity rule, instances sharing a data direct
 say "Several instances: 3 chat-demo processes on a throwaway redis-server"
 (cd e2e/node && node --test cluster.test.mjs)
 
+say "Faults: Redis outages of 2 and 10 s, an instance killed with SIGKILL, a Redis restart with AOF"
+(cd e2e/node && OUTAGE_SECS=2,10 node --test faults.test.mjs)
+
 say "Storm smoke test: 1000 sockets per server kind, none may be lost (bench/run.py)"
 python3 bench/run.py --sockets 1000 --concurrency 100 --hold 1 --runs 1 --check
 

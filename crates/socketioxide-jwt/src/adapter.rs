@@ -8,6 +8,9 @@
 //!
 //! Across processes the *sending* process applies the options, and they travel with the request,
 //! so every process must run `JwtAdapter` (they all use the same room name).
+//!
+//! When the remote half of a broadcast fails (Redis down), the packet is still delivered to this
+//! process's sockets, and the error returned: an outage never silences a server's own sockets.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,7 +103,23 @@ impl<A: Adapter> CoreAdapter<Emitter> for JwtAdapter<A> {
         packet: Packet,
         opts: BroadcastOptions,
     ) -> impl std::future::Future<Output = Result<(), BroadcastError>> + Send {
-        self.inner.broadcast(packet, exclude_pending(opts))
+        let opts = exclude_pending(opts);
+        let inner = self.inner.clone();
+        async move {
+            // socketioxide-redis sends the remote half first and returns before delivering
+            // locally when that fails: deliver locally then, so local sockets never miss it.
+            match inner.broadcast(packet.clone(), opts.clone()).await {
+                Err(BroadcastError::Adapter(e)) => {
+                    tracing::warn!(error = %e, "broadcast did not reach the other servers; delivered on this one");
+                    inner
+                        .get_local()
+                        .broadcast(packet, opts)
+                        .map_err(BroadcastError::Socket)?;
+                    Err(BroadcastError::Adapter(e))
+                }
+                other => other,
+            }
+        }
     }
 
     fn broadcast_with_ack(

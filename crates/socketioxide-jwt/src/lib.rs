@@ -24,6 +24,8 @@ mod verify;
 pub mod adapter;
 mod builder;
 pub mod claims;
+#[cfg(feature = "redis")]
+pub mod cluster;
 pub mod extract;
 #[cfg(feature = "jwks")]
 pub mod jwks;

@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use socketioxide_jwt::revocation::RevocationError;
 use socketioxide_jwt::{AuthError, Claims, JwtAuth, RevocationList, StandardClaims};
 use std::time::Duration;
 
@@ -224,12 +225,13 @@ struct RevokeRequest {
 }
 
 /// Revokes every token of a user (`{ "sub" }`) or one token (`{ "jti" }`); admins only. Every
-/// socket holding such a token, on every instance, is disconnected with `revoked`.
+/// socket holding such a token, on every instance, is disconnected with `revoked`. `202` when
+/// Redis is down: applied here now, on the other instances when it is back.
 async fn revoke(
     State(state): State<AppState>,
     Claims(admin): Claims<StandardClaims>,
     body: Result<Json<RevokeRequest>, JsonRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     if !admin.has_role("admin") {
         return Err(AuthError::forbidden("only admins may revoke tokens").into());
     }
@@ -261,13 +263,23 @@ async fn revoke(
         }
     };
     tracing::info!(by = admin.sub.as_deref(), %revoked, "revocation");
-    result.map_err(|e| {
-        tracing::warn!(error = %e, "revocation applied on this instance only");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "store_unavailable",
-            "the revocation store is unreachable: applied on this instance only; retry",
-        )
-    })?;
-    Ok(Json(json!({ "revoked": revoked })))
+    match result {
+        Ok(()) => Ok((StatusCode::OK, Json(json!({ "revoked": revoked })))),
+        // Applied on this instance; the others get it when Redis is back.
+        Err(RevocationError::Queued(e)) => {
+            tracing::warn!(error = %e, "revocation queued for the other instances");
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(json!({ "revoked": revoked, "queued": true })),
+            ))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "revocation applied on this instance only");
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                "the revocation store is unreachable: applied on this instance only; retry",
+            ))
+        }
+    }
 }

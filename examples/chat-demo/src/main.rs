@@ -10,7 +10,6 @@ mod cli;
 mod http;
 mod identity;
 mod logging;
-mod redis_driver;
 mod secret;
 mod tokens;
 mod users;
@@ -32,11 +31,10 @@ use crate::cli::{Args, Mode};
 use crate::identity::AccountPolicy;
 use crate::tokens::TokenIssuer;
 use crate::users::{UserStore, DEMO_ACCOUNTS};
-use socketioxide::adapter::Emitter;
+use socketioxide_jwt::cluster::{JwtRedisAdapter, RedisDriver};
 use socketioxide_jwt::jwks::{Jwks, JwksOptions, OidcProvider};
 use socketioxide_jwt::revocation::RedisRevocationOptions;
-use socketioxide_jwt::{JwtAdapter, JwtLocalAdapter, RevocationList};
-use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
+use socketioxide_jwt::{JwtLocalAdapter, RevocationList};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -127,10 +125,11 @@ async fn run(args: Args) -> Result<(), BoxError> {
                 .await
                 .map_err(|e| format!("cannot reach Redis at {url}: {e}"))?;
             let auth = builder.revocations(revocations.clone()).build()?;
-            let driver = redis_driver::ReconnectingDriver::new(client).await?;
-            let adapter = RedisAdapterCtr::new_with_driver(driver, RedisAdapterConfig::default());
+            let driver = RedisDriver::new(client)
+                .await
+                .map_err(|e| format!("cannot reach Redis at {url}: {e}"))?;
             let (layer, io) = io_builder
-                .with_adapter::<JwtAdapter<CustomRedisAdapter<Emitter, redis_driver::ReconnectingDriver>>>(adapter)
+                .with_adapter::<JwtRedisAdapter>(driver.adapter())
                 .build_layer();
             chat::register(&io, &auth).await?;
             tracing::info!(%url, "sharing broadcasts and revocations through Redis");

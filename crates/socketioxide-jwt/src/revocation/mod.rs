@@ -54,9 +54,13 @@ pub enum Revocation {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RevocationError {
-    /// The shared store could not be reached.
+    /// The shared store could not be reached; the revocation applies in this process only.
     #[error("the revocation store is unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The shared store could not be reached: the revocation applies in this process now, and is
+    /// sent to the others as soon as the store is back (in order, after those queued before it).
+    #[error("the revocation store is unavailable: applied here, queued for the other processes")]
+    Queued(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 pub(crate) type KickFn = Box<dyn Fn(AuthError) + Send + Sync>;
@@ -160,8 +164,9 @@ impl RevocationList {
     /// Revokes the token with this `jti` until `exp` (when it would have expired anyway).
     ///
     /// # Errors
-    /// [`RevocationError::Unavailable`] when the shared store cannot be reached; this process
-    /// applied the revocation anyway.
+    /// When the shared store cannot be reached: [`RevocationError::Queued`] (applied in this
+    /// process, sent to the others when the store is back) or, with too many queued,
+    /// [`RevocationError::Unavailable`] (applied in this process only).
     pub async fn revoke_token(&self, jti: &str, exp: u64) -> Result<(), RevocationError> {
         self.revoke(Revocation::Token {
             jti: jti.to_owned(),

@@ -2,8 +2,9 @@
 //! process hears new ones over pub/sub, and a process reloads the whole set at start and after a
 //! lost connection.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -80,18 +81,68 @@ fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> RevocationE
     RevocationError::Unavailable(Box::new(e))
 }
 
-struct RedisBackend {
+/// Revocations made while Redis was unreachable, sent when it is back; beyond this many, a
+/// revocation is applied here only and reported [`RevocationError::Unavailable`].
+const MAX_QUEUED: usize = 10_000;
+
+/// The shared store: the connection, the revocations waiting to be sent, the recovery flag.
+struct Store {
     conn: ConnectionManager,
     options: RedisRevocationOptions,
+    outbox: Mutex<VecDeque<Revocation>>,
+    recovering: AtomicBool,
+    list: Weak<ListInner>,
 }
 
-impl RedisBackend {
+impl Store {
     fn key(&self, revocation: &Revocation) -> String {
         match revocation {
             Revocation::Token { jti, .. } => format!("{}jti:{jti}", self.options.key_prefix),
             Revocation::User { sub, .. } => format!("{}sub:{sub}", self.options.key_prefix),
         }
     }
+
+    /// Stores `revocation` (with the expiry of what it revokes) and tells the other processes.
+    async fn send(&self, revocation: &Revocation) -> Result<(), RevocationError> {
+        let until = match revocation {
+            Revocation::Token { until, .. } | Revocation::User { until, .. } => *until,
+        };
+        let json = serde_json::to_string(revocation).map_err(unavailable)?;
+        let mut conn = self.conn.clone();
+        let mut pipe = ::redis::pipe();
+        let sent = pipe
+            .atomic()
+            .cmd("SET")
+            .arg(self.key(revocation))
+            .arg(&json)
+            .arg("EXAT")
+            .arg(until.max(1))
+            .ignore()
+            .cmd("PUBLISH")
+            .arg(&self.options.channel)
+            .arg(&json)
+            .ignore()
+            .query_async::<()>(&mut conn);
+        tokio::time::timeout(self.options.timeout, sent)
+            .await
+            .map_err(unavailable)?
+            .map_err(unavailable)
+    }
+
+    fn lock_outbox(&self) -> std::sync::MutexGuard<'_, VecDeque<Revocation>> {
+        self.outbox.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts the recovery task unless it runs.
+    fn recover(self: &Arc<Self>) {
+        if !self.recovering.swap(true, Ordering::SeqCst) {
+            tokio::spawn(recover(Arc::downgrade(self)));
+        }
+    }
+}
+
+struct RedisBackend {
+    store: Arc<Store>,
 }
 
 impl RevocationBackend for RedisBackend {
@@ -100,26 +151,26 @@ impl RevocationBackend for RedisBackend {
         revocation: &'a Revocation,
     ) -> BoxFuture<'a, Result<(), RevocationError>> {
         Box::pin(async move {
-            let until = match revocation {
-                Revocation::Token { until, .. } | Revocation::User { until, .. } => *until,
+            let store = &self.store;
+            // While queued ones wait, a new one waits behind them (the order is kept).
+            let waiting = !store.lock_outbox().is_empty();
+            let error = if waiting {
+                RevocationError::Unavailable("revocations are waiting for the store".into())
+            } else {
+                match store.send(revocation).await {
+                    Ok(()) => return Ok(()),
+                    Err(e) => e,
+                }
             };
-            let json = serde_json::to_string(revocation).map_err(unavailable)?;
-            let mut conn = self.conn.clone();
-            ::redis::pipe()
-                .atomic()
-                .cmd("SET")
-                .arg(self.key(revocation))
-                .arg(&json)
-                .arg("EXAT")
-                .arg(until.max(1))
-                .ignore()
-                .cmd("PUBLISH")
-                .arg(&self.options.channel)
-                .arg(&json)
-                .ignore()
-                .query_async::<()>(&mut conn)
-                .await
-                .map_err(unavailable)
+            let queued = {
+                let mut outbox = store.lock_outbox();
+                (outbox.len() < MAX_QUEUED).then(|| outbox.push_back(revocation.clone()))
+            };
+            store.recover();
+            match queued {
+                Some(()) => Err(RevocationError::Queued(Box::new(error))),
+                None => Err(error),
+            }
         })
     }
 }
@@ -129,9 +180,10 @@ impl RevocationList {
     /// stored there with an expiry, spread by pub/sub, and loaded at start.
     ///
     /// The URL must ask for RESP3 (`redis://host:6379/?protocol=resp3`). While Redis is
-    /// unreachable, the process keeps using the list it has (and says so in `tracing`), new
-    /// revocations apply locally but [`revoke`](RevocationList::revoke) reports
-    /// [`RevocationError::Unavailable`]; when Redis is back the list is reloaded.
+    /// unreachable, the process keeps using the list it has (and says so in `tracing`); a new
+    /// revocation applies here at once and [`revoke`](RevocationList::revoke) reports
+    /// [`RevocationError::Queued`]: it is sent to the other processes when Redis is back, and
+    /// then the list is reloaded (what the others revoked meanwhile).
     ///
     /// # Errors
     /// [`RevocationError::Unavailable`] when Redis cannot be reached at start.
@@ -158,11 +210,17 @@ impl RevocationList {
             .await
             .map_err(unavailable)?;
         load_snapshot(&mut conn, &options, &list).await?;
+        let store = Arc::new(Store {
+            conn,
+            options,
+            outbox: Mutex::default(),
+            recovering: AtomicBool::new(false),
+            list: Arc::downgrade(&list.inner),
+        });
         list.set_backend(Arc::new(RedisBackend {
-            conn: conn.clone(),
-            options: options.clone(),
+            store: store.clone(),
         }));
-        tokio::spawn(listen(Arc::downgrade(&list.inner), conn, rx, options));
+        tokio::spawn(listen(Arc::downgrade(&store), rx));
         Ok(list)
     }
 }
@@ -208,16 +266,13 @@ where
     iter.next_item().await
 }
 
-/// Applies what other processes publish; on a lost connection, reloads until it is back.
-async fn listen(
-    list: Weak<ListInner>,
-    conn: ConnectionManager,
-    mut rx: mpsc::UnboundedReceiver<PushInfo>,
-    options: RedisRevocationOptions,
-) {
-    let recovering = Arc::new(AtomicBool::new(false));
+/// Applies what other processes publish; on a lost connection, recovers.
+async fn listen(store: Weak<Store>, mut rx: mpsc::UnboundedReceiver<PushInfo>) {
     while let Some(push) = rx.recv().await {
-        let Some(inner) = list.upgrade() else {
+        let Some(store) = store.upgrade() else {
+            return;
+        };
+        let Some(inner) = store.list.upgrade() else {
             return;
         };
         let list = RevocationList { inner };
@@ -234,49 +289,69 @@ async fn listen(
                     None => tracing::warn!("ignored a malformed revocation message"),
                 }
             }
-            PushKind::Disconnection if !recovering.swap(true, Ordering::SeqCst) => {
-                tracing::warn!(
-                    "revocation store unreachable: using the last known revocations until it is back"
-                );
-                tokio::spawn(recover(
-                    Arc::downgrade(&list.inner),
-                    conn.clone(),
-                    options.clone(),
-                    recovering.clone(),
-                ));
-            }
+            PushKind::Disconnection => store.recover(),
             _ => {}
         }
     }
 }
 
-/// Retries until Redis answers, then reloads the list (revocations published meanwhile).
-async fn recover(
-    list: Weak<ListInner>,
-    mut conn: ConnectionManager,
-    options: RedisRevocationOptions,
-    recovering: Arc<AtomicBool>,
-) {
+/// Retries until Redis answers: sends the revocations queued meanwhile (in order), then reloads
+/// the list (revocations the other processes made meanwhile).
+async fn recover(store: Weak<Store>) {
+    tracing::warn!(
+        "revocation store unreachable: using the last known revocations until it is back"
+    );
     let mut delay = Duration::from_millis(200);
     loop {
         tokio::time::sleep(delay).await;
-        let Some(inner) = list.upgrade() else {
+        let Some(store) = store.upgrade() else {
+            return;
+        };
+        let Some(inner) = store.list.upgrade() else {
             return;
         };
         let list = RevocationList { inner };
-        match load_snapshot(&mut conn, &options, &list).await {
-            Ok(loaded) => {
-                recovering.store(false, Ordering::SeqCst);
+        match flush_and_reload(&store, &list).await {
+            Ok((sent, loaded)) => {
+                store.recovering.store(false, Ordering::SeqCst);
+                // A revocation queued after the last flush and before the flag was cleared.
+                if !store.lock_outbox().is_empty() {
+                    store.recover();
+                }
                 tracing::info!(
+                    sent,
                     loaded,
-                    "revocation store reachable again: revocations reloaded"
+                    "revocation store reachable again: queued revocations sent, list reloaded"
                 );
                 return;
             }
             Err(e) => {
                 tracing::debug!(error = %e, "revocation store still unreachable");
-                delay = (delay * 2).min(Duration::from_secs(2));
+                delay = (delay * 2).min(Duration::from_secs(1));
             }
         }
     }
+}
+
+async fn flush_and_reload(
+    store: &Store,
+    list: &RevocationList,
+) -> Result<(usize, usize), RevocationError> {
+    let mut sent = 0;
+    loop {
+        let Some(next) = store.lock_outbox().front().cloned() else {
+            break;
+        };
+        store.send(&next).await?;
+        store.lock_outbox().pop_front();
+        sent += 1;
+    }
+    let mut conn = store.conn.clone();
+    let loaded = tokio::time::timeout(
+        store.options.timeout,
+        load_snapshot(&mut conn, &store.options, list),
+    )
+    .await
+    .map_err(unavailable)??;
+    Ok((sent, loaded))
 }

@@ -1,0 +1,436 @@
+//! Several processes behind one Redis (feature `redis`): a socketioxide-redis driver that
+//! survives Redis outages of any length, and the adapter type that goes with it.
+//!
+//! socketioxide-redis 0.4's own driver keeps one connection: once Redis restarts, its
+//! subscriptions are gone and instances stop hearing each other until they restart. And every
+//! broadcast waits for its remote half before delivering locally, so during an outage a message
+//! did not even reach the sockets of the sending process. [`RedisDriver`]:
+//! - reconnects and resubscribes by itself (redis' `ConnectionManager`), and if the connection
+//!   stays broken, rebuilds it and subscribes again, however long the outage;
+//! - fails fast while Redis is known to be down (a background probe tells when it is back), so
+//!   no broadcast waits on it: with [`JwtAdapter`](crate::JwtAdapter), which then delivers the
+//!   packet to this process's sockets anyway, local delivery never stops;
+//! - bounds every Redis operation with a timeout.
+//!
+//! # Example
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use socketioxide::SocketIo;
+//! use socketioxide_jwt::cluster::{JwtRedisAdapter, RedisDriver};
+//!
+//! let client = redis::Client::open("redis://127.0.0.1:6379/?protocol=resp3")?;
+//! let driver = RedisDriver::new(client).await?;
+//! let (layer, io) = SocketIo::builder()
+//!     .with_adapter::<JwtRedisAdapter>(driver.adapter())
+//!     .build_layer();
+//! # let _ = (layer, io); Ok(()) }
+//! ```
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock, Weak};
+use std::time::Duration;
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::{AsyncCommands, FromRedisValue, PushInfo, PushKind, RedisError};
+use socketioxide::adapter::Emitter;
+use socketioxide_redis::drivers::{ChanItem, Driver, MessageStream};
+use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
+use tokio::sync::mpsc;
+
+use crate::adapter::JwtAdapter;
+
+/// [`JwtAdapter`] over socketioxide-redis with a [`RedisDriver`]: the adapter of a cluster.
+pub type JwtRedisAdapter = JwtAdapter<CustomRedisAdapter<Emitter, RedisDriver>>;
+
+/// Tuning of a [`RedisDriver`]: start from [`RedisDriverOptions::default`].
+///
+/// # Example
+/// ```
+/// use std::time::Duration;
+/// use socketioxide_jwt::cluster::RedisDriverOptions;
+/// let options = RedisDriverOptions::default().request_timeout(Duration::from_millis(500));
+/// assert_eq!(options.request_timeout, Duration::from_millis(500));
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RedisDriverOptions {
+    /// Longest wait for one Redis operation (publish, subscribe, a probe). Defaults to 1 s.
+    pub operation_timeout: Duration,
+    /// How often a down link is probed. Defaults to 250 ms.
+    pub probe_interval: Duration,
+    /// A link still down after this long gets a new connection. Defaults to 5 s.
+    pub rebuild_after: Duration,
+    /// How long a cross-server request (`fetch_sockets`, `rooms`, ...) waits for the other
+    /// servers' answers (socketioxide-redis's `request_timeout`). Defaults to 1 s.
+    pub request_timeout: Duration,
+}
+
+impl Default for RedisDriverOptions {
+    fn default() -> Self {
+        Self {
+            operation_timeout: Duration::from_secs(1),
+            probe_interval: Duration::from_millis(250),
+            rebuild_after: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+impl RedisDriverOptions {
+    /// Sets [`RedisDriverOptions::operation_timeout`].
+    #[must_use]
+    pub fn operation_timeout(mut self, timeout: Duration) -> Self {
+        self.operation_timeout = timeout;
+        self
+    }
+
+    /// Sets [`RedisDriverOptions::probe_interval`].
+    #[must_use]
+    pub fn probe_interval(mut self, interval: Duration) -> Self {
+        self.probe_interval = interval;
+        self
+    }
+
+    /// Sets [`RedisDriverOptions::rebuild_after`].
+    #[must_use]
+    pub fn rebuild_after(mut self, after: Duration) -> Self {
+        self.rebuild_after = after;
+        self
+    }
+
+    /// Sets [`RedisDriverOptions::request_timeout`].
+    #[must_use]
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+}
+
+/// Why a driver operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RedisDriverError {
+    /// Redis is known to be unreachable; nothing was sent (a probe is running).
+    #[error("Redis is unreachable")]
+    Down,
+    /// The operation took longer than the operation timeout.
+    #[error("the Redis operation timed out")]
+    Timeout,
+    /// Redis answered with an error, or the connection failed.
+    #[error(transparent)]
+    Redis(#[from] RedisError),
+}
+
+/// What the connections' push senders share with the driver.
+#[derive(Default)]
+struct Inbox {
+    /// Which connection may deliver messages: pushes of a replaced one are ignored.
+    generation: AtomicU64,
+    handlers: RwLock<HashMap<String, mpsc::Sender<ChanItem>>>,
+    up: AtomicBool,
+    /// The driver, to start its probe when a connection reports its loss.
+    link: OnceLock<Weak<Link>>,
+}
+
+struct Link {
+    client: ::redis::Client,
+    options: RedisDriverOptions,
+    /// The current connection; replaced when it stays broken.
+    conn: RwLock<ConnectionManager>,
+    inbox: Arc<Inbox>,
+    probing: AtomicBool,
+}
+
+/// A socketioxide-redis driver that survives Redis restarts and outages of any length. See the
+/// [module docs](self). Cheap to clone.
+#[derive(Clone)]
+pub struct RedisDriver {
+    link: Arc<Link>,
+}
+
+impl std::fmt::Debug for RedisDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisDriver")
+            .field("connected", &self.is_connected())
+            .field("options", &self.link.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisDriver {
+    /// Connects with the default options. The URL must ask for RESP3 (`?protocol=resp3`).
+    ///
+    /// # Errors
+    /// When Redis cannot be reached now (a server should not start half-connected).
+    pub async fn new(client: ::redis::Client) -> Result<Self, RedisDriverError> {
+        Self::with_options(client, RedisDriverOptions::default()).await
+    }
+
+    /// Connects with `options`.
+    ///
+    /// # Errors
+    /// As [`RedisDriver::new`].
+    pub async fn with_options(
+        client: ::redis::Client,
+        options: RedisDriverOptions,
+    ) -> Result<Self, RedisDriverError> {
+        let inbox = Arc::new(Inbox {
+            up: AtomicBool::new(true),
+            ..Inbox::default()
+        });
+        let conn = lazy_manager(client.clone(), &options, inbox.clone(), 0)?;
+        let driver = Self {
+            link: Arc::new(Link {
+                client,
+                options,
+                conn: RwLock::new(conn),
+                inbox,
+                probing: AtomicBool::new(false),
+            }),
+        };
+        let _ = driver.link.inbox.link.set(Arc::downgrade(&driver.link));
+        let mut conn = driver.conn();
+        tokio::time::timeout(driver.link.options.operation_timeout, async move {
+            ::redis::cmd("PING").query_async::<()>(&mut conn).await
+        })
+        .await
+        .map_err(|_| RedisDriverError::Timeout)??;
+        Ok(driver)
+    }
+
+    /// The adapter constructor for [`JwtRedisAdapter`], with this driver and the options'
+    /// request timeout.
+    pub fn adapter(&self) -> RedisAdapterCtr<RedisDriver> {
+        let config =
+            RedisAdapterConfig::default().with_request_timeout(self.link.options.request_timeout);
+        RedisAdapterCtr::new_with_driver(self.clone(), config)
+    }
+
+    /// Whether Redis answered the last operation (or the last probe).
+    pub fn is_connected(&self) -> bool {
+        self.link.inbox.up.load(Ordering::Acquire)
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        self.link
+            .conn
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Runs one operation: fails at once while the link is down, bounded by the operation
+    /// timeout otherwise; a failure marks the link down.
+    async fn run<T>(
+        &self,
+        op: impl std::future::Future<Output = Result<T, RedisError>>,
+    ) -> Result<T, RedisDriverError> {
+        if !self.is_connected() {
+            self.probe();
+            return Err(RedisDriverError::Down);
+        }
+        match tokio::time::timeout(self.link.options.operation_timeout, op).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => {
+                self.mark_down();
+                Err(e.into())
+            }
+            Err(_) => {
+                self.mark_down();
+                Err(RedisDriverError::Timeout)
+            }
+        }
+    }
+
+    fn mark_down(&self) {
+        if self.link.inbox.up.swap(false, Ordering::AcqRel) {
+            tracing::warn!("Redis unreachable: broadcasts stay on this server until it is back");
+        }
+        self.probe();
+    }
+
+    /// Starts the probe unless one runs: PING until Redis answers (replacing a connection that
+    /// stays broken), subscribe to every channel again, then mark the link up.
+    fn probe(&self) {
+        if self.link.probing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let link = Arc::downgrade(&self.link);
+        tokio::spawn(async move {
+            let started = tokio::time::Instant::now();
+            let mut rebuilt_at = started;
+            loop {
+                let Some(link) = link.upgrade() else { return };
+                let driver = RedisDriver { link };
+                tokio::time::sleep(driver.link.options.probe_interval).await;
+                let mut conn = driver.conn();
+                let ping = tokio::time::timeout(driver.link.options.operation_timeout, async {
+                    ::redis::cmd("PING").query_async::<()>(&mut conn).await
+                })
+                .await;
+                if matches!(ping, Ok(Ok(()))) && driver.resubscribe().await {
+                    driver.link.inbox.up.store(true, Ordering::Release);
+                    driver.link.probing.store(false, Ordering::Release);
+                    tracing::info!(
+                        down_ms = started.elapsed().as_millis() as u64,
+                        "Redis reachable again: broadcasts cross servers again"
+                    );
+                    return;
+                }
+                if rebuilt_at.elapsed() >= driver.link.options.rebuild_after {
+                    driver.rebuild();
+                    rebuilt_at = tokio::time::Instant::now();
+                }
+            }
+        });
+    }
+
+    /// Subscribes the current connection to every channel (again: Redis ignores a repeated
+    /// subscription). A reconnection resubscribes by itself, a replaced connection does not.
+    async fn resubscribe(&self) -> bool {
+        let channels: Vec<String> = self
+            .link
+            .inbox
+            .handlers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect();
+        if channels.is_empty() {
+            return true;
+        }
+        let mut conn = self.conn();
+        let subscribed = tokio::time::timeout(
+            self.link.options.operation_timeout,
+            conn.subscribe(&channels),
+        )
+        .await;
+        matches!(subscribed, Ok(Ok(())))
+    }
+
+    /// Replaces the connection with a new one (it connects, and is subscribed, once Redis
+    /// answers the probe).
+    fn rebuild(&self) {
+        let generation = self.link.inbox.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        let fresh = match lazy_manager(
+            self.link.client.clone(),
+            &self.link.options,
+            self.link.inbox.clone(),
+            generation,
+        ) {
+            Ok(fresh) => fresh,
+            Err(e) => return tracing::warn!(error = %e, "could not make a new Redis connection"),
+        };
+        *self.link.conn.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        tracing::debug!(generation, "Redis connection replaced");
+    }
+}
+
+/// A connection manager that delivers pub/sub messages to the handlers while its generation is
+/// the current one. It connects on first use.
+fn lazy_manager(
+    client: ::redis::Client,
+    options: &RedisDriverOptions,
+    inbox: Arc<Inbox>,
+    generation: u64,
+) -> Result<ConnectionManager, RedisError> {
+    let config = ConnectionManagerConfig::new()
+        .set_push_sender(move |push: PushInfo| {
+            if inbox.generation.load(Ordering::Acquire) == generation {
+                dispatch(push, &inbox);
+            }
+            Ok::<(), Infallible>(())
+        })
+        .set_automatic_resubscription()
+        .set_connection_timeout(Some(options.operation_timeout))
+        .set_response_timeout(Some(options.operation_timeout))
+        .set_max_delay(Duration::from_secs(1));
+    // Refused unless the URL asks for RESP3 (`?protocol=resp3`): pub/sub needs it here.
+    ConnectionManager::new_lazy_with_config(client, config)
+}
+
+fn dispatch(push: PushInfo, link: &Inbox) {
+    match push.kind {
+        PushKind::Message | PushKind::SMessage => {
+            let mut data = push.data.into_iter();
+            let (Some(chan), Some(msg)) = (data.next(), data.next()) else {
+                return;
+            };
+            let (Ok(chan), Ok(msg)) = (
+                String::from_redis_value(chan),
+                Vec::<u8>::from_redis_value(msg),
+            ) else {
+                return;
+            };
+            let handlers = link.handlers.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(tx) = handlers.get(&chan) {
+                if let Err(e) = tx.try_send((chan, msg)) {
+                    tracing::warn!(error = %e, "Redis adapter channel full: message dropped");
+                }
+            }
+        }
+        PushKind::Disconnection => {
+            if let Some(link) = link.link.get().and_then(Weak::upgrade) {
+                RedisDriver { link }.mark_down();
+            }
+        }
+        _ => {}
+    }
+}
+
+impl Driver for RedisDriver {
+    type Error = RedisDriverError;
+
+    async fn publish(&self, chan: String, val: Vec<u8>) -> Result<(), Self::Error> {
+        let mut conn = self.conn();
+        self.run(async move { conn.publish::<_, _, ::redis::Value>(chan, val).await })
+            .await?;
+        Ok(())
+    }
+
+    async fn subscribe(
+        &self,
+        chan: String,
+        size: usize,
+    ) -> Result<MessageStream<ChanItem>, Self::Error> {
+        let (tx, rx) = mpsc::channel(size);
+        self.link
+            .inbox
+            .handlers
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(chan.clone(), tx);
+        let mut conn = self.conn();
+        self.run(async move { conn.subscribe(chan.as_str()).await })
+            .await?;
+        Ok(MessageStream::new(rx))
+    }
+
+    async fn unsubscribe(&self, chan: String) -> Result<(), Self::Error> {
+        self.link
+            .inbox
+            .handlers
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&chan);
+        let mut conn = self.conn();
+        self.run(async move { conn.unsubscribe(chan).await }).await
+    }
+
+    async fn num_serv(&self, chan: &str) -> Result<u16, Self::Error> {
+        let mut conn = self.conn();
+        let (_, count): (String, u16) = self
+            .run(async move {
+                ::redis::cmd("PUBSUB")
+                    .arg("NUMSUB")
+                    .arg(chan)
+                    .query_async(&mut conn)
+                    .await
+            })
+            .await?;
+        Ok(count)
+    }
+}
