@@ -123,12 +123,12 @@ def main():
         return
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "socketioxide-jwt-bench"], cwd=ROOT, check=True)
     servers = [s for s in SERVERS if not (args.rust_only and s[0].startswith("node"))]
+    if args.only:
+        servers = [s for s in servers if s[0] in args.only.split(",")]
     if args.compare_bin:
         for kind in ["message", "handshake"]:
             servers.append((f"{kind}-compare", f"socketioxide-jwt, {kind} mode, lean, {args.compare_label}",
                             [args.compare_bin, "--kind", kind, "--lean"], kind))
-    if args.only:
-        servers = [s for s in servers if s[0] in args.only.split(",")]
     if any(s[0].startswith("node") for s in servers) and not (ROOT / "bench/node/node_modules/socket.io").exists():
         subprocess.run(["npm", "ci", "--prefix", str(ROOT / "bench/node"), "--no-audit", "--no-fund"], check=True)
     # Rounds: every server once per round, so a slow spell of the machine hits them all alike.
@@ -166,7 +166,7 @@ def report(rows, labels, args, chart):
             print(f"CPU per socket, {labels[key]} / Node + socketio-jwt: "
                   f"{rows[key]['cpu_us_per_socket'] / rows['node-socketio-jwt']['cpu_us_per_socket']:.2f}")
     for kind in ["message", "handshake"]:
-        if f"{kind}-compare" in rows:
+        if f"{kind}-compare" in rows and kind in rows:
             for metric in ["cpu_us_per_socket", "sockets_per_s", "p99_ms", "rss_kib_per_socket"]:
                 print(f"{kind}: this build / {labels[kind + '-compare']}, {metric}: "
                       f"{rows[kind][metric] / rows[kind + '-compare'][metric]:.3f}")

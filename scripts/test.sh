@@ -97,6 +97,9 @@ say "Faults: Redis outages of 2 and 10 s, an instance killed with SIGKILL, a Red
 say "Storm smoke test: 1000 sockets per server kind, none may be lost (bench/run.py)"
 python3 bench/run.py --sockets 1000 --concurrency 100 --hold 1 --runs 1 --check
 
+say "Soak, short version: 1000 sockets for 60 s, refresh every 10 s, 1 %/s reconnecting (bench/soak.py)"
+python3 bench/soak.py --sockets 1000 --secs 60 --refresh 10
+
 say "Browser tests: the demo page in headless Chromium"
 (cd e2e/node && node --test browser.test.mjs)
 

@@ -41,6 +41,10 @@ struct Args {
     /// 1 KiB websocket read buffer (unless `--ws-read-buffer` says otherwise).
     #[arg(long, env = "BENCH_LEAN")]
     lean: bool,
+    /// Print a JSON line of server state to stderr this often (message and handshake kinds):
+    /// RSS, alive tasks, sockets, pending sockets, rooms. For the soak test.
+    #[arg(long)]
+    stats_every_ms: Option<u64>,
 }
 
 /// socketioxide's memory knobs, when given.
@@ -102,6 +106,13 @@ async fn main() -> std::io::Result<()> {
                 "/",
                 auth.on_authenticated(async |_: SocketRef<JwtLocalAdapter>| {}),
             );
+            if let Some(every) = args.stats_every_ms {
+                tokio::spawn(print_stats(
+                    io,
+                    auth,
+                    std::time::Duration::from_millis(every),
+                ));
+            }
             axum::Router::new().layer(layer)
         }
     };
@@ -125,4 +136,31 @@ async fn main() -> std::io::Result<()> {
 /// handler, as socketioxide 0.18 has no other kind: socketioxide spawns a task per call).
 async fn answer_authenticate(s: SocketRef<LocalAdapter>) {
     s.emit("authenticated", &()).ok();
+}
+
+/// Every `every`: one JSON line on stderr with what must stay flat under a soak.
+async fn print_stats(io: SocketIo<JwtLocalAdapter>, auth: JwtAuth, every: std::time::Duration) {
+    let started = std::time::Instant::now();
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        let rooms = io.rooms().await.map(|r| r.len()).unwrap_or_default();
+        let rss_kib = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+            })
+            .unwrap_or_default();
+        let stats = serde_json::json!({
+            "t_ms": started.elapsed().as_millis() as u64,
+            "rss_kib": rss_kib,
+            "tasks": tokio::runtime::Handle::current().metrics().num_alive_tasks(),
+            "sockets": io.sockets().len(),
+            "pending": auth.pending_sockets(),
+            "rooms": rooms,
+        });
+        eprintln!("{stats}");
+    }
 }
