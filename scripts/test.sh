@@ -88,6 +88,9 @@ say "JS client: unit tests and tests against the real demo server"
 say "The demo as a user meets it: identity rule, instances sharing a data directory, logs"
 (cd e2e/node && node --test demo.test.mjs)
 
+say "Metrics: /metrics scraped after real sockets (every outcome, exact gauges)"
+(cd e2e/node && node --test metrics.test.mjs)
+
 say "Several instances: 3 chat-demo processes on a throwaway redis-server"
 (cd e2e/node && node --test cluster.test.mjs)
 

@@ -65,6 +65,17 @@ pub(crate) struct GateSettings {
     pub(crate) token_cookie: Option<String>,
 }
 
+impl GateSettings {
+    /// The `mode` label of decisions not tied to how a token arrived (expiry, revocation,
+    /// admission): `handshake` for a handshake-mode configuration, else `message`.
+    pub(crate) fn mode_label(&self) -> &'static str {
+        match self.mode {
+            AuthMode::Handshake => "handshake",
+            _ => "message",
+        }
+    }
+}
+
 impl fmt::Debug for GateSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GateSettings")

@@ -296,11 +296,9 @@ impl JwksInner {
     /// Fetches and installs the key set; on failure the previous one stays.
     async fn refresh(&self) -> Result<(), JwksError> {
         self.fetches.fetch_add(1, Ordering::Relaxed);
-        let (bytes, max_age) = match &self.source {
-            Source::Url(url) => self.fetch_url(url).await?,
-            Source::File(path) => (read_file(path, self.options.max_bytes).await?, None),
-        };
-        let keys = parse_key_set(&bytes)?;
+        let fetched = self.fetch().await;
+        crate::metrics::jwks_fetch(fetched.is_ok());
+        let (keys, max_age) = fetched?;
         let ttl = max_age
             .unwrap_or(self.options.default_ttl)
             .clamp(self.options.min_ttl, self.options.max_ttl);
@@ -310,6 +308,15 @@ impl JwksInner {
             expires_at: Instant::now() + ttl,
         };
         Ok(())
+    }
+
+    /// The key set and its `max-age`, from the URL or the file.
+    async fn fetch(&self) -> Result<(StaticKeys, Option<Duration>), JwksError> {
+        let (bytes, max_age) = match &self.source {
+            Source::Url(url) => self.fetch_url(url).await?,
+            Source::File(path) => (read_file(path, self.options.max_bytes).await?, None),
+        };
+        Ok((parse_key_set(&bytes)?, max_age))
     }
 
     async fn fetch_url(

@@ -17,6 +17,7 @@ mod axum;
 mod credentials;
 mod error;
 mod gate;
+mod metrics;
 mod session;
 mod time;
 mod verify;

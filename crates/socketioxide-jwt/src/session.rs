@@ -18,6 +18,7 @@ use tokio::time::Instant;
 use crate::claims::RegisteredClaims;
 use crate::error::AuthError;
 use crate::limits::{AttemptWindow, PendingPermit};
+use crate::metrics::{Namespace, SocketState};
 use crate::protocol::ErrorCode;
 use crate::revocation::LiveTicket;
 use crate::verify::Verified;
@@ -30,6 +31,8 @@ enum Phase<C> {
         deadline: Instant,
         /// Its place under `max_pending`, given back when the phase ends.
         _permit: PendingPermit,
+        /// Counted as pending in the metrics while the phase lasts.
+        _counted: SocketState,
     },
     /// Verified; refused at `expires_at` (from `exp` + leeway) unless refreshed.
     Authenticated {
@@ -38,6 +41,8 @@ enum Phase<C> {
         expires_at: Option<Instant>,
         /// Its entry in the revocation list, once tracked; removed when the phase ends.
         ticket: Option<LiveTicket>,
+        /// Counted as authenticated in the metrics while the phase lasts.
+        counted: SocketState,
     },
     /// Refused or expired: nothing more happens.
     Closed,
@@ -61,17 +66,28 @@ pub(crate) enum Outcome {
 pub(crate) struct SessionState<C> {
     phase: Phase<C>,
     verifying: bool,
+    /// The socket's namespace, for the metrics' labels.
+    ns: Namespace,
 }
 
 impl<C> SessionState<C> {
-    /// A new pending session that holds `permit` and times out after `timeout`.
-    pub(crate) fn pending(now: Instant, timeout: Duration, permit: PendingPermit) -> Self {
+    /// A new pending session on namespace `ns` that holds `permit` and times out after
+    /// `timeout`.
+    pub(crate) fn pending(
+        now: Instant,
+        timeout: Duration,
+        permit: PendingPermit,
+        ns: &str,
+    ) -> Self {
+        let ns = Namespace::new(ns);
         Self {
             phase: Phase::Pending {
                 deadline: now + timeout,
                 _permit: permit,
+                _counted: SocketState::enter("pending", &ns),
             },
             verifying: false,
+            ns,
         }
     }
 
@@ -122,20 +138,27 @@ impl<C> SessionState<C> {
         });
         // A refresh keeps the revocation entry, pointed at the new token; a first
         // authentication drops the pending place with the pending phase.
-        let (ticket, outcome) = match std::mem::replace(&mut self.phase, Phase::Closed) {
-            Phase::Authenticated { ticket, .. } => {
+        let (ticket, counted, outcome) = match std::mem::replace(&mut self.phase, Phase::Closed) {
+            Phase::Authenticated {
+                ticket, counted, ..
+            } => {
                 if let Some(ticket) = &ticket {
                     ticket.update(&verified.registered);
                 }
-                (ticket, Outcome::Refreshed)
+                (ticket, counted, Outcome::Refreshed)
             }
-            _ => (None, Outcome::FirstAuthentication),
+            _ => (
+                None,
+                SocketState::enter("authenticated", &self.ns),
+                Outcome::FirstAuthentication,
+            ),
         };
         self.phase = Phase::Authenticated {
             claims: verified.claims,
             registered: verified.registered,
             expires_at,
             ticket,
+            counted,
         };
         outcome
     }
@@ -289,8 +312,12 @@ mod tests {
     fn the_pending_place_is_held_until_the_pending_phase_ends() {
         let gauge = PendingGauge::default();
         let t0 = Instant::now();
-        let mut s =
-            SessionState::pending(t0, Duration::from_secs(5), gauge.try_acquire(1).unwrap());
+        let mut s = SessionState::pending(
+            t0,
+            Duration::from_secs(5),
+            gauge.try_acquire(1).unwrap(),
+            "/",
+        );
         assert_eq!(gauge.current(), 1);
         assert!(gauge.try_acquire(1).is_none(), "the place is taken");
         s.try_begin_verification();
@@ -305,6 +332,7 @@ mod tests {
             t0,
             Duration::from_secs(5),
             gauge.try_acquire(1).unwrap(),
+            "/",
         );
         refused.close();
         assert_eq!(gauge.current(), 0, "closed: the place is free");
@@ -330,7 +358,7 @@ mod tests {
     #[test]
     fn pending_times_out_at_deadline_only() {
         let t0 = Instant::now();
-        let mut s = SessionState::<String>::pending(t0, Duration::from_secs(5), permit());
+        let mut s = SessionState::<String>::pending(t0, Duration::from_secs(5), permit(), "/");
         assert_eq!(s.deadline(), Some(t0 + Duration::from_secs(5)));
         assert!(s.on_deadline(t0 + Duration::from_secs(4)).is_none());
         let err = s.on_deadline(t0 + Duration::from_secs(5)).unwrap();
@@ -345,7 +373,7 @@ mod tests {
     #[test]
     fn authentication_sets_expiry_with_leeway() {
         let t0 = Instant::now();
-        let mut s = SessionState::pending(t0, Duration::from_secs(5), permit());
+        let mut s = SessionState::pending(t0, Duration::from_secs(5), permit(), "/");
         assert!(s.try_begin_verification());
         assert!(!s.try_begin_verification(), "one verification at a time");
         let out = s.finish_verification(
@@ -366,7 +394,7 @@ mod tests {
     #[test]
     fn expiry_is_exact_to_the_sub_second() {
         let t0 = Instant::now();
-        let mut s = SessionState::pending(t0, Duration::from_secs(5), permit());
+        let mut s = SessionState::pending(t0, Duration::from_secs(5), permit(), "/");
         s.try_begin_verification();
         let now_wall = at(UNIX) + Duration::from_millis(700);
         s.finish_verification(
@@ -381,7 +409,7 @@ mod tests {
     #[test]
     fn refresh_moves_expiry_and_keeps_session() {
         let t0 = Instant::now();
-        let mut s = SessionState::pending(t0, Duration::from_secs(5), permit());
+        let mut s = SessionState::pending(t0, Duration::from_secs(5), permit(), "/");
         s.try_begin_verification();
         s.finish_verification(
             Ok(verified("alice", UNIX + 10)),
@@ -408,7 +436,7 @@ mod tests {
     #[test]
     fn refresh_for_another_subject_is_refused() {
         let t0 = Instant::now();
-        let mut s = SessionState::pending(t0, Duration::from_secs(5), permit());
+        let mut s = SessionState::pending(t0, Duration::from_secs(5), permit(), "/");
         s.try_begin_verification();
         s.finish_verification(
             Ok(verified("alice", UNIX + 10)),
@@ -432,7 +460,7 @@ mod tests {
     #[test]
     fn failure_closes_and_later_results_are_ignored() {
         let t0 = Instant::now();
-        let mut s = SessionState::<String>::pending(t0, Duration::from_secs(5), permit());
+        let mut s = SessionState::<String>::pending(t0, Duration::from_secs(5), permit(), "/");
         s.try_begin_verification();
         let out = s.finish_verification(
             Err(ErrorCode::InvalidToken.into()),
@@ -453,7 +481,7 @@ mod tests {
     #[test]
     fn timeout_also_bounds_a_running_verification() {
         let t0 = Instant::now();
-        let mut s = SessionState::<String>::pending(t0, Duration::from_secs(5), permit());
+        let mut s = SessionState::<String>::pending(t0, Duration::from_secs(5), permit(), "/");
         s.try_begin_verification();
         let err = s.on_deadline(t0 + Duration::from_secs(6)).unwrap();
         assert_eq!(err.code(), ErrorCode::Timeout);

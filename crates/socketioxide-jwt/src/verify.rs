@@ -15,6 +15,7 @@ use serde_json::value::RawValue;
 use crate::claims::RegisteredClaims;
 use crate::error::AuthError;
 use crate::keys::{BoxFuture, KeyResolver};
+use crate::metrics::VerifyTimer;
 use crate::protocol::ErrorCode;
 use crate::revocation::RevocationList;
 
@@ -151,6 +152,13 @@ impl<C> Verifier<C> {
 impl<C: DeserializeOwned> Verifier<C> {
     /// Verifies `token` completely, the application's check included.
     pub(crate) async fn verify(&self, token: &str) -> Result<Verified<C>, AuthError> {
+        let timer = VerifyTimer::start();
+        let verified = self.verify_untimed(token).await;
+        timer.stop();
+        verified
+    }
+
+    async fn verify_untimed(&self, token: &str) -> Result<Verified<C>, AuthError> {
         if token.len() > self.max_token_len {
             return Err(
                 AuthError::new(ErrorCode::InvalidToken).with_source("token exceeds max length")

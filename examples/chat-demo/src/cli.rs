@@ -95,6 +95,11 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub client_dir: Option<PathBuf>,
 
+    /// Serve `GET /metrics` in the Prometheus text format (authentications by outcome, sockets
+    /// by state, verify time, revocations, JWKS fetches). Expose it to your scraper only.
+    #[arg(long)]
+    pub metrics: bool,
+
     /// Require a local account (a user in the demo's database) for every token, also for tokens
     /// the demo did not issue. Without it, see "Identity" below.
     #[arg(long)]

@@ -151,7 +151,39 @@ async fn run(args: Args) -> Result<(), BoxError> {
     if let Some(problem) = scripts.problem() {
         tracing::warn!("the page cannot work: {problem}");
     }
-    let mut app = add_socketio(http::router(state, &scripts));
+    let mut router = http::router(state, &scripts);
+    if args.metrics {
+        // Buckets, so that the verify time aggregates across instances (a summary would not).
+        let verify_buckets = [
+            0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.05, 0.25, 1.0,
+        ];
+        let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Full(
+                    "socketioxide_jwt_verify_seconds".into(),
+                ),
+                &verify_buckets,
+            )
+            .map_err(|e| format!("bad metrics buckets: {e}"))?
+            .install_recorder()
+            .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
+        router = router.route(
+            "/metrics",
+            axum::routing::get(move || {
+                let prometheus = prometheus.clone();
+                async move {
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "text/plain; version=0.0.4",
+                        )],
+                        prometheus.render(),
+                    )
+                }
+            }),
+        );
+    }
+    let mut app = add_socketio(router);
     if !args.allowed_origins.is_empty() {
         app = app.layer(OriginLayer::new(&args.allowed_origins));
     }
@@ -260,6 +292,9 @@ fn print_banner(args: &Args, addr: std::net::SocketAddr, scripts: &ClientScripts
         args.mode.as_str(),
         args.token_ttl_secs
     );
+    if args.metrics {
+        println!("  metrics: http://{addr}/metrics");
+    }
     if args.public_key.is_none() {
         println!("  demo accounts (username / password):");
         for (user, password, role) in DEMO_ACCOUNTS {

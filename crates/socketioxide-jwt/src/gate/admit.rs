@@ -21,6 +21,7 @@ use crate::app_handler::{AuthenticatedHandler, ViaAuthenticated};
 use crate::auth::{AuthMode, JwtAuth};
 use crate::credentials::token_from_handshake;
 use crate::error::AuthError;
+use crate::metrics;
 use crate::protocol::{ErrorCode, PENDING_ROOM, SERVER_BUSY};
 use crate::session::{Outcome, Session, SessionState};
 use crate::time::wall_clock;
@@ -49,11 +50,12 @@ where
     }
     let Some(permit) = gate.pending.try_acquire(gate.max_pending) else {
         tracing::warn!(sid = %s.id, ns = s.ns(), max = gate.max_pending, "too many pending sockets: connection refused");
+        metrics::authentication(SERVER_BUSY, gate.mode_label(), s.ns());
         return Err(Box::new(SERVER_BUSY));
     };
     s.join(PENDING_ROOM);
     let (session, deadline_rx) = Session::new(
-        SessionState::pending(now, gate.timeout, permit),
+        SessionState::pending(now, gate.timeout, permit, s.ns()),
         client_ip,
         now,
     );

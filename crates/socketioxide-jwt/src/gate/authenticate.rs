@@ -16,6 +16,7 @@ use crate::app_handler::{AuthenticatedHandler, ViaAuthenticated};
 use crate::auth::JwtAuth;
 use crate::credentials::token_from_message;
 use crate::error::AuthError;
+use crate::metrics;
 use crate::protocol::{AuthenticateAck, ErrorCode};
 use crate::session::{session_of, Outcome, Session};
 use crate::time::wall_clock;
@@ -47,13 +48,13 @@ where
         let gate = &self.auth.inner.gate;
         if !session.record_attempt(Instant::now(), gate.max_auth_attempts_per_minute) {
             let err = AuthError::forbidden("too many authentication attempts");
-            return refuse_socket(s, &err, Some(ack), &self.auth, &session);
+            return refuse_socket(s, &err, Some(ack), &self.auth, &session, "message");
         }
         // Refuse an oversized payload before parsing it.
         if v.len() > self.auth.inner.verifier.max_token_len() + PAYLOAD_OVERHEAD {
             let err = AuthError::new(ErrorCode::InvalidToken)
                 .with_source("authenticate payload too large");
-            return refuse_socket(s, &err, Some(ack), &self.auth, &session);
+            return refuse_socket(s, &err, Some(ack), &self.auth, &session, "message");
         }
         let payload = match TryData::<serde_json::Value>::from_message_parts(&s, &mut v, &ack_id) {
             Ok(TryData(payload)) => payload.ok(),
@@ -105,9 +106,10 @@ async fn authenticate<A, T, C, H>(
             let _ = ack.send(&AuthenticateAck::OK);
             let sub = session.read(|st| st.registered().and_then(|r| r.sub.clone()));
             tracing::info!(sid = %s.id, ns = s.ns(), sub, "token refreshed");
+            metrics::authentication("refreshed", "message", s.ns());
             emit_authenticated(&auth, &s, &session);
         }
-        Outcome::Refused(err) => refuse_socket(s, &err, Some(ack), &auth, &session),
+        Outcome::Refused(err) => refuse_socket(s, &err, Some(ack), &auth, &session, "message"),
         Outcome::Ignored => {}
     }
 }

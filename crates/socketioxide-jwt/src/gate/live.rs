@@ -15,6 +15,7 @@ use crate::auth::JwtAuth;
 use crate::claims::RegisteredClaims;
 use crate::error::AuthError;
 use crate::keys::BoxFuture;
+use crate::metrics;
 use crate::protocol::{AuthenticatedPayload, PENDING_ROOM};
 use crate::session::Session;
 
@@ -56,6 +57,11 @@ pub(crate) fn go_live<A, T, C, H>(
         s.join(room);
     }
     tracing::info!(sid = %s.id, ns = s.ns(), sub = registered.sub.as_deref(), "socket authenticated");
+    let mode = match from {
+        Caller::ConnectHandler => "handshake",
+        Caller::MessageHandler => "message",
+    };
+    metrics::authentication("authenticated", mode, s.ns());
     if !track_revocation(auth, &s, &session, &registered) {
         return;
     }
@@ -114,7 +120,8 @@ fn track_revocation<A: Adapter, C: Send + Sync + 'static>(
         registered,
         Box::new(move |err| {
             if let (Some(s), Some(session)) = (socket.upgrade(), weak_session.upgrade()) {
-                refuse_socket(s, &err, None, &kick_auth, &session);
+                let mode = kick_auth.inner.gate.mode_label();
+                refuse_socket(s, &err, None, &kick_auth, &session, mode);
             }
         }),
     );
@@ -123,7 +130,8 @@ fn track_revocation<A: Adapter, C: Send + Sync + 'static>(
         return false;
     }
     if list.is_revoked(registered) {
-        refuse_socket(s.clone(), &AuthError::revoked(), None, auth, session);
+        let mode = auth.inner.gate.mode_label();
+        refuse_socket(s.clone(), &AuthError::revoked(), None, auth, session, mode);
         return false;
     }
     true

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use crate::auth::JwtAuth;
 use crate::error::AuthError;
+use crate::metrics;
 use crate::protocol::ErrorCode;
 use crate::session::{Session, SessionState};
 
@@ -29,21 +30,25 @@ pub(crate) fn refuse_handshake<A: Adapter, C>(
     }
     let ip = session.and_then(|s| s.client_ip);
     log_refusal(s, &err, ip);
+    metrics::authentication(err.code().as_str(), "handshake", s.ns());
     count_failure(auth, ip);
     Box::new(err)
 }
 
 /// Refuses a connected socket: closes the session, sends the error object (through the ack if
 /// one was asked, and as the `unauthorized` event), then disconnects. Never waits for the client.
-/// Every refusal but an expiry counts against the IP.
+/// Every refusal but an expiry counts against the IP. `mode` labels the metric: how the refused
+/// credential arrived.
 pub(crate) fn refuse_socket<A: Adapter, C>(
     s: Arc<Socket<A>>,
     err: &AuthError,
     ack: Option<AckSender<A>>,
     auth: &JwtAuth<C>,
     session: &Session<C>,
+    mode: &'static str,
 ) {
     log_refusal(&s, err, session.client_ip);
+    metrics::authentication(err.code().as_str(), mode, s.ns());
     session.update(SessionState::close);
     if err.code() != ErrorCode::TokenExpired {
         count_failure(auth, session.client_ip);

@@ -43,7 +43,12 @@ pub(crate) async fn run_deadline_timer<A: Adapter, C: Send + Sync + 'static>(
         };
         match session.update(|st| st.on_deadline(Instant::now())) {
             Some(err) => {
-                refuse_socket(s, &err, None, &auth, &session);
+                // Waiting for `authenticate`, or a token that expired however it came.
+                let mode = match err.code() {
+                    crate::protocol::ErrorCode::Timeout => "message",
+                    _ => auth.inner.gate.mode_label(),
+                };
+                refuse_socket(s, &err, None, &auth, &session, mode);
                 return;
             }
             // The deadline moved (refresh) or the session closed; the loop reads the new one.

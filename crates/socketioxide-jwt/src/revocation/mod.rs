@@ -50,6 +50,16 @@ pub enum Revocation {
     },
 }
 
+impl Revocation {
+    /// `token` or `user`, as a metrics label.
+    pub(crate) fn kind_label(&self) -> &'static str {
+        match self {
+            Revocation::Token { .. } => "token",
+            Revocation::User { .. } => "user",
+        }
+    }
+}
+
 /// Why a revocation could not be recorded (the local list is updated anyway).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -195,6 +205,7 @@ impl RevocationList {
     /// # Errors
     /// As [`RevocationList::revoke_token`].
     pub async fn revoke(&self, revocation: Revocation) -> Result<(), RevocationError> {
+        crate::metrics::revocation(revocation.kind_label(), "local");
         self.apply(revocation.clone());
         let backend = self
             .inner

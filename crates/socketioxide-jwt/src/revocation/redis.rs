@@ -285,7 +285,10 @@ async fn listen(store: Weak<Store>, mut rx: mpsc::UnboundedReceiver<PushInfo>) {
                     .ok()
                     .and_then(|s| serde_json::from_str::<Revocation>(&s).ok())
                 {
-                    Some(revocation) => list.apply(revocation),
+                    Some(revocation) => {
+                        crate::metrics::revocation(revocation.kind_label(), "remote");
+                        list.apply(revocation);
+                    }
                     None => tracing::warn!("ignored a malformed revocation message"),
                 }
             }

@@ -1,0 +1,142 @@
+// Operators' view: real sockets (good, bad signature, expired, silent until the timeout, refused
+// by the pending cap, refreshed, revoked), then `GET /metrics` scraped over HTTP shows each count
+// and the gauges exactly.
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { createHmac, randomUUID } from "node:crypto";
+
+import { io } from "socket.io-client";
+
+import { TEST_SECRET, startDemo, until } from "./demo-server.mjs";
+
+const WAIT = 10_000;
+const b64url = (v) => Buffer.from(v).toString("base64url");
+function token(sub, { key = TEST_SECRET, ttl = 600, jti = randomUUID(), role = "user" } = {}) {
+  const iat = Math.floor(Date.now() / 1000) - 1;
+  const input = `${b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }))}.${b64url(JSON.stringify({ sub, iat, exp: iat + ttl, jti, role }))}`;
+  return `${input}.${createHmac("sha256", key).update(input).digest("base64url")}`;
+}
+const sockets = [];
+after(() => sockets.forEach((s) => s.close()));
+function open(url) {
+  const s = io(url, { transports: ["websocket"], reconnection: false, forceNew: true });
+  sockets.push(s);
+  return s;
+}
+const next = (s, event) =>
+  new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${event} within ${WAIT} ms`)), WAIT);
+    s.once(event, (arg) => {
+      clearTimeout(timer);
+      resolve(arg);
+    });
+  });
+
+/** The samples of `/metrics`: `name{labels} value` lines, as a map from the line's key. */
+async function scrape(url) {
+  const res = await fetch(`${url}/metrics`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type"), /^text\/plain/);
+  const text = await res.text();
+  const samples = new Map();
+  for (const line of text.split("\n")) {
+    if (!line || line.startsWith("#")) continue;
+    const at = line.lastIndexOf(" ");
+    samples.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return { text, samples };
+}
+const auth = (outcome, mode = "message") =>
+  `socketioxide_jwt_authentications_total{outcome="${outcome}",mode="${mode}",namespace="/"}`;
+const gauge = (state) => `socketioxide_jwt_sockets{state="${state}",namespace="/"}`;
+
+test("every decision is counted, the gauges are exact, and no token, sub or IP appears", async () => {
+  const demo = await startDemo(["--metrics", "--auth-timeout-ms", "1500", "--max-pending", "2"]);
+  try {
+    const good = token("alice");
+    const forged = token("mallory", { key: "not-the-server-secret-0123456789abcdef" });
+    const expired = token("old", { ttl: -100 });
+    const authenticate = async (tok) => {
+      const s = open(demo.url);
+      await next(s, "connect");
+      s.emit("authenticate", { token: tok });
+      return s;
+    };
+    const alice = await authenticate(good);
+    await next(alice, "authenticated");
+    const bob = await authenticate(token("bob"));
+    await next(bob, "authenticated");
+    for (const bad of [forged, expired]) await next(await authenticate(bad), "unauthorized");
+    // Refresh in-band.
+    alice.emit("authenticate", { token: token("alice") });
+    await next(alice, "authenticated");
+    // Two silent sockets fill the pending cap; a third is refused with server_busy.
+    const silent = [open(demo.url), open(demo.url)];
+    await Promise.all(silent.map((s) => next(s, "connect")));
+    let { samples } = await scrape(demo.url);
+    assert.equal(samples.get(gauge("pending")), 2);
+    assert.equal(samples.get(gauge("authenticated")), 2);
+    const busy = open(demo.url);
+    assert.equal((await next(busy, "connect_error")).message, "server_busy");
+    // The silent ones time out.
+    await Promise.all(silent.map((s) => next(s, "unauthorized")));
+    // Bob leaves.
+    bob.close();
+    await until(async () => (await scrape(demo.url)).samples.get(gauge("authenticated")) === 1, "bob to leave the gauge");
+
+    ({ samples } = await scrape(demo.url));
+    const expected = {
+      [auth("authenticated")]: 2,
+      [auth("refreshed")]: 1,
+      [auth("invalid_token")]: 1,
+      [auth("token_expired")]: 1,
+      [auth("timeout")]: 2,
+      [auth("server_busy")]: 1,
+      [gauge("pending")]: 0,
+      [gauge("authenticated")]: 1,
+    };
+    for (const [key, value] of Object.entries(expected)) assert.equal(samples.get(key), value, key);
+    // Every verification was timed: 2 good, 1 refresh, 2 bad.
+    assert.equal(samples.get("socketioxide_jwt_verify_seconds_count"), 5);
+    const { text } = await scrape(demo.url);
+    for (const secret of [good, forged, "alice", "mallory", "127.0.0.1"]) assert.ok(!text.includes(secret), `${secret} in /metrics`);
+  } finally {
+    await demo.stop();
+  }
+});
+
+test("revocations are counted by kind", async () => {
+  const demo = await startDemo(["--metrics"]);
+  try {
+    const admin = token("admin", { role: "admin" });
+    const revoke = (body) =>
+      fetch(`${demo.url}/admin/revoke`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const holder = open(demo.url);
+    await next(holder, "connect");
+    const jti = randomUUID();
+    holder.emit("authenticate", { token: token("carol", { jti }) });
+    await next(holder, "authenticated");
+    assert.equal((await revoke({ jti })).status, 200);
+    assert.equal((await next(holder, "unauthorized")).code, "revoked");
+    assert.equal((await revoke({ sub: "dave" })).status, 200);
+    const { samples } = await scrape(demo.url);
+    assert.equal(samples.get('socketioxide_jwt_revocations_total{kind="token",origin="local"}'), 1);
+    assert.equal(samples.get('socketioxide_jwt_revocations_total{kind="user",origin="local"}'), 1);
+    assert.equal(samples.get(auth("revoked")), 1);
+  } finally {
+    await demo.stop();
+  }
+});
+
+test("without --metrics there is no /metrics", async () => {
+  const demo = await startDemo();
+  try {
+    assert.equal((await fetch(`${demo.url}/metrics`)).status, 404);
+  } finally {
+    await demo.stop();
+  }
+});
