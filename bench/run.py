@@ -113,6 +113,7 @@ def main():
     ap.add_argument("--compare-bin", help="another build's bench-server (e.g. from an older commit): its message "
                     "and handshake servers run as extra rows in the same rounds")
     ap.add_argument("--compare-label", default="other build", help="how the --compare-bin rows are labelled")
+    ap.add_argument("--compare-args", default="", help="extra arguments for the --compare-bin servers")
     args = ap.parse_args()
     raise_fd_limit(args.sockets * 2 + 1024)  # inherited by the server and the load generator
     if args.from_json:
@@ -128,7 +129,7 @@ def main():
     if args.compare_bin:
         for kind in ["message", "handshake"]:
             servers.append((f"{kind}-compare", f"socketioxide-jwt, {kind} mode, lean, {args.compare_label}",
-                            [args.compare_bin, "--kind", kind, "--lean"], kind))
+                            [args.compare_bin, "--kind", kind, "--lean", *args.compare_args.split()], kind))
     if any(s[0].startswith("node") for s in servers) and not (ROOT / "bench/node/node_modules/socket.io").exists():
         subprocess.run(["npm", "ci", "--prefix", str(ROOT / "bench/node"), "--no-audit", "--no-fund"], check=True)
     # Rounds: every server once per round, so a slow spell of the machine hits them all alike.

@@ -41,10 +41,14 @@ struct Args {
     /// 1 KiB websocket read buffer (unless `--ws-read-buffer` says otherwise).
     #[arg(long, env = "BENCH_LEAN")]
     lean: bool,
-    /// Print a JSON line of server state to stderr this often (message and handshake kinds):
-    /// RSS, alive tasks, sockets, pending sockets, rooms. For the soak test.
+    /// Print a JSON line of server state to stderr this often (round-trip, message and handshake
+    /// kinds): RSS, alive tasks, sockets, pending sockets, rooms. For the soak test.
     #[arg(long)]
     stats_every_ms: Option<u64>,
+    /// Install a Prometheus recorder for the library's metrics (built with `--features metrics`).
+    #[cfg(feature = "metrics")]
+    #[arg(long)]
+    prometheus: bool,
 }
 
 /// socketioxide's memory knobs, when given.
@@ -64,6 +68,12 @@ fn tuned<A: socketioxide::adapter::Adapter>(
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let args = Args::parse();
+    #[cfg(feature = "metrics")]
+    if args.prometheus {
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .install_recorder()
+            .expect("a Prometheus recorder");
+    }
     let app = match args.kind {
         Kind::Bare => {
             let (layer, io) = tuned(SocketIo::builder(), &args)
@@ -85,6 +95,13 @@ async fn main() -> std::io::Result<()> {
                 Ok::<(), std::convert::Infallible>(())
             };
             io.ns("/", (async |_: SocketRef<LocalAdapter>| {}).with(register));
+            if let Some(every) = args.stats_every_ms {
+                tokio::spawn(print_stats(
+                    io,
+                    || 0,
+                    std::time::Duration::from_millis(every),
+                ));
+            }
             axum::Router::new().layer(layer)
         }
         Kind::Message | Kind::Handshake => {
@@ -107,11 +124,9 @@ async fn main() -> std::io::Result<()> {
                 auth.on_authenticated(async |_: SocketRef<JwtLocalAdapter>| {}),
             );
             if let Some(every) = args.stats_every_ms {
-                tokio::spawn(print_stats(
-                    io,
-                    auth,
-                    std::time::Duration::from_millis(every),
-                ));
+                let pending = move || auth.pending_sockets();
+                let every = std::time::Duration::from_millis(every);
+                tokio::spawn(print_stats(io, pending, every));
             }
             axum::Router::new().layer(layer)
         }
@@ -139,7 +154,11 @@ async fn answer_authenticate(s: SocketRef<LocalAdapter>) {
 }
 
 /// Every `every`: one JSON line on stderr with what must stay flat under a soak.
-async fn print_stats(io: SocketIo<JwtLocalAdapter>, auth: JwtAuth, every: std::time::Duration) {
+async fn print_stats<A: socketioxide::adapter::Adapter>(
+    io: SocketIo<A>,
+    pending: impl Fn() -> usize,
+    every: std::time::Duration,
+) {
     let started = std::time::Instant::now();
     let mut ticks = tokio::time::interval(every);
     loop {
@@ -158,7 +177,7 @@ async fn print_stats(io: SocketIo<JwtLocalAdapter>, auth: JwtAuth, every: std::t
             "rss_kib": rss_kib,
             "tasks": tokio::runtime::Handle::current().metrics().num_alive_tasks(),
             "sockets": io.sockets().len(),
-            "pending": auth.pending_sockets(),
+            "pending": pending(),
             "rooms": rooms,
         });
         eprintln!("{stats}");

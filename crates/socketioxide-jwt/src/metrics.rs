@@ -40,9 +40,9 @@ impl Namespace {
 /// Counts one authentication decision.
 #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
 #[inline]
-pub(crate) fn authentication(outcome: &'static str, mode: &'static str, ns: &str) {
+pub(crate) fn authentication(outcome: &'static str, mode: &'static str, ns: &Namespace) {
     #[cfg(feature = "metrics")]
-    ::metrics::counter!(AUTHENTICATIONS, "outcome" => outcome, "mode" => mode, "namespace" => ns.to_owned())
+    ::metrics::counter!(AUTHENTICATIONS, "outcome" => outcome, "mode" => mode, "namespace" => ns.0.clone())
         .increment(1);
 }
 
@@ -60,8 +60,7 @@ impl SocketState {
     pub(crate) fn enter(state: &'static str, ns: &Namespace) -> Self {
         #[cfg(feature = "metrics")]
         {
-            let gauge =
-                ::metrics::gauge!(SOCKETS, "state" => state, "namespace" => ns.0.to_string());
+            let gauge = ::metrics::gauge!(SOCKETS, "state" => state, "namespace" => ns.0.clone());
             gauge.increment(1.0);
             Self { gauge }
         }

@@ -77,9 +77,8 @@ impl<C> SessionState<C> {
         now: Instant,
         timeout: Duration,
         permit: PendingPermit,
-        ns: &str,
+        ns: Namespace,
     ) -> Self {
-        let ns = Namespace::new(ns);
         Self {
             phase: Phase::Pending {
                 deadline: now + timeout,
@@ -236,6 +235,8 @@ pub(crate) struct Session<C> {
     attempts: Mutex<AttemptWindow>,
     /// The client's IP, when the application told us how to find it.
     pub(crate) client_ip: Option<std::net::IpAddr>,
+    /// The socket's namespace, for the metrics' labels.
+    pub(crate) ns: Namespace,
 }
 
 /// The session of a socket, if it was admitted by a gate with claims type `C`.
@@ -254,7 +255,9 @@ impl<C> Session<C> {
         now: Instant,
     ) -> (Arc<Self>, watch::Receiver<Option<Instant>>) {
         let (deadline_tx, rx) = watch::channel(state.deadline());
+        let ns = state.ns.clone();
         let session = Arc::new(Self {
+            ns,
             state: Mutex::new(state),
             deadline_tx,
             attempts: Mutex::new(AttemptWindow::new(now)),
@@ -316,7 +319,7 @@ mod tests {
             t0,
             Duration::from_secs(5),
             gauge.try_acquire(1).unwrap(),
-            "/",
+            Namespace::new("/"),
         );
         assert_eq!(gauge.current(), 1);
         assert!(gauge.try_acquire(1).is_none(), "the place is taken");
@@ -332,7 +335,7 @@ mod tests {
             t0,
             Duration::from_secs(5),
             gauge.try_acquire(1).unwrap(),
-            "/",
+            Namespace::new("/"),
         );
         refused.close();
         assert_eq!(gauge.current(), 0, "closed: the place is free");
@@ -358,7 +361,12 @@ mod tests {
     #[test]
     fn pending_times_out_at_deadline_only() {
         let t0 = Instant::now();
-        let mut s = SessionState::<String>::pending(t0, Duration::from_secs(5), permit(), "/");
+        let mut s = SessionState::<String>::pending(
+            t0,
+            Duration::from_secs(5),
+            permit(),
+            Namespace::new("/"),
+        );
         assert_eq!(s.deadline(), Some(t0 + Duration::from_secs(5)));
         assert!(s.on_deadline(t0 + Duration::from_secs(4)).is_none());
         let err = s.on_deadline(t0 + Duration::from_secs(5)).unwrap();
@@ -373,7 +381,8 @@ mod tests {
     #[test]
     fn authentication_sets_expiry_with_leeway() {
         let t0 = Instant::now();
-        let mut s = SessionState::pending(t0, Duration::from_secs(5), permit(), "/");
+        let mut s =
+            SessionState::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
         assert!(s.try_begin_verification());
         assert!(!s.try_begin_verification(), "one verification at a time");
         let out = s.finish_verification(
@@ -394,7 +403,8 @@ mod tests {
     #[test]
     fn expiry_is_exact_to_the_sub_second() {
         let t0 = Instant::now();
-        let mut s = SessionState::pending(t0, Duration::from_secs(5), permit(), "/");
+        let mut s =
+            SessionState::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
         s.try_begin_verification();
         let now_wall = at(UNIX) + Duration::from_millis(700);
         s.finish_verification(
@@ -409,7 +419,8 @@ mod tests {
     #[test]
     fn refresh_moves_expiry_and_keeps_session() {
         let t0 = Instant::now();
-        let mut s = SessionState::pending(t0, Duration::from_secs(5), permit(), "/");
+        let mut s =
+            SessionState::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
         s.try_begin_verification();
         s.finish_verification(
             Ok(verified("alice", UNIX + 10)),
@@ -436,7 +447,8 @@ mod tests {
     #[test]
     fn refresh_for_another_subject_is_refused() {
         let t0 = Instant::now();
-        let mut s = SessionState::pending(t0, Duration::from_secs(5), permit(), "/");
+        let mut s =
+            SessionState::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
         s.try_begin_verification();
         s.finish_verification(
             Ok(verified("alice", UNIX + 10)),
@@ -460,7 +472,12 @@ mod tests {
     #[test]
     fn failure_closes_and_later_results_are_ignored() {
         let t0 = Instant::now();
-        let mut s = SessionState::<String>::pending(t0, Duration::from_secs(5), permit(), "/");
+        let mut s = SessionState::<String>::pending(
+            t0,
+            Duration::from_secs(5),
+            permit(),
+            Namespace::new("/"),
+        );
         s.try_begin_verification();
         let out = s.finish_verification(
             Err(ErrorCode::InvalidToken.into()),
@@ -481,7 +498,12 @@ mod tests {
     #[test]
     fn timeout_also_bounds_a_running_verification() {
         let t0 = Instant::now();
-        let mut s = SessionState::<String>::pending(t0, Duration::from_secs(5), permit(), "/");
+        let mut s = SessionState::<String>::pending(
+            t0,
+            Duration::from_secs(5),
+            permit(),
+            Namespace::new("/"),
+        );
         s.try_begin_verification();
         let err = s.on_deadline(t0 + Duration::from_secs(6)).unwrap();
         assert_eq!(err.code(), ErrorCode::Timeout);

@@ -50,12 +50,16 @@ where
     }
     let Some(permit) = gate.pending.try_acquire(gate.max_pending) else {
         tracing::warn!(sid = %s.id, ns = s.ns(), max = gate.max_pending, "too many pending sockets: connection refused");
-        metrics::authentication(SERVER_BUSY, gate.mode_label(), s.ns());
+        metrics::authentication(
+            SERVER_BUSY,
+            gate.mode_label(),
+            &metrics::Namespace::new(s.ns()),
+        );
         return Err(Box::new(SERVER_BUSY));
     };
     s.join(PENDING_ROOM);
     let (session, deadline_rx) = Session::new(
-        SessionState::pending(now, gate.timeout, permit, s.ns()),
+        SessionState::pending(now, gate.timeout, permit, metrics::Namespace::new(s.ns())),
         client_ip,
         now,
     );

@@ -106,7 +106,7 @@ async fn authenticate<A, T, C, H>(
             let _ = ack.send(&AuthenticateAck::OK);
             let sub = session.read(|st| st.registered().and_then(|r| r.sub.clone()));
             tracing::info!(sid = %s.id, ns = s.ns(), sub, "token refreshed");
-            metrics::authentication("refreshed", "message", s.ns());
+            metrics::authentication("refreshed", "message", &session.ns);
             emit_authenticated(&auth, &s, &session);
         }
         Outcome::Refused(err) => refuse_socket(s, &err, Some(ack), &auth, &session, "message"),

@@ -61,7 +61,7 @@ pub(crate) fn go_live<A, T, C, H>(
         Caller::ConnectHandler => "handshake",
         Caller::MessageHandler => "message",
     };
-    metrics::authentication("authenticated", mode, s.ns());
+    metrics::authentication("authenticated", mode, &session.ns);
     if !track_revocation(auth, &s, &session, &registered) {
         return;
     }

@@ -30,7 +30,8 @@ pub(crate) fn refuse_handshake<A: Adapter, C>(
     }
     let ip = session.and_then(|s| s.client_ip);
     log_refusal(s, &err, ip);
-    metrics::authentication(err.code().as_str(), "handshake", s.ns());
+    let ns = session.map_or_else(|| metrics::Namespace::new(s.ns()), |s| s.ns.clone());
+    metrics::authentication(err.code().as_str(), "handshake", &ns);
     count_failure(auth, ip);
     Box::new(err)
 }
@@ -48,7 +49,7 @@ pub(crate) fn refuse_socket<A: Adapter, C>(
     mode: &'static str,
 ) {
     log_refusal(&s, err, session.client_ip);
-    metrics::authentication(err.code().as_str(), mode, s.ns());
+    metrics::authentication(err.code().as_str(), mode, &session.ns);
     session.update(SessionState::close);
     if err.code() != ErrorCode::TokenExpired {
         count_failure(auth, session.client_ip);
