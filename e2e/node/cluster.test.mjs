@@ -2,22 +2,15 @@
 // sockets get nothing; revocations survive restarts; a Redis outage is survived.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { createHmac, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 
 import { io } from "socket.io-client";
 
-import { TEST_SECRET, login, startDemo, startRedis, until } from "./demo-server.mjs";
+import { login, nextEvent, startDemo, startRedis, testToken, until } from "./demo-server.mjs";
 
 const WAIT = 10_000;
-const b64url = (v) => Buffer.from(v).toString("base64url");
 /** An HS256 token for a demo user, made by the test (so it can pick `jti` and `iat`). */
-function token(sub, { jti = randomUUID(), iat = Math.floor(Date.now() / 1000) - 1, ttl = 600 } = {}) {
-  const input = `${b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }))}.${b64url(
-    JSON.stringify({ sub, jti, iat, exp: iat + ttl, role: sub === "admin" ? "admin" : "user" }),
-  )}`;
-  return `${input}.${createHmac("sha256", TEST_SECRET).update(input).digest("base64url")}`;
-}
-
+const token = testToken;
 const ARGS = (redis) => ["--redis", redis.url, "--auth-timeout-ms", "30000"];
 let redis;
 let nodes; // [A, B, C]
@@ -43,14 +36,7 @@ function open(url, opts = {}) {
   sockets.push(socket);
   return socket;
 }
-const next = (socket, event) =>
-  new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${event} within ${WAIT} ms`)), WAIT);
-    socket.once(event, (...args) => {
-      clearTimeout(timer);
-      resolve(args[0]);
-    });
-  });
+const next = (socket, event) => nextEvent(socket, event, WAIT);
 async function authenticated(url, tok) {
   const s = open(url);
   await next(s, "connect");

@@ -1,5 +1,6 @@
 // Starts the real chat-demo binary on a free port for the JS tests (browser and client helper).
 import { spawn } from "node:child_process";
+import { createHmac, randomUUID } from "node:crypto";
 import { createServer } from "node:net";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -67,6 +68,31 @@ export async function startDemo(args = [], { bin = DEMO_BIN, cwd, dataDir, secre
       if (ownDir) await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * An HS256 token for `sub`, signed by the test with `key` (default `TEST_SECRET`), so it can pick
+ * `jti`, `iat`, the lifetime and the role (`admin` for the user `admin`).
+ */
+export function testToken(
+  sub,
+  { key = TEST_SECRET, jti = randomUUID(), iat = Math.floor(Date.now() / 1000) - 1, ttl = 600, role } = {},
+) {
+  const b64url = (v) => Buffer.from(v).toString("base64url");
+  const claims = { sub, jti, iat, exp: iat + ttl, role: role ?? (sub === "admin" ? "admin" : "user") };
+  const input = `${b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }))}.${b64url(JSON.stringify(claims))}`;
+  return `${input}.${createHmac("sha256", key).update(input).digest("base64url")}`;
+}
+
+/** Resolves with the first argument of the next `event` on `socket`; rejects after `ms`. */
+export function nextEvent(socket, event, ms = 10_000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${event} within ${ms} ms`)), ms);
+    socket.once(event, (arg) => {
+      clearTimeout(timer);
+      resolve(arg);
+    });
+  });
 }
 
 /** `POST /login` → the token (throws on a non-200). */

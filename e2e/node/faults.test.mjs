@@ -3,24 +3,18 @@
 // instance killed with SIGKILL and restarted, and a Redis restart with its append-only file.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createHmac, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 
 import { io } from "socket.io-client";
 
-import { TEST_SECRET, login, startDemo, startRedis } from "./demo-server.mjs";
+import { login, nextEvent, startDemo, startRedis, testToken } from "./demo-server.mjs";
 
 const WAIT = 10_000;
 /** Cross-instance broadcasts must resume within this long after Redis is back. */
 const RECOVERY_BOUND_MS = 5_000;
 const OUTAGES = (process.env.OUTAGE_SECS ?? "2,10").split(",").map(Number);
 
-const b64url = (v) => Buffer.from(v).toString("base64url");
-function token(sub, { jti = randomUUID(), iat = Math.floor(Date.now() / 1000) - 1, ttl = 900 } = {}) {
-  const input = `${b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }))}.${b64url(
-    JSON.stringify({ sub, jti, iat, exp: iat + ttl, role: sub === "admin" ? "admin" : "user" }),
-  )}`;
-  return `${input}.${createHmac("sha256", TEST_SECRET).update(input).digest("base64url")}`;
-}
+const token = (sub, opts = {}) => testToken(sub, { ttl: 900, ...opts });
 const ARGS = (redis) => ["--redis", redis.url, "--auth-timeout-ms", "30000"];
 
 const sockets = [];
@@ -30,14 +24,7 @@ function open(url) {
   sockets.push(socket);
   return socket;
 }
-const next = (socket, event, ms = WAIT) =>
-  new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${event} within ${ms} ms`)), ms);
-    socket.once(event, (arg) => {
-      clearTimeout(timer);
-      resolve(arg);
-    });
-  });
+const next = (socket, event, ms = WAIT) => nextEvent(socket, event, ms);
 async function authenticated(url, tok) {
   const s = open(url);
   await next(s, "connect");

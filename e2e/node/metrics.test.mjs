@@ -3,19 +3,14 @@
 // and the gauges exactly.
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { createHmac, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 
 import { io } from "socket.io-client";
 
-import { TEST_SECRET, startDemo, until } from "./demo-server.mjs";
+import { nextEvent, startDemo, testToken, until } from "./demo-server.mjs";
 
 const WAIT = 10_000;
-const b64url = (v) => Buffer.from(v).toString("base64url");
-function token(sub, { key = TEST_SECRET, ttl = 600, jti = randomUUID(), role = "user" } = {}) {
-  const iat = Math.floor(Date.now() / 1000) - 1;
-  const input = `${b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }))}.${b64url(JSON.stringify({ sub, iat, exp: iat + ttl, jti, role }))}`;
-  return `${input}.${createHmac("sha256", key).update(input).digest("base64url")}`;
-}
+const token = testToken;
 const sockets = [];
 after(() => sockets.forEach((s) => s.close()));
 function open(url) {
@@ -23,14 +18,7 @@ function open(url) {
   sockets.push(s);
   return s;
 }
-const next = (s, event) =>
-  new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${event} within ${WAIT} ms`)), WAIT);
-    s.once(event, (arg) => {
-      clearTimeout(timer);
-      resolve(arg);
-    });
-  });
+const next = (s, event) => nextEvent(s, event, WAIT);
 
 /** The samples of `/metrics`: `name{labels} value` lines, as a map from the line's key. */
 async function scrape(url) {
