@@ -8,7 +8,7 @@
 //! - reconnects and resubscribes by itself (redis' `ConnectionManager`), and if the connection
 //!   stays broken, rebuilds it and subscribes again, however long the outage;
 //! - fails fast while Redis is known to be down (a background probe tells when it is back), so
-//!   no broadcast waits on it: with [`JwtAdapter`](crate::JwtAdapter), which then delivers the
+//!   no broadcast waits on it: with [`JwtAdapter`], which then delivers the
 //!   packet to this process's sockets anyway, local delivery never stops;
 //! - bounds every Redis operation with a timeout.
 //!
