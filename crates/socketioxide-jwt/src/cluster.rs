@@ -258,13 +258,15 @@ impl RedisDriver {
             return;
         }
         let link = Arc::downgrade(&self.link);
+        let probe_interval = self.link.options.probe_interval;
         tokio::spawn(async move {
             let started = tokio::time::Instant::now();
             let mut rebuilt_at = started;
             loop {
+                // Sleep before taking the driver: a dropped driver ends the probe.
+                tokio::time::sleep(probe_interval).await;
                 let Some(link) = link.upgrade() else { return };
                 let driver = RedisDriver { link };
-                tokio::time::sleep(driver.link.options.probe_interval).await;
                 let mut conn = driver.conn();
                 let ping = tokio::time::timeout(driver.link.options.operation_timeout, async {
                     ::redis::cmd("PING").query_async::<()>(&mut conn).await
