@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 
 import { chromium } from "playwright-core";
 
-import { DEMO_BIN, startDemo } from "./demo-server.mjs";
+import { DEMO_BIN, startDemo, until } from "./demo-server.mjs";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -189,7 +189,10 @@ describe("the page never fails silently", () => {
     const output = [];
     const demo = await startDemo([], { bin, output });
     try {
-      assert.ok(output.some((l) => /THE PAGE CANNOT WORK: .*built without the page's JS client/.test(l)), output.join("\n"));
+      // The banner's lines after "listening on" may still be on their way.
+      const says = () => output.some((l) => /THE PAGE CANNOT WORK: .*built without the page's JS client/.test(l));
+      await until(says, "the banner to say the page cannot work", 5_000).catch(() => {});
+      assert.ok(says(), output.join("\n"));
       const { page, context } = await person(demo.url);
       const box = page.locator("#build-error");
       await box.waitFor({ state: "visible" });
