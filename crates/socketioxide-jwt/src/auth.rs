@@ -10,6 +10,8 @@ use crate::claims::StandardClaims;
 use crate::error::AuthError;
 use crate::limits::{FailureTracker, PendingGauge};
 use crate::protocol::EventNames;
+use crate::session::ExpiryRules;
+use crate::user_sockets::UserSockets;
 use crate::verify::Verifier;
 
 /// Where the token comes from.
@@ -47,9 +49,16 @@ impl AuthMode {
 pub(crate) type ClientIpFn =
     Arc<dyn Fn(&http::request::Parts) -> Option<std::net::IpAddr> + Send + Sync>;
 
+/// Derives the rooms a socket's claims grant (`JwtAuthBuilder::rooms_from_claims`).
+pub(crate) type RoomsFn<C> = Arc<dyn Fn(&C) -> Vec<String> + Send + Sync>;
+
 /// What the socket gate needs besides the verifier.
 pub(crate) struct GateSettings {
     pub(crate) leeway: Duration,
+    /// How long before `exp` to send `token_expiring`; `None`: never.
+    pub(crate) expiry_warning: Option<Duration>,
+    /// At most this many authenticated sockets per `sub`, counted there.
+    pub(crate) user_cap: Option<(usize, UserSockets)>,
     pub(crate) mode: AuthMode,
     pub(crate) timeout: Duration,
     pub(crate) events: EventNames,
@@ -66,6 +75,14 @@ pub(crate) struct GateSettings {
 }
 
 impl GateSettings {
+    /// How expiry is enforced and announced.
+    pub(crate) fn expiry_rules(&self) -> ExpiryRules {
+        ExpiryRules {
+            leeway: self.leeway,
+            warning: self.expiry_warning,
+        }
+    }
+
     /// The `mode` label of decisions not tied to how a token arrived (expiry, revocation,
     /// admission): `handshake` for a handshake-mode configuration, else `message`.
     pub(crate) fn mode_label(&self) -> &'static str {
@@ -80,6 +97,8 @@ impl fmt::Debug for GateSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GateSettings")
             .field("leeway", &self.leeway)
+            .field("expiry_warning", &self.expiry_warning)
+            .field("max_sockets_per_user", &self.user_cap.as_ref().map(|c| c.0))
             .field("mode", &self.mode)
             .field("timeout", &self.timeout)
             .field("events", &self.events)
@@ -99,6 +118,7 @@ impl fmt::Debug for GateSettings {
 pub(crate) struct Inner<C> {
     pub(crate) verifier: Verifier<C>,
     pub(crate) gate: GateSettings,
+    pub(crate) rooms: Option<RoomsFn<C>>,
 }
 
 /// A built, immutable authentication configuration: one verifier for sockets and REST requests.
@@ -134,6 +154,7 @@ impl<C> fmt::Debug for JwtAuth<C> {
         f.debug_struct("JwtAuth")
             .field("verifier", &self.inner.verifier)
             .field("gate", &self.inner.gate)
+            .field("rooms_from_claims", &self.inner.rooms.is_some())
             .finish()
     }
 }

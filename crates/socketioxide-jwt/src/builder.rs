@@ -10,13 +10,14 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use crate::auth::{AuthMode, ClientIpFn, GateSettings, Inner, JwtAuth};
+use crate::auth::{AuthMode, ClientIpFn, GateSettings, Inner, JwtAuth, RoomsFn};
 use crate::claims::StandardClaims;
 use crate::error::{AuthError, ConfigError};
 use crate::keys::{KeyResolver, StaticKeys, VerificationKey};
 use crate::limits::{FailedAuthLimit, FailureTracker, PendingGauge};
 use crate::protocol::{EventNames, RESERVED_EVENTS};
 use crate::revocation::RevocationList;
+use crate::user_sockets::UserSockets;
 use crate::verify::{CheckFn, ClaimRules, Verifier};
 
 const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_millis(5000);
@@ -26,6 +27,7 @@ const DEFAULT_MIN_HMAC_SECRET_LEN: usize = 32;
 const DEFAULT_MAX_PENDING: usize = 10_000;
 const DEFAULT_MAX_AUTH_ATTEMPTS_PER_MINUTE: u32 = 10;
 const DEFAULT_USER_ROOM_PREFIX: &str = "user:";
+const DEFAULT_EXPIRY_WARNING: Duration = Duration::from_secs(60);
 
 impl JwtAuth<StandardClaims> {
     /// Starts a configuration with [`StandardClaims`]; switch with [`JwtAuthBuilder::claims`].
@@ -38,7 +40,8 @@ impl JwtAuth<StandardClaims> {
 /// [`JwtAuthBuilder::key`], which adds a key.
 ///
 /// Safe defaults: `exp` required, `nbf` checked, no leeway, 8 KiB token bound, 5 s timeout,
-/// message mode, HMAC secrets of at least 32 bytes, `?token=` refused.
+/// message mode, HMAC secrets of at least 32 bytes, `?token=` refused, `token_expiring` sent 60 s
+/// before `exp`.
 ///
 /// # Example
 /// ```
@@ -86,7 +89,11 @@ pub struct JwtAuthBuilder<C = StandardClaims> {
     client_ip: Option<ClientIpFn>,
     revocations: Option<RevocationList>,
     token_cookie: Option<String>,
+    expiry_warning: Option<Duration>,
+    max_sockets_per_user: Option<usize>,
+    user_sockets: Option<UserSockets>,
     check: Option<CheckFn<C>>,
+    rooms: Option<RoomsFn<C>>,
     _claims: PhantomData<fn() -> C>,
 }
 
@@ -121,7 +128,11 @@ impl JwtAuthBuilder<StandardClaims> {
             client_ip: None,
             revocations: None,
             token_cookie: None,
+            expiry_warning: Some(DEFAULT_EXPIRY_WARNING),
+            max_sockets_per_user: None,
+            user_sockets: None,
             check: None,
+            rooms: None,
             _claims: PhantomData,
         }
     }
@@ -132,7 +143,8 @@ where
     C: DeserializeOwned + Send + Sync + 'static,
 {
     /// Sets the claims type the token is deserialized into (a token whose claims do not fit is
-    /// refused with `invalid_token`). Drops a [`check`](Self::check) set for the previous type.
+    /// refused with `invalid_token`). Drops a [`check`](Self::check) and a
+    /// [`rooms_from_claims`](Self::rooms_from_claims) set for the previous type.
     pub fn claims<T: DeserializeOwned + Send + Sync + 'static>(self) -> JwtAuthBuilder<T> {
         JwtAuthBuilder {
             keys: self.keys,
@@ -154,7 +166,11 @@ where
             client_ip: self.client_ip,
             revocations: self.revocations,
             token_cookie: self.token_cookie,
+            expiry_warning: self.expiry_warning,
+            max_sockets_per_user: self.max_sockets_per_user,
+            user_sockets: self.user_sockets,
             check: None,
+            rooms: None,
             _claims: PhantomData,
         }
     }
@@ -324,6 +340,91 @@ where
         self
     }
 
+    /// Sends `token_expiring` (`{ exp, expires_in_ms }`) to an authenticated socket this long
+    /// before its token's `exp`, once per token (again after a refresh to a new token), so that a
+    /// client whose own timers were throttled or frozen (a background tab, a sleeping device)
+    /// still refreshes in time. At most half the remaining lifetime of a shorter-lived token.
+    /// `None` turns it off. Defaults to 60 s.
+    ///
+    /// # Example
+    /// ```
+    /// use std::time::Duration;
+    /// let auth = socketioxide_jwt::JwtAuth::builder()
+    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+    ///     .expiry_warning(Some(Duration::from_secs(30)))
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), socketioxide_jwt::ConfigError>(())
+    /// ```
+    pub fn expiry_warning(mut self, before_exp: Option<Duration>) -> Self {
+        self.expiry_warning = before_exp;
+        self
+    }
+
+    /// A user (`sub`) holds at most `max` authenticated sockets at once (across the namespaces of
+    /// this configuration). One more is refused with `forbidden` and a message saying why (as
+    /// `unauthorized` in message mode, as the `connect_error` in handshake mode); the user's
+    /// other sockets and every other user are unaffected, and a place frees when one of the
+    /// user's sockets closes. Tokens without `sub` are not counted. Counted in this process unless
+    /// [`user_sockets`](Self::user_sockets) says otherwise. Off by default.
+    ///
+    /// # Example
+    /// ```
+    /// let auth = socketioxide_jwt::JwtAuth::builder()
+    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+    ///     .max_sockets_per_user(5)
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), socketioxide_jwt::ConfigError>(())
+    /// ```
+    pub fn max_sockets_per_user(mut self, max: usize) -> Self {
+        self.max_sockets_per_user = Some(max);
+        self
+    }
+
+    /// Where [`max_sockets_per_user`](Self::max_sockets_per_user) counts:
+    /// [`UserSockets::in_memory`] (the default) or, across processes,
+    /// [`UserSockets::redis`](crate::limits::UserSockets) (feature `redis`).
+    pub fn user_sockets(mut self, sockets: UserSockets) -> Self {
+        self.user_sockets = Some(sockets);
+        self
+    }
+
+    /// Rooms granted by the claims: the socket joins the rooms `rooms` returns when it is
+    /// authenticated, and on every refresh they are derived again (rooms no longer granted are
+    /// left, newly granted ones joined). Works on any adapter (rooms are per process; a
+    /// broadcast to a room reaches its members on every server). Multiple calls override.
+    ///
+    /// The library manages these rooms: do not also join or leave them by hand. Names equal to
+    /// [`PENDING_ROOM`](crate::protocol::PENDING_ROOM) or starting with the
+    /// [`user_room_prefix`](Self::user_room_prefix) are never joined (a claim must not put a
+    /// socket in another user's room); prefix yours (e.g. `room:`).
+    ///
+    /// # Example
+    /// ```
+    /// #[derive(serde::Deserialize)]
+    /// struct MyClaims { sub: String, #[serde(default)] rooms: Vec<String> }
+    ///
+    /// let auth = socketioxide_jwt::JwtAuth::builder()
+    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+    ///     .claims::<MyClaims>()
+    ///     .rooms_from_claims(|c: &MyClaims| c.rooms.iter().map(|r| format!("room:{r}")).collect::<Vec<_>>())
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), socketioxide_jwt::ConfigError>(())
+    /// ```
+    pub fn rooms_from_claims<F, I>(mut self, rooms: F) -> Self
+    where
+        F: Fn(&C) -> I + Send + Sync + 'static,
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.rooms = Some(Arc::new(move |claims| {
+            rooms(claims).into_iter().map(Into::into).collect()
+        }));
+        self
+    }
+
     /// Checks every setting and builds the configuration.
     ///
     /// # Errors
@@ -365,6 +466,17 @@ where
         if self.max_auth_attempts_per_minute == 0 {
             return Err(ConfigError::Zero("max_auth_attempts_per_minute"));
         }
+        if self.max_sockets_per_user == Some(0) {
+            return Err(ConfigError::Zero("max_sockets_per_user"));
+        }
+        if self.expiry_warning.is_some_and(|w| w.is_zero()) {
+            return Err(ConfigError::Zero(
+                "expiry_warning (use None to turn it off)",
+            ));
+        }
+        if self.user_sockets.is_some() && self.max_sockets_per_user.is_none() {
+            return Err(ConfigError::UserSocketsWithoutMax);
+        }
         if let Some(limit) = &self.failed_auth_limit {
             if self.client_ip.is_none() {
                 return Err(ConfigError::FailedAuthLimitNeedsClientIp);
@@ -390,8 +502,13 @@ where
         Ok(JwtAuth {
             inner: Arc::new(Inner {
                 verifier,
+                rooms: self.rooms,
                 gate: GateSettings {
                     leeway: rules.leeway,
+                    expiry_warning: self.expiry_warning,
+                    user_cap: self
+                        .max_sockets_per_user
+                        .map(|max| (max, self.user_sockets.unwrap_or_default())),
                     mode: self.mode,
                     timeout: self.timeout,
                     events: self.events,
@@ -410,13 +527,8 @@ where
 }
 
 fn check_event_names(names: &EventNames) -> Result<(), ConfigError> {
-    let all = [
-        &names.authenticate,
-        &names.authenticated,
-        &names.unauthorized,
-    ];
     let mut seen = HashSet::new();
-    for name in all {
+    for name in names.all() {
         if name.is_empty() || RESERVED_EVENTS.contains(&name.as_str()) || !seen.insert(name) {
             return Err(ConfigError::InvalidEventName(name.clone()));
         }

@@ -165,6 +165,9 @@ pub enum ConfigError {
     /// `failed_auth_limit` was set without `client_ip`.
     #[error("failed_auth_limit needs client_ip: tell the library how to find the client's IP")]
     FailedAuthLimitNeedsClientIp,
+    /// `user_sockets` was set without `max_sockets_per_user`.
+    #[error("user_sockets counts places for max_sockets_per_user, which is not set")]
+    UserSocketsWithoutMax,
     /// No jsonwebtoken crypto backend is enabled.
     #[error("no crypto backend: enable the `aws-lc-rs` or `rust-crypto` feature")]
     NoCryptoBackend,

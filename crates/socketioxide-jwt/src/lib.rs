@@ -20,6 +20,7 @@ mod gate;
 mod metrics;
 mod session;
 mod time;
+mod user_sockets;
 mod verify;
 
 pub mod adapter;

@@ -1,5 +1,6 @@
 //! Abuse limits: pending-socket cap, `authenticate` rate per socket, failed authentications per
-//! client IP. Plain code with explicit time arguments, unit-tested without sockets.
+//! client IP, and where the sockets-per-user cap is counted ([`UserSockets`]). Plain code with
+//! explicit time arguments, unit-tested without sockets.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -8,6 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+#[cfg(feature = "redis")]
+pub use crate::user_sockets::RedisUserSocketsOptions;
+pub use crate::user_sockets::UserSockets;
 
 /// Counts pending (connected, not yet authenticated) sockets; hands out permits up to a cap.
 #[derive(Debug, Default)]

@@ -16,6 +16,9 @@ pub const EVENT_AUTHENTICATE: &str = "authenticate";
 pub const EVENT_AUTHENTICATED: &str = "authenticated";
 /// Default name of the server → client event carrying the [`ErrorObject`] before a disconnect.
 pub const EVENT_UNAUTHORIZED: &str = "unauthorized";
+/// Default name of the server → client event sent once per token shortly before it expires,
+/// carrying a [`TokenExpiringPayload`] (see `JwtAuthBuilder::expiry_warning`).
+pub const EVENT_TOKEN_EXPIRING: &str = "token_expiring";
 
 /// The field holding the token, in the `authenticate` payload (`{ "token": "<jwt>" }`) and in the
 /// handshake's `auth` payload.
@@ -42,7 +45,7 @@ pub const RESERVED_EVENTS: &[&str] = &[
     "removeListener",
 ];
 
-/// The names of the three protocol events, for
+/// The names of the four protocol events, for
 /// [`JwtAuthBuilder::event_names`](crate::JwtAuthBuilder::event_names).
 ///
 /// # Example
@@ -62,6 +65,8 @@ pub struct EventNames {
     /// Server → client with the error object before a disconnect. Defaults to
     /// [`EVENT_UNAUTHORIZED`].
     pub unauthorized: String,
+    /// Server → client shortly before the token expires. Defaults to [`EVENT_TOKEN_EXPIRING`].
+    pub token_expiring: String,
 }
 
 impl EventNames {
@@ -85,6 +90,23 @@ impl EventNames {
         self.unauthorized = name.into();
         self
     }
+
+    /// Renames the server → client `token_expiring` event.
+    #[must_use]
+    pub fn token_expiring(mut self, name: impl Into<String>) -> Self {
+        self.token_expiring = name.into();
+        self
+    }
+
+    /// Every name, in the order of the fields.
+    pub(crate) fn all(&self) -> [&String; 4] {
+        [
+            &self.authenticate,
+            &self.authenticated,
+            &self.unauthorized,
+            &self.token_expiring,
+        ]
+    }
 }
 
 impl Default for EventNames {
@@ -93,6 +115,7 @@ impl Default for EventNames {
             authenticate: EVENT_AUTHENTICATE.into(),
             authenticated: EVENT_AUTHENTICATED.into(),
             unauthorized: EVENT_UNAUTHORIZED.into(),
+            token_expiring: EVENT_TOKEN_EXPIRING.into(),
         }
     }
 }
@@ -120,6 +143,32 @@ impl AuthenticatedPayload {
     /// The payload for a token with this `sub` and `exp`.
     pub fn new(sub: Option<String>, exp: Option<u64>) -> Self {
         Self { sub, exp }
+    }
+}
+
+/// The payload of `token_expiring`: the token's `exp`, and how long until then by the server's
+/// clock (so a client with a wrong clock still knows how much time it has).
+///
+/// # Example
+/// ```
+/// use socketioxide_jwt::protocol::TokenExpiringPayload;
+/// let p = TokenExpiringPayload::new(2_000_000_000, 59_500);
+/// assert_eq!(serde_json::to_string(&p).unwrap(), r#"{"exp":2000000000,"expires_in_ms":59500}"#);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct TokenExpiringPayload {
+    /// The token's `exp` (seconds since the Unix epoch).
+    pub exp: u64,
+    /// Milliseconds until `exp` when the event was sent (0 if it has passed and only the
+    /// leeway keeps the socket).
+    pub expires_in_ms: u64,
+}
+
+impl TokenExpiringPayload {
+    /// The payload for a token expiring at `exp`, `expires_in_ms` from now.
+    pub fn new(exp: u64, expires_in_ms: u64) -> Self {
+        Self { exp, expires_in_ms }
     }
 }
 

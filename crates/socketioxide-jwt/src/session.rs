@@ -19,9 +19,27 @@ use crate::claims::RegisteredClaims;
 use crate::error::AuthError;
 use crate::limits::{AttemptWindow, PendingPermit};
 use crate::metrics::{Namespace, SocketState};
-use crate::protocol::ErrorCode;
+use crate::protocol::{ErrorCode, TokenExpiringPayload};
 use crate::revocation::LiveTicket;
+use crate::user_sockets::UserPlace;
 use crate::verify::Verified;
+
+/// How a token's expiry is enforced (`leeway`) and announced (`warning`: how long before `exp`,
+/// at most half the remaining lifetime; `None`: never).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ExpiryRules {
+    pub(crate) leeway: Duration,
+    pub(crate) warning: Option<Duration>,
+}
+
+/// What a deadline brought.
+#[derive(Debug)]
+pub(crate) enum Due {
+    /// The socket must be refused with this error (timeout, expiry).
+    Refuse(AuthError),
+    /// The token expires soon: tell the client, once for this token.
+    Warn(TokenExpiringPayload),
+}
 
 /// Where a socket stands.
 #[derive(Debug)]
@@ -39,8 +57,12 @@ enum Phase<C> {
         claims: Arc<C>,
         registered: RegisteredClaims,
         expires_at: Option<Instant>,
+        /// When to send `token_expiring`; `None` once sent for this token, or when off.
+        warn_at: Option<Instant>,
         /// Its entry in the revocation list, once tracked; removed when the phase ends.
         ticket: Option<LiveTicket>,
+        /// Its place under `max_sockets_per_user`, once taken; given back when the phase ends.
+        place: Option<UserPlace>,
         /// Counted as authenticated in the metrics while the phase lasts.
         counted: SocketState,
     },
@@ -109,7 +131,7 @@ impl<C> SessionState<C> {
         result: Result<Verified<C>, AuthError>,
         now: Instant,
         now_unix: Duration,
-        leeway: Duration,
+        rules: ExpiryRules,
     ) -> Outcome {
         self.verifying = false;
         let verified = match (&self.phase, result) {
@@ -129,60 +151,100 @@ impl<C> SessionState<C> {
                 );
             }
         }
-        let expires_at = verified.registered.exp.map(|exp| {
+        let exp = verified.registered.exp;
+        let expires_at = exp.map(|exp| {
             // To the sub-second: the deadline is `exp` + leeway on the wall clock, not later.
-            let remaining =
-                Duration::from_secs(exp.saturating_add(leeway.as_secs())).saturating_sub(now_unix);
+            let remaining = Duration::from_secs(exp.saturating_add(rules.leeway.as_secs()))
+                .saturating_sub(now_unix);
             now + remaining
         });
-        // A refresh keeps the revocation entry, pointed at the new token; a first
-        // authentication drops the pending place with the pending phase.
-        let (ticket, counted, outcome) = match std::mem::replace(&mut self.phase, Phase::Closed) {
-            Phase::Authenticated {
-                ticket, counted, ..
-            } => {
-                if let Some(ticket) = &ticket {
-                    ticket.update(&verified.registered);
-                }
-                (ticket, counted, Outcome::Refreshed)
+        // Once per token: a refresh with the same `exp` after the warning is not warned again.
+        let warned = matches!(
+            &self.phase,
+            Phase::Authenticated { registered, warn_at: None, .. } if registered.exp == exp
+        );
+        let warn_at = match (rules.warning, exp) {
+            (Some(lead), Some(exp)) if !warned => {
+                let left = Duration::from_secs(exp).saturating_sub(now_unix);
+                Some(now + left - lead.min(left / 2))
             }
-            _ => (
-                None,
-                SocketState::enter("authenticated", &self.ns),
-                Outcome::FirstAuthentication,
-            ),
+            _ => None,
         };
+        // A refresh keeps the revocation entry (pointed at the new token) and the user's place;
+        // a first authentication drops the pending place with the pending phase.
+        let (ticket, place, counted, outcome) =
+            match std::mem::replace(&mut self.phase, Phase::Closed) {
+                Phase::Authenticated {
+                    ticket,
+                    place,
+                    counted,
+                    ..
+                } => {
+                    if let Some(ticket) = &ticket {
+                        ticket.update(&verified.registered);
+                    }
+                    (ticket, place, counted, Outcome::Refreshed)
+                }
+                _ => (
+                    None,
+                    None,
+                    SocketState::enter("authenticated", &self.ns),
+                    Outcome::FirstAuthentication,
+                ),
+            };
         self.phase = Phase::Authenticated {
             claims: verified.claims,
             registered: verified.registered,
             expires_at,
+            warn_at,
             ticket,
+            place,
             counted,
         };
         outcome
     }
 
-    /// Called when the timer reaches [`Self::deadline`]: the error to refuse with, if the deadline
-    /// has really passed (a refresh may have moved it).
-    pub(crate) fn on_deadline(&mut self, now: Instant) -> Option<AuthError> {
-        let code = match &self.phase {
+    /// Called when the timer reaches [`Self::deadline`]: what is due, if the deadline has really
+    /// passed (a refresh may have moved it). An expiry comes before a warning due at the same
+    /// time. `now_unix` (the wall clock) measures how long the token has left.
+    pub(crate) fn on_deadline(&mut self, now: Instant, now_unix: Duration) -> Option<Due> {
+        let code = match &mut self.phase {
             Phase::Pending { deadline, .. } if *deadline <= now => ErrorCode::Timeout,
             Phase::Authenticated {
                 expires_at: Some(at),
                 ..
             } if *at <= now => ErrorCode::TokenExpired,
+            Phase::Authenticated {
+                warn_at: warn_at @ Some(_),
+                registered,
+                ..
+            } if warn_at.is_some_and(|at| at <= now) => {
+                *warn_at = None;
+                let exp = registered.exp.unwrap_or_default();
+                let left = Duration::from_secs(exp).saturating_sub(now_unix);
+                let left_ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX);
+                return Some(Due::Warn(TokenExpiringPayload::new(exp, left_ms)));
+            }
             _ => return None,
         };
         self.phase = Phase::Closed;
-        Some(AuthError::new(code))
+        Some(Due::Refuse(AuthError::new(code)))
     }
 
-    /// When the timer should fire next. The authentication timeout also bounds a verification
-    /// still running at the deadline (a slow key resolver or application check).
+    /// When the timer should fire next: the pending deadline, or the earlier of the warning
+    /// and the expiry. The authentication timeout also bounds a verification still running at
+    /// the deadline (a slow key resolver or application check).
     pub(crate) fn deadline(&self) -> Option<Instant> {
         match &self.phase {
             Phase::Pending { deadline, .. } => Some(*deadline),
-            Phase::Authenticated { expires_at, .. } => *expires_at,
+            Phase::Authenticated {
+                expires_at,
+                warn_at,
+                ..
+            } => match (*expires_at, *warn_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
             Phase::Closed => None,
         }
     }
@@ -210,6 +272,18 @@ impl<C> SessionState<C> {
 
     pub(crate) fn is_authenticated(&self) -> bool {
         matches!(self.phase, Phase::Authenticated { .. })
+    }
+
+    /// Keeps the user's place (`max_sockets_per_user`) for as long as the socket stays
+    /// authenticated; `false` (and the place given back) if it no longer is.
+    pub(crate) fn hold_place(&mut self, new: UserPlace) -> bool {
+        match &mut self.phase {
+            Phase::Authenticated { place, .. } => {
+                *place = Some(new);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Keeps the socket's revocation-list entry for as long as it stays authenticated; `false`
@@ -324,12 +398,7 @@ mod tests {
         assert_eq!(gauge.current(), 1);
         assert!(gauge.try_acquire(1).is_none(), "the place is taken");
         s.try_begin_verification();
-        s.finish_verification(
-            Ok(verified("alice", UNIX + 60)),
-            t0,
-            at(UNIX),
-            Duration::ZERO,
-        );
+        s.finish_verification(Ok(verified("alice", UNIX + 60)), t0, at(UNIX), RULES);
         assert_eq!(gauge.current(), 0, "authenticated: the place is free");
         let mut refused = SessionState::<String>::pending(
             t0,
@@ -354,6 +423,98 @@ mod tests {
 
     const UNIX: u64 = 1_000_000;
 
+    /// No leeway, no warning.
+    const RULES: ExpiryRules = ExpiryRules {
+        leeway: Duration::ZERO,
+        warning: None,
+    };
+
+    /// The error of a refusal that is due, if one is.
+    fn refusal(due: Option<Due>) -> Option<AuthError> {
+        match due {
+            Some(Due::Refuse(err)) => Some(err),
+            Some(Due::Warn(w)) => panic!("expected a refusal, got a warning {w:?}"),
+            None => None,
+        }
+    }
+
+    fn authenticated(t0: Instant, exp: u64, warning: Duration) -> SessionState<String> {
+        let mut s =
+            SessionState::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
+        s.try_begin_verification();
+        let rules = ExpiryRules {
+            leeway: Duration::ZERO,
+            warning: Some(warning),
+        };
+        s.finish_verification(Ok(verified("alice", exp)), t0, at(UNIX), rules);
+        s
+    }
+
+    #[test]
+    fn the_warning_comes_once_before_expiry_then_the_expiry() {
+        let t0 = Instant::now();
+        let mut s = authenticated(t0, UNIX + 600, Duration::from_secs(60));
+        assert_eq!(s.deadline(), Some(t0 + Duration::from_secs(540)));
+        assert!(s
+            .on_deadline(t0 + Duration::from_secs(539), at(UNIX + 539))
+            .is_none());
+        match s.on_deadline(
+            t0 + Duration::from_secs(540),
+            at(UNIX + 540) + Duration::from_millis(250),
+        ) {
+            Some(Due::Warn(w)) => assert_eq!((w.exp, w.expires_in_ms), (UNIX + 600, 59_750)),
+            other => panic!("expected the warning, got {other:?}"),
+        }
+        assert_eq!(
+            s.deadline(),
+            Some(t0 + Duration::from_secs(600)),
+            "next: the expiry"
+        );
+        assert!(
+            s.on_deadline(t0 + Duration::from_secs(541), at(UNIX + 541))
+                .is_none(),
+            "once"
+        );
+        let err = refusal(s.on_deadline(t0 + Duration::from_secs(600), at(UNIX + 600))).unwrap();
+        assert_eq!(err.code(), ErrorCode::TokenExpired);
+    }
+
+    #[test]
+    fn a_short_token_is_warned_at_half_its_remaining_lifetime() {
+        let t0 = Instant::now();
+        let s = authenticated(t0, UNIX + 30, Duration::from_secs(60));
+        assert_eq!(s.deadline(), Some(t0 + Duration::from_secs(15)));
+    }
+
+    #[test]
+    fn a_refreshed_token_is_warned_again_the_same_one_is_not() {
+        let t0 = Instant::now();
+        let rules = ExpiryRules {
+            leeway: Duration::ZERO,
+            warning: Some(Duration::from_secs(10)),
+        };
+        let mut s = authenticated(t0, UNIX + 100, Duration::from_secs(10));
+        let t1 = t0 + Duration::from_secs(90);
+        assert!(matches!(
+            s.on_deadline(t1, at(UNIX + 90)),
+            Some(Due::Warn(_))
+        ));
+        s.try_begin_verification();
+        s.finish_verification(Ok(verified("alice", UNIX + 100)), t1, at(UNIX + 90), rules);
+        assert_eq!(
+            s.deadline(),
+            Some(t0 + Duration::from_secs(100)),
+            "same exp: no new warning"
+        );
+        s.try_begin_verification();
+        s.finish_verification(Ok(verified("alice", UNIX + 200)), t1, at(UNIX + 90), rules);
+        assert_eq!(
+            s.deadline(),
+            Some(t1 + Duration::from_secs(100)),
+            "new token: warned 10 s before"
+        );
+    }
+
     fn at(secs: u64) -> Duration {
         Duration::from_secs(secs)
     }
@@ -368,8 +529,8 @@ mod tests {
             Namespace::new("/"),
         );
         assert_eq!(s.deadline(), Some(t0 + Duration::from_secs(5)));
-        assert!(s.on_deadline(t0 + Duration::from_secs(4)).is_none());
-        let err = s.on_deadline(t0 + Duration::from_secs(5)).unwrap();
+        assert!(refusal(s.on_deadline(t0 + Duration::from_secs(4), at(UNIX))).is_none());
+        let err = refusal(s.on_deadline(t0 + Duration::from_secs(5), at(UNIX))).unwrap();
         assert_eq!(err.code(), ErrorCode::Timeout);
         assert_eq!(s.deadline(), None);
         assert!(
@@ -389,13 +550,18 @@ mod tests {
             Ok(verified("alice", UNIX + 60)),
             t0,
             at(UNIX),
-            Duration::from_secs(10),
+            ExpiryRules {
+                leeway: Duration::from_secs(10),
+                warning: None,
+            },
         );
         assert!(matches!(out, Outcome::FirstAuthentication));
         assert_eq!(s.deadline(), Some(t0 + Duration::from_secs(70)));
-        assert!(s.on_deadline(t0 + Duration::from_secs(69)).is_none());
+        assert!(refusal(s.on_deadline(t0 + Duration::from_secs(69), at(UNIX))).is_none());
         assert_eq!(
-            s.on_deadline(t0 + Duration::from_secs(70)).unwrap().code(),
+            refusal(s.on_deadline(t0 + Duration::from_secs(70), at(UNIX)))
+                .unwrap()
+                .code(),
             ErrorCode::TokenExpired
         );
     }
@@ -407,12 +573,7 @@ mod tests {
             SessionState::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
         s.try_begin_verification();
         let now_wall = at(UNIX) + Duration::from_millis(700);
-        s.finish_verification(
-            Ok(verified("alice", UNIX + 10)),
-            t0,
-            now_wall,
-            Duration::ZERO,
-        );
+        s.finish_verification(Ok(verified("alice", UNIX + 10)), t0, now_wall, RULES);
         assert_eq!(s.deadline(), Some(t0 + Duration::from_millis(9300)));
     }
 
@@ -422,23 +583,13 @@ mod tests {
         let mut s =
             SessionState::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
         s.try_begin_verification();
-        s.finish_verification(
-            Ok(verified("alice", UNIX + 10)),
-            t0,
-            at(UNIX),
-            Duration::ZERO,
-        );
+        s.finish_verification(Ok(verified("alice", UNIX + 10)), t0, at(UNIX), RULES);
         let t1 = t0 + Duration::from_secs(8);
         assert!(s.try_begin_verification());
-        let out = s.finish_verification(
-            Ok(verified("alice", UNIX + 100)),
-            t1,
-            at(UNIX + 8),
-            Duration::ZERO,
-        );
+        let out = s.finish_verification(Ok(verified("alice", UNIX + 100)), t1, at(UNIX + 8), RULES);
         assert!(matches!(out, Outcome::Refreshed));
         assert!(
-            s.on_deadline(t0 + Duration::from_secs(10)).is_none(),
+            refusal(s.on_deadline(t0 + Duration::from_secs(10), at(UNIX))).is_none(),
             "old expiry no longer applies"
         );
         assert_eq!(s.deadline(), Some(t1 + Duration::from_secs(92)));
@@ -450,19 +601,9 @@ mod tests {
         let mut s =
             SessionState::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
         s.try_begin_verification();
-        s.finish_verification(
-            Ok(verified("alice", UNIX + 10)),
-            t0,
-            at(UNIX),
-            Duration::ZERO,
-        );
+        s.finish_verification(Ok(verified("alice", UNIX + 10)), t0, at(UNIX), RULES);
         s.try_begin_verification();
-        match s.finish_verification(
-            Ok(verified("mallory", UNIX + 10)),
-            t0,
-            at(UNIX),
-            Duration::ZERO,
-        ) {
+        match s.finish_verification(Ok(verified("mallory", UNIX + 10)), t0, at(UNIX), RULES) {
             Outcome::Refused(e) => assert_eq!(e.code(), ErrorCode::InvalidToken),
             other => panic!("expected a refusal, got {other:?}"),
         }
@@ -479,19 +620,9 @@ mod tests {
             Namespace::new("/"),
         );
         s.try_begin_verification();
-        let out = s.finish_verification(
-            Err(ErrorCode::InvalidToken.into()),
-            t0,
-            at(UNIX),
-            Duration::ZERO,
-        );
+        let out = s.finish_verification(Err(ErrorCode::InvalidToken.into()), t0, at(UNIX), RULES);
         assert!(matches!(out, Outcome::Refused(_)));
-        let out = s.finish_verification(
-            Ok(verified("alice", UNIX + 10)),
-            t0,
-            at(UNIX),
-            Duration::ZERO,
-        );
+        let out = s.finish_verification(Ok(verified("alice", UNIX + 10)), t0, at(UNIX), RULES);
         assert!(matches!(out, Outcome::Ignored));
     }
 
@@ -505,13 +636,13 @@ mod tests {
             Namespace::new("/"),
         );
         s.try_begin_verification();
-        let err = s.on_deadline(t0 + Duration::from_secs(6)).unwrap();
+        let err = refusal(s.on_deadline(t0 + Duration::from_secs(6), at(UNIX))).unwrap();
         assert_eq!(err.code(), ErrorCode::Timeout);
         let out = s.finish_verification(
             Ok(verified("alice", UNIX + 10)),
             t0 + Duration::from_secs(6),
             at(UNIX),
-            Duration::ZERO,
+            RULES,
         );
         assert!(
             matches!(out, Outcome::Ignored),

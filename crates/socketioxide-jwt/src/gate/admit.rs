@@ -14,6 +14,7 @@ use socketioxide_core::Value;
 use tokio::time::Instant;
 
 use super::authenticate::AuthenticateHandler;
+use super::place::{take_place, Place};
 use super::refuse::refuse_handshake;
 use super::timer::run_deadline_timer;
 use crate::adapter::GatedAdapter;
@@ -97,10 +98,16 @@ where
     };
     session.update(|st| st.try_begin_verification());
     let result = auth.inner.verifier.verify(&token).await;
-    let leeway = gate.leeway;
-    match session.update(|st| st.finish_verification(result, Instant::now(), wall_clock(), leeway))
-    {
-        Outcome::FirstAuthentication => Ok(()),
+    let rules = gate.expiry_rules();
+    match session.update(|st| st.finish_verification(result, Instant::now(), wall_clock(), rules)) {
+        Outcome::FirstAuthentication => match take_place(auth, &session).await {
+            Ok(Place::Taken) => Ok(()),
+            Ok(Place::Closed) => {
+                let err = AuthError::new(ErrorCode::Timeout);
+                Err(refuse_handshake(&s, auth, Some(&session), err))
+            }
+            Err(e) => Err(refuse_handshake(&s, auth, Some(&session), e)),
+        },
         Outcome::Refused(e) => Err(refuse_handshake(&s, auth, Some(&session), e)),
         Outcome::Refreshed | Outcome::Ignored => {
             let err = AuthError::new(ErrorCode::Timeout);

@@ -11,7 +11,9 @@ use socketioxide_core::Value;
 use tokio::time::Instant;
 
 use super::live::{emit_authenticated, go_live, poll_once, Caller};
+use super::place::{take_place, Place};
 use super::refuse::refuse_socket;
+use super::rooms::regrant;
 use crate::app_handler::{AuthenticatedHandler, ViaAuthenticated};
 use crate::auth::JwtAuth;
 use crate::credentials::token_from_message;
@@ -95,15 +97,26 @@ async fn authenticate<A, T, C, H>(
         Ok(token) => auth.inner.verifier.verify(token).await,
         Err(e) => Err(e),
     };
-    let leeway = auth.inner.gate.leeway;
-    match session.update(|st| st.finish_verification(result, Instant::now(), wall_clock(), leeway))
-    {
-        Outcome::FirstAuthentication => {
-            let _ = ack.send(&AuthenticateAck::OK);
-            go_live(&auth, &handler, s, session, None, Caller::MessageHandler);
-        }
+    // The claims before a refresh, to derive the rooms they granted.
+    let before = match auth.inner.rooms {
+        Some(_) => session.read(|st| st.claims()),
+        None => None,
+    };
+    let rules = auth.inner.gate.expiry_rules();
+    match session.update(|st| st.finish_verification(result, Instant::now(), wall_clock(), rules)) {
+        Outcome::FirstAuthentication => match take_place(&auth, &session).await {
+            Ok(Place::Taken) => {
+                let _ = ack.send(&AuthenticateAck::OK);
+                go_live(&auth, &handler, s, session, None, Caller::MessageHandler);
+            }
+            Ok(Place::Closed) => {}
+            Err(err) => refuse_socket(s, &err, Some(ack), &auth, &session, "message"),
+        },
         Outcome::Refreshed => {
             let _ = ack.send(&AuthenticateAck::OK);
+            if let (Some(before), Some(after)) = (before, session.read(|st| st.claims())) {
+                regrant(&auth, &s, &before, &after);
+            }
             let sub = session.read(|st| st.registered().and_then(|r| r.sub.clone()));
             tracing::info!(sid = %s.id, ns = s.ns(), sub, "token refreshed");
             metrics::authentication("refreshed", "message", &session.ns);

@@ -10,6 +10,7 @@ use socketioxide::socket::Socket;
 use socketioxide_core::Value;
 
 use super::refuse::refuse_socket;
+use super::rooms::join_granted;
 use crate::app_handler::AuthenticatedHandler;
 use crate::auth::JwtAuth;
 use crate::claims::RegisteredClaims;
@@ -55,6 +56,9 @@ pub(crate) fn go_live<A, T, C, H>(
         .and_then(|sub| auth.user_room(sub))
     {
         s.join(room);
+    }
+    if let Some(claims) = session.read(|st| st.claims()) {
+        join_granted(auth, &s, &claims);
     }
     tracing::info!(sid = %s.id, ns = s.ns(), sub = registered.sub.as_deref(), "socket authenticated");
     let mode = match from {

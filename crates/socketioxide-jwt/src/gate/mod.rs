@@ -17,7 +17,9 @@
 mod admit;
 mod authenticate;
 mod live;
+mod place;
 mod refuse;
+mod rooms;
 mod timer;
 
 use std::fmt::Display;

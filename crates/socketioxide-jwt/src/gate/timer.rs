@@ -1,5 +1,5 @@
 //! The per-socket deadline timer: the authentication timeout while pending, the token's expiry
-//! once authenticated.
+//! (and the `token_expiring` warning before it) once authenticated.
 
 use std::sync::Weak;
 
@@ -10,7 +10,8 @@ use tokio::time::Instant;
 
 use super::refuse::refuse_socket;
 use crate::auth::JwtAuth;
-use crate::session::Session;
+use crate::session::{Due, Session};
+use crate::time::wall_clock;
 
 /// Refuses the socket when its deadline passes. Ends when the session is dropped with its
 /// socket, or closes.
@@ -41,8 +42,14 @@ pub(crate) async fn run_deadline_timer<A: Adapter, C: Send + Sync + 'static>(
         let (Some(s), Some(session)) = (socket.upgrade(), session.upgrade()) else {
             return;
         };
-        match session.update(|st| st.on_deadline(Instant::now())) {
-            Some(err) => {
+        match session.update(|st| st.on_deadline(Instant::now(), wall_clock())) {
+            Some(Due::Warn(payload)) => {
+                tracing::debug!(sid = %s.id, exp = payload.exp, "token expiring: client warned");
+                if let Err(e) = s.emit(&auth.inner.gate.events.token_expiring, &payload) {
+                    tracing::debug!(sid = %s.id, error = %e, "could not emit token_expiring");
+                }
+            }
+            Some(Due::Refuse(err)) => {
                 // Waiting for `authenticate`, or a token that expired however it came.
                 let mode = match err.code() {
                     crate::protocol::ErrorCode::Timeout => "message",

@@ -1,0 +1,38 @@
+//! The sockets-per-user cap (`JwtAuthBuilder::max_sockets_per_user`): a socket authenticated for
+//! the first time takes one of its user's places before it goes live.
+
+use crate::auth::JwtAuth;
+use crate::error::AuthError;
+use crate::session::Session;
+
+/// What taking a place decided.
+pub(crate) enum Place {
+    /// Taken (or no cap applies): the socket may go live.
+    Taken,
+    /// The session closed meanwhile (timer, revocation): nothing more to do.
+    Closed,
+}
+
+/// Takes a place for the session's user; `Err` (forbidden) when the user holds the cap already.
+pub(crate) async fn take_place<C>(
+    auth: &JwtAuth<C>,
+    session: &Session<C>,
+) -> Result<Place, AuthError> {
+    let Some((max, sockets)) = &auth.inner.gate.user_cap else {
+        return Ok(Place::Taken);
+    };
+    let Some(sub) = session.read(|st| st.registered().and_then(|r| r.sub.clone())) else {
+        return Ok(Place::Taken);
+    };
+    let Some(place) = sockets.acquire(&sub, *max).await else {
+        return Err(AuthError::forbidden(format!(
+            "too many connections for this user: at most {max} at once; close one and retry"
+        )));
+    };
+    // Dropped (the place given back) if the session closed during the wait.
+    if session.update(|st| st.hold_place(place)) {
+        Ok(Place::Taken)
+    } else {
+        Ok(Place::Closed)
+    }
+}
