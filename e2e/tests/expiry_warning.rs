@@ -32,7 +32,10 @@ async fn the_warning_comes_once_before_the_expiry_in_both_modes() {
         assert_eq!(warnings, 1, "{id}: once per token: {events:?}");
         let warned = events.iter().position(|e| e == "token_expiring");
         let refused = events.iter().position(|e| e == "unauthorized");
-        assert!(warned < refused, "{id}: the warning comes first: {events:?}");
+        assert!(
+            warned < refused,
+            "{id}: the warning comes first: {events:?}"
+        );
     }
 }
 
@@ -51,7 +54,10 @@ async fn refreshing_on_the_warning_keeps_the_socket_across_several_expiries() {
         for id in ["msg", "hs"] {
             let warning = c.expect_event(id, "token_expiring").await;
             let exp = warning["exp"].as_u64().unwrap();
-            assert!(exp >= last_exp, "round {round}: warned for the current token");
+            assert!(
+                exp >= last_exp,
+                "round {round}: warned for the current token"
+            );
             let fresh = sign(&claims("alice", 3));
             c.emit_ack(id, "authenticate", json!([{ "token": fresh }]), "refresh")
                 .await;
@@ -67,7 +73,11 @@ async fn refreshing_on_the_warning_keeps_the_socket_across_several_expiries() {
         );
         c.emit_ack(id, "whoami", json!([]), "who").await;
         assert_eq!(c.expect_ack(id, "who").await["sub"], "alice");
-        let connects = c.history(id).iter().filter(|m| m["kind"] == "connect").count();
+        let connects = c
+            .history(id)
+            .iter()
+            .filter(|m| m["kind"] == "connect")
+            .count();
         assert_eq!(connects, 1, "{id}: the same socket {first_sid} all along");
     }
 }
@@ -89,12 +99,19 @@ async fn no_warning_when_turned_off_and_the_name_is_configurable() {
     let mut c = Client::start().await;
     let token = sign(&claims("alice", 3));
     c.login("off", &server.url("/"), &token).await;
-    c.connected("renamed", &server.url("/hs"), json!({"auth": {"token": token}}))
-        .await;
+    c.connected(
+        "renamed",
+        &server.url("/hs"),
+        json!({"auth": {"token": token}}),
+    )
+    .await;
     let warning = c.expect_event("renamed", "session:ending").await;
     let left = warning["expires_in_ms"].as_u64().unwrap();
     assert!(left <= 1_000, "a 1 s lead: {left} ms left");
-    assert_error_object(&c.expect_event("off", "unauthorized").await, "token_expired");
+    assert_error_object(
+        &c.expect_event("off", "unauthorized").await,
+        "token_expired",
+    );
     c.sync().await;
     assert!(!c.events("off").iter().any(|e| e == "token_expiring"));
     assert!(!c.events("renamed").iter().any(|e| e == "token_expiring"));

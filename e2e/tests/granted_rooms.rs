@@ -63,14 +63,18 @@ async fn granted_rooms_are_joined_and_derived_again_on_refresh() {
     let auth = auth()
         .claims::<RoomClaims>()
         .rooms_from_claims(|c: &RoomClaims| {
-            c.rooms.iter().map(|r| format!("room:{r}")).collect::<Vec<_>>()
+            c.rooms
+                .iter()
+                .map(|r| format!("room:{r}"))
+                .collect::<Vec<_>>()
         })
         .build()
         .unwrap();
     let server = Server::start(|io| install(io, &auth)).await;
     let mut c = Client::start().await;
     let url = server.url("/");
-    c.login("alice", &url, &token("alice", &["tea", "garden"])).await;
+    c.login("alice", &url, &token("alice", &["tea", "garden"]))
+        .await;
     c.login("bob", &url, &token("bob", &["tea"])).await;
     c.login("carol", &url, &token("carol", &[])).await;
 
@@ -85,15 +89,27 @@ async fn granted_rooms_are_joined_and_derived_again_on_refresh() {
     assert!(heard(&c, "carol").is_empty());
 
     // Bob's refreshed token grants garden instead of tea: he leaves one and joins the other.
-    c.emit_ack("bob", "authenticate", json!([{ "token": token("bob", &["garden"]) }]), "r")
-        .await;
+    c.emit_ack(
+        "bob",
+        "authenticate",
+        json!([{ "token": token("bob", &["garden"]) }]),
+        "r",
+    )
+    .await;
     assert_eq!(c.expect_ack("bob", "r").await, json!({"ok": true}));
     say(&mut c, "alice", "tea", "tea-3").await;
     say(&mut c, "alice", "garden", "garden-2").await;
     wait_for_text(&mut c, "bob", "garden-2").await;
-    assert_eq!(heard(&c, "bob"), ["tea-1", "tea-2", "garden-2"], "tea left, garden joined");
+    assert_eq!(
+        heard(&c, "bob"),
+        ["tea-1", "tea-2", "garden-2"],
+        "tea left, garden joined"
+    );
     // Alice's own rooms were untouched by bob's refresh.
-    assert_eq!(heard(&c, "alice"), ["tea-1", "garden-1", "tea-2", "tea-3", "garden-2"]);
+    assert_eq!(
+        heard(&c, "alice"),
+        ["tea-1", "garden-1", "tea-2", "tea-3", "garden-2"]
+    );
 }
 
 async fn wait_for_text(c: &mut Client, id: &str, text: &str) {
@@ -119,7 +135,10 @@ async fn a_claim_never_puts_a_socket_in_another_users_room_or_the_pending_room()
     c.login(
         "mallory",
         &url,
-        &token("mallory", &["user:alice", "socketioxide-jwt:pending", "lobby"]),
+        &token(
+            "mallory",
+            &["user:alice", "socketioxide-jwt:pending", "lobby"],
+        ),
     )
     .await;
     for to in ["user:alice", "lobby"] {

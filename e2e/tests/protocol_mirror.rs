@@ -17,7 +17,7 @@ fn js_constants_match_the_rust_ones() {
         module.display()
     );
     let script = format!(
-        "import * as p from {:?}; console.log(JSON.stringify({{ events: p.EVENTS, token: p.TOKEN_FIELD, authenticated: p.AUTHENTICATED_FIELDS, ack: p.AUTHENTICATE_ACK_OK, codes: p.ERROR_CODES, type: p.ERROR_TYPE, messages: p.DEFAULT_MESSAGES, busy: p.SERVER_BUSY }}));",
+        "import * as p from {:?}; console.log(JSON.stringify({{ events: p.EVENTS, token: p.TOKEN_FIELD, authenticated: p.AUTHENTICATED_FIELDS, expiring: p.TOKEN_EXPIRING_FIELDS, ack: p.AUTHENTICATE_ACK_OK, codes: p.ERROR_CODES, type: p.ERROR_TYPE, messages: p.DEFAULT_MESSAGES, busy: p.SERVER_BUSY }}));",
         format!("file://{}", module.display())
     );
     let out = Command::new("node")
@@ -37,6 +37,7 @@ fn js_constants_match_the_rust_ones() {
             "authenticate": protocol::EVENT_AUTHENTICATE,
             "authenticated": protocol::EVENT_AUTHENTICATED,
             "unauthorized": protocol::EVENT_UNAUTHORIZED,
+            "token_expiring": protocol::EVENT_TOKEN_EXPIRING,
         })
     );
     assert_eq!(js["token"], protocol::TOKEN_FIELD);
@@ -46,21 +47,9 @@ fn js_constants_match_the_rust_ones() {
         Some(1),
     ))
     .unwrap();
-    let mut fields: Vec<&str> = authenticated
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    let mut js_fields: Vec<&str> = js["authenticated"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    fields.sort_unstable();
-    js_fields.sort_unstable();
-    assert_eq!(js_fields, fields);
+    assert_same_fields(&authenticated, &js["authenticated"]);
+    let expiring = serde_json::to_value(protocol::TokenExpiringPayload::new(1, 2)).unwrap();
+    assert_same_fields(&expiring, &js["expiring"]);
     assert_eq!(
         js["ack"],
         serde_json::to_value(protocol::AuthenticateAck::OK).unwrap()
@@ -78,6 +67,25 @@ fn js_constants_match_the_rust_ones() {
     }
 }
 
+/// The keys of `payload` (as the server serializes it) are the names the client lists.
+fn assert_same_fields(payload: &Value, js_names: &Value) {
+    let mut fields: Vec<&str> = payload
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut js_fields: Vec<&str> = js_names
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    fields.sort_unstable();
+    js_fields.sort_unstable();
+    assert_eq!(js_fields, fields);
+}
+
 #[test]
 fn rust_client_names_match_the_server() {
     use socketioxide_jwt_client::protocol as client;
@@ -88,5 +96,6 @@ fn rust_client_names_match_the_server() {
     assert_eq!(client::EVENT_AUTHENTICATE, protocol::EVENT_AUTHENTICATE);
     assert_eq!(client::EVENT_AUTHENTICATED, protocol::EVENT_AUTHENTICATED);
     assert_eq!(client::EVENT_UNAUTHORIZED, protocol::EVENT_UNAUTHORIZED);
+    assert_eq!(client::EVENT_TOKEN_EXPIRING, protocol::EVENT_TOKEN_EXPIRING);
     assert_eq!(client::TOKEN_FIELD, protocol::TOKEN_FIELD);
 }

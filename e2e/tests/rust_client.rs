@@ -127,3 +127,88 @@ async fn a_server_restart_reconnects_and_authenticates_with_a_fresh_token() {
         client.disconnect().await.unwrap();
     }
 }
+
+/// A token source that records why it was asked, and signs a fresh `ttl_secs` token each time.
+fn recording_source(ttl_secs: i64, log: Arc<Mutex<Vec<TokenRequest>>>) -> TokenSource {
+    TokenSource::from_fn(move |request| {
+        log.lock().unwrap().push(request);
+        async move { Ok(sign(&claims("alice", ttl_secs))) }
+    })
+}
+
+#[tokio::test]
+async fn the_servers_warning_refreshes_when_the_clients_own_timer_would_be_too_late() {
+    let server = Server::start_both_modes().await;
+    for (mode, ns) in [(Mode::Message, "/"), (Mode::Handshake, "/hs")] {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        // No margin: the client's own timer fires at `exp`, when the server refuses the token.
+        // Only `token_expiring` (at half the 3 s lifetime) refreshes in time.
+        let client = AuthClientBuilder::new(server.url(""))
+            .namespace(ns)
+            .mode(mode)
+            .refresh_margin(Duration::ZERO)
+            .token(recording_source(3, log.clone()))
+            .connect()
+            .await
+            .unwrap_or_else(|e| panic!("{mode:?}: {e}"));
+        // Three lifetimes of the token.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
+        let mut exps = std::collections::BTreeSet::new();
+        while tokio::time::Instant::now() < deadline {
+            let info = client
+                .authenticated(WAIT)
+                .await
+                .expect("still authenticated");
+            exps.insert(info.exp);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert!(exps.len() >= 3, "{mode:?}: refreshed into {exps:?}");
+        let log = log.lock().unwrap().clone();
+        assert!(
+            !log.contains(&TokenRequest::Reconnect) && !log.contains(&TokenRequest::Expired),
+            "{mode:?}: never lost the socket: {log:?}"
+        );
+        client.disconnect().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn after_expiry_a_stale_token_is_never_retried() {
+    let verified = Arc::new(Mutex::new(0));
+    let count = verified.clone();
+    let auth = auth()
+        .expiry_warning(None)
+        .check(move |_| {
+            *count.lock().unwrap() += 1;
+            async { Ok(()) }
+        })
+        .build()
+        .unwrap();
+    let server = Server::start(|io| install_app(io, "/", &auth)).await;
+
+    // A static token: refused for expiry, nothing new to try, so it stops there.
+    let client = AuthClientBuilder::new(server.url(""))
+        .refresh_margin(Duration::ZERO)
+        .token(TokenSource::Static(sign(&claims("bob", 2))))
+        .connect()
+        .await
+        .unwrap();
+    match client.authenticated(Duration::from_secs(1)).await {
+        Ok(_) => {}
+        Err(e) => panic!("authenticated at first: {e}"),
+    }
+    wait_until(|| client.refusal().is_some(), "refused for expiry").await;
+    assert_eq!(client.refusal().unwrap().code, "token_expired");
+    // Long enough for rust_socketio's reconnect (100 ms backoff) to have happened several times.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        *verified.lock().unwrap(),
+        1,
+        "the stale token was sent once, never again"
+    );
+    assert_eq!(
+        client.refusal().unwrap().code,
+        "token_expired",
+        "a clear, final state"
+    );
+}

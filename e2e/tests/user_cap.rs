@@ -38,13 +38,22 @@ async fn one_socket_over_the_cap_is_refused_and_a_closed_one_frees_its_place() {
         assert_eq!(c.expect_ack(id, "who").await["sub"], "alice");
     }
     // A refresh keeps its place: it does not take a second one.
-    c.emit_ack("a1", "authenticate", json!([{ "token": sign(&claims("alice", 900)) }]), "r")
-        .await;
+    c.emit_ack(
+        "a1",
+        "authenticate",
+        json!([{ "token": sign(&claims("alice", 900)) }]),
+        "r",
+    )
+    .await;
     assert_eq!(c.expect_ack("a1", "r").await, json!({"ok": true}));
     assert_eq!(sockets.local_count("alice"), 2);
 
     c.send(json!({"op": "close", "id": "a2"})).await;
-    wait_until(|| sockets.local_count("alice") == 1, "a2's place given back").await;
+    wait_until(
+        || sockets.local_count("alice") == 1,
+        "a2's place given back",
+    )
+    .await;
     c.login("a4", &url, &alice).await;
     assert_eq!(sockets.local_count("alice"), 2);
 }
@@ -62,7 +71,10 @@ async fn handshake_mode_refuses_the_connection_with_forbidden() {
     let opts = json!({"auth": {"token": sign(&claims("alice", 600))}});
     c.connected("a1", &url, opts.clone()).await;
     c.connect("a2", &url, opts).await;
-    assert_eq!(c.expect_kind("a2", "connect_error").await["message"], "forbidden");
+    assert_eq!(
+        c.expect_kind("a2", "connect_error").await["message"],
+        "forbidden"
+    );
     c.emit_ack("a1", "whoami", json!([]), "who").await;
     assert_eq!(c.expect_ack("a1", "who").await["sub"], "alice");
 }

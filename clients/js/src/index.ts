@@ -12,7 +12,7 @@ import { io as defaultIo } from "socket.io-client";
 import type { ManagerOptions, Socket, SocketOptions } from "socket.io-client";
 
 import { AuthError } from "./errors.js";
-import { EVENTS, TOKEN_FIELD } from "./protocol.js";
+import { EVENTS, RECOVERABLE_CODES, TOKEN_FIELD } from "./protocol.js";
 
 export { AuthError, type ErrorObject } from "./errors.js";
 export {
@@ -22,7 +22,9 @@ export {
   ERROR_CODES,
   ERROR_TYPE,
   EVENTS,
+  RECOVERABLE_CODES,
   SERVER_BUSY,
+  TOKEN_EXPIRING_FIELDS,
   TOKEN_FIELD,
   isErrorCode,
   type ErrorCode,
@@ -36,9 +38,21 @@ export type AuthState =
   | "authenticated"
   | "unauthorized"; // refused: see lastError; the server disconnected the socket
 
-/** Why a token is asked for. */
+/**
+ * Why a token is asked for: the first connection, a reconnection, an in-band refresh, or a new
+ * token after the server refused the last one because it expired or was revoked (return a
+ * *different* token, or throw: the helper never retries a refused token).
+ */
 export interface TokenRequest {
-  reason: "connect" | "reconnect" | "refresh";
+  reason: "connect" | "reconnect" | "refresh" | "expired" | "revoked";
+}
+
+/** What the server said with "token_expiring". */
+export interface TokenExpiringInfo {
+  /** The token's expiry, seconds since the Unix epoch. */
+  exp: number;
+  /** Milliseconds left when the server sent it (by the server's clock). */
+  expires_in_ms: number;
 }
 
 /** What the server said with "authenticated". */
@@ -63,6 +77,23 @@ export interface AuthSocketOptions {
    * lifetime, so short-lived tokens are refreshed in time too.
    */
   refreshMarginMs?: number;
+  /**
+   * After `token_expired` or `revoked` (an `unauthorized` event, or a refused handshake), ask
+   * `getToken` for a new token and reconnect with it (default true). A token equal to the
+   * refused one, a throwing `getToken`, or {@link maxRecoveries} refusals in a row end in the
+   * `unauthorized` state with the server's error: never a reconnect loop with a stale token.
+   */
+  recover?: boolean;
+  /** New tokens tried in a row before giving up (default 3). */
+  maxRecoveries?: number;
+  /**
+   * In a browser, when the page becomes visible again or the network comes back, refresh at
+   * once if the token is within `refreshMarginMs` of its expiry (default true): timers of a
+   * background tab are throttled, and frozen on a sleeping device.
+   */
+  refreshOnWake?: boolean;
+  /** How long a refresh waits for the server's ack (default 10 000 ms). */
+  ackTimeoutMs?: number;
   /** Event names, if the server renamed them. */
   events?: Partial<typeof EVENTS>;
   /** Passed to socket.io-client's `io()`. */
@@ -91,12 +122,22 @@ function deferred<T>(): Deferred<T> {
 
 const MIN_REFRESH_DELAY_MS = 500;
 
+type Defaults = "mode" | "refresh" | "refreshMarginMs" | "recover" | "maxRecoveries" | "refreshOnWake" | "ackTimeoutMs";
+
+/** The browser's page events, when there is a page. */
+function pageEvents(): { document?: Document; window?: Window } {
+  const g = globalThis as { document?: Document; window?: Window };
+  return { document: g.document, window: g.window };
+}
+
 /**
  * A socket.io-client socket that authenticates on every (re)connect, exposes "authenticated" as
- * a promise, and refreshes its token before it expires.
+ * a promise, refreshes its token before it expires (on its own timer, on the server's
+ * `token_expiring`, and when a page wakes up), and recovers from an expired or revoked token with
+ * a new one.
  */
 export class AuthSocket {
-  readonly #opts: Required<Pick<AuthSocketOptions, "mode" | "refresh" | "refreshMarginMs">> & AuthSocketOptions;
+  readonly #opts: Required<Pick<AuthSocketOptions, Defaults>> & AuthSocketOptions;
   readonly #events: typeof EVENTS;
   #socket: Socket | null = null;
   #state: AuthState = "idle";
@@ -105,10 +146,29 @@ export class AuthSocket {
   #attempt: Deferred<AuthenticatedInfo> | null = null;
   #refreshTimer: ReturnType<typeof setTimeout> | null = null;
   #connectedBefore = false;
+  /** The token last sent to the server (what a refusal refers to). */
+  #lastToken: string | null = null;
+  /** A new token fetched after a refusal, for the next connection. */
+  #nextToken: string | null = null;
+  /** New tokens tried in a row since the last success. */
+  #recoveries = 0;
+  /** Set while a new token is fetched after a refusal: the coming disconnect is expected. */
+  #recovering = false;
+  #refreshing: Promise<void> | null = null;
+  #unlistenPage: (() => void) | null = null;
   readonly #stateListeners = new Set<(state: AuthState, error: AuthError | null) => void>();
 
   constructor(options: AuthSocketOptions) {
-    this.#opts = { mode: "message", refresh: true, refreshMarginMs: 60_000, ...options };
+    this.#opts = {
+      mode: "message",
+      refresh: true,
+      refreshMarginMs: 60_000,
+      recover: true,
+      maxRecoveries: 3,
+      refreshOnWake: true,
+      ackTimeoutMs: 10_000,
+      ...options,
+    };
     this.#events = { ...EVENTS, ...options.events };
   }
 
@@ -141,9 +201,11 @@ export class AuthSocket {
 
   /** Opens the connection (once; later calls reconnect a closed socket). */
   connect(): this {
+    this.#listenToPage();
     if (this.#socket) {
       if (!this.#socket.connected) {
         this.#lastError = null;
+        this.#recoveries = 0;
         this.#setState("connecting");
         this.#socket.connect();
       }
@@ -154,12 +216,10 @@ export class AuthSocket {
     if (this.#opts.mode === "handshake") {
       // A function, so that every reconnect sends a current token.
       socketOptions.auth = (cb: (data: object) => void) => {
-        Promise.resolve()
-          .then(() => this.#opts.getToken({ reason: this.#connectedBefore ? "reconnect" : "connect" }))
-          .then(
-            (token) => cb({ [TOKEN_FIELD]: token }),
-            () => cb({}),
-          );
+        this.#currentToken(this.#connectedBefore ? "reconnect" : "connect").then(
+          (token) => cb({ [TOKEN_FIELD]: token }),
+          () => cb({}),
+        );
       };
     }
     this.#setState("connecting");
@@ -184,7 +244,10 @@ export class AuthSocket {
   async refresh(): Promise<AuthenticatedInfo> {
     const socket = this.socket;
     const token = await this.#opts.getToken({ reason: "refresh" });
-    const ack: unknown = await socket.emitWithAck(this.#events.authenticate, { [TOKEN_FIELD]: token });
+    this.#lastToken = token;
+    const ack: unknown = await socket
+      .timeout(this.#opts.ackTimeoutMs)
+      .emitWithAck(this.#events.authenticate, { [TOKEN_FIELD]: token });
     const error = AuthError.fromObject(ack);
     if (error) throw error;
     return this.authenticated();
@@ -193,8 +256,94 @@ export class AuthSocket {
   /** Closes the connection; no reconnect. */
   disconnect(): void {
     this.#clearRefresh();
+    this.#recovering = false;
+    this.#unlistenPage?.();
+    this.#unlistenPage = null;
     this.#socket?.disconnect();
     this.#setState("idle");
+  }
+
+  /** One refresh at a time: a timer, a warning and a wake-up at once make one request. */
+  #refreshOnce(): void {
+    if (this.#refreshing || !this.#opts.refresh || this.#state !== "authenticated") return;
+    // A refused refresh arrives as "unauthorized" too; nothing else to do here.
+    this.#refreshing = this.refresh()
+      .then(
+        () => {},
+        () => {},
+      )
+      .finally(() => {
+        this.#refreshing = null;
+      });
+  }
+
+  /** The token for a (re)connection: the one fetched after a refusal, else a current one. */
+  async #currentToken(reason: TokenRequest["reason"]): Promise<string> {
+    const token = this.#nextToken ?? (await this.#opts.getToken({ reason }));
+    this.#nextToken = null;
+    this.#lastToken = token;
+    return token;
+  }
+
+  /** Refreshes at once when the page wakes up with a token near or past its expiry. */
+  #listenToPage(): void {
+    const { document, window } = pageEvents();
+    if (!this.#opts.refreshOnWake || this.#unlistenPage || !document || !window) return;
+    const onWake = () => {
+      if (document.visibilityState === "hidden") return;
+      const exp = this.#info?.exp;
+      if (typeof exp !== "number") return;
+      if (exp * 1000 - Date.now() <= this.#opts.refreshMarginMs) this.#refreshOnce();
+    };
+    document.addEventListener("visibilitychange", onWake);
+    window.addEventListener("online", onWake);
+    this.#unlistenPage = () => {
+      document.removeEventListener("visibilitychange", onWake);
+      window.removeEventListener("online", onWake);
+    };
+  }
+
+  /** A refusal: recover with a new token when that can help, else end in `unauthorized`. */
+  #refused(error: AuthError): void {
+    const recoverable = (RECOVERABLE_CODES as readonly string[]).includes(error.code);
+    if (!this.#opts.recover || !recoverable || this.#state === "idle") {
+      this.#fail(error);
+      return;
+    }
+    if (this.#recovering) return;
+    void this.#recover(error);
+  }
+
+  async #recover(error: AuthError): Promise<void> {
+    const socket = this.#socket;
+    if (!socket) return;
+    this.#clearRefresh();
+    if (this.#recoveries >= this.#opts.maxRecoveries) {
+      this.#fail(error);
+      return;
+    }
+    this.#recoveries += 1;
+    this.#recovering = true;
+    this.#setState("connecting");
+    let token: string;
+    try {
+      token = await this.#opts.getToken({ reason: error.code === "revoked" ? "revoked" : "expired" });
+    } catch {
+      token = "";
+    }
+    if (!this.#recovering) return; // disconnect() meanwhile
+    if (!token || token === this.#lastToken) {
+      // Nothing new to try: retrying the refused token would only be refused again.
+      this.#recovering = false;
+      socket.disconnect();
+      this.#fail(error);
+      return;
+    }
+    this.#nextToken = token;
+    // The server disconnects a refused socket; do not wait for it, start over at once.
+    if (socket.connected) socket.disconnect();
+    this.#recovering = false;
+    socket.connect();
   }
 
   #listen(socket: Socket): void {
@@ -207,22 +356,27 @@ export class AuthSocket {
     socket.on(this.#events.authenticated, (info: AuthenticatedInfo) => {
       this.#info = info ?? {};
       this.#lastError = null;
+      this.#recoveries = 0;
       this.#setState("authenticated");
       this.#attempt?.resolve(this.#info);
       this.#attempt = null;
       this.#scheduleRefresh();
     });
     socket.on(this.#events.unauthorized, (payload: unknown) => {
-      this.#fail(AuthError.fromObject(payload) ?? new AuthError("invalid_token"));
+      this.#refused(AuthError.fromObject(payload) ?? new AuthError("invalid_token"));
+    });
+    socket.on(this.#events.token_expiring, (_warning: TokenExpiringInfo) => {
+      // The server's push reaches a page whose own refresh timer was throttled.
+      this.#refreshOnce();
     });
     socket.on("connect_error", (err: Error) => {
       const error = AuthError.fromConnectError(err);
-      if (error) this.#fail(error);
+      if (error) this.#refused(error);
       // Anything else is a network failure: socket.io-client retries by itself.
     });
     socket.on("disconnect", (reason: string) => {
       this.#clearRefresh();
-      if (this.#state === "unauthorized" || reason === "io client disconnect") return;
+      if (this.#state === "unauthorized" || this.#recovering || reason === "io client disconnect") return;
       if (reason === "io server disconnect") {
         this.#fail(new AuthError("forbidden", "the server closed the connection"));
         return;
@@ -234,7 +388,7 @@ export class AuthSocket {
   async #sendToken(socket: Socket, reason: TokenRequest["reason"]): Promise<void> {
     let token: string;
     try {
-      token = await this.#opts.getToken({ reason });
+      token = await this.#currentToken(reason);
     } catch (e) {
       this.#fail(new AuthError("credentials_required", e instanceof Error ? e.message : undefined));
       socket.disconnect();
@@ -259,8 +413,7 @@ export class AuthSocket {
     const delay = Math.max(remaining - this.#opts.refreshMarginMs, remaining / 2, MIN_REFRESH_DELAY_MS);
     this.#refreshTimer = setTimeout(() => {
       this.#refreshTimer = null;
-      // A refused refresh arrives as "unauthorized" too; nothing else to do here.
-      this.refresh().catch(() => {});
+      this.#refreshOnce();
     }, delay);
   }
 

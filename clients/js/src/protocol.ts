@@ -11,6 +11,8 @@ export const EVENTS = {
   authenticated: "authenticated",
   /** server → client with the error object, right before a disconnect */
   unauthorized: "unauthorized",
+  /** server → client once per token, shortly before it expires: `{ exp, expires_in_ms }` */
+  token_expiring: "token_expiring",
 } as const;
 
 /** The field holding the token, in the `authenticate` payload and in the handshake's `auth`. */
@@ -18,6 +20,15 @@ export const TOKEN_FIELD = "token";
 
 /** The fields of the `authenticated` payload (each present when the token has it). */
 export const AUTHENTICATED_FIELDS = ["sub", "exp"] as const;
+
+/** The fields of the `token_expiring` payload. */
+export const TOKEN_EXPIRING_FIELDS = ["exp", "expires_in_ms"] as const;
+
+/**
+ * Codes after which a new token may succeed where the refused one cannot: the helper asks for a
+ * new token (never retrying the refused one) before it reconnects.
+ */
+export const RECOVERABLE_CODES = ["token_expired", "revoked"] as const;
 
 /** The ack of a successful `authenticate` (a refused one acks the error object). */
 export const AUTHENTICATE_ACK_OK = { ok: true } as const;

@@ -64,7 +64,7 @@ test("authenticated() resolves, immediately when already authenticated", async (
 });
 
 test("authenticated() rejects with the contract's error object", async () => {
-  const { auth, created } = setup();
+  const { auth, created } = setup({ recover: false });
   auth.connect();
   const pending = auth.authenticated();
   created[0].serverConnect();
@@ -178,4 +178,113 @@ test("state listeners see every transition and can unsubscribe", async () => {
   off();
   created[0].serverDrop();
   assert.deepEqual(seen, ["connecting", "authenticating", "authenticated"]);
+});
+
+const refusal = (code) => ({ code, message: code, type: "UnauthorizedError", data: { code, message: code, type: "UnauthorizedError" } });
+
+test("token_expiring from the server refreshes in-band, once however often it comes", async () => {
+  const { auth, created, requests } = setup();
+  auth.connect();
+  const socket = created[0];
+  socket.serverConnect();
+  await flush();
+  socket.fire("authenticated", { sub: "alice", exp: 9e9 });
+  socket.fire("token_expiring", { exp: 9e9, expires_in_ms: 30_000 });
+  socket.fire("token_expiring", { exp: 9e9, expires_in_ms: 30_000 });
+  await flush();
+  assert.deepEqual(requests, ["connect", "refresh"]);
+  assert.deepEqual(socket.sent.at(-1), { event: "authenticate", args: [{ token: "token-2" }] });
+  assert.deepEqual(socket.ackTimeouts, [10_000], "the refresh's ack wait is bounded");
+  auth.disconnect();
+});
+
+test("after token_expired it asks for a new token, then reconnects with it", async () => {
+  const { auth, created, requests } = setup();
+  auth.connect();
+  const socket = created[0];
+  const pending = auth.authenticated();
+  socket.serverConnect();
+  await flush();
+  socket.fire("authenticated", { sub: "alice", exp: 9e9 });
+  socket.fire("unauthorized", refusal("token_expired"));
+  socket.serverDrop("io server disconnect");
+  await flush();
+  assert.equal(socket.connectCalls, 1, "reconnected once");
+  assert.equal(auth.state, "connecting");
+  socket.serverConnect();
+  await flush();
+  assert.deepEqual(requests, ["connect", "expired"], "the new token is used, not asked again");
+  assert.deepEqual(socket.sent.at(-1), { event: "authenticate", args: [{ token: "token-2" }] });
+  socket.fire("authenticated", { sub: "alice", exp: 9e9 });
+  assert.equal(auth.state, "authenticated");
+  assert.deepEqual(await pending, { sub: "alice", exp: 9e9 });
+  auth.disconnect();
+});
+
+test("a source that returns the refused token again ends in unauthorized without reconnecting", async () => {
+  const { io, created } = fakeIo();
+  const requests = [];
+  const auth = new AuthSocket({ url: "http://server/", io, getToken: (r) => (requests.push(r.reason), "stale") });
+  auth.connect();
+  const socket = created[0];
+  const pending = auth.authenticated();
+  socket.serverConnect();
+  await flush();
+  socket.fire("unauthorized", refusal("revoked"));
+  await flush();
+  assert.deepEqual(requests, ["connect", "revoked"]);
+  assert.equal(socket.connectCalls, 0, "no reconnect with a stale token");
+  assert.equal(auth.state, "unauthorized");
+  assert.equal(auth.lastError.code, "revoked");
+  await assert.rejects(pending, (e) => e.code === "revoked");
+});
+
+test("a source whose tokens keep being refused is given up after maxRecoveries", async () => {
+  const { auth, created, requests } = setup({ maxRecoveries: 3 });
+  auth.connect();
+  const socket = created[0];
+  const pending = auth.authenticated();
+  for (let i = 0; i < 6; i++) {
+    socket.serverConnect();
+    await flush();
+    socket.fire("unauthorized", refusal("revoked"));
+    socket.serverDrop("io server disconnect");
+    await flush();
+    if (auth.state === "unauthorized") break;
+  }
+  assert.equal(socket.connectCalls, 3, "three new tokens tried, no more");
+  assert.deepEqual(requests, ["connect", "revoked", "revoked", "revoked"]);
+  assert.equal(auth.state, "unauthorized");
+  await assert.rejects(pending, (e) => e.code === "revoked");
+});
+
+test("a throwing source and codes a new token cannot fix end in unauthorized at once", async () => {
+  for (const [code, getToken] of [
+    ["revoked", (r) => (r.reason === "connect" ? "t" : Promise.reject(new Error("logged out")))],
+    ["invalid_token", () => "fresh-every-time-" + Math.random()],
+  ]) {
+    const { io, created } = fakeIo();
+    const auth = new AuthSocket({ url: "http://server/", io, getToken });
+    auth.connect();
+    created[0].serverConnect();
+    await flush();
+    created[0].fire("unauthorized", refusal(code));
+    await flush();
+    assert.equal(created[0].connectCalls, 0, code);
+    assert.equal(auth.state, "unauthorized", code);
+    assert.equal(auth.lastError.code, code);
+  }
+});
+
+test("handshake mode: a refused handshake for token_expired reconnects with a new token", async () => {
+  const { auth, created, requests } = setup({ mode: "handshake" });
+  auth.connect();
+  const socket = created[0];
+  assert.deepEqual(await socket.handshakeAuth(), { token: "token-1" });
+  socket.fire("connect_error", new Error("token_expired"));
+  await flush();
+  assert.equal(socket.connectCalls, 1);
+  assert.deepEqual(await socket.handshakeAuth(), { token: "token-2" });
+  assert.deepEqual(requests, ["connect", "expired"]);
+  auth.disconnect();
 });

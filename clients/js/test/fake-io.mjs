@@ -28,6 +28,10 @@ export class FakeSocket {
     this.sent.push({ event, args });
     return this;
   }
+  timeout(ms) {
+    this.ackTimeouts = [...(this.ackTimeouts ?? []), ms];
+    return this;
+  }
   async emitWithAck(event, ...args) {
     this.sent.push({ event, args });
     return this.ackReplies.shift() ?? { ok: true };

@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -26,6 +26,10 @@ pub mod protocol {
     pub const EVENT_AUTHENTICATED: &str = "authenticated";
     /// Server → client event with the error object, right before a disconnect.
     pub const EVENT_UNAUTHORIZED: &str = "unauthorized";
+    /// Server → client event once per token, shortly before it expires: `{ exp, expires_in_ms }`.
+    pub const EVENT_TOKEN_EXPIRING: &str = "token_expiring";
+    /// Codes after which a new token may succeed where the refused one cannot.
+    pub const RECOVERABLE_CODES: [&str; 2] = ["token_expired", "revoked"];
     /// The field holding the token, in the `authenticate` payload and the handshake `auth`.
     pub const TOKEN_FIELD: &str = "token";
     /// The `connect_error` message of a server with too many pending sockets (retry later).
@@ -51,7 +55,10 @@ pub mod protocol {
 }
 
 pub use protocol::ERROR_CODES;
-use protocol::{token_payload, EVENT_AUTHENTICATE, EVENT_AUTHENTICATED, EVENT_UNAUTHORIZED};
+use protocol::{
+    token_payload, EVENT_AUTHENTICATE, EVENT_AUTHENTICATED, EVENT_TOKEN_EXPIRING,
+    EVENT_UNAUTHORIZED, RECOVERABLE_CODES,
+};
 
 /// How the token travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -65,13 +72,20 @@ pub enum Mode {
 
 /// Why a token is asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TokenRequest {
     /// The first connection.
     Connect,
     /// A reconnection after the connection was lost.
     Reconnect,
-    /// An in-band refresh before `exp`.
+    /// An in-band refresh before `exp` (on the client's timer or the server's `token_expiring`).
     Refresh,
+    /// The server refused the last token because it expired: return a *new* token, or an
+    /// error. The client never retries the refused token.
+    Expired,
+    /// The server refused the last token because it (or its user) was revoked: as
+    /// [`TokenRequest::Expired`].
+    Revoked,
 }
 
 type TokenFuture = Pin<Box<dyn Future<Output = Result<String, String>> + Send>>;
@@ -162,6 +176,15 @@ struct Shared {
     token: TokenSource,
     mode: Mode,
     refresh_margin: Duration,
+    /// Ask for a new token after `token_expired` / `revoked` (at most `max_recoveries` in a row).
+    recover: bool,
+    max_recoveries: u32,
+    recoveries: AtomicU32,
+    /// The token last sent (what a refusal refers to).
+    last_token: Mutex<Option<String>>,
+    /// A new token fetched after a refusal, for the next connection.
+    next_token: Mutex<Option<String>>,
+    refreshing: AtomicBool,
     state: watch::Sender<State>,
     client: Mutex<Option<Client>>,
     refresh_generation: AtomicU64,
@@ -180,6 +203,8 @@ pub struct AuthClientBuilder {
     refresh_margin: Duration,
     timeout: Duration,
     reconnect: bool,
+    recover: bool,
+    max_recoveries: u32,
     handlers: Vec<(String, Handler)>,
 }
 
@@ -203,6 +228,8 @@ impl AuthClientBuilder {
             refresh_margin: Duration::from_secs(60),
             timeout: Duration::from_secs(10),
             reconnect: true,
+            recover: true,
+            max_recoveries: 3,
             handlers: Vec::new(),
         }
     }
@@ -245,6 +272,21 @@ impl AuthClientBuilder {
         self
     }
 
+    /// After `unauthorized` with `token_expired` or `revoked`, ask the token source for a new
+    /// token ([`TokenRequest::Expired`] / [`TokenRequest::Revoked`]) and reconnect with it, at most
+    /// `max_recoveries` times in a row (defaults: on, 3). A source that returns the refused token
+    /// again, fails, or is refused that often ends in the refused state (see
+    /// [`AuthClient::refusal`]) and the client stops reconnecting: never a loop with a stale
+    /// token. Any other refusal ends there at once.
+    ///
+    /// A handshake refused by the server (`connect_error`) also ends in the refused state:
+    /// rust_socketio does not reconnect after one.
+    pub fn recover(mut self, recover: bool, max_recoveries: u32) -> Self {
+        self.recover = recover;
+        self.max_recoveries = max_recoveries;
+        self
+    }
+
     /// Calls `handler` with the first argument of every `event`.
     pub fn on(
         mut self,
@@ -268,6 +310,12 @@ impl AuthClientBuilder {
             token,
             mode: self.mode,
             refresh_margin: self.refresh_margin,
+            recover: self.recover,
+            max_recoveries: self.max_recoveries,
+            recoveries: AtomicU32::new(0),
+            last_token: Mutex::new(None),
+            next_token: Mutex::new(None),
+            refreshing: AtomicBool::new(false),
             state,
             client: Mutex::new(None),
             refresh_generation: AtomicU64::new(0),
@@ -280,7 +328,7 @@ impl AuthClientBuilder {
             .reconnect_on_disconnect(self.reconnect)
             .reconnect_delay(100, 2000);
         if self.mode == Mode::Handshake {
-            let token = shared.token.get(TokenRequest::Connect).await?;
+            let token = shared.current_token(TokenRequest::Connect).await?;
             builder = builder.auth(token_payload(token));
             let on_reconnect = shared.clone();
             builder = builder.on_reconnect(move || {
@@ -293,7 +341,7 @@ impl AuthClientBuilder {
                         shared.state.send_replace(State::Connecting);
                     }
                     let mut settings = ReconnectSettings::new();
-                    match shared.token.get(TokenRequest::Reconnect).await {
+                    match shared.current_token(TokenRequest::Reconnect).await {
                         Ok(token) => settings.auth(token_payload(token)),
                         Err(e) => tracing::warn!(error = %e, "no token for the reconnect"),
                     }
@@ -308,9 +356,15 @@ impl AuthClientBuilder {
             async move { shared.on_connect(client).await }.boxed()
         });
         let on_close = shared.clone();
-        builder = builder.on(Event::Close, move |_, _| {
+        builder = builder.on(Event::Close, move |_, client| {
             let shared = on_close.clone();
             async move {
+                if matches!(&*shared.state.borrow(), State::Refused(_)) {
+                    // Refused for good: stop rust_socketio's reconnect (a stale token would only
+                    // be refused again).
+                    let _ = client.disconnect().await;
+                    return;
+                }
                 // Until the next `authenticated`, the client is not authenticated.
                 shared.refresh_generation.fetch_add(1, Ordering::SeqCst);
                 shared.state.send_if_modified(|state| {
@@ -337,7 +391,7 @@ impl AuthClientBuilder {
                         code: "invalid_token".into(),
                         message: "refused".into(),
                     });
-                shared.state.send_replace(State::Refused(err));
+                shared.on_refused(err).await;
             }
             .boxed()
         });
@@ -353,6 +407,22 @@ impl AuthClientBuilder {
                     }));
                 } else {
                     tracing::debug!(error = %text, "socket.io client error");
+                }
+            }
+            .boxed()
+        });
+        let on_expiring = shared.clone();
+        builder = builder.on(EVENT_TOKEN_EXPIRING, move |_, _| {
+            let shared = on_expiring.clone();
+            async move {
+                // The server's push: refresh now, whatever our own timer says.
+                if !shared.refreshing.swap(true, Ordering::SeqCst) {
+                    tokio::spawn(async move {
+                        if let Err(e) = shared.refresh().await {
+                            tracing::warn!(error = %e, "token refresh on token_expiring failed");
+                        }
+                        shared.refreshing.store(false, Ordering::SeqCst);
+                    });
                 }
             }
             .boxed()
@@ -441,6 +511,48 @@ fn unix_now() -> u64 {
 }
 
 impl Shared {
+    /// The token for a (re)connection: the one fetched after a refusal, else the source's.
+    async fn current_token(&self, request: TokenRequest) -> Result<String, Error> {
+        let next = self
+            .next_token
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let token = match next {
+            Some(token) => token,
+            None => self.token.get(request).await?,
+        };
+        *self.last_token.lock().unwrap_or_else(|e| e.into_inner()) = Some(token.clone());
+        Ok(token)
+    }
+
+    /// `unauthorized`: fetch a new token when that can help (the reconnect that follows the
+    /// server's disconnect uses it), else settle in the refused state.
+    async fn on_refused(&self, err: AuthError) {
+        let recoverable = RECOVERABLE_CODES.contains(&err.code.as_str());
+        if self.recover
+            && recoverable
+            && self.recoveries.load(Ordering::SeqCst) < self.max_recoveries
+        {
+            let request = if err.code == "revoked" {
+                TokenRequest::Revoked
+            } else {
+                TokenRequest::Expired
+            };
+            if let Ok(token) = self.token.get(request).await {
+                let last = self.last_token.lock().unwrap_or_else(|e| e.into_inner());
+                if last.as_deref() != Some(token.as_str()) {
+                    drop(last);
+                    self.recoveries.fetch_add(1, Ordering::SeqCst);
+                    *self.next_token.lock().unwrap_or_else(|e| e.into_inner()) = Some(token);
+                    self.state.send_replace(State::Connecting);
+                    return;
+                }
+            }
+        }
+        self.state.send_replace(State::Refused(err));
+    }
+
     async fn on_connect(self: Arc<Self>, client: Client) {
         let request = {
             let mut before = self
@@ -460,7 +572,7 @@ impl Shared {
             self.state.send_replace(State::Connecting);
         }
         if self.mode == Mode::Message {
-            match self.token.get(request).await {
+            match self.current_token(request).await {
                 Ok(token) => {
                     if let Err(e) = client.emit(EVENT_AUTHENTICATE, token_payload(token)).await {
                         tracing::warn!(error = %e, "could not send authenticate");
@@ -478,6 +590,7 @@ impl Shared {
 
     fn on_authenticated(self: Arc<Self>, payload: Value) {
         let info: AuthenticatedInfo = serde_json::from_value(payload).unwrap_or_default();
+        self.recoveries.store(0, Ordering::SeqCst);
         self.state.send_replace(State::Authenticated(info.clone()));
         let generation = self.refresh_generation.fetch_add(1, Ordering::SeqCst) + 1;
         let Some(exp) = info.exp else { return };
@@ -498,6 +611,7 @@ impl Shared {
 
     async fn refresh(&self) -> Result<(), Error> {
         let token = self.token.get(TokenRequest::Refresh).await?;
+        *self.last_token.lock().unwrap_or_else(|e| e.into_inner()) = Some(token.clone());
         let client = self
             .client
             .lock()
