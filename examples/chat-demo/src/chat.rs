@@ -1,4 +1,5 @@
-//! The real-time side: `whoami`, `chat message` and presence, for authenticated sockets only.
+//! The real-time side: `whoami`, `chat message` (to everyone, or to a room the token grants) and
+//! presence, for authenticated sockets only.
 
 use std::sync::Arc;
 
@@ -6,7 +7,10 @@ use serde::Deserialize;
 use serde_json::json;
 use socketioxide::extract::{AckSender, SocketRef, TryData};
 use socketioxide::SocketIo;
-use socketioxide_jwt::{Claims, GatedAdapter, JwtAuth, StandardClaims};
+use socketioxide_jwt::protocol::ErrorObject;
+use socketioxide_jwt::{Claims, ErrorCode, GatedAdapter, JwtAuth, StandardClaims};
+
+use crate::rooms;
 
 const MAX_MESSAGE_CHARS: usize = 500;
 
@@ -16,6 +20,9 @@ type UserRoomPrefix = Arc<str>;
 #[derive(Deserialize)]
 struct ChatIn {
     text: String,
+    /// A chat room the sender's token grants; none: everyone.
+    #[serde(default)]
+    room: Option<String>,
 }
 
 /// Registers the chat on `/`, on any gated adapter (local, or Redis for several processes).
@@ -58,8 +65,10 @@ async fn on_chat_message<A: GatedAdapter>(
     TryData(msg): TryData<ChatIn>,
     ack: AckSender<A>,
 ) {
-    let text = match msg {
-        Ok(m) if !m.text.trim().is_empty() && m.text.chars().count() <= MAX_MESSAGE_CHARS => m.text,
+    let (text, room) = match msg {
+        Ok(m) if !m.text.trim().is_empty() && m.text.chars().count() <= MAX_MESSAGE_CHARS => {
+            (m.text, m.room)
+        }
         _ => {
             ack.send(&json!({ "error": "bad_message", "message": format!("send {{ text }} with 1 to {MAX_MESSAGE_CHARS} characters") })).ok();
             return;
@@ -67,10 +76,28 @@ async fn on_chat_message<A: GatedAdapter>(
     };
     let from = me.sub.clone().unwrap_or_default();
     // JwtAdapter keeps sockets that have not authenticated out of this broadcast.
-    if let Err(e) = io
-        .emit("chat message", &json!({ "from": from, "text": text }))
-        .await
-    {
+    let sent = match room {
+        None => {
+            io.emit("chat message", &json!({ "from": from, "text": text }))
+                .await
+        }
+        Some(room) => {
+            // The token's claim decides; its sockets joined the same rooms (rooms_from_claims).
+            if !rooms::in_claims(&me).any(|granted| granted == room) {
+                let refusal = ErrorObject::new(
+                    ErrorCode::Forbidden,
+                    format!("your token does not grant the room {room:?}"),
+                );
+                ack.send(&refusal).ok();
+                return;
+            }
+            let out = json!({ "from": from, "text": text, "room": room });
+            io.to(rooms::socket_room(&room))
+                .emit("chat message", &out)
+                .await
+        }
+    };
+    if let Err(e) = sent {
         tracing::warn!(error = %e, "chat broadcast failed");
     }
     ack.send(&json!({ "ok": true })).ok();

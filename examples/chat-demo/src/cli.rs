@@ -100,6 +100,17 @@ pub struct Args {
     #[arg(long)]
     pub metrics: bool,
 
+    /// Send `token_expiring` this many seconds before a socket's token expires (at most half
+    /// its remaining lifetime), so the page refreshes even when its own timers were throttled.
+    /// 0 turns it off.
+    #[arg(long, default_value_t = 60)]
+    pub expiry_warning_secs: u64,
+
+    /// At most this many authenticated sockets per user (`sub`); one more is refused with
+    /// `forbidden`. Counted across every instance with --redis.
+    #[arg(long)]
+    pub max_sockets_per_user: Option<usize>,
+
     /// Require a local account (a user in the demo's database) for every token, also for tokens
     /// the demo did not issue. Without it, see "Identity" below.
     #[arg(long)]
@@ -116,6 +127,13 @@ Identity:
   issuer whose tokens carry another or no `iss`) authenticate on their verified claims alone: the
   demo has no account for them and needs none. --require-account asks for a local account for
   every token.
+
+Rooms:
+  Tokens carry a `rooms` claim (an array of strings): the chat rooms their holder may read and
+  write. The demo's own tokens grant alice general and tea-party, bob general and workshop, and
+  admin all three; tokens of other issuers bring their own. A socket joins its rooms when it is
+  authenticated and again at every refresh; `chat message` with a `room` reaches that room's
+  members only (`forbidden` for a room the token does not grant).
 
 Logging:
   RUST_LOG sets the filter (default: info). Frame- and packet-level logs of tungstenite,

@@ -10,6 +10,7 @@ mod cli;
 mod http;
 mod identity;
 mod logging;
+mod rooms;
 mod secret;
 mod tokens;
 mod users;
@@ -34,7 +35,8 @@ use crate::users::{UserStore, DEMO_ACCOUNTS};
 use socketioxide_jwt::cluster::{JwtRedisAdapter, RedisDriver};
 use socketioxide_jwt::jwks::{Jwks, JwksOptions, OidcProvider};
 use socketioxide_jwt::revocation::RedisRevocationOptions;
-use socketioxide_jwt::{JwtLocalAdapter, RevocationList};
+use socketioxide_jwt::limits::UserSockets;
+use socketioxide_jwt::{JwtLocalAdapter, RevocationList, StandardClaims};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -86,6 +88,16 @@ async fn run(args: Args) -> Result<(), BoxError> {
     if let Some(max) = args.max_pending {
         builder = builder.max_pending(max);
     }
+    builder = builder
+        .expiry_warning(
+            (args.expiry_warning_secs > 0).then(|| Duration::from_secs(args.expiry_warning_secs)),
+        )
+        .rooms_from_claims(|claims: &StandardClaims| {
+            rooms::in_claims(claims).map(rooms::socket_room).collect::<Vec<_>>()
+        });
+    if let Some(max) = args.max_sockets_per_user {
+        builder = builder.max_sockets_per_user(max);
+    }
     if accounts.checks_anything() {
         let accounts = accounts.clone();
         builder = builder.check(move |claims| {
@@ -121,6 +133,12 @@ async fn run(args: Args) -> Result<(), BoxError> {
             let client = redis::Client::open(url.as_str())
                 .map_err(|e| format!("bad --redis URL (add ?protocol=resp3): {e}"))?;
             let options = RedisRevocationOptions::default().max_token_lifetime(token_ttl);
+            if args.max_sockets_per_user.is_some() {
+                let sockets = UserSockets::redis(client.clone(), Default::default())
+                    .await
+                    .map_err(|e| format!("cannot reach Redis at {url}: {e}"))?;
+                builder = builder.user_sockets(sockets);
+            }
             let revocations = RevocationList::redis(client.clone(), options)
                 .await
                 .map_err(|e| format!("cannot reach Redis at {url}: {e}"))?;

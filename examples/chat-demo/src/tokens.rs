@@ -24,6 +24,8 @@ struct DemoClaims<'a> {
     iss: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     aud: Option<&'a str>,
+    /// The chat rooms the holder may read and write (see `rooms`).
+    rooms: Vec<&'a str>,
 }
 
 impl TokenIssuer {
@@ -48,7 +50,7 @@ impl TokenIssuer {
         &self.issuer
     }
 
-    /// A fresh token for `sub` with `role`.
+    /// A fresh token for `sub` with `role`, granting the user's chat rooms.
     pub fn issue(&self, sub: &str, role: &str) -> Result<String, jsonwebtoken::errors::Error> {
         let now = jsonwebtoken::get_current_timestamp();
         let mut jti = [0u8; 16];
@@ -61,6 +63,7 @@ impl TokenIssuer {
             jti: hex::encode(jti),
             iss: &self.issuer,
             aud: self.audience.as_deref(),
+            rooms: crate::rooms::granted_to(sub, role),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key)
     }

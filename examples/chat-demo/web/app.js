@@ -50,7 +50,19 @@ async function logIn(username, password) {
   return data.token;
 }
 
-/** A fresh token for the current one (used for in-band refresh before expiry). */
+/** The rooms this token grants (its `rooms` claim, as the server verified it): the room picker. */
+function showRooms(rooms) {
+  const select = $("room");
+  const current = select.value;
+  select.replaceChildren(new Option("everyone", ""), ...rooms.map((r) => new Option(`#${r}`, r)));
+  if (rooms.includes(current)) select.value = current;
+}
+
+/**
+ * A fresh token for the current one: for in-band refresh (before expiry, or when the server warns
+ * with token_expiring), and after the server refused an expired or revoked token (the refresh
+ * then fails too, and the page says so: log in again).
+ */
 async function refreshToken() {
   const { res, data } = await postJson("/token/refresh", {}, { authorization: `Bearer ${token}` });
   if (!res.ok) throw new Error(data.message ?? "refresh failed");
@@ -82,10 +94,17 @@ function render(state, error) {
   }
 }
 
-function addMessage({ from, text }) {
+function addMessage({ from, text, room }) {
   const li = document.createElement("li");
   const b = document.createElement("b");
   b.textContent = from;
+  if (room) {
+    const tag = document.createElement("span");
+    tag.className = "room";
+    tag.textContent = `#${room}`;
+    li.dataset.room = room;
+    li.append(tag, " ");
+  }
   li.append(b, document.createTextNode(` ${text}`));
   $("messages").append(li);
   li.scrollIntoView({ block: "end" });
@@ -101,7 +120,7 @@ function startChat() {
   auth = new AuthSocket({
     url: location.origin,
     mode: config.mode,
-    getToken: ({ reason }) => (reason === "refresh" ? refreshToken() : token),
+    getToken: ({ reason }) => (["refresh", "expired", "revoked"].includes(reason) ? refreshToken() : token),
   });
   auth.onStateChange(render);
   auth.connect();
@@ -111,6 +130,8 @@ function startChat() {
     if (authenticatedOnce) $("refresh-count").textContent = String(++refreshes);
     authenticatedOnce = true;
     render(auth.state, auth.lastError);
+    // A refreshed token may grant other rooms: ask the server what this socket holds now.
+    socket.emit("whoami", (me) => showRooms(Array.isArray(me?.rooms) ? me.rooms : []));
   });
   socket.on("chat message", addMessage);
   socket.on("presence", ({ users }) => {
@@ -158,7 +179,12 @@ $("chat-form").addEventListener("submit", (e) => {
   const input = $("message");
   const text = input.value.trim();
   if (!text || auth?.state !== "authenticated") return;
-  auth.socket.emit("chat message", { text });
+  const room = $("room").value;
+  auth.socket.emit("chat message", room ? { text, room } : { text }, (ack) => {
+    const error = $("chat-error");
+    error.hidden = !ack?.code;
+    if (ack?.code) error.textContent = `${ack.message} (${ack.code})`;
+  });
   input.value = "";
 });
 
