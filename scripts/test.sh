@@ -94,6 +94,9 @@ say "Metrics: /metrics scraped after real sockets (every outcome, exact gauges)"
 say "Several instances: 3 chat-demo processes on a throwaway redis-server"
 (cd e2e/node && node --test cluster.test.mjs)
 
+say "Rooms granted by claims, the sockets-per-user cap and the expiry warning: 3 chat-demo processes on a throwaway redis-server"
+(cd e2e/node && node --test features.test.mjs)
+
 say "Faults: Redis outages of 2 and 10 s, an instance killed with SIGKILL, a Redis restart with AOF"
 (cd e2e/node && OUTAGE_SECS=2,10 node --test faults.test.mjs)
 

@@ -72,14 +72,15 @@ export async function startDemo(args = [], { bin = DEMO_BIN, cwd, dataDir, secre
 
 /**
  * An HS256 token for `sub`, signed by the test with `key` (default `TEST_SECRET`), so it can pick
- * `jti`, `iat`, the lifetime and the role (`admin` for the user `admin`).
+ * `jti`, `iat`, the lifetime, the role (`admin` for the user `admin`) and the chat `rooms`.
  */
 export function testToken(
   sub,
-  { key = TEST_SECRET, jti = randomUUID(), iat = Math.floor(Date.now() / 1000) - 1, ttl = 600, role } = {},
+  { key = TEST_SECRET, jti = randomUUID(), iat = Math.floor(Date.now() / 1000) - 1, ttl = 600, role, rooms } = {},
 ) {
   const b64url = (v) => Buffer.from(v).toString("base64url");
   const claims = { sub, jti, iat, exp: iat + ttl, role: role ?? (sub === "admin" ? "admin" : "user") };
+  if (rooms) claims.rooms = rooms;
   const input = `${b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }))}.${b64url(JSON.stringify(claims))}`;
   return `${input}.${createHmac("sha256", key).update(input).digest("base64url")}`;
 }
