@@ -219,3 +219,155 @@ describe("the page never fails silently", () => {
     }
   });
 });
+
+describe("clients that recover by themselves", () => {
+  /**
+   * A page whose timers of 1 s or more never fire: what a background tab (intensive throttling)
+   * or a sleeping device does to a refresh timer. Shorter timers and everything else run.
+   */
+  async function throttledPerson(url) {
+    const context = await browser.newContext();
+    await context.addInitScript(() => {
+      const realSetTimeout = window.setTimeout;
+      window.__deferredTimers = 0;
+      window.setTimeout = (fn, ms, ...args) => {
+        if (ms >= 1000) {
+          window.__deferredTimers += 1;
+          return 0;
+        }
+        return realSetTimeout(fn, ms, ...args);
+      };
+    });
+    const page = await context.newPage();
+    page.setDefaultTimeout(WAIT);
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e));
+    await page.goto(url);
+    return { page, context, errors };
+  }
+
+  async function watchStates(page) {
+    await page.evaluate(() => {
+      window.__states = [];
+      new MutationObserver(() => window.__states.push(document.getElementById("status").dataset.state)).observe(
+        document.getElementById("status"),
+        { attributes: true },
+      );
+    });
+  }
+
+  test("with its timers throttled, the page keeps its socket across several expiries thanks to token_expiring", async () => {
+    const demo = await startDemo(["--token-ttl-secs", "4", "--expiry-warning-secs", "2"]);
+    try {
+      const { page, context, errors } = await throttledPerson(demo.url);
+      const handshakes = [];
+      page.on("request", (r) => /\/socket\.io\/.*EIO=4/.test(r.url()) && !/sid=/.test(r.url()) && handshakes.push(r.url()));
+      await logIn(page, "alice", "wonderland");
+      await status(page).filter({ hasText: "authenticated as alice" }).waitFor();
+      await watchStates(page);
+      // Three refreshes of 4 s tokens: past the first token's expiry, on the server's warning only.
+      await page.waitForFunction(() => Number(document.getElementById("refresh-count").textContent) >= 3, null, {
+        timeout: 20_000,
+      });
+      assert.ok((await page.evaluate(() => window.__deferredTimers)) > 0, "the client's own refresh timer never fired");
+      assert.equal(await status(page).getAttribute("data-state"), "authenticated");
+      const states = await page.evaluate(() => window.__states);
+      assert.ok(!states.some((s) => s !== "authenticated"), `the page left the authenticated state: ${states}`);
+      assert.equal(handshakes.length, 1, "one connection all along");
+      assert.deepEqual(errors, []);
+      await context.close();
+    } finally {
+      await demo.stop();
+    }
+  });
+
+  test("the same throttled page without the warning loses its socket at the first expiry", async () => {
+    const demo = await startDemo(["--token-ttl-secs", "3", "--expiry-warning-secs", "0"]);
+    try {
+      const { page, context } = await throttledPerson(demo.url);
+      await logIn(page, "alice", "wonderland");
+      await status(page).filter({ hasText: "authenticated as alice" }).waitFor();
+      await watchStates(page);
+      // Refused with token_expired: the page leaves the authenticated state (and, when the
+      // refresh endpoint still takes the token in its last second, recovers on a new connection).
+      await page.waitForFunction(() => window.__states.some((s) => s !== "authenticated"), null, { timeout: 10_000 });
+      await context.close();
+    } finally {
+      await demo.stop();
+    }
+  });
+
+  for (const mode of ["message", "handshake"]) {
+    test(`${mode} mode: a revoked user's page ends in a clear state without hammering the server`, async () => {
+      const demo = await startDemo(["--mode", mode]);
+      try {
+        const { page, context, errors } = await person(demo.url);
+        const handshakes = [];
+        const refreshes = [];
+        page.on("request", (r) => {
+          if (/\/socket\.io\/.*EIO=4/.test(r.url()) && !/sid=/.test(r.url())) handshakes.push(r.url());
+          if (r.url().endsWith("/token/refresh")) refreshes.push(r.url());
+        });
+        await logIn(page, "alice", "wonderland");
+        await status(page).filter({ hasText: "authenticated as alice" }).waitFor();
+
+        const admin = await (
+          await fetch(`${demo.url}/login`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ username: "admin", password: "admin-password" }),
+          })
+        ).json();
+        const revoked = await fetch(`${demo.url}/admin/revoke`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${admin.token}`, "content-type": "application/json" },
+          body: JSON.stringify({ sub: "alice" }),
+        });
+        assert.equal(revoked.status, 200);
+
+        await page.locator("#status[data-state=unauthorized]").waitFor();
+        const box = page.locator("#socket-error");
+        assert.equal(await box.getAttribute("data-code"), "revoked");
+        assert.match(await box.textContent(), /revoked/);
+        // Long enough for socket.io-client's reconnects (1 s, jittered) to have come several times.
+        await new Promise((r) => setTimeout(r, 3_000));
+        assert.equal(await status(page).getAttribute("data-state"), "unauthorized", "stays there");
+        assert.equal(handshakes.length, 1, `no reconnect with a revoked token: ${handshakes.length} connections`);
+        assert.ok(refreshes.length <= 1, `asked for a new token at most once: ${refreshes.length}`);
+        assert.deepEqual(errors, []);
+        await context.close();
+      } finally {
+        await demo.stop();
+      }
+    });
+  }
+
+  test("rooms: the picker lists the rooms the token grants, and a room's message reaches its members only", async () => {
+    const demo = await startDemo();
+    try {
+      const alice = await person(demo.url);
+      const bob = await person(demo.url);
+      await logIn(alice.page, "alice", "wonderland");
+      await logIn(bob.page, "bob", "builder");
+      await status(alice.page).filter({ hasText: "authenticated as alice" }).waitFor();
+      await status(bob.page).filter({ hasText: "authenticated as bob" }).waitFor();
+      await alice.page.locator("#room option[value=tea-party]").waitFor({ state: "attached" });
+      const options = await alice.page.locator("#room option").evaluateAll((os) => os.map((o) => o.value));
+      assert.deepEqual(options, ["", "general", "tea-party"]);
+
+      await alice.page.selectOption("#room", "tea-party");
+      await alice.page.fill("#message", "tea for one");
+      await alice.page.click("#send");
+      await alice.page.locator("#messages li[data-room=tea-party]", { hasText: "alice tea for one" }).waitFor();
+      await alice.page.selectOption("#room", "general");
+      await alice.page.fill("#message", "hello general");
+      await alice.page.click("#send");
+      await bob.page.locator("#messages li[data-room=general]", { hasText: "alice hello general" }).waitFor();
+      assert.equal(await bob.page.locator("#messages li", { hasText: "tea for one" }).count(), 0, "bob is not in tea-party");
+      await alice.context.close();
+      await bob.context.close();
+    } finally {
+      await demo.stop();
+    }
+  });
+});
