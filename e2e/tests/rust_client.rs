@@ -173,10 +173,10 @@ async fn the_servers_warning_refreshes_when_the_clients_own_timer_would_be_too_l
 }
 
 #[tokio::test]
-async fn after_expiry_a_stale_token_is_never_retried() {
+async fn after_expiry_a_new_token_reconnects_and_a_stale_one_is_never_retried() {
     let verified = Arc::new(Mutex::new(0));
     let count = verified.clone();
-    let auth = auth()
+    let message = auth()
         .expiry_warning(None)
         .check(move |_| {
             *count.lock().unwrap() += 1;
@@ -184,7 +184,63 @@ async fn after_expiry_a_stale_token_is_never_retried() {
         })
         .build()
         .unwrap();
-    let server = Server::start(|io| install_app(io, "/", &auth)).await;
+    let handshake = auth()
+        .mode(AuthMode::Handshake)
+        .expiry_warning(None)
+        .build()
+        .unwrap();
+    let server = Server::start(|io| {
+        install_app(io, "/", &message);
+        install_app(io, "/hs", &handshake);
+    })
+    .await;
+
+    // A source with new tokens: refused for expiry, asked for a new one, authenticated again.
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let first = sign(&claims("alice", 2));
+    let source_log = log.clone();
+    let source = TokenSource::from_fn(move |request| {
+        source_log.lock().unwrap().push(request);
+        let token = match request {
+            TokenRequest::Connect => first.clone(),
+            _ => sign(&claims("alice", 600)),
+        };
+        async move { Ok(token) }
+    });
+    for (mode, ns) in [(Mode::Message, "/"), (Mode::Handshake, "/hs")] {
+        log.lock().unwrap().clear();
+        let client = AuthClientBuilder::new(server.url(""))
+            .namespace(ns)
+            .mode(mode)
+            .refresh_margin(Duration::ZERO)
+            .token(source.clone())
+            .connect()
+            .await
+            .unwrap();
+        let first_exp = client.info().unwrap().exp.unwrap();
+        wait_until(
+            || log.lock().unwrap().contains(&TokenRequest::Expired),
+            "a new token asked for after the expiry",
+        )
+        .await;
+        let info = client.authenticated(WAIT).await.unwrap_or_else(|e| {
+            panic!(
+                "{mode:?}: authenticated again: {e}; asked {:?}",
+                log.lock().unwrap()
+            )
+        });
+        assert!(
+            info.exp.unwrap() > first_exp + 100,
+            "{mode:?}: with the new token"
+        );
+        assert_eq!(
+            whoami(&client).await["sub"],
+            "alice",
+            "{mode:?}: served on the new connection"
+        );
+        client.disconnect().await.unwrap();
+    }
+    *verified.lock().unwrap() = 0;
 
     // A static token: refused for expiry, nothing new to try, so it stops there.
     let client = AuthClientBuilder::new(server.url(""))

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use rust_socketio::asynchronous::{Client, ClientBuilder, ReconnectSettings};
 use rust_socketio::{Event, Payload};
@@ -151,6 +152,9 @@ pub enum Error {
     /// The ack did not have the expected shape.
     #[error("unexpected ack payload")]
     Ack(#[source] serde_json::Error),
+    /// The client was closed.
+    #[error("the client is closed")]
+    Closed,
     /// rust_socketio's own error.
     #[error(transparent)]
     Socket(#[from] rust_socketio::Error),
@@ -187,11 +191,17 @@ struct Shared {
     refreshing: AtomicBool,
     state: watch::Sender<State>,
     client: Mutex<Option<Client>>,
+    url: String,
+    namespace: String,
+    reconnect: bool,
+    handlers: Vec<(String, SharedHandler)>,
     refresh_generation: AtomicU64,
     connected_before: Mutex<bool>,
 }
 
 type Handler = Box<dyn FnMut(Value) + Send + Sync>;
+/// A handler registered on every client the helper opens (a new one after a refusal).
+type SharedHandler = Arc<Mutex<Handler>>;
 
 /// Builds an [`AuthClient`].
 #[must_use]
@@ -277,10 +287,9 @@ impl AuthClientBuilder {
     /// `max_recoveries` times in a row (defaults: on, 3). A source that returns the refused token
     /// again, fails, or is refused that often ends in the refused state (see
     /// [`AuthClient::refusal`]) and the client stops reconnecting: never a loop with a stale
-    /// token. Any other refusal ends there at once.
-    ///
-    /// A handshake refused by the server (`connect_error`) also ends in the refused state:
-    /// rust_socketio does not reconnect after one.
+    /// token. Any other refusal ends there at once. The same holds for a handshake refused with
+    /// those codes. The new token goes out on a new connection (rust_socketio keeps the refused
+    /// one open without a namespace; the helper closes it).
     pub fn recover(mut self, recover: bool, max_recoveries: u32) -> Self {
         self.recover = recover;
         self.max_recoveries = max_recoveries;
@@ -318,17 +327,109 @@ impl AuthClientBuilder {
             refreshing: AtomicBool::new(false),
             state,
             client: Mutex::new(None),
+            url: self.url,
+            namespace: self.namespace,
+            reconnect: self.reconnect,
+            handlers: self
+                .handlers
+                .into_iter()
+                .map(|(event, handler)| (event, Arc::new(Mutex::new(handler))))
+                .collect(),
             refresh_generation: AtomicU64::new(0),
             connected_before: Mutex::new(false),
         });
 
-        let mut builder = ClientBuilder::new(self.url)
-            .namespace(self.namespace)
+        let client = shared.open(TokenRequest::Connect).await?;
+        match settled(state_rx, self.timeout).await {
+            Ok(_) => Ok(AuthClient { shared }),
+            Err(e) => {
+                let _ = client.disconnect().await;
+                Err(e)
+            }
+        }
+    }
+}
+/// Waits, at most `timeout`, until the state is `Authenticated` (its info) or `Refused`.
+async fn settled(
+    mut rx: watch::Receiver<State>,
+    timeout: Duration,
+) -> Result<AuthenticatedInfo, Error> {
+    tokio::time::timeout(timeout, async {
+        loop {
+            match &*rx.borrow_and_update() {
+                State::Authenticated(info) => return Ok(info.clone()),
+                State::Refused(err) => return Err(Error::Refused(err.clone())),
+                State::Connecting => {}
+            }
+            if rx.changed().await.is_err() {
+                return Err(Error::Timeout);
+            }
+        }
+    })
+    .await
+    .map_err(|_| Error::Timeout)?
+}
+
+fn first_arg(payload: &Payload) -> Value {
+    match payload {
+        Payload::Text(values) => values.first().cloned().unwrap_or(Value::Null),
+        #[allow(deprecated)]
+        Payload::String(s) => serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone())),
+        Payload::Binary(_) => Value::Null,
+    }
+}
+
+fn payload_text(payload: &Payload) -> String {
+    match payload {
+        Payload::Text(values) => values
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| v.to_string())
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        #[allow(deprecated)]
+        Payload::String(s) => s.clone(),
+        Payload::Binary(_) => String::new(),
+    }
+}
+
+/// The code in a `connect_error` (rust_socketio reports it as an error string).
+fn refusal_code(text: &str) -> Option<&'static str> {
+    if !text.contains("ConnectError") {
+        return None;
+    }
+    ERROR_CODES
+        .into_iter()
+        .find(|code| text.contains(&format!("\"{code}\"")))
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+impl Shared {
+    /// Opens a rust_socketio client with every handler of this helper; in handshake mode with
+    /// a token asked for `request`. Replaces the current client.
+    fn open(self: &Arc<Self>, request: TokenRequest) -> BoxFuture<'static, Result<Client, Error>> {
+        let this = self.clone();
+        async move { this.open_now(request).await }.boxed()
+    }
+
+    async fn open_now(self: &Arc<Self>, request: TokenRequest) -> Result<Client, Error> {
+        let shared = self;
+        let mut builder = ClientBuilder::new(self.url.clone())
+            .namespace(self.namespace.clone())
             .reconnect(self.reconnect)
             .reconnect_on_disconnect(self.reconnect)
             .reconnect_delay(100, 2000);
         if self.mode == Mode::Handshake {
-            let token = shared.current_token(TokenRequest::Connect).await?;
+            let token = shared.current_token(request).await?;
             builder = builder.auth(token_payload(token));
             let on_reconnect = shared.clone();
             builder = builder.on_reconnect(move || {
@@ -401,10 +502,12 @@ impl AuthClientBuilder {
             async move {
                 let text = payload_text(&payload);
                 if let Some(code) = refusal_code(&text) {
-                    shared.state.send_replace(State::Refused(AuthError {
-                        code: code.to_owned(),
-                        message: format!("the server refused the connection: {code}"),
-                    }));
+                    shared
+                        .on_refused(AuthError {
+                            code: code.to_owned(),
+                            message: format!("the server refused the connection: {code}"),
+                        })
+                        .await;
                 } else {
                     tracing::debug!(error = %text, "socket.io client error");
                 }
@@ -427,90 +530,39 @@ impl AuthClientBuilder {
             }
             .boxed()
         });
-        for (event, mut handler) in self.handlers {
+        for (event, handler) in &self.handlers {
+            let handler = handler.clone();
             builder = builder.on(event.as_str(), move |payload, _| {
-                handler(first_arg(&payload));
+                (handler.lock().unwrap_or_else(|e| e.into_inner()))(first_arg(&payload));
                 async {}.boxed()
             });
         }
 
         let client = builder.connect().await?;
-        *shared.client.lock().unwrap_or_else(|e| e.into_inner()) = Some(client.clone());
-        match settled(state_rx, self.timeout).await {
-            Ok(_) => Ok(AuthClient { client, shared }),
-            Err(e) => {
-                let _ = client.disconnect().await;
-                Err(e)
-            }
+        *self.client.lock().unwrap_or_else(|e| e.into_inner()) = Some(client.clone());
+        Ok(client)
+    }
+
+    /// After a refusal with a new token at hand: close the refused connection (no reconnect of
+    /// its own) and open a new one, which sends the new token.
+    fn restart(self: Arc<Self>) -> BoxFuture<'static, ()> {
+        async move { self.restart_now().await }.boxed()
+    }
+
+    async fn restart_now(self: Arc<Self>) {
+        let old = self.client.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(old) = old {
+            let _ = old.disconnect().await;
+        }
+        if let Err(e) = self.open(TokenRequest::Reconnect).await {
+            tracing::warn!(error = %e, "could not reconnect with the new token");
+            self.state.send_replace(State::Refused(AuthError {
+                code: "credentials_required".into(),
+                message: format!("could not reconnect with a new token: {e}"),
+            }));
         }
     }
-}
 
-/// Waits, at most `timeout`, until the state is `Authenticated` (its info) or `Refused`.
-async fn settled(
-    mut rx: watch::Receiver<State>,
-    timeout: Duration,
-) -> Result<AuthenticatedInfo, Error> {
-    tokio::time::timeout(timeout, async {
-        loop {
-            match &*rx.borrow_and_update() {
-                State::Authenticated(info) => return Ok(info.clone()),
-                State::Refused(err) => return Err(Error::Refused(err.clone())),
-                State::Connecting => {}
-            }
-            if rx.changed().await.is_err() {
-                return Err(Error::Timeout);
-            }
-        }
-    })
-    .await
-    .map_err(|_| Error::Timeout)?
-}
-
-fn first_arg(payload: &Payload) -> Value {
-    match payload {
-        Payload::Text(values) => values.first().cloned().unwrap_or(Value::Null),
-        #[allow(deprecated)]
-        Payload::String(s) => serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone())),
-        Payload::Binary(_) => Value::Null,
-    }
-}
-
-fn payload_text(payload: &Payload) -> String {
-    match payload {
-        Payload::Text(values) => values
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| v.to_string())
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
-        #[allow(deprecated)]
-        Payload::String(s) => s.clone(),
-        Payload::Binary(_) => String::new(),
-    }
-}
-
-/// The code in a `connect_error` (rust_socketio reports it as an error string).
-fn refusal_code(text: &str) -> Option<&'static str> {
-    if !text.contains("ConnectError") {
-        return None;
-    }
-    ERROR_CODES
-        .into_iter()
-        .find(|code| text.contains(&format!("\"{code}\"")))
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
-}
-
-impl Shared {
     /// The token for a (re)connection: the one fetched after a refusal, else the source's.
     async fn current_token(&self, request: TokenRequest) -> Result<String, Error> {
         let next = self
@@ -528,7 +580,7 @@ impl Shared {
 
     /// `unauthorized`: fetch a new token when that can help (the reconnect that follows the
     /// server's disconnect uses it), else settle in the refused state.
-    async fn on_refused(&self, err: AuthError) {
+    async fn on_refused(self: &Arc<Self>, err: AuthError) {
         let recoverable = RECOVERABLE_CODES.contains(&err.code.as_str());
         if self.recover
             && recoverable
@@ -546,6 +598,7 @@ impl Shared {
                     self.recoveries.fetch_add(1, Ordering::SeqCst);
                     *self.next_token.lock().unwrap_or_else(|e| e.into_inner()) = Some(token);
                     self.state.send_replace(State::Connecting);
+                    tokio::spawn(self.clone().restart());
                     return;
                 }
             }
@@ -628,7 +681,6 @@ impl Shared {
 
 /// An authenticated connection.
 pub struct AuthClient {
-    client: Client,
     shared: Arc<Shared>,
 }
 
@@ -641,6 +693,16 @@ impl std::fmt::Debug for AuthClient {
 }
 
 impl AuthClient {
+    /// The current rust_socketio client (a new one after a recovery).
+    fn client(&self) -> Result<Client, Error> {
+        self.shared
+            .client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or(Error::Closed)
+    }
+
     /// What the server confirmed last, if the client is authenticated right now.
     pub fn info(&self) -> Option<AuthenticatedInfo> {
         match &*self.shared.state.borrow() {
@@ -671,7 +733,7 @@ impl AuthClient {
     /// A transport error.
     pub async fn emit<T: Serialize>(&self, event: &str, data: T) -> Result<(), Error> {
         let data = serde_json::to_value(data).map_err(Error::Ack)?;
-        self.client.emit(event, data).await?;
+        self.client()?.emit(event, data).await?;
         Ok(())
     }
 
@@ -688,7 +750,7 @@ impl AuthClient {
         let data = serde_json::to_value(data).map_err(Error::Ack)?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let tx = Arc::new(Mutex::new(Some(tx)));
-        self.client
+        self.client()?
             .emit_with_ack(event, data, timeout, move |payload, _| {
                 if let Some(tx) = tx.lock().unwrap_or_else(|e| e.into_inner()).take() {
                     let _ = tx.send(unwrap_ack(&payload));
@@ -719,7 +781,15 @@ impl AuthClient {
         self.shared
             .refresh_generation
             .fetch_add(1, Ordering::SeqCst);
-        self.client.disconnect().await?;
+        let client = self
+            .shared
+            .client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(client) = client {
+            client.disconnect().await?;
+        }
         Ok(())
     }
 }

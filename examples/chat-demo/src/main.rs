@@ -34,8 +34,8 @@ use crate::tokens::TokenIssuer;
 use crate::users::{UserStore, DEMO_ACCOUNTS};
 use socketioxide_jwt::cluster::{JwtRedisAdapter, RedisDriver};
 use socketioxide_jwt::jwks::{Jwks, JwksOptions, OidcProvider};
-use socketioxide_jwt::revocation::RedisRevocationOptions;
 use socketioxide_jwt::limits::UserSockets;
+use socketioxide_jwt::revocation::RedisRevocationOptions;
 use socketioxide_jwt::{JwtLocalAdapter, RevocationList, StandardClaims};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -93,7 +93,9 @@ async fn run(args: Args) -> Result<(), BoxError> {
             (args.expiry_warning_secs > 0).then(|| Duration::from_secs(args.expiry_warning_secs)),
         )
         .rooms_from_claims(|claims: &StandardClaims| {
-            rooms::in_claims(claims).map(rooms::socket_room).collect::<Vec<_>>()
+            rooms::in_claims(claims)
+                .map(rooms::socket_room)
+                .collect::<Vec<_>>()
         });
     if let Some(max) = args.max_sockets_per_user {
         builder = builder.max_sockets_per_user(max);
