@@ -694,13 +694,12 @@ impl std::fmt::Debug for AuthClient {
 
 impl AuthClient {
     /// The current rust_socketio client (a new one after a recovery).
-    fn client(&self) -> Result<Client, Error> {
+    fn client(&self) -> Option<Client> {
         self.shared
             .client
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
-            .ok_or(Error::Closed)
     }
 
     /// What the server confirmed last, if the client is authenticated right now.
@@ -733,7 +732,10 @@ impl AuthClient {
     /// A transport error.
     pub async fn emit<T: Serialize>(&self, event: &str, data: T) -> Result<(), Error> {
         let data = serde_json::to_value(data).map_err(Error::Ack)?;
-        self.client()?.emit(event, data).await?;
+        self.client()
+            .ok_or(Error::Closed)?
+            .emit(event, data)
+            .await?;
         Ok(())
     }
 
@@ -750,7 +752,8 @@ impl AuthClient {
         let data = serde_json::to_value(data).map_err(Error::Ack)?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let tx = Arc::new(Mutex::new(Some(tx)));
-        self.client()?
+        self.client()
+            .ok_or(Error::Closed)?
             .emit_with_ack(event, data, timeout, move |payload, _| {
                 if let Some(tx) = tx.lock().unwrap_or_else(|e| e.into_inner()).take() {
                     let _ = tx.send(unwrap_ack(&payload));
