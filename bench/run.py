@@ -67,7 +67,7 @@ def run_once(server_cmd, mode, args):
             pinned(1, [str(BIN / "loadgen"), "--url", url, "--mode", mode, "--sockets", str(args.sockets),
                        "--concurrency", str(args.concurrency), "--hold-secs", str(args.hold)]),
             stdout=subprocess.PIPE, text=True)
-        result, rss_held, cpu_storm = None, None, None
+        result, rss_held, cpu_storm, cpu_hold = None, None, None, 0
         for out in gen.stdout:
             event = json.loads(out)
             if event["event"] == "holding":
@@ -76,6 +76,7 @@ def run_once(server_cmd, mode, args):
                 rss_held = rss_kib(server.pid)
             elif event["event"] == "result":
                 result = event
+                cpu_hold = cpu_ns(server.pid) - cpu0 - (cpu_storm or 0)
         gen.wait(timeout=600)
         if cpu_storm is None:
             cpu_storm = cpu_ns(server.pid) - cpu0
@@ -87,6 +88,7 @@ def run_once(server_cmd, mode, args):
             "sockets_per_s": result["sockets_per_s"], "p50_ms": result["p50_ms"], "p99_ms": result["p99_ms"],
             "cpu_us_per_socket": cpu_storm / 1000 / ok,
             "rss_kib_per_socket": (rss_held - rss0) / ok,
+            "hold_cpu_us_per_socket": cpu_hold / 1000 / ok,
         }
     finally:
         server.kill()
@@ -114,6 +116,10 @@ def main():
                     "and handshake servers run as extra rows in the same rounds")
     ap.add_argument("--compare-label", default="other build", help="how the --compare-bin rows are labelled")
     ap.add_argument("--compare-args", default="", help="extra arguments for the --compare-bin servers")
+    ap.add_argument("--server-args", default="", help="extra arguments for this build's message and handshake servers "
+                    "(e.g. --expiry-warning-secs 0)")
+    ap.add_argument("--token-ttl", type=int, help="lifetime of the load generator's tokens, seconds (default 3600): "
+                    "short enough and the expiry warning fires during --hold (its cost: hold_cpu_us_per_socket)")
     args = ap.parse_args()
     raise_fd_limit(args.sockets * 2 + 1024)  # inherited by the server and the load generator
     if args.from_json:
@@ -126,6 +132,11 @@ def main():
     servers = [s for s in SERVERS if not (args.rust_only and s[0].startswith("node"))]
     if args.only:
         servers = [s for s in servers if s[0] in args.only.split(",")]
+    if args.server_args:
+        servers = [(k, l + f" ({args.server_args})", cmd + args.server_args.split(), m) if k in ("message", "handshake")
+                   else (k, l, cmd, m) for k, l, cmd, m in servers]
+    if args.token_ttl:
+        os.environ["BENCH_TOKEN_TTL_SECS"] = str(args.token_ttl)
     if args.compare_bin:
         for kind in ["message", "handshake"]:
             servers.append((f"{kind}-compare", f"socketioxide-jwt, {kind} mode, lean, {args.compare_label}",
@@ -144,7 +155,8 @@ def main():
             if r["failures"]:
                 print(f"{key}: {r['failures']} failed, first: {r['first_failure']}", file=sys.stderr)
         rows[key] = {k: statistics.median(r[k] for r in runs[key]) for k in
-                     ["sockets_per_s", "p50_ms", "p99_ms", "cpu_us_per_socket", "rss_kib_per_socket"]}
+                     ["sockets_per_s", "p50_ms", "p99_ms", "cpu_us_per_socket", "rss_kib_per_socket",
+                      "hold_cpu_us_per_socket"]}
         labels[key] = label
     report(rows, labels, vars(args), args.chart)
     if args.check and lost:
@@ -168,7 +180,7 @@ def report(rows, labels, args, chart):
                   f"{rows[key]['cpu_us_per_socket'] / rows['node-socketio-jwt']['cpu_us_per_socket']:.2f}")
     for kind in ["message", "handshake"]:
         if f"{kind}-compare" in rows and kind in rows:
-            for metric in ["cpu_us_per_socket", "sockets_per_s", "p99_ms", "rss_kib_per_socket"]:
+            for metric in ["cpu_us_per_socket", "sockets_per_s", "p99_ms", "rss_kib_per_socket", "hold_cpu_us_per_socket"]:
                 print(f"{kind}: this build / {labels[kind + '-compare']}, {metric}: "
                       f"{rows[kind][metric] / rows[kind + '-compare'][metric]:.3f}")
     print(json.dumps({"args": args, "rows": rows, "labels": labels}))

@@ -12,6 +12,7 @@ use socketioxide::handler::ConnectHandler;
 use socketioxide::SocketIo;
 use socketioxide_jwt::layer::CompactHeadLayer;
 use socketioxide_jwt::{AuthMode, JwtAuth, JwtLocalAdapter};
+use std::time::Duration;
 use tower_layer::Layer;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -45,6 +46,9 @@ struct Args {
     /// kinds): RSS, alive tasks, sockets, pending sockets, rooms. For the soak test.
     #[arg(long)]
     stats_every_ms: Option<u64>,
+    /// Seconds before `exp` to send `token_expiring` (0: off). Default: the library's (60 s).
+    #[arg(long)]
+    expiry_warning_secs: Option<u64>,
     /// Install a Prometheus recorder for the library's metrics (built with `--features metrics`).
     #[cfg(feature = "metrics")]
     #[arg(long)]
@@ -110,12 +114,14 @@ async fn main() -> std::io::Result<()> {
             } else {
                 AuthMode::Handshake
             };
-            let auth = JwtAuth::builder()
+            let mut builder = JwtAuth::builder()
                 .hmac_secret(socketioxide_jwt_bench::SECRET)
                 .mode(mode)
-                .max_pending(100_000)
-                .build()
-                .expect("config");
+                .max_pending(100_000);
+            if let Some(secs) = args.expiry_warning_secs {
+                builder = builder.expiry_warning((secs > 0).then(|| Duration::from_secs(secs)));
+            }
+            let auth = builder.build().expect("config");
             let (layer, io) = tuned(SocketIo::builder(), &args)
                 .with_adapter::<JwtLocalAdapter>(())
                 .build_layer();
