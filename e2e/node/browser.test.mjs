@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 
 import { chromium } from "playwright-core";
 
-import { DEMO_BIN, startDemo, until } from "./demo-server.mjs";
+import { DEMO_BIN, login, startDemo, until } from "./demo-server.mjs";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -33,9 +33,10 @@ before(async () => {
 });
 after(() => browser?.close());
 
-/** A fresh browser context (its own cookies and storage): one person. */
-async function person(url) {
+/** A fresh browser context (its own cookies and storage): one person. `initScript` runs first. */
+async function person(url, initScript) {
   const context = await browser.newContext({ viewport: { width: 900, height: 560 } });
+  if (initScript) await context.addInitScript(initScript);
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT);
   const errors = [];
@@ -226,8 +227,7 @@ describe("clients that recover by themselves", () => {
    * or a sleeping device does to a refresh timer. Shorter timers and everything else run.
    */
   async function throttledPerson(url) {
-    const context = await browser.newContext();
-    await context.addInitScript(() => {
+    return person(url, () => {
       const realSetTimeout = window.setTimeout;
       window.__deferredTimers = 0;
       window.setTimeout = (fn, ms, ...args) => {
@@ -238,12 +238,6 @@ describe("clients that recover by themselves", () => {
         return realSetTimeout(fn, ms, ...args);
       };
     });
-    const page = await context.newPage();
-    page.setDefaultTimeout(WAIT);
-    const errors = [];
-    page.on("pageerror", (e) => errors.push(e));
-    await page.goto(url);
-    return { page, context, errors };
   }
 
   async function watchStates(page) {
@@ -311,16 +305,10 @@ describe("clients that recover by themselves", () => {
         await logIn(page, "alice", "wonderland");
         await status(page).filter({ hasText: "authenticated as alice" }).waitFor();
 
-        const admin = await (
-          await fetch(`${demo.url}/login`, {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body: JSON.stringify({ username: "admin", password: "admin-password" }),
-          })
-        ).json();
+        const admin = await login(demo.url, "admin", "admin-password");
         const revoked = await fetch(`${demo.url}/admin/revoke`, {
           method: "POST",
-          headers: { authorization: `Bearer ${admin.token}`, "content-type": "application/json" },
+          headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
           body: JSON.stringify({ sub: "alice" }),
         });
         assert.equal(revoked.status, 200);

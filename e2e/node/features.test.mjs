@@ -134,3 +134,35 @@ test("--expiry-warning-secs: token_expiring comes that long before exp", async (
   assert.ok(warning.expires_in_ms > 0 && warning.expires_in_ms <= 1_000, `${warning.expires_in_ms} ms left`);
   assert.equal((await next(s, "unauthorized")).code, "token_expired");
 });
+
+test("a Redis outage: each process counts its own sockets, nobody is refused for it, and the cap is shared again after", async () => {
+  const [A, B, C] = nodes;
+  await redis.stop();
+  try {
+    const token = testToken("ivan");
+    const onA = [await authenticated(A.url, token), await authenticated(A.url, token)];
+    const refused = await authenticated(A.url, token).then(
+      () => assert.fail("this process's own count still applies"),
+      (e) => e,
+    );
+    assert.equal(refused.code, "forbidden");
+    // B cannot see A's places while Redis is down: it counts its own.
+    const onB = await authenticated(B.url, token);
+    for (const s of [...onA, onB]) s.close();
+  } finally {
+    await redis.start();
+  }
+  // Redis is back: a user's places are counted across the processes again.
+  let attempt = 0;
+  await until(async () => {
+    const token = testToken(`judy-${attempt++}`);
+    const held = [await authenticated(A.url, token), await authenticated(B.url, token)];
+    const third = await authenticated(C.url, token).then(
+      (s) => s,
+      (e) => e,
+    );
+    for (const s of held) s.close();
+    if (third.connected) third.close();
+    return third.code === "forbidden";
+  }, "the cap shared through Redis again", 20_000);
+});

@@ -3,7 +3,9 @@
 
 use crate::auth::JwtAuth;
 use crate::error::AuthError;
+use crate::keys::BoxFuture;
 use crate::session::Session;
+use crate::user_sockets::UserSockets;
 
 /// What taking a place decided.
 pub(crate) enum Place {
@@ -14,17 +16,24 @@ pub(crate) enum Place {
 }
 
 /// Takes a place for the session's user; `Err` (forbidden) when the user holds the cap already.
-pub(crate) async fn take_place<C>(
-    auth: &JwtAuth<C>,
+/// `None` when no cap is configured: the caller goes on at once, without a future to poll.
+pub(crate) fn take_place<'a, C: Send + Sync>(
+    auth: &'a JwtAuth<C>,
+    session: &'a Session<C>,
+) -> Option<BoxFuture<'a, Result<Place, AuthError>>> {
+    let (max, sockets) = auth.inner.gate.user_cap.as_ref()?;
+    Some(Box::pin(take(*max, sockets, session)))
+}
+
+async fn take<C>(
+    max: usize,
+    sockets: &UserSockets,
     session: &Session<C>,
 ) -> Result<Place, AuthError> {
-    let Some((max, sockets)) = &auth.inner.gate.user_cap else {
-        return Ok(Place::Taken);
-    };
     let Some(sub) = session.read(|st| st.registered().and_then(|r| r.sub.clone())) else {
         return Ok(Place::Taken);
     };
-    let Some(place) = sockets.acquire(&sub, *max).await else {
+    let Some(place) = sockets.acquire(&sub, max).await else {
         return Err(AuthError::forbidden(format!(
             "too many connections for this user: at most {max} at once; close one and retry"
         )));
@@ -34,5 +43,15 @@ pub(crate) async fn take_place<C>(
         Ok(Place::Taken)
     } else {
         Ok(Place::Closed)
+    }
+}
+
+/// Awaits `taking` when there is one.
+pub(crate) async fn place_taken(
+    taking: Option<BoxFuture<'_, Result<Place, AuthError>>>,
+) -> Result<Place, AuthError> {
+    match taking {
+        None => Ok(Place::Taken),
+        Some(taking) => taking.await,
     }
 }
