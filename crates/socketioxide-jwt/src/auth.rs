@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use crate::claims::StandardClaims;
+use crate::deadlines::Deadlines;
 use crate::error::AuthError;
 use crate::limits::{FailureTracker, PendingGauge};
 use crate::protocol::EventNames;
@@ -59,6 +60,8 @@ pub(crate) struct GateSettings {
     pub(crate) expiry_warning: Option<Duration>,
     /// At most this many authenticated sockets per `sub`, counted there.
     pub(crate) user_cap: Option<(usize, UserSockets)>,
+    /// Every socket's deadline, in one queue.
+    pub(crate) deadlines: Arc<Deadlines>,
     pub(crate) mode: AuthMode,
     pub(crate) timeout: Duration,
     pub(crate) events: EventNames,

@@ -506,6 +506,7 @@ where
                 gate: GateSettings {
                     leeway: rules.leeway,
                     expiry_warning: self.expiry_warning,
+                    deadlines: Arc::default(),
                     user_cap: self
                         .max_sockets_per_user
                         .map(|max| (max, self.user_sockets.unwrap_or_default())),

@@ -15,6 +15,7 @@ mod authorize;
 #[cfg(feature = "axum")]
 mod axum;
 mod credentials;
+mod deadlines;
 mod error;
 mod gate;
 mod metrics;

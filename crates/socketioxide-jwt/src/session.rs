@@ -7,15 +7,15 @@
 //! (a [`PendingPermit`]), an authenticated one its entry in the revocation list (a
 //! [`LiveTicket`]). Leaving the phase drops them; no code releases them by hand.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use socketioxide::adapter::Adapter;
 use socketioxide::socket::Socket;
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::claims::RegisteredClaims;
+use crate::deadlines::{Deadlines, Expire, TimerSlot};
 use crate::error::AuthError;
 use crate::limits::{AttemptWindow, PendingPermit};
 use crate::metrics::{Namespace, SocketState};
@@ -299,13 +299,13 @@ impl<C> SessionState<C> {
     }
 }
 
-/// A socket's session: the state machine plus the channel that tells its timer task about
-/// deadline changes. Stored (as an `Arc`) in the socket's extensions; dropping it (with the
-/// socket) ends the timer and drops what the phase held.
+/// A socket's session: the state machine plus its place in the configuration's deadline queue.
+/// Stored (as an `Arc`) in the socket's extensions; dropping it (with the socket) disarms the
+/// timer and drops what the phase held.
 #[derive(Debug)]
 pub(crate) struct Session<C> {
     state: Mutex<SessionState<C>>,
-    deadline_tx: watch::Sender<Option<Instant>>,
+    timer: TimerSlot,
     attempts: Mutex<AttemptWindow>,
     /// The client's IP, when the application told us how to find it.
     pub(crate) client_ip: Option<std::net::IpAddr>,
@@ -323,21 +323,26 @@ where
 }
 
 impl<C> Session<C> {
+    /// A session armed in `deadlines` for its state's deadline; `on_expiry` (given the session)
+    /// runs when a deadline passes.
     pub(crate) fn new(
         state: SessionState<C>,
         client_ip: Option<std::net::IpAddr>,
         now: Instant,
-    ) -> (Arc<Self>, watch::Receiver<Option<Instant>>) {
-        let (deadline_tx, rx) = watch::channel(state.deadline());
+        deadlines: Arc<Deadlines>,
+        on_expiry: impl FnOnce(Weak<Self>) -> Arc<dyn Expire>,
+    ) -> Arc<Self> {
+        let deadline = state.deadline();
         let ns = state.ns.clone();
-        let session = Arc::new(Self {
+        let session = Arc::new_cyclic(|me| Self {
             ns,
             state: Mutex::new(state),
-            deadline_tx,
+            timer: TimerSlot::new(deadlines, on_expiry(me.clone())),
             attempts: Mutex::new(AttemptWindow::new(now)),
             client_ip,
         });
-        (session, rx)
+        session.timer.set(deadline);
+        session
     }
 
     /// Records an `authenticate` event; `false` if the socket sent too many this minute.
@@ -354,17 +359,13 @@ impl<C> Session<C> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs `f` on the state, then publishes the (possibly moved) deadline to the timer.
+    /// Runs `f` on the state, then moves the timer to the (possibly moved) deadline.
     pub(crate) fn update<R>(&self, f: impl FnOnce(&mut SessionState<C>) -> R) -> R {
         let mut state = self.lock();
         let r = f(&mut state);
         let deadline = state.deadline();
         drop(state);
-        self.deadline_tx.send_if_modified(|d| {
-            let changed = *d != deadline;
-            *d = deadline;
-            changed
-        });
+        self.timer.set(deadline);
         r
     }
 

@@ -1,6 +1,6 @@
 //! Admission: the connect middleware every socket passes before socketioxide adds it to the
 //! namespace. It applies the connection limits, puts the socket in the pending room with its
-//! session, `authenticate` handler and deadline timer, and verifies a handshake token when the
+//! session (armed in the deadline queue), `authenticate` handler, and verifies a handshake token when the
 //! mode reads one.
 
 use std::fmt::Display;
@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use super::authenticate::AuthenticateHandler;
 use super::place::{place_taken, take_place, Place};
 use super::refuse::refuse_handshake;
-use super::timer::run_deadline_timer;
+use super::timer::SocketDeadline;
 use crate::adapter::GatedAdapter;
 use crate::app_handler::{AuthenticatedHandler, ViaAuthenticated};
 use crate::auth::{AuthMode, JwtAuth};
@@ -59,10 +59,13 @@ where
         return Err(Box::new(SERVER_BUSY));
     };
     s.join(PENDING_ROOM);
-    let (session, deadline_rx) = Session::new(
+    let weak_socket = Arc::downgrade(&s);
+    let session = Session::new(
         SessionState::pending(now, gate.timeout, permit, metrics::Namespace::new(s.ns())),
         client_ip,
         now,
+        gate.deadlines.clone(),
+        |session| Arc::new(SocketDeadline::new(weak_socket, session, auth.clone())),
     );
     s.extensions.insert(session.clone());
     s.on::<_, ViaAuthenticated<T>>(
@@ -72,12 +75,6 @@ where
             handler: handler.clone(),
         },
     );
-    tokio::spawn(run_deadline_timer(
-        Arc::downgrade(&s),
-        Arc::downgrade(&session),
-        deadline_rx,
-        auth.clone(),
-    ));
 
     if !gate.mode.reads_handshake() {
         return Ok(());

@@ -1,47 +1,55 @@
-//! The per-socket deadline timer: the authentication timeout while pending, the token's expiry
-//! (and the `token_expiring` warning before it) once authenticated.
+//! What a socket's deadline does when it passes: the authentication timeout while pending, the
+//! `token_expiring` warning and the token's expiry once authenticated. The deadlines themselves
+//! sit in the configuration's queue (`deadlines`); this is the per-socket entry.
 
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 
 use socketioxide::adapter::Adapter;
 use socketioxide::socket::Socket;
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::refuse::refuse_socket;
 use crate::auth::JwtAuth;
+use crate::deadlines::{Armed, Expire};
+use crate::protocol::ErrorCode;
 use crate::session::{Due, Session};
 use crate::time::wall_clock;
 
-/// Refuses the socket when its deadline passes. Ends when the session is dropped with its
-/// socket, or closes.
-pub(crate) async fn run_deadline_timer<A: Adapter, C: Send + Sync + 'static>(
+/// A socket's entry in the deadline queue.
+pub(crate) struct SocketDeadline<A: Adapter, C> {
     socket: Weak<Socket<A>>,
     session: Weak<Session<C>>,
-    mut deadline_rx: watch::Receiver<Option<Instant>>,
     auth: JwtAuth<C>,
-) {
-    loop {
-        let deadline = *deadline_rx.borrow_and_update();
-        let fired = match deadline {
-            None => false,
-            Some(at) => tokio::select! {
-                () = tokio::time::sleep_until(at) => true,
-                changed = deadline_rx.changed() => {
-                    if changed.is_err() { return; }
-                    false
-                }
-            },
-        };
-        if !fired {
-            if deadline.is_none() && deadline_rx.changed().await.is_err() {
-                return;
-            }
-            continue;
+    armed: Armed,
+}
+
+impl<A: Adapter, C: Send + Sync + 'static> SocketDeadline<A, C> {
+    pub(crate) fn new(
+        socket: Weak<Socket<A>>,
+        session: Weak<Session<C>>,
+        auth: JwtAuth<C>,
+    ) -> Self {
+        Self {
+            socket,
+            session,
+            auth,
+            armed: Armed::default(),
         }
-        let (Some(s), Some(session)) = (socket.upgrade(), session.upgrade()) else {
+    }
+}
+
+impl<A: Adapter, C: Send + Sync + 'static> Expire for SocketDeadline<A, C> {
+    fn armed(&self) -> &Armed {
+        &self.armed
+    }
+
+    /// Refuses the socket when its deadline passed, or warns it that the token expires soon.
+    /// A deadline that moved meanwhile (a refresh) is left to the re-armed entry.
+    fn expire(self: Arc<Self>) {
+        let (Some(s), Some(session)) = (self.socket.upgrade(), self.session.upgrade()) else {
             return;
         };
+        let auth = &self.auth;
         match session.update(|st| st.on_deadline(Instant::now(), wall_clock())) {
             Some(Due::Warn(payload)) => {
                 tracing::debug!(sid = %s.id, exp = payload.exp, "token expiring: client warned");
@@ -52,14 +60,11 @@ pub(crate) async fn run_deadline_timer<A: Adapter, C: Send + Sync + 'static>(
             Some(Due::Refuse(err)) => {
                 // Waiting for `authenticate`, or a token that expired however it came.
                 let mode = match err.code() {
-                    crate::protocol::ErrorCode::Timeout => "message",
+                    ErrorCode::Timeout => "message",
                     _ => auth.inner.gate.mode_label(),
                 };
-                refuse_socket(s, &err, None, &auth, &session, mode);
-                return;
+                refuse_socket(s, &err, None, auth, &session, mode);
             }
-            // The deadline moved (refresh) or the session closed; the loop reads the new one.
-            None if session.read(|st| st.deadline().is_none()) => return,
             None => {}
         }
     }

@@ -1,0 +1,253 @@
+//! One timer for every socket of a configuration: the sockets' deadlines (authentication timeout,
+//! expiry warning, expiry) sit in one [`DelayQueue`] driven by one task, instead of a task, a
+//! sleep and a channel per socket.
+//!
+//! Each socket owns a [`TimerSlot`]: what to run when its deadline passes (an [`Expire`], shared
+//! with the queue) and, inside it, the key of its entry, if armed. Lock order: the queue, then an
+//! entry's [`Armed`]. The driver clears an entry's key under the queue lock when it pops it, so a
+//! key is never used after the queue freed it (keys are reused); it touches nothing else there.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::task::{Poll, Waker};
+
+use tokio::time::Instant;
+use tokio_util::time::delay_queue::{DelayQueue, Key};
+
+/// The key of an entry in the queue and its deadline, while armed.
+pub(crate) type Armed = Mutex<Option<(Key, Instant)>>;
+
+/// What a socket does when its deadline passes.
+pub(crate) trait Expire: Send + Sync + 'static {
+    /// Where the entry's key is kept (the driver clears it as it pops the entry).
+    fn armed(&self) -> &Armed;
+    /// Called by the driver, no lock held, after popping the entry.
+    fn expire(self: Arc<Self>);
+}
+
+/// Entries popped per pass of the driver before it runs them (bounds the time the queue is
+/// locked in a storm of deadlines).
+const MAX_PER_PASS: usize = 256;
+
+/// The queue of a configuration's deadlines and its driver.
+#[derive(Default)]
+pub(crate) struct Deadlines {
+    queue: Mutex<DelayQueue<Arc<dyn Expire>>>,
+    driving: AtomicBool,
+    /// The driver's waker, woken when the queue goes away so that the driver ends.
+    driver: Mutex<Option<Waker>>,
+}
+
+impl fmt::Debug for Deadlines {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Deadlines")
+            .field("armed", &self.lock().len())
+            .finish()
+    }
+}
+
+impl Drop for Deadlines {
+    fn drop(&mut self) {
+        if let Some(waker) = self
+            .driver
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            waker.wake();
+        }
+    }
+}
+
+impl Deadlines {
+    fn lock(&self) -> MutexGuard<'_, DelayQueue<Arc<dyn Expire>>> {
+        // Every operation on the queue completes or panics before touching it.
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts the driver when none runs (it ends when the queue empties; a socket brings a runtime).
+    fn ensure_driver(self: &Arc<Self>) {
+        if !self.driving.swap(true, Ordering::AcqRel) {
+            tokio::spawn(drive(Arc::downgrade(self)));
+        }
+    }
+}
+
+/// One socket's place in the queue; disarmed when dropped.
+pub(crate) struct TimerSlot {
+    deadlines: Arc<Deadlines>,
+    on_expiry: Arc<dyn Expire>,
+}
+
+impl fmt::Debug for TimerSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimerSlot").finish_non_exhaustive()
+    }
+}
+
+impl TimerSlot {
+    pub(crate) fn new(deadlines: Arc<Deadlines>, on_expiry: Arc<dyn Expire>) -> Self {
+        Self {
+            deadlines,
+            on_expiry,
+        }
+    }
+
+    fn armed(&self) -> MutexGuard<'_, Option<(Key, Instant)>> {
+        self.on_expiry
+            .armed()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Arms the slot for `at`, moves it, or (`None`) disarms it.
+    pub(crate) fn set(&self, at: Option<Instant>) {
+        // Most updates leave the deadline as it is: no need for the shared lock then.
+        if self.armed().as_ref().map(|(_, current)| *current) == at {
+            return;
+        }
+        let mut queue = self.deadlines.lock();
+        let mut armed = self.armed();
+        match (armed.as_mut(), at) {
+            (Some((_, current)), Some(at)) if *current == at => {}
+            (Some((key, current)), Some(at)) => {
+                queue.reset_at(key, at);
+                *current = at;
+            }
+            (Some((key, _)), None) => {
+                queue.try_remove(key);
+                *armed = None;
+                if queue.is_empty() {
+                    // Let the driver see it and end now, not at the removed entry's deadline.
+                    let driver = self.deadlines.driver.lock();
+                    if let Some(waker) = driver.unwrap_or_else(|e| e.into_inner()).as_ref() {
+                        waker.wake_by_ref();
+                    }
+                }
+            }
+            (None, Some(at)) => {
+                *armed = Some((queue.insert_at(self.on_expiry.clone(), at), at));
+            }
+            (None, None) => {}
+        }
+        drop((armed, queue));
+        if at.is_some() {
+            self.deadlines.ensure_driver();
+        }
+    }
+}
+
+impl Drop for TimerSlot {
+    fn drop(&mut self) {
+        self.set(None);
+    }
+}
+
+/// Pops the due entries and runs them; ends when the queue is empty or gone.
+async fn drive(deadlines: Weak<Deadlines>) {
+    loop {
+        let due = poll_fn(|cx| {
+            let Some(deadlines) = deadlines.upgrade() else {
+                return Poll::Ready(None);
+            };
+            *deadlines.driver.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
+            let mut queue = deadlines.lock();
+            if queue.is_empty() {
+                // No socket waits: end (the next `set` starts a driver again). Decided under the
+                // queue lock, so an insert either sees this or is seen here.
+                deadlines.driving.store(false, Ordering::Release);
+                return Poll::Ready(None);
+            }
+            let mut due = Vec::new();
+            while due.len() < MAX_PER_PASS {
+                match queue.poll_expired(cx) {
+                    Poll::Ready(Some(expired)) => {
+                        let item = expired.into_inner();
+                        *item.armed().lock().unwrap_or_else(|e| e.into_inner()) = None;
+                        due.push(item);
+                    }
+                    // Empty (the waker is registered: an insert wakes it) or not yet due.
+                    Poll::Ready(None) | Poll::Pending => break,
+                }
+            }
+            if due.is_empty() {
+                Poll::Pending
+            } else {
+                Poll::Ready(Some(due))
+            }
+        })
+        .await;
+        match due {
+            Some(due) => due.into_iter().for_each(|item| item.expire()),
+            None => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::time::Duration;
+
+    struct Counter {
+        fired: AtomicUsize,
+        armed: Armed,
+    }
+
+    impl Expire for Counter {
+        fn armed(&self) -> &Armed {
+            &self.armed
+        }
+        fn expire(self: Arc<Self>) {
+            self.fired.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn slot(deadlines: &Arc<Deadlines>) -> (TimerSlot, Arc<Counter>) {
+        let counter = Arc::new(Counter {
+            fired: AtomicUsize::new(0),
+            armed: Mutex::new(None),
+        });
+        (TimerSlot::new(deadlines.clone(), counter.clone()), counter)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fires_at_the_deadline_moves_and_disarms() {
+        let deadlines = Arc::new(Deadlines::default());
+        let (a, fired_a) = slot(&deadlines);
+        let (b, fired_b) = slot(&deadlines);
+        let (c, fired_c) = slot(&deadlines);
+        let t0 = Instant::now();
+        a.set(Some(t0 + Duration::from_secs(1)));
+        b.set(Some(t0 + Duration::from_secs(1)));
+        b.set(Some(t0 + Duration::from_secs(3)));
+        c.set(Some(t0 + Duration::from_secs(1)));
+        c.set(None);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(fired_a.fired.load(Ordering::SeqCst), 1);
+        assert_eq!(fired_b.fired.load(Ordering::SeqCst), 0, "moved later");
+        assert_eq!(fired_c.fired.load(Ordering::SeqCst), 0, "disarmed");
+        // Fired slots can be armed again (their key was forgotten, not reused by mistake).
+        a.set(Some(Instant::now() + Duration::from_secs(1)));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(fired_a.fired.load(Ordering::SeqCst), 2);
+        assert_eq!(fired_b.fired.load(Ordering::SeqCst), 1);
+        b.set(Some(Instant::now() + Duration::from_secs(3600)));
+        tokio::task::yield_now().await;
+        assert!(deadlines.driving.load(Ordering::Acquire));
+        drop((a, b, c));
+        assert_eq!(
+            deadlines.lock().len(),
+            0,
+            "dropped slots leave nothing behind"
+        );
+        tokio::task::yield_now().await;
+        assert!(
+            !deadlines.driving.load(Ordering::Acquire),
+            "no driver without deadlines"
+        );
+    }
+}
