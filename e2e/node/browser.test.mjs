@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 
 import { chromium } from "playwright-core";
 
-import { DEMO_BIN, login, startDemo, until } from "./demo-server.mjs";
+import { DEMO_BIN, adminRevoke, startDemo, until } from "./demo-server.mjs";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -305,12 +305,7 @@ describe("clients that recover by themselves", () => {
         await logIn(page, "alice", "wonderland");
         await status(page).filter({ hasText: "authenticated as alice" }).waitFor();
 
-        const admin = await login(demo.url, "admin", "admin-password");
-        const revoked = await fetch(`${demo.url}/admin/revoke`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
-          body: JSON.stringify({ sub: "alice" }),
-        });
+        const revoked = await adminRevoke(demo.url, { sub: "alice" });
         assert.equal(revoked.status, 200);
 
         await page.locator("#status[data-state=unauthorized]").waitFor();

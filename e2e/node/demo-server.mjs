@@ -107,6 +107,16 @@ export async function login(url, username, password) {
   return (await res.json()).token;
 }
 
+/** `POST /admin/revoke` with `body` (`{ sub }` or `{ jti }`), as the demo's admin → the response. */
+export async function adminRevoke(url, body) {
+  const admin = await login(url, "admin", "admin-password");
+  return fetch(`${url}/admin/revoke`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
 /** Resolves when `predicate()` holds, polling; rejects after `ms`. */
 export async function until(predicate, what, ms = 10_000) {
   const deadline = Date.now() + ms;

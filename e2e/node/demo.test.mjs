@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 
 import { io } from "socket.io-client";
 
-import { TEST_SECRET, login, startDemo, startRedis, until } from "./demo-server.mjs";
+import { TEST_SECRET, adminRevoke, login, startDemo, startRedis, until } from "./demo-server.mjs";
 
 const FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), "../fixtures");
 const WAIT = 10_000;
@@ -219,12 +219,7 @@ test("REST routes use the library's extractor: GET /api/me, 401/403 per RFC 6750
     assert.equal((await notAdmin.json()).code, "forbidden");
 
     // Revoked by an admin: the same token is refused by REST and by the socket.
-    const admin = await login(demo.url, "admin", "admin-password");
-    const revoked = await fetch(`${demo.url}/admin/revoke`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
-      body: JSON.stringify({ sub: "alice" }),
-    });
+    const revoked = await adminRevoke(demo.url, { sub: "alice" });
     assert.equal(revoked.status, 200);
     const after = await me(alice);
     assert.equal(after.status, 401);

@@ -244,6 +244,24 @@ impl RedisDriver {
         }
     }
 
+    /// Runs one command (scripts included) as every driver operation runs: see [`Self::run`].
+    pub(crate) async fn query<T: ::redis::FromRedisValue>(
+        &self,
+        cmd: &::redis::Cmd,
+    ) -> Result<T, RedisDriverError> {
+        let mut conn = self.conn();
+        self.run(cmd.query_async::<T>(&mut conn)).await
+    }
+
+    /// Runs a pipeline whose replies are ignored, as every driver operation runs.
+    pub(crate) async fn query_pipeline(
+        &self,
+        pipe: &::redis::Pipeline,
+    ) -> Result<(), RedisDriverError> {
+        let mut conn = self.conn();
+        self.run(pipe.query_async::<()>(&mut conn)).await
+    }
+
     fn mark_down(&self) {
         if self.link.inbox.up.swap(false, Ordering::AcqRel) {
             tracing::warn!("Redis unreachable: broadcasts stay on this server until it is back");

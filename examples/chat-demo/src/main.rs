@@ -135,19 +135,16 @@ async fn run(args: Args) -> Result<(), BoxError> {
             let client = redis::Client::open(url.as_str())
                 .map_err(|e| format!("bad --redis URL (add ?protocol=resp3): {e}"))?;
             let options = RedisRevocationOptions::default().max_token_lifetime(token_ttl);
+            let driver = RedisDriver::new(client.clone())
+                .await
+                .map_err(|e| format!("cannot reach Redis at {url}: {e}"))?;
             if args.max_sockets_per_user.is_some() {
-                let sockets = UserSockets::redis(client.clone(), Default::default())
-                    .await
-                    .map_err(|e| format!("cannot reach Redis at {url}: {e}"))?;
-                builder = builder.user_sockets(sockets);
+                builder = builder.user_sockets(UserSockets::redis(&driver, Default::default()));
             }
             let revocations = RevocationList::redis(client.clone(), options)
                 .await
                 .map_err(|e| format!("cannot reach Redis at {url}: {e}"))?;
             let auth = builder.revocations(revocations.clone()).build()?;
-            let driver = RedisDriver::new(client)
-                .await
-                .map_err(|e| format!("cannot reach Redis at {url}: {e}"))?;
             let (layer, io) = io_builder
                 .with_adapter::<JwtRedisAdapter>(driver.adapter())
                 .build_layer();

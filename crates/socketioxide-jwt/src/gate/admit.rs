@@ -14,7 +14,7 @@ use socketioxide_core::Value;
 use tokio::time::Instant;
 
 use super::authenticate::AuthenticateHandler;
-use super::place::{place_taken, take_place, Place};
+use super::place::{take_place, Place};
 use super::refuse::refuse_handshake;
 use super::timer::SocketDeadline;
 use crate::adapter::GatedAdapter;
@@ -97,7 +97,7 @@ where
     let result = auth.inner.verifier.verify(&token).await;
     let rules = gate.expiry_rules();
     match session.update(|st| st.finish_verification(result, Instant::now(), wall_clock(), rules)) {
-        Outcome::FirstAuthentication => match place_taken(take_place(auth, &session)).await {
+        Outcome::FirstAuthentication => match take_place(auth, &session).await {
             Ok(Place::Taken) => Ok(()),
             Ok(Place::Closed) => {
                 let err = AuthError::new(ErrorCode::Timeout);

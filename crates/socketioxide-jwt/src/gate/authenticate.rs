@@ -11,7 +11,7 @@ use socketioxide_core::Value;
 use tokio::time::Instant;
 
 use super::live::{emit_authenticated, go_live, poll_once, Caller};
-use super::place::{place_taken, take_place, Place};
+use super::place::{take_place, Place};
 use super::refuse::refuse_socket;
 use super::rooms::regrant;
 use crate::app_handler::{AuthenticatedHandler, ViaAuthenticated};
@@ -104,7 +104,7 @@ async fn authenticate<A, T, C, H>(
     };
     let rules = auth.inner.gate.expiry_rules();
     match session.update(|st| st.finish_verification(result, Instant::now(), wall_clock(), rules)) {
-        Outcome::FirstAuthentication => match place_taken(take_place(&auth, &session)).await {
+        Outcome::FirstAuthentication => match take_place(&auth, &session).await {
             Ok(Place::Taken) => {
                 let _ = ack.send(&AuthenticateAck::OK);
                 go_live(&auth, &handler, s, session, None, Caller::MessageHandler);

@@ -3,7 +3,6 @@
 
 use crate::auth::JwtAuth;
 use crate::error::AuthError;
-use crate::keys::BoxFuture;
 use crate::session::Session;
 use crate::user_sockets::UserSockets;
 
@@ -16,13 +15,16 @@ pub(crate) enum Place {
 }
 
 /// Takes a place for the session's user; `Err` (forbidden) when the user holds the cap already.
-/// `None` when no cap is configured: the caller goes on at once, without a future to poll.
-pub(crate) fn take_place<'a, C: Send + Sync>(
-    auth: &'a JwtAuth<C>,
-    session: &'a Session<C>,
-) -> Option<BoxFuture<'a, Result<Place, AuthError>>> {
-    let (max, sockets) = auth.inner.gate.user_cap.as_ref()?;
-    Some(Box::pin(take(*max, sockets, session)))
+/// Without a cap it returns at once; the counting future is boxed, so a configuration without a
+/// cap carries a pointer, not that future, in every `authenticate`.
+pub(crate) async fn take_place<C>(
+    auth: &JwtAuth<C>,
+    session: &Session<C>,
+) -> Result<Place, AuthError> {
+    match &auth.inner.gate.user_cap {
+        None => Ok(Place::Taken),
+        Some((max, sockets)) => Box::pin(take(*max, sockets, session)).await,
+    }
 }
 
 async fn take<C>(
@@ -43,15 +45,5 @@ async fn take<C>(
         Ok(Place::Taken)
     } else {
         Ok(Place::Closed)
-    }
-}
-
-/// Awaits `taking` when there is one.
-pub(crate) async fn place_taken(
-    taking: Option<BoxFuture<'_, Result<Place, AuthError>>>,
-) -> Result<Place, AuthError> {
-    match taking {
-        None => Ok(Place::Taken),
-        Some(taking) => taking.await,
     }
 }

@@ -43,9 +43,6 @@ pub(crate) fn join_granted<A: Adapter, C>(auth: &JwtAuth<C>, s: &Socket<A>, clai
 
 /// After a refresh: leaves the rooms `before` granted that `after` does not, joins the new ones.
 pub(crate) fn regrant<A: Adapter, C>(auth: &JwtAuth<C>, s: &Socket<A>, before: &C, after: &C) {
-    if auth.inner.rooms.is_none() {
-        return;
-    }
     let (old, new) = (granted(auth, before), granted(auth, after));
     let left: Vec<String> = old.difference(&new).cloned().collect();
     let joined: Vec<String> = new.difference(&old).cloned().collect();

@@ -6,6 +6,8 @@
 //! - Giving one back (`ZREM`) is queued to a background task; the same task renews this
 //!   process's leases every third of [`RedisUserSocketsOptions::lease`]. A process that dies
 //!   stops renewing: its places free themselves within one lease.
+//! - Every operation goes through the adapter's [`RedisDriver`]: bounded, failing at once while
+//!   Redis is known to be down, recovering with it.
 //! - While Redis is unreachable, places are counted in this process only (each process lets a
 //!   user hold up to the cap), and the leases are written back once Redis answers again: a
 //!   user may then be over the cap until some of their sockets close. Nobody is disconnected
@@ -16,11 +18,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 
 use super::{PlaceStore, UserSockets};
+use crate::cluster::RedisDriver;
 use crate::keys::BoxFuture;
 
 /// Options of [`UserSockets::redis`]: start from [`RedisUserSocketsOptions::default`].
@@ -41,9 +42,6 @@ pub struct RedisUserSocketsOptions {
     /// the places of a process that died free themselves after at most this long. Defaults to
     /// 60 s.
     pub lease: Duration,
-    /// Timeout of each Redis operation; past it, the place is counted in this process.
-    /// Defaults to 1 s.
-    pub timeout: Duration,
 }
 
 impl Default for RedisUserSocketsOptions {
@@ -51,7 +49,6 @@ impl Default for RedisUserSocketsOptions {
         Self {
             key_prefix: "socketioxide-jwt:user-sockets:".into(),
             lease: Duration::from_secs(60),
-            timeout: Duration::from_secs(1),
         }
     }
 }
@@ -68,13 +65,6 @@ impl RedisUserSocketsOptions {
     #[must_use]
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
-        self
-    }
-
-    /// Sets [`RedisUserSocketsOptions::timeout`]: the timeout of each Redis operation.
-    #[must_use]
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
         self
     }
 }
@@ -99,16 +89,12 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
 ";
 
-/// A connection still failing after this long is replaced by a new one.
-const REPLACE_AFTER: Duration = Duration::from_secs(5);
 /// Releases that failed (Redis down) are retried at the next renewal, up to this many.
 const MAX_RETRIED_RELEASES: usize = 100_000;
 
 struct RedisPlaces {
-    client: ::redis::Client,
-    conn: Mutex<ConnectionManager>,
-    /// Since when every operation failed, if the last one did.
-    failing_since: Mutex<Option<Instant>>,
+    /// Bounded operations that fail at once while Redis is known to be down.
+    driver: RedisDriver,
     options: RedisUserSocketsOptions,
     /// This process's name in the members.
     process: String,
@@ -120,51 +106,31 @@ struct RedisPlaces {
 }
 
 impl UserSockets {
-    /// Counts the sockets of every process on the Redis at `client`: a user holds at most the
-    /// cap across the cluster. See the module notes for what an outage does (the cap is then
-    /// applied per process, and no socket is refused for Redis being down).
-    ///
-    /// # Errors
-    /// When Redis cannot be reached at start.
+    /// Counts the sockets of every process on the Redis behind `driver` (the one the adapter
+    /// uses: its operations are bounded, fail at once while Redis is down, and recover with it):
+    /// a user holds at most the cap across the cluster. See the module notes for what an outage
+    /// does (the cap is then applied per process, and no socket is refused for Redis being down).
+    /// Call it inside a Tokio runtime (it starts the task that renews and gives back places).
     ///
     /// # Example
     /// ```no_run
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use socketioxide_jwt::cluster::RedisDriver;
     /// use socketioxide_jwt::limits::{RedisUserSocketsOptions, UserSockets};
     /// let client = redis::Client::open("redis://127.0.0.1/?protocol=resp3")?;
-    /// let sockets = UserSockets::redis(client, RedisUserSocketsOptions::default()).await?;
+    /// let driver = RedisDriver::new(client).await?;
     /// let auth = socketioxide_jwt::JwtAuth::builder()
     ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
     ///     .max_sockets_per_user(3)
-    ///     .user_sockets(sockets)
+    ///     .user_sockets(UserSockets::redis(&driver, RedisUserSocketsOptions::default()))
     ///     .build()?;
     /// # let _ = auth; Ok(()) }
     /// ```
-    pub async fn redis(
-        client: ::redis::Client,
-        options: RedisUserSocketsOptions,
-    ) -> Result<Self, ::redis::RedisError> {
-        let mut conn = connect(&client, &options)?;
-        let reached = tokio::time::timeout(
-            options.timeout,
-            ::redis::cmd("PING").query_async::<()>(&mut conn),
-        )
-        .await;
-        match reached {
-            Ok(result) => result?,
-            Err(_) => {
-                return Err(::redis::RedisError::from((
-                    ::redis::ErrorKind::Io,
-                    "timed out connecting to Redis",
-                )))
-            }
-        }
+    pub fn redis(driver: &RedisDriver, options: RedisUserSocketsOptions) -> Self {
         let (releases, rx) = mpsc::unbounded_channel();
         let lease = options.lease;
         let places = Arc::new(RedisPlaces {
-            client,
-            conn: Mutex::new(conn),
-            failing_since: Mutex::new(None),
+            driver: driver.clone(),
             options,
             process: process_name(),
             next_id: AtomicU64::new(1),
@@ -172,19 +138,8 @@ impl UserSockets {
             releases,
         });
         tokio::spawn(maintain(Arc::downgrade(&places), rx, lease / 3));
-        Ok(Self { store: places })
+        Self { store: places }
     }
-}
-
-fn connect(
-    client: &::redis::Client,
-    options: &RedisUserSocketsOptions,
-) -> Result<ConnectionManager, ::redis::RedisError> {
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(options.timeout))
-        .set_response_timeout(Some(options.timeout))
-        .set_max_delay(Duration::from_secs(1));
-    ConnectionManager::new_lazy_with_config(client.clone(), config)
 }
 
 /// A name no other process shares: the pid and the start time in nanoseconds.
@@ -209,33 +164,6 @@ impl RedisPlaces {
         u64::try_from(self.options.lease.as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Runs `cmd` with the timeout, noting failures (and replacing a connection that keeps
-    /// failing).
-    async fn run<T: ::redis::FromRedisValue>(&self, cmd: &::redis::Cmd) -> Option<T> {
-        let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let result =
-            tokio::time::timeout(self.options.timeout, cmd.query_async::<T>(&mut conn)).await;
-        let mut failing = self.failing_since.lock().unwrap_or_else(|e| e.into_inner());
-        match result {
-            Ok(Ok(value)) => {
-                if failing.take().is_some() {
-                    tracing::info!("user socket cap: Redis answers again");
-                }
-                Some(value)
-            }
-            Ok(Err(_)) | Err(_) => {
-                let since = *failing.get_or_insert_with(Instant::now);
-                if since.elapsed() >= REPLACE_AFTER {
-                    if let Ok(fresh) = connect(&self.client, &self.options) {
-                        *self.conn.lock().unwrap_or_else(|e| e.into_inner()) = fresh;
-                        *failing = Some(Instant::now());
-                    }
-                }
-                None
-            }
-        }
-    }
-
     fn hold(&self, sub: &str, id: u64) {
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
         held.entry(sub.into()).or_default().push(id);
@@ -253,13 +181,13 @@ impl PlaceStore for RedisPlaces {
                 .arg(max)
                 .arg(self.member(id))
                 .arg(self.lease_ms());
-            match self.run::<i64>(&cmd).await {
-                Some(1) => {
+            match self.driver.query::<i64>(&cmd).await {
+                Ok(1) => {
                     self.hold(sub, id);
                     Some(id)
                 }
-                Some(_) => None,
-                None => {
+                Ok(_) => None,
+                Err(_) => {
                     // Redis is unreachable: this process's own count decides.
                     if self.local_count(sub) >= max {
                         return None;
@@ -345,15 +273,7 @@ async fn give_back(places: &RedisPlaces, released: &[(Box<str>, u64)]) -> bool {
     for (sub, members) in by_user {
         pipe.cmd("ZREM").arg(places.key(sub)).arg(members).ignore();
     }
-    let mut conn = places
-        .conn
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    matches!(
-        tokio::time::timeout(places.options.timeout, pipe.query_async::<()>(&mut conn)).await,
-        Ok(Ok(()))
-    )
+    places.driver.query_pipeline(&pipe).await.is_ok()
 }
 
 /// Extends (or writes back, after an outage) the lease of every place this process holds.
@@ -378,16 +298,8 @@ async fn renew_leases(places: &RedisPlaces) {
                 .arg(members)
                 .ignore();
         }
-        let mut conn = places
-            .conn
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let renewed =
-            tokio::time::timeout(places.options.timeout, pipe.query_async::<()>(&mut conn)).await;
-        if !matches!(renewed, Ok(Ok(()))) {
-            // Retried at the next tick; the connection is replaced by `run` if it stays broken.
-            let _ = places.run::<()>(::redis::cmd("PING").arg("renew")).await;
+        if places.driver.query_pipeline(&pipe).await.is_err() {
+            // Retried at the next tick; the driver probes Redis and recovers the connection.
             return;
         }
     }
