@@ -156,7 +156,7 @@ async fn namespaces_have_their_own_configuration_and_dynamic_ones_are_gated() {
 
 #[tokio::test]
 async fn per_user_rooms_address_every_socket_of_a_user() {
-    let auth = auth().build().unwrap();
+    let auth = auth().user_rooms().build().unwrap();
     let server = Server::start(|io| install_app(io, "/", &auth)).await;
     let mut c = Client::start().await;
     c.login("alice1", &server.url("/"), &sign(&claims("alice", 600)))
@@ -181,6 +181,24 @@ async fn per_user_rooms_address_every_socket_of_a_user() {
     assert_eq!(c.expect_event("alice2", "dm").await, "hi alice");
     assert_eq!(c.expect_event("bob", "dm").await, "hi bob");
     assert_eq!(c.events("bob"), vec!["authenticated", "dm"]);
+}
+
+#[tokio::test]
+async fn without_per_user_rooms_an_authenticated_socket_is_in_no_room() {
+    let auth = auth().build().unwrap();
+    assert_eq!(auth.user_room("alice"), None, "per-user rooms are opt-in");
+    let server = Server::start(|io| install_app(io, "/", &auth)).await;
+    let mut c = Client::start().await;
+    c.login("alice", &server.url("/"), &sign(&claims("alice", 600)))
+        .await;
+    let sockets = server.io.fetch_sockets().await.unwrap();
+    assert_eq!(sockets.len(), 1);
+    let rooms = sockets[0].rooms().await.unwrap();
+    assert!(
+        rooms.is_empty(),
+        "left the pending room, joined none: {rooms:?}"
+    );
+    assert!(server.io.rooms().await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -123,6 +123,7 @@ async fn wait_for_text(c: &mut Client, id: &str, text: &str) {
 #[tokio::test]
 async fn a_claim_never_puts_a_socket_in_another_users_room_or_the_pending_room() {
     let auth = auth()
+        .user_rooms()
         .claims::<RoomClaims>()
         // Raw names, unprefixed: the library must still refuse the reserved ones.
         .rooms_from_claims(|c: &RoomClaims| c.rooms.clone())

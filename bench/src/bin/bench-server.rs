@@ -49,6 +49,9 @@ struct Args {
     /// Seconds before `exp` to send `token_expiring` (0: off). Default: the library's (60 s).
     #[arg(long)]
     expiry_warning_secs: Option<u64>,
+    /// Message and handshake kinds: per-user rooms with this prefix (`user:`); none by default.
+    #[arg(long)]
+    user_room_prefix: Option<String>,
     /// Install a Prometheus recorder for the library's metrics (built with `--features metrics`).
     #[cfg(feature = "metrics")]
     #[arg(long)]
@@ -118,6 +121,9 @@ async fn main() -> std::io::Result<()> {
                 .hmac_secret(socketioxide_jwt_bench::SECRET)
                 .mode(mode)
                 .max_pending(100_000);
+            if let Some(prefix) = &args.user_room_prefix {
+                builder = builder.user_room_prefix(Some(prefix));
+            }
             if let Some(secs) = args.expiry_warning_secs {
                 builder = builder.expiry_warning((secs > 0).then(|| Duration::from_secs(secs)));
             }

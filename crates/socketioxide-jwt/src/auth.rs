@@ -203,25 +203,27 @@ impl<C> JwtAuth<C> {
         self.inner.gate.pending.current()
     }
 
-    /// The per-user room of `sub` (`user:<sub>` by default), if per-user rooms are enabled.
+    /// The per-user room of `sub` (`user:<sub>` with [`JwtAuthBuilder::user_rooms`](crate::JwtAuthBuilder::user_rooms)), if per-user
+    /// rooms are enabled.
     ///
     /// # Example
     /// ```
     /// let auth = socketioxide_jwt::JwtAuth::builder()
-    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!").build().unwrap();
+    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!").user_rooms().build().unwrap();
     /// assert_eq!(auth.user_room("alice").as_deref(), Some("user:alice"));
     /// ```
     pub fn user_room(&self, sub: &str) -> Option<String> {
         self.user_room_prefix().map(|p| format!("{p}{sub}"))
     }
 
-    /// The prefix of the per-user rooms (`user:` by default), if they are enabled: a room name
+    /// The prefix of the per-user rooms (`user:` with [`JwtAuthBuilder::user_rooms`](crate::JwtAuthBuilder::user_rooms)), if they are
+    /// enabled: a room name
     /// that starts with it names a user.
     ///
     /// # Example
     /// ```
     /// let auth = socketioxide_jwt::JwtAuth::builder()
-    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!").build().unwrap();
+    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!").user_rooms().build().unwrap();
     /// assert_eq!("user:alice".strip_prefix(auth.user_room_prefix().unwrap()), Some("alice"));
     /// ```
     pub fn user_room_prefix(&self) -> Option<&str> {

@@ -121,7 +121,7 @@ impl JwtAuthBuilder<StandardClaims> {
             timeout: DEFAULT_AUTH_TIMEOUT,
             events: EventNames::default(),
             allow_query_token: false,
-            user_room_prefix: Some(DEFAULT_USER_ROOM_PREFIX.to_owned()),
+            user_room_prefix: None,
             max_pending: DEFAULT_MAX_PENDING,
             max_auth_attempts_per_minute: DEFAULT_MAX_AUTH_ATTEMPTS_PER_MINUTE,
             failed_auth_limit: None,
@@ -260,8 +260,27 @@ where
         self
     }
 
-    /// Prefix of the room every authenticated socket joins, followed by its `sub`. `None`
-    /// disables per-user rooms. Defaults to `user:`.
+    /// Per-user rooms: every authenticated socket with a `sub` joins the room `user:<sub>`
+    /// ([`JwtAuth::user_room`](crate::JwtAuth::user_room)), so the application can reach all of a
+    /// user's sockets, on every server behind the same adapter, with `io.to(room)`. Off by default:
+    /// a room costs ~0.5 KiB per socket in socketioxide's adapter (see the README's
+    /// "Performance"). [`user_room_prefix`](Self::user_room_prefix) picks another prefix.
+    ///
+    /// # Example
+    /// ```
+    /// let auth = socketioxide_jwt::JwtAuth::builder()
+    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+    ///     .user_rooms()
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(auth.user_room("alice").as_deref(), Some("user:alice"));
+    /// ```
+    pub fn user_rooms(self) -> Self {
+        self.user_room_prefix(Some(DEFAULT_USER_ROOM_PREFIX))
+    }
+
+    /// Per-user rooms named with this prefix followed by the socket's `sub`; `None` (the
+    /// default) disables them. [`user_rooms`](Self::user_rooms) is the same with `user:`.
     pub fn user_room_prefix(mut self, prefix: Option<&str>) -> Self {
         self.user_room_prefix = prefix.map(str::to_owned);
         self

@@ -55,14 +55,18 @@ enum Phase<C> {
     /// Verified; refused at `expires_at` (from `exp` + leeway) unless refreshed.
     Authenticated {
         claims: Arc<C>,
-        registered: RegisteredClaims,
+        /// The token's subject: a refresh must carry the same one.
+        sub: Option<Box<str>>,
+        /// The token's `exp`, seconds since the Unix epoch.
+        exp: Option<u64>,
         expires_at: Option<Instant>,
         /// When to send `token_expiring`; `None` once sent for this token, or when off.
         warn_at: Option<Instant>,
         /// Its entry in the revocation list, once tracked; removed when the phase ends.
         ticket: Option<LiveTicket>,
         /// Its place under `max_sockets_per_user`, once taken; given back when the phase ends.
-        place: Option<UserPlace>,
+        /// Boxed: a pointer in every session, the place only where a cap is set.
+        place: Option<Box<UserPlace>>,
         /// Counted as authenticated in the metrics while the phase lasts.
         counted: SocketState,
     },
@@ -73,10 +77,12 @@ enum Phase<C> {
 /// What a finished verification did to the session.
 #[derive(Debug)]
 pub(crate) enum Outcome {
-    /// Pending → authenticated: the application's handlers go live.
-    FirstAuthentication,
+    /// Pending → authenticated: the application's handlers go live. The token's registered
+    /// claims, for what going live does with them (rooms, revocation, the client's answer); the
+    /// session keeps only `sub` and `exp`.
+    FirstAuthentication(RegisteredClaims),
     /// Authenticated → authenticated with fresh claims and a later expiry.
-    Refreshed,
+    Refreshed(RegisteredClaims),
     /// The socket must be refused with this error.
     Refused(AuthError),
     /// The session was already closed: nothing to do.
@@ -88,6 +94,11 @@ pub(crate) enum Outcome {
 pub(crate) struct SessionState<C> {
     phase: Phase<C>,
     verifying: bool,
+    /// `authenticate` events in the current minute.
+    attempts: AttemptWindow,
+    /// Handshake mode: the registered claims of the token verified in the connect middleware,
+    /// until the connect handler takes them to go live.
+    handoff: Option<Box<RegisteredClaims>>,
     /// The socket's namespace, for the metrics' labels.
     ns: Namespace,
 }
@@ -108,8 +119,27 @@ impl<C> SessionState<C> {
                 _counted: SocketState::enter("pending", &ns),
             },
             verifying: false,
+            attempts: AttemptWindow::new(now),
+            handoff: None,
             ns,
         }
+    }
+
+    /// Keeps the registered claims of a first authentication for the connect handler
+    /// (handshake mode verifies in the middleware, and goes live in the handler).
+    pub(crate) fn hand_off(&mut self, registered: RegisteredClaims) {
+        self.handoff = Some(Box::new(registered));
+    }
+
+    /// The claims kept by [`Self::hand_off`], if the session is still authenticated.
+    pub(crate) fn take_handoff(&mut self) -> Option<RegisteredClaims> {
+        let registered = self.handoff.take()?;
+        self.is_authenticated().then_some(*registered)
+    }
+
+    /// Records an `authenticate` event; `false` if the socket sent too many this minute.
+    pub(crate) fn record_attempt(&mut self, now: Instant, max_per_minute: u32) -> bool {
+        self.attempts.record(now, max_per_minute)
     }
 
     /// Claims a verification slot; `false` if one is running or the session is closed. One
@@ -142,8 +172,8 @@ impl<C> SessionState<C> {
             }
             (_, Ok(verified)) => verified,
         };
-        if let Phase::Authenticated { registered, .. } = &self.phase {
-            if registered.sub != verified.registered.sub {
+        if let Phase::Authenticated { sub, .. } = &self.phase {
+            if sub.as_deref() != verified.registered.sub.as_deref() {
                 self.phase = Phase::Closed;
                 return Outcome::Refused(
                     AuthError::new(ErrorCode::InvalidToken)
@@ -161,7 +191,7 @@ impl<C> SessionState<C> {
         // Once per token: a refresh with the same `exp` after the warning is not warned again.
         let warned = matches!(
             &self.phase,
-            Phase::Authenticated { registered, warn_at: None, .. } if registered.exp == exp
+            Phase::Authenticated { exp: old, warn_at: None, .. } if *old == exp
         );
         let warn_at = match (rules.warning, exp) {
             (Some(lead), Some(exp)) if !warned => {
@@ -172,7 +202,7 @@ impl<C> SessionState<C> {
         };
         // A refresh keeps the revocation entry (pointed at the new token) and the user's place;
         // a first authentication drops the pending place with the pending phase.
-        let (ticket, place, counted, outcome) =
+        let (ticket, place, counted, refreshed) =
             match std::mem::replace(&mut self.phase, Phase::Closed) {
                 Phase::Authenticated {
                     ticket,
@@ -183,25 +213,31 @@ impl<C> SessionState<C> {
                     if let Some(ticket) = &ticket {
                         ticket.update(&verified.registered);
                     }
-                    (ticket, place, counted, Outcome::Refreshed)
+                    (ticket, place, counted, true)
                 }
                 _ => (
                     None,
                     None,
                     SocketState::enter("authenticated", &self.ns),
-                    Outcome::FirstAuthentication,
+                    false,
                 ),
             };
+        let Verified { claims, registered } = verified;
         self.phase = Phase::Authenticated {
-            claims: verified.claims,
-            registered: verified.registered,
+            claims,
+            sub: registered.sub.as_deref().map(Box::from),
+            exp,
             expires_at,
             warn_at,
             ticket,
             place,
             counted,
         };
-        outcome
+        if refreshed {
+            Outcome::Refreshed(registered)
+        } else {
+            Outcome::FirstAuthentication(registered)
+        }
     }
 
     /// Called when the timer reaches [`Self::deadline`]: what is due, if the deadline has really
@@ -216,11 +252,11 @@ impl<C> SessionState<C> {
             } if *at <= now => ErrorCode::TokenExpired,
             Phase::Authenticated {
                 warn_at: warn_at @ Some(_),
-                registered,
+                exp,
                 ..
             } if warn_at.is_some_and(|at| at <= now) => {
                 *warn_at = None;
-                let exp = registered.exp.unwrap_or_default();
+                let exp = exp.unwrap_or_default();
                 let left = Duration::from_secs(exp).saturating_sub(now_unix);
                 let left_ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX);
                 return Some(Due::Warn(TokenExpiringPayload::new(exp, left_ms)));
@@ -262,14 +298,6 @@ impl<C> SessionState<C> {
         }
     }
 
-    /// The registered claims, if authenticated.
-    pub(crate) fn registered(&self) -> Option<&RegisteredClaims> {
-        match &self.phase {
-            Phase::Authenticated { registered, .. } => Some(registered),
-            _ => None,
-        }
-    }
-
     pub(crate) fn is_authenticated(&self) -> bool {
         matches!(self.phase, Phase::Authenticated { .. })
     }
@@ -279,7 +307,7 @@ impl<C> SessionState<C> {
     pub(crate) fn hold_place(&mut self, new: UserPlace) -> bool {
         match &mut self.phase {
             Phase::Authenticated { place, .. } => {
-                *place = Some(new);
+                *place = Some(Box::new(new));
                 true
             }
             _ => false,
@@ -306,7 +334,6 @@ impl<C> SessionState<C> {
 pub(crate) struct Session<C> {
     state: Mutex<SessionState<C>>,
     timer: TimerSlot,
-    attempts: Mutex<AttemptWindow>,
     /// The client's IP, when the application told us how to find it.
     pub(crate) client_ip: Option<std::net::IpAddr>,
     /// The socket's namespace, for the metrics' labels.
@@ -328,7 +355,6 @@ impl<C> Session<C> {
     pub(crate) fn new(
         state: SessionState<C>,
         client_ip: Option<std::net::IpAddr>,
-        now: Instant,
         deadlines: Arc<Deadlines>,
         on_expiry: impl FnOnce(Weak<Self>) -> Arc<dyn Expire>,
     ) -> Arc<Self> {
@@ -338,7 +364,6 @@ impl<C> Session<C> {
             ns,
             state: Mutex::new(state),
             timer: TimerSlot::new(deadlines, on_expiry(me.clone())),
-            attempts: Mutex::new(AttemptWindow::new(now)),
             client_ip,
         });
         session.timer.set(deadline);
@@ -347,10 +372,7 @@ impl<C> Session<C> {
 
     /// Records an `authenticate` event; `false` if the socket sent too many this minute.
     pub(crate) fn record_attempt(&self, now: Instant, max_per_minute: u32) -> bool {
-        self.attempts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .record(now, max_per_minute)
+        self.lock().record_attempt(now, max_per_minute)
     }
 
     fn lock(&self) -> MutexGuard<'_, SessionState<C>> {
@@ -556,7 +578,7 @@ mod tests {
                 warning: None,
             },
         );
-        assert!(matches!(out, Outcome::FirstAuthentication));
+        assert!(matches!(out, Outcome::FirstAuthentication(_)));
         assert_eq!(s.deadline(), Some(t0 + Duration::from_secs(70)));
         assert!(refusal(s.on_deadline(t0 + Duration::from_secs(69), at(UNIX))).is_none());
         assert_eq!(
@@ -588,7 +610,7 @@ mod tests {
         let t1 = t0 + Duration::from_secs(8);
         assert!(s.try_begin_verification());
         let out = s.finish_verification(Ok(verified("alice", UNIX + 100)), t1, at(UNIX + 8), RULES);
-        assert!(matches!(out, Outcome::Refreshed));
+        assert!(matches!(out, Outcome::Refreshed(_)));
         assert!(
             refusal(s.on_deadline(t0 + Duration::from_secs(10), at(UNIX))).is_none(),
             "old expiry no longer applies"

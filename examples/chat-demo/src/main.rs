@@ -84,7 +84,9 @@ async fn run(args: Args) -> Result<(), BoxError> {
         .timeout(Duration::from_millis(args.auth_timeout_ms))
         .leeway(Duration::from_secs(args.leeway_secs))
         // A short --secret is the tester's choice; a warning was printed.
-        .min_hmac_secret_len(1);
+        .min_hmac_secret_len(1)
+        // Presence is read from the per-user rooms.
+        .user_rooms();
     if let Some(max) = args.max_pending {
         builder = builder.max_pending(max);
     }

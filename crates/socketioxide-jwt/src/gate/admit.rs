@@ -63,7 +63,6 @@ where
     let session = Session::new(
         SessionState::pending(now, gate.timeout, permit, metrics::Namespace::new(s.ns())),
         client_ip,
-        now,
         gate.deadlines.clone(),
         |session| Arc::new(SocketDeadline::new(weak_socket, session, auth.clone())),
     );
@@ -97,16 +96,21 @@ where
     let result = auth.inner.verifier.verify(&token).await;
     let rules = gate.expiry_rules();
     match session.update(|st| st.finish_verification(result, Instant::now(), wall_clock(), rules)) {
-        Outcome::FirstAuthentication => match take_place(auth, &session).await {
-            Ok(Place::Taken) => Ok(()),
-            Ok(Place::Closed) => {
-                let err = AuthError::new(ErrorCode::Timeout);
-                Err(refuse_handshake(&s, auth, Some(&session), err))
+        Outcome::FirstAuthentication(registered) => {
+            match take_place(auth, &session, &registered).await {
+                Ok(Place::Taken) => {
+                    session.update(|st| st.hand_off(registered));
+                    Ok(())
+                }
+                Ok(Place::Closed) => {
+                    let err = AuthError::new(ErrorCode::Timeout);
+                    Err(refuse_handshake(&s, auth, Some(&session), err))
+                }
+                Err(e) => Err(refuse_handshake(&s, auth, Some(&session), e)),
             }
-            Err(e) => Err(refuse_handshake(&s, auth, Some(&session), e)),
-        },
+        }
         Outcome::Refused(e) => Err(refuse_handshake(&s, auth, Some(&session), e)),
-        Outcome::Refreshed | Outcome::Ignored => {
+        Outcome::Refreshed(_) | Outcome::Ignored => {
             let err = AuthError::new(ErrorCode::Timeout);
             Err(refuse_handshake(&s, auth, Some(&session), err))
         }

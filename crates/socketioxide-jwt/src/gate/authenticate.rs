@@ -104,23 +104,25 @@ async fn authenticate<A, T, C, H>(
     };
     let rules = auth.inner.gate.expiry_rules();
     match session.update(|st| st.finish_verification(result, Instant::now(), wall_clock(), rules)) {
-        Outcome::FirstAuthentication => match take_place(&auth, &session).await {
-            Ok(Place::Taken) => {
-                let _ = ack.send(&AuthenticateAck::OK);
-                go_live(&auth, &handler, s, session, None, Caller::MessageHandler);
+        Outcome::FirstAuthentication(registered) => {
+            match take_place(&auth, &session, &registered).await {
+                Ok(Place::Taken) => {
+                    let _ = ack.send(&AuthenticateAck::OK);
+                    let from = Caller::MessageHandler;
+                    go_live(&auth, &handler, s, session, registered, None, from);
+                }
+                Ok(Place::Closed) => {}
+                Err(err) => refuse_socket(s, &err, Some(ack), &auth, &session, "message"),
             }
-            Ok(Place::Closed) => {}
-            Err(err) => refuse_socket(s, &err, Some(ack), &auth, &session, "message"),
-        },
-        Outcome::Refreshed => {
+        }
+        Outcome::Refreshed(registered) => {
             let _ = ack.send(&AuthenticateAck::OK);
             if let (Some(before), Some(after)) = (before, session.read(|st| st.claims())) {
                 regrant(&auth, &s, &before, &after);
             }
-            let sub = session.read(|st| st.registered().and_then(|r| r.sub.clone()));
-            tracing::info!(sid = %s.id, ns = s.ns(), sub, "token refreshed");
+            tracing::info!(sid = %s.id, ns = s.ns(), sub = registered.sub.as_deref(), "token refreshed");
             metrics::authentication("refreshed", "message", &session.ns);
-            emit_authenticated(&auth, &s, &session);
+            emit_authenticated(&auth, &s, &registered);
         }
         Outcome::Refused(err) => refuse_socket(s, &err, Some(ack), &auth, &session, "message"),
         Outcome::Ignored => {}

@@ -39,6 +39,7 @@ pub(crate) fn go_live<A, T, C, H>(
     handler: &H,
     s: Arc<Socket<A>>,
     session: Arc<Session<C>>,
+    registered: RegisteredClaims,
     auth_payload: Option<Value>,
     from: Caller,
 ) where
@@ -46,10 +47,6 @@ pub(crate) fn go_live<A, T, C, H>(
     H: AuthenticatedHandler<A, T>,
     C: Send + Sync + 'static,
 {
-    let registered = session
-        .read(|st| st.registered().cloned())
-        .unwrap_or_default();
-    s.leave(PENDING_ROOM);
     if let Some(room) = registered
         .sub
         .as_deref()
@@ -57,6 +54,7 @@ pub(crate) fn go_live<A, T, C, H>(
     {
         s.join(room);
     }
+    leave_pending(&s);
     if let Some(claims) = session.read(|st| st.claims()) {
         join_granted(auth, &s, &claims);
     }
@@ -80,7 +78,7 @@ pub(crate) fn go_live<A, T, C, H>(
         // Nothing is locked here: run the handler to its first pending `.await` at once,
         // and spawn a task only if it waits.
         let rest = handler.and_then(poll_once);
-        emit_authenticated(auth, &s, &session);
+        emit_authenticated(auth, &s, &registered);
         if let Some(rest) = rest {
             tokio::spawn(rest);
         }
@@ -98,12 +96,24 @@ pub(crate) fn go_live<A, T, C, H>(
             }
             None => false,
         };
-        emit_authenticated(&auth, &s, &session);
+        emit_authenticated(&auth, &s, &registered);
         drop(s);
         if let (true, Some(fut)) = (pending, handler) {
             fut.await;
         }
     });
+}
+
+/// Leaves the pending room. socketioxide's adapter keeps a socket's set of rooms once it is
+/// empty (two hash-table entries, ~250 B per socket); when the pending room is the socket's only
+/// room, `leave_all` drops the set with it.
+fn leave_pending<A: Adapter>(s: &Socket<A>) {
+    let rooms = s.rooms();
+    if rooms.len() == 1 && rooms[0] == PENDING_ROOM {
+        s.leave_all();
+    } else {
+        s.leave(PENDING_ROOM);
+    }
 }
 
 /// Puts the socket in the revocation list, so a revocation reaches it while connected. A
@@ -145,12 +155,9 @@ fn track_revocation<A: Adapter, C: Send + Sync + 'static>(
 pub(crate) fn emit_authenticated<A: Adapter, C>(
     auth: &JwtAuth<C>,
     s: &Socket<A>,
-    session: &Session<C>,
+    registered: &RegisteredClaims,
 ) {
-    let registered = session
-        .read(|st| st.registered().cloned())
-        .unwrap_or_default();
-    let payload = AuthenticatedPayload::new(registered.sub, registered.exp);
+    let payload = AuthenticatedPayload::new(registered.sub.clone(), registered.exp);
     if let Err(e) = s.emit(&auth.inner.gate.events.authenticated, &payload) {
         tracing::debug!(sid = %s.id, error = %e, "could not emit authenticated");
     }

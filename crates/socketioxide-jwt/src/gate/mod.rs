@@ -121,14 +121,16 @@ where
             return;
         };
         // Handshake mode verified the token in the middleware; message mode goes live later.
-        if session.read(SessionState::is_authenticated) {
+        if let Some(registered) = session.update(SessionState::take_handoff) {
+            let from = Caller::ConnectHandler;
             go_live(
                 &self.auth,
                 &self.handler,
                 s,
                 session,
+                registered,
                 auth,
-                Caller::ConnectHandler,
+                from,
             );
         }
     }

@@ -2,6 +2,7 @@
 //! the first time takes one of its user's places before it goes live.
 
 use crate::auth::JwtAuth;
+use crate::claims::RegisteredClaims;
 use crate::error::AuthError;
 use crate::session::Session;
 use crate::user_sockets::UserSockets;
@@ -20,10 +21,12 @@ pub(crate) enum Place {
 pub(crate) async fn take_place<C>(
     auth: &JwtAuth<C>,
     session: &Session<C>,
+    registered: &RegisteredClaims,
 ) -> Result<Place, AuthError> {
-    match &auth.inner.gate.user_cap {
-        None => Ok(Place::Taken),
-        Some((max, sockets)) => Box::pin(take(*max, sockets, session)).await,
+    match (&auth.inner.gate.user_cap, registered.sub.as_deref()) {
+        (Some((max, sockets)), Some(sub)) => Box::pin(take(*max, sockets, session, sub)).await,
+        // No cap, or a token without `sub` (not counted).
+        _ => Ok(Place::Taken),
     }
 }
 
@@ -31,11 +34,9 @@ async fn take<C>(
     max: usize,
     sockets: &UserSockets,
     session: &Session<C>,
+    sub: &str,
 ) -> Result<Place, AuthError> {
-    let Some(sub) = session.read(|st| st.registered().and_then(|r| r.sub.clone())) else {
-        return Ok(Place::Taken);
-    };
-    let Some(place) = sockets.acquire(&sub, max).await else {
+    let Some(place) = sockets.acquire(sub, max).await else {
         return Err(AuthError::forbidden(format!(
             "too many connections for this user: at most {max} at once; close one and retry"
         )));
