@@ -1,15 +1,30 @@
-//! Connection-storm load generator speaking Engine.IO v4 / Socket.IO v5 over WebSocket
-//! directly (no client library in the way). Opens `--sockets` sockets, `--concurrency` at a
-//! time, each connect → (authenticate) → authenticated/ready, holds them `--hold-secs`, and
-//! prints one JSON line: sockets/s, latency percentiles, failures.
+//! Load generator speaking Engine.IO v4 / Socket.IO v5 over WebSocket directly (no client library
+//! in the way). Opens `--sockets` sockets, `--concurrency` at a time, each connect →
+//! (authenticate) → authenticated/ready, holds them `--hold-secs`, and prints JSON lines:
+//!
+//! - `holding`: every socket is up (the runner samples the server's CPU and RSS here);
+//! - `result`: sockets/s, latency percentiles, failures, and this process's own CPU use
+//!   (`gen_core_share`: the share of one core it used while connecting; near 1.0 it, not the
+//!   server, set the pace);
+//! - with `--storm`, `storm-result`: every socket drops its connection at once and reconnects
+//!   with its token, as after a deploy (at once, or after a socket.io-client-like jittered delay),
+//!   retrying with socket.io-client's backoff; time until 99 % and 100 % are back, p99, lost.
+//! - with `--watch`, `watch-result` (cluster runs): when each socket heard the broadcast
+//!   `shout` and, for revoked users, `unauthorized`, on the wall clock (comparable across
+//!   processes).
+//!
+//! Client sockets bind their source address (`--source-ip`, several allowed, round-robin) with
+//! `IP_BIND_ADDRESS_NO_PORT`, so the kernel picks the port at `connect()` for the whole 4-tuple
+//! instead of searching the range per socket at `bind()`, and with `SO_REUSEADDR`.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, ValueEnum};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
-use tokio::sync::Semaphore;
+use tokio::sync::{mpsc, Semaphore};
 use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Clone, Copy, PartialEq, ValueEnum)]
@@ -37,19 +52,107 @@ struct Args {
     /// Per-socket timeout, seconds.
     #[arg(long, default_value_t = 20)]
     timeout_secs: u64,
+    /// Users `user<first_user>` … (processes of one run use disjoint ranges).
+    #[arg(long, default_value_t = 0)]
+    first_user: usize,
+    /// Source addresses for the client sockets (round-robin), e.g. 127.0.0.2.
+    #[arg(long)]
+    source_ip: Vec<IpAddr>,
+    /// After the hold: drop every connection at once and reconnect all of them.
+    #[arg(long)]
+    storm: bool,
+    /// Storm: each client waits a random 50–150 % of this before reconnecting (socket.io-client's
+    /// `reconnectionDelay` 1000 with `randomizationFactor` 0.5); 0: all at once.
+    #[arg(long, default_value_t = 0)]
+    storm_delay_ms: u64,
+    /// Storm: start it when a line arrives on stdin (a runner starting several processes' storms
+    /// at once), not right after the hold.
+    #[arg(long)]
+    storm_on_stdin: bool,
+    /// Storm: give up on a socket after this long.
+    #[arg(long, default_value_t = 120)]
+    storm_deadline_secs: u64,
+    /// Print the connect latencies (ms) in `result`, for a runner merging several processes.
+    #[arg(long)]
+    latencies: bool,
+    /// Cluster runs: while holding, record when each socket hears `shout` and `unauthorized`.
+    #[arg(long)]
+    watch: bool,
+    /// Cluster runs: this process's first socket emits `shout` this long into the hold.
+    #[arg(long)]
+    shout_after_ms: Option<u64>,
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+/// The process's own CPU time (user + system).
+fn own_cpu() -> Duration {
+    // SAFETY: getrusage writes into the struct we pass; a zeroed rusage is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF with a valid pointer.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return Duration::ZERO;
+    }
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+fn unix_ms() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .unwrap_or_default()
+}
+
+/// A TCP connection from `source` (port picked at `connect()`) to `server`.
+async fn tcp(server: SocketAddr, source: Option<IpAddr>) -> std::io::Result<tokio::net::TcpStream> {
+    let socket = match server {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    if let Some(ip) = source {
+        use std::os::fd::AsRawFd;
+        let on: libc::c_int = 1;
+        // SAFETY: a valid socket fd and a c_int option value of the right size.
+        unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::IPPROTO_IP,
+                libc::IP_BIND_ADDRESS_NO_PORT,
+                &on as *const libc::c_int as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+        socket.bind(SocketAddr::new(ip, 0))?;
+    }
+    let stream = socket.connect(server).await?;
+    // Nagle off on the client too, or its back-to-back small writes wait for delayed ACKs.
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+#[derive(Clone)]
+struct Target {
+    server: SocketAddr,
+    ws_url: String,
+    mode: Mode,
+}
 
 /// One socket: returns the open connection and the time to authenticated.
-async fn one(ws_url: &str, mode: Mode, token: &str) -> Result<(Ws, Duration), String> {
+async fn one(
+    target: &Target,
+    source: Option<IpAddr>,
+    token: &str,
+) -> Result<(Ws, Duration), String> {
     let start = Instant::now();
-    // Nagle off on the client too, or its back-to-back small writes wait for delayed ACKs.
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(ws_url, None, true)
+    let stream = tcp(target.server, source)
         .await
         .map_err(|e| e.to_string())?;
-    let connect = match mode {
+    let (mut ws, _) = tokio_tungstenite::client_async(&target.ws_url, stream)
+        .await
+        .map_err(|e| e.to_string())?;
+    let connect = match target.mode {
         Mode::Handshake => format!("40{}", json!({ "token": token })),
         _ => "40".to_owned(),
     };
@@ -70,7 +173,7 @@ async fn one(ws_url: &str, mode: Mode, token: &str) -> Result<(Ws, Duration), St
                 .await
                 .map_err(|e| e.to_string())?;
         } else if text.starts_with("40") {
-            if mode == Mode::Message {
+            if target.mode == Mode::Message {
                 let auth = format!("42{}", json!(["authenticate", { "token": token }]));
                 ws.send(Message::text(auth))
                     .await
@@ -87,29 +190,138 @@ async fn one(ws_url: &str, mode: Mode, token: &str) -> Result<(Ws, Duration), St
     Err("stream ended".into())
 }
 
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted
+        .get(((p / 100.0) * sorted.len() as f64) as usize)
+        .or(sorted.last())
+        .copied()
+        .unwrap_or(0.0)
+}
+
+fn sort(v: &mut [f64]) {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+}
+
+/// What a held socket heard (cluster runs), in wall-clock ms.
+#[derive(Default)]
+struct Heard {
+    shout: Option<f64>,
+    unauthorized: Option<f64>,
+}
+
+/// Holds `ws` until `until`: answers pings and, when watching, notes `shout` and
+/// `unauthorized`. `shout` makes this socket emit one first.
+async fn hold(
+    mut ws: Ws,
+    until: tokio::time::Instant,
+    watch: bool,
+    shout: Option<Duration>,
+) -> (Ws, Heard) {
+    let mut heard = Heard::default();
+    let shout_at = shout.map(|d| tokio::time::Instant::now() + d);
+    let mut shouted = false;
+    loop {
+        let next = match shout_at {
+            Some(at) if !shouted => at.min(until),
+            _ => until,
+        };
+        match tokio::time::timeout_at(next, ws.next()).await {
+            Err(_) if next == until => break,
+            Err(_) => {
+                shouted = true;
+                let msg = format!("42{}", json!(["shout", { "sent_ms": unix_ms() }]));
+                if ws.send(Message::text(msg)).await.is_err() {
+                    break;
+                }
+            }
+            Ok(Some(Ok(Message::Text(t)))) => {
+                if t.as_str() == "2" {
+                    if ws.send(Message::text("3")).await.is_err() {
+                        break;
+                    }
+                } else if watch && t.starts_with("42[\"shout\"") {
+                    heard.shout.get_or_insert_with(unix_ms);
+                } else if watch && t.starts_with("42[\"unauthorized\"") {
+                    heard.unauthorized.get_or_insert_with(unix_ms);
+                }
+            }
+            Ok(Some(Ok(_))) => {}
+            Ok(_) => break,
+        }
+    }
+    (ws, heard)
+}
+
+/// Storm: reconnects one client after its delay, retrying with socket.io-client's backoff
+/// (1 s doubling to 5 s, ±50 %), until `deadline`. The time from the storm's start to authenticated.
+async fn reconnect(
+    target: Target,
+    source: Option<IpAddr>,
+    token: String,
+    storm_start: Instant,
+    first_delay: Duration,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<(Ws, Duration, Duration), String> {
+    tokio::time::sleep(first_delay).await;
+    let mut attempt = 0u32;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let last_error =
+            match tokio::time::timeout(timeout.min(left), one(&target, source, &token)).await {
+                Ok(Ok((ws, latency))) => return Ok((ws, storm_start.elapsed(), latency)),
+                Ok(Err(e)) => e,
+                Err(_) => "timeout".into(),
+            };
+        attempt += 1;
+        let backoff = Duration::from_millis((1000u64 << attempt.min(3)).min(5000));
+        let jittered = backoff.mul_f64(0.5 + fastrand::f64());
+        if Instant::now() + jittered >= deadline {
+            return Err(format!("{last_error} (after {attempt} attempts)"));
+        }
+        tokio::time::sleep(jittered).await;
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args = Args::parse();
-    let ws_url = format!(
-        "{}/socket.io/?EIO=4&transport=websocket",
-        args.url.replacen("http", "ws", 1)
-    );
+    let base = args.url.trim_end_matches('/');
+    let authority = base.split("://").nth(1).unwrap_or(base);
+    let server: SocketAddr = match tokio::net::lookup_host(authority)
+        .await
+        .ok()
+        .and_then(|mut a| a.next())
+    {
+        Some(addr) => addr,
+        None => {
+            eprintln!("cannot resolve {authority}");
+            std::process::exit(2);
+        }
+    };
+    let target = Target {
+        server,
+        ws_url: format!(
+            "{}/socket.io/?EIO=4&transport=websocket",
+            base.replacen("http", "ws", 1)
+        ),
+        mode: args.mode,
+    };
+    let source =
+        |i: usize| (!args.source_ip.is_empty()).then(|| args.source_ip[i % args.source_ip.len()]);
     let tokens: Vec<String> = (0..args.sockets)
-        .map(|i| socketioxide_jwt_bench::token(&format!("user{i}")))
+        .map(|i| socketioxide_jwt_bench::token(&format!("user{}", args.first_user + i)))
         .collect();
+    let timeout = Duration::from_secs(args.timeout_secs);
     let permits = Arc::new(Semaphore::new(args.concurrency));
+    let cpu0 = own_cpu();
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(args.sockets);
-    for token in tokens {
-        let permits = permits.clone();
-        let (ws_url, mode, timeout) = (
-            ws_url.clone(),
-            args.mode,
-            Duration::from_secs(args.timeout_secs),
-        );
+    for (i, token) in tokens.iter().cloned().enumerate() {
+        let (permits, target, src) = (permits.clone(), target.clone(), source(i));
         tasks.push(tokio::spawn(async move {
             let _permit = permits.acquire_owned().await.expect("semaphore");
-            match tokio::time::timeout(timeout, one(&ws_url, mode, &token)).await {
+            match tokio::time::timeout(timeout, one(&target, src, &token)).await {
                 Ok(result) => result,
                 Err(_) => Err("timeout".into()),
             }
@@ -118,65 +330,155 @@ async fn main() {
     let mut held = Vec::with_capacity(args.sockets);
     let mut latencies = Vec::with_capacity(args.sockets);
     let mut failures = Vec::new();
-    for task in tasks {
+    for (i, task) in tasks.into_iter().enumerate() {
         match task.await.expect("task") {
             Ok((ws, latency)) => {
                 latencies.push(latency.as_secs_f64() * 1000.0);
-                held.push(ws);
+                held.push((i, ws));
             }
             Err(e) => failures.push(e),
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let gen_cpu = (own_cpu() - cpu0).as_secs_f64();
+    println!("{}", json!({ "event": "holding", "sockets": held.len() }));
     // Hold: answer pings so the server keeps every socket.
     if args.hold_secs > 0 {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(args.hold_secs);
+        let until = tokio::time::Instant::now() + Duration::from_secs(args.hold_secs);
         let mut keepers = Vec::new();
-        for mut ws in held.drain(..) {
+        for (n, (i, ws)) in held.drain(..).enumerate() {
+            let shout = if n == 0 {
+                args.shout_after_ms.map(Duration::from_millis)
+            } else {
+                None
+            };
+            let watch = args.watch;
             keepers.push(tokio::spawn(async move {
-                while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, ws.next()).await {
-                    if matches!(&msg, Message::Text(t) if t.as_str() == "2")
-                        && ws.send(Message::text("3")).await.is_err()
-                    {
-                        break;
-                    }
-                }
-                ws
+                (i, hold(ws, until, watch, shout).await)
             }));
         }
-        println!(
-            "{}",
-            json!({ "event": "holding", "sockets": keepers.len() })
-        );
+        let (mut shouts, mut refusals) = (Vec::new(), Vec::new());
         for k in keepers {
-            if let Ok(ws) = k.await {
-                held.push(ws);
+            if let Ok((i, (ws, heard))) = k.await {
+                shouts.extend(heard.shout);
+                refusals.extend(heard.unauthorized);
+                if heard.unauthorized.is_none() {
+                    held.push((i, ws));
+                }
             }
         }
+        if args.watch {
+            println!(
+                "{}",
+                json!({
+                    "event": "watch-result",
+                    "shouts_heard": shouts.len(),
+                    "last_shout_ms": shouts.iter().copied().fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v)))),
+                    "unauthorized_heard": refusals.len(),
+                    "last_unauthorized_ms": refusals.iter().copied().fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v)))),
+                    "still_held": held.len(),
+                })
+            );
+        }
     }
-    latencies.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-    let pct = |p: f64| {
-        latencies
-            .get(((p / 100.0) * latencies.len() as f64) as usize)
-            .or(latencies.last())
-            .copied()
-            .unwrap_or(0.0)
-    };
+    sort(&mut latencies);
+    let mut result = json!({
+        "event": "result",
+        "sockets": args.sockets,
+        "ok": latencies.len(),
+        "failures": failures.len(),
+        "first_failure": failures.first(),
+        "seconds": elapsed,
+        "sockets_per_s": latencies.len() as f64 / elapsed,
+        "p50_ms": percentile(&latencies, 50.0), "p90_ms": percentile(&latencies, 90.0),
+        "p99_ms": percentile(&latencies, 99.0),
+        "max_ms": latencies.last().copied().unwrap_or(0.0),
+        "gen_cpu_s": gen_cpu,
+        "gen_core_share": gen_cpu / elapsed.max(1e-9),
+    });
+    if args.latencies {
+        result["latencies_ms"] = json!(latencies);
+    }
+    println!("{result}");
+    let lost_before_storm = failures.len();
+    if args.storm {
+        if args.storm_on_stdin {
+            let mut line = String::new();
+            let _ =
+                tokio::task::spawn_blocking(move || std::io::stdin().read_line(&mut line)).await;
+        }
+        storm(&args, &target, &tokens, held, &source, timeout).await;
+    }
+    if lost_before_storm > 0 {
+        std::process::exit(1);
+    }
+}
+
+/// Drops every held connection at once and reconnects each, printing `storm-result`.
+async fn storm(
+    args: &Args,
+    target: &Target,
+    tokens: &[String],
+    held: Vec<(usize, Ws)>,
+    source: &dyn Fn(usize) -> Option<IpAddr>,
+    timeout: Duration,
+) {
+    let indices: Vec<usize> = held.iter().map(|(i, _)| *i).collect();
+    println!(
+        "{}",
+        json!({ "event": "storm-start", "sockets": indices.len(), "t_ms": unix_ms() })
+    );
+    let storm_start = Instant::now();
+    let cpu0 = own_cpu();
+    // Every connection goes at once: the server sees them all close.
+    drop(held);
+    let deadline = storm_start + Duration::from_secs(args.storm_deadline_secs);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    for i in indices.iter().copied() {
+        let delay = match args.storm_delay_ms {
+            0 => Duration::ZERO,
+            d => Duration::from_millis(d).mul_f64(0.5 + fastrand::f64()),
+        };
+        let (target, token, src, tx) = (target.clone(), tokens[i].clone(), source(i), tx.clone());
+        tokio::spawn(async move {
+            let r = reconnect(target, src, token, storm_start, delay, deadline, timeout).await;
+            let _ = tx.send(r);
+        });
+    }
+    drop(tx);
+    let (mut back, mut latencies, mut failures, mut again) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    while let Some(r) = rx.recv().await {
+        match r {
+            Ok((ws, since_start, latency)) => {
+                back.push(since_start.as_secs_f64() * 1000.0);
+                latencies.push(latency.as_secs_f64() * 1000.0);
+                again.push(ws);
+            }
+            Err(e) => failures.push(e),
+        }
+    }
+    let gen_cpu = (own_cpu() - cpu0).as_secs_f64();
+    let elapsed = storm_start.elapsed().as_secs_f64();
+    sort(&mut back);
+    sort(&mut latencies);
     println!(
         "{}",
         json!({
-            "event": "result",
-            "sockets": args.sockets,
-            "ok": latencies.len(),
+            "event": "storm-result",
+            "sockets": indices.len(),
+            "ok": back.len(),
             "failures": failures.len(),
             "first_failure": failures.first(),
-            "seconds": elapsed,
-            "sockets_per_s": latencies.len() as f64 / elapsed,
-            "p50_ms": pct(50.0), "p90_ms": pct(90.0), "p99_ms": pct(99.0),
-            "max_ms": latencies.last().copied().unwrap_or(0.0),
+            "t99_ms": percentile(&back, 99.0),
+            "t100_ms": back.last().copied().unwrap_or(0.0),
+            "p99_ms": percentile(&latencies, 99.0),
+            "gen_cpu_s": gen_cpu,
+            "gen_core_share": gen_cpu / elapsed.max(1e-9),
+            "back_ms": if args.latencies { json!(back) } else { json!(null) },
         })
     );
-    drop(held);
+    drop(again);
     if !failures.is_empty() {
         std::process::exit(1);
     }
