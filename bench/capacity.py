@@ -63,9 +63,9 @@ def run_once(cmd, mode, args):
         for i, n in enumerate(share):
             cmd_gen = [str(BIN / "loadgen"), "--url", url, "--mode", mode, "--sockets", str(n),
                        "--concurrency", str(max(1, args.concurrency // procs)), "--hold-secs", str(args.hold),
-                       "--first-user", str(first), "--source-ip", f"127.0.0.{2 + i}", "--latencies"]
+                       "--first-user", str(first), "--source-ip", f"127.0.0.{2 + i}", "--latencies", "--control"]
             if args.storm:
-                cmd_gen += ["--storm", "--storm-delay-ms", str(args.storm_delay_ms), "--storm-on-stdin"]
+                cmd_gen += ["--storm", "--storm-delay-ms", str(args.storm_delay_ms)]
             gens.append(subprocess.Popen(storm_bench.pinned(1, cmd_gen), stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True))
             first += n
         events = [dict() for _ in gens]
@@ -85,8 +85,15 @@ def run_once(cmd, mode, args):
         cpu_connect = storm_bench.cpu_ns(server.pid) - cpu0
         time.sleep(min(1.0, args.hold / 2))
         rss_held = storm_bench.rss_kib(server.pid)
-        until = "result"
-        threads = [threading.Thread(target=read, args=(i, until)) for i in range(len(gens))]
+        # The hold ends (and the storm starts) at once in every process.
+        cpu_before = storm_bench.cpu_ns(server.pid)
+        if args.storm:
+            sampler = Sampler(server.pid)
+            sampler.start()
+        for g in gens:
+            g.stdin.write("storm\n" if args.storm else "end\n")
+            g.stdin.flush()
+        threads = [threading.Thread(target=read, args=(i, "result")) for i in range(len(gens))]
         [t.start() for t in threads]
         [t.join() for t in threads]
         row = {}
@@ -106,12 +113,6 @@ def run_once(cmd, mode, args):
             "gen_core_share": gen_cpu / seconds,
         })
         if args.storm:
-            cpu_before = storm_bench.cpu_ns(server.pid)
-            sampler = Sampler(server.pid)
-            sampler.start()
-            for g in gens:  # every process's storm at once
-                g.stdin.write("storm\n")
-                g.stdin.flush()
             threads = [threading.Thread(target=read, args=(i, "storm-result")) for i in range(len(gens))]
             [t.start() for t in threads]
             [t.join() for t in threads]

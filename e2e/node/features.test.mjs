@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 
 import { io } from "socket.io-client";
 
-import { login, nextEvent, startDemo, startRedis, testToken, until } from "./demo-server.mjs";
+import { adminRevoke, login, nextEvent, startDemo, startRedis, testToken, until } from "./demo-server.mjs";
 
 const WAIT = 10_000;
 const CAP = 2;
@@ -133,6 +133,21 @@ test("--expiry-warning-secs: token_expiring comes that long before exp", async (
   assert.equal(warning.exp, iat + 4);
   assert.ok(warning.expires_in_ms > 0 && warning.expires_in_ms <= 1_000, `${warning.expires_in_ms} ms left`);
   assert.equal((await next(s, "unauthorized")).code, "token_expired");
+});
+
+test("many revocations at once are all stored in Redis and reach every process", async () => {
+  // Each revocation is one Lua script (SET + PUBLISH): a MULTI/EXEC pipeline on the connection
+  // that also receives the subscription's pushes failed to parse under concurrent revocations,
+  // and most of them were only queued (202).
+  const [A, , C] = nodes;
+  const victims = await Promise.all([0, 1, 2].map((i) => authenticated(C.url, testToken(`burst-${i}`))));
+  const answers = await Promise.all(
+    Array.from({ length: 40 }, (_, i) => adminRevoke(A.url, { sub: `burst-${i}` })),
+  );
+  assert.deepEqual(answers.map((r) => r.status), answers.map(() => 200), "every revocation stored, none queued");
+  for (const v of victims) {
+    await until(() => v.received.some((m) => m.event === "unauthorized" && m.args[0].code === "revoked"), "the revoked socket on C");
+  }
 });
 
 test("a Redis outage: each process counts its own sockets, nobody is refused for it, and the cap is shared again after", async () => {

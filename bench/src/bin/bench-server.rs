@@ -7,11 +7,14 @@ use axum::serve::ListenerExt;
 use axum::ServiceExt;
 use clap::{Parser, ValueEnum};
 use socketioxide::adapter::LocalAdapter;
+use socketioxide::extract::Data;
 use socketioxide::extract::SocketRef;
 use socketioxide::handler::ConnectHandler;
 use socketioxide::SocketIo;
+use socketioxide_jwt::cluster::{JwtRedisAdapter, RedisDriver};
 use socketioxide_jwt::layer::CompactHeadLayer;
-use socketioxide_jwt::{AuthMode, JwtAuth, JwtLocalAdapter};
+use socketioxide_jwt::revocation::RedisRevocationOptions;
+use socketioxide_jwt::{AuthMode, JwtAuth, JwtAuthBuilder, JwtLocalAdapter, RevocationList};
 use std::time::Duration;
 use tower_layer::Layer;
 
@@ -49,6 +52,12 @@ struct Args {
     /// Seconds before `exp` to send `token_expiring` (0: off). Default: the library's (60 s).
     #[arg(long)]
     expiry_warning_secs: Option<u64>,
+    /// Message and handshake kinds, cluster runs: share broadcasts and revocations through this
+    /// Redis (`redis://HOST:PORT/?protocol=resp3`). Adds a `shout` event (its payload broadcast to
+    /// every socket of every instance) and `POST /revoke?first=N&count=M` (revokes the users
+    /// `user<N>` … `user<N+M-1>` at once).
+    #[arg(long)]
+    redis: Option<String>,
     /// Message and handshake kinds: per-user rooms with this prefix (`user:`); none by default.
     #[arg(long)]
     user_room_prefix: Option<String>,
@@ -127,20 +136,24 @@ async fn main() -> std::io::Result<()> {
             if let Some(secs) = args.expiry_warning_secs {
                 builder = builder.expiry_warning((secs > 0).then(|| Duration::from_secs(secs)));
             }
-            let auth = builder.build().expect("config");
-            let (layer, io) = tuned(SocketIo::builder(), &args)
-                .with_adapter::<JwtLocalAdapter>(())
-                .build_layer();
-            io.ns(
-                "/",
-                auth.on_authenticated(async |_: SocketRef<JwtLocalAdapter>| {}),
-            );
-            if let Some(every) = args.stats_every_ms {
-                let pending = move || auth.pending_sockets();
-                let every = std::time::Duration::from_millis(every);
-                tokio::spawn(print_stats(io, pending, every));
+            if let Some(url) = &args.redis {
+                cluster_app(&args, builder, url).await
+            } else {
+                let auth = builder.build().expect("config");
+                let (layer, io) = tuned(SocketIo::builder(), &args)
+                    .with_adapter::<JwtLocalAdapter>(())
+                    .build_layer();
+                io.ns(
+                    "/",
+                    auth.on_authenticated(async |_: SocketRef<JwtLocalAdapter>| {}),
+                );
+                if let Some(every) = args.stats_every_ms {
+                    let pending = move || auth.pending_sockets();
+                    let every = std::time::Duration::from_millis(every);
+                    tokio::spawn(print_stats(io, pending, every));
+                }
+                axum::Router::new().layer(layer)
             }
-            axum::Router::new().layer(layer)
         }
     };
     let socket = tokio::net::TcpSocket::new_v4()?;
@@ -157,6 +170,66 @@ async fn main() -> std::io::Result<()> {
     } else {
         axum::serve(listener, app).await
     }
+}
+
+/// The cluster-run server: the Redis adapter and revocation list, `shout`, `POST /revoke`.
+async fn cluster_app(args: &Args, builder: JwtAuthBuilder, url: &str) -> axum::Router {
+    let client = redis::Client::open(url).expect("a redis:// URL");
+    let driver = RedisDriver::new(client.clone()).await.expect("Redis");
+    let options = RedisRevocationOptions::default().max_token_lifetime(Duration::from_secs(7200));
+    let revocations = RevocationList::redis(client, options).await.expect("Redis");
+    let auth = builder
+        .revocations(revocations.clone())
+        .build()
+        .expect("config");
+    let (layer, io) = tuned(SocketIo::builder(), args)
+        .with_adapter::<JwtRedisAdapter>(driver.adapter())
+        .build_layer();
+    io.ns(
+        "/",
+        auth.on_authenticated(async |s: SocketRef<JwtRedisAdapter>| {
+            s.on(
+                "shout",
+                async |io: SocketIo<JwtRedisAdapter>, Data(v): Data<serde_json::Value>| {
+                    if let Err(e) = io.emit("shout", &v).await {
+                        eprintln!("shout: {e}");
+                    }
+                },
+            );
+        }),
+    )
+    .await
+    .expect("the Redis adapter");
+    axum::Router::new()
+        .route("/revoke", axum::routing::post(revoke))
+        .with_state(revocations)
+        .layer(layer)
+}
+
+#[derive(serde::Deserialize)]
+struct RevokeRange {
+    first: usize,
+    count: usize,
+}
+
+/// Revokes the users `user<first>` … at once; answers when every revocation is stored.
+async fn revoke(
+    axum::extract::State(list): axum::extract::State<RevocationList>,
+    axum::extract::Query(range): axum::extract::Query<RevokeRange>,
+) -> String {
+    let started = std::time::Instant::now();
+    let revocations = (range.first..range.first + range.count).map(|i| {
+        let list = list.clone();
+        async move { list.revoke_user(&format!("user{i}")).await }
+    });
+    let results = futures_util::future::join_all(revocations).await;
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    let first_error = results
+        .iter()
+        .find_map(|r| r.as_ref().err().map(|e| format!("{e:?}")));
+    serde_json::json!({ "revoked": results.len() - failed, "failed": failed, "first_error": first_error,
+                        "ms": started.elapsed().as_secs_f64() * 1000.0 })
+    .to_string()
 }
 
 /// The round-trip server's `authenticate` handler: answers without verifying anything (an async

@@ -3,15 +3,15 @@
 //! (authenticate) → authenticated/ready, holds them `--hold-secs`, and prints JSON lines:
 //!
 //! - `holding`: every socket is up (the runner samples the server's CPU and RSS here);
-//! - `result`: sockets/s, latency percentiles, failures, and this process's own CPU use
+//! - `result` (after the hold): sockets/s, latency percentiles, failures, and this process's own CPU use
 //!   (`gen_core_share`: the share of one core it used while connecting; near 1.0 it, not the
 //!   server, set the pace);
 //! - with `--storm`, `storm-result`: every socket drops its connection at once and reconnects
 //!   with its token, as after a deploy (at once, or after a socket.io-client-like jittered delay),
 //!   retrying with socket.io-client's backoff; time until 99 % and 100 % are back, p99, lost.
-//! - with `--watch`, `watch-result` (cluster runs): when each socket heard the broadcast
-//!   `shout` and, for revoked users, `unauthorized`, on the wall clock (comparable across
-//!   processes).
+//! - with `--watch` (cluster runs), while holding: `all-heard` once every held socket heard the
+//!   broadcast `shout`, and `refused` for each socket refused (a revoked user), with wall-clock
+//!   times (comparable across processes). With `--control` a runner drives the hold from stdin.
 //!
 //! Client sockets bind their source address (`--source-ip`, several allowed, round-robin) with
 //! `IP_BIND_ADDRESS_NO_PORT`, so the kernel picks the port at `connect()` for the whole 4-tuple
@@ -24,7 +24,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use clap::{Parser, ValueEnum};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, watch, Notify, Semaphore};
 use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Clone, Copy, PartialEq, ValueEnum)]
@@ -65,22 +65,21 @@ struct Args {
     /// `reconnectionDelay` 1000 with `randomizationFactor` 0.5); 0: all at once.
     #[arg(long, default_value_t = 0)]
     storm_delay_ms: u64,
-    /// Storm: start it when a line arrives on stdin (a runner starting several processes' storms
-    /// at once), not right after the hold.
+    /// Commands on stdin, one per line, for a runner driving several processes: `shout` (the
+    /// first held socket emits `shout`), `storm` or `end` (the hold ends; with `--storm`, the storm
+    /// starts). The hold then lasts until one of those, not `--hold-secs`.
     #[arg(long)]
-    storm_on_stdin: bool,
+    control: bool,
     /// Storm: give up on a socket after this long.
     #[arg(long, default_value_t = 120)]
     storm_deadline_secs: u64,
     /// Print the connect latencies (ms) in `result`, for a runner merging several processes.
     #[arg(long)]
     latencies: bool,
-    /// Cluster runs: while holding, record when each socket hears `shout` and `unauthorized`.
+    /// Cluster runs: while holding, report when every socket heard `shout` (`all-heard`) and
+    /// each `unauthorized` (`refused`), on the wall clock.
     #[arg(long)]
     watch: bool,
-    /// Cluster runs: this process's first socket emits `shout` this long into the hold.
-    #[arg(long)]
-    shout_after_ms: Option<u64>,
 }
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
@@ -202,54 +201,75 @@ fn sort(v: &mut [f64]) {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
 }
 
-/// What a held socket heard (cluster runs), in wall-clock ms.
-#[derive(Default)]
-struct Heard {
-    shout: Option<f64>,
-    unauthorized: Option<f64>,
+/// What a held socket heard (cluster runs).
+enum Heard {
+    Shout(f64),
+    Unauthorized(f64),
 }
 
-/// Holds `ws` until `until`: answers pings and, when watching, notes `shout` and
-/// `unauthorized`. `shout` makes this socket emit one first.
+/// Holds `ws` until `end` turns true: answers pings, emits `shout` when `shout` is notified
+/// (the first socket only), and when watching reports what it hears on `heard`. Returns the
+/// connection, or `None` once the server refused or closed it.
 async fn hold(
     mut ws: Ws,
-    until: tokio::time::Instant,
-    watch: bool,
-    shout: Option<Duration>,
-) -> (Ws, Heard) {
-    let mut heard = Heard::default();
-    let shout_at = shout.map(|d| tokio::time::Instant::now() + d);
+    mut end: watch::Receiver<bool>,
+    shout: Option<Arc<Notify>>,
+    heard: Option<mpsc::UnboundedSender<Heard>>,
+) -> Option<Ws> {
+    let shout_signal = async {
+        match &shout {
+            Some(n) => n.notified().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(shout_signal);
     let mut shouted = false;
     loop {
-        let next = match shout_at {
-            Some(at) if !shouted => at.min(until),
-            _ => until,
-        };
-        match tokio::time::timeout_at(next, ws.next()).await {
-            Err(_) if next == until => break,
-            Err(_) => {
+        tokio::select! {
+            _ = end.changed() => return Some(ws),
+            _ = &mut shout_signal, if !shouted => {
                 shouted = true;
                 let msg = format!("42{}", json!(["shout", { "sent_ms": unix_ms() }]));
                 if ws.send(Message::text(msg)).await.is_err() {
-                    break;
+                    return None;
                 }
             }
-            Ok(Some(Ok(Message::Text(t)))) => {
-                if t.as_str() == "2" {
-                    if ws.send(Message::text("3")).await.is_err() {
-                        break;
+            msg = ws.next() => match msg {
+                Some(Ok(Message::Text(t))) => {
+                    if t.as_str() == "2" {
+                        if ws.send(Message::text("3")).await.is_err() {
+                            return None;
+                        }
+                    } else if t.starts_with("42[\"shout\"") {
+                        if let Some(h) = &heard {
+                            let _ = h.send(Heard::Shout(unix_ms()));
+                        }
+                    } else if t.starts_with("42[\"unauthorized\"") {
+                        if let Some(h) = &heard {
+                            let _ = h.send(Heard::Unauthorized(unix_ms()));
+                        }
+                        return None;
                     }
-                } else if watch && t.starts_with("42[\"shout\"") {
-                    heard.shout.get_or_insert_with(unix_ms);
-                } else if watch && t.starts_with("42[\"unauthorized\"") {
-                    heard.unauthorized.get_or_insert_with(unix_ms);
                 }
-            }
-            Ok(Some(Ok(_))) => {}
-            Ok(_) => break,
+                Some(Ok(_)) => {}
+                _ => return None,
+            },
         }
     }
-    (ws, heard)
+}
+
+/// Reads control commands from stdin (a thread: stdin is blocking) into a channel.
+fn control_lines() -> mpsc::UnboundedReceiver<String> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line.trim().to_owned()).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 /// Storm: reconnects one client after its delay, retrying with socket.io-client's backoff
@@ -343,42 +363,52 @@ async fn main() {
     let gen_cpu = (own_cpu() - cpu0).as_secs_f64();
     println!("{}", json!({ "event": "holding", "sockets": held.len() }));
     // Hold: answer pings so the server keeps every socket.
-    if args.hold_secs > 0 {
-        let until = tokio::time::Instant::now() + Duration::from_secs(args.hold_secs);
-        let mut keepers = Vec::new();
-        for (n, (i, ws)) in held.drain(..).enumerate() {
-            let shout = if n == 0 {
-                args.shout_after_ms.map(Duration::from_millis)
-            } else {
-                None
-            };
-            let watch = args.watch;
-            keepers.push(tokio::spawn(async move {
-                (i, hold(ws, until, watch, shout).await)
-            }));
-        }
-        let (mut shouts, mut refusals) = (Vec::new(), Vec::new());
-        for k in keepers {
-            if let Ok((i, (ws, heard))) = k.await {
-                shouts.extend(heard.shout);
-                refusals.extend(heard.unauthorized);
-                if heard.unauthorized.is_none() {
-                    held.push((i, ws));
+    let (end_tx, end_rx) = watch::channel(false);
+    let shout = Arc::new(Notify::new());
+    let (heard_tx, mut heard_rx) = mpsc::unbounded_channel();
+    let mut keepers = Vec::new();
+    for (n, (i, ws)) in held.drain(..).enumerate() {
+        let first = (n == 0).then(|| shout.clone());
+        let heard = args.watch.then(|| heard_tx.clone());
+        let end = end_rx.clone();
+        keepers.push(tokio::spawn(async move {
+            (i, hold(ws, end, first, heard).await)
+        }));
+    }
+    drop(heard_tx);
+    let holding = keepers.len();
+    let mut commands = if args.control {
+        Some(control_lines())
+    } else {
+        None
+    };
+    let hold_until = tokio::time::Instant::now() + Duration::from_secs(args.hold_secs);
+    let (mut shouts, mut last_shout) = (0usize, 0f64);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(hold_until), if commands.is_none() => break,
+            command = async { commands.as_mut().expect("control").recv().await }, if commands.is_some() => {
+                match command.as_deref() {
+                    Some("shout") => shout.notify_one(),
+                    Some(_) | None => break,
                 }
             }
+            Some(heard) = heard_rx.recv() => match heard {
+                Heard::Shout(t) => {
+                    shouts += 1;
+                    last_shout = last_shout.max(t);
+                    if shouts == holding {
+                        println!("{}", json!({ "event": "all-heard", "sockets": shouts, "last_ms": last_shout }));
+                    }
+                }
+                Heard::Unauthorized(t) => println!("{}", json!({ "event": "refused", "t_ms": t })),
+            },
         }
-        if args.watch {
-            println!(
-                "{}",
-                json!({
-                    "event": "watch-result",
-                    "shouts_heard": shouts.len(),
-                    "last_shout_ms": shouts.iter().copied().fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v)))),
-                    "unauthorized_heard": refusals.len(),
-                    "last_unauthorized_ms": refusals.iter().copied().fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v)))),
-                    "still_held": held.len(),
-                })
-            );
+    }
+    let _ = end_tx.send(true);
+    for k in keepers {
+        if let Ok((i, Some(ws))) = k.await {
+            held.push((i, ws));
         }
     }
     sort(&mut latencies);
@@ -402,11 +432,6 @@ async fn main() {
     println!("{result}");
     let lost_before_storm = failures.len();
     if args.storm {
-        if args.storm_on_stdin {
-            let mut line = String::new();
-            let _ =
-                tokio::task::spawn_blocking(move || std::io::stdin().read_line(&mut line)).await;
-        }
         storm(&args, &target, &tokens, held, &source, timeout).await;
     }
     if lost_before_storm > 0 {

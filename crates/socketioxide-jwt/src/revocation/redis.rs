@@ -85,6 +85,13 @@ fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> RevocationE
 /// revocation is applied here only and reported [`RevocationError::Unavailable`].
 const MAX_QUEUED: usize = 10_000;
 
+/// Stores a revocation until its expiry and tells the other processes, atomically and with one
+/// reply. Not a `MULTI`/`EXEC` pipeline: this connection also receives the subscription's RESP3
+/// pushes, and redis-rs fails to parse an `EXEC` reply with a push between its parts ("Invalid
+/// response when parsing multi response"), which happened under concurrent revocations.
+const STORE_AND_PUBLISH: &str = "redis.call('SET', KEYS[1], ARGV[1], 'EXAT', ARGV[2]) \
+     redis.call('PUBLISH', ARGV[3], ARGV[1]) return 1";
+
 /// The shared store: the connection, the revocations waiting to be sent, the recovery flag.
 struct Store {
     conn: ConnectionManager,
@@ -109,20 +116,14 @@ impl Store {
         };
         let json = serde_json::to_string(revocation).map_err(unavailable)?;
         let mut conn = self.conn.clone();
-        let mut pipe = ::redis::pipe();
-        let sent = pipe
-            .atomic()
-            .cmd("SET")
+        let mut cmd = ::redis::cmd("EVAL");
+        cmd.arg(STORE_AND_PUBLISH)
+            .arg(1)
             .arg(self.key(revocation))
             .arg(&json)
-            .arg("EXAT")
             .arg(until.max(1))
-            .ignore()
-            .cmd("PUBLISH")
-            .arg(&self.options.channel)
-            .arg(&json)
-            .ignore()
-            .query_async::<()>(&mut conn);
+            .arg(&self.options.channel);
+        let sent = cmd.query_async::<()>(&mut conn);
         tokio::time::timeout(self.options.timeout, sent)
             .await
             .map_err(unavailable)?
