@@ -25,6 +25,7 @@ use clap::{Parser, ValueEnum};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio::sync::{mpsc, watch, Notify, Semaphore};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Clone, Copy, PartialEq, ValueEnum)]
@@ -148,9 +149,12 @@ async fn one(
     let stream = tcp(target.server, source)
         .await
         .map_err(|e| e.to_string())?;
-    let (mut ws, _) = tokio_tungstenite::client_async(&target.ws_url, stream)
-        .await
-        .map_err(|e| e.to_string())?;
+    // 4 KiB read buffers (tungstenite's default is 128 KiB: 1 GiB per 8 000 held sockets).
+    let config = WebSocketConfig::default().read_buffer_size(4096);
+    let (mut ws, _) =
+        tokio_tungstenite::client_async_with_config(&target.ws_url, stream, Some(config))
+            .await
+            .map_err(|e| e.to_string())?;
     let connect = match target.mode {
         Mode::Handshake => format!("40{}", json!({ "token": token })),
         _ => "40".to_owned(),
@@ -334,49 +338,55 @@ async fn main() {
         .collect();
     let timeout = Duration::from_secs(args.timeout_secs);
     let permits = Arc::new(Semaphore::new(args.concurrency));
+    // Each socket's task connects it, reports, then holds it (answering pings from the start:
+    // a socket left unpolled while the others connect would miss the server's heartbeat).
+    let (end_tx, end_rx) = watch::channel(false);
+    let shout = Arc::new(Notify::new());
+    let (heard_tx, mut heard_rx) = mpsc::unbounded_channel();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Result<Duration, String>>();
     let cpu0 = own_cpu();
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(args.sockets);
     for (i, token) in tokens.iter().cloned().enumerate() {
         let (permits, target, src) = (permits.clone(), target.clone(), source(i));
+        let (end, done) = (end_rx.clone(), done_tx.clone());
+        let first = (i == 0).then(|| shout.clone());
+        let heard = args.watch.then(|| heard_tx.clone());
         tasks.push(tokio::spawn(async move {
-            let _permit = permits.acquire_owned().await.expect("semaphore");
-            match tokio::time::timeout(timeout, one(&target, src, &token)).await {
+            let permit = permits.acquire_owned().await.expect("semaphore");
+            let connected = match tokio::time::timeout(timeout, one(&target, src, &token)).await {
                 Ok(result) => result,
                 Err(_) => Err("timeout".into()),
+            };
+            drop(permit);
+            match connected {
+                Ok((ws, latency)) => {
+                    let _ = done.send(Ok(latency));
+                    drop(done);
+                    hold(ws, end, first, heard).await.map(|ws| (i, ws))
+                }
+                Err(e) => {
+                    let _ = done.send(Err(e));
+                    None
+                }
             }
         }));
     }
-    let mut held = Vec::with_capacity(args.sockets);
+    drop((done_tx, heard_tx));
     let mut latencies = Vec::with_capacity(args.sockets);
     let mut failures = Vec::new();
-    for (i, task) in tasks.into_iter().enumerate() {
-        match task.await.expect("task") {
-            Ok((ws, latency)) => {
-                latencies.push(latency.as_secs_f64() * 1000.0);
-                held.push((i, ws));
-            }
-            Err(e) => failures.push(e),
+    // One report per socket (the tasks keep running: they hold their sockets).
+    for _ in 0..args.sockets {
+        match done_rx.recv().await {
+            Some(Ok(latency)) => latencies.push(latency.as_secs_f64() * 1000.0),
+            Some(Err(e)) => failures.push(e),
+            None => break,
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
     let gen_cpu = (own_cpu() - cpu0).as_secs_f64();
-    println!("{}", json!({ "event": "holding", "sockets": held.len() }));
-    // Hold: answer pings so the server keeps every socket.
-    let (end_tx, end_rx) = watch::channel(false);
-    let shout = Arc::new(Notify::new());
-    let (heard_tx, mut heard_rx) = mpsc::unbounded_channel();
-    let mut keepers = Vec::new();
-    for (n, (i, ws)) in held.drain(..).enumerate() {
-        let first = (n == 0).then(|| shout.clone());
-        let heard = args.watch.then(|| heard_tx.clone());
-        let end = end_rx.clone();
-        keepers.push(tokio::spawn(async move {
-            (i, hold(ws, end, first, heard).await)
-        }));
-    }
-    drop(heard_tx);
-    let holding = keepers.len();
+    let holding = latencies.len();
+    println!("{}", json!({ "event": "holding", "sockets": holding }));
     let mut commands = if args.control {
         Some(control_lines())
     } else {
@@ -406,9 +416,10 @@ async fn main() {
         }
     }
     let _ = end_tx.send(true);
-    for k in keepers {
-        if let Ok((i, Some(ws))) = k.await {
-            held.push((i, ws));
+    let mut held = Vec::with_capacity(holding);
+    for task in tasks {
+        if let Ok(Some(socket)) = task.await {
+            held.push(socket);
         }
     }
     sort(&mut latencies);
@@ -459,26 +470,35 @@ async fn storm(
     drop(held);
     let deadline = storm_start + Duration::from_secs(args.storm_deadline_secs);
     let (tx, mut rx) = mpsc::unbounded_channel();
+    // Reconnected sockets keep answering pings until every one is back (or lost).
+    let (end_tx, end_rx) = watch::channel(false);
     for i in indices.iter().copied() {
         let delay = match args.storm_delay_ms {
             0 => Duration::ZERO,
             d => Duration::from_millis(d).mul_f64(0.5 + fastrand::f64()),
         };
         let (target, token, src, tx) = (target.clone(), tokens[i].clone(), source(i), tx.clone());
+        let end = end_rx.clone();
         tokio::spawn(async move {
-            let r = reconnect(target, src, token, storm_start, delay, deadline, timeout).await;
-            let _ = tx.send(r);
+            match reconnect(target, src, token, storm_start, delay, deadline, timeout).await {
+                Ok((ws, since_start, latency)) => {
+                    let _ = tx.send(Ok((since_start, latency)));
+                    drop(tx);
+                    hold(ws, end, None, None).await;
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                }
+            }
         });
     }
     drop(tx);
-    let (mut back, mut latencies, mut failures, mut again) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut back, mut latencies, mut failures) = (Vec::new(), Vec::new(), Vec::new());
     while let Some(r) = rx.recv().await {
         match r {
-            Ok((ws, since_start, latency)) => {
+            Ok((since_start, latency)) => {
                 back.push(since_start.as_secs_f64() * 1000.0);
                 latencies.push(latency.as_secs_f64() * 1000.0);
-                again.push(ws);
             }
             Err(e) => failures.push(e),
         }
@@ -503,7 +523,7 @@ async fn storm(
             "back_ms": if args.latencies { json!(back) } else { json!(null) },
         })
     );
-    drop(again);
+    let _ = end_tx.send(true);
     if !failures.is_empty() {
         std::process::exit(1);
     }
