@@ -195,6 +195,9 @@ def main():
             })
         for g in gens:
             g.wait("exit", 300)
+        results = [g.events.get("result") or {} for g in gens]
+        row["connect_failures"] = [r["first_failure"] for r in results if r.get("first_failure")]
+        row["connect_p99_ms_max_of_processes"] = max((r.get("p99_ms", 0) for r in results), default=0)
         print(json.dumps(row, indent=1), file=sys.stderr)
         line = json.dumps({"args": vars(args), "row": row})
         print(line)
