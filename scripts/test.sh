@@ -103,6 +103,12 @@ say "Faults: Redis outages of 2 and 10 s, an instance killed with SIGKILL, a Red
 say "Storm smoke test: 1000 sockets per server kind, none may be lost (bench/run.py)"
 python3 bench/run.py --sockets 1000 --concurrency 100 --hold 1 --runs 1 --check
 
+say "Reconnect storm smoke test: 2000 sockets per server (Node too) from 2 load generators, dropped and reconnected at once; none may be lost (bench/capacity.py)"
+python3 bench/capacity.py --sockets 2000 --concurrency 200 --hold 1 --runs 1 --storm --check
+
+say "Cluster smoke test: 3000 sockets on 3 instances + redis-server; a broadcast reaches all, 100 users revoked, a storm; none lost (bench/cluster.py)"
+python3 bench/cluster.py --sockets 3000 --instances 3 --revoke 100 --storm --check
+
 say "Soak, short version: 1000 sockets for 60 s, refresh every 10 s, 1 %/s reconnecting (bench/soak.py)"
 python3 bench/soak.py --sockets 1000 --secs 60 --refresh 10
 
