@@ -105,7 +105,7 @@ def run_once(cmd, mode, args):
         latencies = sorted(x for r in results for x in r["latencies_ms"])
         gen_cpu = sum(r["gen_cpu_s"] for r in results)
         row.update({
-            "ok": ok, "lost": sum(r["failures"] for r in results),
+            "ok": ok, "lost": sum(r["failures"] for r in results), "retried": sum(r["retried"] for r in results),
             "first_failure": next((r["first_failure"] for r in results if r["first_failure"]), None),
             "sockets_per_s": ok / seconds, "p99_ms": pct(latencies, 99),
             "cpu_us_per_socket": cpu_connect / 1000 / max(ok, 1),
@@ -127,7 +127,7 @@ def run_once(cmd, mode, args):
             total = sum(s["sockets"] for s in storms)
             storm_ok = sum(s["ok"] for s in storms)
             row.update({
-                "storm_ok": storm_ok, "storm_lost": total - storm_ok,
+                "storm_ok": storm_ok, "storm_lost": total - storm_ok, "storm_retried": sum(s["retried"] for s in storms),
                 "storm_first_failure": next((s["first_failure"] for s in storms if s["first_failure"]), None),
                 "storm_t99_ms": pct(back, 99), "storm_t100_ms": back[-1] if back else 0,
                 "storm_p99_ms": max(s["p99_ms"] for s in storms),
@@ -164,10 +164,17 @@ def main():
     ap.add_argument("--only", default=",".join(KEYS), help="comma-separated server keys")
     ap.add_argument("--check", action="store_true", help="exit non-zero if any socket was lost")
     ap.add_argument("--out", help="also write the JSON line to this file")
+    ap.add_argument("--patched-bin", help="a bench-server built by bench/upstream/build.sh: its bare, message and "
+                    "handshake servers run as extra rows (socketioxide + the proposed upstream patches)")
     args = ap.parse_args()
     storm_bench.raise_fd_limit(20000)
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "socketioxide-jwt-bench"], cwd=ROOT, check=True)
     servers = [s for s in storm_bench.SERVERS if s[0] in args.only.split(",")]
+    if args.patched_bin:
+        servers += [(f"{kind}-patched", f"{label} + proposed socketioxide patches", [args.patched_bin, "--kind", kind, "--lean"], mode)
+                    for kind, label, mode in [("bare", "bare socketioxide, lean", "bare"),
+                                              ("message", "socketioxide-jwt, message mode, lean", "message"),
+                                              ("handshake", "socketioxide-jwt, handshake mode, lean", "handshake")]]
     if any(k.startswith("node") for k, *_ in servers) and not (ROOT / "bench/node/node_modules/socket.io").exists():
         subprocess.run(["npm", "ci", "--prefix", str(ROOT / "bench/node"), "--no-audit", "--no-fund"], check=True)
     runs = {k: [] for k, *_ in servers}
@@ -206,7 +213,7 @@ def report(rows, labels, args):
               f"| {r['settled_cpu_us_per_socket']:.0f} µs{ratio('settled_cpu_us_per_socket')} "
               f"| {r['rss_kib_per_socket']:.1f} KiB{ratio('rss_kib_per_socket')} | {r['lost']} | {r['gen_core_share']:.2f} |")
     if node:
-        for key in ["bare", "round-trip", "message", "handshake"]:
+        for key in ["bare", "round-trip", "message", "handshake", "bare-patched", "message-patched", "handshake-patched"]:
             if key in rows:
                 print(f"CPU per socket, {labels[key]} / Node + socketio-jwt: {rows[key]['cpu_us_per_socket'] / node['cpu_us_per_socket']:.2f} "
                       f"(incl. 2 s after: {rows[key]['settled_cpu_us_per_socket'] / node['settled_cpu_us_per_socket']:.2f}); "

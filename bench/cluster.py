@@ -134,7 +134,7 @@ def main():
         for g, (inst, n) in enumerate(plan):
             cmd = [str(BIN / "loadgen"), "--url", servers[inst][1], "--mode", args.mode, "--sockets", str(n),
                    "--concurrency", str(args.concurrency), "--first-user", str(first),
-                   "--source-ip", f"127.0.{1 + g // 250}.{2 + g % 250}", "--control", "--watch", "--timeout-secs", "60", "--latencies"]
+                   "--source-ip", f"127.0.{1 + g // 250}.{2 + g % 250}", "--control", "--watch", "--latencies"]
             if args.storm:
                 cmd += ["--storm", "--storm-delay-ms", str(args.storm_delay_ms)]
             gens.append(Gen(cmd))
@@ -187,6 +187,7 @@ def main():
                 "storm_sockets": sum(s["sockets"] for s in storms),
                 "storm_ok": sum(s["ok"] for s in storms),
                 "storm_lost": sum(s["sockets"] - s["ok"] for s in storms),
+                "storm_retried": sum(s["retried"] for s in storms),
                 "storm_first_failure": next((s["first_failure"] for s in storms if s["first_failure"]), None),
                 "storm_t99_ms": pct(sorted(x for s in storms for x in s["back_ms"]), 99),
                 "storm_t100_ms": max(s["t100_ms"] for s in storms),
@@ -197,6 +198,7 @@ def main():
             g.wait("exit", 300)
         results = [g.events.get("result") or {} for g in gens]
         row["connect_failures"] = [r["first_failure"] for r in results if r.get("first_failure")]
+        row["connect_retried"] = sum(r.get("retried", 0) for r in results)
         row["connect_p99_ms_max_of_processes"] = max((r.get("p99_ms", 0) for r in results), default=0)
         print(json.dumps(row, indent=1), file=sys.stderr)
         line = json.dumps({"args": vars(args), "row": row})

@@ -50,9 +50,13 @@ struct Args {
     /// Keep every socket open this long after the last one is authenticated.
     #[arg(long, default_value_t = 0)]
     hold_secs: u64,
-    /// Per-socket timeout, seconds.
+    /// Timeout of one connection attempt, seconds (socket.io-client's `timeout`, 20 s); a client
+    /// retries with its backoff after a failed attempt.
     #[arg(long, default_value_t = 20)]
     timeout_secs: u64,
+    /// Give up on a socket that is not authenticated this long after the run started.
+    #[arg(long, default_value_t = 120)]
+    connect_deadline_secs: u64,
     /// Users `user<first_user>` … (processes of one run use disjoint ranges).
     #[arg(long, default_value_t = 0)]
     first_user: usize,
@@ -276,28 +280,36 @@ fn control_lines() -> mpsc::UnboundedReceiver<String> {
     rx
 }
 
-/// Storm: reconnects one client after its delay, retrying with socket.io-client's backoff
-/// (1 s doubling to 5 s, ±50 %), until `deadline`. The time from the storm's start to authenticated.
-async fn reconnect(
+/// What a client that got in saw: the connection, the time from `start` (the storm's start, or
+/// the run's), the time from its first attempt, and how many attempts it took.
+type Connected = (Ws, Duration, Duration, u32);
+
+/// Connects one client as socket.io-client does: after `first_delay`, one attempt at a time,
+/// each bounded by `timeout` (its `timeout` option, 20 s), retrying with its backoff (1 s doubling
+/// to 5 s, ±50 %) until `deadline`.
+async fn connect_with_retries(
     target: Target,
     source: Option<IpAddr>,
     token: String,
-    storm_start: Instant,
+    start: Instant,
     first_delay: Duration,
     deadline: Instant,
     timeout: Duration,
-) -> Result<(Ws, Duration, Duration), String> {
+) -> Result<Connected, String> {
     tokio::time::sleep(first_delay).await;
+    let first_attempt = Instant::now();
     let mut attempt = 0u32;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
+        attempt += 1;
         let last_error =
             match tokio::time::timeout(timeout.min(left), one(&target, source, &token)).await {
-                Ok(Ok((ws, latency))) => return Ok((ws, storm_start.elapsed(), latency)),
+                Ok(Ok((ws, _))) => {
+                    return Ok((ws, start.elapsed(), first_attempt.elapsed(), attempt));
+                }
                 Ok(Err(e)) => e,
                 Err(_) => "timeout".into(),
             };
-        attempt += 1;
         let backoff = Duration::from_millis((1000u64 << attempt.min(3)).min(5000));
         let jittered = backoff.mul_f64(0.5 + fastrand::f64());
         if Instant::now() + jittered >= deadline {
@@ -343,9 +355,10 @@ async fn main() {
     let (end_tx, end_rx) = watch::channel(false);
     let shout = Arc::new(Notify::new());
     let (heard_tx, mut heard_rx) = mpsc::unbounded_channel();
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Result<Duration, String>>();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Result<(Duration, u32), String>>();
     let cpu0 = own_cpu();
     let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.connect_deadline_secs);
     let mut tasks = Vec::with_capacity(args.sockets);
     for (i, token) in tokens.iter().cloned().enumerate() {
         let (permits, target, src) = (permits.clone(), target.clone(), source(i));
@@ -354,14 +367,20 @@ async fn main() {
         let heard = args.watch.then(|| heard_tx.clone());
         tasks.push(tokio::spawn(async move {
             let permit = permits.acquire_owned().await.expect("semaphore");
-            let connected = match tokio::time::timeout(timeout, one(&target, src, &token)).await {
-                Ok(result) => result,
-                Err(_) => Err("timeout".into()),
-            };
+            let connected = connect_with_retries(
+                target,
+                src,
+                token,
+                started,
+                Duration::ZERO,
+                deadline,
+                timeout,
+            )
+            .await;
             drop(permit);
             match connected {
-                Ok((ws, latency)) => {
-                    let _ = done.send(Ok(latency));
+                Ok((ws, _, latency, attempts)) => {
+                    let _ = done.send(Ok((latency, attempts)));
                     drop(done);
                     hold(ws, end, first, heard).await.map(|ws| (i, ws))
                 }
@@ -376,9 +395,13 @@ async fn main() {
     let mut latencies = Vec::with_capacity(args.sockets);
     let mut failures = Vec::new();
     // One report per socket (the tasks keep running: they hold their sockets).
+    let mut retried = 0usize;
     for _ in 0..args.sockets {
         match done_rx.recv().await {
-            Some(Ok(latency)) => latencies.push(latency.as_secs_f64() * 1000.0),
+            Some(Ok((latency, attempts))) => {
+                latencies.push(latency.as_secs_f64() * 1000.0);
+                retried += usize::from(attempts > 1);
+            }
             Some(Err(e)) => failures.push(e),
             None => break,
         }
@@ -429,6 +452,7 @@ async fn main() {
         "ok": latencies.len(),
         "failures": failures.len(),
         "first_failure": failures.first(),
+        "retried": retried,
         "seconds": elapsed,
         "sockets_per_s": latencies.len() as f64 / elapsed,
         "p50_ms": percentile(&latencies, 50.0), "p90_ms": percentile(&latencies, 90.0),
@@ -480,9 +504,11 @@ async fn storm(
         let (target, token, src, tx) = (target.clone(), tokens[i].clone(), source(i), tx.clone());
         let end = end_rx.clone();
         tokio::spawn(async move {
-            match reconnect(target, src, token, storm_start, delay, deadline, timeout).await {
-                Ok((ws, since_start, latency)) => {
-                    let _ = tx.send(Ok((since_start, latency)));
+            match connect_with_retries(target, src, token, storm_start, delay, deadline, timeout)
+                .await
+            {
+                Ok((ws, since_start, latency, attempts)) => {
+                    let _ = tx.send(Ok((since_start, latency, attempts)));
                     drop(tx);
                     hold(ws, end, None, None).await;
                 }
@@ -494,11 +520,13 @@ async fn storm(
     }
     drop(tx);
     let (mut back, mut latencies, mut failures) = (Vec::new(), Vec::new(), Vec::new());
+    let mut retried = 0usize;
     while let Some(r) = rx.recv().await {
         match r {
-            Ok((since_start, latency)) => {
+            Ok((since_start, latency, attempts)) => {
                 back.push(since_start.as_secs_f64() * 1000.0);
                 latencies.push(latency.as_secs_f64() * 1000.0);
+                retried += usize::from(attempts > 1);
             }
             Err(e) => failures.push(e),
         }
@@ -515,6 +543,7 @@ async fn storm(
             "ok": back.len(),
             "failures": failures.len(),
             "first_failure": failures.first(),
+            "retried": retried,
             "t99_ms": percentile(&back, 99.0),
             "t100_ms": back.last().copied().unwrap_or(0.0),
             "p99_ms": percentile(&latencies, 99.0),
