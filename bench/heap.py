@@ -64,6 +64,8 @@ def main():
     ap.add_argument("--sockets", type=int, default=2000)
     ap.add_argument("--hold", type=int, default=2)
     ap.add_argument("--compare-bin", help="another build's bench-server, measured the same way")
+    ap.add_argument("--patched-bin", help="a bench-server built by bench/upstream/build.sh: bare, message and "
+                    "handshake rows with the proposed socketioxide patches")
     args = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "socketioxide-jwt-bench"], cwd=ROOT, check=True)
     servers = [("bare", [str(BIN / "bench-server"), "--kind", "bare", "--lean"], "bare"),
@@ -71,6 +73,8 @@ def main():
                ("handshake", [str(BIN / "bench-server"), "--kind", "handshake", "--lean"], "handshake")]
     if args.compare_bin:
         servers += [(f"{k}-compare", [args.compare_bin, "--kind", k, "--lean"], k) for k in ["message", "handshake"]]
+    if args.patched_bin:
+        servers += [(f"{k}-patched", [args.patched_bin, "--kind", k, "--lean"], k) for k in ["bare", "message", "handshake"]]
     per_socket = {}
     for key, cmd, mode in servers:
         empty = run(cmd, mode, 0, 0)
@@ -80,6 +84,9 @@ def main():
     for key in ["message", "handshake", "message-compare", "handshake-compare"]:
         if key in per_socket:
             print(f"{key}: {per_socket[key] - per_socket['bare']:.0f} B over bare socketioxide")
+    for key in ["message-patched", "handshake-patched"]:
+        if key in per_socket:
+            print(f"{key}: {per_socket[key] - per_socket['bare-patched']:.0f} B over bare socketioxide with the same patches")
     print(json.dumps({"args": vars(args), "heap_bytes_per_socket": per_socket}))
 
 
