@@ -164,9 +164,17 @@ def main():
     ap.add_argument("--only", default=",".join(KEYS), help="comma-separated server keys")
     ap.add_argument("--check", action="store_true", help="exit non-zero if any socket was lost")
     ap.add_argument("--out", help="also write the JSON line to this file")
+    ap.add_argument("--chart", help="write a PNG chart here (needs matplotlib: pip install -r bench/requirements.txt)")
+    ap.add_argument("--from-json", help="only redraw the tables and chart from a previous run's JSON (--out)")
     ap.add_argument("--patched-bin", help="a bench-server built by bench/upstream/build.sh: its bare, message and "
                     "handshake servers run as extra rows (socketioxide + the proposed upstream patches)")
     args = ap.parse_args()
+    if args.from_json:
+        saved = json.loads(pathlib.Path(args.from_json).read_text())
+        report(saved["rows"], saved["labels"], saved["args"])
+        if args.chart:
+            draw(saved["rows"], saved["labels"], saved["args"], args.chart)
+        return
     storm_bench.raise_fd_limit(20000)
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "socketioxide-jwt-bench"], cwd=ROOT, check=True)
     servers = [s for s in storm_bench.SERVERS if s[0] in args.only.split(",")]
@@ -192,6 +200,8 @@ def main():
     report(rows, labels, vars(args))
     if args.out:
         pathlib.Path(args.out).write_text(json.dumps({"args": vars(args), "rows": rows, "labels": labels}) + "\n")
+    if args.chart:
+        draw(rows, labels, vars(args), args.chart)
     lost = sum(r["lost"] + r.get("storm_lost", 0) for r in rows.values())
     if args.check and lost:
         print(f"FAILED: {lost} socket(s) lost", file=sys.stderr)
@@ -228,6 +238,40 @@ def report(rows, labels, args):
             print(f"| {labels[key]} | {r['storm_t99_ms'] / 1000:.2f} s | {r['storm_t100_ms'] / 1000:.2f} s | {r['storm_p99_ms']:.0f} ms "
                   f"| {r['storm_cpu_us_per_socket']:.0f} µs | {r['storm_peak_rss_mib']:.0f} MiB | {r['storm_lost']} |")
     print(json.dumps({"args": args, "rows": rows, "labels": labels}))
+
+
+def draw(rows, labels, args, path):
+    """CPU per socket, RSS per held socket, and (with a storm) the time until all are back."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("no chart: pip install -r bench/requirements.txt", file=sys.stderr)
+        return
+    keys = list(rows)
+    names = [labels[k].replace(", ", "\n", 1) for k in keys]
+    colors = ["#a0aec0" if k.startswith("node") else "#68d391" if k.endswith("patched") else "#2b6cb0" for k in keys]
+    panels = [("cpu_us_per_socket", "server CPU per new socket, µs (lower is better)"),
+              ("rss_kib_per_socket", "RSS per held socket, KiB (lower is better)")]
+    if args.get("storm"):
+        panels.append(("storm_t100_ms", "storm: all back, ms (lower is better)"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 0.55 * len(keys) + 1.8))
+    for ax, (metric, title) in zip(axes, panels):
+        values = [rows[k][metric] for k in keys]
+        ax.barh(names, values, color=colors)
+        ax.invert_yaxis()
+        ax.set_title(title, fontsize=10)
+        for i, v in enumerate(values):
+            ax.text(v, i, f" {v:.1f}" if v < 100 else f" {v:.0f}", va="center", fontsize=8)
+        ax.tick_params(axis="y", labelsize=8)
+    delay = args.get("storm_delay_ms", 0)
+    fig.suptitle(f"{args['sockets']} sockets on one server process (one core), {args['concurrency']} connecting at a time; "
+                 f"storm: all reconnect " + ("at once" if not delay else "after a jittered delay")
+                 + f" (median of {args['runs']} interleaved rounds)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    print(f"chart: {path}")
 
 
 if __name__ == "__main__":
