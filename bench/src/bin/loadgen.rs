@@ -3,15 +3,19 @@
 //! (authenticate) → authenticated/ready, holds them `--hold-secs`, and prints JSON lines:
 //!
 //! - `holding`: every socket is up (the runner samples the server's CPU and RSS here);
-//! - `result` (after the hold): sockets/s, latency percentiles, failures, and this process's own CPU use
-//!   (`gen_core_share`: the share of one core it used while connecting; near 1.0 it, not the
-//!   server, set the pace);
+//! - `result` (after the hold): sockets/s, latency percentiles, failures, and this process's own
+//!   CPU use (`gen_core_share`: the share of one core it used while connecting; near 1.0 it, not
+//!   the server, set the pace);
 //! - with `--storm`, `storm-result`: every socket drops its connection at once and reconnects
 //!   with its token, as after a deploy (at once, or after a socket.io-client-like jittered delay),
 //!   retrying with socket.io-client's backoff; time until 99 % and 100 % are back, p99, lost.
 //! - with `--watch` (cluster runs), while holding: `all-heard` once every held socket heard the
 //!   broadcast `shout`, and `refused` for each socket refused (a revoked user), with wall-clock
 //!   times (comparable across processes). With `--control` a runner drives the hold from stdin.
+//!
+//! Every client connects as socket.io-client does: one attempt at a time, each bounded by
+//! `--timeout-secs` (20 s), retrying with its backoff; a socket not in after
+//! `--connect-deadline-secs` is lost. Retries are counted (`retried`).
 //!
 //! Client sockets bind their source address (`--source-ip`, several allowed, round-robin) with
 //! `IP_BIND_ADDRESS_NO_PORT`, so the kernel picks the port at `connect()` for the whole 4-tuple
