@@ -121,6 +121,8 @@ function deferred<T>(): Deferred<T> {
 }
 
 const MIN_REFRESH_DELAY_MS = 500;
+/** The longest delay `setTimeout` honours (2^31 - 1 ms); beyond, it fires at once. */
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
 type Defaults = "mode" | "refresh" | "refreshMarginMs" | "recover" | "maxRecoveries" | "refreshOnWake" | "ackTimeoutMs";
 
@@ -411,6 +413,15 @@ export class AuthSocket {
     if (!this.#opts.refresh || typeof exp !== "number") return;
     const remaining = exp * 1000 - Date.now();
     const delay = Math.max(remaining - this.#opts.refreshMarginMs, remaining / 2, MIN_REFRESH_DELAY_MS);
+    if (delay > MAX_TIMER_DELAY_MS) {
+      // Timers take at most 2^31 - 1 ms (~24.8 days); a longer delay would fire at once, and
+      // refresh in a loop. Wait the longest a timer can, then schedule again.
+      this.#refreshTimer = setTimeout(() => {
+        this.#refreshTimer = null;
+        this.#scheduleRefresh();
+      }, MAX_TIMER_DELAY_MS);
+      return;
+    }
     this.#refreshTimer = setTimeout(() => {
       this.#refreshTimer = null;
       this.#refreshOnce();

@@ -182,6 +182,20 @@ test("state listeners see every transition and can unsubscribe", async () => {
 
 const refusal = (code) => ({ code, message: code, type: "UnauthorizedError", data: { code, message: code, type: "UnauthorizedError" } });
 
+test("a token that expires in more than 24.8 days is not refreshed at once (the timer's limit)", async () => {
+  const { auth, created, requests } = setup();
+  auth.connect();
+  const socket = created[0];
+  socket.serverConnect();
+  await flush();
+  // exp far beyond 2^31 - 1 ms from now: an unclamped setTimeout would fire after 1 ms.
+  socket.fire("authenticated", { sub: "alice", exp: 9e9 });
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  await flush();
+  assert.deepEqual(requests, ["connect"]);
+  auth.disconnect();
+});
+
 test("token_expiring from the server refreshes in-band, once however often it comes", async () => {
   const { auth, created, requests } = setup();
   auth.connect();
