@@ -18,7 +18,7 @@ used: a row at >= 0.9 was paced by the load generator, and its sockets/s and p99
 quoted). Storm: time until 99 % and 100 % are authenticated again, p99 of a reconnect, server CPU
 per reconnected socket, peak RSS, lost.
 """
-import argparse, json, math, os, pathlib, statistics, subprocess, sys, threading, time
+import argparse, json, math, pathlib, statistics, subprocess, sys, threading, time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import run as storm_bench  # noqa: E402  (the servers, /proc readers, pinning)
@@ -35,22 +35,6 @@ def start_server(cmd):
     url = re.search(r"(http://\S+)", server.stdout.readline()).group(1)
     time.sleep(0.2)
     return server, url
-
-
-class Sampler(threading.Thread):
-    """Samples a process's RSS every 50 ms; `peak` since the last `reset`."""
-
-    def __init__(self, pid):
-        super().__init__(daemon=True)
-        self.pid, self.peak, self.stop = pid, 0, False
-
-    def run(self):
-        while not self.stop:
-            try:
-                self.peak = max(self.peak, storm_bench.rss_kib(self.pid))
-            except (FileNotFoundError, ProcessLookupError):
-                return
-            time.sleep(0.05)
 
 
 def run_once(cmd, mode, args):
@@ -70,7 +54,6 @@ def run_once(cmd, mode, args):
             gens.append(subprocess.Popen(storm_bench.pinned(1, cmd_gen), stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True))
             first += n
         events = [dict() for _ in gens]
-        sampler = None
 
         def read(i, until):
             for line in gens[i].stdout:
@@ -79,10 +62,13 @@ def run_once(cmd, mode, args):
                 if e["event"] == until:
                     return
 
-        # Every generator connects; when all hold, the server's storm CPU and RSS are read.
-        threads = [threading.Thread(target=read, args=(i, "holding")) for i in range(len(gens))]
-        [t.start() for t in threads]
-        [t.join() for t in threads]
+        def read_all(until):
+            threads = [threading.Thread(target=read, args=(i, until)) for i in range(len(gens))]
+            [t.start() for t in threads]
+            [t.join() for t in threads]
+
+        # Every generator connects; when all hold, the server's CPU and RSS are read.
+        read_all("holding")
         cpu_connect = storm_bench.cpu_ns(server.pid) - cpu0
         time.sleep(SETTLE)
         cpu_settled = storm_bench.cpu_ns(server.pid) - cpu0
@@ -90,14 +76,11 @@ def run_once(cmd, mode, args):
         # The hold ends (and the storm starts) at once in every process.
         cpu_before = storm_bench.cpu_ns(server.pid)
         if args.storm:
-            sampler = Sampler(server.pid)
-            sampler.start()
+            sampler = storm_bench.PeakRss([server.pid])
         for g in gens:
             g.stdin.write("storm\n" if args.storm else "end\n")
             g.stdin.flush()
-        threads = [threading.Thread(target=read, args=(i, "result")) for i in range(len(gens))]
-        [t.start() for t in threads]
-        [t.join() for t in threads]
+        read_all("result")
         row = {}
         results = [e["result"] for e in events]
         ok = sum(r["ok"] for r in results)
@@ -107,7 +90,7 @@ def run_once(cmd, mode, args):
         row.update({
             "ok": ok, "lost": sum(r["failures"] for r in results), "retried": sum(r["retried"] for r in results),
             "first_failure": next((r["first_failure"] for r in results if r["first_failure"]), None),
-            "sockets_per_s": ok / seconds, "p99_ms": pct(latencies, 99),
+            "sockets_per_s": ok / seconds, "p99_ms": storm_bench.pct(latencies, 99),
             "cpu_us_per_socket": cpu_connect / 1000 / max(ok, 1),
             "settled_cpu_us_per_socket": cpu_settled / 1000 / max(ok, 1),
             "rss_kib_per_socket": (rss_held - rss0) / max(ok, 1),
@@ -116,10 +99,8 @@ def run_once(cmd, mode, args):
             "gen_core_share": gen_cpu / seconds,
         })
         if args.storm:
-            threads = [threading.Thread(target=read, args=(i, "storm-result")) for i in range(len(gens))]
-            [t.start() for t in threads]
-            [t.join() for t in threads]
-            sampler.stop = True
+            read_all("storm-result")
+            peak_kib = sampler.stop()
             storms = [e.get("storm-result") for e in events]
             if any(s is None for s in storms):
                 raise RuntimeError("a load generator ended without a storm result")
@@ -129,10 +110,10 @@ def run_once(cmd, mode, args):
             row.update({
                 "storm_ok": storm_ok, "storm_lost": total - storm_ok, "storm_retried": sum(s["retried"] for s in storms),
                 "storm_first_failure": next((s["first_failure"] for s in storms if s["first_failure"]), None),
-                "storm_t99_ms": pct(back, 99), "storm_t100_ms": back[-1] if back else 0,
+                "storm_t99_ms": storm_bench.pct(back, 99), "storm_t100_ms": back[-1] if back else 0,
                 "storm_p99_ms": max(s["p99_ms"] for s in storms),
                 "storm_cpu_us_per_socket": (storm_bench.cpu_ns(server.pid) - cpu_before) / 1000 / max(storm_ok, 1),
-                "storm_peak_rss_mib": sampler.peak / 1024,
+                "storm_peak_rss_mib": peak_kib / 1024,
                 "storm_gen_core_share": sum(s["gen_cpu_s"] for s in storms) / max(back[-1] / 1000 if back else 1, 1e-9),
             })
         for g in gens:
@@ -144,12 +125,6 @@ def run_once(cmd, mode, args):
                 g.kill()
         server.kill()
         server.wait()
-
-
-def pct(sorted_values, p):
-    if not sorted_values:
-        return 0.0
-    return sorted_values[min(len(sorted_values) - 1, int(p / 100 * len(sorted_values)))]
 
 
 def main():
@@ -230,7 +205,7 @@ def report(rows, labels, args):
                       f"RSS per held socket: {rows[key]['rss_kib_per_socket'] / node['rss_kib_per_socket']:.2f}")
     if args["storm"]:
         delay = args["storm_delay_ms"]
-        print(f"\nReconnect storm: every client drops at once and reconnects "
+        print("\nReconnect storm: every client drops at once and reconnects "
               + ("at once" if not delay else f"after {delay // 2}-{delay * 3 // 2} ms (jittered)") + "\n")
         print("| server | 99 % back | 100 % back | p99 reconnect | CPU per reconnect | peak RSS | lost |")
         print("|---|---|---|---|---|---|---|")
@@ -242,36 +217,16 @@ def report(rows, labels, args):
 
 def draw(rows, labels, args, path):
     """CPU per socket, RSS per held socket, and (with a storm) the time until all are back."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("no chart: pip install -r bench/requirements.txt", file=sys.stderr)
-        return
-    keys = list(rows)
-    names = [labels[k].replace(", ", "\n", 1) for k in keys]
-    colors = ["#a0aec0" if k.startswith("node") else "#68d391" if k.endswith("patched") else "#2b6cb0" for k in keys]
     panels = [("cpu_us_per_socket", "server CPU per new socket, µs (lower is better)"),
               ("rss_kib_per_socket", "RSS per held socket, KiB (lower is better)")]
     if args.get("storm"):
         panels.append(("storm_t100_ms", "storm: all back, ms (lower is better)"))
-    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 0.55 * len(keys) + 1.8))
-    for ax, (metric, title) in zip(axes, panels):
-        values = [rows[k][metric] for k in keys]
-        ax.barh(names, values, color=colors)
-        ax.invert_yaxis()
-        ax.set_title(title, fontsize=10)
-        for i, v in enumerate(values):
-            ax.text(v, i, f" {v:.1f}" if v < 100 else f" {v:.0f}", va="center", fontsize=8)
-        ax.tick_params(axis="y", labelsize=8)
     delay = args.get("storm_delay_ms", 0)
-    fig.suptitle(f"{args['sockets']} sockets on one server process (one core), {args['concurrency']} connecting at a time; "
-                 f"storm: all reconnect " + ("at once" if not delay else "after a jittered delay")
-                 + f" (median of {args['runs']} interleaved rounds)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    print(f"chart: {path}")
+    storm_bench.bar_chart(
+        rows, labels, panels,
+        f"{args['sockets']} sockets on one server process (one core), {args['concurrency']} connecting at a time; "
+        "storm: all reconnect " + ("at once" if not delay else "after a jittered delay")
+        + f" (median of {args['runs']} interleaved rounds)", path)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ out of ephemeral ports near 28 000), each under the open-file limit. Measures, i
 
 Not a CI step (CI runs the smoke size). Every wait is bounded; a lost socket fails --check.
 """
-import argparse, json, math, os, pathlib, re, shutil, socket, subprocess, sys, tempfile, threading, time, urllib.request
+import argparse, json, math, pathlib, re, shutil, socket, subprocess, sys, tempfile, threading, time, urllib.request
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import run as storm_bench  # noqa: E402
@@ -63,12 +63,6 @@ class Gen:
     def send(self, command):
         self.proc.stdin.write(command + "\n")
         self.proc.stdin.flush()
-
-
-def pct(sorted_values, p):
-    if not sorted_values:
-        return 0.0
-    return sorted_values[min(len(sorted_values) - 1, int(p / 100 * len(sorted_values)))]
 
 
 def total_rss_mib(pids):
@@ -166,20 +160,12 @@ def main():
         row["revoked_sockets_refused"] = len(refused)
         row["revoke_to_last_refused_ms"] = (max(refused) - sent) if refused else None
         # 4. The storm (or the end of the hold).
-        if args.storm:
-            sampler_peak, stop = [0.0], [False]
-
-            def sample():
-                while not stop[0]:
-                    sampler_peak[0] = max(sampler_peak[0], total_rss_mib(pids))
-                    time.sleep(0.1)
-            t = threading.Thread(target=sample, daemon=True)
-            t.start()
+        sampler = storm_bench.PeakRss(pids) if args.storm else None
         for g in gens:
             g.send("storm" if args.storm else "end")
         if args.storm:
             storms = [g.wait("storm-result", 300) for g in gens]
-            stop[0] = True
+            peak_kib = sampler.stop()
             if any(s is None for s in storms):
                 row["storm_incomplete"] = True
             storms = [s for s in storms if s]
@@ -189,10 +175,10 @@ def main():
                 "storm_lost": sum(s["sockets"] - s["ok"] for s in storms),
                 "storm_retried": sum(s["retried"] for s in storms),
                 "storm_first_failure": next((s["first_failure"] for s in storms if s["first_failure"]), None),
-                "storm_t99_ms": pct(sorted(x for s in storms for x in s["back_ms"]), 99),
+                "storm_t99_ms": storm_bench.pct(sorted(x for s in storms for x in s["back_ms"]), 99),
                 "storm_t100_ms": max(s["t100_ms"] for s in storms),
                 "storm_p99_ms": max(s["p99_ms"] for s in storms),
-                "storm_peak_rss_mib": sampler_peak[0],
+                "storm_peak_rss_mib": peak_kib / 1024,
             })
         for g in gens:
             g.wait("exit", 300)

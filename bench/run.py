@@ -14,7 +14,7 @@ against bare socketioxide with the same transport settings ("lean": `CompactHead
 The Rust servers read BENCH_WS_READ_BUFFER and BENCH_MAX_BUFFER (socketioxide's per-socket
 websocket read buffer and packet buffer) to measure those knobs.
 """
-import argparse, json, os, pathlib, re, resource, statistics, subprocess, sys, time
+import argparse, json, os, pathlib, re, resource, statistics, subprocess, sys, threading, time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BIN = ROOT / "target" / "release"
@@ -54,6 +54,38 @@ def rss_kib(pid):
 
 def pinned(core, cmd):
     return (["taskset", "-c", str(core)] if os.cpu_count() and os.cpu_count() > 1 else []) + cmd
+
+
+def pct(sorted_values, p):
+    """The p-th percentile of already sorted values (0 when there are none)."""
+    if not sorted_values:
+        return 0.0
+    return sorted_values[min(len(sorted_values) - 1, int(p / 100 * len(sorted_values)))]
+
+
+class PeakRss(threading.Thread):
+    """Samples the summed RSS of `pids` every 50 ms until `stop()`; `peak_kib` is the highest."""
+
+    def __init__(self, pids):
+        super().__init__(daemon=True)
+        self.pids, self.peak_kib, self._done = list(pids), 0, threading.Event()
+        self.start()
+
+    def run(self):
+        while not self._done.is_set():
+            total = 0
+            for pid in self.pids:
+                try:
+                    total += rss_kib(pid)
+                except (FileNotFoundError, ProcessLookupError):
+                    pass
+            self.peak_kib = max(self.peak_kib, total)
+            self._done.wait(0.05)
+
+    def stop(self):
+        self._done.set()
+        self.join(timeout=1)
+        return self.peak_kib
 
 
 def run_once(server_cmd, mode, args):
@@ -188,7 +220,9 @@ def report(rows, labels, args, chart):
         draw(rows, labels, args, chart)
 
 
-def draw(rows, labels, args, path):
+def bar_chart(rows, labels, panels, title, path, grid=None):
+    """Horizontal bars, one panel per (metric, title), one bar per row; needs matplotlib. Node's
+    rows grey, rows whose key ends in `patched` green, the others blue."""
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -198,24 +232,31 @@ def draw(rows, labels, args, path):
         return
     keys = list(rows)
     names = [labels[k].replace(", ", "\n", 1) for k in keys]
-    colors = ["#2b6cb0" if not k.startswith("node") else "#a0aec0" for k in keys]
-    fig, axes = plt.subplots(2, 2, figsize=(16, 9))
-    for ax, (metric, title) in zip(axes.flat, [("cpu_us_per_socket", "server CPU per socket, µs (lower is better)"),
-                                               ("sockets_per_s", "authenticated sockets/s (higher is better)"),
-                                               ("p99_ms", "p99 connect→authenticated, ms (lower is better)"),
-                                               ("rss_kib_per_socket", "RSS per held socket, KiB (lower is better)")]):
+    colors = ["#a0aec0" if k.startswith("node") else "#68d391" if k.endswith("patched") else "#2b6cb0" for k in keys]
+    nrows, ncols = grid or (1, len(panels))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6 * ncols if grid is None else 16, 0.55 * len(keys) + 1.8 if grid is None else 9))
+    for ax, (metric, panel_title) in zip(getattr(axes, "flat", [axes]), panels):
         values = [rows[k][metric] for k in keys]
         ax.barh(names, values, color=colors)
         ax.invert_yaxis()
-        ax.set_title(title, fontsize=10)
+        ax.set_title(panel_title, fontsize=10)
         for i, v in enumerate(values):
             ax.text(v, i, f" {v:.1f}" if v < 100 else f" {v:.0f}", va="center", fontsize=8)
         ax.tick_params(axis="y", labelsize=8)
-    fig.suptitle(f"Connection storm: {args['sockets']} sockets, {args['concurrency']} at a time, websocket, HS256 "
-                 f"(median of {args['runs']}; server on one core, load on the other)", fontsize=11)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     print(f"chart: {path}")
+
+
+def draw(rows, labels, args, path):
+    bar_chart(rows, labels,
+              [("cpu_us_per_socket", "server CPU per socket, µs (lower is better)"),
+               ("sockets_per_s", "authenticated sockets/s (higher is better)"),
+               ("p99_ms", "p99 connect→authenticated, ms (lower is better)"),
+               ("rss_kib_per_socket", "RSS per held socket, KiB (lower is better)")],
+              f"Connection storm: {args['sockets']} sockets, {args['concurrency']} at a time, websocket, HS256 "
+              f"(median of {args['runs']}; server on one core, load on the other)", path, grid=(2, 2))
 
 
 if __name__ == "__main__":
