@@ -143,6 +143,9 @@ def main():
     ap.add_argument("--from-json", help="only redraw the tables and chart from a previous run's JSON (--out)")
     ap.add_argument("--patched-bin", help="a bench-server built by bench/upstream/build.sh: its bare, message and "
                     "handshake servers run as extra rows (socketioxide + the proposed upstream patches)")
+    ap.add_argument("--current-thread", action="store_true",
+                    help="extra rows: the Rust servers on a current_thread runtime (one thread, as one instance "
+                    "per core runs), beside the default multi-thread runtime")
     args = ap.parse_args()
     if args.from_json:
         saved = json.loads(pathlib.Path(args.from_json).read_text())
@@ -158,6 +161,9 @@ def main():
                     for kind, label, mode in [("bare", "bare socketioxide, lean", "bare"),
                                               ("message", "socketioxide-jwt, message mode, lean", "message"),
                                               ("handshake", "socketioxide-jwt, handshake mode, lean", "handshake")]]
+    if args.current_thread:
+        servers += [(f"{key}-current-thread", f"{label}, current_thread runtime", cmd + ["--runtime", "current-thread"], mode)
+                    for key, label, cmd, mode in list(servers) if not key.startswith("node") and "-patched" not in key]
     if any(k.startswith("node") for k, *_ in servers) and not (ROOT / "bench/node/node_modules/socket.io").exists():
         subprocess.run(["npm", "ci", "--prefix", str(ROOT / "bench/node"), "--no-audit", "--no-fund"], check=True)
     runs = {k: [] for k, *_ in servers}

@@ -65,6 +65,21 @@ struct Args {
     #[cfg(feature = "metrics")]
     #[arg(long)]
     prometheus: bool,
+    /// Tokio's runtime: `multi-thread` (`#[tokio::main]`'s default; one worker per core it may
+    /// use) or `current-thread` (one thread: what one instance per core runs, as Node does).
+    #[arg(
+        long,
+        value_enum,
+        env = "BENCH_RUNTIME",
+        default_value = "multi-thread"
+    )]
+    runtime: Runtime,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Runtime {
+    MultiThread,
+    CurrentThread,
 }
 
 /// socketioxide's memory knobs, when given.
@@ -81,9 +96,16 @@ fn tuned<A: socketioxide::adapter::Adapter>(
     builder
 }
 
-#[tokio::main]
-async fn main() -> std::io::Result<()> {
+fn main() -> std::io::Result<()> {
     let args = Args::parse();
+    let mut runtime = match args.runtime {
+        Runtime::MultiThread => tokio::runtime::Builder::new_multi_thread(),
+        Runtime::CurrentThread => tokio::runtime::Builder::new_current_thread(),
+    };
+    runtime.enable_all().build()?.block_on(serve(args))
+}
+
+async fn serve(args: Args) -> std::io::Result<()> {
     #[cfg(feature = "metrics")]
     if args.prometheus {
         metrics_exporter_prometheus::PrometheusBuilder::new()
