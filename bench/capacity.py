@@ -178,6 +178,13 @@ def main():
         rows[key]["lost"] = sum(r["lost"] for r in runs[key])
         if args.storm:
             rows[key]["storm_lost"] = sum(r["storm_lost"] for r in runs[key])
+    if "node-socketio-jwt" in runs:
+        # Each round's ratio from servers measured minutes apart: steadier than a ratio of medians
+        # when the machine drifts over the run (seen on these shared machines: Node's own cost
+        # moved by 25 % within an hour).
+        node = [r["cpu_us_per_socket"] for r in runs["node-socketio-jwt"]]
+        for key in runs:
+            rows[key]["cpu_vs_node_per_round"] = [r["cpu_us_per_socket"] / n for r, n in zip(runs[key], node)]
     report(rows, labels, vars(args))
     if args.out:
         pathlib.Path(args.out).write_text(json.dumps({"args": vars(args), "rows": rows, "labels": labels}) + "\n")
@@ -209,6 +216,10 @@ def report(rows, labels, args):
                 print(f"CPU per socket, {labels[key]} / Node + socketio-jwt: {rows[key]['cpu_us_per_socket'] / node['cpu_us_per_socket']:.2f} "
                       f"(incl. 2 s after: {rows[key]['settled_cpu_us_per_socket'] / node['settled_cpu_us_per_socket']:.2f}); "
                       f"RSS per held socket: {rows[key]['rss_kib_per_socket'] / node['rss_kib_per_socket']:.2f}")
+                per_round = rows[key].get("cpu_vs_node_per_round")
+                if per_round:
+                    print(f"  CPU per socket / Node + socketio-jwt, round by round: {' '.join(f'{r:.3f}' for r in per_round)} "
+                          f"(median {statistics.median(per_round):.3f})")
     if args["storm"]:
         delay = args["storm_delay_ms"]
         print("\nReconnect storm: every client drops at once and reconnects "

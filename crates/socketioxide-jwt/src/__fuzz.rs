@@ -62,8 +62,9 @@ fn verify_checked(token: &str) {
 
 /// An `authenticate` payload: JSON, then token extraction, then verification.
 pub fn authenticate_payload(data: &[u8]) {
-    let payload: Option<Value> = serde_json::from_slice(data).ok();
-    match credentials::token_from_message(payload.as_ref()) {
+    let payload: credentials::MessageCredentials =
+        serde_json::from_slice(data).unwrap_or(credentials::MessageCredentials::Missing);
+    match payload.token() {
         Ok(token) => verify_checked(token),
         Err(e) => assert!(matches!(
             e.code(),

@@ -1,24 +1,193 @@
 //! Where a token comes from: the `authenticate` payload, or the handshake (its `auth` payload,
 //! the `Authorization` header, and only when enabled the query string).
 
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use crate::error::AuthError;
 use crate::protocol::{ErrorCode, TOKEN_FIELD};
 
-/// Reads the token out of an `authenticate` payload: `{ "token": "<jwt>" }`.
-pub(crate) fn token_from_message(payload: Option<&Value>) -> Result<&str, AuthError> {
-    let field = match payload {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(map)) => map.get(TOKEN_FIELD),
-        // Anything else (a bare string, a number, an array) is not the contract's shape.
-        Some(_) => return Err(ErrorCode::CredentialsBadFormat.into()),
-    };
-    match field {
-        None | Some(Value::Null) => Err(ErrorCode::CredentialsRequired.into()),
-        Some(Value::String(s)) if s.is_empty() => Err(ErrorCode::CredentialsRequired.into()),
-        Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(ErrorCode::CredentialsBadFormat.into()),
+/// An `authenticate` payload (`{ "token": "<jwt>" }`) as read off the wire: the token, or why
+/// there is none.
+///
+/// Deserialized straight from the packet (JSON or MessagePack, through socketioxide's parser):
+/// the token is the one string kept; other fields are skipped without being built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum MessageCredentials {
+    /// A non-empty `token` string.
+    Token(String),
+    /// No payload, `null`, no `token` field, or a `null` or empty one.
+    Missing,
+    /// Any other shape: a bare string, a number, an array, a `token` that is not a string.
+    BadFormat,
+}
+
+impl MessageCredentials {
+    /// The token, or the contract's error for its absence or shape.
+    pub(crate) fn token(&self) -> Result<&str, AuthError> {
+        match self {
+            Self::Token(token) => Ok(token),
+            Self::Missing => Err(ErrorCode::CredentialsRequired.into()),
+            Self::BadFormat => Err(ErrorCode::CredentialsBadFormat.into()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for MessageCredentials {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(PayloadVisitor)
+    }
+}
+
+/// The payload as a whole: an object is read for its `token`; any other value is the wrong shape.
+struct PayloadVisitor;
+
+impl<'de> Visitor<'de> for PayloadVisitor {
+    type Value = MessageCredentials;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an authenticate payload")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(MessageCredentials::Missing)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(MessageCredentials::Missing)
+    }
+
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+        // A repeated `token` field: the last one counts (as in a JSON object read into a map).
+        let mut found = MessageCredentials::Missing;
+        while let Some(field) = map.next_key::<Field>()? {
+            match field {
+                Field::Token => found = map.next_value::<TokenValue>()?.0,
+                Field::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(MessageCredentials::BadFormat)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(MessageCredentials::BadFormat)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(MessageCredentials::BadFormat)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(MessageCredentials::BadFormat)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(MessageCredentials::BadFormat)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(MessageCredentials::BadFormat)
+    }
+
+    fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<Self::Value, E> {
+        Ok(MessageCredentials::BadFormat)
+    }
+}
+
+/// A field name of the payload: `token`, or another one (skipped).
+enum Field {
+    Token,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Field {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FieldVisitor;
+        impl Visitor<'_> for FieldVisitor {
+            type Value = Field;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<Field, E> {
+                Ok(if name == TOKEN_FIELD {
+                    Field::Token
+                } else {
+                    Field::Other
+                })
+            }
+            fn visit_bytes<E: de::Error>(self, name: &[u8]) -> Result<Field, E> {
+                Ok(if name == TOKEN_FIELD.as_bytes() {
+                    Field::Token
+                } else {
+                    Field::Other
+                })
+            }
+        }
+        deserializer.deserialize_identifier(FieldVisitor)
+    }
+}
+
+/// The `token` field's value: a non-empty string is the token.
+struct TokenValue(MessageCredentials);
+
+impl<'de> Deserialize<'de> for TokenValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TokenVisitor;
+        impl<'de> Visitor<'de> for TokenVisitor {
+            type Value = MessageCredentials;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a token")
+            }
+            fn visit_str<E: de::Error>(self, token: &str) -> Result<Self::Value, E> {
+                self.visit_string(token.to_owned())
+            }
+            fn visit_string<E: de::Error>(self, token: String) -> Result<Self::Value, E> {
+                Ok(if token.is_empty() {
+                    MessageCredentials::Missing
+                } else {
+                    MessageCredentials::Token(token)
+                })
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(MessageCredentials::Missing)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(MessageCredentials::Missing)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(MessageCredentials::BadFormat)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(MessageCredentials::BadFormat)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(MessageCredentials::BadFormat)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(MessageCredentials::BadFormat)
+            }
+            fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<Self::Value, E> {
+                Ok(MessageCredentials::BadFormat)
+            }
+            fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(MessageCredentials::BadFormat)
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(MessageCredentials::BadFormat)
+            }
+        }
+        deserializer.deserialize_any(TokenVisitor).map(TokenValue)
     }
 }
 
@@ -97,15 +266,25 @@ mod tests {
     #[test]
     fn message_payload_shapes() {
         let code = |v: Option<Value>| {
-            token_from_message(v.as_ref())
-                .map(str::to_owned)
-                .map_err(|e| e.code())
+            let read = match v {
+                Some(v) => serde_json::from_value::<MessageCredentials>(v).expect("any JSON value"),
+                None => MessageCredentials::Missing,
+            };
+            read.token().map(str::to_owned).map_err(|e| e.code())
         };
         assert_eq!(
             code(Some(json!({"token": "a.b.c"}))),
             Ok("a.b.c".to_owned())
         );
+        assert_eq!(
+            code(Some(
+                json!({"other": {"token": 1}, "token": "a.b.c", "more": [null]})
+            )),
+            Ok("a.b.c".to_owned()),
+            "other fields are skipped, nested ones too"
+        );
         assert_eq!(code(None), Err(ErrorCode::CredentialsRequired));
+        assert_eq!(code(Some(Value::Null)), Err(ErrorCode::CredentialsRequired));
         assert_eq!(code(Some(json!({}))), Err(ErrorCode::CredentialsRequired));
         assert_eq!(
             code(Some(json!({"token": null}))),
@@ -115,22 +294,40 @@ mod tests {
             code(Some(json!({"token": ""}))),
             Err(ErrorCode::CredentialsRequired)
         );
+        for bad in [
+            json!({"token": 1}),
+            json!({"token": -1}),
+            json!({"token": 1.5}),
+            json!({"token": true}),
+            json!({"token": [1]}),
+            json!({"token": {}}),
+            json!("a.b.c"),
+            json!(1),
+            json!(false),
+            json!(["a.b.c"]),
+        ] {
+            assert_eq!(
+                code(Some(bad.clone())),
+                Err(ErrorCode::CredentialsBadFormat),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn message_payload_text() {
+        // Escapes in the token and in field names are read as JSON reads them.
+        let read: MessageCredentials =
+            serde_json::from_str(r#"{"tok\u0065n": "a.b\u002ec", "token": "x.y.z"}"#)
+                .expect("valid JSON");
         assert_eq!(
-            code(Some(json!({"token": 1}))),
-            Err(ErrorCode::CredentialsBadFormat)
+            read,
+            MessageCredentials::Token("x.y.z".into()),
+            "the last token counts"
         );
-        assert_eq!(
-            code(Some(json!({"token": [1]}))),
-            Err(ErrorCode::CredentialsBadFormat)
-        );
-        assert_eq!(
-            code(Some(json!({"token": {}}))),
-            Err(ErrorCode::CredentialsBadFormat)
-        );
-        assert_eq!(
-            code(Some(json!("a.b.c"))),
-            Err(ErrorCode::CredentialsBadFormat)
-        );
+        let read: MessageCredentials =
+            serde_json::from_str(r#"{"tok\u0065n": "a.b\u002ec"}"#).expect("valid JSON");
+        assert_eq!(read, MessageCredentials::Token("a.b.c".into()));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use super::refuse::refuse_socket;
 use super::rooms::regrant;
 use crate::app_handler::{AuthenticatedHandler, ViaAuthenticated};
 use crate::auth::JwtAuth;
-use crate::credentials::token_from_message;
+use crate::credentials::MessageCredentials;
 use crate::error::AuthError;
 use crate::metrics;
 use crate::protocol::{AuthenticateAck, ErrorCode};
@@ -58,8 +58,9 @@ where
                 .with_source("authenticate payload too large");
             return refuse_socket(s, &err, Some(ack), &self.auth, &session, "message");
         }
-        let payload = match TryData::<serde_json::Value>::from_message_parts(&s, &mut v, &ack_id) {
-            Ok(TryData(payload)) => payload.ok(),
+        // No payload at all (`["authenticate"]`) reads as missing credentials.
+        let payload = match TryData::<MessageCredentials>::from_message_parts(&s, &mut v, &ack_id) {
+            Ok(TryData(payload)) => payload.unwrap_or(MessageCredentials::Missing),
             Err(never) => match never {},
         };
         if !session.update(|st| st.try_begin_verification()) {
@@ -86,14 +87,14 @@ async fn authenticate<A, T, C, H>(
     handler: H,
     s: Arc<Socket<A>>,
     session: Arc<Session<C>>,
-    payload: Option<serde_json::Value>,
+    payload: MessageCredentials,
     ack: AckSender<A>,
 ) where
     A: Adapter,
     H: AuthenticatedHandler<A, T>,
     C: DeserializeOwned + Send + Sync + 'static,
 {
-    let result = match token_from_message(payload.as_ref()) {
+    let result = match payload.token() {
         Ok(token) => auth.inner.verifier.verify(token).await,
         Err(e) => Err(e),
     };
