@@ -18,7 +18,7 @@ use crate::limits::{FailedAuthLimit, FailureTracker, PendingGauge};
 use crate::protocol::{EventNames, RESERVED_EVENTS};
 use crate::revocation::RevocationList;
 use crate::user_sockets::UserSockets;
-use crate::verify::{CheckFn, ClaimRules, Verifier};
+use crate::verify::{CheckFn, ClaimRules, KeySource, Verifier};
 
 const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_millis(5000);
 const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -450,9 +450,9 @@ where
     /// A [`ConfigError`] naming the first setting that is wrong.
     pub fn build(self) -> Result<JwtAuth<C>, ConfigError> {
         ensure_crypto_backend()?;
-        let keys: Arc<dyn KeyResolver> = match (self.resolver, self.keys.is_empty()) {
+        let keys = match (self.resolver, self.keys.is_empty()) {
             (Some(_), false) => return Err(ConfigError::KeysAndResolver),
-            (Some(resolver), true) => resolver,
+            (Some(resolver), true) => KeySource::Resolver(resolver),
             (None, true) => return Err(ConfigError::NoKey),
             (None, false) => {
                 let mut set = StaticKeys::default();
@@ -461,7 +461,7 @@ where
                     set.insert(key)?;
                 }
                 debug_assert!(!set.is_empty());
-                Arc::new(set)
+                KeySource::Static(set)
             }
         };
         if self

@@ -276,6 +276,12 @@ impl StaticKeys {
         self.default.is_none() && self.by_kid.is_empty()
     }
 
+    /// The one key, when there is one and it has no `kid`: every token goes to it, whatever its
+    /// header says.
+    pub(crate) fn only_key(&self) -> Option<&Arc<VerificationKey>> {
+        self.default.as_ref().filter(|_| self.by_kid.is_empty())
+    }
+
     pub(crate) fn select(&self, kid: Option<&str>) -> Option<Arc<VerificationKey>> {
         match kid {
             Some(kid) if !self.by_kid.is_empty() => self.by_kid.get(kid).cloned(),
