@@ -1,7 +1,8 @@
 //! The one verifier: what every token goes through, from a socket or a REST request alike.
 //!
 //! Order, cheapest first: length bound, shape, header, key selection, algorithm allow-list,
-//! signature and claims (jsonwebtoken), revocation, the application's check.
+//! signature and claims (jsonwebtoken), revocation, the application's check. With one key
+//! without a `kid`, jsonwebtoken reads the header and checks the allow-list itself.
 
 use std::fmt;
 use std::sync::Arc;
@@ -114,8 +115,8 @@ pub(crate) enum KeySource {
 enum Keys {
     /// One key without a `kid` (the common configuration): every token goes to it, and
     /// jsonwebtoken checks the header's algorithm against a validation listing only that key's
-    /// algorithms, so the header is read once, by jsonwebtoken (reading it here as well cost 2 %
-    /// of the instructions of a message-mode connection).
+    /// algorithms, so the header is read once, by jsonwebtoken (reading it here as well cost ~4 %
+    /// of the instructions of a message-mode connection: 6.2k of 162k, callgrind).
     Only(Arc<VerificationKey>, Box<Validation>),
     /// Chosen per token from its header (`kid`, `alg`): several keys, JWKS, a custom resolver.
     Resolved(Arc<dyn KeyResolver>),
