@@ -233,6 +233,52 @@ async fn message_mode_rejects_every_bad_token() {
     assert_eq!(c.expect_ack("good", "who").await["sub"], "carol");
 }
 
+/// The `authenticate` payload itself in other shapes than `{ token }` (what the server reads
+/// straight into the token, without a JSON tree).
+#[tokio::test]
+async fn message_mode_reads_the_payload_shape() {
+    let server = server(AuthMode::Message).await;
+    let mut c = Client::start().await;
+    let valid = hs(&good_claims("erin"));
+    let cases = [
+        (
+            "bare string",
+            json!([valid.clone()]),
+            "credentials_bad_format",
+        ),
+        ("number", json!([42]), "credentials_bad_format"),
+        ("boolean", json!([true]), "credentials_bad_format"),
+        ("array", json!([[valid.clone()]]), "credentials_bad_format"),
+        ("null", json!([null]), "credentials_required"),
+        (
+            "token nested deeper",
+            json!([{ "auth": { "token": valid.clone() } }]),
+            "credentials_required",
+        ),
+    ];
+    for (i, (_, args, _)) in cases.iter().enumerate() {
+        let id = format!("shape{i}");
+        c.connected(&id, &server.url("/"), json!({})).await;
+        c.emit_ack(&id, "authenticate", args.clone(), "auth").await;
+    }
+    for (i, (name, _, code)) in cases.iter().enumerate() {
+        let id = format!("shape{i}");
+        let ack = c.expect_ack(&id, "auth").await;
+        assert_eq!(ack["code"], *code, "case {name}: ack {ack}");
+        assert_error_object(&ack, code);
+        c.expect_kind(&id, "disconnect").await;
+    }
+    // Other fields beside `token` are skipped; more arguments after the payload are ignored.
+    c.connected("extra", &server.url("/"), json!({})).await;
+    let args = json!([{ "client": { "v": [1, 2] }, "token": valid, "n": null }, "more"]);
+    c.emit_ack("extra", "authenticate", args, "auth").await;
+    assert_eq!(c.expect_ack("extra", "auth").await, json!({"ok": true}));
+    assert_eq!(
+        c.expect_event("extra", "authenticated").await["sub"],
+        "erin"
+    );
+}
+
 #[tokio::test]
 async fn handshake_mode_rejects_every_bad_token() {
     let server = server(AuthMode::Handshake).await;
