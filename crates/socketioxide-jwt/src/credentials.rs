@@ -41,6 +41,46 @@ impl<'de> Deserialize<'de> for MessageCredentials {
     }
 }
 
+/// The visitor methods shared by the payload and its `token` field: `null` or nothing is missing
+/// credentials; a boolean, a number, bytes or an array is the wrong shape (an array is read to
+/// its end first).
+macro_rules! missing_or_bad_format {
+    () => {
+        fn visit_unit<E: de::Error>(self) -> Result<MessageCredentials, E> {
+            Ok(MessageCredentials::Missing)
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<MessageCredentials, E> {
+            Ok(MessageCredentials::Missing)
+        }
+
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<MessageCredentials, E> {
+            Ok(MessageCredentials::BadFormat)
+        }
+
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<MessageCredentials, E> {
+            Ok(MessageCredentials::BadFormat)
+        }
+
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<MessageCredentials, E> {
+            Ok(MessageCredentials::BadFormat)
+        }
+
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<MessageCredentials, E> {
+            Ok(MessageCredentials::BadFormat)
+        }
+
+        fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<MessageCredentials, E> {
+            Ok(MessageCredentials::BadFormat)
+        }
+
+        fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<MessageCredentials, S::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(MessageCredentials::BadFormat)
+        }
+    };
+}
+
 /// The payload as a whole: an object is read for its `token`; any other value is the wrong shape.
 struct PayloadVisitor;
 
@@ -49,14 +89,6 @@ impl<'de> Visitor<'de> for PayloadVisitor {
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an authenticate payload")
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(MessageCredentials::Missing)
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(MessageCredentials::Missing)
     }
 
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
@@ -73,32 +105,9 @@ impl<'de> Visitor<'de> for PayloadVisitor {
         Ok(found)
     }
 
-    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(MessageCredentials::BadFormat)
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(MessageCredentials::BadFormat)
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(MessageCredentials::BadFormat)
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(MessageCredentials::BadFormat)
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(MessageCredentials::BadFormat)
-    }
+    missing_or_bad_format!();
 
     fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(MessageCredentials::BadFormat)
-    }
-
-    fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<Self::Value, E> {
         Ok(MessageCredentials::BadFormat)
     }
 }
@@ -157,31 +166,7 @@ impl<'de> Deserialize<'de> for TokenValue {
                     MessageCredentials::Token(token)
                 })
             }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(MessageCredentials::Missing)
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(MessageCredentials::Missing)
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(MessageCredentials::BadFormat)
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(MessageCredentials::BadFormat)
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(MessageCredentials::BadFormat)
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(MessageCredentials::BadFormat)
-            }
-            fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<Self::Value, E> {
-                Ok(MessageCredentials::BadFormat)
-            }
-            fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(MessageCredentials::BadFormat)
-            }
+            missing_or_bad_format!();
             fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                 Ok(MessageCredentials::BadFormat)
