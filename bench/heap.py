@@ -18,6 +18,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import run as storm_bench  # noqa: E402  (server_url)
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BIN = ROOT / "target" / "release"
 
@@ -36,12 +39,7 @@ def run(server_cmd, mode, sockets, hold):
     with tempfile.TemporaryDirectory() as tmp:
         trace = pathlib.Path(tmp) / "trace"
         server = subprocess.Popen(["heaptrack", "-o", str(trace), *server_cmd], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        url = None
-        for line in server.stdout:
-            m = re.search(r"(http://\S+)", line)
-            if m:
-                url = m.group(1)
-                break
+        url = storm_bench.server_url(server)
         if sockets:
             gen = subprocess.run([str(BIN / "loadgen"), "--url", url, "--mode", mode, "--sockets", str(sockets),
                                   "--concurrency", "100", "--hold-secs", str(hold)],

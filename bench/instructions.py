@@ -37,12 +37,7 @@ def instructions(server_bin, kind, mode, sockets):
                                    str(server_bin), "--kind", kind, "--lean"],
                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         try:
-            url = None
-            for line in server.stdout:
-                m = re.search(r"(http://\S+)", line)
-                if m:
-                    url = m.group(1)
-                    break
+            url = storm_bench.server_url(server)
             if not url:
                 sys.exit(f"{kind}: the server did not start under valgrind")
             subprocess.run(["callgrind_control", "--zero", str(server.pid)], check=True, capture_output=True)

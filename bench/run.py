@@ -56,6 +56,16 @@ def pinned(core, cmd):
     return (["taskset", "-c", str(core)] if os.cpu_count() and os.cpu_count() > 1 else []) + cmd
 
 
+def server_url(server):
+    """The `http://…` address a server prints when it listens (None if it exits first); lines
+    before it (a wrapper's banner: heaptrack, valgrind) are skipped."""
+    for line in server.stdout:
+        m = re.search(r"(http://\S+)", line)
+        if m:
+            return m.group(1)
+    return None
+
+
 def pct(sorted_values, p):
     """The p-th percentile of already sorted values (0 when there are none)."""
     if not sorted_values:
