@@ -88,6 +88,9 @@ say "JS client: unit tests and tests against the real demo server"
 say "The demo as a user meets it: identity rule, instances sharing a data directory, logs"
 (cd e2e/node && node --test demo.test.mjs)
 
+say "Hostile tokens: every exp / nbf / iat JSON can hold, another API's aud, a key fetch redirected off https"
+(cd e2e/node && node --test hostile.test.mjs)
+
 say "Metrics: /metrics scraped after real sockets (every outcome, exact gauges)"
 (cd e2e/node && node --test metrics.test.mjs)
 

@@ -383,6 +383,7 @@ async fn an_async_key_resolver_picks_keys_and_sees_rotation() {
         .insert("a".into(), VerificationKey::hmac(secret_a).into());
     let auth = JwtAuth::builder()
         .key_resolver(keys.clone())
+        .insecure_any_audience()
         .build()
         .unwrap();
     let server = Server::start(|io| install_app(io, "/", &auth)).await;

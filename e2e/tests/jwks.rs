@@ -12,7 +12,7 @@ use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use socketioxide_jwt::jwks::{Jwks, JwksError, JwksOptions, OidcProvider};
-use socketioxide_jwt::{AuthMode, ErrorCode, JwtAuth};
+use socketioxide_jwt::{AuthMode, ConfigError, ErrorCode, JwtAuth};
 use socketioxide_jwt_e2e::*;
 
 /// What the fake provider answers.
@@ -90,6 +90,15 @@ async fn discovery_route(State(p): State<Arc<Provider>>) -> Response {
     axum::Json(json!({ "issuer": base, "jwks_uri": format!("{base}/jwks.json") })).into_response()
 }
 
+/// Redirects to the URL in the query string (`/redirect?to=...`), as a compromised or
+/// misconfigured hop would.
+async fn redirect_route(
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let to = q.get("to").cloned().unwrap_or_default();
+    (StatusCode::FOUND, [(header::LOCATION, to)]).into_response()
+}
+
 async fn start_provider(keys: Vec<Jwk>) -> (Arc<Provider>, String) {
     let provider = Arc::new(Provider {
         keys: Mutex::new(keys),
@@ -100,6 +109,14 @@ async fn start_provider(keys: Vec<Jwk>) -> (Arc<Provider>, String) {
     let app = axum::Router::new()
         .route("/jwks.json", get(jwks_route))
         .route("/.well-known/openid-configuration", get(discovery_route))
+        .route("/redirect", get(redirect_route))
+        .route(
+            "/issuer-moved/.well-known/openid-configuration",
+            get(|| async {
+                let to = "http://idp.attacker.example/.well-known/openid-configuration";
+                (StatusCode::FOUND, [(header::LOCATION, to)]).into_response()
+            }),
+        )
         .with_state(provider.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -133,6 +150,7 @@ async fn tokens_from_each_key_type_verify_over_real_sockets() {
     assert_eq!(jwks.key_ids(), vec!["ec-1", "ed-1", "rsa-1"]);
     let auth = JwtAuth::builder()
         .key_resolver(jwks)
+        .insecure_any_audience()
         .mode(AuthMode::Either)
         .build()
         .unwrap();
@@ -180,6 +198,7 @@ async fn a_flood_of_random_kids_costs_at_most_one_fetch_per_cooldown() {
     .unwrap();
     let auth = JwtAuth::builder()
         .key_resolver(jwks.clone())
+        .insecure_any_audience()
         .build()
         .unwrap();
     let before = provider.jwks_hits.load(Ordering::SeqCst);
@@ -212,7 +231,11 @@ async fn rotation_while_connected() {
     let jwks = Jwks::from_url(&format!("{base}/jwks.json"), options(Duration::ZERO))
         .await
         .unwrap();
-    let auth = JwtAuth::builder().key_resolver(jwks).build().unwrap();
+    let auth = JwtAuth::builder()
+        .key_resolver(jwks)
+        .insecure_any_audience()
+        .build()
+        .unwrap();
     let server = Server::start(|io| install_app(io, "/", &auth)).await;
     let mut c = Client::start().await;
     c.login(
@@ -261,6 +284,7 @@ async fn the_last_good_key_set_serves_while_the_provider_is_down() {
         .unwrap();
     let auth = JwtAuth::builder()
         .key_resolver(jwks.clone())
+        .insecure_any_audience()
         .build()
         .unwrap();
     *provider.behaviour.lock().unwrap() = Behaviour::Down;
@@ -314,8 +338,25 @@ async fn oidc_discovery_finds_the_keys_and_requires_the_issuer() {
         .await
         .unwrap();
     assert_eq!(provider.issuer, base);
-    let auth = JwtAuth::builder().oidc(provider).build().unwrap();
-    let with_iss = signers[2].token(&json!({"sub": "o", "exp": now() + 60, "iss": base}));
+    // Without an audience, any token the provider issued for any of its clients would do.
+    assert!(matches!(
+        JwtAuth::builder().oidc(provider.clone()).build(),
+        Err(ConfigError::ResolverWithoutAudience)
+    ));
+    let auth = JwtAuth::builder()
+        .oidc(provider)
+        .audience("chat")
+        .build()
+        .unwrap();
+    let with_iss =
+        signers[2].token(&json!({"sub": "o", "exp": now() + 60, "iss": base, "aud": "chat"}));
+    let other_client =
+        signers[2].token(&json!({"sub": "o", "exp": now() + 60, "iss": base, "aud": "billing"}));
+    assert_eq!(
+        auth.verify(&other_client).await.unwrap_err().code(),
+        ErrorCode::InvalidToken,
+        "a token the provider issued for another client"
+    );
     let without = signers[2].token(&claims("o", 60));
     let other =
         signers[2].token(&json!({"sub": "o", "exp": now() + 60, "iss": "https://elsewhere"}));
@@ -332,4 +373,69 @@ async fn oidc_discovery_finds_the_keys_and_requires_the_issuer() {
         OidcProvider::discover(&format!("{base}/other-realm"), JwksOptions::default()).await,
         Err(JwksError::Status(404)) | Err(JwksError::IssuerMismatch { .. })
     ));
+}
+
+/// Every key fetch stays on https: a redirect from the loopback provider to plain http on
+/// another host is refused (JWKS and discovery alike, one policy), loopback to loopback is
+/// followed, and a chain of redirects stops after three.
+#[tokio::test]
+async fn redirects_never_leave_https() {
+    let signers = signers();
+    let (provider, base) = start_provider(vec![signers[0].jwk()]).await;
+    let hits = || provider.jwks_hits.load(Ordering::SeqCst);
+    let to = |url: &str| format!("{base}/redirect?to={}", urlencode(url));
+
+    let elsewhere = to("http://keys.attacker.example/jwks.json");
+    match Jwks::from_url(&elsewhere, JwksOptions::default()).await {
+        Err(JwksError::InsecureRedirect(msg)) => {
+            assert!(
+                msg.contains("http://keys.attacker.example/jwks.json"),
+                "{msg}"
+            )
+        }
+        other => panic!("expected InsecureRedirect, got {other:?}"),
+    }
+    // A non-loopback host over http, even when it is this machine's name for itself.
+    let by_name = to(&format!(
+        "http://127.0.0.1.nip.io:{}/jwks.json",
+        base.rsplit(':').next().unwrap()
+    ));
+    assert!(matches!(
+        Jwks::from_url(&by_name, JwksOptions::default()).await,
+        Err(JwksError::InsecureRedirect(_))
+    ));
+    let before = hits();
+    let same_host = to(&format!("{base}/jwks.json"));
+    let jwks = Jwks::from_url(&same_host, JwksOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(jwks.key_ids(), vec!["rsa-1"]);
+    assert_eq!(hits(), before + 1, "loopback to loopback is followed");
+    let chain = to(&to(&to(&to(&format!("{base}/jwks.json")))));
+    assert!(
+        matches!(
+            Jwks::from_url(&chain, JwksOptions::default()).await,
+            Err(JwksError::InsecureRedirect(_))
+        ),
+        "four redirects"
+    );
+
+    // Discovery: `<issuer>/.well-known/openid-configuration` redirected off https.
+    let moved = format!("{base}/issuer-moved");
+    let discovery = OidcProvider::discover(&moved, JwksOptions::default()).await;
+    assert!(
+        matches!(discovery, Err(JwksError::InsecureRedirect(_))),
+        "{discovery:?}"
+    );
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

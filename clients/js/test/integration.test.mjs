@@ -216,15 +216,18 @@ test("demo flags: --jwks FILE verifies tokens of an identity provider and disabl
   const jwk = createPublicKey(readFileSync(new URL("rsa_public.pem", FIXTURES))).export({ format: "jwk" });
   const file = join(mkdtempSync(join(tmpdir(), "jwks-")), "jwks.json");
   writeFileSync(file, JSON.stringify({ keys: [{ ...jwk, kid: "idp-1", alg: "RS256", use: "sig" }] }));
-  const demo = await startDemo(["--jwks", file]);
+  const demo = await startDemo(["--jwks", file, "--audience", "chat-idp"]);
   try {
     const res = await fetch(`${demo.url}/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "alice", password: "wonderland" }) });
     assert.equal(res.status, 501);
     const key = readFileSync(new URL("rsa_private.pem", FIXTURES));
     // A user the demo's database has never seen: the identity provider vouches for it.
-    const idpUser = makeJwt({ sub: "carol@idp", exp: inAMinute() }, { alg: "RS256", key, kid: "idp-1" });
+    const idpUser = makeJwt({ sub: "carol@idp", exp: inAMinute(), aud: "chat-idp" }, { alg: "RS256", key, kid: "idp-1" });
     assert.equal((await open(demo.url, { getToken: () => idpUser }).authenticated()).sub, "carol@idp");
-    const unknownKid = makeJwt({ sub: "carol@idp", exp: inAMinute() }, { alg: "RS256", key, kid: "idp-2" });
+    // A token the same provider issued for another of its clients.
+    const otherApp = makeJwt({ sub: "carol@idp", exp: inAMinute(), aud: "billing" }, { alg: "RS256", key, kid: "idp-1" });
+    await assert.rejects(open(demo.url, { getToken: () => otherApp }).authenticated(), (e) => e.code === "invalid_token");
+    const unknownKid = makeJwt({ sub: "carol@idp", exp: inAMinute(), aud: "chat-idp" }, { alg: "RS256", key, kid: "idp-2" });
     await assert.rejects(open(demo.url, { getToken: () => unknownKid }).authenticated(), (e) => e.code === "invalid_token");
   } finally {
     await demo.stop();

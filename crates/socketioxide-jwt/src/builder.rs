@@ -18,7 +18,7 @@ use crate::limits::{FailedAuthLimit, FailureTracker, PendingGauge};
 use crate::protocol::{EventNames, RESERVED_EVENTS};
 use crate::revocation::RevocationList;
 use crate::user_sockets::UserSockets;
-use crate::verify::{CheckFn, ClaimRules, KeySource, Verifier};
+use crate::verify::{AudiencePolicy, CheckFn, ClaimRules, KeySource, Verifier};
 
 const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_millis(5000);
 const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -39,7 +39,8 @@ impl JwtAuth<StandardClaims> {
 /// Builds a [`JwtAuth`]. Setters consume and return the builder; multiple calls override, except
 /// [`JwtAuthBuilder::key`], which adds a key.
 ///
-/// Safe defaults: `exp` required, `nbf` checked, no leeway, 8 KiB token bound, 5 s timeout,
+/// Safe defaults: `exp` required, `nbf` checked, `iat` at most 60 s ahead, a token naming an
+/// `aud` refused unless an audience is set, no leeway, 8 KiB token bound, 5 s timeout,
 /// message mode, HMAC secrets of at least 32 bytes, `?token=` refused, `token_expiring` sent 60 s
 /// before `exp`.
 ///
@@ -74,8 +75,10 @@ pub struct JwtAuthBuilder<C = StandardClaims> {
     resolver: Option<Arc<dyn KeyResolver>>,
     issuers: Vec<String>,
     audiences: Vec<String>,
+    any_audience: bool,
     require_exp: bool,
     leeway: Duration,
+    max_token_lifetime: Option<Duration>,
     max_token_len: usize,
     min_hmac_secret_len: usize,
     mode: AuthMode,
@@ -113,8 +116,10 @@ impl JwtAuthBuilder<StandardClaims> {
             resolver: None,
             issuers: Vec::new(),
             audiences: Vec::new(),
+            any_audience: false,
             require_exp: true,
             leeway: Duration::ZERO,
+            max_token_lifetime: None,
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             min_hmac_secret_len: DEFAULT_MIN_HMAC_SECRET_LEN,
             mode: AuthMode::default(),
@@ -151,8 +156,10 @@ where
             resolver: self.resolver,
             issuers: self.issuers,
             audiences: self.audiences,
+            any_audience: self.any_audience,
             require_exp: self.require_exp,
             leeway: self.leeway,
+            max_token_lifetime: self.max_token_lifetime,
             max_token_len: self.max_token_len,
             min_hmac_secret_len: self.min_hmac_secret_len,
             mode: self.mode,
@@ -201,9 +208,42 @@ where
 
     /// Requires `aud` to be present and to contain `audience`. Multiple calls override.
     ///
-    /// Without an audience, `aud` is not checked at all.
+    /// Without an audience, a token that carries `aud` is refused (`invalid_token`): it was
+    /// minted for someone else (RFC 8725 §3.9). Keys from a resolver (JWKS, OIDC) need an
+    /// audience, or [`insecure_any_audience`](Self::insecure_any_audience).
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
         self.audiences = vec![audience.into()];
+        self
+    }
+
+    /// Accepts tokens whatever their `aud` says, and tokens without one.
+    ///
+    /// <div class="warning">An identity provider signs the tokens of all its clients with the
+    /// same keys: with this, a token it issued for another application (another API, a
+    /// partner's app) authenticates here. Set an <code>audience</code> instead wherever the
+    /// issuer puts one in its tokens.</div>
+    pub fn insecure_any_audience(mut self) -> Self {
+        self.any_audience = true;
+        self
+    }
+
+    /// Refuses tokens that live longer than `max`: whose `exp` is more than `max` ahead (beyond
+    /// the `iat` skew allowance), or whose `exp - iat` exceeds it, and tokens without `exp`.
+    /// Off by default: long-lived tokens (service keys, some providers' anonymous keys) are
+    /// accepted, and their expiry is enforced however far it lies.
+    ///
+    /// # Example
+    /// ```
+    /// use std::time::Duration;
+    /// let auth = socketioxide_jwt::JwtAuth::builder()
+    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+    ///     .max_token_lifetime(Duration::from_secs(24 * 3600))
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), socketioxide_jwt::ConfigError>(())
+    /// ```
+    pub fn max_token_lifetime(mut self, max: Duration) -> Self {
+        self.max_token_lifetime = Some(max);
         self
     }
 
@@ -472,6 +512,18 @@ where
         {
             return Err(ConfigError::EmptyIssuerOrAudience);
         }
+        let audience = match (self.audiences.is_empty(), self.any_audience) {
+            (false, true) => return Err(ConfigError::AudienceAndAnyAudience),
+            (false, false) => AudiencePolicy::OneOf(self.audiences),
+            (true, true) => AudiencePolicy::Any,
+            (true, false) if matches!(keys, KeySource::Resolver(_)) => {
+                return Err(ConfigError::ResolverWithoutAudience)
+            }
+            (true, false) => AudiencePolicy::NoneExpected,
+        };
+        if self.max_token_lifetime.is_some_and(|max| max.is_zero()) {
+            return Err(ConfigError::Zero("max_token_lifetime"));
+        }
         if self.max_token_len == 0 {
             return Err(ConfigError::Zero("max_token_len"));
         }
@@ -507,9 +559,10 @@ where
 
         let rules = ClaimRules {
             issuers: self.issuers,
-            audiences: self.audiences,
+            audience,
             require_exp: self.require_exp,
             leeway: Duration::from_secs(self.leeway.as_secs()),
+            max_token_lifetime: self.max_token_lifetime,
         };
         let verifier = Verifier::new(
             keys,
@@ -560,7 +613,7 @@ fn check_event_names(names: &EventNames) -> Result<(), ConfigError> {
 ///
 /// With exactly one backend feature jsonwebtoken picks it; with both (a workspace that unifies
 /// features), this installs aws-lc-rs, the faster one.
-fn ensure_crypto_backend() -> Result<(), ConfigError> {
+pub(crate) fn ensure_crypto_backend() -> Result<(), ConfigError> {
     use jsonwebtoken::crypto::CryptoProvider;
     if CryptoProvider::try_get_default().is_some() {
         return Ok(());
@@ -618,5 +671,57 @@ mod tests {
                 .build(),
             Err(ConfigError::InvalidEventName(_))
         ));
+    }
+
+    /// A key resolver (JWKS, OIDC, custom) without an audience is refused at build(), with a
+    /// message that says what to add; an explicit choice either way builds.
+    #[test]
+    fn a_resolver_needs_an_audience() {
+        struct Nothing;
+        impl KeyResolver for Nothing {
+            fn resolve<'a>(
+                &'a self,
+                _: &'a jsonwebtoken::Header,
+            ) -> crate::keys::BoxFuture<'a, Result<Arc<VerificationKey>, AuthError>> {
+                Box::pin(async { Err(AuthError::new(crate::ErrorCode::InvalidToken)) })
+            }
+        }
+        let err = JwtAuth::builder()
+            .key_resolver(Nothing)
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::ResolverWithoutAudience));
+        let msg = err.to_string();
+        assert!(
+            msg.contains(".audience(") && msg.contains("insecure_any_audience"),
+            "{msg}"
+        );
+        assert!(JwtAuth::builder()
+            .key_resolver(Nothing)
+            .audience("chat")
+            .build()
+            .is_ok());
+        assert!(JwtAuth::builder()
+            .key_resolver(Nothing)
+            .insecure_any_audience()
+            .build()
+            .is_ok());
+        assert!(matches!(
+            JwtAuth::builder()
+                .hmac_secret(SECRET)
+                .audience("chat")
+                .insecure_any_audience()
+                .build(),
+            Err(ConfigError::AudienceAndAnyAudience)
+        ));
+        assert!(matches!(
+            JwtAuth::builder()
+                .hmac_secret(SECRET)
+                .max_token_lifetime(Duration::ZERO)
+                .build(),
+            Err(ConfigError::Zero("max_token_lifetime"))
+        ));
+        // Static keys without an audience build: tokens naming one are refused at verification.
+        assert!(JwtAuth::builder().hmac_secret(SECRET).build().is_ok());
     }
 }

@@ -22,13 +22,25 @@ pub struct StandardClaims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
     /// Expiry, seconds since the Unix epoch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "numeric_date::optional"
+    )]
     pub exp: Option<u64>,
     /// Issued at, seconds since the Unix epoch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "numeric_date::optional"
+    )]
     pub iat: Option<u64>,
     /// Not before, seconds since the Unix epoch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "numeric_date::optional"
+    )]
     pub nbf: Option<u64>,
     /// Issuer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -68,6 +80,56 @@ fn contains_str(value: Option<&Value>, needle: &str) -> bool {
         .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(needle)))
 }
 
+/// RFC 7519's NumericDate, read as jsonwebtoken reads `exp` and `nbf`: an integer, or a finite
+/// non-negative float rounded to whole seconds; anything else (a negative number, a string, a
+/// float beyond `u64`) does not parse, and the token is refused with `invalid_token`.
+pub(crate) mod numeric_date {
+    use serde::de::{self, Deserializer, Visitor};
+    use std::fmt;
+
+    /// `Option<u64>` from a NumericDate or `null`.
+    pub(crate) fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        d.deserialize_option(OptionalVisitor)
+    }
+
+    struct OptionalVisitor;
+
+    impl<'de> Visitor<'de> for OptionalVisitor {
+        type Value = Option<u64>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a NumericDate (seconds since the epoch, not negative)")
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            u64::try_from(v)
+                .map(Some)
+                .map_err(|_| E::custom("a NumericDate must not be negative"))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            // The same bounds as jsonwebtoken's, so both read a claim alike.
+            if v.is_finite() && v >= 0.0 && v < u64::MAX as f64 {
+                Ok(Some(v.round() as u64))
+            } else {
+                Err(E::custom(
+                    "a NumericDate must be a finite, non-negative number",
+                ))
+            }
+        }
+    }
+}
+
 /// The registered claims the library needs for its own decisions (identity, expiry, revocation).
 ///
 /// # Example
@@ -82,10 +144,10 @@ pub struct RegisteredClaims {
     #[serde(default)]
     pub sub: Option<String>,
     /// Expiry, seconds since the Unix epoch.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "numeric_date::optional")]
     pub exp: Option<u64>,
     /// Issued at, seconds since the Unix epoch.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "numeric_date::optional")]
     pub iat: Option<u64>,
     /// Token id.
     #[serde(default)]

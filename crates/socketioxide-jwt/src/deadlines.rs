@@ -6,12 +6,21 @@
 //! with the queue) and, inside it, the key of its entry, if armed. Lock order: the queue, then an
 //! entry's [`Armed`]. The driver clears an entry's key under the queue lock when it pops it, so a
 //! key is never used after the queue freed it (keys are reused); it touches nothing else there.
+//!
+//! Deadlines come from signed claims (a token's `exp`), so they can lie anywhere in the future,
+//! while [`DelayQueue`] panics on a deadline more than ~795 days (2^36 ms) past the last time it
+//! was polled. An entry is therefore queued at most [`MAX_QUEUE_WAIT`] ahead: a later deadline
+//! is queued at that horizon, fires early, finds nothing due (the state machine compares the real
+//! deadline) and is queued again. The slot remembers the real deadline, so the horizon never
+//! changes what fires when. A queue left empty longer than the horizon is replaced by a fresh
+//! one before the next insert, so its notion of "now" is never more than two horizons stale.
 
 use std::fmt;
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Poll, Waker};
+use std::time::Duration;
 
 use tokio::time::Instant;
 use tokio_util::time::delay_queue::{DelayQueue, Key};
@@ -27,14 +36,33 @@ pub(crate) trait Expire: Send + Sync + 'static {
     fn expire(self: Arc<Self>);
 }
 
+/// The furthest ahead an entry is queued (see the module doc): far below the queue's ~795-day
+/// limit, and long enough that a far deadline costs one wake-up a day.
+pub(crate) const MAX_QUEUE_WAIT: Duration = Duration::from_secs(24 * 3600);
+
 /// Entries popped per pass of the driver before it runs them (bounds the time the queue is
 /// locked in a storm of deadlines).
 const MAX_PER_PASS: usize = 256;
 
+/// The delay queue and the last time the driver polled it (what the queue measures from).
+struct Queue {
+    entries: DelayQueue<Arc<dyn Expire>>,
+    polled_at: Instant,
+}
+
+impl Default for Queue {
+    fn default() -> Self {
+        Self {
+            entries: DelayQueue::new(),
+            polled_at: Instant::now(),
+        }
+    }
+}
+
 /// The queue of a configuration's deadlines and its driver.
 #[derive(Default)]
 pub(crate) struct Deadlines {
-    queue: Mutex<DelayQueue<Arc<dyn Expire>>>,
+    queue: Mutex<Queue>,
     driving: AtomicBool,
     /// The driver's waker, woken when the queue goes away so that the driver ends.
     driver: Mutex<Option<Waker>>,
@@ -43,7 +71,7 @@ pub(crate) struct Deadlines {
 impl fmt::Debug for Deadlines {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Deadlines")
-            .field("armed", &self.lock().len())
+            .field("armed", &self.lock().entries.len())
             .finish()
     }
 }
@@ -62,7 +90,7 @@ impl Drop for Deadlines {
 }
 
 impl Deadlines {
-    fn lock(&self) -> MutexGuard<'_, DelayQueue<Arc<dyn Expire>>> {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
         // Every operation on the queue completes or panics before touching it.
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -73,6 +101,20 @@ impl Deadlines {
             tokio::spawn(drive(Arc::downgrade(self)));
         }
     }
+
+    /// Wakes the driver, if one waits (to see an emptied or replaced queue).
+    fn wake_driver(&self) {
+        let driver = self.driver.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(waker) = driver.as_ref() {
+            waker.wake_by_ref();
+        }
+    }
+}
+
+/// Where `at` is queued: itself, or the horizon when it lies further ahead (see the module doc).
+fn queued_at(at: Instant, now: Instant) -> Instant {
+    now.checked_add(MAX_QUEUE_WAIT)
+        .map_or(at, |horizon| at.min(horizon))
 }
 
 /// One socket's place in the queue; disarmed when dropped.
@@ -102,33 +144,42 @@ impl TimerSlot {
             .unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Arms the slot for `at`, moves it, or (`None`) disarms it.
+    /// Arms the slot for `at`, moves it, or (`None`) disarms it. Any `at` is accepted: one
+    /// beyond [`MAX_QUEUE_WAIT`] is queued at that horizon and fires early, as a re-check.
     pub(crate) fn set(&self, at: Option<Instant>) {
         // Most updates leave the deadline as it is: no need for the shared lock then.
         if self.armed().as_ref().map(|(_, current)| *current) == at {
             return;
         }
+        let now = Instant::now();
         let mut queue = self.deadlines.lock();
         let mut armed = self.armed();
         match (armed.as_mut(), at) {
             (Some((_, current)), Some(at)) if *current == at => {}
             (Some((key, current)), Some(at)) => {
-                queue.reset_at(key, at);
+                queue.entries.reset_at(key, queued_at(at, now));
                 *current = at;
             }
             (Some((key, _)), None) => {
-                queue.try_remove(key);
+                queue.entries.try_remove(key);
                 *armed = None;
-                if queue.is_empty() {
+                if queue.entries.is_empty() {
                     // Let the driver see it and end now, not at the removed entry's deadline.
-                    let driver = self.deadlines.driver.lock();
-                    if let Some(waker) = driver.unwrap_or_else(|e| e.into_inner()).as_ref() {
-                        waker.wake_by_ref();
-                    }
+                    self.deadlines.wake_driver();
                 }
             }
             (None, Some(at)) => {
-                *armed = Some((queue.insert_at(self.on_expiry.clone(), at), at));
+                if queue.entries.is_empty()
+                    && now.saturating_duration_since(queue.polled_at) > MAX_QUEUE_WAIT
+                {
+                    // Idle longer than the horizon: a fresh queue measures from now.
+                    *queue = Queue::default();
+                    self.deadlines.wake_driver();
+                }
+                let key = queue
+                    .entries
+                    .insert_at(self.on_expiry.clone(), queued_at(at, now));
+                *armed = Some((key, at));
             }
             (None, None) => {}
         }
@@ -154,7 +205,8 @@ async fn drive(deadlines: Weak<Deadlines>) {
             };
             *deadlines.driver.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
             let mut queue = deadlines.lock();
-            if queue.is_empty() {
+            queue.polled_at = Instant::now();
+            if queue.entries.is_empty() {
                 // No socket waits: end (the next `set` starts a driver again). Decided under the
                 // queue lock, so an insert either sees this or is seen here.
                 deadlines.driving.store(false, Ordering::Release);
@@ -162,7 +214,7 @@ async fn drive(deadlines: Weak<Deadlines>) {
             }
             let mut due = Vec::new();
             while due.len() < MAX_PER_PASS {
-                match queue.poll_expired(cx) {
+                match queue.entries.poll_expired(cx) {
                     Poll::Ready(Some(expired)) => {
                         let item = expired.into_inner();
                         *item.armed().lock().unwrap_or_else(|e| e.into_inner()) = None;
@@ -240,7 +292,7 @@ mod tests {
         assert!(deadlines.driving.load(Ordering::Acquire));
         drop((a, b, c));
         assert_eq!(
-            deadlines.lock().len(),
+            deadlines.lock().entries.len(),
             0,
             "dropped slots leave nothing behind"
         );

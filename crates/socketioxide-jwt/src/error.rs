@@ -168,6 +168,18 @@ pub enum ConfigError {
     /// `user_sockets` was set without `max_sockets_per_user`.
     #[error("user_sockets counts places for max_sockets_per_user, which is not set")]
     UserSocketsWithoutMax,
+    /// Keys from a resolver (JWKS, OIDC discovery, custom) without an audience: an identity
+    /// provider signs tokens for all of its clients with the same keys, so without `aud` a token
+    /// minted for another application would be accepted (RFC 8725 §3.9).
+    #[error(
+        "a key resolver (JWKS, OIDC or custom) needs an audience: add `.audience(\"<this API's client id or URL>\")` \
+         so that tokens the provider issued for its other clients are refused, or, if every token \
+         those keys sign is meant for you, `.insecure_any_audience()`"
+    )]
+    ResolverWithoutAudience,
+    /// `audience` and `insecure_any_audience` were both set.
+    #[error("`audience(..)` and `insecure_any_audience()` contradict each other: keep one")]
+    AudienceAndAnyAudience,
     /// No jsonwebtoken crypto backend is enabled.
     #[error("no crypto backend: enable the `aws-lc-rs` or `rust-crypto` feature")]
     NoCryptoBackend,

@@ -131,9 +131,12 @@ pub enum JwksError {
     /// The URL does not parse.
     #[error("invalid URL {0}")]
     InvalidUrl(String),
+    /// A redirect left `https` (or went from loopback `http` elsewhere), or there were too many.
+    #[error("{0}")]
+    InsecureRedirect(String),
     /// The request failed or timed out.
     #[error("the request failed")]
-    Http(#[from] reqwest::Error),
+    Http(#[source] reqwest::Error),
     /// The provider answered with an error status.
     #[error("the provider answered HTTP {0}")]
     Status(u16),
@@ -157,6 +160,20 @@ pub enum JwksError {
         /// What the document says.
         found: String,
     },
+}
+
+impl From<reqwest::Error> for JwksError {
+    /// A redirect the policy refused becomes [`JwksError::InsecureRedirect`], naming the URL.
+    fn from(e: reqwest::Error) -> Self {
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            if let Some(refused) = cause.downcast_ref::<RefusedRedirect>() {
+                return Self::InsecureRedirect(refused.to_string());
+            }
+            source = cause.source();
+        }
+        Self::Http(e)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -212,17 +229,60 @@ impl std::fmt::Debug for Jwks {
 
 fn check_url(url: &str) -> Result<reqwest::Url, JwksError> {
     let parsed = reqwest::Url::parse(url).map_err(|_| JwksError::InvalidUrl(url.to_owned()))?;
-    let loopback = match parsed.host() {
+    match parsed.scheme() {
+        "https" => Ok(parsed),
+        "http" if is_loopback(&parsed) => Ok(parsed),
+        _ => Err(JwksError::InsecureUrl(url.to_owned())),
+    }
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
         Some(url::Host::Domain(d)) => d == "localhost",
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
-    };
-    match parsed.scheme() {
-        "https" => Ok(parsed),
-        "http" if loopback => Ok(parsed),
-        _ => Err(JwksError::InsecureUrl(url.to_owned())),
     }
+}
+
+/// Redirects followed per fetch, at most.
+const MAX_REDIRECTS: usize = 3;
+
+/// A redirect refused by [`redirect_policy`].
+#[derive(Debug, thiserror::Error)]
+#[error("refused a redirect to {0}: key fetches follow redirects to https only (http only from loopback to loopback), at most 3")]
+struct RefusedRedirect(String);
+
+/// The one redirect policy of every key fetch (JWKS and discovery): a redirect keeps the fetch
+/// on `https` (plain `http` only from a loopback URL to a loopback URL, for tests and sidecars),
+/// so that one redirect cannot hand the key set to a network attacker.
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let from_loopback_http = attempt
+            .previous()
+            .last()
+            .is_some_and(|from| from.scheme() == "http" && is_loopback(from));
+        let to = attempt.url();
+        let allowed = match to.scheme() {
+            "https" => true,
+            "http" => from_loopback_http && is_loopback(to),
+            _ => false,
+        };
+        if !allowed || attempt.previous().len() > MAX_REDIRECTS {
+            let to = to.to_string();
+            attempt.error(RefusedRedirect(to))
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// The HTTP client of every key fetch: a timeout and [`redirect_policy`].
+fn http_client(timeout: Duration) -> Result<reqwest::Client, JwksError> {
+    Ok(reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(redirect_policy())
+        .build()?)
 }
 
 impl Jwks {
@@ -246,10 +306,7 @@ impl Jwks {
     }
 
     async fn start(source: Source, options: JwksOptions) -> Result<Self, JwksError> {
-        let client = reqwest::Client::builder()
-            .timeout(options.timeout)
-            .redirect(reqwest::redirect::Policy::limited(3))
-            .build()?;
+        let client = http_client(options.timeout)?;
         let inner = Arc::new(JwksInner {
             source,
             client,
@@ -305,7 +362,8 @@ impl JwksInner {
         tracing::debug!(keys = keys.len(), ?ttl, "JWKS loaded");
         *self.cached.write().unwrap_or_else(|e| e.into_inner()) = Cached {
             keys: Arc::new(keys),
-            expires_at: Instant::now() + ttl,
+            // The TTL comes from the provider's `Cache-Control` (clamped by `max_ttl`).
+            expires_at: crate::time::deadline_after(Instant::now(), ttl),
         };
         Ok(())
     }
@@ -500,7 +558,7 @@ async fn refresh_in_background(inner: Weak<JwksInner>) {
         let expires_at = strong.expires_at();
         let now = Instant::now();
         let remaining = expires_at.saturating_duration_since(now);
-        let wake = now + remaining.mul_f32(0.9);
+        let wake = crate::time::deadline_after(now, remaining.mul_f32(0.9));
         drop(strong);
         tokio::time::sleep_until(wake).await;
         let Some(strong) = inner.upgrade() else {
@@ -552,9 +610,7 @@ impl OidcProvider {
     pub async fn discover(issuer: &str, options: JwksOptions) -> Result<Self, JwksError> {
         let base = issuer.trim_end_matches('/');
         let url = check_url(&format!("{base}/.well-known/openid-configuration"))?;
-        let client = reqwest::Client::builder()
-            .timeout(options.timeout)
-            .build()?;
+        let client = http_client(options.timeout)?;
         let (body, _) = fetch_bounded(&client, &url, options.max_bytes).await?;
         let doc: Discovery = serde_json::from_slice(&body)?;
         if doc.issuer.trim_end_matches('/') != base {

@@ -219,7 +219,11 @@ impl VerificationKey {
 ///     }
 /// }
 /// let resolver = OneKey(Arc::new(VerificationKey::hmac(b"a-32-byte-long-secret-for-hs256!")));
-/// let auth = socketioxide_jwt::JwtAuth::builder().key_resolver(resolver).build().unwrap();
+/// let auth = socketioxide_jwt::JwtAuth::builder()
+///     .key_resolver(resolver)
+///     .audience("https://chat.example.com")
+///     .build()
+///     .unwrap();
 /// # let _ = auth;
 /// ```
 pub trait KeyResolver: Send + Sync + 'static {

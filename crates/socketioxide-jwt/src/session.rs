@@ -21,6 +21,7 @@ use crate::limits::{AttemptWindow, PendingPermit};
 use crate::metrics::{Namespace, SocketState};
 use crate::protocol::{ErrorCode, TokenExpiringPayload};
 use crate::revocation::LiveTicket;
+use crate::time::{deadline_after, until_unix};
 use crate::user_sockets::UserPlace;
 use crate::verify::Verified;
 
@@ -114,7 +115,7 @@ impl<C> SessionState<C> {
     ) -> Self {
         Self {
             phase: Phase::Pending {
-                deadline: now + timeout,
+                deadline: deadline_after(now, timeout),
                 _permit: permit,
                 _counted: SocketState::enter("pending", &ns),
             },
@@ -182,12 +183,10 @@ impl<C> SessionState<C> {
             }
         }
         let exp = verified.registered.exp;
-        let expires_at = exp.map(|exp| {
-            // To the sub-second: the deadline is `exp` + leeway on the wall clock, not later.
-            let remaining = Duration::from_secs(exp.saturating_add(rules.leeway.as_secs()))
-                .saturating_sub(now_unix);
-            now + remaining
-        });
+        // To the sub-second: the deadline is `exp` + leeway on the wall clock, not later. Any
+        // `exp` a token can carry saturates (see `time`).
+        let expires_at =
+            exp.map(|exp| deadline_after(now, until_unix(exp, rules.leeway, now_unix)));
         // Once per token: a refresh with the same `exp` after the warning is not warned again.
         let warned = matches!(
             &self.phase,
@@ -195,8 +194,8 @@ impl<C> SessionState<C> {
         );
         let warn_at = match (rules.warning, exp) {
             (Some(lead), Some(exp)) if !warned => {
-                let left = Duration::from_secs(exp).saturating_sub(now_unix);
-                Some(now + left - lead.min(left / 2))
+                let left = until_unix(exp, Duration::ZERO, now_unix);
+                Some(deadline_after(now, left - lead.min(left / 2)))
             }
             _ => None,
         };
@@ -257,7 +256,7 @@ impl<C> SessionState<C> {
             } if warn_at.is_some_and(|at| at <= now) => {
                 *warn_at = None;
                 let exp = exp.unwrap_or_default();
-                let left = Duration::from_secs(exp).saturating_sub(now_unix);
+                let left = until_unix(exp, Duration::ZERO, now_unix);
                 let left_ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX);
                 return Some(Due::Warn(TokenExpiringPayload::new(exp, left_ms)));
             }
@@ -671,5 +670,207 @@ mod tests {
             matches!(out, Outcome::Ignored),
             "a late success does not revive the socket"
         );
+    }
+
+    mod hostile_times {
+        //! Any `exp` a token can carry, at any wall-clock time: no panic, no overflow, and the
+        //! expiry is enforced when it is due (the deadline queue included, beyond its range).
+        use super::*;
+        use crate::deadlines::{Armed, MAX_QUEUE_WAIT};
+        use crate::time::FAR_FUTURE;
+        use proptest::prelude::*;
+        use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+        /// `exp` values from every class: past, near, far (beyond the queue's ~795 days), and the
+        /// extremes.
+        fn any_exp() -> impl Strategy<Value = u64> {
+            prop_oneof![
+                Just(0u64),
+                Just(u64::MAX),
+                Just(u64::MAX - 1),
+                Just(i64::MAX as u64),
+                (i64::MAX as u64)..=u64::MAX,
+                0u64..=4_000_000_000,
+                any::<u64>(),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+            #[test]
+            fn any_exp_gives_a_deadline_that_is_enforced(
+                exp in any_exp(),
+                now_unix in prop_oneof![Just(0u64), 0u64..=4_000_000_000, any::<u64>()],
+                leeway_ms in prop_oneof![Just(0u64), 0u64..=3_600_000, any::<u64>()],
+                warning_ms in prop_oneof![Just(None), (1u64..=u64::MAX).prop_map(Some)],
+            ) {
+                let t0 = Instant::now();
+                let now_wall = Duration::from_secs(now_unix);
+                let rules = ExpiryRules {
+                    leeway: Duration::from_millis(leeway_ms),
+                    warning: warning_ms.map(Duration::from_millis),
+                };
+                let mut s =
+                    SessionState::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
+                s.try_begin_verification();
+                let out = s.finish_verification(Ok(verified("alice", exp)), t0, now_wall, rules);
+                prop_assert!(matches!(out, Outcome::FirstAuthentication(_)));
+                let deadline = s.deadline().expect("an exp gives a deadline");
+                prop_assert!(deadline >= t0);
+                prop_assert!(deadline <= t0 + FAR_FUTURE);
+                // The expiry, exactly when it is within the timer's range.
+                let left = until_unix(exp, rules.leeway, now_wall);
+                if left < FAR_FUTURE {
+                    let expiry = t0 + left;
+                    prop_assert!(deadline <= expiry);
+                    if expiry > t0 {
+                        let before = s.on_deadline(expiry - Duration::from_nanos(1), now_wall);
+                        prop_assert!(!matches!(before, Some(Due::Refuse(_))));
+                    }
+                    let due = s.on_deadline(expiry, now_wall + left);
+                    prop_assert!(
+                        matches!(due, Some(Due::Refuse(ref e)) if e.code() == ErrorCode::TokenExpired),
+                        "refused at exp + leeway, got {due:?}"
+                    );
+                } else {
+                    // Beyond 30 years: still authenticated a year from now.
+                    let year = Duration::from_secs(365 * 24 * 3600);
+                    let due = s.on_deadline(t0 + year, now_wall + year);
+                    prop_assert!(!matches!(due, Some(Due::Refuse(_))), "{due:?}");
+                    prop_assert!(s.is_authenticated());
+                }
+            }
+        }
+
+        /// A session whose deadline entry counts what came due, driven by the real queue.
+        struct Probe {
+            session: std::sync::Weak<Session<String>>,
+            wall_base: Duration,
+            t0: Instant,
+            wakes: AtomicUsize,
+            warned: AtomicUsize,
+            expired_at_ms: AtomicU64,
+            armed: Armed,
+        }
+
+        impl Expire for Probe {
+            fn armed(&self) -> &Armed {
+                &self.armed
+            }
+            fn expire(self: Arc<Self>) {
+                self.wakes.fetch_add(1, Ordering::SeqCst);
+                let Some(session) = self.session.upgrade() else {
+                    return;
+                };
+                let now = Instant::now();
+                let wall = self.wall_base + (now - self.t0);
+                match session.update(|st| st.on_deadline(now, wall)) {
+                    Some(Due::Warn(_)) => {
+                        self.warned.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Some(Due::Refuse(_)) => {
+                        let ms = u64::try_from((now - self.t0).as_millis()).unwrap_or(u64::MAX);
+                        self.expired_at_ms.store(ms, Ordering::SeqCst);
+                    }
+                    None => {}
+                }
+            }
+        }
+
+        fn session_with(
+            deadlines: &Arc<Deadlines>,
+            exp: u64,
+            warning: Option<Duration>,
+        ) -> (Arc<Session<String>>, Arc<Probe>) {
+            let t0 = Instant::now();
+            let wall_base = Duration::from_secs(UNIX);
+            let probe = std::cell::RefCell::new(None);
+            let session = Session::new(
+                SessionState::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/")),
+                None,
+                deadlines.clone(),
+                |me| {
+                    let p = Arc::new(Probe {
+                        session: me,
+                        wall_base,
+                        t0,
+                        wakes: AtomicUsize::new(0),
+                        warned: AtomicUsize::new(0),
+                        expired_at_ms: AtomicU64::new(0),
+                        armed: Armed::default(),
+                    });
+                    *probe.borrow_mut() = Some(p.clone());
+                    p
+                },
+            );
+            session.update(|st| {
+                st.try_begin_verification();
+                let rules = ExpiryRules {
+                    leeway: Duration::ZERO,
+                    warning,
+                };
+                st.finish_verification(Ok(verified("alice", exp)), t0, wall_base, rules)
+            });
+            let probe = probe.into_inner().expect("the probe was made");
+            (session, probe)
+        }
+
+        /// 900 days (beyond the queue's ~795-day range): no panic, one re-check a day, the
+        /// warning and the expiry exactly on time.
+        #[tokio::test(start_paused = true)]
+        async fn a_token_for_900_days_expires_on_time() {
+            let deadlines = Arc::new(Deadlines::default());
+            let days = |n: u64| Duration::from_secs(n * 24 * 3600);
+            let (session, probe) = session_with(
+                &deadlines,
+                UNIX + days(900).as_secs(),
+                Some(Duration::from_secs(60)),
+            );
+            tokio::time::sleep(days(3) + Duration::from_secs(1)).await;
+            assert_eq!(probe.wakes.load(Ordering::SeqCst), 3, "one re-check a day");
+            assert!(session.read(|st| st.is_authenticated()));
+            tokio::time::sleep(days(897) - Duration::from_secs(2)).await;
+            assert_eq!(
+                probe.warned.load(Ordering::SeqCst),
+                1,
+                "warned 60 s before exp"
+            );
+            assert_eq!(probe.expired_at_ms.load(Ordering::SeqCst), 0);
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let expired_ms = probe.expired_at_ms.load(Ordering::SeqCst);
+            assert_eq!(
+                expired_ms,
+                days(900).as_millis() as u64,
+                "refused at exp exactly"
+            );
+            assert!(!session.read(|st| st.is_authenticated()));
+            drop(session);
+            assert_eq!(format!("{deadlines:?}"), "Deadlines { armed: 0 }");
+        }
+
+        /// The extremes: queued at the horizon, re-armed, and dropped without a trace.
+        #[tokio::test(start_paused = true)]
+        async fn extreme_exps_never_panic_and_leave_nothing_behind() {
+            let deadlines = Arc::new(Deadlines::default());
+            let mut held = Vec::new();
+            for exp in [
+                u64::MAX,
+                u64::MAX - 1,
+                i64::MAX as u64,
+                UNIX + 10 * 365 * 24 * 3600,
+            ] {
+                held.push(session_with(&deadlines, exp, Some(Duration::from_secs(60))));
+            }
+            // And a near one beside them, which must fire on time.
+            let (near, near_probe) = session_with(&deadlines, UNIX + 2, None);
+            tokio::time::sleep(MAX_QUEUE_WAIT * 2 + Duration::from_secs(1)).await;
+            assert_eq!(near_probe.expired_at_ms.load(Ordering::SeqCst), 2000);
+            for (session, probe) in &held {
+                assert_eq!(probe.wakes.load(Ordering::SeqCst), 2);
+                assert!(session.read(|st| st.is_authenticated()));
+            }
+            drop((held, near));
+            assert_eq!(format!("{deadlines:?}"), "Deadlines { armed: 0 }");
+        }
     }
 }

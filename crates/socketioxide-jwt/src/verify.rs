@@ -19,6 +19,7 @@ use crate::keys::{BoxFuture, KeyResolver, StaticKeys, VerificationKey};
 use crate::metrics::VerifyTimer;
 use crate::protocol::ErrorCode;
 use crate::revocation::RevocationList;
+use crate::time::{until_unix, wall_clock};
 
 /// The application's check, run after the signature and claims are verified.
 pub(crate) type CheckFn<C> =
@@ -31,14 +32,32 @@ pub(crate) struct Verified<C> {
     pub(crate) registered: RegisteredClaims,
 }
 
+/// How much an `iat` may lie in the future (the issuer's clock ahead of ours) before the token is
+/// refused; the leeway, when larger, replaces it.
+pub(crate) const IAT_SKEW: Duration = Duration::from_secs(60);
+
+/// Which `aud` a token may carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AudiencePolicy {
+    /// `aud` must be present and name one of these.
+    OneOf(Vec<String>),
+    /// No audience is configured: a token that names one is for someone else (RFC 8725 §3.9,
+    /// jsonwebtoken's default).
+    NoneExpected,
+    /// `insecure_any_audience`: `aud` is not looked at.
+    Any,
+}
+
 /// What the claims must satisfy, as configured on the builder.
 #[derive(Debug, Clone)]
 pub(crate) struct ClaimRules {
     pub(crate) issuers: Vec<String>,
-    pub(crate) audiences: Vec<String>,
+    pub(crate) audience: AudiencePolicy,
     pub(crate) require_exp: bool,
     /// Whole seconds.
     pub(crate) leeway: Duration,
+    /// Refuse tokens that live longer than this (from now, and from their `iat`).
+    pub(crate) max_token_lifetime: Option<Duration>,
 }
 
 impl ClaimRules {
@@ -56,14 +75,59 @@ impl ClaimRules {
             validation.set_issuer(&self.issuers);
             required.push("iss");
         }
-        if self.audiences.is_empty() {
-            validation.validate_aud = false;
-        } else {
-            validation.set_audience(&self.audiences);
-            required.push("aud");
+        match &self.audience {
+            AudiencePolicy::OneOf(audiences) => {
+                validation.set_audience(audiences);
+                required.push("aud");
+            }
+            // jsonwebtoken's own default: `aud` validated against none, so any `aud` is refused.
+            AudiencePolicy::NoneExpected => validation.validate_aud = true,
+            AudiencePolicy::Any => validation.validate_aud = false,
         }
         validation.set_required_spec_claims(&required);
         validation
+    }
+
+    /// The checks on `iat` and the lifetime that jsonwebtoken does not make.
+    fn time_rules(&self) -> TimeRules {
+        TimeRules {
+            iat_skew: self.leeway.max(IAT_SKEW),
+            max_lifetime: self.max_token_lifetime,
+        }
+    }
+}
+
+/// `iat` not in the future (beyond `iat_skew`), and at most `max_lifetime` of life left or in all.
+#[derive(Debug, Clone, Copy)]
+struct TimeRules {
+    iat_skew: Duration,
+    max_lifetime: Option<Duration>,
+}
+
+impl TimeRules {
+    /// Checks the registered times against the wall clock `now` (since the epoch).
+    fn check(&self, claims: &RegisteredClaims, now: Duration) -> Result<(), AuthError> {
+        let refuse = |why: &'static str| AuthError::new(ErrorCode::InvalidToken).with_source(why);
+        if claims
+            .iat
+            .is_some_and(|iat| Duration::from_secs(iat) > now.saturating_add(self.iat_skew))
+        {
+            return Err(refuse("the token's iat is in the future"));
+        }
+        let Some(max) = self.max_lifetime else {
+            return Ok(());
+        };
+        let Some(exp) = claims.exp else {
+            return Err(refuse("a token without exp outlives max_token_lifetime"));
+        };
+        let left = until_unix(exp, Duration::ZERO, now);
+        let lifetime = claims
+            .iat
+            .map(|iat| Duration::from_secs(exp.saturating_sub(iat)));
+        if left > max.saturating_add(self.iat_skew) || lifetime.is_some_and(|l| l > max) {
+            return Err(refuse("the token lives longer than max_token_lifetime"));
+        }
+        Ok(())
     }
 }
 
@@ -142,6 +206,7 @@ impl Keys {
 pub(crate) struct Verifier<C> {
     keys: Keys,
     validations: FamilyValidations,
+    times: TimeRules,
     max_token_len: usize,
     revocations: Option<RevocationList>,
     check: Option<CheckFn<C>>,
@@ -169,6 +234,7 @@ impl<C> Verifier<C> {
         Self {
             keys: Keys::new(keys, &template),
             validations: FamilyValidations::new(&template),
+            times: rules.time_rules(),
             max_token_len,
             revocations,
             check,
@@ -227,6 +293,7 @@ impl<C: DeserializeOwned> Verifier<C> {
         let claims_json = data.claims.get();
         let registered: RegisteredClaims =
             serde_json::from_str(claims_json).map_err(claims_shape)?;
+        self.times.check(&registered, wall_clock())?;
         if self
             .revocations
             .as_ref()
@@ -314,6 +381,7 @@ mod tests {
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
     fn token(alg: Algorithm, kid: Option<&str>, secret: &[u8]) -> String {
+        crate::builder::ensure_crypto_backend().expect("a crypto backend");
         let mut header = jsonwebtoken::Header::new(alg);
         header.kid = kid.map(str::to_owned);
         let exp = crate::time::wall_clock().as_secs() + 600;
@@ -334,15 +402,17 @@ mod tests {
     }
 
     fn verifier(keys: Vec<VerificationKey>) -> Verifier<crate::StandardClaims> {
+        crate::builder::ensure_crypto_backend().expect("a crypto backend");
         let mut set = StaticKeys::default();
         for key in keys {
             set.insert(key).expect("distinct kids");
         }
         let rules = ClaimRules {
             issuers: vec![],
-            audiences: vec![],
+            audience: AudiencePolicy::NoneExpected,
             require_exp: true,
             leeway: Duration::ZERO,
+            max_token_lifetime: None,
         };
         Verifier::new(KeySource::Static(set), &rules, 8192, None, None)
     }
@@ -412,13 +482,233 @@ mod tests {
     fn issuer_and_audience_become_required() {
         let rules = ClaimRules {
             issuers: vec!["iss".into()],
-            audiences: vec!["aud".into()],
+            audience: AudiencePolicy::OneOf(vec!["aud".into()]),
             require_exp: true,
             leeway: Duration::ZERO,
+            max_token_lifetime: None,
         };
         let required = rules.validation().required_spec_claims;
         for claim in ["exp", "iss", "aud"] {
             assert!(required.contains(claim), "{claim} must be required");
+        }
+    }
+
+    fn signed(claims: &serde_json::Value) -> String {
+        crate::builder::ensure_crypto_backend().expect("a crypto backend");
+        let key = jsonwebtoken::EncodingKey::from_secret(SECRET).expect("hmac key");
+        jsonwebtoken::encode(&jsonwebtoken::Header::default(), claims, &key).expect("signing")
+    }
+
+    fn verifier_with(rules: ClaimRules) -> Verifier<crate::StandardClaims> {
+        crate::builder::ensure_crypto_backend().expect("a crypto backend");
+        let mut set = StaticKeys::default();
+        set.insert(VerificationKey::hmac(SECRET)).expect("one key");
+        Verifier::new(KeySource::Static(set), &rules, 8192, None, None)
+    }
+
+    fn default_rules() -> ClaimRules {
+        ClaimRules {
+            issuers: vec![],
+            audience: AudiencePolicy::NoneExpected,
+            require_exp: true,
+            leeway: Duration::ZERO,
+            max_token_lifetime: None,
+        }
+    }
+
+    /// The classes of hostile times and audiences, each with the outcome the contract gives.
+    #[tokio::test]
+    async fn hostile_claims_get_a_code_or_work() {
+        use serde_json::json;
+        let now = crate::time::unix_now();
+        let v = verifier_with(default_rules());
+        let cases: Vec<(serde_json::Value, Option<ErrorCode>)> = vec![
+            (json!({"sub": "a", "exp": u64::MAX}), None),
+            (json!({"sub": "a", "exp": now + 900 * 86_400}), None),
+            (json!({"sub": "a", "exp": (now + 600) as f64 + 0.5}), None),
+            (
+                json!({"sub": "a", "exp": 1e300}),
+                Some(ErrorCode::InvalidToken),
+            ),
+            (
+                json!({"sub": "a", "exp": -1}),
+                Some(ErrorCode::InvalidToken),
+            ),
+            (
+                json!({"sub": "a", "exp": i64::MIN}),
+                Some(ErrorCode::InvalidToken),
+            ),
+            (
+                json!({"sub": "a", "exp": "2000000000"}),
+                Some(ErrorCode::InvalidToken),
+            ),
+            (json!({"sub": "a", "exp": 0}), Some(ErrorCode::TokenExpired)),
+            (
+                json!({"sub": "a", "exp": now - 1}),
+                Some(ErrorCode::TokenExpired),
+            ),
+            (json!({"sub": "a"}), Some(ErrorCode::InvalidToken)),
+            (
+                json!({"sub": "a", "exp": now + 600, "nbf": u64::MAX}),
+                Some(ErrorCode::InvalidToken),
+            ),
+            (
+                json!({"sub": "a", "exp": now + 600, "nbf": -5}),
+                Some(ErrorCode::InvalidToken),
+            ),
+            (json!({"sub": "a", "exp": now + 600, "nbf": 0}), None),
+            // iat: a few seconds ahead works; beyond the skew, or unreadable, does not.
+            (json!({"sub": "a", "exp": now + 600, "iat": now + 2}), None),
+            (
+                json!({"sub": "a", "exp": now + 600, "iat": now + 3600}),
+                Some(ErrorCode::InvalidToken),
+            ),
+            (
+                json!({"sub": "a", "exp": now + 600, "iat": u64::MAX}),
+                Some(ErrorCode::InvalidToken),
+            ),
+            (
+                json!({"sub": "a", "exp": now + 600, "iat": -1}),
+                Some(ErrorCode::InvalidToken),
+            ),
+            (
+                json!({"sub": "a", "exp": now + 600, "iat": (now - 5) as f64 + 0.25}),
+                None,
+            ),
+            // No audience configured: a token minted for another API is refused.
+            (
+                json!({"sub": "a", "exp": now + 600, "aud": "billing-api"}),
+                Some(ErrorCode::InvalidToken),
+            ),
+            (
+                json!({"sub": "a", "exp": now + 600, "aud": ["billing-api"]}),
+                Some(ErrorCode::InvalidToken),
+            ),
+            (
+                json!({"sub": "a", "exp": now + 600, "aud": []}),
+                Some(ErrorCode::InvalidToken),
+            ),
+            (
+                json!({"sub": "a", "exp": now + 600, "aud": ""}),
+                Some(ErrorCode::InvalidToken),
+            ),
+        ];
+        for (claims, expected) in cases {
+            assert_eq!(code(&v, &signed(&claims)).await, expected, "{claims}");
+        }
+    }
+
+    #[tokio::test]
+    async fn audience_policies() {
+        use serde_json::json;
+        let now = crate::time::unix_now();
+        let with = |aud: serde_json::Value| {
+            let mut claims = json!({"sub": "a", "exp": now + 600});
+            if !aud.is_null() {
+                claims["aud"] = aud;
+            }
+            signed(&claims)
+        };
+        let one_of = verifier_with(ClaimRules {
+            audience: AudiencePolicy::OneOf(vec!["chat".into()]),
+            ..default_rules()
+        });
+        assert_eq!(code(&one_of, &with(json!("chat"))).await, None);
+        assert_eq!(code(&one_of, &with(json!(["x", "chat"]))).await, None);
+        assert_eq!(
+            code(&one_of, &with(json!("billing-api"))).await,
+            Some(ErrorCode::InvalidToken)
+        );
+        assert_eq!(
+            code(&one_of, &with(json!(null))).await,
+            Some(ErrorCode::InvalidToken)
+        );
+        let any = verifier_with(ClaimRules {
+            audience: AudiencePolicy::Any,
+            ..default_rules()
+        });
+        assert_eq!(code(&any, &with(json!("billing-api"))).await, None);
+        assert_eq!(code(&any, &with(json!(null))).await, None);
+        let none = verifier_with(default_rules());
+        assert_eq!(code(&none, &with(json!(null))).await, None);
+    }
+
+    #[tokio::test]
+    async fn max_token_lifetime_bounds_exp_and_exp_minus_iat() {
+        use serde_json::json;
+        let now = crate::time::unix_now();
+        let v = verifier_with(ClaimRules {
+            max_token_lifetime: Some(Duration::from_secs(3600)),
+            ..default_rules()
+        });
+        assert_eq!(
+            code(&v, &signed(&json!({"exp": now + 3000, "iat": now}))).await,
+            None
+        );
+        assert_eq!(code(&v, &signed(&json!({"exp": now + 3000}))).await, None);
+        assert_eq!(
+            code(&v, &signed(&json!({"exp": now + 7200}))).await,
+            Some(ErrorCode::InvalidToken),
+            "too far ahead"
+        );
+        assert_eq!(
+            code(&v, &signed(&json!({"exp": now + 600, "iat": now - 7200}))).await,
+            Some(ErrorCode::InvalidToken),
+            "issued for longer than allowed"
+        );
+        assert_eq!(
+            code(&v, &signed(&json!({"exp": u64::MAX, "iat": now}))).await,
+            Some(ErrorCode::InvalidToken)
+        );
+        let no_exp = verifier_with(ClaimRules {
+            require_exp: false,
+            max_token_lifetime: Some(Duration::from_secs(3600)),
+            ..default_rules()
+        });
+        assert_eq!(
+            code(&no_exp, &signed(&json!({"sub": "a"}))).await,
+            Some(ErrorCode::InvalidToken),
+            "a token without exp lives forever"
+        );
+    }
+
+    /// Any JSON number (or other value) in `exp`, `nbf` and `iat`: an answer, never a panic.
+    mod numeric_range {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn any_number() -> impl Strategy<Value = serde_json::Value> {
+            use serde_json::json;
+            prop_oneof![
+                any::<u64>().prop_map(|n| json!(n)),
+                any::<i64>().prop_map(|n| json!(n)),
+                any::<f64>().prop_map(|f| serde_json::Number::from_f64(f)
+                    .map_or(serde_json::Value::Null, serde_json::Value::Number)),
+                (0u64..4_000_000_000).prop_map(|n| json!(n)),
+                Just(json!(u64::MAX)),
+                Just(json!(i64::MIN)),
+                Just(json!("1700000000")),
+                Just(json!(null)),
+                Just(json!(true)),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1000))]
+            #[test]
+            fn never_panics(exp in any_number(), nbf in any_number(), iat in any_number(), leeway in 0u64..=600) {
+                let v = verifier_with(ClaimRules {
+                    leeway: Duration::from_secs(leeway),
+                    max_token_lifetime: if leeway % 2 == 0 { Some(Duration::from_secs(3600)) } else { None },
+                    ..default_rules()
+                });
+                let token = signed(&serde_json::json!({"sub": "a", "exp": exp, "nbf": nbf, "iat": iat}));
+                let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+                match rt.block_on(v.verify(&token)) {
+                    Ok(verified) => prop_assert!(verified.registered.exp.is_some()),
+                    Err(e) => prop_assert!(matches!(e.code(), ErrorCode::InvalidToken | ErrorCode::TokenExpired)),
+                }
+            }
         }
     }
 }

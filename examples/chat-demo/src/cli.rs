@@ -52,9 +52,17 @@ pub struct Args {
     #[arg(long)]
     pub issuer: Option<String>,
 
-    /// Audience put in and required from tokens (`aud`).
+    /// Audience put in and required from tokens (`aud`). Required with --jwks and
+    /// --oidc-issuer (an identity provider signs the tokens of all its clients with the same
+    /// keys). Without it, a token that carries any `aud` is refused.
     #[arg(long)]
     pub audience: Option<String>,
+
+    /// Accept tokens whatever their `aud` (instead of --audience): every token the identity
+    /// provider issued for any of its clients authenticates here. Unsafe unless all of them are
+    /// meant for this app.
+    #[arg(long, conflicts_with = "audience")]
+    pub any_audience: bool,
 
     /// Clock-skew leeway for `exp` and `nbf`, in seconds.
     #[arg(long, default_value_t = 0)]

@@ -65,6 +65,17 @@ async fn run(args: Args) -> Result<(), BoxError> {
     })?;
     let users = UserStore::open(&args.data_dir)?;
 
+    if (args.jwks.is_some() || args.oidc_issuer.is_some())
+        && args.audience.is_none()
+        && !args.any_audience
+    {
+        return Err(
+            "--jwks and --oidc-issuer need --audience <the `aud` your identity provider \
+             puts in this app's tokens> (or --any-audience to accept tokens it issued for any \
+             of its clients)"
+                .into(),
+        );
+    }
     let (verifier, issuer) = keys(&args).await?;
     let accounts = AccountPolicy::new(
         users.clone(),
@@ -114,6 +125,9 @@ async fn run(args: Args) -> Result<(), BoxError> {
     }
     if let Some(aud) = &args.audience {
         builder = builder.audience(aud.clone());
+    }
+    if args.any_audience {
+        builder = builder.insecure_any_audience();
     }
     let token_ttl = Duration::from_secs(args.token_ttl_secs);
 

@@ -96,6 +96,9 @@ pub(crate) struct ListInner {
     live: Mutex<HashMap<u64, LiveSession>>,
     next_id: AtomicU64,
     max_token_lifetime: Duration,
+    /// The latest `exp` of any token checked here (`u64::MAX` once a token without `exp` was):
+    /// a user revocation is kept at least until then (see [`RevocationList::revoke_user`]).
+    latest_exp: AtomicU64,
     backend: RwLock<Option<Arc<dyn RevocationBackend>>>,
 }
 
@@ -157,6 +160,7 @@ impl RevocationList {
                 live: Mutex::default(),
                 next_id: AtomicU64::new(1),
                 max_token_lifetime,
+                latest_exp: AtomicU64::new(0),
                 backend: RwLock::new(None),
             }),
         }
@@ -188,14 +192,23 @@ impl RevocationList {
     /// Revokes every token of `sub` issued until now (`iat` ≤ now, in seconds: a token issued
     /// within the same second is revoked too).
     ///
+    /// The revocation is kept for the list's lifetime ([`with_lifetime`](Self::with_lifetime)),
+    /// or longer: until the latest `exp` of any token this process has checked, so a long-lived
+    /// token seen here cannot come back after the revocation is forgotten (a process that
+    /// receives the revocation extends it the same way). A token no process has seen yet is
+    /// covered for the lifetime only: set it to at least your longest token lifetime.
+    ///
     /// # Errors
     /// As [`RevocationList::revoke_token`].
     pub async fn revoke_user(&self, sub: &str) -> Result<(), RevocationError> {
         let now = unix_now();
+        let until = now
+            .saturating_add(self.inner.max_token_lifetime.as_secs())
+            .max(self.latest_exp());
         self.revoke(Revocation::User {
             sub: sub.to_owned(),
             issued_before: now,
-            until: now + self.inner.max_token_lifetime.as_secs(),
+            until,
         })
         .await
     }
@@ -219,9 +232,18 @@ impl RevocationList {
         }
     }
 
+    /// The latest `exp` seen by [`is_revoked`](Self::is_revoked).
+    fn latest_exp(&self) -> u64 {
+        self.inner.latest_exp.load(Ordering::Relaxed)
+    }
+
     /// Whether a token with these claims is revoked. Local: no I/O.
     pub fn is_revoked(&self, claims: &RegisteredClaims) -> bool {
         let now = unix_now();
+        let exp = claims.exp.unwrap_or(u64::MAX);
+        if exp > self.latest_exp() {
+            self.inner.latest_exp.fetch_max(exp, Ordering::Relaxed);
+        }
         if let Some(jti) = &claims.jti {
             let tokens = self.inner.tokens.read().unwrap_or_else(|e| e.into_inner());
             if tokens.get(jti).is_some_and(|until| *until >= now) {
@@ -284,6 +306,8 @@ impl RevocationList {
                 issued_before,
                 until,
             } if until >= now => {
+                // Kept while a token checked here could still be accepted (see `revoke_user`).
+                let until = until.max(self.latest_exp());
                 let mut users = self.inner.users.write().unwrap_or_else(|e| e.into_inner());
                 let entry = users.entry(sub).or_insert((issued_before, until));
                 *entry = (entry.0.max(issued_before), entry.1.max(until));

@@ -85,6 +85,11 @@ fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> RevocationE
 /// revocation is applied here only and reported [`RevocationError::Unavailable`].
 const MAX_QUEUED: usize = 10_000;
 
+/// The latest expiry stored in Redis (the last second of year 9999): `until` comes from a token's
+/// `exp`, which may be any `u64`, and Redis refuses an `EXAT` near `i64::MAX / 1000`. An entry
+/// kept this long is kept for good.
+const MAX_STORED_UNTIL: u64 = 253_402_300_799;
+
 /// Stores a revocation until its expiry and tells the other processes, atomically and with one
 /// reply. Not a `MULTI`/`EXEC` pipeline: this connection also receives the subscription's RESP3
 /// pushes, and redis-rs fails to parse an `EXEC` reply with a push between its parts ("Invalid
@@ -121,7 +126,7 @@ impl Store {
             .arg(1)
             .arg(self.key(revocation))
             .arg(&json)
-            .arg(until.max(1))
+            .arg(until.clamp(1, MAX_STORED_UNTIL))
             .arg(&self.options.channel);
         let sent = cmd.query_async::<()>(&mut conn);
         tokio::time::timeout(self.options.timeout, sent)
