@@ -91,6 +91,9 @@ say "The demo as a user meets it: identity rule, instances sharing a data direct
 say "Hostile tokens: every exp / nbf / iat JSON can hold, another API's aud, a key fetch redirected off https"
 (cd e2e/node && node --test hostile.test.mjs)
 
+say "The clients socketio-jwt users run: socket.io-client 2.x and 1.x (Engine.IO v3), socket.io-msgpack-parser"
+(cd e2e/node && node --test old-clients.test.mjs)
+
 say "Metrics: /metrics scraped after real sockets (every outcome, exact gauges)"
 (cd e2e/node && node --test metrics.test.mjs)
 

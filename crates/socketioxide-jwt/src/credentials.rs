@@ -78,6 +78,15 @@ macro_rules! missing_or_bad_format {
             while seq.next_element::<IgnoredAny>()?.is_some() {}
             Ok(MessageCredentials::BadFormat)
         }
+
+        /// A MessagePack extension value (a JS `Date` through some encoders, say).
+        fn visit_newtype_struct<D: Deserializer<'de>>(
+            self,
+            inner: D,
+        ) -> Result<MessageCredentials, D::Error> {
+            IgnoredAny::deserialize(inner)?;
+            Ok(MessageCredentials::BadFormat)
+        }
     };
 }
 
@@ -121,7 +130,7 @@ enum Field {
 impl<'de> Deserialize<'de> for Field {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct FieldVisitor;
-        impl Visitor<'_> for FieldVisitor {
+        impl<'de> Visitor<'de> for FieldVisitor {
             type Value = Field;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a field name")
@@ -139,6 +148,30 @@ impl<'de> Deserialize<'de> for Field {
                 } else {
                     Field::Other
                 })
+            }
+            // MessagePack map keys may be any value: none of these is `token`.
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Field, E> {
+                Ok(Field::Other)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Field, E> {
+                Ok(Field::Other)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Field, E> {
+                Ok(Field::Other)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Field, E> {
+                Ok(Field::Other)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Field, E> {
+                Ok(Field::Other)
+            }
+            fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Field, S::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Field::Other)
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Field, M::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Field::Other)
             }
         }
         deserializer.deserialize_identifier(FieldVisitor)
@@ -247,6 +280,47 @@ fn strip_bearer(s: &str) -> &str {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// MessagePack payloads (socketioxide's `msgpack` parser reads them with rmp-serde): the same
+    /// codes as JSON, whatever msgpack can hold that JSON cannot (non-string keys, extension
+    /// values, binary).
+    #[test]
+    fn msgpack_payload_shapes() {
+        let code = |bytes: &[u8]| {
+            rmp_serde::from_slice::<MessageCredentials>(bytes)
+                .expect("any msgpack value reads")
+                .token()
+                .map(str::to_owned)
+                .map_err(|e| e.code())
+        };
+        let token = b"\xa5token";
+        // {"token": "a.b.c"}
+        let plain = [&b"\x81"[..], token, b"\xa5a.b.c"].concat();
+        assert_eq!(code(&plain), Ok("a.b.c".to_owned()));
+        // {1: "x", [1]: {}, true: null, "token": "a.b.c"}: other keys of any type are skipped.
+        let odd_keys = [
+            &b"\x84\x01\xa1x\x91\x01\x80\xc3\xc0"[..],
+            token,
+            b"\xa5a.b.c",
+        ]
+        .concat();
+        assert_eq!(code(&odd_keys), Ok("a.b.c".to_owned()));
+        // {"token": <fixext4 -1: a timestamp>}
+        let ext = [&b"\x81"[..], token, b"\xd6\xff\x00\x00\x00\x01"].concat();
+        assert_eq!(code(&ext), Err(ErrorCode::CredentialsBadFormat));
+        // A timestamp as the whole payload.
+        assert_eq!(
+            code(b"\xd6\xff\x00\x00\x00\x01"),
+            Err(ErrorCode::CredentialsBadFormat)
+        );
+        // {"token": <bin "a.b.c">}
+        let bin = [&b"\x81"[..], token, b"\xc4\x05a.b.c"].concat();
+        assert_eq!(code(&bin), Err(ErrorCode::CredentialsBadFormat));
+        // nil, and {"token": nil}
+        assert_eq!(code(b"\xc0"), Err(ErrorCode::CredentialsRequired));
+        let nil = [&b"\x81"[..], token, b"\xc0"].concat();
+        assert_eq!(code(&nil), Err(ErrorCode::CredentialsRequired));
+    }
 
     #[test]
     fn message_payload_shapes() {

@@ -87,6 +87,16 @@ pub struct Args {
     #[arg(long)]
     pub max_pending: Option<usize>,
 
+    /// The Socket.IO endpoint path (socket.io-client's `path` option), e.g. `/socket.io-client`
+    /// for a client that connects with `io('', { path: '/socket.io-client' })`.
+    #[arg(long, default_value = "/socket.io", value_parser = parse_path)]
+    pub path: String,
+
+    /// The Socket.IO packet format: `json` (socket.io-client's default) or `msgpack`
+    /// (socket.io-msgpack-parser clients). One server speaks one; the demo page speaks JSON.
+    #[arg(long, value_enum, default_value_t = PacketFormat::Json)]
+    pub parser: PacketFormat,
+
     /// Largest Socket.IO message accepted, in bytes (bounds what an unauthenticated socket can
     /// make the server buffer).
     #[arg(long, default_value_t = 64 * 1024)]
@@ -150,6 +160,24 @@ Logging:
 
 /// The `iss` of the tokens the demo issues when `--issuer` is not given.
 pub const DEFAULT_OWN_ISSUER: &str = "chat-demo";
+
+/// `--parser`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PacketFormat {
+    /// Socket.IO's default text format (every socket.io-client, 1.x to 4.x).
+    Json,
+    /// MessagePack (socket.io-msgpack-parser 3.x with socket.io-client 3.x/4.x).
+    Msgpack,
+}
+
+/// `--path`: absolute, no trailing slash, no query.
+fn parse_path(path: &str) -> Result<String, String> {
+    let trimmed = path.trim_end_matches('/');
+    if !path.starts_with('/') || trimmed.is_empty() || path.contains(['?', '#', ' ']) {
+        return Err("expected an absolute path such as /socket.io or /socket.io-client".into());
+    }
+    Ok(trimmed.to_owned())
+}
 
 /// `--mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -37,6 +37,8 @@ pub struct AppState {
     pub token_ttl: Duration,
     pub mode: Mode,
     pub auth_timeout_ms: u64,
+    /// The Socket.IO endpoint path (`--path`), for the page.
+    pub socket_path: String,
 }
 
 impl FromRef<AppState> for JwtAuth {
@@ -148,7 +150,11 @@ struct TokenResponse {
 }
 
 async fn config(State(state): State<AppState>) -> impl IntoResponse {
-    Json(json!({ "mode": state.mode.as_str(), "authTimeoutMs": state.auth_timeout_ms }))
+    Json(json!({
+        "mode": state.mode.as_str(),
+        "authTimeoutMs": state.auth_timeout_ms,
+        "path": state.socket_path,
+    }))
 }
 
 async fn login(

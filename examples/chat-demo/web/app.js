@@ -120,6 +120,7 @@ function startChat() {
   auth = new AuthSocket({
     url: location.origin,
     mode: config.mode,
+    socketOptions: { path: config.path },
     getToken: ({ reason }) => (["refresh", "expired", "revoked"].includes(reason) ? refreshToken() : token),
   });
   auth.onStateChange(render);
