@@ -20,14 +20,14 @@ export const DEMO_BIN = process.env.CHAT_DEMO_BIN ?? join(REPO, "target/debug/ch
  * Runs `chat-demo --port 0` with a throwaway data directory and `--secret TEST_SECRET`.
  * Resolves once it listens.
  *
- * Options: `bin` (another binary), `cwd`, `dataDir` (shared; then kept by `stop`), `secret`
+ * Options: `bin` (another binary), `port` (default 0: a free one), `cwd`, `dataDir` (shared; then kept by `stop`), `secret`
  * (`null`: none, the demo generates its own), `env` (added to the environment), `output` (an
  * array that collects every line the process prints, stdout and stderr).
  */
-export async function startDemo(args = [], { bin = DEMO_BIN, cwd, dataDir, secret = TEST_SECRET, env = {}, output } = {}) {
+export async function startDemo(args = [], { bin = DEMO_BIN, port = 0, cwd, dataDir, secret = TEST_SECRET, env = {}, output } = {}) {
   const ownDir = dataDir === undefined;
   const dir = dataDir ?? (await mkdtemp(join(tmpdir(), "chat-demo-")));
-  const flags = ["--port", "0", "--data-dir", dir, ...(secret === null ? [] : ["--secret", secret]), ...args];
+  const flags = ["--port", String(port), "--data-dir", dir, ...(secret === null ? [] : ["--secret", secret]), ...args];
   const child = spawn(bin, flags, {
     cwd,
     stdio: ["ignore", "pipe", output ? "pipe" : "inherit"],
