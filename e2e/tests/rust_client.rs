@@ -197,18 +197,20 @@ async fn after_expiry_a_new_token_reconnects_and_a_stale_one_is_never_retried() 
 
     // A source with new tokens: refused for expiry, asked for a new one, authenticated again.
     let log = Arc::new(Mutex::new(Vec::new()));
-    let first = sign(&claims("alice", 2));
-    let source_log = log.clone();
-    let source = TokenSource::from_fn(move |request| {
-        source_log.lock().unwrap().push(request);
-        let token = match request {
-            TokenRequest::Connect => first.clone(),
-            _ => sign(&claims("alice", 600)),
-        };
-        async move { Ok(token) }
-    });
     for (mode, ns) in [(Mode::Message, "/"), (Mode::Handshake, "/hs")] {
         log.lock().unwrap().clear();
+        // Minted for each mode: `exp` is exact to the sub-second, so a 2 s token made before the
+        // first mode's run would already have expired when the second one connects.
+        let first = sign(&claims("alice", 2));
+        let source_log = log.clone();
+        let source = TokenSource::from_fn(move |request| {
+            source_log.lock().unwrap().push(request);
+            let token = match request {
+                TokenRequest::Connect => first.clone(),
+                _ => sign(&claims("alice", 600)),
+            };
+            async move { Ok(token) }
+        });
         let client = AuthClientBuilder::new(server.url(""))
             .namespace(ns)
             .mode(mode)

@@ -5,8 +5,6 @@
 
 use std::sync::OnceLock;
 
-use serde_json::Value;
-
 use crate::auth::JwtAuth;
 use crate::credentials;
 use crate::keys::VerificationKey;
@@ -78,7 +76,8 @@ pub fn authenticate_payload(data: &[u8]) {
 pub fn handshake(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let (auth_json, header) = text.split_once('\n').unwrap_or((&text, ""));
-    let auth: Option<Value> = serde_json::from_str(auth_json).ok();
+    let auth: credentials::MessageCredentials =
+        serde_json::from_str(auth_json).unwrap_or(credentials::MessageCredentials::Missing);
     let mut request = http::Request::builder().uri("/socket.io/?EIO=4&transport=websocket");
     if let Ok(value) = http::HeaderValue::from_str(header) {
         request = request.header(http::header::AUTHORIZATION, value);
@@ -88,7 +87,7 @@ pub fn handshake(data: &[u8]) {
     };
     let (parts, ()) = request.into_parts();
     for allow_query in [false, true] {
-        match credentials::token_from_handshake(auth.as_ref(), &parts, allow_query) {
+        match credentials::token_from_handshake(auth.clone(), &parts, allow_query) {
             Ok(Some(token)) => verify_checked(&token),
             Ok(None) => {}
             Err(e) => assert_eq!(e.code(), ErrorCode::CredentialsBadFormat),

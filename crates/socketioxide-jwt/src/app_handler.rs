@@ -43,6 +43,12 @@ pub type ExtractError = Box<dyn std::error::Error + Send>;
 /// # let auth = socketioxide_jwt::JwtAuth::builder().hmac_secret(b"a-32-byte-long-secret-for-hs256!").build().unwrap();
 /// # let _ = auth.on_authenticated(on_authenticated);
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a handler for authenticated sockets",
+    label = "not an `on_authenticated` handler",
+    note = "a handler is an async closure or `async fn` taking up to 8 connect extractors (`SocketRef<A>`, `SocketIo<A>`, `Claims<C>`, `State<T>`, `HttpExtension<T>`, ...), each `FromConnectParts<A>` for the namespace's adapter `A` (a `JwtAdapter`), and returning `()`",
+    note = "event extractors such as `Data<T>` or `AckSender<A>` belong to the handlers registered inside it with `socket.on(..)`"
+)]
 pub trait AuthenticatedHandler<A: Adapter, T>: Clone + Send + Sync + 'static {
     /// Extracts the arguments and returns the handler's future.
     ///

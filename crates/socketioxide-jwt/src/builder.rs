@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
-use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,6 +70,17 @@ impl JwtAuth<StandardClaims> {
 /// ```
 #[must_use]
 pub struct JwtAuthBuilder<C = StandardClaims> {
+    settings: Settings,
+    check: Option<CheckFn<C>>,
+    rooms: Option<RoomsFn<C>>,
+    /// A typed setting that [`claims`](Self::claims) found already set for another claims type:
+    /// `build()` refuses the configuration rather than lose it.
+    lost_to_claims: Option<&'static str>,
+}
+
+/// Every setting that does not depend on the claims type, each written once here (the builder's
+/// setters fill it, `build()` checks and consumes it).
+struct Settings {
     keys: Vec<VerificationKey>,
     resolver: Option<Arc<dyn KeyResolver>>,
     issuers: Vec<String>,
@@ -95,22 +105,10 @@ pub struct JwtAuthBuilder<C = StandardClaims> {
     expiry_warning: Option<Duration>,
     max_sockets_per_user: Option<usize>,
     user_sockets: Option<UserSockets>,
-    check: Option<CheckFn<C>>,
-    rooms: Option<RoomsFn<C>>,
-    _claims: PhantomData<fn() -> C>,
 }
 
-impl<C> fmt::Debug for JwtAuthBuilder<C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JwtAuthBuilder")
-            .field("keys", &self.keys)
-            .field("mode", &self.mode)
-            .finish_non_exhaustive()
-    }
-}
-
-impl JwtAuthBuilder<StandardClaims> {
-    fn new() -> Self {
+impl Default for Settings {
+    fn default() -> Self {
         Self {
             keys: Vec::new(),
             resolver: None,
@@ -136,9 +134,26 @@ impl JwtAuthBuilder<StandardClaims> {
             expiry_warning: Some(DEFAULT_EXPIRY_WARNING),
             max_sockets_per_user: None,
             user_sockets: None,
+        }
+    }
+}
+
+impl<C> fmt::Debug for JwtAuthBuilder<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtAuthBuilder")
+            .field("keys", &self.settings.keys)
+            .field("mode", &self.settings.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JwtAuthBuilder<StandardClaims> {
+    fn new() -> Self {
+        Self {
+            settings: Settings::default(),
             check: None,
             rooms: None,
-            _claims: PhantomData,
+            lost_to_claims: None,
         }
     }
 }
@@ -148,43 +163,27 @@ where
     C: DeserializeOwned + Send + Sync + 'static,
 {
     /// Sets the claims type the token is deserialized into (a token whose claims do not fit is
-    /// refused with `invalid_token`). Drops a [`check`](Self::check) and a
-    /// [`rooms_from_claims`](Self::rooms_from_claims) set for the previous type.
+    /// refused with `invalid_token`). Call it before [`check`](Self::check) and
+    /// [`rooms_from_claims`](Self::rooms_from_claims), which are written for a claims type:
+    /// set before it, they would not fit the new type, and `build()` refuses the configuration
+    /// ([`ConfigError::ClaimsAfterTypedSetting`]) instead of dropping them.
     pub fn claims<T: DeserializeOwned + Send + Sync + 'static>(self) -> JwtAuthBuilder<T> {
+        let lost = match (&self.check, &self.rooms) {
+            (Some(_), _) => Some("check"),
+            (None, Some(_)) => Some("rooms_from_claims"),
+            (None, None) => self.lost_to_claims,
+        };
         JwtAuthBuilder {
-            keys: self.keys,
-            resolver: self.resolver,
-            issuers: self.issuers,
-            audiences: self.audiences,
-            any_audience: self.any_audience,
-            require_exp: self.require_exp,
-            leeway: self.leeway,
-            max_token_lifetime: self.max_token_lifetime,
-            max_token_len: self.max_token_len,
-            min_hmac_secret_len: self.min_hmac_secret_len,
-            mode: self.mode,
-            timeout: self.timeout,
-            events: self.events,
-            allow_query_token: self.allow_query_token,
-            user_room_prefix: self.user_room_prefix,
-            max_pending: self.max_pending,
-            max_auth_attempts_per_minute: self.max_auth_attempts_per_minute,
-            failed_auth_limit: self.failed_auth_limit,
-            client_ip: self.client_ip,
-            revocations: self.revocations,
-            token_cookie: self.token_cookie,
-            expiry_warning: self.expiry_warning,
-            max_sockets_per_user: self.max_sockets_per_user,
-            user_sockets: self.user_sockets,
+            settings: self.settings,
             check: None,
             rooms: None,
-            _claims: PhantomData,
+            lost_to_claims: lost,
         }
     }
 
     /// Adds a verification key. Several keys are selected by the token's `kid`.
     pub fn key(mut self, key: VerificationKey) -> Self {
-        self.keys.push(key);
+        self.settings.keys.push(key);
         self
     }
 
@@ -196,13 +195,13 @@ where
     /// Resolves keys asynchronously from the token header (JWKS, database, ...), instead of
     /// static keys. Multiple calls override.
     pub fn key_resolver(mut self, resolver: impl KeyResolver) -> Self {
-        self.resolver = Some(Arc::new(resolver));
+        self.settings.resolver = Some(Arc::new(resolver));
         self
     }
 
     /// Requires `iss` to be present and equal to `issuer`. Multiple calls override.
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.issuers = vec![issuer.into()];
+        self.settings.issuers = vec![issuer.into()];
         self
     }
 
@@ -212,7 +211,7 @@ where
     /// minted for someone else (RFC 8725 §3.9). Keys from a resolver (JWKS, OIDC) need an
     /// audience, or [`insecure_any_audience`](Self::insecure_any_audience).
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
-        self.audiences = vec![audience.into()];
+        self.settings.audiences = vec![audience.into()];
         self
     }
 
@@ -223,7 +222,7 @@ where
     /// partner's app) authenticates here. Set an <code>audience</code> instead wherever the
     /// issuer puts one in its tokens.</div>
     pub fn insecure_any_audience(mut self) -> Self {
-        self.any_audience = true;
+        self.settings.any_audience = true;
         self
     }
 
@@ -243,26 +242,26 @@ where
     /// # Ok::<(), socketioxide_jwt::ConfigError>(())
     /// ```
     pub fn max_token_lifetime(mut self, max: Duration) -> Self {
-        self.max_token_lifetime = Some(max);
+        self.settings.max_token_lifetime = Some(max);
         self
     }
 
-    /// Clock-skew leeway applied to `exp` (at authentication and while connected) and `nbf`.
-    /// Whole seconds; defaults to 0.
+    /// Clock-skew leeway applied to `exp` (at authentication and while connected) and `nbf`,
+    /// to the sub-second. Defaults to 0.
     pub fn leeway(mut self, leeway: Duration) -> Self {
-        self.leeway = leeway;
+        self.settings.leeway = leeway;
         self
     }
 
     /// Tokens longer than this (in bytes) are refused before any parsing. Defaults to 8 KiB.
     pub fn max_token_len(mut self, len: usize) -> Self {
-        self.max_token_len = len;
+        self.settings.max_token_len = len;
         self
     }
 
     /// Minimum HMAC secret length in bytes. Defaults to 32.
     pub fn min_hmac_secret_len(mut self, len: usize) -> Self {
-        self.min_hmac_secret_len = len;
+        self.settings.min_hmac_secret_len = len;
         self
     }
 
@@ -270,25 +269,25 @@ where
     ///
     /// <div class="warning">A token without expiry is valid forever once leaked.</div>
     pub fn insecure_allow_missing_exp(mut self) -> Self {
-        self.require_exp = false;
+        self.settings.require_exp = false;
         self
     }
 
     /// Where the token comes from. Defaults to [`AuthMode::Message`].
     pub fn mode(mut self, mode: AuthMode) -> Self {
-        self.mode = mode;
+        self.settings.mode = mode;
         self
     }
 
     /// Message mode: time allowed between connection and a valid `authenticate`. Defaults to 5 s.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.settings.timeout = timeout;
         self
     }
 
     /// Renames the protocol events. Defaults to [`EventNames::default`].
     pub fn event_names(mut self, names: EventNames) -> Self {
-        self.events = names;
+        self.settings.events = names;
         self
     }
 
@@ -296,15 +295,14 @@ where
     ///
     /// <div class="warning">URLs end up in proxy and access logs, and so would the token.</div>
     pub fn insecure_allow_query_token(mut self) -> Self {
-        self.allow_query_token = true;
+        self.settings.allow_query_token = true;
         self
     }
 
     /// Per-user rooms: every authenticated socket with a `sub` joins the room `user:<sub>`
     /// ([`JwtAuth::user_room`](crate::JwtAuth::user_room)), so the application can reach all of a
     /// user's sockets, on every server behind the same adapter, with `io.to(room)`. Off by default:
-    /// a room costs ~0.5 KiB per socket in socketioxide's adapter (see the README's
-    /// "Performance"). [`user_room_prefix`](Self::user_room_prefix) picks another prefix.
+    /// a room costs ~0.5 KiB per socket in socketioxide's adapter (`bench/README.md`). [`user_room_prefix`](Self::user_room_prefix) picks another prefix.
     ///
     /// # Example
     /// ```
@@ -322,7 +320,7 @@ where
     /// Per-user rooms named with this prefix followed by the socket's `sub`; `None` (the
     /// default) disables them. [`user_rooms`](Self::user_rooms) is the same with `user:`.
     pub fn user_room_prefix(mut self, prefix: Option<&str>) -> Self {
-        self.user_room_prefix = prefix.map(str::to_owned);
+        self.settings.user_room_prefix = prefix.map(str::to_owned);
         self
     }
 
@@ -330,21 +328,21 @@ where
     /// beyond, new connections are refused at once with the `connect_error` message
     /// `server_busy`, and authenticated sockets are unaffected. Defaults to 10 000.
     pub fn max_pending(mut self, max: usize) -> Self {
-        self.max_pending = max;
+        self.settings.max_pending = max;
         self
     }
 
     /// At most this many `authenticate` events per socket per minute (first authentication and
     /// refreshes); one more refuses the socket with `forbidden`. Defaults to 10.
     pub fn max_auth_attempts_per_minute(mut self, max: u32) -> Self {
-        self.max_auth_attempts_per_minute = max;
+        self.settings.max_auth_attempts_per_minute = max;
         self
     }
 
     /// Refuses new connections from an IP that failed to authenticate too often (needs
     /// [`client_ip`](Self::client_ip)). Off by default.
     pub fn failed_auth_limit(mut self, limit: FailedAuthLimit) -> Self {
-        self.failed_auth_limit = Some(limit);
+        self.settings.failed_auth_limit = Some(limit);
         self
     }
 
@@ -365,14 +363,14 @@ where
     where
         F: Fn(&http::request::Parts) -> Option<std::net::IpAddr> + Send + Sync + 'static,
     {
-        self.client_ip = Some(Arc::new(find));
+        self.settings.client_ip = Some(Arc::new(find));
         self
     }
 
     /// Refuses revoked tokens (`revoked`) and disconnects sockets whose token gets revoked while
     /// connected. Multiple calls override.
     pub fn revocations(mut self, list: RevocationList) -> Self {
-        self.revocations = Some(list);
+        self.settings.revocations = Some(list);
         self
     }
 
@@ -383,7 +381,7 @@ where
     /// state-changing routes against CSRF (a `SameSite=Strict` cookie, or a header check).</div>
     #[cfg(feature = "axum")]
     pub fn token_cookie(mut self, name: impl Into<String>) -> Self {
-        self.token_cookie = Some(name.into());
+        self.settings.token_cookie = Some(name.into());
         self
     }
 
@@ -416,7 +414,7 @@ where
     /// # Ok::<(), socketioxide_jwt::ConfigError>(())
     /// ```
     pub fn expiry_warning(mut self, before_exp: Option<Duration>) -> Self {
-        self.expiry_warning = before_exp;
+        self.settings.expiry_warning = before_exp;
         self
     }
 
@@ -437,7 +435,7 @@ where
     /// # Ok::<(), socketioxide_jwt::ConfigError>(())
     /// ```
     pub fn max_sockets_per_user(mut self, max: usize) -> Self {
-        self.max_sockets_per_user = Some(max);
+        self.settings.max_sockets_per_user = Some(max);
         self
     }
 
@@ -445,7 +443,7 @@ where
     /// [`UserSockets::in_memory`] (the default) or, across processes,
     /// [`UserSockets::redis`](crate::limits::UserSockets) (feature `redis`).
     pub fn user_sockets(mut self, sockets: UserSockets) -> Self {
-        self.user_sockets = Some(sockets);
+        self.settings.user_sockets = Some(sockets);
         self
     }
 
@@ -484,72 +482,93 @@ where
         self
     }
 
+    /// Verifies with an OIDC provider's keys and requires its issuer (feature `jwks`). An
+    /// [`audience`](Self::audience) is required too: the provider signs the tokens of all its
+    /// clients with the same keys.
+    ///
+    /// # Example
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use socketioxide_jwt::{jwks::{JwksOptions, OidcProvider}, JwtAuth};
+    /// let keycloak = OidcProvider::discover("https://sso.example.com/realms/chat", JwksOptions::default()).await?;
+    /// let auth = JwtAuth::builder().oidc(keycloak).audience("chat").build()?;
+    /// # let _ = auth; Ok(()) }
+    /// ```
+    #[cfg(feature = "jwks")]
+    pub fn oidc(self, provider: crate::jwks::OidcProvider) -> Self {
+        self.key_resolver(provider.jwks).issuer(provider.issuer)
+    }
+
     /// Checks every setting and builds the configuration.
     ///
     /// # Errors
     /// A [`ConfigError`] naming the first setting that is wrong.
     pub fn build(self) -> Result<JwtAuth<C>, ConfigError> {
+        let Self {
+            settings: s,
+            check,
+            rooms,
+            lost_to_claims,
+        } = self;
+        if let Some(setting) = lost_to_claims {
+            return Err(ConfigError::ClaimsAfterTypedSetting(setting));
+        }
         ensure_crypto_backend()?;
-        let keys = match (self.resolver, self.keys.is_empty()) {
+        let keys = match (s.resolver, s.keys.is_empty()) {
             (Some(_), false) => return Err(ConfigError::KeysAndResolver),
             (Some(resolver), true) => KeySource::Resolver(resolver),
             (None, true) => return Err(ConfigError::NoKey),
             (None, false) => {
                 let mut set = StaticKeys::default();
-                for key in self.keys {
-                    key.validate(self.min_hmac_secret_len)?;
+                for key in s.keys {
+                    key.validate(s.min_hmac_secret_len)?;
                     set.insert(key)?;
                 }
                 debug_assert!(!set.is_empty());
                 KeySource::Static(set)
             }
         };
-        if self
-            .issuers
-            .iter()
-            .chain(&self.audiences)
-            .any(String::is_empty)
-        {
+        if s.issuers.iter().chain(&s.audiences).any(String::is_empty) {
             return Err(ConfigError::EmptyIssuerOrAudience);
         }
-        let audience = match (self.audiences.is_empty(), self.any_audience) {
+        let audience = match (s.audiences.is_empty(), s.any_audience) {
             (false, true) => return Err(ConfigError::AudienceAndAnyAudience),
-            (false, false) => AudiencePolicy::OneOf(self.audiences),
+            (false, false) => AudiencePolicy::OneOf(s.audiences),
             (true, true) => AudiencePolicy::Any,
             (true, false) if matches!(keys, KeySource::Resolver(_)) => {
                 return Err(ConfigError::ResolverWithoutAudience)
             }
             (true, false) => AudiencePolicy::NoneExpected,
         };
-        if self.max_token_lifetime.is_some_and(|max| max.is_zero()) {
+        if s.max_token_lifetime.is_some_and(|max| max.is_zero()) {
             return Err(ConfigError::Zero("max_token_lifetime"));
         }
-        if self.max_token_len == 0 {
+        if s.max_token_len == 0 {
             return Err(ConfigError::Zero("max_token_len"));
         }
-        if self.timeout.is_zero() {
+        if s.timeout.is_zero() {
             return Err(ConfigError::Zero("timeout"));
         }
-        check_event_names(&self.events)?;
-        if self.max_pending == 0 {
+        check_event_names(&s.events)?;
+        if s.max_pending == 0 {
             return Err(ConfigError::Zero("max_pending"));
         }
-        if self.max_auth_attempts_per_minute == 0 {
+        if s.max_auth_attempts_per_minute == 0 {
             return Err(ConfigError::Zero("max_auth_attempts_per_minute"));
         }
-        if self.max_sockets_per_user == Some(0) {
+        if s.max_sockets_per_user == Some(0) {
             return Err(ConfigError::Zero("max_sockets_per_user"));
         }
-        if self.expiry_warning.is_some_and(|w| w.is_zero()) {
+        if s.expiry_warning.is_some_and(|w| w.is_zero()) {
             return Err(ConfigError::Zero(
                 "expiry_warning (use None to turn it off)",
             ));
         }
-        if self.user_sockets.is_some() && self.max_sockets_per_user.is_none() {
+        if s.user_sockets.is_some() && s.max_sockets_per_user.is_none() {
             return Err(ConfigError::UserSocketsWithoutMax);
         }
-        if let Some(limit) = &self.failed_auth_limit {
-            if self.client_ip.is_none() {
+        if let Some(limit) = &s.failed_auth_limit {
+            if s.client_ip.is_none() {
                 return Err(ConfigError::FailedAuthLimitNeedsClientIp);
             }
             if limit.max_failures == 0 || limit.window.is_zero() || limit.cooldown.is_zero() {
@@ -558,41 +577,35 @@ where
         }
 
         let rules = ClaimRules {
-            issuers: self.issuers,
+            issuers: s.issuers,
             audience,
-            require_exp: self.require_exp,
-            leeway: Duration::from_secs(self.leeway.as_secs()),
-            max_token_lifetime: self.max_token_lifetime,
+            require_exp: s.require_exp,
+            leeway: s.leeway,
+            max_token_lifetime: s.max_token_lifetime,
         };
-        let verifier = Verifier::new(
-            keys,
-            &rules,
-            self.max_token_len,
-            self.revocations,
-            self.check,
-        );
+        let verifier = Verifier::new(keys, &rules, s.max_token_len, s.revocations, check);
         Ok(JwtAuth {
             inner: Arc::new(Inner {
                 verifier,
-                rooms: self.rooms,
+                rooms,
                 gate: GateSettings {
                     leeway: rules.leeway,
-                    expiry_warning: self.expiry_warning,
+                    expiry_warning: s.expiry_warning,
                     deadlines: Arc::default(),
-                    user_cap: self
+                    user_cap: s
                         .max_sockets_per_user
-                        .map(|max| (max, self.user_sockets.unwrap_or_default())),
-                    mode: self.mode,
-                    timeout: self.timeout,
-                    events: self.events,
-                    allow_query_token: self.allow_query_token,
-                    user_room_prefix: self.user_room_prefix,
-                    max_pending: self.max_pending,
+                        .map(|max| (max, s.user_sockets.unwrap_or_default())),
+                    mode: s.mode,
+                    timeout: s.timeout,
+                    events: s.events,
+                    allow_query_token: s.allow_query_token,
+                    user_room_prefix: s.user_room_prefix,
+                    max_pending: s.max_pending,
                     pending: PendingGauge::default(),
-                    max_auth_attempts_per_minute: self.max_auth_attempts_per_minute,
-                    failures: self.failed_auth_limit.map(FailureTracker::new),
-                    client_ip: self.client_ip,
-                    token_cookie: self.token_cookie,
+                    max_auth_attempts_per_minute: s.max_auth_attempts_per_minute,
+                    failures: s.failed_auth_limit.map(FailureTracker::new),
+                    client_ip: s.client_ip,
+                    token_cookie: s.token_cookie,
                 },
             }),
         })
@@ -723,5 +736,40 @@ mod tests {
         ));
         // Static keys without an audience build: tokens naming one are refused at verification.
         assert!(JwtAuth::builder().hmac_secret(SECRET).build().is_ok());
+    }
+
+    /// `claims::<T>()` after a typed setting is refused at build(), not silently dropped.
+    #[test]
+    fn claims_after_a_typed_setting_is_refused() {
+        #[derive(serde::Deserialize)]
+        struct Mine {}
+        let err = JwtAuth::builder()
+            .hmac_secret(SECRET)
+            .check(|_| async { Ok(()) })
+            .claims::<Mine>()
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::ClaimsAfterTypedSetting("check")));
+        assert!(err.to_string().contains("call claims::<T>() first"));
+        let err = JwtAuth::builder()
+            .hmac_secret(SECRET)
+            .rooms_from_claims(|_| Vec::<String>::new())
+            .claims::<Mine>()
+            .build()
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::ClaimsAfterTypedSetting("rooms_from_claims")
+        ));
+        // In order, every setting is kept.
+        let auth = JwtAuth::builder()
+            .hmac_secret(SECRET)
+            .timeout(Duration::from_millis(1234))
+            .claims::<Mine>()
+            .check(|_| async { Ok(()) })
+            .build()
+            .unwrap();
+        assert_eq!(auth.inner.gate.timeout, Duration::from_millis(1234));
+        assert!(auth.inner.verifier.has_check());
     }
 }

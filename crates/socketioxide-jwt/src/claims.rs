@@ -149,6 +149,9 @@ pub struct RegisteredClaims {
     /// Issued at, seconds since the Unix epoch.
     #[serde(default, deserialize_with = "numeric_date::optional")]
     pub iat: Option<u64>,
+    /// Not before, seconds since the Unix epoch.
+    #[serde(default, deserialize_with = "numeric_date::optional")]
+    pub nbf: Option<u64>,
     /// Token id.
     #[serde(default)]
     pub jti: Option<String>,

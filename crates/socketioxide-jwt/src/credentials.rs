@@ -1,22 +1,26 @@
 //! Where a token comes from: the `authenticate` payload, or the handshake (its `auth` payload,
 //! the `Authorization` header, and only when enabled the query string).
+//!
+//! One reader and one rule for every source: the `{ token }` object of the `authenticate` event
+//! and of the handshake `auth` are read by the same typed visitor, and a token string may carry a
+//! `Bearer ` prefix, its scheme matched without regard to case (RFC 7235 §2.1), wherever it
+//! comes from.
 
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::Value;
 
 use crate::error::AuthError;
 use crate::protocol::{ErrorCode, TOKEN_FIELD};
 
-/// An `authenticate` payload (`{ "token": "<jwt>" }`) as read off the wire: the token, or why
-/// there is none.
+/// A `{ "token": "<jwt>" }` payload (the `authenticate` event's, or the handshake `auth`) as
+/// read off the wire: the token, or why there is none.
 ///
 /// Deserialized straight from the packet (JSON or MessagePack, through socketioxide's parser):
 /// the token is the one string kept; other fields are skipped without being built.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum MessageCredentials {
-    /// A non-empty `token` string.
+    /// A non-empty `token` string, without a `Bearer ` prefix.
     Token(String),
     /// No payload, `null`, no `token` field, or a `null` or empty one.
     Missing,
@@ -190,13 +194,11 @@ impl<'de> Deserialize<'de> for TokenValue {
                 f.write_str("a token")
             }
             fn visit_str<E: de::Error>(self, token: &str) -> Result<Self::Value, E> {
-                self.visit_string(token.to_owned())
-            }
-            fn visit_string<E: de::Error>(self, token: String) -> Result<Self::Value, E> {
+                let token = strip_bearer(token);
                 Ok(if token.is_empty() {
                     MessageCredentials::Missing
                 } else {
-                    MessageCredentials::Token(token)
+                    MessageCredentials::Token(token.to_owned())
                 })
             }
             missing_or_bad_format!();
@@ -209,22 +211,19 @@ impl<'de> Deserialize<'de> for TokenValue {
     }
 }
 
-/// Reads the handshake token: the `auth` payload's `token` (with or without `Bearer `), then the
-/// `Authorization: Bearer` header, then, only when enabled, the `token` query parameter.
+/// Reads the handshake token: the `auth` payload's `token`, then the `Authorization: Bearer`
+/// header, then, only when enabled, the `token` query parameter.
 ///
 /// `Ok(None)` means no credentials were offered at all.
 pub(crate) fn token_from_handshake(
-    auth: Option<&Value>,
+    auth: MessageCredentials,
     parts: &http::request::Parts,
     allow_query: bool,
 ) -> Result<Option<String>, AuthError> {
-    if let Some(Value::Object(map)) = auth {
-        match map.get(TOKEN_FIELD) {
-            None | Some(Value::Null) => {}
-            Some(Value::String(s)) if s.is_empty() => {}
-            Some(Value::String(s)) => return Ok(Some(strip_bearer(s).to_owned())),
-            Some(_) => return Err(ErrorCode::CredentialsBadFormat.into()),
-        }
+    match auth {
+        MessageCredentials::Token(token) => return Ok(Some(token)),
+        MessageCredentials::BadFormat => return Err(ErrorCode::CredentialsBadFormat.into()),
+        MessageCredentials::Missing => {}
     }
     if let Some(token) = bearer_token(&parts.headers)? {
         return Ok(Some(token.to_owned()));
@@ -236,7 +235,7 @@ pub(crate) fn token_from_handshake(
             .filter_map(|kv| kv.split_once('='))
             .find_map(|(k, v)| (k == TOKEN_FIELD).then_some(v))
         {
-            return Ok(Some(token.to_owned()));
+            return Ok(Some(strip_bearer(token).to_owned()));
         }
     }
     Ok(None)
@@ -251,11 +250,12 @@ pub(crate) fn bearer_token(headers: &http::HeaderMap) -> Result<Option<&str>, Au
     let value = header
         .to_str()
         .map_err(|_| AuthError::new(ErrorCode::CredentialsBadFormat))?;
-    let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .ok_or_else(|| AuthError::new(ErrorCode::CredentialsBadFormat))?;
-    Ok(Some(token.trim()))
+    let token = strip_bearer(value);
+    if token.len() == value.trim().len() {
+        // Another scheme (`Basic ...`), or none.
+        return Err(AuthError::new(ErrorCode::CredentialsBadFormat));
+    }
+    Ok(Some(token))
 }
 
 /// The value of the cookie `name` (REST requests only: browsers send cookies cross-site too).
@@ -272,14 +272,22 @@ pub(crate) fn cookie_token<'a>(headers: &'a http::HeaderMap, name: &str) -> Opti
         .filter(|v| !v.is_empty())
 }
 
+/// `s` without a leading `Bearer ` (any case, RFC 7235 §2.1), trimmed; `s` trimmed otherwise.
 fn strip_bearer(s: &str) -> &str {
-    s.strip_prefix("Bearer ").unwrap_or(s).trim()
+    let s = s.trim_start();
+    match s.get(..BEARER.len()) {
+        Some(scheme) if scheme.eq_ignore_ascii_case(BEARER) => s[BEARER.len()..].trim(),
+        _ => s.trim_end(),
+    }
 }
+
+/// The scheme and its separator.
+const BEARER: &str = "bearer ";
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     /// MessagePack payloads (socketioxide's `msgpack` parser reads them with rmp-serde): the same
     /// codes as JSON, whatever msgpack can hold that JSON cannot (non-string keys, extension
@@ -391,21 +399,21 @@ mod tests {
 
     #[test]
     fn handshake_sources() {
+        let read = |v: Value| serde_json::from_value::<MessageCredentials>(v).expect("any JSON");
         let (parts, _) = http::Request::builder()
             .uri("/socket.io/?EIO=4&token=q.q.q")
             .header("authorization", "Bearer h.h.h")
             .body(())
             .unwrap()
             .into_parts();
-        let auth = json!({"token": "Bearer a.a.a"});
         assert_eq!(
-            token_from_handshake(Some(&auth), &parts, false)
+            token_from_handshake(read(json!({"token": "Bearer a.a.a"})), &parts, false)
                 .unwrap()
                 .as_deref(),
             Some("a.a.a")
         );
         assert_eq!(
-            token_from_handshake(None, &parts, false)
+            token_from_handshake(MessageCredentials::Missing, &parts, false)
                 .unwrap()
                 .as_deref(),
             Some("h.h.h")
@@ -415,17 +423,57 @@ mod tests {
             .body(())
             .unwrap()
             .into_parts();
-        assert_eq!(token_from_handshake(None, &parts, false).unwrap(), None);
         assert_eq!(
-            token_from_handshake(None, &parts, true).unwrap().as_deref(),
+            token_from_handshake(MessageCredentials::Missing, &parts, false).unwrap(),
+            None
+        );
+        assert_eq!(
+            token_from_handshake(MessageCredentials::Missing, &parts, true)
+                .unwrap()
+                .as_deref(),
             Some("q.q.q")
         );
-        let bad = json!({"token": 42});
+        for bad in [json!({"token": 42}), json!("a.b.c")] {
+            assert_eq!(
+                token_from_handshake(read(bad), &parts, false)
+                    .unwrap_err()
+                    .code(),
+                ErrorCode::CredentialsBadFormat
+            );
+        }
+    }
+
+    /// One rule everywhere: a `Bearer` prefix, in any case, is accepted in the `authenticate`
+    /// payload, the handshake `auth`, the header and the query; another scheme is not a token.
+    #[test]
+    fn bearer_prefix_is_one_rule_everywhere() {
+        for prefixed in ["Bearer a.b.c", "bearer a.b.c", "BEARER  a.b.c ", " a.b.c"] {
+            assert_eq!(
+                serde_json::from_value::<MessageCredentials>(json!({ "token": prefixed })).unwrap(),
+                MessageCredentials::Token("a.b.c".into()),
+                "{prefixed:?}"
+            );
+        }
+        for (header, expected) in [
+            ("Bearer h.h.h", Ok(Some("h.h.h"))),
+            ("bearer h.h.h", Ok(Some("h.h.h"))),
+            ("BeArEr   h.h.h  ", Ok(Some("h.h.h"))),
+            ("Basic dXNlcjpwYXNz", Err(ErrorCode::CredentialsBadFormat)),
+            ("h.h.h", Err(ErrorCode::CredentialsBadFormat)),
+            ("Bearerh.h.h", Err(ErrorCode::CredentialsBadFormat)),
+        ] {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(http::header::AUTHORIZATION, header.parse().unwrap());
+            assert_eq!(
+                bearer_token(&headers).map_err(|e| e.code()),
+                expected,
+                "{header:?}"
+            );
+        }
         assert_eq!(
-            token_from_handshake(Some(&bad), &parts, false)
-                .unwrap_err()
-                .code(),
-            ErrorCode::CredentialsBadFormat
+            serde_json::from_value::<MessageCredentials>(json!({ "token": "Bearer " })).unwrap(),
+            MessageCredentials::Missing,
+            "a prefix and nothing else is no token"
         );
     }
 }

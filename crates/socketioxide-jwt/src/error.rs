@@ -180,6 +180,13 @@ pub enum ConfigError {
     /// `audience` and `insecure_any_audience` were both set.
     #[error("`audience(..)` and `insecure_any_audience()` contradict each other: keep one")]
     AudienceAndAnyAudience,
+    /// `claims::<T>()` was called after a setting written for the previous claims type
+    /// (`check` or `rooms_from_claims`), which cannot apply to the new one.
+    #[error(
+        "claims::<T>() came after {0}(..), which was written for the previous claims type: \
+         call claims::<T>() first"
+    )]
+    ClaimsAfterTypedSetting(&'static str),
     /// No jsonwebtoken crypto backend is enabled.
     #[error("no crypto backend: enable the `aws-lc-rs` or `rust-crypto` feature")]
     NoCryptoBackend,

@@ -23,7 +23,6 @@ use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Header};
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use crate::builder::JwtAuthBuilder;
 use crate::error::AuthError;
 use crate::keys::{BoxFuture, KeyResolver, StaticKeys, VerificationKey};
 use crate::protocol::ErrorCode;
@@ -624,16 +623,6 @@ impl OidcProvider {
             issuer: doc.issuer,
             jwks,
         })
-    }
-}
-
-impl<C> JwtAuthBuilder<C>
-where
-    C: serde::de::DeserializeOwned + Send + Sync + 'static,
-{
-    /// Verifies with an OIDC provider's keys and requires its issuer.
-    pub fn oidc(self, provider: OidcProvider) -> Self {
-        self.key_resolver(provider.jwks).issuer(provider.issuer)
     }
 }
 

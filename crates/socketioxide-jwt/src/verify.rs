@@ -54,7 +54,8 @@ pub(crate) struct ClaimRules {
     pub(crate) issuers: Vec<String>,
     pub(crate) audience: AudiencePolicy,
     pub(crate) require_exp: bool,
-    /// Whole seconds.
+    /// To the sub-second (jsonwebtoken, which counts whole seconds, is given it rounded up; the
+    /// exact check is [`TimeRules`]'s).
     pub(crate) leeway: Duration,
     /// Refuse tokens that live longer than this (from now, and from their `iat`).
     pub(crate) max_token_lifetime: Option<Duration>,
@@ -64,7 +65,10 @@ impl ClaimRules {
     /// jsonwebtoken's validation for these rules (its algorithm list is set per family).
     fn validation(&self) -> Validation {
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = self.leeway.as_secs();
+        validation.leeway = self
+            .leeway
+            .as_secs()
+            .saturating_add(u64::from(self.leeway.subsec_nanos() > 0));
         validation.validate_nbf = true;
         validation.validate_exp = true;
         let mut required = Vec::new();
@@ -91,15 +95,18 @@ impl ClaimRules {
     /// The checks on `iat` and the lifetime that jsonwebtoken does not make.
     fn time_rules(&self) -> TimeRules {
         TimeRules {
+            leeway: self.leeway,
             iat_skew: self.leeway.max(IAT_SKEW),
             max_lifetime: self.max_token_lifetime,
         }
     }
 }
 
-/// `iat` not in the future (beyond `iat_skew`), and at most `max_lifetime` of life left or in all.
+/// `exp` and `nbf` to the sub-second (with `leeway`), `iat` not in the future (beyond
+/// `iat_skew`), and at most `max_lifetime` of life left or in all.
 #[derive(Debug, Clone, Copy)]
 struct TimeRules {
+    leeway: Duration,
     iat_skew: Duration,
     max_lifetime: Option<Duration>,
 }
@@ -108,6 +115,21 @@ impl TimeRules {
     /// Checks the registered times against the wall clock `now` (since the epoch).
     fn check(&self, claims: &RegisteredClaims, now: Duration) -> Result<(), AuthError> {
         let refuse = |why: &'static str| AuthError::new(ErrorCode::InvalidToken).with_source(why);
+        // jsonwebtoken compared whole seconds with the leeway rounded up; this is the exact rule.
+        if claims
+            .exp
+            .is_some_and(|exp| until_unix(exp, self.leeway, now).is_zero())
+        {
+            return Err(
+                AuthError::new(ErrorCode::TokenExpired).with_source("the token has expired")
+            );
+        }
+        if claims
+            .nbf
+            .is_some_and(|nbf| Duration::from_secs(nbf) > now.saturating_add(self.leeway))
+        {
+            return Err(refuse("the token is not valid yet (nbf)"));
+        }
         if claims
             .iat
             .is_some_and(|iat| Duration::from_secs(iat) > now.saturating_add(self.iat_skew))
@@ -244,6 +266,12 @@ impl<C> Verifier<C> {
     /// Tokens longer than this are refused before parsing.
     pub(crate) fn max_token_len(&self) -> usize {
         self.max_token_len
+    }
+
+    /// Whether an application check is configured.
+    #[cfg(test)]
+    pub(crate) fn has_check(&self) -> bool {
+        self.check.is_some()
     }
 
     /// The revocation list, if one is configured.
@@ -710,5 +738,25 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The leeway applies to the sub-second, at authentication (not rounded to whole seconds).
+    #[tokio::test]
+    async fn sub_second_leeway_is_exact() {
+        use serde_json::json;
+        let now = crate::time::wall_clock();
+        let v = verifier_with(ClaimRules {
+            leeway: Duration::from_millis(1500),
+            ..default_rules()
+        });
+        // `exp` this second: within 1.5 s of leeway.
+        let just = signed(&json!({"exp": now.as_secs()}));
+        assert_eq!(code(&v, &just).await, None);
+        // 2 s ago: beyond it (`exp` + 1.5 s has passed), though jsonwebtoken, given the leeway
+        // rounded up to 2 whole seconds, passes it.
+        let beyond = signed(&json!({"exp": now.as_secs() - 2}));
+        assert_eq!(code(&v, &beyond).await, Some(ErrorCode::TokenExpired));
+        let early = signed(&json!({"exp": now.as_secs() + 60, "nbf": now.as_secs() + 3}));
+        assert_eq!(code(&v, &early).await, Some(ErrorCode::InvalidToken));
     }
 }

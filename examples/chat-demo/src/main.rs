@@ -9,23 +9,22 @@ mod chat;
 mod cli;
 mod http;
 mod identity;
+mod keys;
 mod logging;
+mod prometheus;
 mod rooms;
 mod secret;
+mod serve;
 mod tokens;
 mod users;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::Request;
-use axum::serve::ListenerExt;
-use axum::ServiceExt;
 use clap::Parser;
 use socketioxide::{ParserConfig, SocketIo};
-use socketioxide_jwt::layer::{CompactHeadLayer, OriginLayer};
-use socketioxide_jwt::{AuthMode, JwtAuth, VerificationKey};
-use tower_layer::Layer;
+use socketioxide_jwt::layer::OriginLayer;
+use socketioxide_jwt::{AuthMode, JwtAuth};
 
 use crate::assets::ClientScripts;
 use crate::cli::{Args, Mode};
@@ -33,7 +32,6 @@ use crate::identity::AccountPolicy;
 use crate::tokens::TokenIssuer;
 use crate::users::{UserStore, DEMO_ACCOUNTS};
 use socketioxide_jwt::cluster::{JwtRedisAdapter, RedisDriver};
-use socketioxide_jwt::jwks::{Jwks, JwksOptions, OidcProvider};
 use socketioxide_jwt::limits::UserSockets;
 use socketioxide_jwt::revocation::RedisRevocationOptions;
 use socketioxide_jwt::{JwtLocalAdapter, RevocationList, StandardClaims};
@@ -76,16 +74,16 @@ async fn run(args: Args) -> Result<(), BoxError> {
                 .into(),
         );
     }
-    let (verifier, issuer) = keys(&args).await?;
+    let (verifier, issuer) = keys::keys(&args).await?;
     let accounts = AccountPolicy::new(
         users.clone(),
         issuer.as_ref().map(TokenIssuer::name),
         args.require_account,
     );
     let mut builder = match verifier {
-        Verifier::Key(key) => JwtAuth::builder().key(key),
-        Verifier::Jwks(jwks) => JwtAuth::builder().key_resolver(jwks),
-        Verifier::Oidc(provider) => JwtAuth::builder().oidc(provider),
+        keys::Verifier::Key(key) => JwtAuth::builder().key(key),
+        keys::Verifier::Jwks(jwks) => JwtAuth::builder().key_resolver(jwks),
+        keys::Verifier::Oidc(provider) => JwtAuth::builder().oidc(provider),
     };
     builder = builder
         .mode(match args.mode {
@@ -94,8 +92,6 @@ async fn run(args: Args) -> Result<(), BoxError> {
         })
         .timeout(Duration::from_millis(args.auth_timeout_ms))
         .leeway(Duration::from_secs(args.leeway_secs))
-        // A short --secret is the tester's choice; a warning was printed.
-        .min_hmac_secret_len(1)
         // Presence is read from the per-user rooms.
         .user_rooms();
     if let Some(max) = args.max_pending {
@@ -192,135 +188,18 @@ async fn run(args: Args) -> Result<(), BoxError> {
     }
     let mut router = http::router(state, &scripts);
     if args.metrics {
-        // Buckets, so that the verify time aggregates across instances (a summary would not).
-        let verify_buckets = [
-            0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.05, 0.25, 1.0,
-        ];
-        let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
-            .set_buckets_for_metric(
-                metrics_exporter_prometheus::Matcher::Full(
-                    "socketioxide_jwt_verify_seconds".into(),
-                ),
-                &verify_buckets,
-            )
-            .map_err(|e| format!("bad metrics buckets: {e}"))?
-            .install_recorder()
-            .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
-        router = router.route(
-            "/metrics",
-            axum::routing::get(move || {
-                let prometheus = prometheus.clone();
-                async move {
-                    (
-                        [(
-                            axum::http::header::CONTENT_TYPE,
-                            "text/plain; version=0.0.4",
-                        )],
-                        prometheus.render(),
-                    )
-                }
-            }),
-        );
+        router = prometheus::with_metrics_route(router)?;
     }
     let mut app = add_socketio(router);
     if !args.allowed_origins.is_empty() {
         app = app.layer(OriginLayer::new(&args.allowed_origins).path_prefix(&args.path));
     }
 
-    let listener = listen(std::net::SocketAddr::new(args.host, args.port))
+    let listener = serve::listen(std::net::SocketAddr::new(args.host, args.port))
         .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
-    let addr = listener.local_addr()?;
-    print_banner(&args, addr, &scripts);
-    // Nagle off: small Socket.IO frames go out at once (else ~40 ms with delayed ACKs).
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    // Outside the router, so even axum's `OriginalUri` holds the copy: without it every held
-    // socket keeps hyper's 8–16 KiB read buffer alive (see `CompactHeadLayer`).
-    let app = CompactHeadLayer::new().path_prefix(&args.path).layer(app);
-    axum::serve(listener, ServiceExt::<Request>::into_make_service(app)).await?;
+    print_banner(&args, listener.local_addr()?, &scripts);
+    serve::serve(listener, app, &args.path).await?;
     Ok(())
-}
-
-/// A listener with a backlog of 1024 (tokio's default, 128, drops connection storms into SYN
-/// retries).
-fn listen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
-    let socket = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(1024)
-}
-
-/// The verification key and, unless only a public key was given, the token issuer.
-async fn keys(args: &Args) -> Result<(Verifier, Option<TokenIssuer>), BoxError> {
-    let ttl = Duration::from_secs(args.token_ttl_secs);
-    if let Some(issuer) = &args.oidc_issuer {
-        let provider = OidcProvider::discover(issuer, JwksOptions::default())
-            .await
-            .map_err(|e| format!("OIDC discovery at {issuer} failed: {e}"))?;
-        tracing::info!(issuer = %provider.issuer, keys = ?provider.jwks.key_ids(), "verifying with the OIDC provider's keys; /login is disabled");
-        return Ok((Verifier::Oidc(provider), None));
-    }
-    if let Some(source) = &args.jwks {
-        let jwks = if source.starts_with("http://") || source.starts_with("https://") {
-            Jwks::from_url(source, JwksOptions::default()).await
-        } else {
-            Jwks::from_file(source, JwksOptions::default()).await
-        }
-        .map_err(|e| format!("cannot load the JWKS {source}: {e}"))?;
-        tracing::info!(keys = ?jwks.key_ids(), "verifying with a JWKS; /login is disabled");
-        return Ok((Verifier::Jwks(jwks), None));
-    }
-    if let Some(path) = &args.public_key {
-        let pem =
-            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let key = VerificationKey::rsa_pem(&pem)
-            .or_else(|_| VerificationKey::ec_pem(&pem))
-            .or_else(|_| VerificationKey::ed_pem(&pem))
-            .map_err(|_| {
-                format!(
-                    "{} is not an RSA, EC or Ed25519 public key in PEM",
-                    path.display()
-                )
-            })?;
-        tracing::info!(family = ?key.family(), "verifying with a public key; /login is disabled");
-        return Ok((Verifier::Key(key), None));
-    }
-    let secret = match &args.secret {
-        Some(s) if !s.is_empty() => s.clone(),
-        _ => secret::load_or_create(&args.data_dir)?,
-    };
-    // The library's default minimum (`min_hmac_secret_len`), relaxed above for the demo.
-    if secret.len() < 32 {
-        tracing::warn!(
-            len = secret.len(),
-            "the HMAC secret is shorter than 32 bytes: fine for a demo, not for production"
-        );
-    }
-    let issuer = TokenIssuer::new(
-        secret.as_bytes(),
-        ttl,
-        args.issuer
-            .clone()
-            .unwrap_or_else(|| cli::DEFAULT_OWN_ISSUER.to_owned()),
-        args.audience.clone(),
-    )
-    .ok_or("the secret must not be empty")?;
-    Ok((
-        Verifier::Key(VerificationKey::hmac(secret.as_bytes())),
-        Some(issuer),
-    ))
-}
-
-/// Where verification keys come from.
-enum Verifier {
-    Key(VerificationKey),
-    Jwks(Jwks),
-    Oidc(OidcProvider),
 }
 
 fn print_banner(args: &Args, addr: std::net::SocketAddr, scripts: &ClientScripts) {

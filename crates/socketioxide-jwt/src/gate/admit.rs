@@ -20,7 +20,7 @@ use super::timer::SocketDeadline;
 use crate::adapter::GatedAdapter;
 use crate::app_handler::{AuthenticatedHandler, ViaAuthenticated};
 use crate::auth::{AuthMode, JwtAuth};
-use crate::credentials::token_from_handshake;
+use crate::credentials::{token_from_handshake, MessageCredentials};
 use crate::error::AuthError;
 use crate::metrics;
 use crate::protocol::{ErrorCode, PENDING_ROOM, SERVER_BUSY};
@@ -78,12 +78,12 @@ where
     if !gate.mode.reads_handshake() {
         return Ok(());
     }
-    let offered = match TryData::<serde_json::Value>::from_connect_parts(&s, auth_payload) {
-        Ok(TryData(payload)) => payload.ok(),
+    // The `auth` payload through the same reader as the `authenticate` event's.
+    let offered = match TryData::<MessageCredentials>::from_connect_parts(&s, auth_payload) {
+        Ok(TryData(payload)) => payload.unwrap_or(MessageCredentials::Missing),
         Err(never) => match never {},
     };
-    let token = match token_from_handshake(offered.as_ref(), s.req_parts(), gate.allow_query_token)
-    {
+    let token = match token_from_handshake(offered, s.req_parts(), gate.allow_query_token) {
         Ok(Some(token)) => token,
         Ok(None) if gate.mode == AuthMode::Either => return Ok(()),
         Ok(None) => {

@@ -415,6 +415,7 @@ mod tests {
             exp: Some(unix_now() + 600),
             iat: Some(iat),
             jti: Some(jti.into()),
+            ..Default::default()
         }
     }
 

@@ -1,0 +1,40 @@
+//! Handshake mode: the token comes with the connection (Socket.IO's `auth` payload, or
+//! `Authorization: Bearer`); a missing or bad one refuses it. `iss` and `aud` are required.
+//!
+//! ```sh
+//! JWT_SECRET=a-32-byte-long-secret-for-hs256! cargo run -p socketioxide-jwt --example handshake_mode
+//! ```
+//! Client (stock socket.io-client):
+//! ```js
+//! const socket = io("http://127.0.0.1:3000", { auth: (cb) => cb({ token: currentToken() }) });
+//! socket.on("authenticated", ({ sub, exp }) => console.log("connected as", sub));
+//! socket.on("connect_error", (err) => console.error(err.message)); // the code, e.g. "token_expired"
+//! ```
+
+use socketioxide::extract::{AckSender, SocketRef};
+use socketioxide::SocketIo;
+use socketioxide_jwt::{AuthMode, Claims, JwtAuth, JwtLocalAdapter as A, StandardClaims};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let auth = JwtAuth::builder()
+        .hmac_secret(std::env::var("JWT_SECRET")?)
+        .mode(AuthMode::Handshake) // AuthMode::Either also waits for `authenticate`
+        .issuer("https://auth.example.com") // when set, required and matched
+        .audience("chat")
+        .build()?;
+    let (layer, io) = SocketIo::builder().with_adapter::<A>(()).build_layer();
+    io.ns(
+        "/",
+        auth.on_authenticated(
+            async |s: SocketRef<A>, Claims(me): Claims<StandardClaims>| {
+                s.on("whoami", async move |ack: AckSender<A>| {
+                    ack.send(&*me).ok();
+                });
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    axum::serve(listener, axum::Router::new().layer(layer)).await?;
+    Ok(())
+}

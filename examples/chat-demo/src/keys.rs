@@ -1,0 +1,82 @@
+//! Where the demo's verification keys come from (`--secret`, `--public-key`, `--jwks`,
+//! `--oidc-issuer`), and its own token issuer when it has a secret to sign with.
+
+use std::time::Duration;
+
+use socketioxide_jwt::jwks::{Jwks, JwksOptions, OidcProvider};
+use socketioxide_jwt::VerificationKey;
+
+use crate::cli::{self, Args};
+use crate::secret;
+use crate::tokens::TokenIssuer;
+use crate::BoxError;
+
+/// The verification key and, unless only a public key was given, the token issuer.
+pub async fn keys(args: &Args) -> Result<(Verifier, Option<TokenIssuer>), BoxError> {
+    let ttl = Duration::from_secs(args.token_ttl_secs);
+    if let Some(issuer) = &args.oidc_issuer {
+        let provider = OidcProvider::discover(issuer, JwksOptions::default())
+            .await
+            .map_err(|e| format!("OIDC discovery at {issuer} failed: {e}"))?;
+        tracing::info!(issuer = %provider.issuer, keys = ?provider.jwks.key_ids(), "verifying with the OIDC provider's keys; /login is disabled");
+        return Ok((Verifier::Oidc(provider), None));
+    }
+    if let Some(source) = &args.jwks {
+        let jwks = if source.starts_with("http://") || source.starts_with("https://") {
+            Jwks::from_url(source, JwksOptions::default()).await
+        } else {
+            Jwks::from_file(source, JwksOptions::default()).await
+        }
+        .map_err(|e| format!("cannot load the JWKS {source}: {e}"))?;
+        tracing::info!(keys = ?jwks.key_ids(), "verifying with a JWKS; /login is disabled");
+        return Ok((Verifier::Jwks(jwks), None));
+    }
+    if let Some(path) = &args.public_key {
+        let pem =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let key = VerificationKey::rsa_pem(&pem)
+            .or_else(|_| VerificationKey::ec_pem(&pem))
+            .or_else(|_| VerificationKey::ed_pem(&pem))
+            .map_err(|_| {
+                format!(
+                    "{} is not an RSA, EC or Ed25519 public key in PEM",
+                    path.display()
+                )
+            })?;
+        tracing::info!(family = ?key.family(), "verifying with a public key; /login is disabled");
+        return Ok((Verifier::Key(key), None));
+    }
+    let secret = match &args.secret {
+        Some(s) if !s.is_empty() => s.clone(),
+        _ => secret::load_or_create(&args.data_dir)?,
+    };
+    // The library's minimum, kept: the app people copy must not weaken it.
+    if secret.len() < 32 {
+        return Err(format!(
+            "the HMAC secret is {} bytes long: HS256 needs at least 32 (RFC 7518 §3.2); \
+             omit --secret to have one generated",
+            secret.len()
+        )
+        .into());
+    }
+    let issuer = TokenIssuer::new(
+        secret.as_bytes(),
+        ttl,
+        args.issuer
+            .clone()
+            .unwrap_or_else(|| cli::DEFAULT_OWN_ISSUER.to_owned()),
+        args.audience.clone(),
+    )
+    .ok_or("the secret must not be empty")?;
+    Ok((
+        Verifier::Key(VerificationKey::hmac(secret.as_bytes())),
+        Some(issuer),
+    ))
+}
+
+/// Where verification keys come from.
+pub enum Verifier {
+    Key(VerificationKey),
+    Jwks(Jwks),
+    Oidc(OidcProvider),
+}
