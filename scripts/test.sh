@@ -94,6 +94,9 @@ say "Hostile tokens: every exp / nbf / iat JSON can hold, another API's aud, a k
 say "The clients socketio-jwt users run: socket.io-client 2.x and 1.x (Engine.IO v3), socket.io-msgpack-parser"
 (cd e2e/node && node --test old-clients.test.mjs)
 
+say "Floods: one address's silent sockets hold only its share of the pending places"
+(cd e2e/node && node --test flood.test.mjs)
+
 say "Metrics: /metrics scraped after real sockets (every outcome, exact gauges)"
 (cd e2e/node && node --test metrics.test.mjs)
 

@@ -424,3 +424,57 @@ async fn an_async_key_resolver_picks_keys_and_sees_rotation() {
     .await;
     assert_error_object(&c.expect_event("x", "unauthorized").await, "invalid_token");
 }
+
+/// One engine.io session CONNECTs to many dynamic namespaces without authenticating: it holds at
+/// most its share of pending places (8 by default); the rest are refused with `server_busy`, and
+/// another session still gets in and authenticates.
+#[tokio::test]
+async fn one_session_holds_at_most_its_share_of_pending_namespaces() {
+    let auth = auth()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let server = Server::start(|io| {
+        io.dyn_ns(
+            "/tenant/{id}",
+            auth.on_authenticated(async |_: SocketRef<A>| {}),
+        )
+        .unwrap();
+    })
+    .await;
+    let mut c = Client::start().await;
+    // Multiplexed: every namespace over the same engine.io session.
+    for i in 0..12 {
+        c.connect(
+            &format!("t{i}"),
+            &server.url(&format!("/tenant/{i}")),
+            json!({ "forceNew": false }),
+        )
+        .await;
+    }
+    let mut connected = 0;
+    let mut busy = 0;
+    for i in 0..12 {
+        let id = format!("t{i}");
+        let outcome = c
+            .expect(
+                |v| {
+                    v["id"] == id.as_str()
+                        && (v["kind"] == "connect" || v["kind"] == "connect_error")
+                },
+                "an outcome for each namespace",
+            )
+            .await;
+        match outcome["kind"].as_str() {
+            Some("connect") => connected += 1,
+            _ => {
+                assert_eq!(outcome["message"], "server_busy");
+                busy += 1;
+            }
+        }
+    }
+    assert_eq!((connected, busy), (8, 4));
+    // Another session is not affected.
+    let token = sign(&claims("olive", 600));
+    c.login("other", &server.url("/tenant/99"), &token).await;
+}

@@ -68,6 +68,8 @@ pub(crate) struct GateSettings {
     pub(crate) allow_query_token: bool,
     pub(crate) user_room_prefix: Option<String>,
     pub(crate) max_pending: usize,
+    pub(crate) max_pending_per_address: usize,
+    pub(crate) max_pending_per_session: usize,
     pub(crate) pending: PendingGauge,
     pub(crate) max_auth_attempts_per_minute: u32,
     pub(crate) failures: Option<FailureTracker>,
@@ -108,6 +110,8 @@ impl fmt::Debug for GateSettings {
             .field("allow_query_token", &self.allow_query_token)
             .field("user_room_prefix", &self.user_room_prefix)
             .field("max_pending", &self.max_pending)
+            .field("max_pending_per_address", &self.max_pending_per_address)
+            .field("max_pending_per_session", &self.max_pending_per_session)
             .field(
                 "max_auth_attempts_per_minute",
                 &self.max_auth_attempts_per_minute,

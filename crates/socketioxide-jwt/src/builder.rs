@@ -24,6 +24,14 @@ const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
 /// 256 bits, as RFC 7518 asks for HS256.
 const DEFAULT_MIN_HMAC_SECRET_LEN: usize = 32;
 const DEFAULT_MAX_PENDING: usize = 10_000;
+/// A client behind a NAT shares its address with others, each pending for at most the timeout
+/// (5 s): 1 % of the places (100 by default) is plenty for them, and takes a flood 100
+/// addresses to fill the rest.
+const DEFAULT_PENDING_SHARE_PERCENT: usize = 1;
+/// The least per-address share, for small `max_pending` values.
+const MIN_PENDING_PER_ADDRESS: usize = 10;
+/// A client opens one pending socket per namespace it joins over one connection.
+const DEFAULT_MAX_PENDING_PER_SESSION: usize = 8;
 const DEFAULT_MAX_AUTH_ATTEMPTS_PER_MINUTE: u32 = 10;
 const DEFAULT_USER_ROOM_PREFIX: &str = "user:";
 const DEFAULT_EXPIRY_WARNING: Duration = Duration::from_secs(60);
@@ -97,6 +105,8 @@ struct Settings {
     allow_query_token: bool,
     user_room_prefix: Option<String>,
     max_pending: usize,
+    max_pending_per_address: Option<usize>,
+    max_pending_per_session: usize,
     max_auth_attempts_per_minute: u32,
     failed_auth_limit: Option<FailedAuthLimit>,
     client_ip: Option<ClientIpFn>,
@@ -126,6 +136,8 @@ impl Default for Settings {
             allow_query_token: false,
             user_room_prefix: None,
             max_pending: DEFAULT_MAX_PENDING,
+            max_pending_per_address: None,
+            max_pending_per_session: DEFAULT_MAX_PENDING_PER_SESSION,
             max_auth_attempts_per_minute: DEFAULT_MAX_AUTH_ATTEMPTS_PER_MINUTE,
             failed_auth_limit: None,
             client_ip: None,
@@ -329,6 +341,25 @@ where
     /// `server_busy`, and authenticated sockets are unaffected. Defaults to 10 000.
     pub fn max_pending(mut self, max: usize) -> Self {
         self.settings.max_pending = max;
+        self
+    }
+
+    /// At most this many pending sockets per client address (an IPv6 address counts by its
+    /// /64); beyond, that address's new connections get `server_busy` while everyone else's
+    /// still get in. The address is [`client_ip`](Self::client_ip)'s, else the peer address
+    /// axum's `ConnectInfo<SocketAddr>` gives (serve with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`); with neither, only
+    /// `max_pending` applies. Defaults to 1 % of `max_pending`, at least 10 (100 of 10 000).
+    pub fn max_pending_per_address(mut self, max: usize) -> Self {
+        self.settings.max_pending_per_address = Some(max);
+        self
+    }
+
+    /// At most this many pending sockets per engine.io session (one connection, which can
+    /// CONNECT to many namespaces, dynamic ones included, before authenticating); one more is
+    /// refused with `server_busy`. Defaults to 8.
+    pub fn max_pending_per_session(mut self, max: usize) -> Self {
+        self.settings.max_pending_per_session = max;
         self
     }
 
@@ -553,6 +584,15 @@ where
         if s.max_pending == 0 {
             return Err(ConfigError::Zero("max_pending"));
         }
+        if s.max_pending_per_address == Some(0) {
+            return Err(ConfigError::Zero("max_pending_per_address"));
+        }
+        if s.max_pending_per_session == 0 {
+            return Err(ConfigError::Zero("max_pending_per_session"));
+        }
+        let max_pending_per_address = s.max_pending_per_address.unwrap_or_else(|| {
+            (s.max_pending * DEFAULT_PENDING_SHARE_PERCENT / 100).max(MIN_PENDING_PER_ADDRESS)
+        });
         if s.max_auth_attempts_per_minute == 0 {
             return Err(ConfigError::Zero("max_auth_attempts_per_minute"));
         }
@@ -601,6 +641,8 @@ where
                     allow_query_token: s.allow_query_token,
                     user_room_prefix: s.user_room_prefix,
                     max_pending: s.max_pending,
+                    max_pending_per_address,
+                    max_pending_per_session: s.max_pending_per_session,
                     pending: PendingGauge::default(),
                     max_auth_attempts_per_minute: s.max_auth_attempts_per_minute,
                     failures: s.failed_auth_limit.map(FailureTracker::new),

@@ -14,37 +14,123 @@ use tokio::time::Instant;
 pub use crate::user_sockets::RedisUserSocketsOptions;
 pub use crate::user_sockets::UserSockets;
 
-/// Counts pending (connected, not yet authenticated) sockets; hands out permits up to a cap.
+/// What a pending place is counted against besides the configuration's cap: the client's
+/// address (an IPv6 address by its /64, what one host or one customer usually holds) and the
+/// engine.io session (one connection, which may open many namespaces).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum PendingKey {
+    Address(IpAddr),
+    /// An engine.io session, by the address of its request head (one per session, alive as long
+    /// as any of its sockets, so no two live sessions share it).
+    Session(usize),
+}
+
+impl PendingKey {
+    /// The key of a client address: an IPv4 address (IPv4-mapped IPv6 included) as is, an IPv6
+    /// address by its /64.
+    pub(crate) fn address(ip: IpAddr) -> Self {
+        Self::Address(match ip {
+            IpAddr::V4(v4) => IpAddr::V4(v4),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+            },
+        })
+    }
+}
+
+/// Why no pending place was given (every one is answered `server_busy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PendingRefusal {
+    /// The configuration's `max_pending` is reached.
+    Full,
+    /// This key holds its whole share.
+    Share(PendingKey),
+}
+
+/// Counts pending (connected, not yet authenticated) sockets; hands out permits up to a cap, and
+/// up to a share of it per [`PendingKey`], so that one address or one session cannot take every
+/// place.
 #[derive(Debug, Default)]
 pub(crate) struct PendingGauge {
     count: Arc<AtomicUsize>,
+    /// Places held per key; a key is removed when it holds none.
+    shares: Arc<Mutex<HashMap<PendingKey, usize>>>,
 }
 
 /// One pending socket; released when dropped (authenticated, refused or gone).
 #[derive(Debug)]
 pub(crate) struct PendingPermit {
     count: Arc<AtomicUsize>,
+    shares: Arc<Mutex<HashMap<PendingKey, usize>>>,
+    keys: [Option<PendingKey>; 2],
 }
 
 impl PendingGauge {
-    pub(crate) fn try_acquire(&self, max: usize) -> Option<PendingPermit> {
+    /// A place, if fewer than `max` are held and each key holds fewer than its share.
+    pub(crate) fn try_acquire(
+        &self,
+        max: usize,
+        shares: [Option<(PendingKey, usize)>; 2],
+    ) -> Result<PendingPermit, PendingRefusal> {
         self.count
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < max).then_some(n + 1)
             })
-            .ok()
-            .map(|_| PendingPermit {
-                count: self.count.clone(),
-            })
+            .map_err(|_| PendingRefusal::Full)?;
+        let permit = PendingPermit {
+            count: self.count.clone(),
+            shares: self.shares.clone(),
+            keys: [None, None],
+        };
+        if shares.iter().all(Option::is_none) {
+            return Ok(permit);
+        }
+        let mut held = lock(&self.shares);
+        for (key, share) in shares.iter().flatten() {
+            if held.get(key).copied().unwrap_or(0) >= *share {
+                drop(held);
+                // Dropping the permit gives the global place back (it holds no key yet).
+                return Err(PendingRefusal::Share(*key));
+            }
+        }
+        let mut permit = permit;
+        for (slot, (key, _)) in permit.keys.iter_mut().zip(shares.iter().flatten()) {
+            *held.entry(*key).or_insert(0) += 1;
+            *slot = Some(*key);
+        }
+        Ok(permit)
     }
 
     pub(crate) fn current(&self) -> usize {
         self.count.load(Ordering::Acquire)
     }
+
+    /// How many keys hold a place now (bounded by the places themselves).
+    #[cfg(test)]
+    pub(crate) fn keys_held(&self) -> usize {
+        lock(&self.shares).len()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Every update is a single map operation: a poisoned lock is still consistent.
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Drop for PendingPermit {
     fn drop(&mut self) {
+        if self.keys.iter().any(Option::is_some) {
+            let mut held = lock(&self.shares);
+            for key in self.keys.iter().flatten() {
+                if let std::collections::hash_map::Entry::Occupied(mut e) = held.entry(*key) {
+                    *e.get_mut() -= 1;
+                    if *e.get() == 0 {
+                        e.remove();
+                    }
+                }
+            }
+        }
         self.count.fetch_sub(1, Ordering::AcqRel);
     }
 }
@@ -193,12 +279,64 @@ mod tests {
     #[test]
     fn pending_permits_are_capped_and_released() {
         let gauge = PendingGauge::default();
-        let a = gauge.try_acquire(2).unwrap();
-        let _b = gauge.try_acquire(2).unwrap();
-        assert!(gauge.try_acquire(2).is_none());
+        let a = gauge.try_acquire(2, [None, None]).unwrap();
+        let _b = gauge.try_acquire(2, [None, None]).unwrap();
+        assert_eq!(
+            gauge.try_acquire(2, [None, None]).unwrap_err(),
+            PendingRefusal::Full
+        );
         drop(a);
         assert_eq!(gauge.current(), 1);
-        assert!(gauge.try_acquire(2).is_some());
+        assert!(gauge.try_acquire(2, [None, None]).is_ok());
+    }
+
+    /// One address (or one session) holds at most its share; others still get places; the
+    /// global count and the keys are given back on drop, and a refused share takes nothing.
+    #[test]
+    fn shares_per_address_and_session() {
+        let gauge = PendingGauge::default();
+        let flood = PendingKey::address("10.0.0.1".parse().unwrap());
+        let other = PendingKey::address("10.0.0.2".parse().unwrap());
+        let held: Vec<_> = (0..3)
+            .map(|i| gauge.try_acquire(10, [Some((flood, 3)), Some((PendingKey::Session(i), 2))]))
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            gauge
+                .try_acquire(10, [Some((flood, 3)), Some((PendingKey::Session(9), 2))])
+                .unwrap_err(),
+            PendingRefusal::Share(flood)
+        );
+        assert_eq!(gauge.current(), 3, "a refused share takes no place");
+        let session = PendingKey::Session(7);
+        let _s1 = gauge
+            .try_acquire(10, [Some((other, 3)), Some((session, 2))])
+            .unwrap();
+        let _s2 = gauge
+            .try_acquire(10, [Some((other, 3)), Some((session, 2))])
+            .unwrap();
+        assert_eq!(
+            gauge
+                .try_acquire(10, [Some((other, 3)), Some((session, 2))])
+                .unwrap_err(),
+            PendingRefusal::Share(session)
+        );
+        drop(held);
+        assert_eq!(gauge.current(), 2);
+        assert_eq!(gauge.keys_held(), 2, "the flooding address's entry is gone");
+    }
+
+    #[test]
+    fn ipv6_addresses_share_by_64() {
+        let a = PendingKey::address("2001:db8:1:2:aaaa::1".parse().unwrap());
+        let b = PendingKey::address("2001:db8:1:2:ffff:1:2:3".parse().unwrap());
+        let c = PendingKey::address("2001:db8:1:3::1".parse().unwrap());
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(
+            PendingKey::address("::ffff:192.0.2.7".parse().unwrap()),
+            PendingKey::address("192.0.2.7".parse().unwrap())
+        );
     }
 
     #[test]

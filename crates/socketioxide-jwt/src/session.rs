@@ -403,7 +403,7 @@ mod tests {
 
     fn permit() -> PendingPermit {
         PendingGauge::default()
-            .try_acquire(1)
+            .try_acquire(1, [None, None])
             .expect("an empty gauge has room")
     }
 
@@ -414,18 +414,21 @@ mod tests {
         let mut s = SessionState::pending(
             t0,
             Duration::from_secs(5),
-            gauge.try_acquire(1).unwrap(),
+            gauge.try_acquire(1, [None, None]).unwrap(),
             Namespace::new("/"),
         );
         assert_eq!(gauge.current(), 1);
-        assert!(gauge.try_acquire(1).is_none(), "the place is taken");
+        assert!(
+            gauge.try_acquire(1, [None, None]).is_err(),
+            "the place is taken"
+        );
         s.try_begin_verification();
         s.finish_verification(Ok(verified("alice", UNIX + 60)), t0, at(UNIX), RULES);
         assert_eq!(gauge.current(), 0, "authenticated: the place is free");
         let mut refused = SessionState::<String>::pending(
             t0,
             Duration::from_secs(5),
-            gauge.try_acquire(1).unwrap(),
+            gauge.try_acquire(1, [None, None]).unwrap(),
             Namespace::new("/"),
         );
         refused.close();

@@ -97,6 +97,12 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = PacketFormat::Json)]
     pub parser: PacketFormat,
 
+    /// At most this many sockets from one client address (IPv6: one /64) may be waiting to
+    /// authenticate; beyond, that address gets `server_busy` and everyone else still gets in.
+    /// Default: the library's (1 % of --max-pending, at least 10).
+    #[arg(long)]
+    pub max_pending_per_address: Option<usize>,
+
     /// Largest Socket.IO message accepted, in bytes (bounds what an unauthenticated socket can
     /// make the server buffer).
     #[arg(long, default_value_t = 64 * 1024)]

@@ -97,6 +97,9 @@ async fn run(args: Args) -> Result<(), BoxError> {
     if let Some(max) = args.max_pending {
         builder = builder.max_pending(max);
     }
+    if let Some(max) = args.max_pending_per_address {
+        builder = builder.max_pending_per_address(max);
+    }
     builder = builder
         .expiry_warning(
             (args.expiry_warning_secs > 0).then(|| Duration::from_secs(args.expiry_warning_secs)),

@@ -2,6 +2,7 @@
 //! app (what a held socket costs, how fast a small frame leaves).
 
 use std::future::IntoFuture;
+use std::net::SocketAddr;
 
 use axum::extract::Request;
 use axum::serve::ListenerExt;
@@ -35,5 +36,7 @@ pub fn serve(
     // Outside the router, so even axum's `OriginalUri` holds the copy: without it every held
     // socket keeps hyper's 8–16 KiB read buffer alive (see `CompactHeadLayer`).
     let app = CompactHeadLayer::new().path_prefix(socket_path).layer(app);
-    axum::serve(listener, ServiceExt::<Request>::into_make_service(app)).into_future()
+    // With the peer address, so that pending places are shared fairly between addresses.
+    let app = ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
+    axum::serve(listener, app).into_future()
 }

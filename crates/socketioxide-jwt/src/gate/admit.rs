@@ -22,6 +22,7 @@ use crate::app_handler::{AuthenticatedHandler, ViaAuthenticated};
 use crate::auth::{AuthMode, JwtAuth};
 use crate::credentials::{token_from_handshake, MessageCredentials};
 use crate::error::AuthError;
+use crate::limits::{PendingKey, PendingRefusal};
 use crate::metrics;
 use crate::protocol::{ErrorCode, PENDING_ROOM, SERVER_BUSY};
 use crate::session::{Outcome, Session, SessionState};
@@ -49,14 +50,32 @@ where
             return Err(refuse_handshake(&s, auth, None, err));
         }
     }
-    let Some(permit) = gate.pending.try_acquire(gate.max_pending) else {
-        tracing::warn!(sid = %s.id, ns = s.ns(), max = gate.max_pending, "too many pending sockets: connection refused");
-        metrics::authentication(
-            SERVER_BUSY,
-            gate.mode_label(),
-            &metrics::Namespace::new(s.ns()),
-        );
-        return Err(Box::new(SERVER_BUSY));
+    let address = client_ip.or_else(|| peer_address(s.req_parts()));
+    let shares = [
+        address.map(|ip| (PendingKey::address(ip), gate.max_pending_per_address)),
+        Some((session_key(s.req_parts()), gate.max_pending_per_session)),
+    ];
+    let permit = match gate.pending.try_acquire(gate.max_pending, shares) {
+        Ok(permit) => permit,
+        Err(refusal) => {
+            match refusal {
+                PendingRefusal::Full => {
+                    tracing::warn!(sid = %s.id, ns = s.ns(), max = gate.max_pending, "too many pending sockets: connection refused")
+                }
+                PendingRefusal::Share(PendingKey::Address(ip)) => {
+                    tracing::warn!(sid = %s.id, ns = s.ns(), %ip, max = gate.max_pending_per_address, "this address holds its share of pending sockets: connection refused")
+                }
+                PendingRefusal::Share(PendingKey::Session(_)) => {
+                    tracing::warn!(sid = %s.id, ns = s.ns(), max = gate.max_pending_per_session, "this engine.io session holds its share of pending sockets: connection refused")
+                }
+            }
+            metrics::authentication(
+                SERVER_BUSY,
+                gate.mode_label(),
+                &metrics::Namespace::new(s.ns()),
+            );
+            return Err(Box::new(SERVER_BUSY));
+        }
     };
     s.join(PENDING_ROOM);
     let weak_socket = Arc::downgrade(&s);
@@ -115,4 +134,26 @@ where
             Err(refuse_handshake(&s, auth, Some(&session), err))
         }
     }
+}
+
+/// The peer address axum recorded (`into_make_service_with_connect_info::<SocketAddr>()`).
+fn peer_address(parts: &http::request::Parts) -> Option<std::net::IpAddr> {
+    #[cfg(feature = "axum")]
+    {
+        parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip())
+    }
+    #[cfg(not(feature = "axum"))]
+    {
+        let _ = parts;
+        None
+    }
+}
+
+/// The engine.io session of a socket: socketioxide keeps one request head per session, shared
+/// by its sockets and alive as long as any of them, so its address names the session.
+fn session_key(parts: &http::request::Parts) -> PendingKey {
+    PendingKey::Session(std::ptr::from_ref(parts) as usize)
 }
