@@ -52,6 +52,8 @@ export async function startDemo(args = [], { bin = DEMO_BIN, port = 0, cwd, data
   return {
     url,
     dataDir: dir,
+    /** The process id (for `/proc/<pid>/status`). */
+    pid: child.pid,
     /** The exit code once it exited, else `null`. */
     get exitCode() {
       return exited;

@@ -5,6 +5,9 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 
+import { readFile } from "node:fs/promises";
+import { request } from "node:http";
+
 import { io } from "socket.io-client";
 
 import { startDemo, testToken, until } from "./demo-server.mjs";
@@ -59,6 +62,56 @@ test("a flood of silent sockets from one address fills its share; another addres
     // The flood's places come back as its sockets leave: the address gets in again.
     for (const f of flood) f.socket.close();
     await until(async () => (await open(demo.url, "127.0.0.2")).outcome === "connected", "a place for 127.0.0.2 again");
+  } finally {
+    await demo.stop();
+  }
+});
+
+/** `POST /login` from `localAddress`; resolves `{ status, retryAfter }`. */
+function loginFrom(url, localAddress, username, password) {
+  return new Promise((resolve, reject) => {
+    const body = JSON.stringify({ username, password });
+    const req = request(
+      `${url}/login`,
+      { method: "POST", localAddress, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) }, agent: false },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve({ status: res.statusCode, retryAfter: res.headers["retry-after"] }));
+      },
+    );
+    req.setTimeout(30_000, () => req.destroy(new Error("login timed out")));
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** The process's peak resident memory, in MiB (VmHWM). */
+async function peakRssMiB(pid) {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  return Number(status.match(/VmHWM:\s+(\d+) kB/)[1]) / 1024;
+}
+
+test("300 concurrent bad logins from one address: 429 with Retry-After, a good login from another address in under 2 s, memory bounded", async () => {
+  const demo = await startDemo();
+  try {
+    const before = await peakRssMiB(demo.pid);
+    const flood = Array.from({ length: 300 }, (_, i) => loginFrom(demo.url, "127.0.0.2", "alice", `wrong-${i}`));
+    const started = Date.now();
+    const good = await loginFrom(demo.url, "127.0.0.3", "bob", "builder");
+    const ms = Date.now() - started;
+    assert.equal(good.status, 200);
+    const statuses = (await Promise.all(flood)).map((r) => r);
+    const limited = statuses.filter((r) => r.status === 429);
+    const refused = statuses.filter((r) => r.status === 401);
+    const peak = await peakRssMiB(demo.pid);
+    console.log(`# good login in ${ms} ms; flood: ${refused.length} × 401, ${limited.length} × 429; peak RSS ${before.toFixed(0)} -> ${peak.toFixed(0)} MiB`);
+    assert.ok(ms < 2_000, `the good login took ${ms} ms`);
+    assert.ok(refused.length <= 12, `${refused.length} bad logins were hashed (burst 10)`);
+    assert.equal(limited.length + refused.length, 300, "every other answer is 429");
+    assert.ok(limited.every((r) => Number(r.retryAfter) >= 1), "429 says when to retry");
+    // 300 hashes at once would take ~5.7 GiB (19 MiB each); two at a time, a few hundred MiB at
+    // most (allocator arenas keep some of what the hashes freed).
+    assert.ok(peak - before < 512, `peak RSS grew by ${(peak - before).toFixed(0)} MiB`);
   } finally {
     await demo.stop();
   }

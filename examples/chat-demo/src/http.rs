@@ -14,12 +14,15 @@ use serde_json::json;
 use socketioxide_jwt::revocation::RevocationError;
 use socketioxide_jwt::{AuthError, Claims, JwtAuth, RevocationList, StandardClaims};
 use std::time::Duration;
+use tower_governor::governor::GovernorConfigBuilder;
+use tower_governor::key_extractor::PeerIpKeyExtractor;
+use tower_governor::GovernorLayer;
 
 use crate::assets::ClientScripts;
 use crate::cli::Mode;
 use crate::identity::AccountPolicy;
 use crate::tokens::TokenIssuer;
-use crate::users::UserStore;
+use crate::users::{StoreError, UserStore};
 
 const MAX_FIELD_LEN: usize = 256;
 
@@ -53,6 +56,26 @@ pub fn router(state: AppState, scripts: &ClientScripts) -> Router {
         ClientScripts::Missing => include_str!("../web/not-built.html"),
         _ => include_str!("../web/index.html"),
     };
+    // Logins per client address: a burst of 10, then one every 2 s; beyond, `429` with
+    // `Retry-After` (keyed by the peer address from axum's `ConnectInfo`). Each attempt costs an
+    // Argon2 hash; with the hashing threads' bounded queue (`hashing`), a flood from one
+    // address cannot burn the login for everyone else.
+    let limits = GovernorConfigBuilder::default()
+        .per_second(2)
+        .burst_size(10)
+        .key_extractor(PeerIpKeyExtractor)
+        .finish()
+        .expect("a positive period and burst");
+    // Forget addresses whose quota has refilled: the map stays as small as the live clients.
+    let limiter = limits.limiter().clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limiter.retain_recent();
+        }
+    });
+    let login_limit = GovernorLayer::new(limits);
     Router::new()
         .route("/", get(move || async move { Html(page) }))
         .route(
@@ -69,7 +92,7 @@ pub fn router(state: AppState, scripts: &ClientScripts) -> Router {
             }),
         )
         .route("/config.json", get(config))
-        .route("/login", post(login))
+        .route("/login", post(login).layer(login_limit))
         .route("/token/refresh", post(refresh))
         .route("/api/me", get(me))
         .route("/admin/revoke", post(revoke))
@@ -180,7 +203,14 @@ async fn login(
         .users
         .verify(req.username.clone(), req.password)
         .await
-        .map_err(ApiError::internal)?
+        .map_err(|e| match e {
+            StoreError::Busy(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "too many logins at once; retry in a moment",
+            ),
+            e => ApiError::internal(e),
+        })?
         .ok_or_else(|| {
             tracing::info!(username = %req.username, "login refused");
             ApiError::new(

@@ -7,6 +7,7 @@
 mod assets;
 mod chat;
 mod cli;
+mod hashing;
 mod http;
 mod identity;
 mod keys;

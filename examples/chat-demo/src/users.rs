@@ -7,6 +7,8 @@ use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
 use argon2::Argon2;
+
+use crate::hashing::{Busy, HashPool};
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// The accounts created on first start: (username, password, role).
@@ -35,6 +37,9 @@ pub enum StoreError {
     Hash(String),
     #[error("background task failed")]
     Join(#[from] tokio::task::JoinError),
+    /// Too many password hashes waiting (see [`crate::hashing`]).
+    #[error(transparent)]
+    Busy(#[from] Busy),
 }
 
 /// Cheap to clone; blocking work runs on tokio's blocking pool.
@@ -43,6 +48,8 @@ pub struct UserStore {
     conn: Arc<Mutex<Connection>>,
     /// Verified against when the user does not exist, so both cases cost the same.
     dummy_hash: Arc<String>,
+    /// Where passwords are hashed.
+    hashing: HashPool,
 }
 
 impl UserStore {
@@ -78,6 +85,7 @@ impl UserStore {
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             dummy_hash: Arc::new(hash("not-a-real-password")?),
+            hashing: HashPool::new(),
         })
     }
 
@@ -88,7 +96,9 @@ impl UserStore {
         password: String,
     ) -> Result<Option<User>, StoreError> {
         let store = self.clone();
-        tokio::task::spawn_blocking(move || store.verify_blocking(&username, &password)).await?
+        self.hashing
+            .run(move || store.verify_blocking(&username, &password))
+            .await?
     }
 
     /// The user's current role, if the user exists.
