@@ -197,7 +197,7 @@ struct JwksInner {
 
 /// A key resolver backed by a JWKS, cached and refreshed in the background.
 ///
-/// Give it to [`JwtAuthBuilder::key_resolver`], or use [`JwtAuthBuilder::oidc`] with
+/// Give it to [`JwtAuthBuilder::key_resolver`](crate::JwtAuthBuilder::key_resolver), or use [`JwtAuthBuilder::oidc`](crate::JwtAuthBuilder::oidc) with
 /// [`OidcProvider`].
 ///
 /// # Example
