@@ -42,10 +42,9 @@ fn js_constants_match_the_rust_ones() {
     );
     assert_eq!(js["token"], protocol::TOKEN_FIELD);
     // The payload shapes, as the server serializes them.
-    let authenticated = serde_json::to_value(protocol::AuthenticatedPayload::new(
-        Some("alice".into()),
-        Some(1),
-    ))
+    let authenticated = serde_json::to_value(
+        protocol::AuthenticatedPayload::new(Some("alice".into()), Some(1)).expires_in_ms(2),
+    )
     .unwrap();
     assert_same_fields(&authenticated, &js["authenticated"]);
     let expiring = serde_json::to_value(protocol::TokenExpiringPayload::new(1, 2)).unwrap();

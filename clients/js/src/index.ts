@@ -12,7 +12,7 @@ import { io as defaultIo } from "socket.io-client";
 import type { ManagerOptions, Socket, SocketOptions } from "socket.io-client";
 
 import { AuthError } from "./errors.js";
-import { EVENTS, RECOVERABLE_CODES, TOKEN_FIELD } from "./protocol.js";
+import { EVENTS, RECOVERABLE_CODES, SERVER_BUSY, TOKEN_FIELD } from "./protocol.js";
 
 export { AuthError, type ErrorObject } from "./errors.js";
 export {
@@ -36,6 +36,7 @@ export type AuthState =
   | "connecting" // (re)connecting
   | "authenticating" // connected, waiting for "authenticated"
   | "authenticated"
+  | "waiting" // the server was busy (`server_busy`): connecting again after a backoff
   | "unauthorized"; // refused: see lastError; the server disconnected the socket
 
 /**
@@ -60,6 +61,8 @@ export interface AuthenticatedInfo {
   sub?: string;
   /** Expiry, seconds since the Unix epoch. */
   exp?: number;
+  /** Milliseconds left until `exp` when the server sent it, by the server's clock. */
+  expires_in_ms?: number;
 }
 
 /** Options of {@link AuthSocket}. */
@@ -121,6 +124,15 @@ function deferred<T>(): Deferred<T> {
 }
 
 const MIN_REFRESH_DELAY_MS = 500;
+/**
+ * At most this many refreshes in a rolling minute, below the server's own limit (10
+ * `authenticate` a minute by default): whatever the clocks say, the helper never refreshes itself
+ * into a `forbidden`.
+ */
+const MAX_REFRESHES_PER_MINUTE = 8;
+/** Backoff after `server_busy`: the first delay, and the longest (with full jitter). */
+const BUSY_BACKOFF_MIN_MS = 1_000;
+const BUSY_BACKOFF_MAX_MS = 30_000;
 /** The longest delay `setTimeout` honours (2^31 - 1 ms); beyond, it fires at once. */
 const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
@@ -157,6 +169,13 @@ export class AuthSocket {
   /** Set while a new token is fetched after a refusal: the coming disconnect is expected. */
   #recovering = false;
   #refreshing: Promise<void> | null = null;
+  /** When the token expires, on this machine's clock (from the server's `expires_in_ms`). */
+  #expiresAt: number | null = null;
+  /** When the last refreshes started (the rolling-minute floor). */
+  #refreshTimes: number[] = [];
+  /** `server_busy` answers in a row, for the backoff. */
+  #busyRetries = 0;
+  #busyTimer: ReturnType<typeof setTimeout> | null = null;
   #unlistenPage: (() => void) | null = null;
   readonly #stateListeners = new Set<(state: AuthState, error: AuthError | null) => void>();
 
@@ -261,6 +280,8 @@ export class AuthSocket {
     this.#recovering = false;
     this.#unlistenPage?.();
     this.#unlistenPage = null;
+    if (this.#busyTimer) clearTimeout(this.#busyTimer);
+    this.#busyTimer = null;
     this.#socket?.disconnect();
     this.#setState("idle");
   }
@@ -268,6 +289,18 @@ export class AuthSocket {
   /** One refresh at a time: a timer, a warning and a wake-up at once make one request. */
   #refreshOnce(): void {
     if (this.#refreshing || !this.#opts.refresh || this.#state !== "authenticated") return;
+    const now = Date.now();
+    this.#refreshTimes = this.#refreshTimes.filter((t) => now - t < 60_000);
+    if (this.#refreshTimes.length >= MAX_REFRESHES_PER_MINUTE) {
+      // Too many this minute: try again when the oldest leaves the window.
+      this.#clearRefresh();
+      this.#refreshTimer = setTimeout(() => {
+        this.#refreshTimer = null;
+        this.#refreshOnce();
+      }, 60_000 - (now - this.#refreshTimes[0]));
+      return;
+    }
+    this.#refreshTimes.push(now);
     // A refused refresh arrives as "unauthorized" too; nothing else to do here.
     this.#refreshing = this.refresh()
       .then(
@@ -293,9 +326,8 @@ export class AuthSocket {
     if (!this.#opts.refreshOnWake || this.#unlistenPage || !document || !window) return;
     const onWake = () => {
       if (document.visibilityState === "hidden") return;
-      const exp = this.#info?.exp;
-      if (typeof exp !== "number") return;
-      if (exp * 1000 - Date.now() <= this.#opts.refreshMarginMs) this.#refreshOnce();
+      const remaining = this.#remainingMs();
+      if (remaining !== null && remaining <= this.#opts.refreshMarginMs) this.#refreshOnce();
     };
     document.addEventListener("visibilitychange", onWake);
     window.addEventListener("online", onWake);
@@ -357,8 +389,10 @@ export class AuthSocket {
     });
     socket.on(this.#events.authenticated, (info: AuthenticatedInfo) => {
       this.#info = info ?? {};
+      this.#expiresAt = expiresAt(this.#info.exp, this.#info.expires_in_ms);
       this.#lastError = null;
       this.#recoveries = 0;
+      this.#busyRetries = 0;
       this.#setState("authenticated");
       this.#attempt?.resolve(this.#info);
       this.#attempt = null;
@@ -367,13 +401,16 @@ export class AuthSocket {
     socket.on(this.#events.unauthorized, (payload: unknown) => {
       this.#refused(AuthError.fromObject(payload) ?? new AuthError("invalid_token"));
     });
-    socket.on(this.#events.token_expiring, (_warning: TokenExpiringInfo) => {
+    socket.on(this.#events.token_expiring, (warning: TokenExpiringInfo) => {
+      // The server's clock is the one that counts.
+      this.#expiresAt = expiresAt(warning?.exp, warning?.expires_in_ms) ?? this.#expiresAt;
       // The server's push reaches a page whose own refresh timer was throttled.
       this.#refreshOnce();
     });
     socket.on("connect_error", (err: Error) => {
       const error = AuthError.fromConnectError(err);
-      if (error) this.#refused(error);
+      if (error && error.code === SERVER_BUSY) this.#waitAndRetry(socket, error);
+      else if (error) this.#refused(error);
       // Anything else is a network failure: socket.io-client retries by itself.
     });
     socket.on("disconnect", (reason: string) => {
@@ -409,9 +446,8 @@ export class AuthSocket {
 
   #scheduleRefresh(): void {
     this.#clearRefresh();
-    const exp = this.#info?.exp;
-    if (!this.#opts.refresh || typeof exp !== "number") return;
-    const remaining = exp * 1000 - Date.now();
+    const remaining = this.#remainingMs();
+    if (!this.#opts.refresh || remaining === null) return;
     const delay = Math.max(remaining - this.#opts.refreshMarginMs, remaining / 2, MIN_REFRESH_DELAY_MS);
     if (delay > MAX_TIMER_DELAY_MS) {
       // Timers take at most 2^31 - 1 ms (~24.8 days); a longer delay would fire at once, and
@@ -428,6 +464,31 @@ export class AuthSocket {
     }, delay);
   }
 
+  /** Milliseconds until the token expires, by the server's clock; `null` without an `exp`. */
+  #remainingMs(): number | null {
+    return this.#expiresAt === null ? null : this.#expiresAt - Date.now();
+  }
+
+  /**
+   * `server_busy` is not a refusal: wait (exponential backoff with full jitter, in the visible
+   * `waiting` state), then connect again. socket.io-client does not retry a refused connection
+   * by itself.
+   */
+  #waitAndRetry(socket: Socket, error: AuthError): void {
+    this.#lastError = error;
+    this.#setState("waiting");
+    const ceiling = Math.min(BUSY_BACKOFF_MAX_MS, BUSY_BACKOFF_MIN_MS * 2 ** Math.min(this.#busyRetries, 10));
+    this.#busyRetries += 1;
+    const delay = BUSY_BACKOFF_MIN_MS / 2 + Math.random() * (ceiling - BUSY_BACKOFF_MIN_MS / 2);
+    if (this.#busyTimer) clearTimeout(this.#busyTimer);
+    this.#busyTimer = setTimeout(() => {
+      this.#busyTimer = null;
+      if (this.#state !== "waiting") return; // disconnect() meanwhile
+      this.#setState("connecting");
+      socket.connect();
+    }, delay);
+  }
+
   #clearRefresh(): void {
     if (this.#refreshTimer) clearTimeout(this.#refreshTimer);
     this.#refreshTimer = null;
@@ -438,6 +499,16 @@ export class AuthSocket {
     this.#state = state;
     for (const listener of this.#stateListeners) listener(state, this.#lastError);
   }
+}
+
+/**
+ * When a token expires, on this machine's clock: now plus the server's `expires_in_ms` (which no
+ * clock skew can bend), else `exp` read against the local clock (servers that do not send it).
+ */
+function expiresAt(exp: unknown, expiresInMs: unknown): number | null {
+  if (typeof expiresInMs === "number" && Number.isFinite(expiresInMs)) return Date.now() + expiresInMs;
+  if (typeof exp === "number" && Number.isFinite(exp)) return exp * 1000;
+  return null;
 }
 
 /** Same as `new AuthSocket(options)`. */

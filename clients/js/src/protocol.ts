@@ -7,7 +7,7 @@
 export const EVENTS = {
   /** client → server: `{ token }` */
   authenticate: "authenticate",
-  /** server → client after a successful (re)authentication: `{ sub, exp }` */
+  /** server → client after a successful (re)authentication: `{ sub, exp, expires_in_ms }` */
   authenticated: "authenticated",
   /** server → client with the error object, right before a disconnect */
   unauthorized: "unauthorized",
@@ -19,7 +19,7 @@ export const EVENTS = {
 export const TOKEN_FIELD = "token";
 
 /** The fields of the `authenticated` payload (each present when the token has it). */
-export const AUTHENTICATED_FIELDS = ["sub", "exp"] as const;
+export const AUTHENTICATED_FIELDS = ["sub", "exp", "expires_in_ms"] as const;
 
 /** The fields of the `token_expiring` payload. */
 export const TOKEN_EXPIRING_FIELDS = ["exp", "expires_in_ms"] as const;

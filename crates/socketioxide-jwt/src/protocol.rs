@@ -120,13 +120,18 @@ impl Default for EventNames {
     }
 }
 
-/// The payload of `authenticated`: who the socket is, and until when.
+/// The payload of `authenticated`: who the socket is, and until when: the token's `exp`, and how
+/// long until then by the server's clock (`expires_in_ms`), so that a client whose own clock is
+/// wrong still schedules its refresh right.
 ///
 /// # Example
 /// ```
 /// use socketioxide_jwt::protocol::AuthenticatedPayload;
-/// let p = AuthenticatedPayload::new(Some("alice".into()), Some(2_000_000_000));
-/// assert_eq!(serde_json::to_string(&p).unwrap(), r#"{"sub":"alice","exp":2000000000}"#);
+/// let p = AuthenticatedPayload::new(Some("alice".into()), Some(2_000_000_000)).expires_in_ms(600_000);
+/// assert_eq!(
+///     serde_json::to_string(&p).unwrap(),
+///     r#"{"sub":"alice","exp":2000000000,"expires_in_ms":600000}"#
+/// );
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -137,12 +142,26 @@ pub struct AuthenticatedPayload {
     /// The token's `exp` (seconds since the Unix epoch), when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exp: Option<u64>,
+    /// Milliseconds from now until `exp`, by the server's clock, when the token has an `exp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_ms: Option<u64>,
 }
 
 impl AuthenticatedPayload {
     /// The payload for a token with this `sub` and `exp`.
     pub fn new(sub: Option<String>, exp: Option<u64>) -> Self {
-        Self { sub, exp }
+        Self {
+            sub,
+            exp,
+            expires_in_ms: None,
+        }
+    }
+
+    /// With the time left until `exp`, by the server's clock.
+    #[must_use]
+    pub fn expires_in_ms(mut self, ms: u64) -> Self {
+        self.expires_in_ms = Some(ms);
+        self
     }
 }
 

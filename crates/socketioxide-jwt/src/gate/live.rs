@@ -157,7 +157,12 @@ pub(crate) fn emit_authenticated<A: Adapter, C>(
     s: &Socket<A>,
     registered: &RegisteredClaims,
 ) {
-    let payload = AuthenticatedPayload::new(registered.sub.clone(), registered.exp);
+    let mut payload = AuthenticatedPayload::new(registered.sub.clone(), registered.exp);
+    if let Some(exp) = registered.exp {
+        let left =
+            crate::time::until_unix(exp, std::time::Duration::ZERO, crate::time::wall_clock());
+        payload = payload.expires_in_ms(u64::try_from(left.as_millis()).unwrap_or(u64::MAX));
+    }
     if let Err(e) = s.emit(&auth.inner.gate.events.authenticated, &payload) {
         tracing::debug!(sid = %s.id, error = %e, "could not emit authenticated");
     }
