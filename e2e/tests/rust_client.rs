@@ -205,8 +205,12 @@ async fn after_expiry_a_new_token_reconnects_and_a_stale_one_is_never_retried() 
         let source_log = log.clone();
         let source = TokenSource::from_fn(move |request| {
             source_log.lock().unwrap().push(request);
+            // A refresh gets the same short token (no new life from it): the socket expires,
+            // and only then is a new token asked for. (Before the server's `expires_in_ms`,
+            // the client's own timer fired up to a second late and could not win the race
+            // with the expiry; now it fires on time.)
             let token = match request {
-                TokenRequest::Connect => first.clone(),
+                TokenRequest::Connect | TokenRequest::Refresh => first.clone(),
                 _ => sign(&claims("alice", 600)),
             };
             async move { Ok(token) }
@@ -269,4 +273,41 @@ async fn after_expiry_a_new_token_reconnects_and_a_stale_one_is_never_retried() 
         "token_expired",
         "a clear, final state"
     );
+}
+
+/// `server_busy` is not final: the client waits (backoff with jitter) and gets in once a place
+/// frees. Here the one pending place is held by a silent socket until the server times it out.
+#[tokio::test]
+async fn server_busy_is_waited_out() {
+    let auth = auth()
+        .max_pending(1)
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let server = Server::start(|io| install_app(io, "/", &auth)).await;
+    let mut holder = Client::start().await;
+    holder
+        .connected("holder", &server.url("/"), json!({}))
+        .await;
+    let started = std::time::Instant::now();
+    let client = AuthClientBuilder::new(server.url(""))
+        .timeout(Duration::from_secs(20))
+        .token(TokenSource::Static(sign(&claims("wendy", 600))))
+        .connect()
+        .await
+        .unwrap_or_else(|e| panic!("the client should have waited for a place: {e}"));
+    assert_eq!(client.info().unwrap().sub.as_deref(), Some("wendy"));
+    assert!(!client.is_waiting());
+    // The place was held: the holder timed out first, and the client got in after it.
+    assert_error_object(
+        &holder.expect_event("holder", "unauthorized").await,
+        "timeout",
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(whoami(&client).await["sub"], "wendy");
+    client.disconnect().await.unwrap();
 }

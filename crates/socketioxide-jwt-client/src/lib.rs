@@ -58,7 +58,7 @@ pub mod protocol {
 pub use protocol::ERROR_CODES;
 use protocol::{
     token_payload, EVENT_AUTHENTICATE, EVENT_AUTHENTICATED, EVENT_TOKEN_EXPIRING,
-    EVENT_UNAUTHORIZED, RECOVERABLE_CODES,
+    EVENT_UNAUTHORIZED, RECOVERABLE_CODES, SERVER_BUSY,
 };
 
 /// How the token travels.
@@ -167,13 +167,59 @@ pub struct AuthenticatedInfo {
     pub sub: Option<String>,
     /// Expiry, seconds since the epoch.
     pub exp: Option<u64>,
+    /// Milliseconds left until `exp` when the server sent it, by the server's clock (what the
+    /// refresh is scheduled on: a wrong local clock cannot bend it).
+    #[serde(default)]
+    pub expires_in_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
 enum State {
     Connecting,
     Authenticated(AuthenticatedInfo),
+    /// The server said `server_busy`: connecting again after a backoff.
+    Waiting,
     Refused(AuthError),
+}
+
+/// At most this many refreshes in a rolling minute, below the server's own limit (10
+/// `authenticate` a minute by default), whatever the clocks say.
+const MAX_REFRESHES_PER_MINUTE: usize = 8;
+/// Backoff after `server_busy`: the first delay and the longest (full jitter).
+const BUSY_BACKOFF_MIN: Duration = Duration::from_secs(1);
+const BUSY_BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// When to refresh after `authenticated`: `margin` before expiry, never later than half the time
+/// left, never sooner than 500 ms. The time left is the server's (`expires_in_ms`), so a wrong
+/// local clock (`now_unix`) cannot make it refresh in a loop; `exp` against `now_unix` only for
+/// servers that do not send it. `None` without either.
+fn refresh_delay(info: &AuthenticatedInfo, margin: Duration, now_unix: u64) -> Option<Duration> {
+    let remaining = match (info.expires_in_ms, info.exp) {
+        (Some(ms), _) => Duration::from_millis(ms),
+        (None, Some(exp)) => Duration::from_secs(exp.saturating_sub(now_unix)),
+        (None, None) => return None,
+    };
+    Some(
+        remaining
+            .saturating_sub(margin)
+            .max(remaining / 2)
+            .max(Duration::from_millis(500)),
+    )
+}
+
+/// The delay before try `attempt` (0, 1, ...) after `server_busy`: exponential with full jitter,
+/// between half the first delay and the ceiling.
+fn busy_backoff(attempt: u32) -> Duration {
+    let ceiling = BUSY_BACKOFF_MIN
+        .saturating_mul(1u32 << attempt.min(10))
+        .min(BUSY_BACKOFF_MAX);
+    let floor = BUSY_BACKOFF_MIN / 2;
+    // Jitter from the clock's nanoseconds: enough to spread clients, no RNG dependency.
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    floor + (ceiling - floor).mul_f64(f64::from(nanos) / 1e9)
 }
 
 struct Shared {
@@ -197,6 +243,10 @@ struct Shared {
     handlers: Vec<(String, SharedHandler)>,
     refresh_generation: AtomicU64,
     connected_before: Mutex<bool>,
+    /// When the last refreshes started (the rolling-minute floor).
+    refresh_times: Mutex<std::collections::VecDeque<tokio::time::Instant>>,
+    /// `server_busy` answers in a row, for the backoff.
+    busy_retries: AtomicU32,
 }
 
 type Handler = Box<dyn FnMut(Value) + Send + Sync>;
@@ -337,6 +387,8 @@ impl AuthClientBuilder {
                 .collect(),
             refresh_generation: AtomicU64::new(0),
             connected_before: Mutex::new(false),
+            refresh_times: Mutex::new(std::collections::VecDeque::new()),
+            busy_retries: AtomicU32::new(0),
         });
 
         let client = shared.open(TokenRequest::Connect).await?;
@@ -359,7 +411,7 @@ async fn settled(
             match &*rx.borrow_and_update() {
                 State::Authenticated(info) => return Ok(info.clone()),
                 State::Refused(err) => return Err(Error::Refused(err.clone())),
-                State::Connecting => {}
+                State::Connecting | State::Waiting => {}
             }
             if rx.changed().await.is_err() {
                 return Err(Error::Timeout);
@@ -501,7 +553,9 @@ impl Shared {
             let shared = on_error.clone();
             async move {
                 let text = payload_text(&payload);
-                if let Some(code) = refusal_code(&text) {
+                if refusal_code(&text) == Some(SERVER_BUSY) {
+                    shared.wait_and_retry();
+                } else if let Some(code) = refusal_code(&text) {
                     shared
                         .on_refused(AuthError {
                             code: code.to_owned(),
@@ -518,8 +572,13 @@ impl Shared {
         builder = builder.on(EVENT_TOKEN_EXPIRING, move |_, _| {
             let shared = on_expiring.clone();
             async move {
-                // The server's push: refresh now, whatever our own timer says.
+                // The server's push: refresh now, whatever our own timer says (one at a time,
+                // within the rolling minute's allowance).
                 if !shared.refreshing.swap(true, Ordering::SeqCst) {
+                    if !shared.refresh_slot().is_zero() {
+                        shared.refreshing.store(false, Ordering::SeqCst);
+                        return;
+                    }
                     tokio::spawn(async move {
                         if let Err(e) = shared.refresh().await {
                             tracing::warn!(error = %e, "token refresh on token_expiring failed");
@@ -576,6 +635,27 @@ impl Shared {
         };
         *self.last_token.lock().unwrap_or_else(|e| e.into_inner()) = Some(token.clone());
         Ok(token)
+    }
+
+    /// `server_busy` is not a refusal: wait (exponential backoff, full jitter), in the visible
+    /// waiting state, then open a new connection. Nothing outlives a `disconnect()`: the retry
+    /// checks the state first.
+    fn wait_and_retry(self: &Arc<Self>) {
+        let attempt = self.busy_retries.fetch_add(1, Ordering::SeqCst);
+        self.state.send_replace(State::Waiting);
+        let delay = busy_backoff(attempt);
+        tracing::info!(
+            ?delay,
+            "the server is busy: connecting again after a backoff"
+        );
+        let this = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            if matches!(&*this.state.borrow(), State::Waiting) {
+                this.state.send_replace(State::Connecting);
+                this.restart().await;
+            }
+        });
     }
 
     /// `unauthorized`: fetch a new token when that can help (the reconnect that follows the
@@ -644,22 +724,52 @@ impl Shared {
     fn on_authenticated(self: Arc<Self>, payload: Value) {
         let info: AuthenticatedInfo = serde_json::from_value(payload).unwrap_or_default();
         self.recoveries.store(0, Ordering::SeqCst);
+        self.busy_retries.store(0, Ordering::SeqCst);
         self.state.send_replace(State::Authenticated(info.clone()));
         let generation = self.refresh_generation.fetch_add(1, Ordering::SeqCst) + 1;
-        let Some(exp) = info.exp else { return };
-        let remaining = Duration::from_secs(exp.saturating_sub(unix_now()));
-        let delay = remaining
-            .saturating_sub(self.refresh_margin)
-            .max(remaining / 2)
-            .max(Duration::from_millis(500));
+        let Some(delay) = refresh_delay(&info, self.refresh_margin, unix_now()) else {
+            return;
+        };
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
-            if self.refresh_generation.load(Ordering::SeqCst) == generation {
-                if let Err(e) = self.refresh().await {
-                    tracing::warn!(error = %e, "token refresh failed");
+            let current = || self.refresh_generation.load(Ordering::SeqCst) == generation;
+            if !current() {
+                // A later `authenticated` (a refresh, a reconnect) scheduled its own.
+                return;
+            }
+            // At most MAX_REFRESHES_PER_MINUTE: wait for the window when it is full.
+            let wait = self.refresh_slot();
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+                if !current() {
+                    return;
                 }
+                self.refresh_slot();
+            }
+            if let Err(e) = self.refresh().await {
+                tracing::warn!(error = %e, "token refresh failed");
             }
         });
+    }
+
+    /// Takes a place in the rolling minute of refreshes: zero if one was free (and it is taken),
+    /// else how long until the oldest leaves the window.
+    fn refresh_slot(&self) -> Duration {
+        let now = tokio::time::Instant::now();
+        let mut times = self.refresh_times.lock().unwrap_or_else(|e| e.into_inner());
+        while times
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60))
+        {
+            times.pop_front();
+        }
+        if times.len() >= MAX_REFRESHES_PER_MINUTE {
+            return times.front().map_or(Duration::ZERO, |t| {
+                Duration::from_secs(60) - now.duration_since(*t)
+            });
+        }
+        times.push_back(now);
+        Duration::ZERO
     }
 
     async fn refresh(&self) -> Result<(), Error> {
@@ -708,6 +818,11 @@ impl AuthClient {
             State::Authenticated(info) => Some(info.clone()),
             _ => None,
         }
+    }
+
+    /// Whether the client is waiting to connect again after the server said `server_busy`.
+    pub fn is_waiting(&self) -> bool {
+        matches!(&*self.shared.state.borrow(), State::Waiting)
     }
 
     /// Why the server refused the client, if it did.
@@ -821,6 +936,53 @@ mod tests {
             Some("invalid_token")
         );
         assert_eq!(refusal_code("websocket error"), None);
+    }
+
+    /// A clock 10 minutes ahead (or behind) does not move the refresh: the server's time left
+    /// counts. Without it, a clock ahead by more than the lifetime would refresh every 500 ms.
+    #[test]
+    fn the_refresh_follows_the_servers_clock() {
+        let margin = Duration::from_secs(60);
+        let true_now = 1_800_000_000;
+        let info = AuthenticatedInfo {
+            sub: Some("dora".into()),
+            exp: Some(true_now + 8),
+            expires_in_ms: Some(8_000),
+        };
+        for skew in [0, 600, -600i64] {
+            let local_now = true_now.saturating_add_signed(skew);
+            assert_eq!(
+                refresh_delay(&info, margin, local_now),
+                Some(Duration::from_secs(4)),
+                "skew {skew} s"
+            );
+        }
+        let old_server = AuthenticatedInfo {
+            expires_in_ms: None,
+            ..info.clone()
+        };
+        assert_eq!(
+            refresh_delay(&old_server, margin, true_now + 600),
+            Some(Duration::from_millis(500)),
+            "without the server's time, a skewed clock falls to the floor"
+        );
+        assert_eq!(
+            refresh_delay(&AuthenticatedInfo::default(), margin, true_now),
+            None
+        );
+    }
+
+    #[test]
+    fn busy_backoff_grows_with_jitter_and_a_ceiling() {
+        for attempt in 0..20 {
+            let delay = busy_backoff(attempt);
+            assert!(delay >= BUSY_BACKOFF_MIN / 2, "{attempt}: {delay:?}");
+            assert!(delay <= BUSY_BACKOFF_MAX, "{attempt}: {delay:?}");
+            let ceiling = BUSY_BACKOFF_MIN
+                .saturating_mul(1 << attempt.min(10))
+                .min(BUSY_BACKOFF_MAX);
+            assert!(delay <= ceiling, "{attempt}: {delay:?} > {ceiling:?}");
+        }
     }
 
     #[test]
