@@ -35,6 +35,9 @@ const DEFAULT_MAX_PENDING_PER_SESSION: usize = 8;
 const DEFAULT_MAX_AUTH_ATTEMPTS_PER_MINUTE: u32 = 10;
 const DEFAULT_USER_ROOM_PREFIX: &str = "user:";
 const DEFAULT_EXPIRY_WARNING: Duration = Duration::from_secs(60);
+/// Clock skew is seconds, minutes at worst; a leeway of days would accept expired tokens for
+/// days (and jsonwebtoken's own arithmetic overflows near `u64` seconds).
+const MAX_LEEWAY: Duration = Duration::from_secs(24 * 3600);
 
 impl JwtAuth<StandardClaims> {
     /// Starts a configuration with [`StandardClaims`]; switch with [`JwtAuthBuilder::claims`].
@@ -259,7 +262,7 @@ where
     }
 
     /// Clock-skew leeway applied to `exp` (at authentication and while connected) and `nbf`,
-    /// to the sub-second. Defaults to 0.
+    /// to the sub-second. At most a day (`build()` refuses more). Defaults to 0.
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.settings.leeway = leeway;
         self
@@ -571,6 +574,9 @@ where
             }
             (true, false) => AudiencePolicy::NoneExpected,
         };
+        if s.leeway > MAX_LEEWAY {
+            return Err(ConfigError::LeewayTooLarge(s.leeway));
+        }
         if s.max_token_lifetime.is_some_and(|max| max.is_zero()) {
             return Err(ConfigError::Zero("max_token_lifetime"));
         }

@@ -169,6 +169,16 @@ impl<'de> Deserialize<'de> for Field {
             fn visit_unit<E: de::Error>(self) -> Result<Field, E> {
                 Ok(Field::Other)
             }
+            fn visit_none<E: de::Error>(self) -> Result<Field, E> {
+                Ok(Field::Other)
+            }
+            fn visit_newtype_struct<D: Deserializer<'de>>(
+                self,
+                inner: D,
+            ) -> Result<Field, D::Error> {
+                IgnoredAny::deserialize(inner)?;
+                Ok(Field::Other)
+            }
             fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Field, S::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(Field::Other)
@@ -305,9 +315,10 @@ mod tests {
         // {"token": "a.b.c"}
         let plain = [&b"\x81"[..], token, b"\xa5a.b.c"].concat();
         assert_eq!(code(&plain), Ok("a.b.c".to_owned()));
-        // {1: "x", [1]: {}, true: null, "token": "a.b.c"}: other keys of any type are skipped.
+        // {1: "x", [1]: {}, true: null, <timestamp>: 1, "token": "a.b.c"}: other keys of any
+        // type are skipped, extension values included.
         let odd_keys = [
-            &b"\x84\x01\xa1x\x91\x01\x80\xc3\xc0"[..],
+            &b"\x85\x01\xa1x\x91\x01\x80\xc3\xc0\xd6\xff\x00\x00\x00\x01\x01"[..],
             token,
             b"\xa5a.b.c",
         ]

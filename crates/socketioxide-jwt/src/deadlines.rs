@@ -8,12 +8,17 @@
 //! key is never used after the queue freed it (keys are reused); it touches nothing else there.
 //!
 //! Deadlines come from signed claims (a token's `exp`), so they can lie anywhere in the future,
-//! while [`DelayQueue`] panics on a deadline more than ~795 days (2^36 ms) past the last time it
-//! was polled. An entry is therefore queued at most [`MAX_QUEUE_WAIT`] ahead: a later deadline
-//! is queued at that horizon, fires early, finds nothing due (the state machine compares the real
-//! deadline) and is queued again. The slot remembers the real deadline, so the horizon never
-//! changes what fires when. A queue left empty longer than the horizon is replaced by a fresh
-//! one before the next insert, so its notion of "now" is never more than two horizons stale.
+//! while [`DelayQueue`] panics on a deadline more than ~795 days (2^36 ms) past its own "now",
+//! which moves only when one of its entries fires (moving or removing entries does not move it).
+//! An entry is therefore queued at the earliest of its deadline, [`MAX_QUEUE_WAIT`] from now, and
+//! [`MAX_SPAN`] past the last deadline that fired (`advanced_to`, a lower bound of the queue's
+//! "now"): a later deadline fires early, finds nothing due (the state machine compares the real
+//! deadline) and is queued again. The slot remembers the real deadline, so this never changes
+//! what fires when. A queue left empty with `advanced_to` older than the horizon is replaced by a
+//! fresh one before the next insert.
+//!
+//! The driver survives what it runs: a panic in one socket's `expire` is caught and logged, and
+//! if the driver itself stops, the next armed deadline starts another.
 
 use std::fmt;
 use std::future::poll_fn;
@@ -40,22 +45,36 @@ pub(crate) trait Expire: Send + Sync + 'static {
 /// limit, and long enough that a far deadline costs one wake-up a day.
 pub(crate) const MAX_QUEUE_WAIT: Duration = Duration::from_secs(24 * 3600);
 
+/// The furthest past the queue's last fired deadline an entry is queued: 700 days, below the
+/// queue's limit of 2^36 ms (~795 days).
+const MAX_SPAN: Duration = Duration::from_secs(700 * 24 * 3600);
+
 /// Entries popped per pass of the driver before it runs them (bounds the time the queue is
 /// locked in a storm of deadlines).
 const MAX_PER_PASS: usize = 256;
 
-/// The delay queue and the last time the driver polled it (what the queue measures from).
+/// The delay queue, and a lower bound of its own "now": its creation, or the latest deadline
+/// that fired since.
 struct Queue {
     entries: DelayQueue<Arc<dyn Expire>>,
-    polled_at: Instant,
+    advanced_to: Instant,
 }
 
 impl Default for Queue {
     fn default() -> Self {
         Self {
             entries: DelayQueue::new(),
-            polled_at: Instant::now(),
+            advanced_to: Instant::now(),
         }
+    }
+}
+
+impl Queue {
+    /// Where `at` is queued (see the module doc).
+    fn queued_at(&self, at: Instant, now: Instant) -> Instant {
+        let horizon = now.checked_add(MAX_QUEUE_WAIT).unwrap_or(at);
+        let span = self.advanced_to.checked_add(MAX_SPAN).unwrap_or(at);
+        at.min(horizon).min(span)
     }
 }
 
@@ -111,12 +130,6 @@ impl Deadlines {
     }
 }
 
-/// Where `at` is queued: itself, or the horizon when it lies further ahead (see the module doc).
-fn queued_at(at: Instant, now: Instant) -> Instant {
-    now.checked_add(MAX_QUEUE_WAIT)
-        .map_or(at, |horizon| at.min(horizon))
-}
-
 /// One socket's place in the queue; disarmed when dropped.
 pub(crate) struct TimerSlot {
     deadlines: Arc<Deadlines>,
@@ -157,7 +170,8 @@ impl TimerSlot {
         match (armed.as_mut(), at) {
             (Some((_, current)), Some(at)) if *current == at => {}
             (Some((key, current)), Some(at)) => {
-                queue.entries.reset_at(key, queued_at(at, now));
+                let queued = queue.queued_at(at, now);
+                queue.entries.reset_at(key, queued);
                 *current = at;
             }
             (Some((key, _)), None) => {
@@ -170,15 +184,14 @@ impl TimerSlot {
             }
             (None, Some(at)) => {
                 if queue.entries.is_empty()
-                    && now.saturating_duration_since(queue.polled_at) > MAX_QUEUE_WAIT
+                    && now.saturating_duration_since(queue.advanced_to) > MAX_QUEUE_WAIT
                 {
                     // Idle longer than the horizon: a fresh queue measures from now.
                     *queue = Queue::default();
                     self.deadlines.wake_driver();
                 }
-                let key = queue
-                    .entries
-                    .insert_at(self.on_expiry.clone(), queued_at(at, now));
+                let queued = queue.queued_at(at, now);
+                let key = queue.entries.insert_at(self.on_expiry.clone(), queued);
                 *armed = Some((key, at));
             }
             (None, None) => {}
@@ -196,8 +209,23 @@ impl Drop for TimerSlot {
     }
 }
 
+/// Marks the driver stopped if `drive` unwinds (its normal end does so under the queue lock), so
+/// that the next armed deadline starts another.
+struct Driving(Weak<Deadlines>);
+
+impl Drop for Driving {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            if let Some(deadlines) = self.0.upgrade() {
+                deadlines.driving.store(false, Ordering::Release);
+            }
+        }
+    }
+}
+
 /// Pops the due entries and runs them; ends when the queue is empty or gone.
 async fn drive(deadlines: Weak<Deadlines>) {
+    let _driving = Driving(deadlines.clone());
     loop {
         let due = poll_fn(|cx| {
             let Some(deadlines) = deadlines.upgrade() else {
@@ -205,7 +233,6 @@ async fn drive(deadlines: Weak<Deadlines>) {
             };
             *deadlines.driver.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
             let mut queue = deadlines.lock();
-            queue.polled_at = Instant::now();
             if queue.entries.is_empty() {
                 // No socket waits: end (the next `set` starts a driver again). Decided under the
                 // queue lock, so an insert either sees this or is seen here.
@@ -216,6 +243,8 @@ async fn drive(deadlines: Weak<Deadlines>) {
             while due.len() < MAX_PER_PASS {
                 match queue.entries.poll_expired(cx) {
                     Poll::Ready(Some(expired)) => {
+                        // The queue's "now" has reached this deadline.
+                        queue.advanced_to = queue.advanced_to.max(expired.deadline());
                         let item = expired.into_inner();
                         *item.armed().lock().unwrap_or_else(|e| e.into_inner()) = None;
                         due.push(item);
@@ -232,7 +261,18 @@ async fn drive(deadlines: Weak<Deadlines>) {
         })
         .await;
         match due {
-            Some(due) => due.into_iter().for_each(|item| item.expire()),
+            Some(due) => {
+                for item in due {
+                    // One socket's failure must not stop every other socket's deadlines.
+                    let ran =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| item.expire()));
+                    if ran.is_err() {
+                        tracing::error!("a socket's deadline handler panicked; the others go on");
+                    }
+                }
+                // Let other tasks run between batches of a mass expiry.
+                tokio::task::yield_now().await;
+            }
             None => return,
         }
     }
@@ -301,5 +341,60 @@ mod tests {
             !deadlines.driving.load(Ordering::Acquire),
             "no driver without deadlines"
         );
+    }
+
+    /// An entry is never queued further than MAX_SPAN past the queue's last fired deadline,
+    /// whatever the deadline and however long nothing fired (moving entries does not move the
+    /// queue's "now"; its own slot boundaries usually do, but a queue whose entries always move
+    /// first would otherwise reach its ~795-day limit).
+    #[tokio::test(start_paused = true)]
+    async fn entries_stay_within_the_queues_range() {
+        let queue = Queue::default();
+        let day = Duration::from_secs(24 * 3600);
+        let t0 = queue.advanced_to;
+        // Nothing fired for 800 days: the entry is due at the span's end, at once.
+        let now = t0 + 800 * day;
+        assert_eq!(queue.queued_at(now + 30 * day, now), t0 + MAX_SPAN);
+        assert!(MAX_SPAN < Duration::from_millis((1 << 36) - 1));
+        // Otherwise: the deadline, or the horizon.
+        let now = t0 + day;
+        assert_eq!(
+            queue.queued_at(now + Duration::from_secs(5), now),
+            now + Duration::from_secs(5)
+        );
+        assert_eq!(queue.queued_at(now + 30 * day, now), now + MAX_QUEUE_WAIT);
+    }
+
+    struct Panics {
+        armed: Armed,
+    }
+
+    impl Expire for Panics {
+        fn armed(&self) -> &Armed {
+            &self.armed
+        }
+        fn expire(self: Arc<Self>) {
+            panic!("a handler that panics");
+        }
+    }
+
+    /// One socket's handler panics: the others' deadlines still fire, now and later.
+    #[tokio::test(start_paused = true)]
+    async fn a_panicking_handler_does_not_stop_the_others() {
+        let deadlines = Arc::new(Deadlines::default());
+        let bad = TimerSlot::new(
+            deadlines.clone(),
+            Arc::new(Panics {
+                armed: Mutex::new(None),
+            }),
+        );
+        let (good, fired) = slot(&deadlines);
+        bad.set(Some(Instant::now() + Duration::from_secs(1)));
+        good.set(Some(Instant::now() + Duration::from_secs(1)));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(fired.fired.load(Ordering::SeqCst), 1);
+        good.set(Some(Instant::now() + Duration::from_secs(1)));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(fired.fired.load(Ordering::SeqCst), 2);
     }
 }

@@ -187,6 +187,9 @@ pub enum ConfigError {
          call claims::<T>() first"
     )]
     ClaimsAfterTypedSetting(&'static str),
+    /// A leeway of more than a day: it would accept expired tokens for that long.
+    #[error("a leeway of {0:?} is more than a day: clock skew is seconds, set it to that")]
+    LeewayTooLarge(std::time::Duration),
     /// No jsonwebtoken crypto backend is enabled.
     #[error("no crypto backend: enable the `aws-lc-rs` or `rust-crypto` feature")]
     NoCryptoBackend,

@@ -133,6 +133,9 @@ pub enum JwksError {
     /// A redirect left `https` (or went from loopback `http` elsewhere), or there were too many.
     #[error("{0}")]
     InsecureRedirect(String),
+    /// The options contradict each other.
+    #[error("invalid JwksOptions: {0}")]
+    InvalidOptions(&'static str),
     /// The request failed or timed out.
     #[error("the request failed")]
     Http(#[source] reqwest::Error),
@@ -305,6 +308,9 @@ impl Jwks {
     }
 
     async fn start(source: Source, options: JwksOptions) -> Result<Self, JwksError> {
+        if options.min_ttl > options.max_ttl {
+            return Err(JwksError::InvalidOptions("min_ttl is longer than max_ttl"));
+        }
         let client = http_client(options.timeout)?;
         let inner = Arc::new(JwksInner {
             source,
@@ -557,7 +563,9 @@ async fn refresh_in_background(inner: Weak<JwksInner>) {
         let expires_at = strong.expires_at();
         let now = Instant::now();
         let remaining = expires_at.saturating_duration_since(now);
-        let wake = crate::time::deadline_after(now, remaining.mul_f32(0.9));
+        // At least a second apart, even when the provider says `no-store` and `min_ttl` is 0.
+        let wait = remaining.mul_f32(0.9).max(Duration::from_secs(1));
+        let wake = crate::time::deadline_after(now, wait);
         drop(strong);
         tokio::time::sleep_until(wake).await;
         let Some(strong) = inner.upgrade() else {

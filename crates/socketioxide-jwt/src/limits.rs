@@ -26,16 +26,22 @@ pub(crate) enum PendingKey {
 }
 
 impl PendingKey {
-    /// The key of a client address: an IPv4 address (IPv4-mapped IPv6 included) as is, an IPv6
-    /// address by its /64.
+    /// The key of a client address (see [`client_key`]).
     pub(crate) fn address(ip: IpAddr) -> Self {
-        Self::Address(match ip {
-            IpAddr::V4(v4) => IpAddr::V4(v4),
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => IpAddr::V4(v4),
-                None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
-            },
-        })
+        Self::Address(client_key(ip))
+    }
+}
+
+/// What one client holds, as limits count it: an IPv4 address (IPv4-mapped IPv6 included) as
+/// is, an IPv6 address by its /64 (what one host or one customer is usually given: counting
+/// single IPv6 addresses would let one host have 2^64 of them).
+pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
     }
 }
 
@@ -206,8 +212,9 @@ struct IpRecord {
     blocked_until: Option<Instant>,
 }
 
-/// At most this many IPs are tracked; beyond, expired records are dropped first, then new IPs
-/// are not tracked (authentication itself is unaffected).
+/// At most this many clients are tracked; beyond, expired records are dropped first, then the
+/// record closest to its end, so that new addresses are always tracked (authentication itself is
+/// unaffected).
 const MAX_TRACKED_IPS: usize = 100_000;
 
 /// Failed authentications per client IP.
@@ -229,10 +236,10 @@ impl FailureTracker {
         self.records.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Whether `ip` is cooling down.
+    /// Whether `ip` (its /64, for IPv6) is cooling down.
     pub(crate) fn is_blocked(&self, ip: IpAddr, now: Instant) -> bool {
         self.lock()
-            .get(&ip)
+            .get(&client_key(ip))
             .and_then(|r| r.blocked_until)
             .is_some_and(|until| now < until)
     }
@@ -240,6 +247,7 @@ impl FailureTracker {
     /// Records a failure; returns whether the IP is now blocked.
     pub(crate) fn record_failure(&self, ip: IpAddr, now: Instant) -> bool {
         let limit = self.limit;
+        let ip = client_key(ip);
         let mut records = self.lock();
         if records.len() >= MAX_TRACKED_IPS && !records.contains_key(&ip) {
             records.retain(|_, r| {
@@ -247,7 +255,18 @@ impl FailureTracker {
                     || now.duration_since(r.window_started) < limit.window
             });
             if records.len() >= MAX_TRACKED_IPS {
-                return false;
+                // Still full of live records: make room by forgetting the one that ends first.
+                let ends = |r: &IpRecord| {
+                    r.blocked_until
+                        .unwrap_or(crate::time::deadline_after(r.window_started, limit.window))
+                };
+                if let Some(oldest) = records
+                    .iter()
+                    .min_by_key(|(_, r)| ends(r))
+                    .map(|(ip, _)| *ip)
+                {
+                    records.remove(&oldest);
+                }
             }
         }
         let record = records.entry(ip).or_insert(IpRecord {
@@ -266,7 +285,7 @@ impl FailureTracker {
         }
         record.failures = record.failures.saturating_add(1);
         if record.failures > limit.max_failures && record.blocked_until.is_none() {
-            record.blocked_until = Some(now + limit.cooldown);
+            record.blocked_until = Some(crate::time::deadline_after(now, limit.cooldown));
         }
         record.blocked_until.is_some()
     }
@@ -324,6 +343,43 @@ mod tests {
         drop(held);
         assert_eq!(gauge.current(), 2);
         assert_eq!(gauge.keys_held(), 2, "the flooding address's entry is gone");
+    }
+
+    /// Failures count per /64 for IPv6, and a full table still tracks new addresses.
+    #[test]
+    fn failures_by_64_and_new_addresses_always_tracked() {
+        let limit = FailedAuthLimit::new(1, Duration::from_secs(10), Duration::from_secs(30));
+        let tracker = FailureTracker::new(limit);
+        let t0 = Instant::now();
+        let a: IpAddr = "2001:db8:7:7::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:7:7:ffff::2".parse().unwrap();
+        assert!(!tracker.record_failure(a, t0));
+        assert!(
+            tracker.record_failure(b, t0),
+            "the same /64: the second failure blocks"
+        );
+        assert!(tracker.is_blocked("2001:db8:7:7::99".parse().unwrap(), t0));
+        assert!(!tracker.is_blocked("2001:db8:7:8::1".parse().unwrap(), t0));
+        {
+            let mut records = tracker.lock();
+            for i in 0..MAX_TRACKED_IPS as u32 {
+                records.insert(
+                    IpAddr::V4(i.into()),
+                    IpRecord {
+                        window_started: t0,
+                        failures: 1,
+                        blocked_until: None,
+                    },
+                );
+            }
+        }
+        let newcomer: IpAddr = "198.51.100.7".parse().unwrap();
+        tracker.record_failure(newcomer, t0 + Duration::from_secs(1));
+        assert!(
+            tracker.record_failure(newcomer, t0 + Duration::from_secs(1)),
+            "a new address is tracked even when the table is full"
+        );
+        assert!(tracker.lock().len() <= MAX_TRACKED_IPS + 1);
     }
 
     #[test]

@@ -59,7 +59,7 @@ impl TokenIssuer {
             sub,
             role,
             iat: now,
-            exp: now + self.ttl.as_secs(),
+            exp: now.saturating_add(self.ttl.as_secs()),
             jti: hex::encode(jti),
             iss: &self.issuer,
             aud: self.audience.as_deref(),
