@@ -210,6 +210,12 @@ async fn the_token_cookie_is_read_when_configured() {
     )
     .await;
     assert_error_object(&both.body, "token_expired");
+    // The cookie twice (one tossed in by a sibling subdomain): neither is trusted.
+    let mallory = sign(&claims("mallory", 600));
+    let tossed = format!("session={mallory}; theme=dark; session={token}");
+    let twice = get_me(&server, "/api/me", &[("cookie", &tossed)]).await;
+    assert_eq!(twice.status, StatusCode::UNAUTHORIZED);
+    assert_error_object(&twice.body, "credentials_bad_format");
     // Without the setting, the cookie is not read.
     let strict = start(auth_without_cookie()).await;
     let ignored = get_me(&strict, "/api/me", &[("cookie", &cookie)]).await;

@@ -19,12 +19,10 @@ fn request_token<'a, C>(parts: &'a Parts, auth: &JwtAuth<C>) -> Result<Option<&'
     if let Some(token) = bearer_token(&parts.headers)? {
         return Ok(Some(token));
     }
-    Ok(auth
-        .inner
-        .gate
-        .token_cookie
-        .as_deref()
-        .and_then(|name| cookie_token(&parts.headers, name)))
+    match auth.inner.gate.token_cookie.as_deref() {
+        Some(name) => cookie_token(&parts.headers, name),
+        None => Ok(None),
+    }
 }
 
 /// The verified claims of a REST request, from `Authorization: Bearer <token>` (or the cookie

@@ -411,6 +411,11 @@ where
     /// REST (feature `axum`): also read the token from this cookie when a request has no
     /// `Authorization` header. Off by default.
     ///
+    /// A request that carries the cookie twice is refused (`credentials_bad_format`): a sibling
+    /// subdomain can add a cookie of the same name for the parent domain. Prefer a `__Host-`
+    /// name (e.g. `__Host-token`, set `Secure`, `Path=/`, no `Domain`), which only this host can
+    /// set.
+    ///
     /// <div class="warning">A cookie is sent by the browser on cross-site requests too: protect
     /// state-changing routes against CSRF (a `SameSite=Strict` cookie, or a header check).</div>
     #[cfg(feature = "axum")]

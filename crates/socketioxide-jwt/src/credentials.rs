@@ -269,17 +269,28 @@ pub(crate) fn bearer_token(headers: &http::HeaderMap) -> Result<Option<&str>, Au
 }
 
 /// The value of the cookie `name` (REST requests only: browsers send cookies cross-site too).
+///
+/// A name sent twice is `credentials_bad_format`: a sibling subdomain can set a cookie of the
+/// same name for the parent domain (cookie tossing), and taking the first or the last would let
+/// it choose whose token the request carries. A `__Host-` name cannot be set that way.
 #[cfg(feature = "axum")]
-pub(crate) fn cookie_token<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
-    headers
+pub(crate) fn cookie_token<'a>(
+    headers: &'a http::HeaderMap,
+    name: &str,
+) -> Result<Option<&'a str>, AuthError> {
+    let mut found = headers
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(cookie::Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|c| c.name() == name)
-        .and_then(|c| c.value_raw())
-        .filter(|v| !v.is_empty())
+        .filter(|c| c.name() == name);
+    let first = found.next();
+    if found.next().is_some() {
+        return Err(AuthError::new(ErrorCode::CredentialsBadFormat)
+            .with_source("the token cookie was sent more than once"));
+    }
+    Ok(first.and_then(|c| c.value_raw()).filter(|v| !v.is_empty()))
 }
 
 /// `s` without a leading `Bearer ` (any case, RFC 7235 §2.1), trimmed; `s` trimmed otherwise.

@@ -45,6 +45,13 @@ type MiddlewareFuture<'a> =
 ///
 /// Made by [`JwtAuth::on_authenticated`]; give it to `io.ns` or `io.dyn_ns`. For checks that
 /// may refuse a socket, use `JwtAuthBuilder::check`.
+///
+/// <div class="warning">Do not wrap it with socketioxide's <code>ConnectHandler::with(middleware)</code>:
+/// socketioxide's layering replaces the handler's own middleware, which is where the gate admits
+/// the socket, so every socket of such a namespace is disconnected at once (it fails closed).
+/// Put what the middleware would do in <code>JwtAuthBuilder::check</code> (claims),
+/// <code>client_ip</code> and <code>failed_auth_limit</code> (addresses), or a tower layer in front of
+/// the Socket.IO layer (requests).</div>
 pub struct OnAuthenticated<C, H> {
     auth: JwtAuth<C>,
     handler: H,

@@ -104,6 +104,46 @@ struct Store {
     outbox: Mutex<VecDeque<Revocation>>,
     recovering: AtomicBool,
     list: Weak<ListInner>,
+    /// How many times in a row Redis refused the outbox's first revocation.
+    front_rejections: std::sync::atomic::AtomicU32,
+}
+
+/// A revocation Redis refused this many times in a row (an error reply, not an outage) is set
+/// aside, so that the ones queued behind it still reach the other processes.
+const MAX_REJECTIONS: u32 = 3;
+
+/// Error replies that say "later", not "never": a loading, busy or failing-over server.
+const TRANSIENT_REPLIES: [&str; 7] = [
+    "LOADING",
+    "BUSY",
+    "TRYAGAIN",
+    "MASTERDOWN",
+    "CLUSTERDOWN",
+    "READONLY",
+    "OOM",
+];
+
+/// Why a send failed: Redis could not be reached (or was busy), or it refused this revocation.
+#[derive(Debug)]
+enum SendFailure {
+    Unreachable(RevocationError),
+    Rejected(::redis::RedisError),
+}
+
+impl SendFailure {
+    fn from_redis(e: ::redis::RedisError) -> Self {
+        match e.code() {
+            Some(code) if !TRANSIENT_REPLIES.contains(&code) => Self::Rejected(e),
+            _ => Self::Unreachable(unavailable(e)),
+        }
+    }
+
+    fn into_error(self) -> RevocationError {
+        match self {
+            Self::Unreachable(e) => e,
+            Self::Rejected(e) => unavailable(e),
+        }
+    }
 }
 
 impl Store {
@@ -116,10 +156,17 @@ impl Store {
 
     /// Stores `revocation` (with the expiry of what it revokes) and tells the other processes.
     async fn send(&self, revocation: &Revocation) -> Result<(), RevocationError> {
+        self.try_send(revocation)
+            .await
+            .map_err(SendFailure::into_error)
+    }
+
+    async fn try_send(&self, revocation: &Revocation) -> Result<(), SendFailure> {
         let until = match revocation {
             Revocation::Token { until, .. } | Revocation::User { until, .. } => *until,
         };
-        let json = serde_json::to_string(revocation).map_err(unavailable)?;
+        let json = serde_json::to_string(revocation)
+            .map_err(|e| SendFailure::Unreachable(unavailable(e)))?;
         let mut conn = self.conn.clone();
         let mut cmd = ::redis::cmd("EVAL");
         cmd.arg(STORE_AND_PUBLISH)
@@ -131,8 +178,8 @@ impl Store {
         let sent = cmd.query_async::<()>(&mut conn);
         tokio::time::timeout(self.options.timeout, sent)
             .await
-            .map_err(unavailable)?
-            .map_err(unavailable)
+            .map_err(|e| SendFailure::Unreachable(unavailable(e)))?
+            .map_err(SendFailure::from_redis)
     }
 
     fn lock_outbox(&self) -> std::sync::MutexGuard<'_, VecDeque<Revocation>> {
@@ -222,6 +269,7 @@ impl RevocationList {
             outbox: Mutex::default(),
             recovering: AtomicBool::new(false),
             list: Arc::downgrade(&list.inner),
+            front_rejections: std::sync::atomic::AtomicU32::new(0),
         });
         list.set_backend(Arc::new(RedisBackend {
             store: store.clone(),
@@ -351,9 +399,25 @@ async fn flush_and_reload(
         let Some(next) = store.lock_outbox().front().cloned() else {
             break;
         };
-        store.send(&next).await?;
+        match store.try_send(&next).await {
+            Ok(()) => {
+                store.front_rejections.store(0, Ordering::SeqCst);
+                sent += 1;
+            }
+            Err(SendFailure::Rejected(e)) => {
+                let rejections = store.front_rejections.fetch_add(1, Ordering::SeqCst) + 1;
+                if rejections < MAX_REJECTIONS {
+                    return Err(unavailable(e));
+                }
+                // Refused every time: set it aside (it applies in this process already) so that
+                // later revocations flow.
+                store.front_rejections.store(0, Ordering::SeqCst);
+                tracing::error!(kind = next.kind_label(), error = %e, "Redis refuses this revocation: set aside, the ones queued after it go on");
+                crate::metrics::revocation(next.kind_label(), "set_aside");
+            }
+            Err(SendFailure::Unreachable(e)) => return Err(e),
+        }
         store.lock_outbox().pop_front();
-        sent += 1;
     }
     let mut conn = store.conn.clone();
     let loaded = tokio::time::timeout(
