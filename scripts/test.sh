@@ -88,6 +88,9 @@ say "JS client: unit tests and tests against the real demo server"
 say "The demo as a user meets it: identity rule, instances sharing a data directory, logs"
 (cd e2e/node && node --test demo.test.mjs)
 
+say "Instances on one fresh data directory start together: 2-5 at once, 10 rounds (the README names the 50-round version)"
+node e2e/node/data-dir-race.mjs --rounds 10
+
 say "Hostile tokens: every exp / nbf / iat JSON can hold, another API's aud, a key fetch redirected off https"
 (cd e2e/node && node --test hostile.test.mjs)
 

@@ -37,6 +37,8 @@ pub enum StoreError {
     Hash(String),
     #[error("background task failed")]
     Join(#[from] tokio::task::JoinError),
+    #[error("cannot lock the database for its setup")]
+    Lock(#[from] std::io::Error),
     /// Too many password hashes waiting (see [`crate::hashing`]).
     #[error(transparent)]
     Busy(#[from] Busy),
@@ -57,6 +59,16 @@ impl UserStore {
     /// directory at once: WAL journal, a busy timeout, and seeding that inserts only what is
     /// missing.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        // One instance at a time opens and sets up the database: SQLite can answer SQLITE_BUSY
+        // at once, without waiting out the busy timeout, while another connection switches the
+        // journal to WAL or writes the first schema (seen with instances started together on a
+        // fresh directory). The lock (flock) is released when `init` is dropped, at the end.
+        let init = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("users.sqlite3.init-lock"))?;
+        init.lock()?;
         let conn = Connection::open(dir.join("users.sqlite3"))?;
         // Other instances may hold the write lock for a moment (seeding, WAL switch).
         conn.busy_timeout(BUSY_TIMEOUT)?;
