@@ -106,6 +106,9 @@ say "Metrics: /metrics scraped after real sockets (every outcome, exact gauges)"
 say "Several instances: 3 chat-demo processes on a throwaway redis-server"
 (cd e2e/node && node --test cluster.test.mjs)
 
+say "A revocation Redis always refuses is set aside: the ones after it reach the other instances (ACL on a throwaway redis-server)"
+(cd e2e/node && node --test revocation-poison.test.mjs)
+
 say "Rooms granted by claims, the sockets-per-user cap and the expiry warning: 3 chat-demo processes on a throwaway redis-server"
 (cd e2e/node && node --test features.test.mjs)
 
