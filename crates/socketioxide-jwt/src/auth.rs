@@ -10,6 +10,7 @@ use crate::claims::StandardClaims;
 use crate::deadlines::Deadlines;
 use crate::error::AuthError;
 use crate::limits::{FailureTracker, PendingGauge};
+use crate::metrics::Via;
 use crate::protocol::EventNames;
 use crate::session::ExpiryRules;
 use crate::user_sockets::UserSockets;
@@ -88,12 +89,12 @@ impl GateSettings {
         }
     }
 
-    /// The `mode` label of decisions not tied to how a token arrived (expiry, revocation,
-    /// admission): `handshake` for a handshake-mode configuration, else `message`.
-    pub(crate) fn mode_label(&self) -> &'static str {
+    /// How tokens arrive, for decisions not tied to one token (expiry, revocation, admission):
+    /// the handshake for a handshake-mode configuration, else the `authenticate` event.
+    pub(crate) fn default_via(&self) -> Via {
         match self.mode {
-            AuthMode::Handshake => "handshake",
-            _ => "message",
+            AuthMode::Handshake => Via::Handshake,
+            _ => Via::Message,
         }
     }
 }

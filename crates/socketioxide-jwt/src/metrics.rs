@@ -40,10 +40,29 @@ impl Namespace {
 /// Counts one authentication decision.
 #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
 #[inline]
-pub(crate) fn authentication(outcome: &'static str, mode: &'static str, ns: &Namespace) {
+pub(crate) fn authentication(outcome: &'static str, via: Via, ns: &Namespace) {
     #[cfg(feature = "metrics")]
-    ::metrics::counter!(AUTHENTICATIONS, "outcome" => outcome, "mode" => mode, "namespace" => ns.0.clone())
+    ::metrics::counter!(AUTHENTICATIONS, "outcome" => outcome, "mode" => via.label(), "namespace" => ns.0.clone())
         .increment(1);
+}
+
+/// How a socket's token arrives: the `mode` label of metrics and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Via {
+    /// The `authenticate` event.
+    Message,
+    /// The connection's handshake.
+    Handshake,
+}
+
+impl Via {
+    /// The label's value.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Via::Message => "message",
+            Via::Handshake => "handshake",
+        }
+    }
 }
 
 /// A socket counted in [`SOCKETS`] under one state for as long as this lives.

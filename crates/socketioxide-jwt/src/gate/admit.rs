@@ -13,7 +13,7 @@ use socketioxide::socket::Socket;
 use socketioxide_core::Value;
 use tokio::time::Instant;
 
-use super::authenticate::AuthenticateHandler;
+use super::authenticate::AuthenticateEvent;
 use super::place::{take_place, Place};
 use super::refuse::refuse_handshake;
 use super::timer::SocketDeadline;
@@ -71,7 +71,7 @@ where
             }
             metrics::authentication(
                 SERVER_BUSY,
-                gate.mode_label(),
+                gate.default_via(),
                 &metrics::Namespace::new(s.ns()),
             );
             return Err(Box::new(SERVER_BUSY));
@@ -88,7 +88,7 @@ where
     s.extensions.insert(session.clone());
     s.on::<_, ViaAuthenticated<T>>(
         gate.events.authenticate.clone(),
-        AuthenticateHandler {
+        AuthenticateEvent {
             auth: auth.clone(),
             handler: handler.clone(),
         },

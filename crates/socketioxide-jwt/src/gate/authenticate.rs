@@ -18,7 +18,7 @@ use crate::app_handler::{AuthenticatedHandler, ViaAuthenticated};
 use crate::auth::JwtAuth;
 use crate::credentials::MessageCredentials;
 use crate::error::AuthError;
-use crate::metrics;
+use crate::metrics::{self, Via};
 use crate::protocol::{AuthenticateAck, ErrorCode};
 use crate::session::{session_of, Outcome, Session};
 use crate::time::wall_clock;
@@ -27,12 +27,12 @@ use crate::time::wall_clock;
 const PAYLOAD_OVERHEAD: usize = 1024;
 
 /// The `authenticate` event handler, registered at admission, before the client can speak.
-pub(crate) struct AuthenticateHandler<C, H> {
+pub(crate) struct AuthenticateEvent<C, H> {
     pub(crate) auth: JwtAuth<C>,
     pub(crate) handler: H,
 }
 
-impl<A, T, C, H> MessageHandler<A, ViaAuthenticated<T>> for AuthenticateHandler<C, H>
+impl<A, T, C, H> MessageHandler<A, ViaAuthenticated<T>> for AuthenticateEvent<C, H>
 where
     A: Adapter,
     H: AuthenticatedHandler<A, T>,
@@ -50,13 +50,13 @@ where
         let gate = &self.auth.inner.gate;
         if !session.record_attempt(Instant::now(), gate.max_auth_attempts_per_minute) {
             let err = AuthError::forbidden("too many authentication attempts");
-            return refuse_socket(s, &err, Some(ack), &self.auth, &session, "message");
+            return refuse_socket(s, &err, Some(ack), &self.auth, &session, Via::Message);
         }
         // Refuse an oversized payload before parsing it.
         if v.len() > self.auth.inner.verifier.max_token_len() + PAYLOAD_OVERHEAD {
             let err = AuthError::new(ErrorCode::InvalidToken)
                 .with_source("authenticate payload too large");
-            return refuse_socket(s, &err, Some(ack), &self.auth, &session, "message");
+            return refuse_socket(s, &err, Some(ack), &self.auth, &session, Via::Message);
         }
         // No payload at all (`["authenticate"]`) reads as missing credentials.
         let payload = match TryData::<MessageCredentials>::from_message_parts(&s, &mut v, &ack_id) {
@@ -113,7 +113,7 @@ async fn authenticate<A, T, C, H>(
                     go_live(&auth, &handler, s, session, registered, None, from);
                 }
                 Ok(Place::Closed) => {}
-                Err(err) => refuse_socket(s, &err, Some(ack), &auth, &session, "message"),
+                Err(err) => refuse_socket(s, &err, Some(ack), &auth, &session, Via::Message),
             }
         }
         Outcome::Refreshed(registered) => {
@@ -122,10 +122,10 @@ async fn authenticate<A, T, C, H>(
                 regrant(&auth, &s, &before, &after);
             }
             tracing::info!(sid = %s.id, ns = s.ns(), sub = registered.sub.as_deref(), "token refreshed");
-            metrics::authentication("refreshed", "message", &session.ns);
+            metrics::authentication("refreshed", Via::Message, &session.ns);
             emit_authenticated(&auth, &s, &registered);
         }
-        Outcome::Refused(err) => refuse_socket(s, &err, Some(ack), &auth, &session, "message"),
+        Outcome::Refused(err) => refuse_socket(s, &err, Some(ack), &auth, &session, Via::Message),
         Outcome::Ignored => {}
     }
 }

@@ -16,7 +16,7 @@ use crate::auth::JwtAuth;
 use crate::claims::RegisteredClaims;
 use crate::error::AuthError;
 use crate::keys::BoxFuture;
-use crate::metrics;
+use crate::metrics::{self, Via};
 use crate::protocol::{AuthenticatedPayload, PENDING_ROOM};
 use crate::session::Session;
 
@@ -59,11 +59,11 @@ pub(crate) fn go_live<A, T, C, H>(
         join_granted(auth, &s, &claims);
     }
     tracing::info!(sid = %s.id, ns = s.ns(), sub = registered.sub.as_deref(), "socket authenticated");
-    let mode = match from {
-        Caller::ConnectHandler => "handshake",
-        Caller::MessageHandler => "message",
+    let via = match from {
+        Caller::ConnectHandler => Via::Handshake,
+        Caller::MessageHandler => Via::Message,
     };
-    metrics::authentication("authenticated", mode, &session.ns);
+    metrics::authentication("authenticated", via, &session.ns);
     if !track_revocation(auth, &s, &session, &registered) {
         return;
     }
@@ -134,8 +134,8 @@ fn track_revocation<A: Adapter, C: Send + Sync + 'static>(
         registered,
         Box::new(move |err| {
             if let (Some(s), Some(session)) = (socket.upgrade(), weak_session.upgrade()) {
-                let mode = kick_auth.inner.gate.mode_label();
-                refuse_socket(s, &err, None, &kick_auth, &session, mode);
+                let via = kick_auth.inner.gate.default_via();
+                refuse_socket(s, &err, None, &kick_auth, &session, via);
             }
         }),
     );
@@ -144,8 +144,8 @@ fn track_revocation<A: Adapter, C: Send + Sync + 'static>(
         return false;
     }
     if list.is_revoked(registered) {
-        let mode = auth.inner.gate.mode_label();
-        refuse_socket(s.clone(), &AuthError::revoked(), None, auth, session, mode);
+        let via = auth.inner.gate.default_via();
+        refuse_socket(s.clone(), &AuthError::revoked(), None, auth, session, via);
         return false;
     }
     true

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use crate::auth::JwtAuth;
 use crate::error::AuthError;
-use crate::metrics;
+use crate::metrics::{self, Via};
 use crate::protocol::ErrorCode;
 use crate::session::{Session, SessionState};
 
@@ -31,7 +31,7 @@ pub(crate) fn refuse_handshake<A: Adapter, C>(
     let ip = session.and_then(|s| s.client_ip);
     log_refusal(s, &err, ip);
     let ns = session.map_or_else(|| metrics::Namespace::new(s.ns()), |s| s.ns.clone());
-    metrics::authentication(err.code().as_str(), "handshake", &ns);
+    metrics::authentication(err.code().as_str(), Via::Handshake, &ns);
     count_failure(auth, ip);
     Box::new(err)
 }
@@ -46,10 +46,10 @@ pub(crate) fn refuse_socket<A: Adapter, C>(
     ack: Option<AckSender<A>>,
     auth: &JwtAuth<C>,
     session: &Session<C>,
-    mode: &'static str,
+    via: Via,
 ) {
     log_refusal(&s, err, session.client_ip);
-    metrics::authentication(err.code().as_str(), mode, &session.ns);
+    metrics::authentication(err.code().as_str(), via, &session.ns);
     session.update(SessionState::close);
     if err.code() != ErrorCode::TokenExpired {
         count_failure(auth, session.client_ip);

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use super::refuse::refuse_socket;
 use crate::auth::JwtAuth;
 use crate::deadlines::{Armed, Expire};
+use crate::metrics::Via;
 use crate::protocol::ErrorCode;
 use crate::session::{Due, Session};
 use crate::time::wall_clock;
@@ -59,11 +60,11 @@ impl<A: Adapter, C: Send + Sync + 'static> Expire for SocketDeadline<A, C> {
             }
             Some(Due::Refuse(err)) => {
                 // Waiting for `authenticate`, or a token that expired however it came.
-                let mode = match err.code() {
-                    ErrorCode::Timeout => "message",
-                    _ => auth.inner.gate.mode_label(),
+                let via = match err.code() {
+                    ErrorCode::Timeout => Via::Message,
+                    _ => auth.inner.gate.default_via(),
                 };
-                refuse_socket(s, &err, None, auth, &session, mode);
+                refuse_socket(s, &err, None, auth, &session, via);
             }
             None => {}
         }

@@ -60,6 +60,16 @@ impl Revocation {
     }
 }
 
+/// How many revocations a [`RevocationList`] holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RevocationCounts {
+    /// Revoked tokens (by `jti`).
+    pub tokens: usize,
+    /// Revoked users (by `sub`).
+    pub users: usize,
+}
+
 /// Why a revocation could not be recorded (the local list is updated anyway).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -259,16 +269,17 @@ impl RevocationList {
         false
     }
 
-    /// How many revocations are held (tokens, users).
-    pub fn len(&self) -> (usize, usize) {
-        let tokens = self.inner.tokens.read().map(|t| t.len()).unwrap_or(0);
-        let users = self.inner.users.read().map(|u| u.len()).unwrap_or(0);
-        (tokens, users)
+    /// How many revocations are held, of each kind.
+    pub fn counts(&self) -> RevocationCounts {
+        RevocationCounts {
+            tokens: self.inner.tokens.read().map(|t| t.len()).unwrap_or(0),
+            users: self.inner.users.read().map(|u| u.len()).unwrap_or(0),
+        }
     }
 
     /// Whether nothing is revoked.
     pub fn is_empty(&self) -> bool {
-        self.len() == (0, 0)
+        self.counts() == RevocationCounts::default()
     }
 
     /// Records `revocation` and disconnects the matching sockets of this process.
