@@ -406,11 +406,7 @@ async fn fetch_bounded(
     {
         return Err(JwksError::TooLarge(max_bytes));
     }
-    let max_age = response
-        .headers()
-        .get(http::header::CACHE_CONTROL)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_max_age);
+    let max_age = max_age(response.headers());
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await? {
         if body.len() + chunk.len() > max_bytes {
@@ -429,23 +425,15 @@ async fn read_file(path: &PathBuf, max_bytes: usize) -> Result<Vec<u8>, JwksErro
     Ok(tokio::fs::read(path).await?)
 }
 
-/// `max-age=N` of a `Cache-Control` value; `no-cache`/`no-store` count as 0.
-fn parse_max_age(value: &str) -> Option<Duration> {
-    let mut max_age = None;
-    for directive in value.split(',').map(str::trim) {
-        let lower = directive.to_ascii_lowercase();
-        if lower == "no-cache" || lower == "no-store" {
-            return Some(Duration::ZERO);
-        }
-        if let Some(n) = lower.strip_prefix("max-age=") {
-            max_age = n
-                .trim_matches('"')
-                .parse::<u64>()
-                .ok()
-                .map(Duration::from_secs);
-        }
+/// `Cache-Control: max-age` of a response (the `headers` crate parses it); `no-cache` and
+/// `no-store` count as 0.
+fn max_age(headers: &http::HeaderMap) -> Option<Duration> {
+    use headers::HeaderMapExt as _;
+    let cache_control = headers.typed_get::<headers::CacheControl>()?;
+    if cache_control.no_cache() || cache_control.no_store() {
+        return Some(Duration::ZERO);
     }
-    max_age
+    cache_control.max_age()
 }
 
 #[derive(Deserialize)]
@@ -640,12 +628,16 @@ mod tests {
 
     #[test]
     fn cache_control() {
-        assert_eq!(
-            parse_max_age("public, max-age=600"),
-            Some(Duration::from_secs(600))
-        );
-        assert_eq!(parse_max_age("no-store"), Some(Duration::ZERO));
-        assert_eq!(parse_max_age("public"), None);
+        let parse = |value: &str| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(http::header::CACHE_CONTROL, value.parse().unwrap());
+            max_age(&headers)
+        };
+        assert_eq!(parse("public, max-age=600"), Some(Duration::from_secs(600)));
+        assert_eq!(parse("no-store"), Some(Duration::ZERO));
+        assert_eq!(parse("no-cache, max-age=600"), Some(Duration::ZERO));
+        assert_eq!(parse("public"), None);
+        assert_eq!(max_age(&http::HeaderMap::new()), None);
     }
 
     #[test]
