@@ -109,9 +109,12 @@ export async function login(url, username, password) {
   return (await res.json()).token;
 }
 
-/** `POST /admin/revoke` with `body` (`{ sub }` or `{ jti }`), as the demo's admin → the response. */
-export async function adminRevoke(url, body) {
-  const admin = await login(url, "admin", "admin-password");
+/**
+ * `POST /admin/revoke` with `body` (`{ sub }` or `{ jti }`), as the demo's admin → the response.
+ * `admin` is an admin token to reuse (the demo limits logins per address); else it logs in.
+ */
+export async function adminRevoke(url, body, admin) {
+  admin ??= await login(url, "admin", "admin-password");
   return fetch(`${url}/admin/revoke`, {
     method: "POST",
     headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
