@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the benchmark against socketioxide's own crates with the changes this project proposes
 # upstream (the *.patch files here, against the crates.io sources of engineioxide 0.17.9,
-# engineioxide-core 0.2.3 and socketioxide-core 0.20.0), for the extra rows "socketioxide +
+# engineioxide-core 0.2.3, socketioxide-core 0.20.0 and socketioxide 0.18.9), for the extra rows "socketioxide +
 # proposed patches":
 #
 #     bash bench/upstream/build.sh      # -> target/upstream/target/release/bench-server
@@ -23,7 +23,7 @@ for p in json.load(sys.stdin)['packages']:
 }
 rm -rf "$OUT/src" "$OUT/ws"
 mkdir -p "$OUT/src" "$OUT/ws"
-for crate in "engineioxide 0.17.9" "engineioxide-core 0.2.3" "socketioxide-core 0.20.0"; do
+for crate in "engineioxide 0.17.9" "engineioxide-core 0.2.3" "socketioxide-core 0.20.0" "socketioxide 0.18.9"; do
   set -- $crate
   cp -r "$(src_of "$1" "$2")" "$OUT/src/$1-$2"
 done
@@ -38,6 +38,7 @@ cat >> "$OUT/ws/Cargo.toml" <<TOML
 engineioxide = { path = "$OUT/src/engineioxide-0.17.9" }
 engineioxide-core = { path = "$OUT/src/engineioxide-core-0.2.3" }
 socketioxide-core = { path = "$OUT/src/socketioxide-core-0.20.0" }
+socketioxide = { path = "$OUT/src/socketioxide-0.18.9" }
 TOML
 cd "$OUT/ws"
 CARGO_TARGET_DIR="$OUT/target" cargo build --release -q -p socketioxide-jwt-bench

@@ -90,8 +90,19 @@ impl<A: Adapter> CoreAdapter<Emitter> for JwtAdapter<A> {
         self.inner.clone().init(on_success)
     }
 
+    /// Runs the inner adapter's close as a task of its own: socketioxide's `delete_ns` polls the
+    /// close once and drops it, which would leave a remote adapter's unsubscriptions undone.
     fn close(&self) -> impl std::future::Future<Output = Result<(), Self::Error>> + Send {
-        self.inner.close()
+        let inner = self.inner.clone();
+        async move {
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => runtime
+                    .spawn(async move { inner.close().await })
+                    .await
+                    .unwrap_or(Ok(())),
+                Err(_) => inner.close().await,
+            }
+        }
     }
 
     fn server_count(&self) -> impl std::future::Future<Output = Result<u16, Self::Error>> + Send {

@@ -10,12 +10,14 @@ use serde::de::DeserializeOwned;
 use socketioxide::extract::TryData;
 use socketioxide::handler::FromConnectParts;
 use socketioxide::socket::Socket;
+use socketioxide::SocketIo;
 use socketioxide_core::Value;
 use tokio::time::Instant;
 
 use super::authenticate::AuthenticateEvent;
+use super::children::Children;
 use super::place::{take_place, Place};
-use super::refuse::refuse_handshake;
+use super::refuse::{refuse_before_session, refuse_handshake};
 use super::timer::SocketDeadline;
 use crate::adapter::GatedAdapter;
 use crate::app_handler::{AuthenticatedHandler, ViaAuthenticated};
@@ -32,6 +34,7 @@ use crate::time::wall_clock;
 pub(crate) async fn admit<A, T, C, H>(
     auth: &JwtAuth<C>,
     handler: &H,
+    children: Option<&Arc<Children>>,
     s: Arc<Socket<A>>,
     auth_payload: &Option<Value>,
 ) -> Result<(), Box<dyn Display + Send>>
@@ -43,12 +46,25 @@ where
 {
     let gate = &auth.inner.gate;
     let now = Instant::now();
+    let ns = children.map_or_else(
+        || metrics::Namespace::new(s.ns()),
+        |children| children.label().clone(),
+    );
     let client_ip = gate.client_ip.as_ref().and_then(|f| f(s.req_parts()));
     if let (Some(failures), Some(ip)) = (&gate.failures, client_ip) {
         if failures.is_blocked(ip, now) {
             let err = AuthError::forbidden("too many failed authentications; retry later");
-            return Err(refuse_handshake(&s, auth, None, err));
+            return Err(refuse_before_session(&s, &ns, err));
         }
+    }
+    if let Some(children) = children {
+        // Counted before anything can refuse the socket, so that a refused socket's child goes too.
+        let Ok(io) = SocketIo::<A>::from_connect_parts(&s, auth_payload);
+        let Some(lease) = children.lease(&io, s.ns()) else {
+            metrics::authentication(SERVER_BUSY, gate.default_via(), &ns);
+            return Err(Box::new(SERVER_BUSY));
+        };
+        s.extensions.insert(Arc::new(lease));
     }
     let address = client_ip.or_else(|| peer_address(s.req_parts()));
     let shares = [
@@ -69,18 +85,14 @@ where
                     tracing::warn!(sid = %s.id, ns = s.ns(), max = gate.max_pending_per_session, "this engine.io session holds its share of pending sockets: connection refused")
                 }
             }
-            metrics::authentication(
-                SERVER_BUSY,
-                gate.default_via(),
-                &metrics::Namespace::new(s.ns()),
-            );
+            metrics::authentication(SERVER_BUSY, gate.default_via(), &ns);
             return Err(Box::new(SERVER_BUSY));
         }
     };
     s.join(PENDING_ROOM);
     let weak_socket = Arc::downgrade(&s);
     let session = Session::new(
-        SessionState::pending(now, gate.timeout, permit, metrics::Namespace::new(s.ns())),
+        SessionState::pending(now, gate.timeout, permit, ns),
         client_ip,
         gate.deadlines.clone(),
         |session| Arc::new(SocketDeadline::new(weak_socket, session, auth.clone())),
@@ -107,9 +119,9 @@ where
         Ok(None) if gate.mode == AuthMode::Either => return Ok(()),
         Ok(None) => {
             let err = ErrorCode::CredentialsRequired.into();
-            return Err(refuse_handshake(&s, auth, Some(&session), err));
+            return Err(refuse_handshake(&s, auth, &session, err));
         }
-        Err(e) => return Err(refuse_handshake(&s, auth, Some(&session), e)),
+        Err(e) => return Err(refuse_handshake(&s, auth, &session, e)),
     };
     session.update(|st| st.try_begin_verification());
     let result = auth.inner.verifier.verify(&token).await;
@@ -123,15 +135,15 @@ where
                 }
                 Ok(Place::Closed) => {
                     let err = AuthError::new(ErrorCode::Timeout);
-                    Err(refuse_handshake(&s, auth, Some(&session), err))
+                    Err(refuse_handshake(&s, auth, &session, err))
                 }
-                Err(e) => Err(refuse_handshake(&s, auth, Some(&session), e)),
+                Err(e) => Err(refuse_handshake(&s, auth, &session, e)),
             }
         }
-        Outcome::Refused(e) => Err(refuse_handshake(&s, auth, Some(&session), e)),
+        Outcome::Refused(e) => Err(refuse_handshake(&s, auth, &session, e)),
         Outcome::Refreshed(_) | Outcome::Ignored => {
             let err = AuthError::new(ErrorCode::Timeout);
-            Err(refuse_handshake(&s, auth, Some(&session), err))
+            Err(refuse_handshake(&s, auth, &session, err))
         }
     }
 }

@@ -16,6 +16,7 @@
 
 mod admit;
 mod authenticate;
+mod children;
 mod live;
 mod place;
 mod refuse;
@@ -30,8 +31,10 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::Socket;
+use socketioxide::SocketIo;
 use socketioxide_core::Value;
 
+use self::children::Children;
 use self::live::{go_live, Caller};
 use crate::adapter::GatedAdapter;
 use crate::app_handler::{AuthenticatedHandler, ViaAuthenticated};
@@ -43,7 +46,7 @@ type MiddlewareFuture<'a> =
 
 /// A connect handler that runs the application's handler only for authenticated sockets.
 ///
-/// Made by [`JwtAuth::on_authenticated`]; give it to `io.ns` or `io.dyn_ns`. For checks that
+/// Made by [`JwtAuth::on_authenticated`] for `io.ns` (and by [`JwtAuth::dyn_ns`]). For checks that
 /// may refuse a socket, use `JwtAuthBuilder::check`.
 ///
 /// <div class="warning">Do not wrap it with socketioxide's <code>ConnectHandler::with(middleware)</code>:
@@ -55,6 +58,8 @@ type MiddlewareFuture<'a> =
 pub struct OnAuthenticated<C, H> {
     auth: JwtAuth<C>,
     handler: H,
+    /// Set by [`JwtAuth::dyn_ns`]: the children of a dynamic namespace.
+    children: Option<Arc<Children>>,
 }
 
 impl<C, H: Clone> Clone for OnAuthenticated<C, H> {
@@ -62,6 +67,7 @@ impl<C, H: Clone> Clone for OnAuthenticated<C, H> {
         Self {
             auth: self.auth.clone(),
             handler: self.handler.clone(),
+            children: self.children.clone(),
         }
     }
 }
@@ -102,15 +108,64 @@ where
     ///         println!("{:?} is here", claims.sub);
     ///     },
     /// ));
-    /// // Dynamic namespaces are gated the same way.
-    /// io.dyn_ns("/tenant/{id}", auth.on_authenticated(async |_: SocketRef<A>| {}))?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    ///
+    /// For a dynamic namespace (`io.dyn_ns`), use [`JwtAuth::dyn_ns`].
     pub fn on_authenticated<H>(&self, handler: H) -> OnAuthenticated<C, H> {
         OnAuthenticated {
             auth: self.clone(),
             handler,
+            children: None,
         }
+    }
+
+    /// Gates a dynamic namespace: `io.dyn_ns(pattern, ..)` with [`on_authenticated`]'s handler,
+    /// plus what a dynamic namespace needs under a flood:
+    ///
+    /// - a child namespace (`/tenant/42` under `/tenant/{id}`) is removed once its last socket
+    ///   is gone, refused sockets included (socketioxide keeps every child it creates, with its
+    ///   adapter and, on Redis, its subscriptions);
+    /// - metrics are labelled with the pattern, not the concrete path, so a client cannot make
+    ///   one series per path it invents.
+    ///
+    /// `io.dyn_ns(pattern, auth.on_authenticated(handler))` gates the same way without either.
+    ///
+    /// # Errors
+    /// socketioxide's, when the pattern is invalid or overlaps one already registered.
+    ///
+    /// # Example
+    /// ```
+    /// use socketioxide::{extract::SocketRef, SocketIo};
+    /// use socketioxide_jwt::{JwtAuth, JwtLocalAdapter as A};
+    ///
+    /// let auth = JwtAuth::builder().hmac_secret(b"a-32-byte-long-secret-for-hs256!").build()?;
+    /// let (_layer, io) = SocketIo::builder().with_adapter::<A>(()).build_layer();
+    /// auth.dyn_ns(&io, "/tenant/{id}", async |socket: SocketRef<A>| {
+    ///     println!("authenticated on {}", socket.ns());
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// [`on_authenticated`]: JwtAuth::on_authenticated
+    pub fn dyn_ns<A, H, T>(
+        &self,
+        io: &SocketIo<A>,
+        pattern: impl Into<String>,
+        handler: H,
+    ) -> Result<(), socketioxide::NsInsertError>
+    where
+        A: GatedAdapter,
+        H: AuthenticatedHandler<A, T>,
+        T: Send + Sync + 'static,
+    {
+        let pattern = pattern.into();
+        let gated = OnAuthenticated {
+            auth: self.clone(),
+            handler,
+            children: Some(Arc::new(Children::new(&pattern))),
+        };
+        io.dyn_ns(pattern, gated)
     }
 }
 
@@ -147,6 +202,12 @@ where
         s: Arc<Socket<A>>,
         auth: &'a Option<Value>,
     ) -> MiddlewareFuture<'a> {
-        Box::pin(admit::admit(&self.auth, &self.handler, s, auth))
+        Box::pin(admit::admit(
+            &self.auth,
+            &self.handler,
+            self.children.as_ref(),
+            s,
+            auth,
+        ))
     }
 }

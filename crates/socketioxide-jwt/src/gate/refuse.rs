@@ -17,22 +17,29 @@ use crate::protocol::ErrorCode;
 use crate::session::{Session, SessionState};
 
 /// Refuses a connection at the handshake: returns the error for socketioxide to send as the
-/// `connect_error` message (its `Display`, the bare code). `session` is `None` when the socket was
-/// refused before it had one.
+/// `connect_error` message (its `Display`, the bare code).
 pub(crate) fn refuse_handshake<A: Adapter, C>(
     s: &Socket<A>,
     auth: &JwtAuth<C>,
-    session: Option<&Session<C>>,
+    session: &Session<C>,
     err: AuthError,
 ) -> Box<dyn Display + Send> {
-    if let Some(session) = session {
-        session.update(SessionState::close);
-    }
-    let ip = session.and_then(|s| s.client_ip);
-    log_refusal(s, &err, ip);
-    let ns = session.map_or_else(|| metrics::Namespace::new(s.ns()), |s| s.ns.clone());
-    metrics::authentication(err.code().as_str(), Via::Handshake, &ns);
-    count_failure(auth, ip);
+    session.update(SessionState::close);
+    log_refusal(s, &err, session.client_ip);
+    metrics::authentication(err.code().as_str(), Via::Handshake, &session.ns);
+    count_failure(auth, session.client_ip);
+    Box::new(err)
+}
+
+/// Refuses a connection before it has a session (a blocked address): like
+/// [`refuse_handshake`], without counting one more failure.
+pub(crate) fn refuse_before_session<A: Adapter>(
+    s: &Socket<A>,
+    ns: &metrics::Namespace,
+    err: AuthError,
+) -> Box<dyn Display + Send> {
+    log_refusal(s, &err, None);
+    metrics::authentication(err.code().as_str(), Via::Handshake, ns);
     Box::new(err)
 }
 
