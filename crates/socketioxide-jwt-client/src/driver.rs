@@ -1,0 +1,357 @@
+//! The glue between the [`Machine`] and rust_socketio: turns callbacks into [`Input`]s and
+//! carries out the [`Effect`]s. It decides nothing.
+//!
+//! Every task it starts (token fetches, timers, emits, reconnections) ends when the client is
+//! closed: they all run under one cancellation token.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use futures_util::FutureExt;
+use rust_socketio::asynchronous::{Client, ClientBuilder, ReconnectSettings};
+use rust_socketio::{Event, Payload};
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::AuthError;
+use crate::machine::{Effect, Input, Machine, Mode, Now, State};
+use crate::protocol::{token_payload, EventNames};
+use crate::token::{TokenError, TokenRequest, TokenSource};
+
+/// An application event handler (shared by every connection the client opens).
+pub(crate) type Handler = Arc<Mutex<Box<dyn FnMut(Value) + Send + Sync>>>;
+/// The wall clock.
+pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// The prefix rust_socketio puts before a `connect_error`'s payload in its error event.
+const CONNECT_ERROR_PREFIX: &str = "Received an ConnectError frame: ";
+
+/// What the application can observe: the state, and counters to wait on.
+#[derive(Debug, Clone)]
+pub(crate) struct Snapshot {
+    pub(crate) state: State,
+    pub(crate) authentications: u64,
+    /// Failures of the token source so far.
+    pub(crate) token_failures: u64,
+}
+
+/// Where and how to connect.
+pub(crate) struct Connection {
+    pub(crate) url: String,
+    pub(crate) namespace: String,
+    pub(crate) mode: Mode,
+    pub(crate) reconnect: bool,
+    pub(crate) events: EventNames,
+    pub(crate) handlers: Vec<(String, Handler)>,
+}
+
+/// One client's machine, transport and tasks.
+pub(crate) struct Driver {
+    machine: Mutex<Machine>,
+    snapshot: watch::Sender<Snapshot>,
+    token: TokenSource,
+    /// The token source's last failure, for the caller waiting on it.
+    token_error: Mutex<Option<TokenError>>,
+    connection: Connection,
+    clock: Clock,
+    client: tokio::sync::Mutex<Option<Client>>,
+    tasks: CancellationToken,
+}
+
+impl Driver {
+    pub(crate) fn new(
+        machine: Machine,
+        token: TokenSource,
+        connection: Connection,
+        clock: Clock,
+    ) -> Arc<Self> {
+        let snapshot = Snapshot {
+            state: machine.state().clone(),
+            authentications: 0,
+            token_failures: 0,
+        };
+        Arc::new(Self {
+            machine: Mutex::new(machine),
+            snapshot: watch::Sender::new(snapshot),
+            token,
+            token_error: Mutex::new(None),
+            connection,
+            clock,
+            client: tokio::sync::Mutex::new(None),
+            tasks: CancellationToken::new(),
+        })
+    }
+
+    pub(crate) fn subscribe(&self) -> watch::Receiver<Snapshot> {
+        self.snapshot.subscribe()
+    }
+
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        self.snapshot.borrow().clone()
+    }
+
+    /// The token source's last failure, once.
+    pub(crate) fn take_token_error(&self) -> Option<TokenError> {
+        lock(&self.token_error).take()
+    }
+
+    /// The current transport.
+    pub(crate) async fn client(&self) -> Option<Client> {
+        self.client.lock().await.clone()
+    }
+
+    fn now(&self) -> Now {
+        let wall = (self.clock)()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        // Jitter from the real clock's nanoseconds: enough to spread clients.
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        Now {
+            instant: Instant::now(),
+            unix: wall.as_secs(),
+            jitter: f64::from(nanos) / 1e9,
+        }
+    }
+
+    /// Feeds one input to the machine, publishes its state, carries out its effects.
+    pub(crate) fn step(self: &Arc<Self>, input: Input) {
+        let now = self.now();
+        let effects = {
+            let mut machine = lock(&self.machine);
+            let effects = machine.step(input, now);
+            self.snapshot.send_if_modified(|snapshot| {
+                let changed = snapshot.state != *machine.state()
+                    || snapshot.authentications != machine.authentications();
+                snapshot.state = machine.state().clone();
+                snapshot.authentications = machine.authentications();
+                changed
+            });
+            effects
+        };
+        for effect in effects {
+            self.run(effect);
+        }
+    }
+
+    fn run(self: &Arc<Self>, effect: Effect) {
+        let this = self.clone();
+        match effect {
+            Effect::FetchToken(request) => self.spawn(async move {
+                let result = this.token.get(request).await;
+                let result = result.map_err(|e| {
+                    let message = e.to_string();
+                    tracing::warn!(error = %message, ?request, "the token source failed");
+                    *lock(&this.token_error) = Some(e);
+                    this.snapshot.send_modify(|s| s.token_failures += 1);
+                    message
+                });
+                this.step(Input::Token(request, result));
+            }),
+            Effect::Authenticate(token) => self.spawn(async move {
+                let Some(client) = this.client().await else {
+                    return;
+                };
+                let event = this.connection.events.authenticate.as_str();
+                if let Err(e) = client.emit(event, token_payload(token)).await {
+                    tracing::warn!(error = %e, "could not send authenticate");
+                }
+            }),
+            Effect::Open(token) => self.spawn(async move {
+                if let Err(e) = this.open(token).await {
+                    tracing::warn!(error = %e, "could not connect");
+                    let err =
+                        AuthError::new("credentials_required", format!("could not connect: {e}"));
+                    this.step(Input::ConnectRefused(err));
+                }
+            }),
+            Effect::SetTimer(timer, delay, epoch) => self.spawn(async move {
+                tokio::time::sleep(delay).await;
+                this.step(Input::TimerFired(timer, epoch));
+            }),
+            Effect::Shutdown => {
+                self.tasks.cancel();
+                // Not under the cancellation: closing must happen (when a runtime is there to
+                // run it: a client dropped after its runtime has nothing left to close).
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    runtime.spawn(async move { this.shutdown().await });
+                }
+            }
+        }
+    }
+
+    /// Runs `task` until it ends or the client is closed.
+    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let closed = self.tasks.clone();
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            tokio::select! {
+                () = closed.cancelled() => {}
+                () = task => {}
+            }
+        });
+    }
+
+    /// Closes the transport (no reconnect of its own).
+    pub(crate) async fn shutdown(&self) {
+        let client = self.client.lock().await.take();
+        if let Some(client) = client {
+            let _ = client.disconnect().await;
+        }
+    }
+
+    /// Closes the current transport and opens a new one (with `token` in the handshake).
+    async fn open(self: &Arc<Self>, token: Option<String>) -> Result<(), rust_socketio::Error> {
+        let mut current = self.client.lock().await;
+        if let Some(old) = current.take() {
+            let _ = old.disconnect().await;
+        }
+        let client = self.builder(token).connect().await?;
+        *current = Some(client);
+        Ok(())
+    }
+
+    fn builder(self: &Arc<Self>, token: Option<String>) -> ClientBuilder {
+        let c = &self.connection;
+        let mut builder = ClientBuilder::new(c.url.clone())
+            .namespace(c.namespace.clone())
+            .reconnect(c.reconnect)
+            .reconnect_on_disconnect(c.reconnect)
+            .reconnect_delay(100, 2000);
+        if let Some(token) = token {
+            builder = builder.auth(token_payload(token));
+        }
+        let this = self.clone();
+        builder = builder.on_reconnect(move || {
+            let this = this.clone();
+            async move { this.reconnecting().await }.boxed()
+        });
+        let this = self.clone();
+        builder = builder.on(Event::Connect, move |_, _| {
+            this.step(Input::Connected);
+            async {}.boxed()
+        });
+        let this = self.clone();
+        builder = builder.on(Event::Close, move |_, _| {
+            this.step(Input::ConnectionLost);
+            async {}.boxed()
+        });
+        let this = self.clone();
+        builder = builder.on(c.events.authenticated.as_str(), move |payload, _| {
+            let info = serde_json::from_value(first_arg(&payload)).unwrap_or_default();
+            this.step(Input::Authenticated(info));
+            async {}.boxed()
+        });
+        let this = self.clone();
+        builder = builder.on(c.events.unauthorized.as_str(), move |payload, _| {
+            let err = AuthError::from_payload(&first_arg(&payload)).unwrap_or_else(unreadable);
+            this.step(Input::Unauthorized(err));
+            async {}.boxed()
+        });
+        let this = self.clone();
+        builder = builder.on(c.events.token_expiring.as_str(), move |_, _| {
+            this.step(Input::TokenExpiring);
+            async {}.boxed()
+        });
+        let this = self.clone();
+        builder = builder.on(Event::Error, move |payload, _| {
+            match connect_error(&payload) {
+                Some(err) => this.step(Input::ConnectRefused(err)),
+                None => tracing::debug!(error = ?payload, "socket.io client error"),
+            }
+            async {}.boxed()
+        });
+        for (event, handler) in &c.handlers {
+            let handler = handler.clone();
+            builder = builder.on(event.as_str(), move |payload, _| {
+                (lock(&handler))(first_arg(&payload));
+                async {}.boxed()
+            });
+        }
+        builder
+    }
+
+    /// The transport lost its connection and reconnects by itself: not authenticated until the
+    /// server says so again; in handshake mode, a token for the new handshake.
+    async fn reconnecting(self: &Arc<Self>) -> ReconnectSettings {
+        self.step(Input::ConnectionLost);
+        let mut settings = ReconnectSettings::new();
+        if self.connection.mode != Mode::Handshake {
+            return settings;
+        }
+        let next = lock(&self.machine).take_next_token();
+        let token = match next {
+            Some(token) => Ok(token),
+            None => self.token.get(TokenRequest::Reconnect).await,
+        };
+        match token {
+            Ok(token) => {
+                self.step(Input::HandshakeSent(token.clone()));
+                settings.auth(token_payload(token));
+            }
+            Err(e) => tracing::warn!(error = %e, "no token for the reconnect"),
+        }
+        settings
+    }
+}
+
+/// A refusal whose payload has no code: a refusal all the same (the server disconnects next).
+fn unreadable() -> AuthError {
+    AuthError::new(
+        "invalid_token",
+        "the server refused without a readable reason",
+    )
+}
+
+/// A `connect_error`'s payload, which rust_socketio hands over as text after a prefix.
+fn connect_error(payload: &Payload) -> Option<AuthError> {
+    let text = match payload {
+        Payload::Text(values) => values.first()?.as_str()?.to_owned(),
+        #[allow(deprecated)]
+        Payload::String(s) => s.clone(),
+        Payload::Binary(_) => return None,
+    };
+    let json = text.strip_prefix(CONNECT_ERROR_PREFIX)?;
+    let value: Value = serde_json::from_str(json).unwrap_or(Value::String(json.to_owned()));
+    Some(AuthError::from_payload(&value).unwrap_or_else(unreadable))
+}
+
+/// The first argument of an event.
+pub(crate) fn first_arg(payload: &Payload) -> Value {
+    match payload {
+        Payload::Text(values) => values.first().cloned().unwrap_or(Value::Null),
+        #[allow(deprecated)]
+        Payload::String(s) => serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone())),
+        Payload::Binary(_) => Value::Null,
+    }
+}
+
+fn lock<T: ?Sized>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn connect_errors_are_read_from_the_servers_payload() {
+        let text = |s: &str| Payload::Text(vec![json!(s)]);
+        let err = connect_error(&text(
+            r#"Received an ConnectError frame: {"message":"revoked","data":{"code":"revoked","message":"the token has been revoked"}}"#,
+        ));
+        assert_eq!(err.unwrap().message, "the token has been revoked");
+        let err = connect_error(&text(
+            r#"Received an ConnectError frame: {"message":"server_busy"}"#,
+        ));
+        assert_eq!(err.unwrap().code, "server_busy");
+        assert_eq!(connect_error(&text("websocket error")), None);
+    }
+}

@@ -1,0 +1,449 @@
+//! The client's state machine: what to do on each event, with no I/O and no clock of its own.
+//!
+//! [`Machine::step`] takes an [`Input`] (something the server, the transport, the token source,
+//! a timer or the application did) and the time ([`Now`]), updates the [`State`], and returns
+//! the [`Effect`]s for the glue ([`crate::driver`]) to carry out. Everything the client decides
+//! (when to refresh, whether a refusal can be recovered from, how long to wait after
+//! `server_busy`) is here, and unit-tested without sockets.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::error::AuthError;
+use crate::protocol::{AuthenticatedInfo, RECOVERABLE_CODES, SERVER_BUSY};
+use crate::token::TokenRequest;
+
+/// How the token travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Connect, then emit `authenticate` with `{ token }` (the default).
+    #[default]
+    Message,
+    /// In the handshake's `auth` payload.
+    Handshake,
+}
+
+/// Where the client is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum State {
+    /// Connecting or authenticating (again).
+    Connecting,
+    /// The server said `authenticated`.
+    Authenticated(AuthenticatedInfo),
+    /// The server said `server_busy`: connecting again after a backoff.
+    Waiting,
+    /// Refused for good.
+    Refused(AuthError),
+    /// Closed by the application.
+    Closed,
+}
+
+/// What happened.
+#[derive(Debug)]
+pub(crate) enum Input {
+    /// The client starts.
+    Start,
+    /// The namespace connected.
+    Connected,
+    /// The connection was lost or the server closed it (the transport reconnects by itself).
+    ConnectionLost,
+    /// The server refused the handshake (`connect_error`).
+    ConnectRefused(AuthError),
+    /// `authenticated`.
+    Authenticated(AuthenticatedInfo),
+    /// `unauthorized`.
+    Unauthorized(AuthError),
+    /// `token_expiring`.
+    TokenExpiring,
+    /// The application asked for a refresh.
+    RefreshRequested,
+    /// The token source answered.
+    Token(TokenRequest, Result<String, String>),
+    /// The glue sent this token in a handshake (the transport's own reconnect).
+    HandshakeSent(String),
+    /// A timer set by [`Effect::SetTimer`] ran out.
+    TimerFired(Timer, u64),
+    /// The application closed the client.
+    Close,
+}
+
+/// The machine's timers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Timer {
+    /// Time to refresh the token.
+    Refresh,
+    /// The backoff after `server_busy` is over.
+    BusyRetry,
+}
+
+/// What the glue must do.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Effect {
+    /// Ask the token source, then feed [`Input::Token`].
+    FetchToken(TokenRequest),
+    /// Emit `authenticate` with this token.
+    Authenticate(String),
+    /// Close the current connection (if any) and open a new one; in handshake mode with this
+    /// token in `auth`.
+    Open(Option<String>),
+    /// Feed [`Input::TimerFired`] with this timer and epoch after the delay.
+    SetTimer(Timer, Duration, u64),
+    /// Close the connection for good (no reconnect of the transport's own).
+    Shutdown,
+}
+
+/// The time, as the machine reads it: passed in, so that tests choose it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Now {
+    /// The monotonic clock (the rolling minute of refreshes).
+    pub(crate) instant: Instant,
+    /// The wall clock, in seconds since the epoch (only to read `exp` from servers that do not
+    /// send `expires_in_ms`).
+    pub(crate) unix: u64,
+    /// A number in `[0, 1)` for the backoff's jitter.
+    pub(crate) jitter: f64,
+}
+
+/// The settings the machine decides with.
+#[derive(Debug, Clone)]
+pub(crate) struct Rules {
+    pub(crate) mode: Mode,
+    /// Refresh this long before `exp` (never later than half the time left).
+    pub(crate) refresh_margin: Duration,
+    /// Ask for a new token after `token_expired` / `revoked`, at most this many times in a row
+    /// (`None`: never).
+    pub(crate) max_recoveries: Option<u32>,
+}
+
+/// At most this many refreshes in a rolling minute, below the server's own limit (10
+/// `authenticate` a minute by default), whatever the clocks say.
+pub(crate) const MAX_REFRESHES_PER_MINUTE: usize = 8;
+/// The shortest delay between a refresh being scheduled and sent.
+pub(crate) const REFRESH_FLOOR: Duration = Duration::from_millis(500);
+/// Backoff after `server_busy`: the first delay and the longest (full jitter).
+pub(crate) const BUSY_BACKOFF_MIN: Duration = Duration::from_secs(1);
+pub(crate) const BUSY_BACKOFF_MAX: Duration = Duration::from_secs(30);
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// The client's state machine.
+#[derive(Debug)]
+pub(crate) struct Machine {
+    rules: Rules,
+    state: State,
+    /// Recoveries (a new token after a refusal) in a row.
+    recoveries: u32,
+    /// `server_busy` answers in a row.
+    busy_attempts: u32,
+    /// The token last sent: what a refusal refers to.
+    last_token: Option<String>,
+    /// A token fetched after a refusal, for the next connection (message mode).
+    next_token: Option<String>,
+    /// The refusal being recovered from, while the new token is fetched.
+    recovering: Option<AuthError>,
+    /// A refresh token is being fetched or sent; until `authenticated` or a refusal.
+    refreshing: bool,
+    /// When the refreshes of the rolling minute started.
+    refreshes: VecDeque<Instant>,
+    /// Whether the namespace connected before (a `Reconnect` token from then on).
+    connected_before: bool,
+    /// Bumped whenever pending timers no longer apply.
+    epoch: u64,
+    /// `authenticated` answers so far: what [`AuthClient::refresh`](crate::AuthClient::refresh)
+    /// waits for.
+    authentications: u64,
+}
+
+impl Machine {
+    pub(crate) fn new(rules: Rules) -> Self {
+        Self {
+            rules,
+            state: State::Connecting,
+            recoveries: 0,
+            busy_attempts: 0,
+            last_token: None,
+            next_token: None,
+            recovering: None,
+            refreshing: false,
+            refreshes: VecDeque::new(),
+            connected_before: false,
+            epoch: 0,
+            authentications: 0,
+        }
+    }
+
+    pub(crate) fn state(&self) -> &State {
+        &self.state
+    }
+
+    pub(crate) fn authentications(&self) -> u64 {
+        self.authentications
+    }
+
+    /// The token for a handshake the transport makes by itself (its own reconnect): the one
+    /// fetched after a refusal, if any. The glue asks the source otherwise.
+    pub(crate) fn take_next_token(&mut self) -> Option<String> {
+        self.next_token.take()
+    }
+
+    /// One step: the new state is in [`Machine::state`], the effects are returned.
+    pub(crate) fn step(&mut self, input: Input, now: Now) -> Vec<Effect> {
+        if matches!(self.state, State::Closed) {
+            return Vec::new();
+        }
+        if let State::Refused(_) = self.state {
+            // Refused for good: only closing remains; a reconnect of the transport is stopped.
+            return match input {
+                Input::Close => self.close(),
+                Input::Connected | Input::ConnectionLost => vec![Effect::Shutdown],
+                _ => Vec::new(),
+            };
+        }
+        match input {
+            Input::Start => self.open(TokenRequest::Connect),
+            Input::Connected => self.connected(),
+            Input::ConnectionLost => {
+                self.not_authenticated();
+                Vec::new()
+            }
+            Input::ConnectRefused(err) if err.code == SERVER_BUSY => self.busy(now),
+            Input::ConnectRefused(err) | Input::Unauthorized(err) => self.refused(err),
+            Input::Authenticated(info) => self.authenticated(info, now),
+            Input::TokenExpiring | Input::RefreshRequested => self.refresh(now),
+            Input::TimerFired(_, epoch) if epoch != self.epoch => Vec::new(),
+            Input::TimerFired(Timer::Refresh, _) => self.refresh(now),
+            Input::TimerFired(Timer::BusyRetry, _) => match self.state {
+                State::Waiting => {
+                    self.state = State::Connecting;
+                    self.open(TokenRequest::Reconnect)
+                }
+                _ => Vec::new(),
+            },
+            Input::Token(request, Ok(token)) => self.token(request, token),
+            Input::Token(request, Err(message)) => self.token_failed(request, message),
+            Input::HandshakeSent(token) => {
+                self.last_token = Some(token);
+                Vec::new()
+            }
+            Input::Close => self.close(),
+        }
+    }
+
+    /// A new connection: in handshake mode the token goes with it, so it is fetched first.
+    fn open(&mut self, request: TokenRequest) -> Vec<Effect> {
+        match self.rules.mode {
+            Mode::Message => vec![Effect::Open(None)],
+            Mode::Handshake => match self.next_token.take() {
+                Some(token) => self.open_with(token),
+                None => vec![Effect::FetchToken(request)],
+            },
+        }
+    }
+
+    fn open_with(&mut self, token: String) -> Vec<Effect> {
+        self.last_token = Some(token.clone());
+        vec![Effect::Open(Some(token))]
+    }
+
+    fn connected(&mut self) -> Vec<Effect> {
+        let request = if self.connected_before {
+            TokenRequest::Reconnect
+        } else {
+            TokenRequest::Connect
+        };
+        self.connected_before = true;
+        self.not_authenticated();
+        match self.rules.mode {
+            Mode::Handshake => Vec::new(),
+            Mode::Message => match self.next_token.take() {
+                Some(token) => self.send(token),
+                None => vec![Effect::FetchToken(request)],
+            },
+        }
+    }
+
+    fn send(&mut self, token: String) -> Vec<Effect> {
+        self.last_token = Some(token.clone());
+        vec![Effect::Authenticate(token)]
+    }
+
+    /// Until the next `authenticated`, the client is not authenticated: its timers and a
+    /// refresh in flight no longer apply.
+    fn not_authenticated(&mut self) {
+        if matches!(self.state, State::Authenticated(_)) {
+            self.state = State::Connecting;
+        }
+        self.refreshing = false;
+        self.epoch += 1;
+    }
+
+    fn authenticated(&mut self, info: AuthenticatedInfo, now: Now) -> Vec<Effect> {
+        self.recoveries = 0;
+        self.busy_attempts = 0;
+        self.recovering = None;
+        self.refreshing = false;
+        self.authentications += 1;
+        self.epoch += 1;
+        let delay = refresh_delay(&info, self.rules.refresh_margin, now.unix);
+        self.state = State::Authenticated(info);
+        match delay {
+            Some(delay) => vec![Effect::SetTimer(Timer::Refresh, delay, self.epoch)],
+            None => Vec::new(),
+        }
+    }
+
+    /// A refresh (timer, `token_expiring`, the application): one at a time, at most
+    /// [`MAX_REFRESHES_PER_MINUTE`]; when the minute is full, later.
+    fn refresh(&mut self, now: Now) -> Vec<Effect> {
+        if !matches!(self.state, State::Authenticated(_)) || self.refreshing {
+            return Vec::new();
+        }
+        let window_start = now.instant.checked_sub(MINUTE);
+        while self
+            .refreshes
+            .front()
+            .is_some_and(|t| window_start.is_some_and(|start| *t <= start))
+        {
+            self.refreshes.pop_front();
+        }
+        if self.refreshes.len() >= MAX_REFRESHES_PER_MINUTE {
+            let oldest = self.refreshes.front().copied().unwrap_or(now.instant);
+            let wait = (oldest + MINUTE).saturating_duration_since(now.instant);
+            return vec![Effect::SetTimer(Timer::Refresh, wait, self.epoch)];
+        }
+        self.refreshes.push_back(now.instant);
+        self.refreshing = true;
+        vec![Effect::FetchToken(TokenRequest::Refresh)]
+    }
+
+    fn token(&mut self, request: TokenRequest, token: String) -> Vec<Effect> {
+        match request {
+            TokenRequest::Refresh => {
+                if self.refreshing && matches!(self.state, State::Authenticated(_)) {
+                    self.send(token)
+                } else {
+                    Vec::new()
+                }
+            }
+            TokenRequest::Expired | TokenRequest::Revoked => {
+                let Some(refusal) = self.recovering.take() else {
+                    return Vec::new();
+                };
+                if self.last_token.as_deref() == Some(token.as_str()) {
+                    // The source gave the refused token again: never retried.
+                    return self.refused_for_good(refusal);
+                }
+                self.recoveries += 1;
+                self.state = State::Connecting;
+                match self.rules.mode {
+                    Mode::Handshake => self.open_with(token),
+                    Mode::Message => {
+                        self.next_token = Some(token);
+                        vec![Effect::Open(None)]
+                    }
+                }
+            }
+            TokenRequest::Connect | TokenRequest::Reconnect => match self.rules.mode {
+                Mode::Handshake => self.open_with(token),
+                Mode::Message if matches!(self.state, State::Connecting) => self.send(token),
+                Mode::Message => Vec::new(),
+            },
+        }
+    }
+
+    fn token_failed(&mut self, request: TokenRequest, message: String) -> Vec<Effect> {
+        match request {
+            // The refresh did not happen; the next timer or warning tries again.
+            TokenRequest::Refresh => {
+                self.refreshing = false;
+                Vec::new()
+            }
+            TokenRequest::Expired | TokenRequest::Revoked => match self.recovering.take() {
+                Some(refusal) => self.refused_for_good(refusal),
+                None => Vec::new(),
+            },
+            TokenRequest::Connect | TokenRequest::Reconnect => self.refused_for_good(
+                AuthError::new("credentials_required", format!("no token: {message}")),
+            ),
+        }
+    }
+
+    /// `unauthorized`, or a refused handshake: a new token when that can help, else the end.
+    fn refused(&mut self, err: AuthError) -> Vec<Effect> {
+        self.not_authenticated();
+        let recoverable = RECOVERABLE_CODES.contains(&err.code.as_str());
+        let allowed = self
+            .rules
+            .max_recoveries
+            .is_some_and(|max| self.recoveries < max);
+        if !(recoverable && allowed) {
+            return self.refused_for_good(err);
+        }
+        let request = if err.code == "revoked" {
+            TokenRequest::Revoked
+        } else {
+            TokenRequest::Expired
+        };
+        self.recovering = Some(err);
+        self.state = State::Connecting;
+        vec![Effect::FetchToken(request)]
+    }
+
+    fn refused_for_good(&mut self, err: AuthError) -> Vec<Effect> {
+        self.epoch += 1;
+        self.refreshing = false;
+        self.state = State::Refused(err);
+        vec![Effect::Shutdown]
+    }
+
+    /// `server_busy` is not a refusal: wait, visibly, then connect again.
+    fn busy(&mut self, now: Now) -> Vec<Effect> {
+        self.not_authenticated();
+        let delay = busy_backoff(self.busy_attempts, now.jitter);
+        self.busy_attempts = self.busy_attempts.saturating_add(1);
+        self.state = State::Waiting;
+        vec![Effect::SetTimer(Timer::BusyRetry, delay, self.epoch)]
+    }
+
+    fn close(&mut self) -> Vec<Effect> {
+        self.epoch += 1;
+        self.state = State::Closed;
+        vec![Effect::Shutdown]
+    }
+}
+
+/// When to refresh after `authenticated`: `margin` before expiry, never later than half the time
+/// left, never sooner than [`REFRESH_FLOOR`]. The time left is the server's (`expires_in_ms`),
+/// so a wrong local clock (`now_unix`) cannot make it refresh in a loop; `exp` against
+/// `now_unix` only for servers that do not send it. `None` without either.
+pub(crate) fn refresh_delay(
+    info: &AuthenticatedInfo,
+    margin: Duration,
+    now_unix: u64,
+) -> Option<Duration> {
+    let remaining = match (info.expires_in_ms, info.exp) {
+        (Some(ms), _) => Duration::from_millis(ms),
+        (None, Some(exp)) => Duration::from_secs(exp.saturating_sub(now_unix)),
+        (None, None) => return None,
+    };
+    Some(
+        remaining
+            .saturating_sub(margin)
+            .max(remaining / 2)
+            .max(REFRESH_FLOOR),
+    )
+}
+
+/// The delay before try `attempt` (0, 1, ...) after `server_busy`: exponential with full jitter
+/// (`jitter` in `[0, 1)`), between half the first delay and the ceiling.
+pub(crate) fn busy_backoff(attempt: u32, jitter: f64) -> Duration {
+    let ceiling = BUSY_BACKOFF_MIN
+        .saturating_mul(1u32 << attempt.min(10))
+        .min(BUSY_BACKOFF_MAX);
+    let floor = BUSY_BACKOFF_MIN / 2;
+    floor + (ceiling - floor).mul_f64(jitter.clamp(0.0, 1.0))
+}
+
+#[cfg(test)]
+mod tests;
