@@ -250,7 +250,7 @@ impl Driver {
         });
         let this = self.clone();
         builder = builder.on(c.events.unauthorized.as_str(), move |payload, _| {
-            let err = AuthError::from_payload(&first_arg(&payload)).unwrap_or_else(unreadable);
+            let err = AuthError::from_refusal(&first_arg(&payload));
             this.step(Input::Unauthorized(err));
             async {}.boxed()
         });
@@ -301,14 +301,6 @@ impl Driver {
     }
 }
 
-/// A refusal whose payload has no code: a refusal all the same (the server disconnects next).
-fn unreadable() -> AuthError {
-    AuthError::new(
-        "invalid_token",
-        "the server refused without a readable reason",
-    )
-}
-
 /// A `connect_error`'s payload, which rust_socketio hands over as text after a prefix.
 fn connect_error(payload: &Payload) -> Option<AuthError> {
     let text = match payload {
@@ -319,7 +311,7 @@ fn connect_error(payload: &Payload) -> Option<AuthError> {
     };
     let json = text.strip_prefix(CONNECT_ERROR_PREFIX)?;
     let value: Value = serde_json::from_str(json).unwrap_or(Value::String(json.to_owned()));
-    Some(AuthError::from_payload(&value).unwrap_or_else(unreadable))
+    Some(AuthError::from_connect_error(&value))
 }
 
 /// The first argument of an event.

@@ -15,25 +15,36 @@ pub struct AuthError {
 }
 
 impl AuthError {
-    /// Reads an `unauthorized` payload or a `connect_error`'s: the contract's error object, or
-    /// socket.io's `{ message, data }` whose `data` is one (or whose `message` is the bare code).
-    /// `None` when it is neither: the caller decides what an unreadable refusal means.
-    pub(crate) fn from_payload(payload: &Value) -> Option<Self> {
-        let object = payload
-            .get("data")
-            .filter(|data| data.get("code").is_some())
-            .unwrap_or(payload);
-        let text = |key: &str| object.get(key).and_then(Value::as_str).map(str::to_owned);
-        match (text("code"), text("message")) {
-            (Some(code), message) => Some(Self {
-                message: message.unwrap_or_else(|| code.clone()),
+    /// Reads an `unauthorized` payload (or an error ack): the contract's error object, whose
+    /// `code` is at the top or under `data`. Anything else is a refusal all the same, with
+    /// `invalid_token` (`protocol/scenarios.json`, "refusals").
+    pub(crate) fn from_refusal(payload: &Value) -> Self {
+        let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+        let data = payload.get("data").unwrap_or(&Value::Null);
+        match text(payload, "code").or_else(|| text(data, "code")) {
+            Some(code) => Self {
+                message: text(payload, "message")
+                    .or_else(|| text(data, "message"))
+                    .unwrap_or_else(|| code.clone()),
                 code,
-            }),
-            (None, Some(message)) if !message.is_empty() => Some(Self {
-                code: message.clone(),
-                message,
-            }),
-            _ => None,
+            },
+            None => Self::new(
+                "invalid_token",
+                "the server refused without a readable reason",
+            ),
+        }
+    }
+
+    /// Reads a `connect_error` payload (`{ message, data }`): the error object in `data`, else
+    /// the message, which is the code (`server_busy`, or another middleware's words).
+    pub(crate) fn from_connect_error(payload: &Value) -> Self {
+        let data = payload.get("data").unwrap_or(&Value::Null);
+        if data.get("code").is_some() {
+            return Self::from_refusal(data);
+        }
+        match payload.get("message").and_then(Value::as_str) {
+            Some(message) if !message.is_empty() => Self::new(message, message),
+            _ => Self::from_refusal(payload),
         }
     }
 
@@ -75,17 +86,18 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn refusals_are_read_from_every_shape_the_server_sends() {
-        let object = json!({"code": "revoked", "message": "the token has been revoked", "type": "UnauthorizedError"});
-        assert_eq!(AuthError::from_payload(&object).unwrap().code, "revoked");
+    fn connect_errors_read_data_then_the_message() {
+        let object = json!({"code": "revoked", "message": "the token has been revoked"});
         let connect_error = json!({"message": "invalid_token", "data": object});
         assert_eq!(
-            AuthError::from_payload(&connect_error).unwrap().code,
+            AuthError::from_connect_error(&connect_error).code,
             "revoked"
         );
         let bare = json!({"message": "server_busy"});
-        assert_eq!(AuthError::from_payload(&bare).unwrap().code, "server_busy");
-        assert_eq!(AuthError::from_payload(&json!("text")), None);
-        assert_eq!(AuthError::from_payload(&json!({"message": ""})), None);
+        assert_eq!(AuthError::from_connect_error(&bare).code, "server_busy");
+        assert_eq!(
+            AuthError::from_connect_error(&json!("x")).code,
+            "invalid_token"
+        );
     }
 }

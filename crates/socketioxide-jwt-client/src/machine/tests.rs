@@ -1,1 +1,458 @@
+//! The machine against `protocol/scenarios.json` (the table the server's and the JS client's
+//! tests read too), plus what only this client has. No sockets: the effects are recorded.
 
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::*;
+use crate::error::AuthError;
+
+const TABLE: &str = include_str!("../../../../protocol/scenarios.json");
+/// The true time of the scenarios, in seconds since the epoch.
+const TRUE_NOW: u64 = 1_800_000_000;
+
+#[derive(Deserialize)]
+struct Table {
+    refresh_delay: Vec<RefreshCase>,
+    busy_backoff: Vec<BackoffCase>,
+    refusals: Vec<RefusalCase>,
+    scenarios: Vec<Scenario>,
+}
+
+#[derive(Deserialize)]
+struct RefreshCase {
+    name: String,
+    margin_ms: u64,
+    expires_in_ms: Option<u64>,
+    exp_in_s: Option<u64>,
+    clock_skew_s: i64,
+    delay_ms: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct BackoffCase {
+    attempt: u32,
+    jitter: f64,
+    delay_ms: u64,
+}
+
+#[derive(Deserialize)]
+struct RefusalCase {
+    name: String,
+    payload: Value,
+    code: String,
+    recoverable: bool,
+}
+
+#[derive(Deserialize)]
+struct Scenario {
+    name: String,
+    mode: String,
+    #[serde(default)]
+    margin_ms: Option<u64>,
+    tokens: Vec<String>,
+    steps: Vec<Step>,
+}
+
+#[derive(Deserialize)]
+struct Step {
+    #[serde(rename = "do")]
+    action: Option<String>,
+    #[serde(default)]
+    payload: Value,
+    code: Option<String>,
+    ms: Option<u64>,
+    expect: Option<Expect>,
+}
+
+#[derive(Deserialize)]
+struct Expect {
+    state: Option<String>,
+    refusal: Option<String>,
+    requests: Option<Vec<String>>,
+    sent: Option<Vec<String>>,
+    opened: Option<usize>,
+}
+
+fn table() -> Table {
+    serde_json::from_str(TABLE).expect("protocol/scenarios.json")
+}
+
+#[test]
+fn refresh_delays_follow_the_table() {
+    for case in table().refresh_delay {
+        let info = AuthenticatedInfo {
+            sub: None,
+            exp: case.exp_in_s.map(|s| TRUE_NOW + s),
+            expires_in_ms: case.expires_in_ms,
+        };
+        let local_now = TRUE_NOW.saturating_add_signed(case.clock_skew_s);
+        let delay = refresh_delay(&info, Duration::from_millis(case.margin_ms), local_now);
+        assert_eq!(
+            delay,
+            case.delay_ms.map(Duration::from_millis),
+            "{}",
+            case.name
+        );
+    }
+}
+
+#[test]
+fn busy_backoffs_follow_the_table() {
+    for case in table().busy_backoff {
+        assert_eq!(
+            busy_backoff(case.attempt, case.jitter),
+            Duration::from_millis(case.delay_ms),
+            "attempt {} jitter {}",
+            case.attempt,
+            case.jitter
+        );
+    }
+}
+
+#[test]
+fn refusals_follow_the_table() {
+    for case in table().refusals {
+        let err = AuthError::from_refusal(&case.payload);
+        assert_eq!(err.code, case.code, "{}", case.name);
+        assert_eq!(
+            RECOVERABLE_CODES.contains(&err.code.as_str()),
+            case.recoverable,
+            "{}",
+            case.name
+        );
+    }
+}
+
+/// Plays the glue: answers token requests from the scenario's list, records what goes out, and
+/// keeps the timers.
+struct Harness {
+    machine: Machine,
+    mode: Mode,
+    tokens: VecDeque<String>,
+    last_token: String,
+    requests: Vec<&'static str>,
+    sent: Vec<String>,
+    opened: usize,
+    timers: Vec<(Instant, Timer, u64)>,
+    now: Instant,
+}
+
+fn request_name(request: TokenRequest) -> &'static str {
+    match request {
+        TokenRequest::Connect => "connect",
+        TokenRequest::Reconnect => "reconnect",
+        TokenRequest::Refresh => "refresh",
+        TokenRequest::Expired => "expired",
+        TokenRequest::Revoked => "revoked",
+    }
+}
+
+fn state_name(state: &State) -> &'static str {
+    match state {
+        State::Connecting => "connecting",
+        State::Authenticated(_) => "authenticated",
+        State::Waiting => "waiting",
+        State::Refused(_) => "refused",
+        State::Closed => "closed",
+    }
+}
+
+impl Harness {
+    fn new(mode: Mode, margin: Duration, max_recoveries: Option<u32>, tokens: Vec<String>) -> Self {
+        let rules = Rules {
+            mode,
+            refresh_margin: margin,
+            max_recoveries,
+        };
+        Self {
+            machine: Machine::new(rules),
+            mode,
+            tokens: tokens.into(),
+            last_token: String::new(),
+            requests: Vec::new(),
+            sent: Vec::new(),
+            opened: 0,
+            timers: Vec::new(),
+            now: Instant::now(),
+        }
+    }
+
+    fn next_token(&mut self) -> String {
+        if let Some(token) = self.tokens.pop_front() {
+            self.last_token = token;
+        }
+        self.last_token.clone()
+    }
+
+    fn step(&mut self, input: Input) {
+        let now = Now {
+            instant: self.now,
+            unix: TRUE_NOW,
+            jitter: 0.5,
+        };
+        let mut queue: VecDeque<Effect> = self.machine.step(input, now).into();
+        while let Some(effect) = queue.pop_front() {
+            match effect {
+                Effect::FetchToken(request) => {
+                    self.requests.push(request_name(request));
+                    let token = self.next_token();
+                    queue.extend(self.machine.step(Input::Token(request, Ok(token)), now));
+                }
+                Effect::Authenticate(token) => self.sent.push(token),
+                Effect::Open(token) => {
+                    self.opened += 1;
+                    self.sent.extend(token);
+                }
+                Effect::SetTimer(timer, delay, epoch) => {
+                    self.timers.push((self.now + delay, timer, epoch));
+                }
+                Effect::Shutdown => {}
+            }
+        }
+    }
+
+    /// What the transport does by itself after a lost connection: in handshake mode, a token
+    /// for its new handshake (as the driver's `reconnecting`).
+    fn drop_connection(&mut self) {
+        self.step(Input::ConnectionLost);
+        if self.mode == Mode::Handshake {
+            let token = match self.machine.take_next_token() {
+                Some(token) => token,
+                None => {
+                    self.requests.push("reconnect");
+                    self.next_token()
+                }
+            };
+            self.sent.push(token.clone());
+            self.step(Input::HandshakeSent(token));
+        }
+    }
+
+    fn advance(&mut self, by: Duration) {
+        let until = self.now + by;
+        loop {
+            self.timers.sort_by_key(|(at, ..)| *at);
+            match self.timers.first() {
+                Some((at, ..)) if *at <= until => {
+                    let (at, timer, epoch) = self.timers.remove(0);
+                    self.now = at;
+                    self.step(Input::TimerFired(timer, epoch));
+                }
+                _ => break,
+            }
+        }
+        self.now = until;
+    }
+
+    fn check(&self, expect: &Expect, what: &str) {
+        let state = self.machine.state();
+        if let Some(name) = &expect.state {
+            assert_eq!(state_name(state), name, "{what}: state");
+        }
+        if let Some(code) = &expect.refusal {
+            match state {
+                State::Refused(err) => assert_eq!(&err.code, code, "{what}: refusal"),
+                other => panic!("{what}: expected a refusal, got {other:?}"),
+            }
+        }
+        if let Some(requests) = &expect.requests {
+            assert_eq!(&self.requests, requests, "{what}: token requests");
+        }
+        if let Some(sent) = &expect.sent {
+            assert_eq!(&self.sent, sent, "{what}: tokens sent");
+        }
+        if let Some(opened) = expect.opened {
+            assert_eq!(self.opened, opened, "{what}: connections opened");
+        }
+    }
+}
+
+#[test]
+fn scenarios_follow_the_table() {
+    for scenario in table().scenarios {
+        let mode = match scenario.mode.as_str() {
+            "handshake" => Mode::Handshake,
+            _ => Mode::Message,
+        };
+        let margin = Duration::from_millis(scenario.margin_ms.unwrap_or(60_000));
+        let mut h = Harness::new(mode, margin, Some(3), scenario.tokens);
+        h.step(Input::Start);
+        for (i, step) in scenario.steps.iter().enumerate() {
+            let what = format!("{} (step {i})", scenario.name);
+            match step.action.as_deref() {
+                Some("connected") => h.step(Input::Connected),
+                Some("dropped") => h.drop_connection(),
+                Some("authenticated") => {
+                    let info = serde_json::from_value(step.payload.clone()).expect(&what);
+                    h.step(Input::Authenticated(info));
+                }
+                Some("unauthorized") => {
+                    h.step(Input::Unauthorized(AuthError::from_refusal(&step.payload)))
+                }
+                Some("connect_error") => {
+                    let code = step.code.as_deref().expect(&what);
+                    h.step(Input::ConnectRefused(AuthError::new(code, code)));
+                }
+                Some("token_expiring") => h.step(Input::TokenExpiring),
+                Some("advance") => h.advance(Duration::from_millis(step.ms.expect(&what))),
+                Some(other) => panic!("{what}: unknown action {other}"),
+                None => {}
+            }
+            if let Some(expect) = &step.expect {
+                h.check(expect, &what);
+            }
+        }
+    }
+}
+
+// What only this client has.
+
+fn authenticated_for(ms: u64) -> Input {
+    Input::Authenticated(AuthenticatedInfo {
+        sub: Some("ada".into()),
+        exp: Some(TRUE_NOW + ms / 1000),
+        expires_in_ms: Some(ms),
+    })
+}
+
+#[test]
+fn a_refresh_under_way_is_joined_whatever_asks() {
+    let mut h = Harness::new(
+        Mode::Message,
+        Duration::from_secs(60),
+        Some(3),
+        vec!["t".into()],
+    );
+    h.step(Input::Start);
+    h.step(Input::Connected);
+    h.step(authenticated_for(120_000));
+    h.step(Input::TokenExpiring);
+    h.step(Input::RefreshRequested);
+    h.advance(Duration::from_secs(60));
+    h.step(Input::TokenExpiring);
+    assert_eq!(
+        h.requests,
+        ["connect", "refresh"],
+        "one refresh until the server answers"
+    );
+    h.step(authenticated_for(120_000));
+    h.step(Input::RefreshRequested);
+    assert_eq!(h.requests, ["connect", "refresh", "refresh"]);
+}
+
+#[test]
+fn at_most_eight_refreshes_a_minute_whatever_the_server_says() {
+    let mut h = Harness::new(
+        Mode::Message,
+        Duration::from_secs(60),
+        Some(3),
+        vec!["t".into()],
+    );
+    h.step(Input::Start);
+    h.step(Input::Connected);
+    // A server (or a clock) that asks for a refresh at once, every time.
+    for _ in 0..20 {
+        h.step(authenticated_for(600));
+        h.advance(Duration::from_millis(500));
+    }
+    let refreshes = h.requests.iter().filter(|r| **r == "refresh").count();
+    assert_eq!(refreshes, MAX_REFRESHES_PER_MINUTE, "in 10 s");
+    h.advance(Duration::from_secs(60));
+    assert_eq!(
+        h.requests.iter().filter(|r| **r == "refresh").count(),
+        MAX_REFRESHES_PER_MINUTE + 1,
+        "the next one once the oldest left the minute"
+    );
+}
+
+#[test]
+fn nothing_happens_after_close() {
+    let mut h = Harness::new(
+        Mode::Message,
+        Duration::from_secs(60),
+        Some(3),
+        vec!["t".into()],
+    );
+    h.step(Input::Start);
+    h.step(Input::Connected);
+    h.step(authenticated_for(8_000));
+    h.step(Input::Close);
+    assert_eq!(h.machine.state(), &State::Closed);
+    let before = (h.requests.len(), h.sent.len(), h.opened);
+    h.advance(Duration::from_secs(3600));
+    h.step(Input::TokenExpiring);
+    h.step(Input::Connected);
+    h.step(Input::ConnectRefused(AuthError::new("server_busy", "busy")));
+    assert_eq!((h.requests.len(), h.sent.len(), h.opened), before);
+    assert_eq!(h.machine.state(), &State::Closed);
+}
+
+#[test]
+fn a_failing_source_ends_the_first_connection_and_skips_a_refresh() {
+    let mut m = Machine::new(Rules {
+        mode: Mode::Message,
+        refresh_margin: Duration::from_secs(60),
+        max_recoveries: Some(3),
+    });
+    let now = Now {
+        instant: Instant::now(),
+        unix: TRUE_NOW,
+        jitter: 0.0,
+    };
+    m.step(Input::Start, now);
+    m.step(Input::Connected, now);
+    m.step(Input::Token(TokenRequest::Connect, Ok("t".into())), now);
+    m.step(authenticated_for(600_000), now);
+    assert_eq!(
+        m.step(Input::RefreshRequested, now),
+        [Effect::FetchToken(TokenRequest::Refresh)]
+    );
+    m.step(Input::Token(TokenRequest::Refresh, Err("down".into())), now);
+    assert!(
+        matches!(m.state(), State::Authenticated(_)),
+        "still connected"
+    );
+    assert_eq!(
+        m.step(Input::RefreshRequested, now),
+        [Effect::FetchToken(TokenRequest::Refresh)],
+        "the next refresh may try again"
+    );
+
+    let mut m = Machine::new(Rules {
+        mode: Mode::Handshake,
+        refresh_margin: Duration::from_secs(60),
+        max_recoveries: None,
+    });
+    assert_eq!(
+        m.step(Input::Start, now),
+        [Effect::FetchToken(TokenRequest::Connect)]
+    );
+    assert_eq!(
+        m.step(Input::Token(TokenRequest::Connect, Err("down".into())), now),
+        [Effect::Shutdown]
+    );
+    assert!(matches!(m.state(), State::Refused(e) if e.code == "credentials_required"));
+}
+
+#[test]
+fn without_recovery_a_recoverable_code_is_final() {
+    let mut h = Harness::new(
+        Mode::Message,
+        Duration::from_secs(60),
+        None,
+        vec!["t1".into(), "t2".into()],
+    );
+    h.step(Input::Start);
+    h.step(Input::Connected);
+    h.step(Input::Unauthorized(AuthError::new(
+        "token_expired",
+        "expired",
+    )));
+    assert!(matches!(h.machine.state(), State::Refused(e) if e.code == "token_expired"));
+    assert_eq!(h.requests, ["connect"]);
+}

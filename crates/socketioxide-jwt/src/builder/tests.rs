@@ -1,0 +1,125 @@
+use super::*;
+
+const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+#[test]
+fn refuses_bad_configuration() {
+    assert!(matches!(
+        JwtAuth::builder().build(),
+        Err(ConfigError::NoKey)
+    ));
+    assert!(matches!(
+        JwtAuth::builder()
+            .hmac_secret(SECRET)
+            .timeout(Duration::ZERO)
+            .build(),
+        Err(ConfigError::Zero("timeout"))
+    ));
+    assert!(matches!(
+        JwtAuth::builder().hmac_secret(SECRET).issuer("").build(),
+        Err(ConfigError::EmptyIssuerOrAudience)
+    ));
+    let names = EventNames::default().authenticate("disconnect");
+    assert!(matches!(
+        JwtAuth::builder()
+            .hmac_secret(SECRET)
+            .event_names(names)
+            .build(),
+        Err(ConfigError::InvalidEventName(_))
+    ));
+    let names = EventNames::default().authenticated("authenticate");
+    assert!(matches!(
+        JwtAuth::builder()
+            .hmac_secret(SECRET)
+            .event_names(names)
+            .build(),
+        Err(ConfigError::InvalidEventName(_))
+    ));
+}
+
+/// A key resolver (JWKS, OIDC, custom) without an audience is refused at build(), with a
+/// message that says what to add; an explicit choice either way builds.
+#[test]
+fn a_resolver_needs_an_audience() {
+    struct Nothing;
+    impl KeyResolver for Nothing {
+        fn resolve<'a>(
+            &'a self,
+            _: &'a jsonwebtoken::Header,
+        ) -> crate::keys::BoxFuture<'a, Result<Arc<VerificationKey>, AuthError>> {
+            Box::pin(async { Err(AuthError::new(crate::ErrorCode::InvalidToken)) })
+        }
+    }
+    let err = JwtAuth::builder()
+        .key_resolver(Nothing)
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, ConfigError::ResolverWithoutAudience));
+    let msg = err.to_string();
+    assert!(
+        msg.contains(".audience(") && msg.contains("insecure_any_audience"),
+        "{msg}"
+    );
+    assert!(JwtAuth::builder()
+        .key_resolver(Nothing)
+        .audience("chat")
+        .build()
+        .is_ok());
+    assert!(JwtAuth::builder()
+        .key_resolver(Nothing)
+        .insecure_any_audience()
+        .build()
+        .is_ok());
+    assert!(matches!(
+        JwtAuth::builder()
+            .hmac_secret(SECRET)
+            .audience("chat")
+            .insecure_any_audience()
+            .build(),
+        Err(ConfigError::AudienceAndAnyAudience)
+    ));
+    assert!(matches!(
+        JwtAuth::builder()
+            .hmac_secret(SECRET)
+            .max_token_lifetime(Duration::ZERO)
+            .build(),
+        Err(ConfigError::Zero("max_token_lifetime"))
+    ));
+    // Static keys without an audience build: tokens naming one are refused at verification.
+    assert!(JwtAuth::builder().hmac_secret(SECRET).build().is_ok());
+}
+
+/// `claims::<T>()` after a typed setting is refused at build(), not silently dropped.
+#[test]
+fn claims_after_a_typed_setting_is_refused() {
+    #[derive(serde::Deserialize)]
+    struct Mine {}
+    let err = JwtAuth::builder()
+        .hmac_secret(SECRET)
+        .check(|_| async { Ok(()) })
+        .claims::<Mine>()
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, ConfigError::ClaimsAfterTypedSetting("check")));
+    assert!(err.to_string().contains("call claims::<T>() first"));
+    let err = JwtAuth::builder()
+        .hmac_secret(SECRET)
+        .rooms_from_claims(|_| Vec::<String>::new())
+        .claims::<Mine>()
+        .build()
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        ConfigError::ClaimsAfterTypedSetting("rooms_from_claims")
+    ));
+    // In order, every setting is kept.
+    let auth = JwtAuth::builder()
+        .hmac_secret(SECRET)
+        .timeout(Duration::from_millis(1234))
+        .claims::<Mine>()
+        .check(|_| async { Ok(()) })
+        .build()
+        .unwrap();
+    assert_eq!(auth.inner.gate.timeout, Duration::from_millis(1234));
+    assert!(auth.inner.verifier.has_check());
+}

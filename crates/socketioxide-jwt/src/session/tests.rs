@@ -1,0 +1,499 @@
+use super::*;
+use crate::limits::PendingGauge;
+
+fn permit() -> PendingPermit {
+    PendingGauge::default()
+        .try_acquire(1, [None, None])
+        .expect("an empty gauge has room")
+}
+
+#[test]
+fn the_pending_place_is_held_until_the_pending_phase_ends() {
+    let gauge = PendingGauge::default();
+    let t0 = Instant::now();
+    let mut s = SessionState::pending(
+        t0,
+        Duration::from_secs(5),
+        gauge.try_acquire(1, [None, None]).unwrap(),
+        Namespace::new("/"),
+    );
+    assert_eq!(gauge.current(), 1);
+    assert!(
+        gauge.try_acquire(1, [None, None]).is_err(),
+        "the place is taken"
+    );
+    s.try_begin_verification();
+    s.finish_verification(Ok(verified("alice", UNIX + 60)), t0, at(UNIX), RULES);
+    assert_eq!(gauge.current(), 0, "authenticated: the place is free");
+    let mut refused = SessionState::<String>::pending(
+        t0,
+        Duration::from_secs(5),
+        gauge.try_acquire(1, [None, None]).unwrap(),
+        Namespace::new("/"),
+    );
+    refused.close();
+    assert_eq!(gauge.current(), 0, "closed: the place is free");
+}
+
+fn verified(sub: &str, exp: u64) -> Verified<String> {
+    Verified {
+        claims: Arc::new(sub.to_owned()),
+        registered: RegisteredClaims {
+            sub: Some(sub.to_owned()),
+            exp: Some(exp),
+            ..Default::default()
+        },
+    }
+}
+
+const UNIX: u64 = 1_000_000;
+
+/// No leeway, no warning.
+const RULES: ExpiryRules = ExpiryRules {
+    leeway: Duration::ZERO,
+    warning: None,
+};
+
+/// The error of a refusal that is due, if one is.
+fn refusal(due: Option<Due>) -> Option<AuthError> {
+    match due {
+        Some(Due::Refuse(err)) => Some(err),
+        Some(Due::Warn(w)) => panic!("expected a refusal, got a warning {w:?}"),
+        None => None,
+    }
+}
+
+fn authenticated(t0: Instant, exp: u64, warning: Duration) -> SessionState<String> {
+    let mut s = SessionState::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
+    s.try_begin_verification();
+    let rules = ExpiryRules {
+        leeway: Duration::ZERO,
+        warning: Some(warning),
+    };
+    s.finish_verification(Ok(verified("alice", exp)), t0, at(UNIX), rules);
+    s
+}
+
+/// The server's half of the refresh rule, from the table both clients' tests read
+/// (`protocol/scenarios.json`, "server_warning").
+#[test]
+fn the_warning_follows_the_shared_table() {
+    #[derive(serde::Deserialize)]
+    struct Case {
+        name: String,
+        lifetime_ms: u64,
+        warning_ms: Option<u64>,
+        warn_after_ms: Option<u64>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Table {
+        server_warning: Vec<Case>,
+    }
+    let table: Table =
+        serde_json::from_str(include_str!("../../../../protocol/scenarios.json")).unwrap();
+    for case in table.server_warning {
+        let t0 = Instant::now();
+        let mut s =
+            SessionState::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
+        s.try_begin_verification();
+        let rules = ExpiryRules {
+            leeway: Duration::ZERO,
+            warning: case.warning_ms.map(Duration::from_millis),
+        };
+        let exp = UNIX + case.lifetime_ms / 1000;
+        s.finish_verification(Ok(verified("alice", exp)), t0, at(UNIX), rules);
+        let expected = case.warn_after_ms.unwrap_or(case.lifetime_ms);
+        assert_eq!(
+            s.deadline(),
+            Some(t0 + Duration::from_millis(expected)),
+            "{}: the first deadline (the warning, else the expiry)",
+            case.name
+        );
+    }
+}
+
+#[test]
+fn the_warning_comes_once_before_expiry_then_the_expiry() {
+    let t0 = Instant::now();
+    let mut s = authenticated(t0, UNIX + 600, Duration::from_secs(60));
+    assert_eq!(s.deadline(), Some(t0 + Duration::from_secs(540)));
+    assert!(s
+        .on_deadline(t0 + Duration::from_secs(539), at(UNIX + 539))
+        .is_none());
+    match s.on_deadline(
+        t0 + Duration::from_secs(540),
+        at(UNIX + 540) + Duration::from_millis(250),
+    ) {
+        Some(Due::Warn(w)) => assert_eq!((w.exp, w.expires_in_ms), (UNIX + 600, 59_750)),
+        other => panic!("expected the warning, got {other:?}"),
+    }
+    assert_eq!(
+        s.deadline(),
+        Some(t0 + Duration::from_secs(600)),
+        "next: the expiry"
+    );
+    assert!(
+        s.on_deadline(t0 + Duration::from_secs(541), at(UNIX + 541))
+            .is_none(),
+        "once"
+    );
+    let err = refusal(s.on_deadline(t0 + Duration::from_secs(600), at(UNIX + 600))).unwrap();
+    assert_eq!(err.code(), ErrorCode::TokenExpired);
+}
+
+#[test]
+fn a_short_token_is_warned_at_half_its_remaining_lifetime() {
+    let t0 = Instant::now();
+    let s = authenticated(t0, UNIX + 30, Duration::from_secs(60));
+    assert_eq!(s.deadline(), Some(t0 + Duration::from_secs(15)));
+}
+
+#[test]
+fn a_refreshed_token_is_warned_again_the_same_one_is_not() {
+    let t0 = Instant::now();
+    let rules = ExpiryRules {
+        leeway: Duration::ZERO,
+        warning: Some(Duration::from_secs(10)),
+    };
+    let mut s = authenticated(t0, UNIX + 100, Duration::from_secs(10));
+    let t1 = t0 + Duration::from_secs(90);
+    assert!(matches!(
+        s.on_deadline(t1, at(UNIX + 90)),
+        Some(Due::Warn(_))
+    ));
+    s.try_begin_verification();
+    s.finish_verification(Ok(verified("alice", UNIX + 100)), t1, at(UNIX + 90), rules);
+    assert_eq!(
+        s.deadline(),
+        Some(t0 + Duration::from_secs(100)),
+        "same exp: no new warning"
+    );
+    s.try_begin_verification();
+    s.finish_verification(Ok(verified("alice", UNIX + 200)), t1, at(UNIX + 90), rules);
+    assert_eq!(
+        s.deadline(),
+        Some(t1 + Duration::from_secs(100)),
+        "new token: warned 10 s before"
+    );
+}
+
+fn at(secs: u64) -> Duration {
+    Duration::from_secs(secs)
+}
+
+#[test]
+fn pending_times_out_at_deadline_only() {
+    let t0 = Instant::now();
+    let mut s =
+        SessionState::<String>::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
+    assert_eq!(s.deadline(), Some(t0 + Duration::from_secs(5)));
+    assert!(refusal(s.on_deadline(t0 + Duration::from_secs(4), at(UNIX))).is_none());
+    let err = refusal(s.on_deadline(t0 + Duration::from_secs(5), at(UNIX))).unwrap();
+    assert_eq!(err.code(), ErrorCode::Timeout);
+    assert_eq!(s.deadline(), None);
+    assert!(
+        !s.try_begin_verification(),
+        "a closed session verifies nothing"
+    );
+}
+
+#[test]
+fn authentication_sets_expiry_with_leeway() {
+    let t0 = Instant::now();
+    let mut s = SessionState::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
+    assert!(s.try_begin_verification());
+    assert!(!s.try_begin_verification(), "one verification at a time");
+    let out = s.finish_verification(
+        Ok(verified("alice", UNIX + 60)),
+        t0,
+        at(UNIX),
+        ExpiryRules {
+            leeway: Duration::from_secs(10),
+            warning: None,
+        },
+    );
+    assert!(matches!(out, Outcome::FirstAuthentication(_)));
+    assert_eq!(s.deadline(), Some(t0 + Duration::from_secs(70)));
+    assert!(refusal(s.on_deadline(t0 + Duration::from_secs(69), at(UNIX))).is_none());
+    assert_eq!(
+        refusal(s.on_deadline(t0 + Duration::from_secs(70), at(UNIX)))
+            .unwrap()
+            .code(),
+        ErrorCode::TokenExpired
+    );
+}
+
+#[test]
+fn expiry_is_exact_to_the_sub_second() {
+    let t0 = Instant::now();
+    let mut s = SessionState::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
+    s.try_begin_verification();
+    let now_wall = at(UNIX) + Duration::from_millis(700);
+    s.finish_verification(Ok(verified("alice", UNIX + 10)), t0, now_wall, RULES);
+    assert_eq!(s.deadline(), Some(t0 + Duration::from_millis(9300)));
+}
+
+#[test]
+fn refresh_moves_expiry_and_keeps_session() {
+    let t0 = Instant::now();
+    let mut s = SessionState::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
+    s.try_begin_verification();
+    s.finish_verification(Ok(verified("alice", UNIX + 10)), t0, at(UNIX), RULES);
+    let t1 = t0 + Duration::from_secs(8);
+    assert!(s.try_begin_verification());
+    let out = s.finish_verification(Ok(verified("alice", UNIX + 100)), t1, at(UNIX + 8), RULES);
+    assert!(matches!(out, Outcome::Refreshed(_)));
+    assert!(
+        refusal(s.on_deadline(t0 + Duration::from_secs(10), at(UNIX))).is_none(),
+        "old expiry no longer applies"
+    );
+    assert_eq!(s.deadline(), Some(t1 + Duration::from_secs(92)));
+}
+
+#[test]
+fn refresh_for_another_subject_is_refused() {
+    let t0 = Instant::now();
+    let mut s = SessionState::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
+    s.try_begin_verification();
+    s.finish_verification(Ok(verified("alice", UNIX + 10)), t0, at(UNIX), RULES);
+    s.try_begin_verification();
+    match s.finish_verification(Ok(verified("mallory", UNIX + 10)), t0, at(UNIX), RULES) {
+        Outcome::Refused(e) => assert_eq!(e.code(), ErrorCode::InvalidToken),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(s.claims().is_none());
+}
+
+#[test]
+fn failure_closes_and_later_results_are_ignored() {
+    let t0 = Instant::now();
+    let mut s =
+        SessionState::<String>::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
+    s.try_begin_verification();
+    let out = s.finish_verification(Err(ErrorCode::InvalidToken.into()), t0, at(UNIX), RULES);
+    assert!(matches!(out, Outcome::Refused(_)));
+    let out = s.finish_verification(Ok(verified("alice", UNIX + 10)), t0, at(UNIX), RULES);
+    assert!(matches!(out, Outcome::Ignored));
+}
+
+#[test]
+fn timeout_also_bounds_a_running_verification() {
+    let t0 = Instant::now();
+    let mut s =
+        SessionState::<String>::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
+    s.try_begin_verification();
+    let err = refusal(s.on_deadline(t0 + Duration::from_secs(6), at(UNIX))).unwrap();
+    assert_eq!(err.code(), ErrorCode::Timeout);
+    let out = s.finish_verification(
+        Ok(verified("alice", UNIX + 10)),
+        t0 + Duration::from_secs(6),
+        at(UNIX),
+        RULES,
+    );
+    assert!(
+        matches!(out, Outcome::Ignored),
+        "a late success does not revive the socket"
+    );
+}
+
+mod hostile_times {
+    //! Any `exp` a token can carry, at any wall-clock time: no panic, no overflow, and the
+    //! expiry is enforced when it is due (the deadline queue included, beyond its range).
+    use super::*;
+    use crate::deadlines::{Armed, MAX_QUEUE_WAIT};
+    use crate::time::FAR_FUTURE;
+    use proptest::prelude::*;
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+    /// `exp` values from every class: past, near, far (beyond the queue's ~795 days), and the
+    /// extremes.
+    fn any_exp() -> impl Strategy<Value = u64> {
+        prop_oneof![
+            Just(0u64),
+            Just(u64::MAX),
+            Just(u64::MAX - 1),
+            Just(i64::MAX as u64),
+            (i64::MAX as u64)..=u64::MAX,
+            0u64..=4_000_000_000,
+            any::<u64>(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn any_exp_gives_a_deadline_that_is_enforced(
+            exp in any_exp(),
+            now_unix in prop_oneof![Just(0u64), 0u64..=4_000_000_000, any::<u64>()],
+            leeway_ms in prop_oneof![Just(0u64), 0u64..=3_600_000, any::<u64>()],
+            warning_ms in prop_oneof![Just(None), (1u64..=u64::MAX).prop_map(Some)],
+        ) {
+            let t0 = Instant::now();
+            let now_wall = Duration::from_secs(now_unix);
+            let rules = ExpiryRules {
+                leeway: Duration::from_millis(leeway_ms),
+                warning: warning_ms.map(Duration::from_millis),
+            };
+            let mut s =
+                SessionState::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
+            s.try_begin_verification();
+            let out = s.finish_verification(Ok(verified("alice", exp)), t0, now_wall, rules);
+            prop_assert!(matches!(out, Outcome::FirstAuthentication(_)));
+            let deadline = s.deadline().expect("an exp gives a deadline");
+            prop_assert!(deadline >= t0);
+            prop_assert!(deadline <= t0 + FAR_FUTURE);
+            // The expiry, exactly when it is within the timer's range.
+            let left = until_unix(exp, rules.leeway, now_wall);
+            if left < FAR_FUTURE {
+                let expiry = t0 + left;
+                prop_assert!(deadline <= expiry);
+                if expiry > t0 {
+                    let before = s.on_deadline(expiry - Duration::from_nanos(1), now_wall);
+                    prop_assert!(!matches!(before, Some(Due::Refuse(_))));
+                }
+                let due = s.on_deadline(expiry, now_wall + left);
+                prop_assert!(
+                    matches!(due, Some(Due::Refuse(ref e)) if e.code() == ErrorCode::TokenExpired),
+                    "refused at exp + leeway, got {due:?}"
+                );
+            } else {
+                // Beyond 30 years: still authenticated a year from now.
+                let year = Duration::from_secs(365 * 24 * 3600);
+                let due = s.on_deadline(t0 + year, now_wall + year);
+                prop_assert!(!matches!(due, Some(Due::Refuse(_))), "{due:?}");
+                prop_assert!(s.is_authenticated());
+            }
+        }
+    }
+
+    /// A session whose deadline entry counts what came due, driven by the real queue.
+    struct Probe {
+        session: std::sync::Weak<Session<String>>,
+        wall_base: Duration,
+        t0: Instant,
+        wakes: AtomicUsize,
+        warned: AtomicUsize,
+        expired_at_ms: AtomicU64,
+        armed: Armed,
+    }
+
+    impl Expire for Probe {
+        fn armed(&self) -> &Armed {
+            &self.armed
+        }
+        fn expire(self: Arc<Self>) {
+            self.wakes.fetch_add(1, Ordering::SeqCst);
+            let Some(session) = self.session.upgrade() else {
+                return;
+            };
+            let now = Instant::now();
+            let wall = self.wall_base + (now - self.t0);
+            match session.update(|st| st.on_deadline(now, wall)) {
+                Some(Due::Warn(_)) => {
+                    self.warned.fetch_add(1, Ordering::SeqCst);
+                }
+                Some(Due::Refuse(_)) => {
+                    let ms = u64::try_from((now - self.t0).as_millis()).unwrap_or(u64::MAX);
+                    self.expired_at_ms.store(ms, Ordering::SeqCst);
+                }
+                None => {}
+            }
+        }
+    }
+
+    fn session_with(
+        deadlines: &Arc<Deadlines>,
+        exp: u64,
+        warning: Option<Duration>,
+    ) -> (Arc<Session<String>>, Arc<Probe>) {
+        let t0 = Instant::now();
+        let wall_base = Duration::from_secs(UNIX);
+        let probe = std::cell::RefCell::new(None);
+        let session = Session::new(
+            SessionState::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/")),
+            None,
+            deadlines.clone(),
+            |me| {
+                let p = Arc::new(Probe {
+                    session: me,
+                    wall_base,
+                    t0,
+                    wakes: AtomicUsize::new(0),
+                    warned: AtomicUsize::new(0),
+                    expired_at_ms: AtomicU64::new(0),
+                    armed: Armed::default(),
+                });
+                *probe.borrow_mut() = Some(p.clone());
+                p
+            },
+        );
+        session.update(|st| {
+            st.try_begin_verification();
+            let rules = ExpiryRules {
+                leeway: Duration::ZERO,
+                warning,
+            };
+            st.finish_verification(Ok(verified("alice", exp)), t0, wall_base, rules)
+        });
+        let probe = probe.into_inner().expect("the probe was made");
+        (session, probe)
+    }
+
+    /// 900 days (beyond the queue's ~795-day range): no panic, one re-check a day, the
+    /// warning and the expiry exactly on time.
+    #[tokio::test(start_paused = true)]
+    async fn a_token_for_900_days_expires_on_time() {
+        let deadlines = Arc::new(Deadlines::default());
+        let days = |n: u64| Duration::from_secs(n * 24 * 3600);
+        let (session, probe) = session_with(
+            &deadlines,
+            UNIX + days(900).as_secs(),
+            Some(Duration::from_secs(60)),
+        );
+        tokio::time::sleep(days(3) + Duration::from_secs(1)).await;
+        assert_eq!(probe.wakes.load(Ordering::SeqCst), 3, "one re-check a day");
+        assert!(session.read(|st| st.is_authenticated()));
+        tokio::time::sleep(days(897) - Duration::from_secs(2)).await;
+        assert_eq!(
+            probe.warned.load(Ordering::SeqCst),
+            1,
+            "warned 60 s before exp"
+        );
+        assert_eq!(probe.expired_at_ms.load(Ordering::SeqCst), 0);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let expired_ms = probe.expired_at_ms.load(Ordering::SeqCst);
+        assert_eq!(
+            expired_ms,
+            days(900).as_millis() as u64,
+            "refused at exp exactly"
+        );
+        assert!(!session.read(|st| st.is_authenticated()));
+        drop(session);
+        assert_eq!(format!("{deadlines:?}"), "Deadlines { armed: 0 }");
+    }
+
+    /// The extremes: queued at the horizon, re-armed, and dropped without a trace.
+    #[tokio::test(start_paused = true)]
+    async fn extreme_exps_never_panic_and_leave_nothing_behind() {
+        let deadlines = Arc::new(Deadlines::default());
+        let mut held = Vec::new();
+        for exp in [
+            u64::MAX,
+            u64::MAX - 1,
+            i64::MAX as u64,
+            UNIX + 10 * 365 * 24 * 3600,
+        ] {
+            held.push(session_with(&deadlines, exp, Some(Duration::from_secs(60))));
+        }
+        // And a near one beside them, which must fire on time.
+        let (near, near_probe) = session_with(&deadlines, UNIX + 2, None);
+        tokio::time::sleep(MAX_QUEUE_WAIT * 2 + Duration::from_secs(1)).await;
+        assert_eq!(near_probe.expired_at_ms.load(Ordering::SeqCst), 2000);
+        for (session, probe) in &held {
+            assert_eq!(probe.wakes.load(Ordering::SeqCst), 2);
+            assert!(session.read(|st| st.is_authenticated()));
+        }
+        drop((held, near));
+        assert_eq!(format!("{deadlines:?}"), "Deadlines { armed: 0 }");
+    }
+}

@@ -1,0 +1,373 @@
+use super::*;
+
+#[test]
+fn jws_shape() {
+    assert!(has_jws_shape("aGVh.cGF5.c2ln"));
+    assert!(
+        has_jws_shape("aGVh.cGF5."),
+        "alg none shape is left to the verifier"
+    );
+    assert!(!has_jws_shape("aGVh.cGF5"));
+    assert!(!has_jws_shape("a.b.c.d"));
+    assert!(!has_jws_shape(".b.c"));
+    assert!(!has_jws_shape("a b.c.d"));
+    assert!(!has_jws_shape("garbage"));
+    assert!(!has_jws_shape("a..c"), "an empty payload");
+    assert!(!has_jws_shape("a.b=.c"), "padding is not base64url");
+    assert!(!has_jws_shape("a.b.c\u{e9}"), "non-ASCII");
+    assert!(!has_jws_shape(""));
+}
+
+const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+fn token(alg: Algorithm, kid: Option<&str>, secret: &[u8]) -> String {
+    crate::builder::ensure_crypto_backend().expect("a crypto backend");
+    let mut header = jsonwebtoken::Header::new(alg);
+    header.kid = kid.map(str::to_owned);
+    let exp = crate::time::wall_clock().as_secs() + 600;
+    let claims = serde_json::json!({ "sub": "alice", "exp": exp });
+    let key = jsonwebtoken::EncodingKey::from_secret(secret).expect("hmac key");
+    jsonwebtoken::encode(&header, &claims, &key).expect("signing")
+}
+
+/// `token` with its header replaced by `header` (signature left as it was).
+fn with_header(token: &str, header: &str) -> String {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(header);
+    let rest = token
+        .split_once('.')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    format!("{encoded}.{rest}")
+}
+
+fn verifier(keys: Vec<VerificationKey>) -> Verifier<crate::StandardClaims> {
+    crate::builder::ensure_crypto_backend().expect("a crypto backend");
+    let mut set = StaticKeys::default();
+    for key in keys {
+        set.insert(key).expect("distinct kids");
+    }
+    let rules = ClaimRules {
+        issuers: vec![],
+        audience: AudiencePolicy::NoneExpected,
+        require_exp: true,
+        leeway: Duration::ZERO,
+        max_token_lifetime: None,
+    };
+    Verifier::new(KeySource::Static(set), &rules, 8192, None, None)
+}
+
+async fn code(verifier: &Verifier<crate::StandardClaims>, token: &str) -> Option<ErrorCode> {
+    verifier.verify(token).await.err().map(|e| e.code())
+}
+
+#[tokio::test]
+async fn one_key_refuses_what_the_resolved_path_refuses() {
+    let only = verifier(vec![VerificationKey::hmac(SECRET)]);
+    assert!(matches!(only.keys, Keys::Only(..)), "one kid-less key");
+    let other = b"another-32-byte-secret-for-hs256";
+    let several = verifier(vec![
+        VerificationKey::hmac(SECRET),
+        VerificationKey::hmac(other).kid("other"),
+    ]);
+    assert!(matches!(several.keys, Keys::Resolved(_)), "several keys");
+    let good = token(Algorithm::HS256, None, SECRET);
+    for v in [&only, &several] {
+        assert_eq!(code(v, &good).await, None);
+        // HS384 is not in the key's list (HS256 only by default).
+        let hs384 = token(Algorithm::HS384, None, SECRET);
+        assert_eq!(code(v, &hs384).await, Some(ErrorCode::InvalidToken));
+        let wrong_secret = token(Algorithm::HS256, None, other);
+        assert_eq!(code(v, &wrong_secret).await, Some(ErrorCode::InvalidToken));
+        for header in [
+            r#"{"alg":"none","typ":"JWT"}"#,
+            r#"{"alg":"RS256","typ":"JWT"}"#,
+            r#"{"typ":"JWT"}"#,
+            "not json",
+        ] {
+            let forged = with_header(&good, header);
+            assert_eq!(
+                code(v, &forged).await,
+                Some(ErrorCode::InvalidToken),
+                "{header}"
+            );
+        }
+    }
+    // One kid-less key takes every token, whatever its kid says.
+    let with_kid = token(Algorithm::HS256, Some("any"), SECRET);
+    assert_eq!(code(&only, &with_kid).await, None);
+    // A key that lists HS384 accepts it.
+    let wide = verifier(vec![
+        VerificationKey::hmac(SECRET).algorithms([Algorithm::HS256, Algorithm::HS384])
+    ]);
+    assert!(matches!(wide.keys, Keys::Only(..)));
+    assert_eq!(
+        code(&wide, &token(Algorithm::HS384, None, SECRET)).await,
+        None
+    );
+    // One key with a kid is chosen by the header.
+    let named = verifier(vec![VerificationKey::hmac(SECRET).kid("main")]);
+    assert!(matches!(named.keys, Keys::Resolved(_)));
+    assert_eq!(
+        code(&named, &token(Algorithm::HS256, Some("main"), SECRET)).await,
+        None
+    );
+    assert_eq!(
+        code(&named, &token(Algorithm::HS256, None, SECRET)).await,
+        Some(ErrorCode::InvalidToken)
+    );
+}
+
+#[test]
+fn issuer_and_audience_become_required() {
+    let rules = ClaimRules {
+        issuers: vec!["iss".into()],
+        audience: AudiencePolicy::OneOf(vec!["aud".into()]),
+        require_exp: true,
+        leeway: Duration::ZERO,
+        max_token_lifetime: None,
+    };
+    let required = rules.validation().required_spec_claims;
+    for claim in ["exp", "iss", "aud"] {
+        assert!(required.contains(claim), "{claim} must be required");
+    }
+}
+
+fn signed(claims: &serde_json::Value) -> String {
+    crate::builder::ensure_crypto_backend().expect("a crypto backend");
+    let key = jsonwebtoken::EncodingKey::from_secret(SECRET).expect("hmac key");
+    jsonwebtoken::encode(&jsonwebtoken::Header::default(), claims, &key).expect("signing")
+}
+
+fn verifier_with(rules: ClaimRules) -> Verifier<crate::StandardClaims> {
+    crate::builder::ensure_crypto_backend().expect("a crypto backend");
+    let mut set = StaticKeys::default();
+    set.insert(VerificationKey::hmac(SECRET)).expect("one key");
+    Verifier::new(KeySource::Static(set), &rules, 8192, None, None)
+}
+
+fn default_rules() -> ClaimRules {
+    ClaimRules {
+        issuers: vec![],
+        audience: AudiencePolicy::NoneExpected,
+        require_exp: true,
+        leeway: Duration::ZERO,
+        max_token_lifetime: None,
+    }
+}
+
+/// The classes of hostile times and audiences, each with the outcome the contract gives.
+#[tokio::test]
+async fn hostile_claims_get_a_code_or_work() {
+    use serde_json::json;
+    let now = crate::time::unix_now();
+    let v = verifier_with(default_rules());
+    let cases: Vec<(serde_json::Value, Option<ErrorCode>)> = vec![
+        (json!({"sub": "a", "exp": u64::MAX}), None),
+        (json!({"sub": "a", "exp": now + 900 * 86_400}), None),
+        (json!({"sub": "a", "exp": (now + 600) as f64 + 0.5}), None),
+        (
+            json!({"sub": "a", "exp": 1e300}),
+            Some(ErrorCode::InvalidToken),
+        ),
+        (
+            json!({"sub": "a", "exp": -1}),
+            Some(ErrorCode::InvalidToken),
+        ),
+        (
+            json!({"sub": "a", "exp": i64::MIN}),
+            Some(ErrorCode::InvalidToken),
+        ),
+        (
+            json!({"sub": "a", "exp": "2000000000"}),
+            Some(ErrorCode::InvalidToken),
+        ),
+        (json!({"sub": "a", "exp": 0}), Some(ErrorCode::TokenExpired)),
+        (
+            json!({"sub": "a", "exp": now - 1}),
+            Some(ErrorCode::TokenExpired),
+        ),
+        (json!({"sub": "a"}), Some(ErrorCode::InvalidToken)),
+        (
+            json!({"sub": "a", "exp": now + 600, "nbf": u64::MAX}),
+            Some(ErrorCode::InvalidToken),
+        ),
+        (
+            json!({"sub": "a", "exp": now + 600, "nbf": -5}),
+            Some(ErrorCode::InvalidToken),
+        ),
+        (json!({"sub": "a", "exp": now + 600, "nbf": 0}), None),
+        // iat: a few seconds ahead works; beyond the skew, or unreadable, does not.
+        (json!({"sub": "a", "exp": now + 600, "iat": now + 2}), None),
+        (
+            json!({"sub": "a", "exp": now + 600, "iat": now + 3600}),
+            Some(ErrorCode::InvalidToken),
+        ),
+        (
+            json!({"sub": "a", "exp": now + 600, "iat": u64::MAX}),
+            Some(ErrorCode::InvalidToken),
+        ),
+        (
+            json!({"sub": "a", "exp": now + 600, "iat": -1}),
+            Some(ErrorCode::InvalidToken),
+        ),
+        (
+            json!({"sub": "a", "exp": now + 600, "iat": (now - 5) as f64 + 0.25}),
+            None,
+        ),
+        // No audience configured: a token minted for another API is refused.
+        (
+            json!({"sub": "a", "exp": now + 600, "aud": "billing-api"}),
+            Some(ErrorCode::InvalidToken),
+        ),
+        (
+            json!({"sub": "a", "exp": now + 600, "aud": ["billing-api"]}),
+            Some(ErrorCode::InvalidToken),
+        ),
+        (
+            json!({"sub": "a", "exp": now + 600, "aud": []}),
+            Some(ErrorCode::InvalidToken),
+        ),
+        (
+            json!({"sub": "a", "exp": now + 600, "aud": ""}),
+            Some(ErrorCode::InvalidToken),
+        ),
+    ];
+    for (claims, expected) in cases {
+        assert_eq!(code(&v, &signed(&claims)).await, expected, "{claims}");
+    }
+}
+
+#[tokio::test]
+async fn audience_policies() {
+    use serde_json::json;
+    let now = crate::time::unix_now();
+    let with = |aud: serde_json::Value| {
+        let mut claims = json!({"sub": "a", "exp": now + 600});
+        if !aud.is_null() {
+            claims["aud"] = aud;
+        }
+        signed(&claims)
+    };
+    let one_of = verifier_with(ClaimRules {
+        audience: AudiencePolicy::OneOf(vec!["chat".into()]),
+        ..default_rules()
+    });
+    assert_eq!(code(&one_of, &with(json!("chat"))).await, None);
+    assert_eq!(code(&one_of, &with(json!(["x", "chat"]))).await, None);
+    assert_eq!(
+        code(&one_of, &with(json!("billing-api"))).await,
+        Some(ErrorCode::InvalidToken)
+    );
+    assert_eq!(
+        code(&one_of, &with(json!(null))).await,
+        Some(ErrorCode::InvalidToken)
+    );
+    let any = verifier_with(ClaimRules {
+        audience: AudiencePolicy::Any,
+        ..default_rules()
+    });
+    assert_eq!(code(&any, &with(json!("billing-api"))).await, None);
+    assert_eq!(code(&any, &with(json!(null))).await, None);
+    let none = verifier_with(default_rules());
+    assert_eq!(code(&none, &with(json!(null))).await, None);
+}
+
+#[tokio::test]
+async fn max_token_lifetime_bounds_exp_and_exp_minus_iat() {
+    use serde_json::json;
+    let now = crate::time::unix_now();
+    let v = verifier_with(ClaimRules {
+        max_token_lifetime: Some(Duration::from_secs(3600)),
+        ..default_rules()
+    });
+    assert_eq!(
+        code(&v, &signed(&json!({"exp": now + 3000, "iat": now}))).await,
+        None
+    );
+    assert_eq!(code(&v, &signed(&json!({"exp": now + 3000}))).await, None);
+    assert_eq!(
+        code(&v, &signed(&json!({"exp": now + 7200}))).await,
+        Some(ErrorCode::InvalidToken),
+        "too far ahead"
+    );
+    assert_eq!(
+        code(&v, &signed(&json!({"exp": now + 600, "iat": now - 7200}))).await,
+        Some(ErrorCode::InvalidToken),
+        "issued for longer than allowed"
+    );
+    assert_eq!(
+        code(&v, &signed(&json!({"exp": u64::MAX, "iat": now}))).await,
+        Some(ErrorCode::InvalidToken)
+    );
+    let no_exp = verifier_with(ClaimRules {
+        require_exp: false,
+        max_token_lifetime: Some(Duration::from_secs(3600)),
+        ..default_rules()
+    });
+    assert_eq!(
+        code(&no_exp, &signed(&json!({"sub": "a"}))).await,
+        Some(ErrorCode::InvalidToken),
+        "a token without exp lives forever"
+    );
+}
+
+/// Any JSON number (or other value) in `exp`, `nbf` and `iat`: an answer, never a panic.
+mod numeric_range {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn any_number() -> impl Strategy<Value = serde_json::Value> {
+        use serde_json::json;
+        prop_oneof![
+            any::<u64>().prop_map(|n| json!(n)),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<f64>().prop_map(|f| serde_json::Number::from_f64(f)
+                .map_or(serde_json::Value::Null, serde_json::Value::Number)),
+            (0u64..4_000_000_000).prop_map(|n| json!(n)),
+            Just(json!(u64::MAX)),
+            Just(json!(i64::MIN)),
+            Just(json!("1700000000")),
+            Just(json!(null)),
+            Just(json!(true)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+        #[test]
+        fn never_panics(exp in any_number(), nbf in any_number(), iat in any_number(), leeway in 0u64..=600) {
+            let v = verifier_with(ClaimRules {
+                leeway: Duration::from_secs(leeway),
+                max_token_lifetime: if leeway % 2 == 0 { Some(Duration::from_secs(3600)) } else { None },
+                ..default_rules()
+            });
+            let token = signed(&serde_json::json!({"sub": "a", "exp": exp, "nbf": nbf, "iat": iat}));
+            let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+            match rt.block_on(v.verify(&token)) {
+                Ok(verified) => prop_assert!(verified.registered.exp.is_some()),
+                Err(e) => prop_assert!(matches!(e.code(), ErrorCode::InvalidToken | ErrorCode::TokenExpired)),
+            }
+        }
+    }
+}
+
+/// The leeway applies to the sub-second, at authentication (not rounded to whole seconds).
+#[tokio::test]
+async fn sub_second_leeway_is_exact() {
+    use serde_json::json;
+    let now = crate::time::wall_clock();
+    let v = verifier_with(ClaimRules {
+        leeway: Duration::from_millis(1500),
+        ..default_rules()
+    });
+    // `exp` this second: within 1.5 s of leeway.
+    let just = signed(&json!({"exp": now.as_secs()}));
+    assert_eq!(code(&v, &just).await, None);
+    // 2 s ago: beyond it (`exp` + 1.5 s has passed), though jsonwebtoken, given the leeway
+    // rounded up to 2 whole seconds, passes it.
+    let beyond = signed(&json!({"exp": now.as_secs() - 2}));
+    assert_eq!(code(&v, &beyond).await, Some(ErrorCode::TokenExpired));
+    let early = signed(&json!({"exp": now.as_secs() + 60, "nbf": now.as_secs() + 3}));
+    assert_eq!(code(&v, &early).await, Some(ErrorCode::InvalidToken));
+}
