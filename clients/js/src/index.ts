@@ -12,9 +12,11 @@ import { io as defaultIo } from "socket.io-client";
 import type { ManagerOptions, Socket, SocketOptions } from "socket.io-client";
 
 import { AuthError } from "./errors.js";
-import { EVENTS, RECOVERABLE_CODES, SERVER_BUSY, TOKEN_FIELD } from "./protocol.js";
+import { EVENTS, SERVER_BUSY, TOKEN_FIELD } from "./protocol.js";
+import { MAX_REFRESHES_PER_MINUTE, busyBackoffMs, isRecoverable, refreshDelayMs, refusalFrom } from "./rules.js";
 
 export { AuthError, type ErrorObject } from "./errors.js";
+export { busyBackoffMs, isRecoverable, refreshDelayMs, refusalFrom } from "./rules.js";
 export {
   AUTHENTICATE_ACK_OK,
   AUTHENTICATED_FIELDS,
@@ -123,16 +125,6 @@ function deferred<T>(): Deferred<T> {
   return { promise, resolve, reject };
 }
 
-const MIN_REFRESH_DELAY_MS = 500;
-/**
- * At most this many refreshes in a rolling minute, below the server's own limit (10
- * `authenticate` a minute by default): whatever the clocks say, the helper never refreshes itself
- * into a `forbidden`.
- */
-const MAX_REFRESHES_PER_MINUTE = 8;
-/** Backoff after `server_busy`: the first delay, and the longest (with full jitter). */
-const BUSY_BACKOFF_MIN_MS = 1_000;
-const BUSY_BACKOFF_MAX_MS = 30_000;
 /** The longest delay `setTimeout` honours (2^31 - 1 ms); beyond, it fires at once. */
 const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
@@ -339,7 +331,7 @@ export class AuthSocket {
 
   /** A refusal: recover with a new token when that can help, else end in `unauthorized`. */
   #refused(error: AuthError): void {
-    const recoverable = (RECOVERABLE_CODES as readonly string[]).includes(error.code);
+    const recoverable = isRecoverable(error.code);
     if (!this.#opts.recover || !recoverable || this.#state === "idle") {
       this.#fail(error);
       return;
@@ -399,7 +391,7 @@ export class AuthSocket {
       this.#scheduleRefresh();
     });
     socket.on(this.#events.unauthorized, (payload: unknown) => {
-      this.#refused(AuthError.fromObject(payload) ?? new AuthError("invalid_token"));
+      this.#refused(refusalFrom(payload));
     });
     socket.on(this.#events.token_expiring, (warning: TokenExpiringInfo) => {
       // The server's clock is the one that counts.
@@ -448,7 +440,7 @@ export class AuthSocket {
     this.#clearRefresh();
     const remaining = this.#remainingMs();
     if (!this.#opts.refresh || remaining === null) return;
-    const delay = Math.max(remaining - this.#opts.refreshMarginMs, remaining / 2, MIN_REFRESH_DELAY_MS);
+    const delay = refreshDelayMs({ expires_in_ms: remaining }, this.#opts.refreshMarginMs, Date.now()) ?? 0;
     if (delay > MAX_TIMER_DELAY_MS) {
       // Timers take at most 2^31 - 1 ms (~24.8 days); a longer delay would fire at once, and
       // refresh in a loop. Wait the longest a timer can, then schedule again.
@@ -477,9 +469,8 @@ export class AuthSocket {
   #waitAndRetry(socket: Socket, error: AuthError): void {
     this.#lastError = error;
     this.#setState("waiting");
-    const ceiling = Math.min(BUSY_BACKOFF_MAX_MS, BUSY_BACKOFF_MIN_MS * 2 ** Math.min(this.#busyRetries, 10));
+    const delay = busyBackoffMs(this.#busyRetries, Math.random());
     this.#busyRetries += 1;
-    const delay = BUSY_BACKOFF_MIN_MS / 2 + Math.random() * (ceiling - BUSY_BACKOFF_MIN_MS / 2);
     if (this.#busyTimer) clearTimeout(this.#busyTimer);
     this.#busyTimer = setTimeout(() => {
       this.#busyTimer = null;
