@@ -311,3 +311,121 @@ async fn server_busy_is_waited_out() {
     assert_eq!(whoami(&client).await["sub"], "wendy");
     client.disconnect().await.unwrap();
 }
+
+/// A device whose clock runs 10 minutes ahead keeps one socket across several refreshes: the
+/// refresh follows the server's time left, not the local clock.
+#[tokio::test]
+async fn a_clock_ten_minutes_ahead_keeps_one_socket_across_refreshes() {
+    let server = Server::start_both_modes().await;
+    for (mode, ns) in [(Mode::Message, "/"), (Mode::Handshake, "/hs")] {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let client = AuthClientBuilder::new(server.url(""))
+            .namespace(ns)
+            .mode(mode)
+            .clock(|| std::time::SystemTime::now() + Duration::from_secs(600))
+            .token(recording_source(4, log.clone()))
+            .connect()
+            .await
+            .unwrap_or_else(|e| panic!("{mode:?}: {e}"));
+        // Refreshes at half the 4 s lifetime by the server's clock: about every 2 s.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(7);
+        while tokio::time::Instant::now() < deadline {
+            client
+                .authenticated(WAIT)
+                .await
+                .expect("still authenticated");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let log = log.lock().unwrap().clone();
+        let refreshes = log.iter().filter(|r| **r == TokenRequest::Refresh).count();
+        assert!((2..=5).contains(&refreshes), "{mode:?}: {log:?}");
+        assert!(
+            log.iter()
+                .all(|r| matches!(r, TokenRequest::Connect | TokenRequest::Refresh)),
+            "{mode:?}: one socket throughout: {log:?}"
+        );
+        client.disconnect().await.unwrap();
+    }
+}
+
+/// `refresh()` waits for the server's `authenticated`, and two at once make one request.
+#[tokio::test]
+async fn refresh_waits_for_the_server_and_joins_one_under_way() {
+    let server = Server::start_both_modes().await;
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let client = AuthClientBuilder::new(server.url(""))
+        .token(recording_source(600, log.clone()))
+        .connect()
+        .await
+        .unwrap();
+    let first = client.info().unwrap();
+    // A token one second younger at least: a new `exp`.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (a, b) = tokio::join!(client.refresh(), client.refresh());
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a, b, "both answered by the same authenticated");
+    assert!(a.exp > first.exp, "{a:?} after {first:?}");
+    assert_eq!(client.info().unwrap(), a);
+    assert_eq!(
+        *log.lock().unwrap(),
+        [TokenRequest::Connect, TokenRequest::Refresh]
+    );
+    client.disconnect().await.unwrap();
+}
+
+/// Every task a client starts ends with `disconnect()`, its refresh timer included (the token
+/// here would not be refreshed for 9 minutes).
+#[tokio::test]
+async fn no_task_outlives_disconnect() {
+    let server = Server::start_both_modes().await;
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let baseline = metrics.num_alive_tasks();
+    let mut clients = Vec::new();
+    for (i, mode) in [Mode::Message, Mode::Handshake]
+        .into_iter()
+        .cycle()
+        .take(6)
+        .enumerate()
+    {
+        let ns = if mode == Mode::Handshake { "/hs" } else { "/" };
+        let client = AuthClientBuilder::new(server.url(""))
+            .namespace(ns)
+            .mode(mode)
+            .token(TokenSource::Static(sign(&claims(&format!("u{i}"), 600))))
+            .connect()
+            .await
+            .unwrap();
+        clients.push(client);
+    }
+    assert!(metrics.num_alive_tasks() >= baseline + 6);
+    for client in clients {
+        client.disconnect().await.unwrap();
+    }
+    wait_until(
+        || metrics.num_alive_tasks() <= baseline + 1,
+        "every client task (and the server's for those sockets) to end",
+    )
+    .await;
+}
+
+/// A server that renamed the protocol events, and a client told the same names.
+#[tokio::test]
+async fn renamed_events_work_when_both_sides_agree() {
+    let names = socketioxide_jwt::protocol::EventNames::default()
+        .authenticate("login")
+        .authenticated("welcome");
+    let auth = auth().event_names(names).build().unwrap();
+    let server = Server::start(|io| install_app(io, "/", &auth)).await;
+    let client = AuthClientBuilder::new(server.url(""))
+        .event_names(
+            socketioxide_jwt_client::EventNames::default()
+                .authenticate("login")
+                .authenticated("welcome"),
+        )
+        .token(TokenSource::Static(sign(&claims("rena", 600))))
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(whoami(&client).await["sub"], "rena");
+    client.disconnect().await.unwrap();
+}
