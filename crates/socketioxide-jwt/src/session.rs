@@ -14,7 +14,6 @@ use socketioxide::adapter::Adapter;
 use socketioxide::socket::Socket;
 use tokio::time::Instant;
 
-use crate::claims::RegisteredClaims;
 use crate::deadlines::{Deadlines, Expire, TimerSlot};
 use crate::error::AuthError;
 use crate::limits::{AttemptWindow, PendingPermit};
@@ -70,24 +69,67 @@ enum Phase<C> {
         place: Option<Box<UserPlace>>,
         /// Counted as authenticated in the metrics while the phase lasts.
         counted: SocketState,
+        /// Whether the gate went live (the application's handler ran). Handshake mode verifies
+        /// in the connect middleware and goes live in the connect handler, after socketioxide
+        /// added the socket to its namespace.
+        live: bool,
     },
     /// Refused or expired: nothing more happens.
     Closed,
 }
 
+/// What a socket holds while authenticated, acquired before the one update that authenticates
+/// it: its entry in the revocation list and its place under the per-user cap.
+#[derive(Debug, Default)]
+pub(crate) struct Holdings {
+    pub(crate) ticket: Option<LiveTicket>,
+    pub(crate) place: Option<UserPlace>,
+}
+
+/// When the gate goes live after a first authentication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GoLive {
+    /// At once (message mode: the `authenticate` handler).
+    Now,
+    /// In the connect handler, which takes it with [`SessionState::take_live`] (handshake mode).
+    InConnectHandler,
+}
+
+/// What the gate needs from an authenticated session: who, until when, and the claims.
+#[derive(Debug)]
+pub(crate) struct Live<C> {
+    pub(crate) sub: Option<Box<str>>,
+    pub(crate) exp: Option<u64>,
+    pub(crate) claims: Arc<C>,
+}
+
+/// A refresh: the session now, and the claims before (for the rooms they granted).
+#[derive(Debug)]
+pub(crate) struct Refresh<C> {
+    pub(crate) live: Live<C>,
+    pub(crate) before: Arc<C>,
+}
+
 /// What a finished verification did to the session.
 #[derive(Debug)]
-pub(crate) enum Outcome {
-    /// Pending → authenticated: the application's handlers go live. The token's registered
-    /// claims, for what going live does with them (rooms, revocation, the client's answer); the
-    /// session keeps only `sub` and `exp`.
-    FirstAuthentication(RegisteredClaims),
+pub(crate) enum Outcome<C> {
+    /// Pending → authenticated: the application's handlers go live.
+    FirstAuthentication(Live<C>),
     /// Authenticated → authenticated with fresh claims and a later expiry.
-    Refreshed(RegisteredClaims),
+    Refreshed(Refresh<C>),
     /// The socket must be refused with this error.
     Refused(AuthError),
     /// The session was already closed: nothing to do.
     Ignored,
+}
+
+/// Which verification [`SessionState::try_begin_verification`] started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// The first token of a pending socket.
+    First,
+    /// A refresh of an authenticated one.
+    Refresh,
 }
 
 /// The state machine itself.
@@ -97,9 +139,6 @@ pub(crate) struct SessionState<C> {
     verifying: bool,
     /// `authenticate` events in the current minute.
     attempts: AttemptWindow,
-    /// Handshake mode: the registered claims of the token verified in the connect middleware,
-    /// until the connect handler takes them to go live.
-    handoff: Option<Box<RegisteredClaims>>,
     /// The socket's namespace, for the metrics' labels.
     ns: Namespace,
 }
@@ -121,21 +160,30 @@ impl<C> SessionState<C> {
             },
             verifying: false,
             attempts: AttemptWindow::new(now),
-            handoff: None,
             ns,
         }
     }
 
-    /// Keeps the registered claims of a first authentication for the connect handler
-    /// (handshake mode verifies in the middleware, and goes live in the handler).
-    pub(crate) fn hand_off(&mut self, registered: RegisteredClaims) {
-        self.handoff = Some(Box::new(registered));
-    }
-
-    /// The claims kept by [`Self::hand_off`], if the session is still authenticated.
-    pub(crate) fn take_handoff(&mut self) -> Option<RegisteredClaims> {
-        let registered = self.handoff.take()?;
-        self.is_authenticated().then_some(*registered)
+    /// Goes live in the connect handler (handshake mode): the session, if it is authenticated
+    /// and not live yet.
+    pub(crate) fn take_live(&mut self) -> Option<Live<C>> {
+        match &mut self.phase {
+            Phase::Authenticated {
+                live: live @ false,
+                claims,
+                sub,
+                exp,
+                ..
+            } => {
+                *live = true;
+                Some(Live {
+                    sub: sub.clone(),
+                    exp: *exp,
+                    claims: claims.clone(),
+                })
+            }
+            _ => None,
+        }
     }
 
     /// Records an `authenticate` event; `false` if the socket sent too many this minute.
@@ -143,27 +191,46 @@ impl<C> SessionState<C> {
         self.attempts.record(now, max_per_minute)
     }
 
-    /// Claims a verification slot; `false` if one is running or the session is closed. One
-    /// verification at a time bounds the work a socket can cause.
-    pub(crate) fn try_begin_verification(&mut self) -> bool {
-        if self.verifying || matches!(self.phase, Phase::Closed) {
-            return false;
-        }
+    /// Claims a verification slot: which one, or `None` if one is running or the session is
+    /// closed. One verification at a time bounds the work a socket can cause.
+    pub(crate) fn try_begin_verification(&mut self) -> Option<Stage> {
+        let stage = match self.phase {
+            _ if self.verifying => return None,
+            Phase::Closed => return None,
+            Phase::Pending { .. } => Stage::First,
+            Phase::Authenticated { .. } => Stage::Refresh,
+        };
         self.verifying = true;
-        true
+        Some(stage)
     }
 
-    /// Applies the result of a verification started with [`Self::try_begin_verification`].
-    ///
-    /// `now_unix` is the wall-clock time since the epoch (what `exp` is measured against) and `now`
-    /// the monotonic time the expiry timer runs on.
+    /// [`Self::finish_verification_with`] with nothing held, going live at once.
+    #[cfg(test)]
     pub(crate) fn finish_verification(
         &mut self,
         result: Result<Verified<C>, AuthError>,
         now: Instant,
         now_unix: Duration,
         rules: ExpiryRules,
-    ) -> Outcome {
+    ) -> Outcome<C> {
+        let result = result.map(|v| (v, Holdings::default()));
+        self.finish_verification_with(result, GoLive::Now, now, now_unix, rules)
+    }
+
+    /// Applies the result of a verification started with [`Self::try_begin_verification`], in
+    /// one step: a first authentication takes what it holds (acquired beforehand) and returns
+    /// what going live needs; a refresh keeps what the session held.
+    ///
+    /// `now_unix` is the wall-clock time since the epoch (what `exp` is measured against) and `now`
+    /// the monotonic time the expiry timer runs on.
+    pub(crate) fn finish_verification_with(
+        &mut self,
+        result: Result<(Verified<C>, Holdings), AuthError>,
+        go_live: GoLive,
+        now: Instant,
+        now_unix: Duration,
+        rules: ExpiryRules,
+    ) -> Outcome<C> {
         self.verifying = false;
         let verified = match (&self.phase, result) {
             (Phase::Closed, _) => return Outcome::Ignored,
@@ -173,6 +240,7 @@ impl<C> SessionState<C> {
             }
             (_, Ok(verified)) => verified,
         };
+        let (verified, holdings) = verified;
         if let Phase::Authenticated { sub, .. } = &self.phase {
             if sub.as_deref() != verified.registered.sub.as_deref() {
                 self.phase = Phase::Closed;
@@ -200,42 +268,49 @@ impl<C> SessionState<C> {
             _ => None,
         };
         // A refresh keeps the revocation entry (pointed at the new token) and the user's place;
-        // a first authentication drops the pending place with the pending phase.
-        let (ticket, place, counted, refreshed) =
+        // a first authentication takes its own, and drops the pending place with the phase.
+        let (ticket, place, counted, before) =
             match std::mem::replace(&mut self.phase, Phase::Closed) {
                 Phase::Authenticated {
                     ticket,
                     place,
                     counted,
+                    claims,
                     ..
                 } => {
                     if let Some(ticket) = &ticket {
                         ticket.update(&verified.registered);
                     }
-                    (ticket, place, counted, true)
+                    (ticket, place, counted, Some(claims))
                 }
                 _ => (
-                    None,
-                    None,
+                    holdings.ticket,
+                    holdings.place.map(Box::new),
                     SocketState::enter("authenticated", &self.ns),
-                    false,
+                    None,
                 ),
             };
         let Verified { claims, registered } = verified;
+        let sub = registered.sub.map(String::into_boxed_str);
+        let live = Live {
+            sub: sub.clone(),
+            exp,
+            claims: claims.clone(),
+        };
         self.phase = Phase::Authenticated {
             claims,
-            sub: registered.sub.as_deref().map(Box::from),
+            sub,
             exp,
             expires_at,
             warn_at,
             ticket,
             place,
             counted,
+            live: before.is_some() || go_live == GoLive::Now,
         };
-        if refreshed {
-            Outcome::Refreshed(registered)
-        } else {
-            Outcome::FirstAuthentication(registered)
+        match before {
+            Some(before) => Outcome::Refreshed(Refresh { live, before }),
+            None => Outcome::FirstAuthentication(live),
         }
     }
 
@@ -297,32 +372,9 @@ impl<C> SessionState<C> {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn is_authenticated(&self) -> bool {
         matches!(self.phase, Phase::Authenticated { .. })
-    }
-
-    /// Keeps the user's place (`max_sockets_per_user`) for as long as the socket stays
-    /// authenticated; `false` (and the place given back) if it no longer is.
-    pub(crate) fn hold_place(&mut self, new: UserPlace) -> bool {
-        match &mut self.phase {
-            Phase::Authenticated { place, .. } => {
-                *place = Some(Box::new(new));
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// Keeps the socket's revocation-list entry for as long as it stays authenticated; `false`
-    /// (and the ticket dropped) if it no longer is.
-    pub(crate) fn track_revocation(&mut self, new: LiveTicket) -> bool {
-        match &mut self.phase {
-            Phase::Authenticated { ticket, .. } => {
-                *ticket = Some(new);
-                true
-            }
-            _ => false,
-        }
     }
 }
 

@@ -18,7 +18,7 @@ use crate::error::AuthError;
 use crate::keys::{BoxFuture, KeyResolver, StaticKeys, VerificationKey};
 use crate::metrics::VerifyTimer;
 use crate::protocol::ErrorCode;
-use crate::revocation::RevocationList;
+use crate::revocation::{KickFn, LiveTicket, RevocationList};
 use crate::time::{until_unix, wall_clock};
 
 /// The application's check, run after the signature and claims are verified.
@@ -273,23 +273,36 @@ impl<C> Verifier<C> {
     pub(crate) fn has_check(&self) -> bool {
         self.check.is_some()
     }
-
-    /// The revocation list, if one is configured.
-    pub(crate) fn revocations(&self) -> Option<&RevocationList> {
-        self.revocations.as_ref()
-    }
 }
 
 impl<C: DeserializeOwned> Verifier<C> {
     /// Verifies `token` completely, the application's check included.
     pub(crate) async fn verify(&self, token: &str) -> Result<Verified<C>, AuthError> {
         let timer = VerifyTimer::start();
-        let verified = self.verify_untimed(token).await;
+        let verified = self.verify_untimed(token, None).await;
+        timer.stop();
+        verified.map(|(verified, _)| verified)
+    }
+
+    /// Verifies a socket's first token, and puts it in the revocation list (when one is
+    /// configured) before checking it there: a revocation published at any moment after this
+    /// check reaches the socket through `kick`, so the token is checked once.
+    pub(crate) async fn verify_tracked(
+        &self,
+        token: &str,
+        kick: KickFn,
+    ) -> Result<(Verified<C>, Option<LiveTicket>), AuthError> {
+        let timer = VerifyTimer::start();
+        let verified = self.verify_untimed(token, Some(kick)).await;
         timer.stop();
         verified
     }
 
-    async fn verify_untimed(&self, token: &str) -> Result<Verified<C>, AuthError> {
+    async fn verify_untimed(
+        &self,
+        token: &str,
+        kick: Option<KickFn>,
+    ) -> Result<(Verified<C>, Option<LiveTicket>), AuthError> {
         if token.len() > self.max_token_len {
             return Err(
                 AuthError::new(ErrorCode::InvalidToken).with_source("token exceeds max length")
@@ -322,18 +335,18 @@ impl<C: DeserializeOwned> Verifier<C> {
         let registered: RegisteredClaims =
             serde_json::from_str(claims_json).map_err(claims_shape)?;
         self.times.check(&registered, wall_clock())?;
-        if self
-            .revocations
-            .as_ref()
-            .is_some_and(|list| list.is_revoked(&registered))
-        {
-            return Err(AuthError::revoked());
+        let mut ticket = None;
+        if let Some(list) = &self.revocations {
+            ticket = kick.map(|kick| list.track(&registered, kick));
+            if list.is_revoked(&registered) {
+                return Err(AuthError::revoked());
+            }
         }
         let claims = Arc::new(serde_json::from_str::<C>(claims_json).map_err(claims_shape)?);
         if let Some(check) = &self.check {
             check(claims.clone()).await?;
         }
-        Ok(Verified { claims, registered })
+        Ok((Verified { claims, registered }, ticket))
     }
 }
 

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use super::authenticate::AuthenticateEvent;
 use super::children::Children;
-use super::place::{take_place, Place};
+use super::holdings::verify_first;
 use super::refuse::{refuse_before_session, refuse_handshake};
 use super::timer::SocketDeadline;
 use crate::adapter::GatedAdapter;
@@ -27,7 +27,7 @@ use crate::error::AuthError;
 use crate::limits::{PendingKey, PendingRefusal};
 use crate::metrics;
 use crate::protocol::{ErrorCode, PENDING_ROOM, SERVER_BUSY};
-use crate::session::{Outcome, Session, SessionState};
+use crate::session::{GoLive, Outcome, Session, SessionState};
 use crate::time::wall_clock;
 
 /// The connect middleware. `Err` refuses the connection with that `connect_error` message.
@@ -124,22 +124,15 @@ where
         Err(e) => return Err(refuse_handshake(&s, auth, &session, e)),
     };
     session.update(|st| st.try_begin_verification());
-    let result = auth.inner.verifier.verify(&token).await;
+    let result = verify_first(auth, &s, &session, &token).await;
     let rules = gate.expiry_rules();
-    match session.update(|st| st.finish_verification(result, Instant::now(), wall_clock(), rules)) {
-        Outcome::FirstAuthentication(registered) => {
-            match take_place(auth, &session, &registered).await {
-                Ok(Place::Taken) => {
-                    session.update(|st| st.hand_off(registered));
-                    Ok(())
-                }
-                Ok(Place::Closed) => {
-                    let err = AuthError::new(ErrorCode::Timeout);
-                    Err(refuse_handshake(&s, auth, &session, err))
-                }
-                Err(e) => Err(refuse_handshake(&s, auth, &session, e)),
-            }
-        }
+    let outcome = session.update(|st| {
+        let now = Instant::now();
+        st.finish_verification_with(result, GoLive::InConnectHandler, now, wall_clock(), rules)
+    });
+    match outcome {
+        // The connect handler goes live once socketioxide added the socket to the namespace.
+        Outcome::FirstAuthentication(_) => Ok(()),
         Outcome::Refused(e) => Err(refuse_handshake(&s, auth, &session, e)),
         Outcome::Refreshed(_) | Outcome::Ignored => {
             let err = AuthError::new(ErrorCode::Timeout);

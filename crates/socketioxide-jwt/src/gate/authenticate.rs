@@ -10,8 +10,8 @@ use socketioxide::socket::Socket;
 use socketioxide_core::Value;
 use tokio::time::Instant;
 
+use super::holdings::verify_first;
 use super::live::{emit_authenticated, go_live, poll_once, Caller};
-use super::place::{take_place, Place};
 use super::refuse::refuse_socket;
 use super::rooms::regrant;
 use crate::app_handler::{AuthenticatedHandler, ViaAuthenticated};
@@ -20,7 +20,7 @@ use crate::credentials::MessageCredentials;
 use crate::error::AuthError;
 use crate::metrics::{self, Via};
 use crate::protocol::{AuthenticateAck, ErrorCode};
-use crate::session::{session_of, Outcome, Session};
+use crate::session::{session_of, GoLive, Holdings, Outcome, Refresh, Session, Stage};
 use crate::time::wall_clock;
 
 /// Bytes an `authenticate` payload may have beyond `max_token_len` (JSON framing, field name).
@@ -63,15 +63,16 @@ where
             Ok(TryData(payload)) => payload.unwrap_or(MessageCredentials::Missing),
             Err(never) => match never {},
         };
-        if !session.update(|st| st.try_begin_verification()) {
+        let Some(stage) = session.update(|st| st.try_begin_verification()) else {
             tracing::debug!(sid = %s.id, "authenticate ignored: a verification is running or the session is closed");
             return;
-        }
+        };
         let verification = authenticate(
             self.auth.clone(),
             self.handler.clone(),
             s,
             session,
+            stage,
             payload,
             ack,
         );
@@ -87,6 +88,7 @@ async fn authenticate<A, T, C, H>(
     handler: H,
     s: Arc<Socket<A>>,
     session: Arc<Session<C>>,
+    stage: Stage,
     payload: MessageCredentials,
     ack: AckSender<A>,
 ) where
@@ -94,36 +96,41 @@ async fn authenticate<A, T, C, H>(
     H: AuthenticatedHandler<A, T>,
     C: DeserializeOwned + Send + Sync + 'static,
 {
-    let result = match payload.token() {
-        Ok(token) => auth.inner.verifier.verify(token).await,
-        Err(e) => Err(e),
-    };
-    // The claims before a refresh, to derive the rooms they granted.
-    let before = match auth.inner.rooms {
-        Some(_) => session.read(|st| st.claims()),
-        None => None,
+    let result = match (payload.token(), stage) {
+        (Err(e), _) => Err(e),
+        (Ok(token), Stage::First) => verify_first(&auth, &s, &session, token).await,
+        (Ok(token), Stage::Refresh) => auth
+            .inner
+            .verifier
+            .verify(token)
+            .await
+            .map(|verified| (verified, Holdings::default())),
     };
     let rules = auth.inner.gate.expiry_rules();
-    match session.update(|st| st.finish_verification(result, Instant::now(), wall_clock(), rules)) {
-        Outcome::FirstAuthentication(registered) => {
-            match take_place(&auth, &session, &registered).await {
-                Ok(Place::Taken) => {
-                    let _ = ack.send(&AuthenticateAck::OK);
-                    let from = Caller::MessageHandler;
-                    go_live(&auth, &handler, s, session, registered, None, from);
-                }
-                Ok(Place::Closed) => {}
-                Err(err) => refuse_socket(s, &err, Some(ack), &auth, &session, Via::Message),
-            }
-        }
-        Outcome::Refreshed(registered) => {
+    let outcome = session.update(|st| {
+        st.finish_verification_with(result, GoLive::Now, Instant::now(), wall_clock(), rules)
+    });
+    match outcome {
+        Outcome::FirstAuthentication(live) => {
             let _ = ack.send(&AuthenticateAck::OK);
-            if let (Some(before), Some(after)) = (before, session.read(|st| st.claims())) {
-                regrant(&auth, &s, &before, &after);
+            go_live(
+                &auth,
+                &handler,
+                s,
+                &session,
+                live,
+                None,
+                Caller::MessageHandler,
+            );
+        }
+        Outcome::Refreshed(Refresh { live, before }) => {
+            let _ = ack.send(&AuthenticateAck::OK);
+            if auth.inner.rooms.is_some() {
+                regrant(&auth, &s, &before, &live.claims);
             }
-            tracing::info!(sid = %s.id, ns = s.ns(), sub = registered.sub.as_deref(), "token refreshed");
+            tracing::info!(sid = %s.id, ns = s.ns(), sub = live.sub.as_deref(), "token refreshed");
             metrics::authentication("refreshed", Via::Message, &session.ns);
-            emit_authenticated(&auth, &s, &registered);
+            emit_authenticated(&auth, &s, &live);
         }
         Outcome::Refused(err) => refuse_socket(s, &err, Some(ack), &auth, &session, Via::Message),
         Outcome::Ignored => {}

@@ -1,5 +1,5 @@
 //! Going live: a socket authenticated for the first time leaves the pending room, joins its
-//! user's room and the revocation list, runs the application's handler, and hears
+//! user's room and the rooms its claims grant, runs the application's handler, and hears
 //! `authenticated`.
 
 use std::sync::Arc;
@@ -9,16 +9,13 @@ use socketioxide::adapter::Adapter;
 use socketioxide::socket::Socket;
 use socketioxide_core::Value;
 
-use super::refuse::refuse_socket;
 use super::rooms::join_granted;
 use crate::app_handler::AuthenticatedHandler;
 use crate::auth::JwtAuth;
-use crate::claims::RegisteredClaims;
-use crate::error::AuthError;
 use crate::keys::BoxFuture;
 use crate::metrics::{self, Via};
 use crate::protocol::{AuthenticatedPayload, PENDING_ROOM};
-use crate::session::Session;
+use crate::session::{Live, Session};
 
 /// Where [`go_live`] is called from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +27,8 @@ pub(crate) enum Caller {
 }
 
 /// Authenticated for the first time: leave the pending room, join the user's room, run the
-/// application's handler up to its first pending `.await`, then tell the client.
+/// application's handler up to its first pending `.await`, then tell the client. The session
+/// already holds everything (revocation entry, user place): nothing here can fail or wait.
 ///
 /// `from` says where it is called from: the application's handler may only be polled here
 /// from the connect handler (see [`Caller`]).
@@ -38,8 +36,8 @@ pub(crate) fn go_live<A, T, C, H>(
     auth: &JwtAuth<C>,
     handler: &H,
     s: Arc<Socket<A>>,
-    session: Arc<Session<C>>,
-    registered: RegisteredClaims,
+    session: &Session<C>,
+    live: Live<C>,
     auth_payload: Option<Value>,
     from: Caller,
 ) where
@@ -47,26 +45,17 @@ pub(crate) fn go_live<A, T, C, H>(
     H: AuthenticatedHandler<A, T>,
     C: Send + Sync + 'static,
 {
-    if let Some(room) = registered
-        .sub
-        .as_deref()
-        .and_then(|sub| auth.user_room(sub))
-    {
+    if let Some(room) = live.sub.as_deref().and_then(|sub| auth.user_room(sub)) {
         s.join(room);
     }
     leave_pending(&s);
-    if let Some(claims) = session.read(|st| st.claims()) {
-        join_granted(auth, &s, &claims);
-    }
-    tracing::info!(sid = %s.id, ns = s.ns(), sub = registered.sub.as_deref(), "socket authenticated");
+    join_granted(auth, &s, &live.claims);
+    tracing::info!(sid = %s.id, ns = s.ns(), sub = live.sub.as_deref(), "socket authenticated");
     let via = match from {
         Caller::ConnectHandler => Via::Handshake,
         Caller::MessageHandler => Via::Message,
     };
     metrics::authentication("authenticated", via, &session.ns);
-    if !track_revocation(auth, &s, &session, &registered) {
-        return;
-    }
     let handler = match handler.call(s.clone(), auth_payload) {
         Ok(handler) => Some(handler),
         Err(e) => {
@@ -78,7 +67,7 @@ pub(crate) fn go_live<A, T, C, H>(
         // Nothing is locked here: run the handler to its first pending `.await` at once,
         // and spawn a task only if it waits.
         let rest = handler.and_then(poll_once);
-        emit_authenticated(auth, &s, &registered);
+        emit_authenticated(auth, &s, &live);
         if let Some(rest) = rest {
             tokio::spawn(rest);
         }
@@ -96,7 +85,7 @@ pub(crate) fn go_live<A, T, C, H>(
             }
             None => false,
         };
-        emit_authenticated(&auth, &s, &registered);
+        emit_authenticated(&auth, &s, &live);
         drop(s);
         if let (true, Some(fut)) = (pending, handler) {
             fut.await;
@@ -116,49 +105,11 @@ fn leave_pending<A: Adapter>(s: &Socket<A>) {
     }
 }
 
-/// Puts the socket in the revocation list, so a revocation reaches it while connected. A
-/// revocation that arrived between verification and now is caught by the second check
-/// (then the socket is refused). `false` when the socket must not go live.
-fn track_revocation<A: Adapter, C: Send + Sync + 'static>(
-    auth: &JwtAuth<C>,
-    s: &Arc<Socket<A>>,
-    session: &Arc<Session<C>>,
-    registered: &RegisteredClaims,
-) -> bool {
-    let Some(list) = auth.inner.verifier.revocations() else {
-        return true;
-    };
-    let (socket, weak_session, kick_auth) =
-        (Arc::downgrade(s), Arc::downgrade(session), auth.clone());
-    let ticket = list.track(
-        registered,
-        Box::new(move |err| {
-            if let (Some(s), Some(session)) = (socket.upgrade(), weak_session.upgrade()) {
-                let via = kick_auth.inner.gate.default_via();
-                refuse_socket(s, &err, None, &kick_auth, &session, via);
-            }
-        }),
-    );
-    if !session.update(|st| st.track_revocation(ticket)) {
-        // Refused meanwhile (the timer, a revocation): nothing more to do.
-        return false;
-    }
-    if list.is_revoked(registered) {
-        let via = auth.inner.gate.default_via();
-        refuse_socket(s.clone(), &AuthError::revoked(), None, auth, session, via);
-        return false;
-    }
-    true
-}
-
 /// Tells the client who it is now (after the first authentication and every refresh).
-pub(crate) fn emit_authenticated<A: Adapter, C>(
-    auth: &JwtAuth<C>,
-    s: &Socket<A>,
-    registered: &RegisteredClaims,
-) {
-    let mut payload = AuthenticatedPayload::new(registered.sub.clone(), registered.exp);
-    if let Some(exp) = registered.exp {
+pub(crate) fn emit_authenticated<A: Adapter, C>(auth: &JwtAuth<C>, s: &Socket<A>, live: &Live<C>) {
+    let sub = live.sub.as_deref().map(str::to_owned);
+    let mut payload = AuthenticatedPayload::new(sub, live.exp);
+    if let Some(exp) = live.exp {
         let left =
             crate::time::until_unix(exp, std::time::Duration::ZERO, crate::time::wall_clock());
         payload = payload.expires_in_ms(u64::try_from(left.as_millis()).unwrap_or(u64::MAX));

@@ -17,8 +17,8 @@
 mod admit;
 mod authenticate;
 mod children;
+mod holdings;
 mod live;
-mod place;
 mod refuse;
 mod rooms;
 mod timer;
@@ -183,17 +183,9 @@ where
             return;
         };
         // Handshake mode verified the token in the middleware; message mode goes live later.
-        if let Some(registered) = session.update(SessionState::take_handoff) {
+        if let Some(live) = session.update(SessionState::take_live) {
             let from = Caller::ConnectHandler;
-            go_live(
-                &self.auth,
-                &self.handler,
-                s,
-                session,
-                registered,
-                auth,
-                from,
-            );
+            go_live(&self.auth, &self.handler, s, &session, live, auth, from);
         }
     }
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::claims::RegisteredClaims;
 use crate::limits::PendingGauge;
 
 fn permit() -> PendingPermit {
@@ -192,7 +193,7 @@ fn pending_times_out_at_deadline_only() {
     assert_eq!(err.code(), ErrorCode::Timeout);
     assert_eq!(s.deadline(), None);
     assert!(
-        !s.try_begin_verification(),
+        s.try_begin_verification().is_none(),
         "a closed session verifies nothing"
     );
 }
@@ -201,8 +202,11 @@ fn pending_times_out_at_deadline_only() {
 fn authentication_sets_expiry_with_leeway() {
     let t0 = Instant::now();
     let mut s = SessionState::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
-    assert!(s.try_begin_verification());
-    assert!(!s.try_begin_verification(), "one verification at a time");
+    assert_eq!(s.try_begin_verification(), Some(Stage::First));
+    assert!(
+        s.try_begin_verification().is_none(),
+        "one verification at a time"
+    );
     let out = s.finish_verification(
         Ok(verified("alice", UNIX + 60)),
         t0,
@@ -240,7 +244,7 @@ fn refresh_moves_expiry_and_keeps_session() {
     s.try_begin_verification();
     s.finish_verification(Ok(verified("alice", UNIX + 10)), t0, at(UNIX), RULES);
     let t1 = t0 + Duration::from_secs(8);
-    assert!(s.try_begin_verification());
+    assert_eq!(s.try_begin_verification(), Some(Stage::Refresh));
     let out = s.finish_verification(Ok(verified("alice", UNIX + 100)), t1, at(UNIX + 8), RULES);
     assert!(matches!(out, Outcome::Refreshed(_)));
     assert!(
@@ -496,4 +500,39 @@ mod hostile_times {
         drop((held, near));
         assert_eq!(format!("{deadlines:?}"), "Deadlines { armed: 0 }");
     }
+}
+
+/// Handshake mode: authenticated in the middleware, live once in the connect handler, never if
+/// the session closed in between.
+#[test]
+fn the_connect_handler_goes_live_once() {
+    let t0 = Instant::now();
+    let pending =
+        || SessionState::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
+    let mut s = pending();
+    assert_eq!(s.try_begin_verification(), Some(Stage::First));
+    let result = Ok((verified("alice", UNIX + 60), Holdings::default()));
+    let out = s.finish_verification_with(result, GoLive::InConnectHandler, t0, at(UNIX), RULES);
+    assert!(matches!(out, Outcome::FirstAuthentication(_)));
+    let live = s.take_live().expect("live once");
+    assert_eq!(
+        (live.sub.as_deref(), live.exp),
+        (Some("alice"), Some(UNIX + 60))
+    );
+    assert!(s.take_live().is_none(), "not twice");
+
+    let mut s = pending();
+    s.try_begin_verification();
+    let result = Ok((verified("alice", UNIX + 60), Holdings::default()));
+    s.finish_verification_with(result, GoLive::InConnectHandler, t0, at(UNIX), RULES);
+    s.close();
+    assert!(s.take_live().is_none(), "closed meanwhile");
+
+    let mut s = pending();
+    s.try_begin_verification();
+    s.finish_verification(Ok(verified("alice", UNIX + 60)), t0, at(UNIX), RULES);
+    assert!(
+        s.take_live().is_none(),
+        "message mode went live in the update"
+    );
 }

@@ -1,0 +1,63 @@
+//! What a socket holds once authenticated, acquired before the one session update that
+//! authenticates it: its entry in the revocation list (tracked by the verifier before it checks
+//! the token there) and its place under the sockets-per-user cap
+//! (`JwtAuthBuilder::max_sockets_per_user`).
+
+use std::sync::Arc;
+
+use socketioxide::adapter::Adapter;
+use socketioxide::socket::Socket;
+
+use super::refuse::refuse_socket;
+use crate::auth::JwtAuth;
+use crate::error::AuthError;
+use crate::session::{Holdings, Session};
+use crate::user_sockets::{UserPlace, UserSockets};
+use crate::verify::Verified;
+
+/// Verifies a socket's first token and acquires what it will hold. Err: the refusal.
+pub(crate) async fn verify_first<A, C>(
+    auth: &JwtAuth<C>,
+    s: &Arc<Socket<A>>,
+    session: &Arc<Session<C>>,
+    token: &str,
+) -> Result<(Verified<C>, Holdings), AuthError>
+where
+    A: Adapter,
+    C: serde::de::DeserializeOwned + Send + Sync + 'static,
+{
+    // A revocation reaching the socket from now on refuses it, pending or not.
+    let (socket, weak_session, kick_auth) =
+        (Arc::downgrade(s), Arc::downgrade(session), auth.clone());
+    let kick = Box::new(move |err: AuthError| {
+        if let (Some(s), Some(session)) = (socket.upgrade(), weak_session.upgrade()) {
+            let via = kick_auth.inner.gate.default_via();
+            refuse_socket(s, &err, None, &kick_auth, &session, via);
+        }
+    });
+    let (verified, ticket) = auth.inner.verifier.verify_tracked(token, kick).await?;
+    let place = take_place(auth, verified.registered.sub.as_deref()).await?;
+    Ok((verified, Holdings { ticket, place }))
+}
+
+/// Takes a place for the user; `Err` (forbidden) when the user holds the cap already. Without
+/// a cap it returns at once; the counting future is boxed, so a configuration without a cap
+/// carries a pointer, not that future, in every `authenticate`.
+async fn take_place<C>(
+    auth: &JwtAuth<C>,
+    sub: Option<&str>,
+) -> Result<Option<UserPlace>, AuthError> {
+    match (&auth.inner.gate.user_cap, sub) {
+        (Some((max, sockets)), Some(sub)) => Box::pin(take(*max, sockets, sub)).await.map(Some),
+        // No cap, or a token without `sub` (not counted).
+        _ => Ok(None),
+    }
+}
+
+async fn take(max: usize, sockets: &UserSockets, sub: &str) -> Result<UserPlace, AuthError> {
+    sockets.acquire(sub, max).await.ok_or_else(|| {
+        AuthError::forbidden(format!(
+            "too many connections for this user: at most {max} at once; close one and retry"
+        ))
+    })
+}
