@@ -15,10 +15,12 @@ use socketioxide::handler::FromConnectParts;
 use socketioxide::socket::Socket;
 use socketioxide_core::Value;
 
-use crate::keys::BoxFuture;
+use crate::BoxFuture;
 
 /// The marker of [`OnAuthenticated`](crate::handler::OnAuthenticated)'s `ConnectHandler` impl
-/// (keeps it `Send + Sync` whatever the extractors are). Never named by applications.
+/// (keeps it `Send + Sync` whatever the extractors are). Public because that impl is; never
+/// named by applications (like socketioxide's own handler markers).
+#[doc(hidden)]
 #[derive(Debug)]
 pub struct ViaAuthenticated<T>(PhantomData<fn() -> T>);
 

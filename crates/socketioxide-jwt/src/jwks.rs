@@ -24,8 +24,9 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 use crate::error::AuthError;
-use crate::keys::{BoxFuture, KeyResolver, StaticKeys, VerificationKey};
+use crate::keys::{KeyResolver, StaticKeys, VerificationKey};
 use crate::protocol::ErrorCode;
+use crate::BoxFuture;
 
 /// Tuning of a [`Jwks`] provider: start from [`JwksOptions::default`] and change what you need.
 ///

@@ -9,8 +9,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Header};
@@ -18,8 +16,8 @@ use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Header};
 use crate::error::{AuthError, ConfigError};
 use crate::protocol::ErrorCode;
 
-/// A boxed, sendable future, as returned by [`KeyResolver::resolve`].
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// The crate's boxed future, here for [`KeyResolver::resolve`]'s implementors.
+pub use crate::BoxFuture;
 
 /// The algorithm a key of `family` verifies when none is set.
 fn default_algorithm(family: AlgorithmFamily) -> Algorithm {

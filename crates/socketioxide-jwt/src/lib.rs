@@ -63,3 +63,7 @@ pub use protocol::ErrorCode;
 pub use revocation::RevocationList;
 
 pub use jsonwebtoken::{self, Algorithm};
+
+/// A boxed, sendable future: what the crate's object-safe traits return (for applications,
+/// [`keys::KeyResolver::resolve`]).
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

@@ -12,7 +12,7 @@ use ::redis::{AsyncCommands, FromRedisValue, PushInfo, PushKind};
 use tokio::sync::mpsc;
 
 use super::{ListInner, Revocation, RevocationBackend, RevocationError, RevocationList};
-use crate::keys::BoxFuture;
+use crate::BoxFuture;
 
 /// Options of [`RevocationList::redis`]: start from [`RedisRevocationOptions::default`].
 ///

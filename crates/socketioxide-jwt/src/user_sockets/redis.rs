@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 
 use super::{PlaceStore, UserSockets};
 use crate::cluster::RedisDriver;
-use crate::keys::BoxFuture;
+use crate::BoxFuture;
 
 /// Options of [`UserSockets::redis`]: start from [`RedisUserSocketsOptions::default`].
 ///
