@@ -1,7 +1,6 @@
 //! [`JwtAuthBuilder`]: every setting, with its default, checked once when the configuration is
 //! built.
 
-use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -9,15 +8,12 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use crate::auth::{AuthMode, ClientIpFn, GateSettings, Inner, JwtAuth, RoomsFn};
+use crate::auth::{AuthMode, JwtAuth, RoomsFn};
 use crate::claims::StandardClaims;
-use crate::error::{AuthError, ConfigError};
-use crate::keys::{KeyResolver, StaticKeys, VerificationKey};
-use crate::limits::{FailedAuthLimit, FailureTracker, PendingGauge};
-use crate::protocol::{EventNames, RESERVED_EVENTS};
+use crate::error::AuthError;
+use crate::protocol::EventNames;
 use crate::revocation::RevocationList;
-use crate::user_sockets::UserSockets;
-use crate::verify::{AudiencePolicy, CheckFn, ClaimRules, KeySource, Verifier};
+use crate::verify::CheckFn;
 
 const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_millis(5000);
 const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -89,70 +85,6 @@ pub struct JwtAuthBuilder<C = StandardClaims> {
     lost_to_claims: Option<&'static str>,
 }
 
-/// Every setting that does not depend on the claims type, each written once here (the builder's
-/// setters fill it, `build()` checks and consumes it).
-struct Settings {
-    keys: Vec<VerificationKey>,
-    resolver: Option<Arc<dyn KeyResolver>>,
-    issuers: Vec<String>,
-    audiences: Vec<String>,
-    any_audience: bool,
-    require_exp: bool,
-    leeway: Duration,
-    max_token_lifetime: Option<Duration>,
-    max_token_len: usize,
-    min_hmac_secret_len: usize,
-    mode: AuthMode,
-    timeout: Duration,
-    events: EventNames,
-    allow_query_token: bool,
-    user_room_prefix: Option<String>,
-    max_pending: usize,
-    max_pending_per_address: Option<usize>,
-    max_pending_per_session: usize,
-    max_auth_attempts_per_minute: u32,
-    failed_auth_limit: Option<FailedAuthLimit>,
-    client_ip: Option<ClientIpFn>,
-    revocations: Option<RevocationList>,
-    token_cookie: Option<String>,
-    expiry_warning: Option<Duration>,
-    max_sockets_per_user: Option<usize>,
-    user_sockets: Option<UserSockets>,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            keys: Vec::new(),
-            resolver: None,
-            issuers: Vec::new(),
-            audiences: Vec::new(),
-            any_audience: false,
-            require_exp: true,
-            leeway: Duration::ZERO,
-            max_token_lifetime: None,
-            max_token_len: DEFAULT_MAX_TOKEN_LEN,
-            min_hmac_secret_len: DEFAULT_MIN_HMAC_SECRET_LEN,
-            mode: AuthMode::default(),
-            timeout: DEFAULT_AUTH_TIMEOUT,
-            events: EventNames::default(),
-            allow_query_token: false,
-            user_room_prefix: None,
-            max_pending: DEFAULT_MAX_PENDING,
-            max_pending_per_address: None,
-            max_pending_per_session: DEFAULT_MAX_PENDING_PER_SESSION,
-            max_auth_attempts_per_minute: DEFAULT_MAX_AUTH_ATTEMPTS_PER_MINUTE,
-            failed_auth_limit: None,
-            client_ip: None,
-            revocations: None,
-            token_cookie: None,
-            expiry_warning: Some(DEFAULT_EXPIRY_WARNING),
-            max_sockets_per_user: None,
-            user_sockets: None,
-        }
-    }
-}
-
 impl<C> fmt::Debug for JwtAuthBuilder<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JwtAuthBuilder")
@@ -181,7 +113,8 @@ where
     /// refused with `invalid_token`). Call it before [`check`](Self::check) and
     /// [`rooms_from_claims`](Self::rooms_from_claims), which are written for a claims type:
     /// set before it, they would not fit the new type, and `build()` refuses the configuration
-    /// ([`ConfigError::ClaimsAfterTypedSetting`]) instead of dropping them.
+    /// ([`ConfigError::ClaimsAfterTypedSetting`](crate::ConfigError::ClaimsAfterTypedSetting))
+    /// instead of dropping them.
     pub fn claims<T: DeserializeOwned + Send + Sync + 'static>(self) -> JwtAuthBuilder<T> {
         let lost = match (&self.check, &self.rooms) {
             (Some(_), _) => Some("check"),
@@ -194,98 +127,6 @@ where
             rooms: None,
             lost_to_claims: lost,
         }
-    }
-
-    /// Adds a verification key. Several keys are selected by the token's `kid`.
-    pub fn key(mut self, key: VerificationKey) -> Self {
-        self.settings.keys.push(key);
-        self
-    }
-
-    /// Shorthand for `key(VerificationKey::hmac(secret))`: HS256 with a shared secret.
-    pub fn hmac_secret(self, secret: impl AsRef<[u8]>) -> Self {
-        self.key(VerificationKey::hmac(secret))
-    }
-
-    /// Resolves keys asynchronously from the token header (JWKS, database, ...), instead of
-    /// static keys. Multiple calls override.
-    pub fn key_resolver(mut self, resolver: impl KeyResolver) -> Self {
-        self.settings.resolver = Some(Arc::new(resolver));
-        self
-    }
-
-    /// Requires `iss` to be present and equal to `issuer`. Multiple calls override.
-    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.settings.issuers = vec![issuer.into()];
-        self
-    }
-
-    /// Requires `aud` to be present and to contain `audience`. Multiple calls override.
-    ///
-    /// Without an audience, a token that carries `aud` is refused (`invalid_token`): it was
-    /// minted for someone else (RFC 8725 §3.9). Keys from a resolver (JWKS, OIDC) need an
-    /// audience, or [`insecure_any_audience`](Self::insecure_any_audience).
-    pub fn audience(mut self, audience: impl Into<String>) -> Self {
-        self.settings.audiences = vec![audience.into()];
-        self
-    }
-
-    /// Accepts tokens whatever their `aud` says, and tokens without one.
-    ///
-    /// <div class="warning">An identity provider signs the tokens of all its clients with the
-    /// same keys: with this, a token it issued for another application (another API, a
-    /// partner's app) authenticates here. Set an <code>audience</code> instead wherever the
-    /// issuer puts one in its tokens.</div>
-    pub fn insecure_any_audience(mut self) -> Self {
-        self.settings.any_audience = true;
-        self
-    }
-
-    /// Refuses tokens that live longer than `max`: whose `exp` is more than `max` ahead (beyond
-    /// the `iat` skew allowance), or whose `exp - iat` exceeds it, and tokens without `exp`.
-    /// Off by default: long-lived tokens (service keys, some providers' anonymous keys) are
-    /// accepted, and their expiry is enforced however far it lies.
-    ///
-    /// # Example
-    /// ```
-    /// use std::time::Duration;
-    /// let auth = socketioxide_jwt::JwtAuth::builder()
-    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
-    ///     .max_token_lifetime(Duration::from_secs(24 * 3600))
-    ///     .build()?;
-    /// # let _ = auth;
-    /// # Ok::<(), socketioxide_jwt::ConfigError>(())
-    /// ```
-    pub fn max_token_lifetime(mut self, max: Duration) -> Self {
-        self.settings.max_token_lifetime = Some(max);
-        self
-    }
-
-    /// Clock-skew leeway applied to `exp` (at authentication and while connected) and `nbf`,
-    /// to the sub-second. At most a day (`build()` refuses more). Defaults to 0.
-    pub fn leeway(mut self, leeway: Duration) -> Self {
-        self.settings.leeway = leeway;
-        self
-    }
-
-    /// Tokens longer than this (in bytes) are refused before any parsing. Defaults to 8 KiB.
-    pub fn max_token_len(mut self, len: usize) -> Self {
-        self.settings.max_token_len = len;
-        self
-    }
-
-    /// Minimum HMAC secret length in bytes. Defaults to 32.
-    pub fn min_hmac_secret_len(mut self, len: usize) -> Self {
-        self.settings.min_hmac_secret_len = len;
-        self
-    }
-
-    /// Accepts tokens without `exp`. Such a socket stays authenticated until it disconnects.
-    ///
-    /// <div class="warning">A token without expiry is valid forever once leaked.</div>
-    pub fn insecure_allow_missing_exp(mut self) -> Self {
-        self.settings.require_exp = false;
-        self
     }
 
     /// Where the token comes from. Defaults to [`AuthMode::Message`].
@@ -336,68 +177,6 @@ where
     /// default) disables them. [`user_rooms`](Self::user_rooms) is the same with `user:`.
     pub fn user_room_prefix(mut self, prefix: Option<&str>) -> Self {
         self.settings.user_room_prefix = prefix.map(str::to_owned);
-        self
-    }
-
-    /// At most this many sockets may be pending (connected, not yet authenticated) at once;
-    /// beyond, new connections are refused at once with the `connect_error` message
-    /// `server_busy`, and authenticated sockets are unaffected. Defaults to 10 000.
-    pub fn max_pending(mut self, max: usize) -> Self {
-        self.settings.max_pending = max;
-        self
-    }
-
-    /// At most this many pending sockets per client address (an IPv6 address counts by its
-    /// /64); beyond, that address's new connections get `server_busy` while everyone else's
-    /// still get in. The address is [`client_ip`](Self::client_ip)'s, else the peer address
-    /// axum's `ConnectInfo<SocketAddr>` gives (serve with
-    /// `into_make_service_with_connect_info::<SocketAddr>()`); with neither, only
-    /// `max_pending` applies. Defaults to 1 % of `max_pending`, at least 10 (100 of 10 000).
-    pub fn max_pending_per_address(mut self, max: usize) -> Self {
-        self.settings.max_pending_per_address = Some(max);
-        self
-    }
-
-    /// At most this many pending sockets per engine.io session (one connection, which can
-    /// CONNECT to many namespaces, dynamic ones included, before authenticating); one more is
-    /// refused with `server_busy`. Defaults to 8.
-    pub fn max_pending_per_session(mut self, max: usize) -> Self {
-        self.settings.max_pending_per_session = max;
-        self
-    }
-
-    /// At most this many `authenticate` events per socket per minute (first authentication and
-    /// refreshes); one more refuses the socket with `forbidden`. Defaults to 10.
-    pub fn max_auth_attempts_per_minute(mut self, max: u32) -> Self {
-        self.settings.max_auth_attempts_per_minute = max;
-        self
-    }
-
-    /// Refuses new connections from an IP that failed to authenticate too often (needs
-    /// [`client_ip`](Self::client_ip)). Off by default.
-    pub fn failed_auth_limit(mut self, limit: FailedAuthLimit) -> Self {
-        self.settings.failed_auth_limit = Some(limit);
-        self
-    }
-
-    /// How to find the client's IP in the connection request, for
-    /// [`failed_auth_limit`](Self::failed_auth_limit) and logs. Behind a proxy, read the header
-    /// the proxy sets (and only trust it from the proxy).
-    ///
-    /// # Example
-    /// ```
-    /// use std::net::SocketAddr;
-    /// use axum::extract::ConnectInfo;
-    /// let builder = socketioxide_jwt::JwtAuth::builder().client_ip(|parts| {
-    ///     parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ci| ci.0.ip())
-    /// });
-    /// # let _ = builder;
-    /// ```
-    pub fn client_ip<F>(mut self, find: F) -> Self
-    where
-        F: Fn(&http::request::Parts) -> Option<std::net::IpAddr> + Send + Sync + 'static,
-    {
-        self.settings.client_ip = Some(Arc::new(find));
         self
     }
 
@@ -457,35 +236,6 @@ where
         self
     }
 
-    /// A user (`sub`) holds at most `max` authenticated sockets at once (across the namespaces of
-    /// this configuration). One more is refused with `forbidden` and a message saying why (as
-    /// `unauthorized` in message mode, as the `connect_error` in handshake mode); the user's
-    /// other sockets and every other user are unaffected, and a place frees when one of the
-    /// user's sockets closes. Tokens without `sub` are not counted. Counted in this process unless
-    /// [`user_sockets`](Self::user_sockets) says otherwise. Off by default.
-    ///
-    /// # Example
-    /// ```
-    /// let auth = socketioxide_jwt::JwtAuth::builder()
-    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
-    ///     .max_sockets_per_user(5)
-    ///     .build()?;
-    /// # let _ = auth;
-    /// # Ok::<(), socketioxide_jwt::ConfigError>(())
-    /// ```
-    pub fn max_sockets_per_user(mut self, max: usize) -> Self {
-        self.settings.max_sockets_per_user = Some(max);
-        self
-    }
-
-    /// Where [`max_sockets_per_user`](Self::max_sockets_per_user) counts:
-    /// [`UserSockets::in_memory`] (the default) or, across processes,
-    /// [`UserSockets::redis`](crate::limits::UserSockets) (feature `redis`).
-    pub fn user_sockets(mut self, sockets: UserSockets) -> Self {
-        self.settings.user_sockets = Some(sockets);
-        self
-    }
-
     /// Rooms granted by the claims: the socket joins the rooms `rooms` returns when it is
     /// authenticated, and on every refresh they are derived again (rooms no longer granted are
     /// left, newly granted ones joined). Works on any adapter (rooms are per process; a
@@ -520,183 +270,16 @@ where
         }));
         self
     }
-
-    /// Verifies with an OIDC provider's keys and requires its issuer (feature `jwks`). An
-    /// [`audience`](Self::audience) is required too: the provider signs the tokens of all its
-    /// clients with the same keys.
-    ///
-    /// # Example
-    /// ```no_run
-    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    /// use socketioxide_jwt::{jwks::{JwksOptions, OidcProvider}, JwtAuth};
-    /// let keycloak = OidcProvider::discover("https://sso.example.com/realms/chat", JwksOptions::default()).await?;
-    /// let auth = JwtAuth::builder().oidc(keycloak).audience("chat").build()?;
-    /// # let _ = auth; Ok(()) }
-    /// ```
-    #[cfg(feature = "jwks")]
-    pub fn oidc(self, provider: crate::jwks::OidcProvider) -> Self {
-        self.key_resolver(provider.jwks).issuer(provider.issuer)
-    }
-
-    /// Checks every setting and builds the configuration.
-    ///
-    /// # Errors
-    /// A [`ConfigError`] naming the first setting that is wrong.
-    pub fn build(self) -> Result<JwtAuth<C>, ConfigError> {
-        let Self {
-            settings: s,
-            check,
-            rooms,
-            lost_to_claims,
-        } = self;
-        if let Some(setting) = lost_to_claims {
-            return Err(ConfigError::ClaimsAfterTypedSetting(setting));
-        }
-        ensure_crypto_backend()?;
-        let keys = match (s.resolver, s.keys.is_empty()) {
-            (Some(_), false) => return Err(ConfigError::KeysAndResolver),
-            (Some(resolver), true) => KeySource::Resolver(resolver),
-            (None, true) => return Err(ConfigError::NoKey),
-            (None, false) => {
-                let mut set = StaticKeys::default();
-                for key in s.keys {
-                    key.validate(s.min_hmac_secret_len)?;
-                    set.insert(key)?;
-                }
-                debug_assert!(!set.is_empty());
-                KeySource::Static(set)
-            }
-        };
-        if s.issuers.iter().chain(&s.audiences).any(String::is_empty) {
-            return Err(ConfigError::EmptyIssuerOrAudience);
-        }
-        let audience = match (s.audiences.is_empty(), s.any_audience) {
-            (false, true) => return Err(ConfigError::AudienceAndAnyAudience),
-            (false, false) => AudiencePolicy::OneOf(s.audiences),
-            (true, true) => AudiencePolicy::Any,
-            (true, false) if matches!(keys, KeySource::Resolver(_)) => {
-                return Err(ConfigError::ResolverWithoutAudience)
-            }
-            (true, false) => AudiencePolicy::NoneExpected,
-        };
-        if s.leeway > MAX_LEEWAY {
-            return Err(ConfigError::LeewayTooLarge(s.leeway));
-        }
-        if s.max_token_lifetime.is_some_and(|max| max.is_zero()) {
-            return Err(ConfigError::Zero("max_token_lifetime"));
-        }
-        if s.max_token_len == 0 {
-            return Err(ConfigError::Zero("max_token_len"));
-        }
-        if s.timeout.is_zero() {
-            return Err(ConfigError::Zero("timeout"));
-        }
-        check_event_names(&s.events)?;
-        if s.max_pending == 0 {
-            return Err(ConfigError::Zero("max_pending"));
-        }
-        if s.max_pending_per_address == Some(0) {
-            return Err(ConfigError::Zero("max_pending_per_address"));
-        }
-        if s.max_pending_per_session == 0 {
-            return Err(ConfigError::Zero("max_pending_per_session"));
-        }
-        let max_pending_per_address = s.max_pending_per_address.unwrap_or_else(|| {
-            (s.max_pending * DEFAULT_PENDING_SHARE_PERCENT / 100).max(MIN_PENDING_PER_ADDRESS)
-        });
-        if s.max_auth_attempts_per_minute == 0 {
-            return Err(ConfigError::Zero("max_auth_attempts_per_minute"));
-        }
-        if s.max_sockets_per_user == Some(0) {
-            return Err(ConfigError::Zero("max_sockets_per_user"));
-        }
-        if s.expiry_warning.is_some_and(|w| w.is_zero()) {
-            return Err(ConfigError::Zero(
-                "expiry_warning (use None to turn it off)",
-            ));
-        }
-        if s.user_sockets.is_some() && s.max_sockets_per_user.is_none() {
-            return Err(ConfigError::UserSocketsWithoutMax);
-        }
-        if let Some(limit) = &s.failed_auth_limit {
-            if s.client_ip.is_none() {
-                return Err(ConfigError::FailedAuthLimitNeedsClientIp);
-            }
-            if limit.max_failures == 0 || limit.window.is_zero() || limit.cooldown.is_zero() {
-                return Err(ConfigError::Zero("failed_auth_limit"));
-            }
-        }
-
-        let rules = ClaimRules {
-            issuers: s.issuers,
-            audience,
-            require_exp: s.require_exp,
-            leeway: s.leeway,
-            max_token_lifetime: s.max_token_lifetime,
-        };
-        let verifier = Verifier::new(keys, &rules, s.max_token_len, s.revocations, check);
-        Ok(JwtAuth {
-            inner: Arc::new(Inner {
-                verifier,
-                rooms,
-                gate: GateSettings {
-                    leeway: rules.leeway,
-                    expiry_warning: s.expiry_warning,
-                    deadlines: Arc::default(),
-                    user_cap: s
-                        .max_sockets_per_user
-                        .map(|max| (max, s.user_sockets.unwrap_or_default())),
-                    mode: s.mode,
-                    timeout: s.timeout,
-                    events: s.events,
-                    allow_query_token: s.allow_query_token,
-                    user_room_prefix: s.user_room_prefix,
-                    max_pending: s.max_pending,
-                    max_pending_per_address,
-                    max_pending_per_session: s.max_pending_per_session,
-                    pending: PendingGauge::default(),
-                    max_auth_attempts_per_minute: s.max_auth_attempts_per_minute,
-                    failures: s.failed_auth_limit.map(FailureTracker::new),
-                    client_ip: s.client_ip,
-                    token_cookie: s.token_cookie,
-                },
-            }),
-        })
-    }
 }
 
-fn check_event_names(names: &EventNames) -> Result<(), ConfigError> {
-    let mut seen = HashSet::new();
-    for name in names.all() {
-        if name.is_empty() || RESERVED_EVENTS.contains(&name.as_str()) || !seen.insert(name) {
-            return Err(ConfigError::InvalidEventName(name.clone()));
-        }
-    }
-    Ok(())
-}
+mod build;
+#[cfg(test)]
+pub(crate) use self::build::ensure_crypto_backend;
+mod limits;
+mod settings;
+mod tokens;
 
-/// Makes sure jsonwebtoken has a crypto provider, so no decode can panic.
-///
-/// With exactly one backend feature jsonwebtoken picks it; with both (a workspace that unifies
-/// features), this installs aws-lc-rs, the faster one.
-pub(crate) fn ensure_crypto_backend() -> Result<(), ConfigError> {
-    use jsonwebtoken::crypto::CryptoProvider;
-    if CryptoProvider::try_get_default().is_some() {
-        return Ok(());
-    }
-    #[cfg(feature = "aws-lc-rs")]
-    {
-        // Another thread may have installed one in between: either way one is there now.
-        let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
-    }
-    #[cfg(all(feature = "rust-crypto", not(feature = "aws-lc-rs")))]
-    {
-        let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
-    }
-    CryptoProvider::try_get_default()
-        .map(|_| ())
-        .ok_or(ConfigError::NoCryptoBackend)
-}
+use self::settings::Settings;
 
 #[cfg(test)]
 mod tests;

@@ -1,4 +1,6 @@
 use super::*;
+use crate::error::ConfigError;
+use crate::keys::{KeyResolver, VerificationKey};
 
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 

@@ -1,0 +1,178 @@
+//! `build()`: every setting checked once, then the configuration made.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+
+use super::*;
+use crate::auth::{GateSettings, Inner, JwtAuth};
+use crate::error::ConfigError;
+use crate::keys::StaticKeys;
+use crate::limits::{FailureTracker, PendingGauge};
+use crate::protocol::{EventNames, RESERVED_EVENTS};
+use crate::verify::{AudiencePolicy, ClaimRules, KeySource, Verifier};
+
+impl<C> JwtAuthBuilder<C>
+where
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    /// Checks every setting and builds the configuration.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first setting that is wrong.
+    pub fn build(self) -> Result<JwtAuth<C>, ConfigError> {
+        let Self {
+            settings: s,
+            check,
+            rooms,
+            lost_to_claims,
+        } = self;
+        if let Some(setting) = lost_to_claims {
+            return Err(ConfigError::ClaimsAfterTypedSetting(setting));
+        }
+        ensure_crypto_backend()?;
+        let keys = match (s.resolver, s.keys.is_empty()) {
+            (Some(_), false) => return Err(ConfigError::KeysAndResolver),
+            (Some(resolver), true) => KeySource::Resolver(resolver),
+            (None, true) => return Err(ConfigError::NoKey),
+            (None, false) => {
+                let mut set = StaticKeys::default();
+                for key in s.keys {
+                    key.validate(s.min_hmac_secret_len)?;
+                    set.insert(key)?;
+                }
+                debug_assert!(!set.is_empty());
+                KeySource::Static(set)
+            }
+        };
+        if s.issuers.iter().chain(&s.audiences).any(String::is_empty) {
+            return Err(ConfigError::EmptyIssuerOrAudience);
+        }
+        let audience = match (s.audiences.is_empty(), s.any_audience) {
+            (false, true) => return Err(ConfigError::AudienceAndAnyAudience),
+            (false, false) => AudiencePolicy::OneOf(s.audiences),
+            (true, true) => AudiencePolicy::Any,
+            (true, false) if matches!(keys, KeySource::Resolver(_)) => {
+                return Err(ConfigError::ResolverWithoutAudience)
+            }
+            (true, false) => AudiencePolicy::NoneExpected,
+        };
+        if s.leeway > MAX_LEEWAY {
+            return Err(ConfigError::LeewayTooLarge(s.leeway));
+        }
+        if s.max_token_lifetime.is_some_and(|max| max.is_zero()) {
+            return Err(ConfigError::Zero("max_token_lifetime"));
+        }
+        if s.max_token_len == 0 {
+            return Err(ConfigError::Zero("max_token_len"));
+        }
+        if s.timeout.is_zero() {
+            return Err(ConfigError::Zero("timeout"));
+        }
+        check_event_names(&s.events)?;
+        if s.max_pending == 0 {
+            return Err(ConfigError::Zero("max_pending"));
+        }
+        if s.max_pending_per_address == Some(0) {
+            return Err(ConfigError::Zero("max_pending_per_address"));
+        }
+        if s.max_pending_per_session == 0 {
+            return Err(ConfigError::Zero("max_pending_per_session"));
+        }
+        let max_pending_per_address = s.max_pending_per_address.unwrap_or_else(|| {
+            (s.max_pending * DEFAULT_PENDING_SHARE_PERCENT / 100).max(MIN_PENDING_PER_ADDRESS)
+        });
+        if s.max_auth_attempts_per_minute == 0 {
+            return Err(ConfigError::Zero("max_auth_attempts_per_minute"));
+        }
+        if s.max_sockets_per_user == Some(0) {
+            return Err(ConfigError::Zero("max_sockets_per_user"));
+        }
+        if s.expiry_warning.is_some_and(|w| w.is_zero()) {
+            return Err(ConfigError::Zero(
+                "expiry_warning (use None to turn it off)",
+            ));
+        }
+        if s.user_sockets.is_some() && s.max_sockets_per_user.is_none() {
+            return Err(ConfigError::UserSocketsWithoutMax);
+        }
+        if let Some(limit) = &s.failed_auth_limit {
+            if s.client_ip.is_none() {
+                return Err(ConfigError::FailedAuthLimitNeedsClientIp);
+            }
+            if limit.max_failures == 0 || limit.window.is_zero() || limit.cooldown.is_zero() {
+                return Err(ConfigError::Zero("failed_auth_limit"));
+            }
+        }
+
+        let rules = ClaimRules {
+            issuers: s.issuers,
+            audience,
+            require_exp: s.require_exp,
+            leeway: s.leeway,
+            max_token_lifetime: s.max_token_lifetime,
+        };
+        let verifier = Verifier::new(keys, &rules, s.max_token_len, s.revocations, check);
+        Ok(JwtAuth {
+            inner: Arc::new(Inner {
+                verifier,
+                rooms,
+                gate: GateSettings {
+                    leeway: rules.leeway,
+                    expiry_warning: s.expiry_warning,
+                    deadlines: Arc::default(),
+                    user_cap: s
+                        .max_sockets_per_user
+                        .map(|max| (max, s.user_sockets.unwrap_or_default())),
+                    mode: s.mode,
+                    timeout: s.timeout,
+                    events: s.events,
+                    allow_query_token: s.allow_query_token,
+                    user_room_prefix: s.user_room_prefix,
+                    max_pending: s.max_pending,
+                    max_pending_per_address,
+                    max_pending_per_session: s.max_pending_per_session,
+                    pending: PendingGauge::default(),
+                    max_auth_attempts_per_minute: s.max_auth_attempts_per_minute,
+                    failures: s.failed_auth_limit.map(FailureTracker::new),
+                    client_ip: s.client_ip,
+                    token_cookie: s.token_cookie,
+                },
+            }),
+        })
+    }
+}
+
+fn check_event_names(names: &EventNames) -> Result<(), ConfigError> {
+    let mut seen = HashSet::new();
+    for name in names.all() {
+        if name.is_empty() || RESERVED_EVENTS.contains(&name.as_str()) || !seen.insert(name) {
+            return Err(ConfigError::InvalidEventName(name.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// Makes sure jsonwebtoken has a crypto provider, so no decode can panic.
+///
+/// With exactly one backend feature jsonwebtoken picks it; with both (a workspace that unifies
+/// features), this installs aws-lc-rs, the faster one.
+pub(crate) fn ensure_crypto_backend() -> Result<(), ConfigError> {
+    use jsonwebtoken::crypto::CryptoProvider;
+    if CryptoProvider::try_get_default().is_some() {
+        return Ok(());
+    }
+    #[cfg(feature = "aws-lc-rs")]
+    {
+        // Another thread may have installed one in between: either way one is there now.
+        let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+    }
+    #[cfg(all(feature = "rust-crypto", not(feature = "aws-lc-rs")))]
+    {
+        let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
+    }
+    CryptoProvider::try_get_default()
+        .map(|_| ())
+        .ok_or(ConfigError::NoCryptoBackend)
+}

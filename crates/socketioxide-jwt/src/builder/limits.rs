@@ -1,0 +1,106 @@
+//! How much one client, one address or one user may hold: pending places, attempts, failures,
+//! sockets per user.
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+
+use super::JwtAuthBuilder;
+use crate::limits::FailedAuthLimit;
+use crate::user_sockets::UserSockets;
+
+impl<C> JwtAuthBuilder<C>
+where
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    /// At most this many sockets may be pending (connected, not yet authenticated) at once;
+    /// beyond, new connections are refused at once with the `connect_error` message
+    /// `server_busy`, and authenticated sockets are unaffected. Defaults to 10 000.
+    pub fn max_pending(mut self, max: usize) -> Self {
+        self.settings.max_pending = max;
+        self
+    }
+
+    /// At most this many pending sockets per client address (an IPv6 address counts by its
+    /// /64); beyond, that address's new connections get `server_busy` while everyone else's
+    /// still get in. The address is [`client_ip`](Self::client_ip)'s, else the peer address
+    /// axum's `ConnectInfo<SocketAddr>` gives (serve with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`); with neither, only
+    /// `max_pending` applies. Defaults to 1 % of `max_pending`, at least 10 (100 of 10 000).
+    pub fn max_pending_per_address(mut self, max: usize) -> Self {
+        self.settings.max_pending_per_address = Some(max);
+        self
+    }
+
+    /// At most this many pending sockets per engine.io session (one connection, which can
+    /// CONNECT to many namespaces, dynamic ones included, before authenticating); one more is
+    /// refused with `server_busy`. Defaults to 8.
+    pub fn max_pending_per_session(mut self, max: usize) -> Self {
+        self.settings.max_pending_per_session = max;
+        self
+    }
+
+    /// At most this many `authenticate` events per socket per minute (first authentication and
+    /// refreshes); one more refuses the socket with `forbidden`. Defaults to 10.
+    pub fn max_auth_attempts_per_minute(mut self, max: u32) -> Self {
+        self.settings.max_auth_attempts_per_minute = max;
+        self
+    }
+
+    /// Refuses new connections from an IP that failed to authenticate too often (needs
+    /// [`client_ip`](Self::client_ip)). Off by default.
+    pub fn failed_auth_limit(mut self, limit: FailedAuthLimit) -> Self {
+        self.settings.failed_auth_limit = Some(limit);
+        self
+    }
+
+    /// How to find the client's IP in the connection request, for
+    /// [`failed_auth_limit`](Self::failed_auth_limit) and logs. Behind a proxy, read the header
+    /// the proxy sets (and only trust it from the proxy).
+    ///
+    /// # Example
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use axum::extract::ConnectInfo;
+    /// let builder = socketioxide_jwt::JwtAuth::builder().client_ip(|parts| {
+    ///     parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ci| ci.0.ip())
+    /// });
+    /// # let _ = builder;
+    /// ```
+    pub fn client_ip<F>(mut self, find: F) -> Self
+    where
+        F: Fn(&http::request::Parts) -> Option<std::net::IpAddr> + Send + Sync + 'static,
+    {
+        self.settings.client_ip = Some(Arc::new(find));
+        self
+    }
+
+    /// A user (`sub`) holds at most `max` authenticated sockets at once (across the namespaces of
+    /// this configuration). One more is refused with `forbidden` and a message saying why (as
+    /// `unauthorized` in message mode, as the `connect_error` in handshake mode); the user's
+    /// other sockets and every other user are unaffected, and a place frees when one of the
+    /// user's sockets closes. Tokens without `sub` are not counted. Counted in this process unless
+    /// [`user_sockets`](Self::user_sockets) says otherwise. Off by default.
+    ///
+    /// # Example
+    /// ```
+    /// let auth = socketioxide_jwt::JwtAuth::builder()
+    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+    ///     .max_sockets_per_user(5)
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), socketioxide_jwt::ConfigError>(())
+    /// ```
+    pub fn max_sockets_per_user(mut self, max: usize) -> Self {
+        self.settings.max_sockets_per_user = Some(max);
+        self
+    }
+
+    /// Where [`max_sockets_per_user`](Self::max_sockets_per_user) counts:
+    /// [`UserSockets::in_memory`] (the default) or, across processes,
+    /// [`UserSockets::redis`](crate::limits::UserSockets) (feature `redis`).
+    pub fn user_sockets(mut self, sockets: UserSockets) -> Self {
+        self.settings.user_sockets = Some(sockets);
+        self
+    }
+}

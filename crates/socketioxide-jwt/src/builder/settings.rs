@@ -1,0 +1,76 @@
+//! The builder's settings that do not depend on the claims type, with their defaults.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::*;
+use crate::auth::{AuthMode, ClientIpFn};
+use crate::keys::{KeyResolver, VerificationKey};
+use crate::limits::FailedAuthLimit;
+use crate::protocol::EventNames;
+use crate::revocation::RevocationList;
+use crate::user_sockets::UserSockets;
+
+/// Every setting that does not depend on the claims type, each written once here (the builder's
+/// setters fill it, `build()` checks and consumes it).
+pub(super) struct Settings {
+    pub(super) keys: Vec<VerificationKey>,
+    pub(super) resolver: Option<Arc<dyn KeyResolver>>,
+    pub(super) issuers: Vec<String>,
+    pub(super) audiences: Vec<String>,
+    pub(super) any_audience: bool,
+    pub(super) require_exp: bool,
+    pub(super) leeway: Duration,
+    pub(super) max_token_lifetime: Option<Duration>,
+    pub(super) max_token_len: usize,
+    pub(super) min_hmac_secret_len: usize,
+    pub(super) mode: AuthMode,
+    pub(super) timeout: Duration,
+    pub(super) events: EventNames,
+    pub(super) allow_query_token: bool,
+    pub(super) user_room_prefix: Option<String>,
+    pub(super) max_pending: usize,
+    pub(super) max_pending_per_address: Option<usize>,
+    pub(super) max_pending_per_session: usize,
+    pub(super) max_auth_attempts_per_minute: u32,
+    pub(super) failed_auth_limit: Option<FailedAuthLimit>,
+    pub(super) client_ip: Option<ClientIpFn>,
+    pub(super) revocations: Option<RevocationList>,
+    pub(super) token_cookie: Option<String>,
+    pub(super) expiry_warning: Option<Duration>,
+    pub(super) max_sockets_per_user: Option<usize>,
+    pub(super) user_sockets: Option<UserSockets>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            keys: Vec::new(),
+            resolver: None,
+            issuers: Vec::new(),
+            audiences: Vec::new(),
+            any_audience: false,
+            require_exp: true,
+            leeway: Duration::ZERO,
+            max_token_lifetime: None,
+            max_token_len: DEFAULT_MAX_TOKEN_LEN,
+            min_hmac_secret_len: DEFAULT_MIN_HMAC_SECRET_LEN,
+            mode: AuthMode::default(),
+            timeout: DEFAULT_AUTH_TIMEOUT,
+            events: EventNames::default(),
+            allow_query_token: false,
+            user_room_prefix: None,
+            max_pending: DEFAULT_MAX_PENDING,
+            max_pending_per_address: None,
+            max_pending_per_session: DEFAULT_MAX_PENDING_PER_SESSION,
+            max_auth_attempts_per_minute: DEFAULT_MAX_AUTH_ATTEMPTS_PER_MINUTE,
+            failed_auth_limit: None,
+            client_ip: None,
+            revocations: None,
+            token_cookie: None,
+            expiry_warning: Some(DEFAULT_EXPIRY_WARNING),
+            max_sockets_per_user: None,
+            user_sockets: None,
+        }
+    }
+}

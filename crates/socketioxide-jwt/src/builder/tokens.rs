@@ -1,0 +1,123 @@
+//! Which tokens are accepted: keys, issuer, audience, lifetimes, sizes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use super::JwtAuthBuilder;
+use crate::keys::{KeyResolver, VerificationKey};
+
+impl<C> JwtAuthBuilder<C>
+where
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    /// Adds a verification key. Several keys are selected by the token's `kid`.
+    pub fn key(mut self, key: VerificationKey) -> Self {
+        self.settings.keys.push(key);
+        self
+    }
+
+    /// Shorthand for `key(VerificationKey::hmac(secret))`: HS256 with a shared secret.
+    pub fn hmac_secret(self, secret: impl AsRef<[u8]>) -> Self {
+        self.key(VerificationKey::hmac(secret))
+    }
+
+    /// Resolves keys asynchronously from the token header (JWKS, database, ...), instead of
+    /// static keys. Multiple calls override.
+    pub fn key_resolver(mut self, resolver: impl KeyResolver) -> Self {
+        self.settings.resolver = Some(Arc::new(resolver));
+        self
+    }
+
+    /// Requires `iss` to be present and equal to `issuer`. Multiple calls override.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.settings.issuers = vec![issuer.into()];
+        self
+    }
+
+    /// Requires `aud` to be present and to contain `audience`. Multiple calls override.
+    ///
+    /// Without an audience, a token that carries `aud` is refused (`invalid_token`): it was
+    /// minted for someone else (RFC 8725 §3.9). Keys from a resolver (JWKS, OIDC) need an
+    /// audience, or [`insecure_any_audience`](Self::insecure_any_audience).
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.settings.audiences = vec![audience.into()];
+        self
+    }
+
+    /// Accepts tokens whatever their `aud` says, and tokens without one.
+    ///
+    /// <div class="warning">An identity provider signs the tokens of all its clients with the
+    /// same keys: with this, a token it issued for another application (another API, a
+    /// partner's app) authenticates here. Set an <code>audience</code> instead wherever the
+    /// issuer puts one in its tokens.</div>
+    pub fn insecure_any_audience(mut self) -> Self {
+        self.settings.any_audience = true;
+        self
+    }
+
+    /// Refuses tokens that live longer than `max`: whose `exp` is more than `max` ahead (beyond
+    /// the `iat` skew allowance), or whose `exp - iat` exceeds it, and tokens without `exp`.
+    /// Off by default: long-lived tokens (service keys, some providers' anonymous keys) are
+    /// accepted, and their expiry is enforced however far it lies.
+    ///
+    /// # Example
+    /// ```
+    /// use std::time::Duration;
+    /// let auth = socketioxide_jwt::JwtAuth::builder()
+    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+    ///     .max_token_lifetime(Duration::from_secs(24 * 3600))
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), socketioxide_jwt::ConfigError>(())
+    /// ```
+    pub fn max_token_lifetime(mut self, max: Duration) -> Self {
+        self.settings.max_token_lifetime = Some(max);
+        self
+    }
+
+    /// Clock-skew leeway applied to `exp` (at authentication and while connected) and `nbf`,
+    /// to the sub-second. At most a day (`build()` refuses more). Defaults to 0.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.settings.leeway = leeway;
+        self
+    }
+
+    /// Tokens longer than this (in bytes) are refused before any parsing. Defaults to 8 KiB.
+    pub fn max_token_len(mut self, len: usize) -> Self {
+        self.settings.max_token_len = len;
+        self
+    }
+
+    /// Minimum HMAC secret length in bytes. Defaults to 32.
+    pub fn min_hmac_secret_len(mut self, len: usize) -> Self {
+        self.settings.min_hmac_secret_len = len;
+        self
+    }
+
+    /// Accepts tokens without `exp`. Such a socket stays authenticated until it disconnects.
+    ///
+    /// <div class="warning">A token without expiry is valid forever once leaked.</div>
+    pub fn insecure_allow_missing_exp(mut self) -> Self {
+        self.settings.require_exp = false;
+        self
+    }
+
+    /// Verifies with an OIDC provider's keys and requires its issuer (feature `jwks`). An
+    /// [`audience`](Self::audience) is required too: the provider signs the tokens of all its
+    /// clients with the same keys.
+    ///
+    /// # Example
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use socketioxide_jwt::{jwks::{JwksOptions, OidcProvider}, JwtAuth};
+    /// let keycloak = OidcProvider::discover("https://sso.example.com/realms/chat", JwksOptions::default()).await?;
+    /// let auth = JwtAuth::builder().oidc(keycloak).audience("chat").build()?;
+    /// # let _ = auth; Ok(()) }
+    /// ```
+    #[cfg(feature = "jwks")]
+    pub fn oidc(self, provider: crate::jwks::OidcProvider) -> Self {
+        self.key_resolver(provider.jwks).issuer(provider.issuer)
+    }
+}
