@@ -1,3 +1,4 @@
+use super::fetch::max_age;
 use super::*;
 
 #[test]
