@@ -15,7 +15,7 @@ use socketioxide::handler::FromConnectParts;
 use socketioxide::socket::Socket;
 use socketioxide_core::Value;
 
-use crate::BoxFuture;
+use crate::future::BoxFuture;
 
 /// The marker of [`OnAuthenticated`](crate::handler::OnAuthenticated)'s `ConnectHandler` impl
 /// (keeps it `Send + Sync` whatever the extractors are). Public because that impl is; never

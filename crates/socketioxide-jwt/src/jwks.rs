@@ -34,9 +34,9 @@ use jsonwebtoken::Header;
 use tokio::time::Instant;
 
 use crate::error::AuthError;
+use crate::future::BoxFuture;
 use crate::keys::{KeyResolver, StaticKeys, VerificationKey};
 use crate::protocol::ErrorCode;
-use crate::BoxFuture;
 
 #[derive(Debug, Clone)]
 enum Source {

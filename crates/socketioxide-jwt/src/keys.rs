@@ -17,7 +17,7 @@ use crate::error::{AuthError, ConfigError};
 use crate::protocol::ErrorCode;
 
 /// The crate's boxed future, here for [`KeyResolver::resolve`]'s implementors.
-pub use crate::BoxFuture;
+pub use crate::future::BoxFuture;
 
 /// The algorithm a key of `family` verifies when none is set.
 fn default_algorithm(family: AlgorithmFamily) -> Algorithm {

@@ -30,6 +30,7 @@ pub mod claims;
 #[cfg(feature = "redis")]
 pub mod cluster;
 pub mod extract;
+mod future;
 #[cfg(feature = "jwks")]
 pub mod jwks;
 pub mod keys;
@@ -62,8 +63,5 @@ pub use keys::VerificationKey;
 pub use protocol::ErrorCode;
 pub use revocation::RevocationList;
 
+pub use future::BoxFuture;
 pub use jsonwebtoken::{self, Algorithm};
-
-/// A boxed, sendable future: what the crate's object-safe traits return (for applications,
-/// [`keys::KeyResolver::resolve`]).
-pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

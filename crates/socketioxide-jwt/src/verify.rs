@@ -15,12 +15,12 @@ use serde_json::value::RawValue;
 
 use crate::claims::RegisteredClaims;
 use crate::error::AuthError;
+use crate::future::BoxFuture;
 use crate::keys::{KeyResolver, StaticKeys, VerificationKey};
 use crate::metrics::VerifyTimer;
 use crate::protocol::ErrorCode;
 use crate::revocation::{KickFn, LiveTicket, RevocationList};
 use crate::time::{until_unix, wall_clock};
-use crate::BoxFuture;
 
 /// The application's check, run after the signature and claims are verified.
 pub(crate) type CheckFn<C> =

@@ -12,10 +12,10 @@ use socketioxide_core::Value;
 use super::rooms::join_granted;
 use crate::app_handler::AuthenticatedHandler;
 use crate::auth::JwtAuth;
+use crate::future::BoxFuture;
 use crate::metrics::{self, Via};
 use crate::protocol::{AuthenticatedPayload, PENDING_ROOM};
 use crate::session::{Live, Session};
-use crate::BoxFuture;
 
 /// Where [`go_live`] is called from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

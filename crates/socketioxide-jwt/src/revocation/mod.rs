@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::claims::RegisteredClaims;
 use crate::error::AuthError;
+use crate::future::BoxFuture;
 use crate::time::unix_now;
-use crate::BoxFuture;
 
 #[cfg(feature = "redis")]
 pub use self::redis::RedisRevocationOptions;

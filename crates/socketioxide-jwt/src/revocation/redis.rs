@@ -12,7 +12,7 @@ use ::redis::{AsyncCommands, FromRedisValue, PushInfo, PushKind};
 use tokio::sync::mpsc;
 
 use super::{ListInner, Revocation, RevocationBackend, RevocationError, RevocationList};
-use crate::BoxFuture;
+use crate::future::BoxFuture;
 
 /// Options of [`RevocationList::redis`]: start from [`RedisRevocationOptions::default`].
 ///

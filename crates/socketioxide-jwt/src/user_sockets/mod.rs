@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use crate::BoxFuture;
+use crate::future::BoxFuture;
 
 #[cfg(feature = "redis")]
 pub use self::redis::RedisUserSocketsOptions;

@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 
 use super::{PlaceStore, UserSockets};
 use crate::cluster::RedisDriver;
-use crate::BoxFuture;
+use crate::future::BoxFuture;
 
 /// Options of [`UserSockets::redis`]: start from [`RedisUserSocketsOptions::default`].
 ///
