@@ -10,7 +10,7 @@ const files = report.files.map((f) => f.path).sort();
 const expected = [
   "LICENSE",
   "README.md",
-  ...["errors", "index", "protocol"].flatMap((m) => [`dist/${m}.d.ts`, `dist/${m}.js`]),
+  ...["errors", "index", "protocol", "rules"].flatMap((m) => [`dist/${m}.d.ts`, `dist/${m}.js`]),
   "package.json",
 ].sort();
 if (JSON.stringify(files) !== JSON.stringify(expected)) {

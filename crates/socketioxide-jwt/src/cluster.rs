@@ -41,6 +41,9 @@ use tokio::sync::mpsc;
 
 use crate::adapter::JwtAdapter;
 
+mod connection;
+pub use self::connection::{RedisConnection, RedisConnectionError};
+
 /// [`JwtAdapter`] over socketioxide-redis with a [`RedisDriver`]: the adapter of a cluster.
 pub type JwtRedisAdapter = JwtAdapter<CustomRedisAdapter<Emitter, RedisDriver>>;
 

@@ -1,0 +1,282 @@
+//! Where Redis is and how to reach it: [`RedisConnection`], the one place a `redis::Client` is
+//! made for every Redis user of the crate (the driver, the revocation list, the per-user cap),
+//! with TLS and an ACL user, and errors that say what to fix.
+
+use std::path::Path;
+
+use ::redis::{ErrorKind, IntoConnectionInfo, ProtocolVersion, RedisError};
+
+/// How to reach Redis: a URL (`redis://` or `rediss://` for TLS, with `user:password@` for an
+/// ACL user), plus the certificates TLS needs when the system's trust store is not the one.
+///
+/// RESP3 (which pub/sub needs here) is asked for whatever the URL says.
+///
+/// # Example
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use socketioxide_jwt::cluster::{RedisConnection, RedisDriver};
+/// let redis = RedisConnection::new("rediss://chat:s3cret@redis.internal:6380/")
+///     .ca_file("/etc/chat/redis-ca.pem")?
+///     .client_cert_files("/etc/chat/client.pem", "/etc/chat/client.key")?;
+/// let driver = RedisDriver::new(redis.client()?).await?;
+/// # let _ = driver; Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RedisConnection {
+    url: String,
+    ca: Option<Vec<u8>>,
+    client_cert: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl std::fmt::Debug for RedisConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisConnection")
+            .field("url", &redacted(&self.url))
+            .field("ca", &self.ca.is_some())
+            .field("client_cert", &self.client_cert.is_some())
+            .finish()
+    }
+}
+
+/// Why a Redis connection could not be set up, in words a user can act on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RedisConnectionError {
+    /// The URL does not parse.
+    #[error("bad Redis URL {url}: {reason}")]
+    InvalidUrl {
+        /// The URL, password hidden.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A certificate or key file could not be read.
+    #[error("cannot read {path}: {source}")]
+    File {
+        /// The file.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Certificates were given for a `redis://` URL: TLS needs `rediss://`.
+    #[error("TLS certificates were given but the URL is {url}: use rediss:// for TLS")]
+    CertificatesWithoutTls {
+        /// The URL, password hidden.
+        url: String,
+    },
+    /// The TLS material is not usable (not PEM, key and certificate that do not match, ...).
+    #[error("the TLS configuration is not usable: {0}")]
+    Tls(String),
+}
+
+impl RedisConnection {
+    /// Redis at `url`: `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            ca: None,
+            client_cert: None,
+        }
+    }
+
+    /// Trusts the CA in this PEM (the server's certificate must chain to it) instead of the
+    /// system's trust store.
+    #[must_use]
+    pub fn ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca = Some(pem.into());
+        self
+    }
+
+    /// [`ca_pem`](Self::ca_pem) from a file.
+    ///
+    /// # Errors
+    /// When the file cannot be read.
+    pub fn ca_file(self, path: impl AsRef<Path>) -> Result<Self, RedisConnectionError> {
+        let pem = read(path.as_ref())?;
+        Ok(self.ca_pem(pem))
+    }
+
+    /// Presents this client certificate and key (PEM) to a server that asks for one (mutual
+    /// TLS, `tls-auth-clients yes`).
+    #[must_use]
+    pub fn client_cert_pem(mut self, cert: impl Into<Vec<u8>>, key: impl Into<Vec<u8>>) -> Self {
+        self.client_cert = Some((cert.into(), key.into()));
+        self
+    }
+
+    /// [`client_cert_pem`](Self::client_cert_pem) from files.
+    ///
+    /// # Errors
+    /// When a file cannot be read.
+    pub fn client_cert_files(
+        self,
+        cert: impl AsRef<Path>,
+        key: impl AsRef<Path>,
+    ) -> Result<Self, RedisConnectionError> {
+        let (cert, key) = (read(cert.as_ref())?, read(key.as_ref())?);
+        Ok(self.client_cert_pem(cert, key))
+    }
+
+    /// The URL, its password hidden: for logs and errors.
+    pub fn url_redacted(&self) -> String {
+        redacted(&self.url)
+    }
+
+    /// Whether the connection uses TLS (`rediss://`).
+    pub fn is_tls(&self) -> bool {
+        self.url.starts_with("rediss://")
+    }
+
+    /// The `redis::Client` every Redis user of the crate takes.
+    ///
+    /// # Errors
+    /// A bad URL, certificates for a `redis://` URL, unusable TLS material.
+    pub fn client(&self) -> Result<::redis::Client, RedisConnectionError> {
+        let invalid = |e: RedisError| RedisConnectionError::InvalidUrl {
+            url: self.url_redacted(),
+            reason: e.to_string(),
+        };
+        let mut info = self.url.as_str().into_connection_info().map_err(invalid)?;
+        let redis = info
+            .redis_settings()
+            .clone()
+            .set_protocol(ProtocolVersion::RESP3);
+        info = info.set_redis_settings(redis);
+        if self.ca.is_none() && self.client_cert.is_none() {
+            return ::redis::Client::open(info).map_err(|e| self.tls_error(e));
+        }
+        if !self.is_tls() {
+            return Err(RedisConnectionError::CertificatesWithoutTls {
+                url: self.url_redacted(),
+            });
+        }
+        install_crypto_provider();
+        let certificates = ::redis::TlsCertificates {
+            client_tls: self.client_cert.clone().map(|(client_cert, client_key)| {
+                ::redis::ClientTlsConfig {
+                    client_cert,
+                    client_key,
+                }
+            }),
+            root_cert: self.ca.clone(),
+        };
+        ::redis::Client::build_with_tls(info, certificates).map_err(|e| self.tls_error(e))
+    }
+
+    fn tls_error(&self, e: RedisError) -> RedisConnectionError {
+        match e.kind() {
+            ErrorKind::InvalidClientConfig => RedisConnectionError::Tls(e.to_string()),
+            _ => RedisConnectionError::InvalidUrl {
+                url: self.url_redacted(),
+                reason: e.to_string(),
+            },
+        }
+    }
+}
+
+impl RedisConnection {
+    /// Says what to fix when Redis refuses this connection or cannot be reached.
+    ///
+    /// # Example
+    /// ```
+    /// use socketioxide_jwt::cluster::RedisConnection;
+    /// let redis = RedisConnection::new("rediss://chat:s3cret@127.0.0.1:1/");
+    /// let refused = redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+    /// let text = redis.explain(&refused);
+    /// assert!(text.contains("tls-port") && !text.contains("s3cret"));
+    /// ```
+    pub fn explain(&self, e: &RedisError) -> String {
+        let target = self;
+        let url = target.url_redacted();
+        let text = e.to_string();
+        let lower = text.to_ascii_lowercase();
+        match (e.kind(), e.code()) {
+        (ErrorKind::AuthenticationFailed, _) | (_, Some("WRONGPASS" | "NOAUTH")) => format!(
+            "Redis at {url} refused the user or password: check the user:password@ in the URL ({text})"
+        ),
+        (_, Some("NOPERM")) => format!(
+            "the Redis user of {url} lacks a permission: see docs/OPERATING.md for the ACL it needs ({text})"
+        ),
+        (ErrorKind::RESP3NotSupported, _) => {
+            format!("Redis at {url} does not speak RESP3: Redis 6 or later is needed ({text})")
+        }
+        _ if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") => {
+            format!(
+                "the TLS handshake with {url} failed: is the server's certificate signed by the CA given (--redis-ca), for the host name in the URL, and is a client certificate needed (--redis-cert, --redis-key)? ({text})"
+            )
+        }
+        _ if e.is_connection_refusal() => {
+            if target.is_tls() {
+                format!("nothing answers TLS at {url}: is that the TLS port (tls-port)? ({text})")
+            } else {
+                format!("nothing answers at {url} ({text})")
+            }
+        }
+        _ if e.is_io_error() && !target.is_tls() => format!(
+            "the connection to {url} failed: if that server takes TLS only, use rediss:// ({text})"
+        ),
+        _ => format!("Redis at {url}: {text}"),
+    }
+    }
+}
+
+/// rustls needs one crypto provider for the process; the crate brings aws-lc-rs. An application
+/// that installed its own keeps it.
+fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, RedisConnectionError> {
+    std::fs::read(path).map_err(|source| RedisConnectionError::File {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// The URL with its password replaced by `***`.
+fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let userinfo = &rest[..at];
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            format!("{scheme}://{user}:***{}", &rest[at..])
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_show() {
+        assert_eq!(
+            redacted("rediss://chat:s3cret@redis:6380/0"),
+            "rediss://chat:***@redis:6380/0"
+        );
+        assert_eq!(redacted("redis://:s3cret@redis/"), "redis://:***@redis/");
+        assert_eq!(redacted("redis://redis:6379"), "redis://redis:6379");
+        let c = RedisConnection::new("rediss://chat:s3cret@redis:6380/");
+        assert!(!format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn certificates_need_rediss() {
+        let c = RedisConnection::new("redis://127.0.0.1:6379/").ca_pem(b"x".to_vec());
+        assert!(matches!(
+            c.client(),
+            Err(RedisConnectionError::CertificatesWithoutTls { .. })
+        ));
+        assert!(matches!(
+            RedisConnection::new("nonsense").client(),
+            Err(RedisConnectionError::InvalidUrl { .. })
+        ));
+    }
+}
