@@ -106,6 +106,9 @@ say "Metrics: /metrics scraped after real sockets (every outcome, exact gauges)"
 say "Several instances: 3 chat-demo processes on a throwaway redis-server"
 (cd e2e/node && node --test cluster.test.mjs)
 
+say "Redis as managed services run it: TLS only, client certificates, an ACL user; 3 chat-demo processes, and the errors of a wrong password, certificate or scheme"
+(cd e2e/node && node --test redis-tls.test.mjs)
+
 say "A revocation Redis always refuses is set aside: the ones after it reach the other instances (ACL on a throwaway redis-server)"
 (cd e2e/node && node --test revocation-poison.test.mjs)
 

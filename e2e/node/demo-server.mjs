@@ -2,7 +2,7 @@
 import { spawn } from "node:child_process";
 import { createHmac, randomUUID } from "node:crypto";
 import { createServer } from "node:net";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -147,17 +147,63 @@ export function freePort() {
  * A throwaway redis-server on a free loopback port, with an append-only file in a temporary
  * directory (so a restart keeps the data, as a production Redis with persistence would).
  */
-export async function startRedis() {
+/**
+ * A CA, a server certificate for 127.0.0.1 / localhost and a client certificate, made with
+ * openssl in `dir` (PEM files: ca.crt, server.crt/key, client.crt/key).
+ */
+export async function makeCertificates(dir) {
+  const run = (...args) =>
+    new Promise((resolveRun, reject) => {
+      const child = spawn("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+      let err = "";
+      child.stderr.on("data", (d) => (err += d));
+      child.once("error", (e) => reject(new Error(`cannot run openssl: ${e.message}`)));
+      child.once("exit", (code) => (code === 0 ? resolveRun() : reject(new Error(`openssl ${args[0]}: ${err}`))));
+    });
+  await run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+    "-subj", "/CN=test CA", "-keyout", "ca.key", "-out", "ca.crt");
+  for (const [name, ext] of [
+    ["server", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth"],
+    ["client", "extendedKeyUsage=clientAuth"],
+  ]) {
+    await run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", `/CN=${name}`,
+      "-keyout", `${name}.key`, "-out", `${name}.csr`);
+    await writeFile(join(dir, `${name}.ext`), ext);
+    await run("x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+      "-days", "2", "-extfile", `${name}.ext`, "-out", `${name}.crt`);
+  }
+  return {
+    ca: join(dir, "ca.crt"),
+    serverCert: join(dir, "server.crt"),
+    serverKey: join(dir, "server.key"),
+    clientCert: join(dir, "client.crt"),
+    clientKey: join(dir, "client.key"),
+  };
+}
+
+/**
+ * A throwaway redis-server on a free port. `tls`: TLS only (no plain port), client certificates
+ * required, certificates made for the test (returned as `certs`). `user`: an ACL user
+ * `{ name, password, rules }`, the default user turned off.
+ */
+export async function startRedis({ tls = false, user = null } = {}) {
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), "redis-"));
+  const certs = tls ? await makeCertificates(dir) : null;
+  const args = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--dir", dir];
+  if (tls) {
+    args.push("--port", "0", "--tls-port", String(port), "--tls-cert-file", certs.serverCert,
+      "--tls-key-file", certs.serverKey, "--tls-ca-cert-file", certs.ca, "--tls-auth-clients", "yes");
+  } else {
+    args.push("--port", String(port));
+  }
+  if (user) {
+    args.push("--user", user.name, "on", `>${user.password}`, ...user.rules.split(" "), "--user", "default", "off");
+  }
   let child = null;
   const launch = () =>
     new Promise((resolveReady, reject) => {
-      child = spawn(
-        "redis-server",
-        ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--dir", dir],
-        { stdio: ["ignore", "pipe", "inherit"] },
-      );
+      child = spawn("redis-server", args, { stdio: ["ignore", "pipe", "inherit"] });
       const timer = setTimeout(() => reject(new Error("redis-server did not start within 10 s")), 10_000);
       child.once("error", (e) => reject(new Error(`cannot start redis-server: ${e.message}`)));
       createInterface({ input: child.stdout }).on("line", (line) => {
@@ -174,8 +220,17 @@ export async function startRedis() {
     await exited;
   };
   await launch();
+  const auth = user ? `${user.name}:${user.password}@` : "";
   return {
-    url: `redis://127.0.0.1:${port}/?protocol=resp3`,
+    url: tls ? `rediss://${auth}127.0.0.1:${port}/` : `redis://${auth}127.0.0.1:${port}/?protocol=resp3`,
+    port,
+    certs,
+    /** The demo's flags for this server: --redis and, with TLS, the certificates. */
+    demoArgs: () =>
+      tls
+        ? ["--redis", `rediss://${auth}127.0.0.1:${port}/`, "--redis-ca", certs.ca, "--redis-cert", certs.clientCert,
+          "--redis-key", certs.clientKey]
+        : ["--redis", `redis://${auth}127.0.0.1:${port}/?protocol=resp3`],
     /** Kills the server (an outage). */
     stop,
     /** Starts it again on the same port and data. */

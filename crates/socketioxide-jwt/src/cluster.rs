@@ -179,6 +179,14 @@ impl RedisDriver {
         client: ::redis::Client,
         options: RedisDriverOptions,
     ) -> Result<Self, RedisDriverError> {
+        // One plain connection first: its error says what is wrong (a refused password, a TLS
+        // handshake), where the reconnecting manager below would only time out.
+        tokio::time::timeout(options.operation_timeout, async {
+            let mut conn = client.get_multiplexed_async_connection().await?;
+            ::redis::cmd("PING").query_async::<()>(&mut conn).await
+        })
+        .await
+        .map_err(|_| RedisDriverError::Timeout)??;
         let inbox = Arc::new(Inbox {
             up: AtomicBool::new(true),
             ..Inbox::default()
@@ -236,8 +244,15 @@ impl RedisDriver {
         }
         match tokio::time::timeout(self.link.options.operation_timeout, op).await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => {
+            // The link failed: down until the probe says otherwise.
+            Ok(Err(e)) if is_link_failure(&e) => {
                 self.mark_down();
+                Err(e.into())
+            }
+            // Redis answered, with an error (a permission the ACL user lacks, a script's
+            // error): the link is fine, this operation is not.
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "Redis refused an operation");
                 Err(e.into())
             }
             Err(_) => {
@@ -350,6 +365,11 @@ impl RedisDriver {
         *self.link.conn.write().unwrap_or_else(|e| e.into_inner()) = fresh;
         tracing::debug!(generation, "Redis connection replaced");
     }
+}
+
+/// Whether an error says the connection failed, rather than Redis answering with an error.
+fn is_link_failure(e: &RedisError) -> bool {
+    e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_unrecoverable_error()
 }
 
 /// A connection manager that delivers pub/sub messages to the handlers while its generation is

@@ -108,10 +108,25 @@ pub struct Args {
     #[arg(long, default_value_t = 64 * 1024)]
     pub max_message_bytes: usize,
 
-    /// Redis URL (with `?protocol=resp3`) to run several instances: broadcasts and revocations
-    /// are shared through it. Without it, one process with in-memory revocations.
+    /// Redis URL to run several instances: broadcasts and revocations are shared through it.
+    /// `redis://host:port/`, or `rediss://` for TLS; an ACL user as `rediss://user:password@host:port/`.
+    /// Without it, one process with in-memory revocations.
     #[arg(long, value_name = "URL")]
     pub redis: Option<String>,
+
+    /// With a `rediss://` URL: the CA (PEM) that signed the Redis server's certificate, instead
+    /// of the system's trust store.
+    #[arg(long, value_name = "FILE", requires = "redis")]
+    pub redis_ca: Option<PathBuf>,
+
+    /// With a `rediss://` URL: a client certificate (PEM) for servers that require one
+    /// (`tls-auth-clients yes`); with --redis-key.
+    #[arg(long, value_name = "FILE", requires_all = ["redis", "redis_key"])]
+    pub redis_cert: Option<PathBuf>,
+
+    /// The client certificate's private key (PEM); with --redis-cert.
+    #[arg(long, value_name = "FILE", requires = "redis_cert")]
+    pub redis_key: Option<PathBuf>,
 
     /// Serve the page's scripts from this built JS client package (`clients/js` after
     /// `npm ci && npm run build`) instead of the copy embedded at build time: for working on the

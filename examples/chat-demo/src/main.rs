@@ -32,7 +32,7 @@ use crate::cli::{Args, Mode};
 use crate::identity::AccountPolicy;
 use crate::tokens::TokenIssuer;
 use crate::users::{UserStore, DEMO_ACCOUNTS};
-use socketioxide_jwt::cluster::{JwtRedisAdapter, RedisDriver};
+use socketioxide_jwt::cluster::{JwtRedisAdapter, RedisConnection, RedisDriver};
 use socketioxide_jwt::limits::UserSockets;
 use socketioxide_jwt::revocation::RedisRevocationOptions;
 use socketioxide_jwt::{JwtLocalAdapter, RevocationList, StandardClaims};
@@ -153,23 +153,24 @@ async fn run(args: Args) -> Result<(), BoxError> {
             (Box::new(move |app| app.layer(layer)), revocations, auth)
         }
         Some(url) => {
-            let client = redis::Client::open(url.as_str())
-                .map_err(|e| format!("bad --redis URL (add ?protocol=resp3): {e}"))?;
+            let redis = redis_connection(url, &args)?;
+            let client = redis.client()?;
             let options = RedisRevocationOptions::default().max_token_lifetime(token_ttl);
             let driver = RedisDriver::new(client.clone())
                 .await
-                .map_err(|e| format!("cannot reach Redis at {url}: {e}"))?;
+                .map_err(|e| redis.explain(&e))?;
             if args.max_sockets_per_user.is_some() {
                 builder = builder.user_sockets(UserSockets::redis(&driver, Default::default()));
             }
             let revocations = RevocationList::redis(client.clone(), options)
                 .await
-                .map_err(|e| format!("cannot reach Redis at {url}: {e}"))?;
+                .map_err(|e| redis.explain(&e))?;
             let auth = builder.revocations(revocations.clone()).build()?;
             let (layer, io) = io_builder
                 .with_adapter::<JwtRedisAdapter>(driver.adapter())
                 .build_layer();
             chat::register(&io, &auth).await?;
+            let url = redis.url_redacted();
             tracing::info!(%url, "sharing broadcasts and revocations through Redis");
             (Box::new(move |app| app.layer(layer)), revocations, auth)
         }
@@ -227,4 +228,19 @@ fn print_banner(args: &Args, addr: std::net::SocketAddr, scripts: &ClientScripts
         None => println!("  open http://{addr}/ in a browser"),
         Some(problem) => println!("  THE PAGE CANNOT WORK: {problem}"),
     }
+}
+
+/// `--redis` with its TLS files.
+fn redis_connection(
+    url: &str,
+    args: &cli::Args,
+) -> Result<RedisConnection, socketioxide_jwt::cluster::RedisConnectionError> {
+    let mut redis = RedisConnection::new(url);
+    if let Some(ca) = &args.redis_ca {
+        redis = redis.ca_file(ca)?;
+    }
+    if let (Some(cert), Some(key)) = (&args.redis_cert, &args.redis_key) {
+        redis = redis.client_cert_files(cert, key)?;
+    }
+    Ok(redis)
 }

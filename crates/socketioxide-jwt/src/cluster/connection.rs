@@ -175,7 +175,8 @@ impl RedisConnection {
 }
 
 impl RedisConnection {
-    /// Says what to fix when Redis refuses this connection or cannot be reached.
+    /// Says what to fix when Redis refuses this connection or cannot be reached: `e` is any
+    /// error of the crate's Redis users (the driver's, the revocation list's), or redis-rs's.
     ///
     /// # Example
     /// ```
@@ -185,9 +186,23 @@ impl RedisConnection {
     /// let text = redis.explain(&refused);
     /// assert!(text.contains("tls-port") && !text.contains("s3cret"));
     /// ```
-    pub fn explain(&self, e: &RedisError) -> String {
+    pub fn explain(&self, e: &(dyn std::error::Error + 'static)) -> String {
         let target = self;
         let url = target.url_redacted();
+        let mut cause = Some(e);
+        let redis = std::iter::from_fn(|| {
+            let current = cause?;
+            cause = current.source();
+            Some(current)
+        })
+        .find_map(|e| match e.downcast_ref::<super::RedisDriverError>() {
+            // Transparent: its `source()` skips the Redis error it wraps.
+            Some(super::RedisDriverError::Redis(e)) => Some(e),
+            _ => e.downcast_ref::<RedisError>(),
+        });
+        let Some(e) = redis else {
+            return format!("Redis at {url}: {e}");
+        };
         let text = e.to_string();
         let lower = text.to_ascii_lowercase();
         match (e.kind(), e.code()) {
