@@ -183,7 +183,8 @@ test("a Redis outage: instances keep serving with what they know, and recover wh
   assert.equal((await kicked).code, "revoked");
 
   // Broadcasts across instances after the outage.
-  const listener = await authenticated(B.url, token("bob"));
+  // Not bob: a user revoked a moment ago (this file's revocation test) with `iat` ≤ that second.
+  const listener = await authenticated(B.url, token("carol"));
   const speaker = await authenticated(A.url, token("alice"));
   const heard = next(listener, "chat message");
   speaker.emit("chat message", { text: "after the outage" });

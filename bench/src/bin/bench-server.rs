@@ -197,9 +197,11 @@ async fn serve(args: Args) -> std::io::Result<()> {
 /// The cluster-run server: the Redis adapter and revocation list, `shout`, `POST /revoke`.
 async fn cluster_app(args: &Args, builder: JwtAuthBuilder, url: &str) -> axum::Router {
     let client = redis::Client::open(url).expect("a redis:// URL");
-    let driver = RedisDriver::new(client.clone()).await.expect("Redis");
+    let driver = RedisDriver::new(client).await.expect("Redis");
     let options = RedisRevocationOptions::default().max_token_lifetime(Duration::from_secs(7200));
-    let revocations = RevocationList::redis(client, options).await.expect("Redis");
+    let revocations = RevocationList::redis(&driver, options)
+        .await
+        .expect("Redis");
     let auth = builder
         .revocations(revocations.clone())
         .build()

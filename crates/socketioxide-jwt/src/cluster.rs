@@ -16,9 +16,9 @@
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use socketioxide::SocketIo;
-//! use socketioxide_jwt::cluster::{JwtRedisAdapter, RedisDriver};
+//! use socketioxide_jwt::cluster::{JwtRedisAdapter, RedisConnection, RedisDriver};
 //!
-//! let client = redis::Client::open("redis://127.0.0.1:6379/?protocol=resp3")?;
+//! let client = RedisConnection::new("redis://127.0.0.1:6379/").client()?;
 //! let driver = RedisDriver::new(client).await?;
 //! let (layer, io) = SocketIo::builder()
 //!     .with_adapter::<JwtRedisAdapter>(driver.adapter())
@@ -135,6 +135,8 @@ struct Inbox {
     up: AtomicBool,
     /// The driver, to start its probe when a connection reports its loss.
     link: OnceLock<Weak<Link>>,
+    /// Counts the outages: whoever keeps state in Redis (the revocation list) reloads it after one.
+    outages: tokio::sync::watch::Sender<u64>,
 }
 
 struct Link {
@@ -283,8 +285,34 @@ impl RedisDriver {
     fn mark_down(&self) {
         if self.link.inbox.up.swap(false, Ordering::AcqRel) {
             tracing::warn!("Redis unreachable: broadcasts stay on this server until it is back");
+            self.link.inbox.outages.send_modify(|n| *n += 1);
         }
         self.probe();
+    }
+
+    /// Changes once per outage (when the link goes down).
+    pub(crate) fn outages(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.link.inbox.outages.subscribe()
+    }
+
+    /// Subscribes to `chan`: its messages arrive on the receiver (at most `size` waiting; beyond,
+    /// dropped with a warning), through every reconnection and replaced connection.
+    pub(crate) async fn listen(
+        &self,
+        chan: String,
+        size: usize,
+    ) -> Result<mpsc::Receiver<ChanItem>, RedisDriverError> {
+        let (tx, rx) = mpsc::channel(size);
+        self.link
+            .inbox
+            .handlers
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(chan.clone(), tx);
+        let mut conn = self.conn();
+        self.run(async move { conn.subscribe(chan.as_str()).await })
+            .await?;
+        Ok(rx)
     }
 
     /// Starts the probe unless one runs: PING until Redis answers (replacing a connection that
@@ -367,9 +395,11 @@ impl RedisDriver {
     }
 }
 
-/// Whether an error says the connection failed, rather than Redis answering with an error.
+/// Whether an error says the connection failed, rather than Redis answering with an error
+/// reply (which has a code: `NOPERM`, `ERR`, ...). Anything else counts as a failed link, so
+/// that operations fail fast while it is down.
 fn is_link_failure(e: &RedisError) -> bool {
-    e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_unrecoverable_error()
+    e.code().is_none()
 }
 
 /// A connection manager that delivers pub/sub messages to the handlers while its generation is
@@ -439,17 +469,7 @@ impl Driver for RedisDriver {
         chan: String,
         size: usize,
     ) -> Result<MessageStream<ChanItem>, Self::Error> {
-        let (tx, rx) = mpsc::channel(size);
-        self.link
-            .inbox
-            .handlers
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(chan.clone(), tx);
-        let mut conn = self.conn();
-        self.run(async move { conn.subscribe(chan.as_str()).await })
-            .await?;
-        Ok(MessageStream::new(rx))
+        Ok(MessageStream::new(self.listen(chan, size).await?))
     }
 
     async fn unsubscribe(&self, chan: String) -> Result<(), Self::Error> {

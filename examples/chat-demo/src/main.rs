@@ -162,7 +162,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
             if args.max_sockets_per_user.is_some() {
                 builder = builder.user_sockets(UserSockets::redis(&driver, Default::default()));
             }
-            let revocations = RevocationList::redis(client.clone(), options)
+            let revocations = RevocationList::redis(&driver, options)
                 .await
                 .map_err(|e| redis.explain(&e))?;
             let auth = builder.revocations(revocations.clone()).build()?;

@@ -7,11 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{AsyncCommands, FromRedisValue, PushInfo, PushKind};
 use tokio::sync::mpsc;
 
 use super::{ListInner, Revocation, RevocationBackend, RevocationError, RevocationList};
+use crate::cluster::{RedisDriver, RedisDriverError};
 use crate::future::BoxFuture;
 
 /// Options of [`RevocationList::redis`]: start from [`RedisRevocationOptions::default`].
@@ -32,8 +31,6 @@ pub struct RedisRevocationOptions {
     pub channel: String,
     /// How long a user revocation lasts (your longest token lifetime). Defaults to 24 h.
     pub max_token_lifetime: Duration,
-    /// Timeout of each Redis operation. Defaults to 2 s.
-    pub timeout: Duration,
 }
 
 impl Default for RedisRevocationOptions {
@@ -42,7 +39,6 @@ impl Default for RedisRevocationOptions {
             key_prefix: "socketioxide-jwt:revoked:".into(),
             channel: "socketioxide-jwt:revocations".into(),
             max_token_lifetime: super::DEFAULT_MAX_TOKEN_LIFETIME,
-            timeout: Duration::from_secs(2),
         }
     }
 }
@@ -68,13 +64,6 @@ impl RedisRevocationOptions {
         self.max_token_lifetime = max_token_lifetime;
         self
     }
-
-    /// Sets [`RedisRevocationOptions::timeout`]: the timeout of each Redis operation.
-    #[must_use]
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
 }
 
 fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> RevocationError {
@@ -97,9 +86,9 @@ const MAX_STORED_UNTIL: u64 = 253_402_300_799;
 const STORE_AND_PUBLISH: &str = "redis.call('SET', KEYS[1], ARGV[1], 'EXAT', ARGV[2]) \
      redis.call('PUBLISH', ARGV[3], ARGV[1]) return 1";
 
-/// The shared store: the connection, the revocations waiting to be sent, the recovery flag.
+/// The shared store: the driver, the revocations waiting to be sent, the recovery flag.
 struct Store {
-    conn: ConnectionManager,
+    driver: RedisDriver,
     options: RedisRevocationOptions,
     outbox: Mutex<VecDeque<Revocation>>,
     recovering: AtomicBool,
@@ -127,13 +116,16 @@ const TRANSIENT_REPLIES: [&str; 7] = [
 #[derive(Debug)]
 enum SendFailure {
     Unreachable(RevocationError),
-    Rejected(::redis::RedisError),
+    Rejected(RedisDriverError),
 }
 
 impl SendFailure {
-    fn from_redis(e: ::redis::RedisError) -> Self {
-        match e.code() {
-            Some(code) if !TRANSIENT_REPLIES.contains(&code) => Self::Rejected(e),
+    fn from_driver(e: RedisDriverError) -> Self {
+        match &e {
+            RedisDriverError::Redis(redis) => match redis.code() {
+                Some(code) if !TRANSIENT_REPLIES.contains(&code) => Self::Rejected(e),
+                _ => Self::Unreachable(unavailable(e)),
+            },
             _ => Self::Unreachable(unavailable(e)),
         }
     }
@@ -167,7 +159,6 @@ impl Store {
         };
         let json = serde_json::to_string(revocation)
             .map_err(|e| SendFailure::Unreachable(unavailable(e)))?;
-        let mut conn = self.conn.clone();
         let mut cmd = ::redis::cmd("EVAL");
         cmd.arg(STORE_AND_PUBLISH)
             .arg(1)
@@ -175,11 +166,10 @@ impl Store {
             .arg(&json)
             .arg(until.clamp(1, MAX_STORED_UNTIL))
             .arg(&self.options.channel);
-        let sent = cmd.query_async::<()>(&mut conn);
-        tokio::time::timeout(self.options.timeout, sent)
+        self.driver
+            .query::<()>(&cmd)
             .await
-            .map_err(|e| SendFailure::Unreachable(unavailable(e)))?
-            .map_err(SendFailure::from_redis)
+            .map_err(SendFailure::from_driver)
     }
 
     fn lock_outbox(&self) -> std::sync::MutexGuard<'_, VecDeque<Revocation>> {
@@ -229,42 +219,42 @@ impl RevocationBackend for RedisBackend {
 }
 
 impl RevocationList {
-    /// A list shared by every process using the same Redis (and options): revocations are
-    /// stored there with an expiry, spread by pub/sub, and loaded at start.
+    /// A list shared by every process using the same Redis (and options), through `driver`
+    /// (the one that carries the adapter's broadcasts: one connection strategy, the same
+    /// outage handling): revocations are stored there with an expiry, spread by pub/sub, and
+    /// loaded at start.
     ///
-    /// The URL must ask for RESP3 (`redis://host:6379/?protocol=resp3`). While Redis is
-    /// unreachable, the process keeps using the list it has (and says so in `tracing`); a new
-    /// revocation applies here at once and [`revoke`](RevocationList::revoke) reports
-    /// [`RevocationError::Queued`]: it is sent to the other processes when Redis is back, and
-    /// then the list is reloaded (what the others revoked meanwhile).
+    /// While Redis is unreachable, the process keeps using the list it has (and says so in
+    /// `tracing`); a new revocation applies here at once and
+    /// [`revoke`](RevocationList::revoke) reports [`RevocationError::Queued`]: it is sent to the
+    /// other processes when Redis is back, and then the list is reloaded (what the others
+    /// revoked meanwhile).
+    ///
+    /// # Example
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use socketioxide_jwt::cluster::{RedisConnection, RedisDriver};
+    /// use socketioxide_jwt::{revocation::RedisRevocationOptions, RevocationList};
+    /// let driver = RedisDriver::new(RedisConnection::new("redis://127.0.0.1:6379/").client()?).await?;
+    /// let revocations = RevocationList::redis(&driver, RedisRevocationOptions::default()).await?;
+    /// # let _ = revocations; Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// [`RevocationError::Unavailable`] when Redis cannot be reached at start.
     pub async fn redis(
-        client: ::redis::Client,
+        driver: &RedisDriver,
         options: RedisRevocationOptions,
     ) -> Result<Self, RevocationError> {
         let list = RevocationList::with_lifetime(options.max_token_lifetime);
-        let (tx, rx) = mpsc::unbounded_channel();
-        let config = ConnectionManagerConfig::new()
-            .set_push_sender(tx)
-            .set_automatic_resubscription()
-            .set_connection_timeout(Some(options.timeout))
-            .set_response_timeout(Some(options.timeout))
-            .set_max_delay(Duration::from_secs(2));
-        let mut conn = tokio::time::timeout(
-            options.timeout,
-            ConnectionManager::new_with_config(client, config),
-        )
-        .await
-        .map_err(unavailable)?
-        .map_err(unavailable)?;
-        conn.subscribe(&options.channel)
+        let outages = driver.outages();
+        let messages = driver
+            .listen(options.channel.clone(), INBOX_SIZE)
             .await
             .map_err(unavailable)?;
-        load_snapshot(&mut conn, &options, &list).await?;
+        load_snapshot(driver, &options, &list).await?;
         let store = Arc::new(Store {
-            conn,
+            driver: driver.clone(),
             options,
             outbox: Mutex::default(),
             recovering: AtomicBool::new(false),
@@ -274,80 +264,88 @@ impl RevocationList {
         list.set_backend(Arc::new(RedisBackend {
             store: store.clone(),
         }));
-        tokio::spawn(listen(Arc::downgrade(&store), rx));
+        tokio::spawn(listen(Arc::downgrade(&store), messages, outages));
         Ok(list)
     }
 }
 
+/// Revocations from other processes waiting to be applied; beyond, dropped with a warning (and
+/// found again by the reload after the next outage).
+const INBOX_SIZE: usize = 4096;
+
 /// Reads every stored revocation into the list.
 async fn load_snapshot(
-    conn: &mut ConnectionManager,
+    driver: &RedisDriver,
     options: &RedisRevocationOptions,
     list: &RevocationList,
 ) -> Result<usize, RevocationError> {
     let pattern = format!("{}*", options.key_prefix);
-    let keys: Vec<String> = {
-        let mut iter = conn
-            .scan_match::<_, String>(&pattern)
-            .await
-            .map_err(unavailable)?;
-        let mut keys = Vec::new();
-        while let Some(key) = futures_lite_next(&mut iter).await {
-            keys.push(key.map_err(unavailable)?);
+    let mut keys: Vec<String> = Vec::new();
+    let mut cursor = 0u64;
+    loop {
+        let mut scan = ::redis::cmd("SCAN");
+        scan.arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(1000);
+        let (next, batch): (u64, Vec<String>) = driver.query(&scan).await.map_err(unavailable)?;
+        keys.extend(batch);
+        if next == 0 {
+            break;
         }
-        keys
-    };
-    if keys.is_empty() {
-        return Ok(0);
+        cursor = next;
     }
-    let values: Vec<Option<String>> = conn.mget(&keys).await.map_err(unavailable)?;
     let mut loaded = 0;
-    for value in values.into_iter().flatten() {
-        if let Ok(revocation) = serde_json::from_str::<Revocation>(&value) {
-            list.apply(revocation);
-            loaded += 1;
+    for chunk in keys.chunks(1000) {
+        let mut mget = ::redis::cmd("MGET");
+        mget.arg(chunk);
+        let values: Vec<Option<String>> = driver.query(&mget).await.map_err(unavailable)?;
+        for value in values.into_iter().flatten() {
+            if let Ok(revocation) = serde_json::from_str::<Revocation>(&value) {
+                list.apply(revocation);
+                loaded += 1;
+            }
         }
     }
     Ok(loaded)
 }
 
-async fn futures_lite_next<T>(
-    iter: &mut ::redis::AsyncIter<'_, T>,
-) -> Option<::redis::RedisResult<T>>
-where
-    T: FromRedisValue + Unpin + Send + 'static,
-{
-    iter.next_item().await
-}
-
-/// Applies what other processes publish; on a lost connection, recovers.
-async fn listen(store: Weak<Store>, mut rx: mpsc::UnboundedReceiver<PushInfo>) {
-    while let Some(push) = rx.recv().await {
+/// Applies what other processes publish; after an outage (messages may have been missed),
+/// recovers: sends what was queued, reloads the list.
+async fn listen(
+    store: Weak<Store>,
+    mut messages: mpsc::Receiver<(String, Vec<u8>)>,
+    mut outages: tokio::sync::watch::Receiver<u64>,
+) {
+    loop {
+        let message = tokio::select! {
+            message = messages.recv() => match message {
+                Some((_, payload)) => Some(payload),
+                None => return,
+            },
+            changed = outages.changed() => match changed {
+                Ok(()) => None,
+                Err(_) => return,
+            },
+        };
         let Some(store) = store.upgrade() else {
             return;
+        };
+        let Some(payload) = message else {
+            store.recover();
+            continue;
         };
         let Some(inner) = store.list.upgrade() else {
             return;
         };
         let list = RevocationList { inner };
-        match push.kind {
-            PushKind::Message => {
-                let Some(payload) = push.data.into_iter().nth(1) else {
-                    continue;
-                };
-                match String::from_redis_value(payload)
-                    .ok()
-                    .and_then(|s| serde_json::from_str::<Revocation>(&s).ok())
-                {
-                    Some(revocation) => {
-                        crate::metrics::revocation(revocation.kind_label(), "remote");
-                        list.apply(revocation);
-                    }
-                    None => tracing::warn!("ignored a malformed revocation message"),
-                }
+        match serde_json::from_slice::<Revocation>(&payload) {
+            Ok(revocation) => {
+                crate::metrics::revocation(revocation.kind_label(), "remote");
+                list.apply(revocation);
             }
-            PushKind::Disconnection => store.recover(),
-            _ => {}
+            Err(_) => tracing::warn!("ignored a malformed revocation message"),
         }
     }
 }
@@ -419,12 +417,6 @@ async fn flush_and_reload(
         }
         store.lock_outbox().pop_front();
     }
-    let mut conn = store.conn.clone();
-    let loaded = tokio::time::timeout(
-        store.options.timeout,
-        load_snapshot(&mut conn, &store.options, list),
-    )
-    .await
-    .map_err(unavailable)??;
+    let loaded = load_snapshot(&store.driver, &store.options, list).await?;
     Ok((sent, loaded))
 }
