@@ -109,6 +109,9 @@ say "Several instances: 3 chat-demo processes on a throwaway redis-server"
 say "Redis as managed services run it: TLS only, client certificates, an ACL user; 3 chat-demo processes, and the errors of a wrong password, certificate or scheme"
 (cd e2e/node && node --test redis-tls.test.mjs)
 
+say "A half-open Redis link (a proxy that stops forwarding for 10 s, closing nothing): found by the heartbeat, recovered from, nothing delivered twice"
+(cd e2e/node && node --test half-open.test.mjs)
+
 say "A revocation Redis always refuses is set aside: the ones after it reach the other instances (ACL on a throwaway redis-server)"
 (cd e2e/node && node --test revocation-poison.test.mjs)
 

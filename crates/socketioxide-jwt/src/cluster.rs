@@ -68,6 +68,10 @@ pub struct RedisDriverOptions {
     /// How long a cross-server request (`fetch_sockets`, `rooms`, ...) waits for the other
     /// servers' answers (socketioxide-redis's `request_timeout`). Defaults to 1 s.
     pub request_timeout: Duration,
+    /// How often an up link is PINGed. A link that stops answering without closing (a
+    /// half-open TCP connection: the subscriber would hear nothing, and nothing would say so) is
+    /// found within this plus the operation timeout, then replaced at once. Defaults to 1 s.
+    pub heartbeat_interval: Duration,
 }
 
 impl Default for RedisDriverOptions {
@@ -77,6 +81,7 @@ impl Default for RedisDriverOptions {
             probe_interval: Duration::from_millis(250),
             rebuild_after: Duration::from_secs(5),
             request_timeout: Duration::from_secs(1),
+            heartbeat_interval: Duration::from_secs(1),
         }
     }
 }
@@ -100,6 +105,13 @@ impl RedisDriverOptions {
     #[must_use]
     pub fn rebuild_after(mut self, after: Duration) -> Self {
         self.rebuild_after = after;
+        self
+    }
+
+    /// Sets [`RedisDriverOptions::heartbeat_interval`].
+    #[must_use]
+    pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
+        self.heartbeat_interval = interval;
         self
     }
 
@@ -210,7 +222,40 @@ impl RedisDriver {
         })
         .await
         .map_err(|_| RedisDriverError::Timeout)??;
+        driver.heartbeat();
         Ok(driver)
+    }
+
+    /// PINGs the link while it is up; one that does not answer in time is half-open, or worse:
+    /// replaced at once, and down until the probe hears the new one. Ends with the driver.
+    fn heartbeat(&self) {
+        let link = Arc::downgrade(&self.link);
+        let every = self.link.options.heartbeat_interval;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(link) = link.upgrade() else { return };
+                let driver = RedisDriver { link };
+                if !driver.is_connected() {
+                    continue; // the probe is on it
+                }
+                let mut conn = driver.conn();
+                let ping = tokio::time::timeout(driver.link.options.operation_timeout, async {
+                    ::redis::cmd("PING").query_async::<()>(&mut conn).await
+                })
+                .await;
+                let answered = match ping {
+                    Ok(Ok(())) => true,
+                    Ok(Err(e)) => !is_link_failure(&e),
+                    Err(_) => false,
+                };
+                if !answered && driver.is_connected() {
+                    tracing::warn!("Redis did not answer the heartbeat: replacing the connection");
+                    driver.rebuild();
+                    driver.mark_down();
+                }
+            }
+        });
     }
 
     /// The adapter constructor for [`JwtRedisAdapter`], with this driver and the options'
