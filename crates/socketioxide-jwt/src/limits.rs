@@ -59,16 +59,22 @@ pub(crate) enum PendingRefusal {
 /// place.
 #[derive(Debug, Default)]
 pub(crate) struct PendingGauge {
-    count: Arc<AtomicUsize>,
-    /// Places held per key; a key is removed when it holds none.
-    shares: Arc<Mutex<HashMap<PendingKey, usize>>>,
+    inner: Arc<GaugeInner>,
+}
+
+#[derive(Debug, Default)]
+struct GaugeInner {
+    count: AtomicUsize,
+    /// Places held per key; a key is removed when it holds none. foldhash: fast on these small
+    /// keys (every socket hashes two, twice) and seeded per process, since clients choose their
+    /// IPv6 addresses.
+    shares: Mutex<HashMap<PendingKey, usize, foldhash::fast::RandomState>>,
 }
 
 /// One pending socket; released when dropped (authenticated, refused or gone).
 #[derive(Debug)]
 pub(crate) struct PendingPermit {
-    count: Arc<AtomicUsize>,
-    shares: Arc<Mutex<HashMap<PendingKey, usize>>>,
+    gauge: Arc<GaugeInner>,
     keys: [Option<PendingKey>; 2],
 }
 
@@ -79,43 +85,44 @@ impl PendingGauge {
         max: usize,
         shares: [Option<(PendingKey, usize)>; 2],
     ) -> Result<PendingPermit, PendingRefusal> {
-        self.count
+        self.inner
+            .count
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < max).then_some(n + 1)
             })
             .map_err(|_| PendingRefusal::Full)?;
-        let permit = PendingPermit {
-            count: self.count.clone(),
-            shares: self.shares.clone(),
+        // Dropped on a refusal: gives back the global place and whatever key it took so far.
+        let mut permit = PendingPermit {
+            gauge: self.inner.clone(),
             keys: [None, None],
         };
         if shares.iter().all(Option::is_none) {
             return Ok(permit);
         }
-        let mut held = lock(&self.shares);
-        for (key, share) in shares.iter().flatten() {
-            if held.get(key).copied().unwrap_or(0) >= *share {
+        let mut held = lock(&self.inner.shares);
+        for (slot, (key, share)) in permit.keys.iter_mut().zip(shares.iter().flatten()) {
+            let count = held.entry(*key).or_insert(0);
+            if *count >= *share {
+                if *count == 0 {
+                    held.remove(key);
+                }
                 drop(held);
-                // Dropping the permit gives the global place back (it holds no key yet).
                 return Err(PendingRefusal::Share(*key));
             }
-        }
-        let mut permit = permit;
-        for (slot, (key, _)) in permit.keys.iter_mut().zip(shares.iter().flatten()) {
-            *held.entry(*key).or_insert(0) += 1;
+            *count += 1;
             *slot = Some(*key);
         }
         Ok(permit)
     }
 
     pub(crate) fn current(&self) -> usize {
-        self.count.load(Ordering::Acquire)
+        self.inner.count.load(Ordering::Acquire)
     }
 
     /// How many keys hold a place now (bounded by the places themselves).
     #[cfg(test)]
     pub(crate) fn keys_held(&self) -> usize {
-        lock(&self.shares).len()
+        lock(&self.inner.shares).len()
     }
 }
 
@@ -127,7 +134,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Drop for PendingPermit {
     fn drop(&mut self) {
         if self.keys.iter().any(Option::is_some) {
-            let mut held = lock(&self.shares);
+            let mut held = lock(&self.gauge.shares);
             for key in self.keys.iter().flatten() {
                 if let std::collections::hash_map::Entry::Occupied(mut e) = held.entry(*key) {
                     *e.get_mut() -= 1;
@@ -137,7 +144,7 @@ impl Drop for PendingPermit {
                 }
             }
         }
-        self.count.fetch_sub(1, Ordering::AcqRel);
+        self.gauge.count.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -288,13 +288,15 @@ impl<C: DeserializeOwned> Verifier<C> {
     /// Verifies a socket's first token, and puts it in the revocation list (when one is
     /// configured) before checking it there: a revocation published at any moment after this
     /// check reaches the socket through `kick`, so the token is checked once.
+    /// `kick` is made only when a list is configured.
     pub(crate) async fn verify_tracked(
         &self,
         token: &str,
-        kick: KickFn,
+        kick: impl FnOnce() -> KickFn,
     ) -> Result<(Verified<C>, Option<LiveTicket>), AuthError> {
         let timer = VerifyTimer::start();
-        let verified = self.verify_untimed(token, Some(kick)).await;
+        let kick = self.revocations.is_some().then(kick);
+        let verified = self.verify_untimed(token, kick).await;
         timer.stop();
         verified
     }

@@ -11,6 +11,7 @@ use socketioxide::socket::Socket;
 use super::refuse::refuse_socket;
 use crate::auth::JwtAuth;
 use crate::error::AuthError;
+use crate::revocation::KickFn;
 use crate::session::{Holdings, Session};
 use crate::user_sockets::{UserPlace, UserSockets};
 use crate::verify::Verified;
@@ -27,14 +28,16 @@ where
     C: serde::de::DeserializeOwned + Send + Sync + 'static,
 {
     // A revocation reaching the socket from now on refuses it, pending or not.
-    let (socket, weak_session, kick_auth) =
-        (Arc::downgrade(s), Arc::downgrade(session), auth.clone());
-    let kick = Box::new(move |err: AuthError| {
-        if let (Some(s), Some(session)) = (socket.upgrade(), weak_session.upgrade()) {
-            let via = kick_auth.inner.gate.default_via();
-            refuse_socket(s, &err, None, &kick_auth, &session, via);
-        }
-    });
+    let kick = || -> KickFn {
+        let (socket, weak_session, kick_auth) =
+            (Arc::downgrade(s), Arc::downgrade(session), auth.clone());
+        Box::new(move |err: AuthError| {
+            if let (Some(s), Some(session)) = (socket.upgrade(), weak_session.upgrade()) {
+                let via = kick_auth.inner.gate.default_via();
+                refuse_socket(s, &err, None, &kick_auth, &session, via);
+            }
+        })
+    };
     let (verified, ticket) = auth.inner.verifier.verify_tracked(token, kick).await?;
     let place = take_place(auth, verified.registered.sub.as_deref()).await?;
     Ok((verified, Holdings { ticket, place }))
