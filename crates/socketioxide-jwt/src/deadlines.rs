@@ -76,6 +76,16 @@ impl Queue {
         let span = self.advanced_to.checked_add(MAX_SPAN).unwrap_or(at);
         at.min(horizon).min(span)
     }
+
+    /// [`Self::queued_at`], reading the clock only when `at` lies beyond a day from the last
+    /// advance: any `now` is at or after `advanced_to`, so a nearer `at` is queued as it is
+    /// (every socket's deadlines are; the clock read was a share of a connection's cost).
+    fn queued_at_now(&self, at: Instant) -> Instant {
+        match self.advanced_to.checked_add(MAX_QUEUE_WAIT) {
+            Some(near) if at <= near => at,
+            _ => self.queued_at(at, Instant::now()),
+        }
+    }
 }
 
 /// The queue of a configuration's deadlines and its driver.
@@ -164,13 +174,12 @@ impl TimerSlot {
         if self.armed().as_ref().map(|(_, current)| *current) == at {
             return;
         }
-        let now = Instant::now();
         let mut queue = self.deadlines.lock();
         let mut armed = self.armed();
         match (armed.as_mut(), at) {
             (Some((_, current)), Some(at)) if *current == at => {}
             (Some((key, current)), Some(at)) => {
-                let queued = queue.queued_at(at, now);
+                let queued = queue.queued_at_now(at);
                 queue.entries.reset_at(key, queued);
                 *current = at;
             }
@@ -184,13 +193,13 @@ impl TimerSlot {
             }
             (None, Some(at)) => {
                 if queue.entries.is_empty()
-                    && now.saturating_duration_since(queue.advanced_to) > MAX_QUEUE_WAIT
+                    && Instant::now().saturating_duration_since(queue.advanced_to) > MAX_QUEUE_WAIT
                 {
                     // Idle longer than the horizon: a fresh queue measures from now.
                     *queue = Queue::default();
                     self.deadlines.wake_driver();
                 }
-                let queued = queue.queued_at(at, now);
+                let queued = queue.queued_at_now(at);
                 let key = queue.entries.insert_at(self.on_expiry.clone(), queued);
                 *armed = Some((key, at));
             }
