@@ -109,6 +109,9 @@ say "Several instances: 3 chat-demo processes on a throwaway redis-server"
 say "Redis as managed services run it: TLS only, client certificates, an ACL user; 3 chat-demo processes, and the errors of a wrong password, certificate or scheme"
 (cd e2e/node && node --test redis-tls.test.mjs)
 
+say "Redis behind Sentinel: a master, a replica, 3 Sentinels; the master SIGKILLed mid-run, broadcasts, revocations and the cap resume on the promoted replica"
+(cd e2e/node && node --test redis-sentinel.test.mjs)
+
 say "A half-open Redis link (a proxy that stops forwarding for 10 s, closing nothing): found by the heartbeat, recovered from, nothing delivered twice"
 (cd e2e/node && node --test half-open.test.mjs)
 

@@ -241,3 +241,93 @@ export async function startRedis({ tls = false, user = null } = {}) {
     },
   };
 }
+
+/** Runs `redis-cli -p port args...` and returns its output (for checks the tests make). */
+export function redisCli(port, ...args) {
+  return new Promise((resolveCli, reject) => {
+    const child = spawn("redis-cli", ["-p", String(port), ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.once("error", (e) => reject(new Error(`cannot run redis-cli: ${e.message}`)));
+    child.once("exit", () => resolveCli(out.trim()));
+  });
+}
+
+/**
+ * A Sentinel setup on loopback: a master, a replica, and three Sentinels (quorum 2) watching
+ * the master as `mymaster`, with short timeouts (down after 1 s). Resolves once every Sentinel
+ * knows the replica and the other Sentinels, so that a failover can happen.
+ */
+export async function startSentinels({ master = "mymaster" } = {}) {
+  const dir = await mkdtemp(join(tmpdir(), "redis-sentinel-"));
+  const children = [];
+  const launch = (args, ready) =>
+    new Promise((resolveReady, reject) => {
+      const child = spawn("redis-server", args, { stdio: ["ignore", "pipe", "inherit"] });
+      children.push(child);
+      const timer = setTimeout(() => reject(new Error(`redis-server ${args[0]} did not start within 10 s`)), 10_000);
+      child.once("error", (e) => reject(new Error(`cannot start redis-server: ${e.message}`)));
+      createInterface({ input: child.stdout }).on("line", (line) => {
+        if (ready.test(line)) {
+          clearTimeout(timer);
+          resolveReady(child);
+        }
+      });
+    });
+  const [masterPort, replicaPort, ...sentinelPorts] = await Promise.all([0, 1, 2, 3, 4].map(() => freePort()));
+  const base = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+  const masterChild = await launch(["--port", String(masterPort), "--dir", dir, ...base], /Ready to accept connections/);
+  await launch(["--port", String(replicaPort), "--dir", dir, "--replicaof", "127.0.0.1", String(masterPort), ...base], /Ready to accept connections/);
+  for (const port of sentinelPorts) {
+    const conf = join(dir, `sentinel-${port}.conf`);
+    await writeFile(
+      conf,
+      [
+        `port ${port}`,
+        "bind 127.0.0.1",
+        `dir ${dir}`,
+        `sentinel monitor ${master} 127.0.0.1 ${masterPort} 2`,
+        `sentinel down-after-milliseconds ${master} 1000`,
+        `sentinel failover-timeout ${master} 3000`,
+        `sentinel parallel-syncs ${master} 1`,
+        "",
+      ].join("\n"),
+    );
+    await launch([conf, "--sentinel"], /Sentinel ID is|Ready to accept connections/);
+  }
+  // Every Sentinel must know the replica and the two other Sentinels before a failover can happen.
+  await until(async () => {
+    for (const port of sentinelPorts) {
+      const replicas = await redisCli(port, "SENTINEL", "replicas", master);
+      const sentinels = await redisCli(port, "SENTINEL", "sentinels", master);
+      if (!replicas.includes(String(replicaPort))) return false;
+      if (sentinelPorts.filter((p) => p !== port).some((p) => !sentinels.includes(String(p)))) return false;
+    }
+    return true;
+  }, "the Sentinels to know the replica and each other", 30_000);
+  return {
+    master,
+    masterPort,
+    replicaPort,
+    sentinels: sentinelPorts.map((p) => `127.0.0.1:${p}`),
+    /** The demo's flags for this setup. */
+    demoArgs: () => [...sentinelPorts.flatMap((p) => ["--redis-sentinel", `127.0.0.1:${p}`]), "--redis-sentinel-master", master],
+    /** Kills the master with SIGKILL. */
+    async killMaster() {
+      const exited = new Promise((r) => masterChild.once("exit", r));
+      masterChild.kill("SIGKILL");
+      await exited;
+    },
+    /** The port of the master the Sentinels name now. */
+    async currentMasterPort() {
+      const out = await redisCli(sentinelPorts[0], "SENTINEL", "get-master-addr-by-name", master);
+      return Number(out.split("\n")[1]);
+    },
+    async cleanup() {
+      await Promise.all(
+        children.map((c) => (c.exitCode !== null || c.signalCode !== null ? null : new Promise((r) => { c.once("exit", r); c.kill("SIGKILL"); }))),
+      );
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -62,8 +62,24 @@ struct Inbox {
     outages: tokio::sync::watch::Sender<u64>,
 }
 
+/// Where the driver finds its Redis: one address, or the master the Sentinels name now.
+enum Source {
+    Fixed(::redis::Client),
+    Sentinel(tokio::sync::Mutex<::redis::sentinel::SentinelClient>),
+}
+
+impl Source {
+    /// A client for the Redis to use now (for Sentinel: the current master, asked again).
+    async fn client(&self) -> Result<::redis::Client, RedisError> {
+        match self {
+            Source::Fixed(client) => Ok(client.clone()),
+            Source::Sentinel(sentinel) => sentinel.lock().await.async_get_client().await,
+        }
+    }
+}
+
 struct Link {
-    client: ::redis::Client,
+    source: Source,
     options: RedisDriverOptions,
     /// The current connection; replaced when it stays broken.
     conn: RwLock<ConnectionManager>,
@@ -88,12 +104,29 @@ impl std::fmt::Debug for RedisDriver {
 }
 
 impl RedisDriver {
-    /// Connects with the default options. The URL must ask for RESP3 (`?protocol=resp3`).
+    /// Connects with the default options. The URL must ask for RESP3 (`?protocol=resp3`), or
+    /// use [`RedisDriver::connect`] with a [`RedisConnection`], which asks for it.
     ///
     /// # Errors
     /// When Redis cannot be reached now (a server should not start half-connected).
     pub async fn new(client: ::redis::Client) -> Result<Self, RedisDriverError> {
         Self::with_options(client, RedisDriverOptions::default()).await
+    }
+
+    /// Connects to what `redis` names (one server, or the master its Sentinels name, followed
+    /// through failovers), with `options`.
+    ///
+    /// # Errors
+    /// As [`RedisDriver::new`]; [`RedisConnection::explain`] says what to fix.
+    pub async fn connect(
+        redis: &RedisConnection,
+        options: RedisDriverOptions,
+    ) -> Result<Self, RedisDriverError> {
+        let source = match redis.sentinel_client()? {
+            Some(sentinel) => Source::Sentinel(tokio::sync::Mutex::new(sentinel)),
+            None => Source::Fixed(redis.client()?),
+        };
+        Self::start(source, options).await
     }
 
     /// Connects with `options`.
@@ -104,6 +137,13 @@ impl RedisDriver {
         client: ::redis::Client,
         options: RedisDriverOptions,
     ) -> Result<Self, RedisDriverError> {
+        Self::start(Source::Fixed(client), options).await
+    }
+
+    async fn start(source: Source, options: RedisDriverOptions) -> Result<Self, RedisDriverError> {
+        let client = tokio::time::timeout(options.operation_timeout, source.client())
+            .await
+            .map_err(|_| RedisDriverError::Timeout)??;
         // One plain connection first: its error says what is wrong (a refused password, a TLS
         // handshake), where the reconnecting manager below would only time out.
         tokio::time::timeout(options.operation_timeout, async {
@@ -119,7 +159,7 @@ impl RedisDriver {
         let conn = lazy_manager(client.clone(), &options, inbox.clone(), 0)?;
         let driver = Self {
             link: Arc::new(Link {
-                client,
+                source,
                 options,
                 conn: RwLock::new(conn),
                 inbox,
@@ -162,7 +202,7 @@ impl RedisDriver {
                 };
                 if !answered && driver.is_connected() {
                     tracing::warn!("Redis did not answer the heartbeat: replacing the connection");
-                    driver.rebuild();
+                    driver.rebuild().await;
                     driver.mark_down();
                 }
             }
@@ -301,8 +341,17 @@ impl RedisDriver {
                     );
                     return;
                 }
-                if rebuilt_at.elapsed() >= driver.link.options.rebuild_after {
-                    driver.rebuild();
+                // Behind Sentinel, a failover names another master: ask again sooner.
+                let rebuild_after = match driver.link.source {
+                    Source::Sentinel(_) => driver
+                        .link
+                        .options
+                        .rebuild_after
+                        .min(Duration::from_secs(1)),
+                    Source::Fixed(_) => driver.link.options.rebuild_after,
+                };
+                if rebuilt_at.elapsed() >= rebuild_after {
+                    driver.rebuild().await;
                     rebuilt_at = tokio::time::Instant::now();
                 }
             }
@@ -334,11 +383,21 @@ impl RedisDriver {
     }
 
     /// Replaces the connection with a new one (it connects, and is subscribed, once Redis
-    /// answers the probe).
-    fn rebuild(&self) {
+    /// answers the probe); with Sentinel, to the master they name now.
+    async fn rebuild(&self) {
+        let client = match tokio::time::timeout(
+            self.link.options.operation_timeout,
+            self.link.source.client(),
+        )
+        .await
+        {
+            Ok(Ok(client)) => client,
+            Ok(Err(e)) => return tracing::warn!(error = %e, "no Redis to connect to"),
+            Err(_) => return tracing::warn!("no Redis to connect to: the lookup timed out"),
+        };
         let generation = self.link.inbox.generation.fetch_add(1, Ordering::AcqRel) + 1;
         let fresh = match lazy_manager(
-            self.link.client.clone(),
+            client,
             &self.link.options,
             self.link.inbox.clone(),
             generation,
@@ -353,9 +412,10 @@ impl RedisDriver {
 
 /// Whether an error says the connection failed, rather than Redis answering with an error
 /// reply (which has a code: `NOPERM`, `ERR`, ...). Anything else counts as a failed link, so
-/// that operations fail fast while it is down.
+/// that operations fail fast while it is down; so do the replies of a server that is not (or
+/// no longer) a master: after a failover the connection must go to the new one.
 fn is_link_failure(e: &RedisError) -> bool {
-    e.code().is_none()
+    matches!(e.code(), None | Some("READONLY" | "MASTERDOWN"))
 }
 
 /// A connection manager that delivers pub/sub messages to the handlers while its generation is

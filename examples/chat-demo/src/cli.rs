@@ -116,13 +116,23 @@ pub struct Args {
 
     /// With a `rediss://` URL: the CA (PEM) that signed the Redis server's certificate, instead
     /// of the system's trust store.
-    #[arg(long, value_name = "FILE", requires = "redis")]
+    #[arg(long, value_name = "FILE")]
     pub redis_ca: Option<PathBuf>,
 
     /// With a `rediss://` URL: a client certificate (PEM) for servers that require one
     /// (`tls-auth-clients yes`); with --redis-key.
-    #[arg(long, value_name = "FILE", requires_all = ["redis", "redis_key"])]
+    #[arg(long, value_name = "FILE", requires = "redis_key")]
     pub redis_cert: Option<PathBuf>,
+
+    /// A Sentinel (`HOST:PORT`, repeat for each) that names the Redis master, followed through
+    /// failovers; with --redis-sentinel-master. --redis then gives the user, password and
+    /// scheme for the data nodes (its host is not used) and may be left out.
+    #[arg(long, value_name = "HOST:PORT", requires = "redis_sentinel_master")]
+    pub redis_sentinel: Vec<String>,
+
+    /// The master's name in the Sentinels' configuration (`sentinel monitor NAME ...`).
+    #[arg(long, value_name = "NAME", requires = "redis_sentinel")]
+    pub redis_sentinel_master: Option<String>,
 
     /// The client certificate's private key (PEM); with --redis-cert.
     #[arg(long, value_name = "FILE", requires = "redis_cert")]

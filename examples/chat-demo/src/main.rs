@@ -144,7 +144,11 @@ async fn run(args: Args) -> Result<(), BoxError> {
         cli::PacketFormat::Msgpack => io_builder.with_parser(ParserConfig::msgpack()),
     };
     type AddSocketIo = Box<dyn FnOnce(axum::Router) -> axum::Router>;
-    let (add_socketio, revocations, auth): (AddSocketIo, _, _) = match &args.redis {
+    let redis_url = match (&args.redis, args.redis_sentinel.is_empty()) {
+        (None, false) => Some("redis://127.0.0.1/".to_owned()),
+        (url, _) => url.clone(),
+    };
+    let (add_socketio, revocations, auth): (AddSocketIo, _, _) = match &redis_url {
         None => {
             let revocations = RevocationList::with_lifetime(token_ttl);
             let auth = builder.revocations(revocations.clone()).build()?;
@@ -154,9 +158,8 @@ async fn run(args: Args) -> Result<(), BoxError> {
         }
         Some(url) => {
             let redis = redis_connection(url, &args)?;
-            let client = redis.client()?;
             let options = RedisRevocationOptions::default().max_token_lifetime(token_ttl);
-            let driver = RedisDriver::new(client.clone())
+            let driver = RedisDriver::connect(&redis, Default::default())
                 .await
                 .map_err(|e| redis.explain(&e))?;
             if args.max_sockets_per_user.is_some() {
@@ -236,6 +239,9 @@ fn redis_connection(
     args: &cli::Args,
 ) -> Result<RedisConnection, socketioxide_jwt::cluster::RedisConnectionError> {
     let mut redis = RedisConnection::new(url);
+    if let Some(master) = &args.redis_sentinel_master {
+        redis = redis.sentinel(master, args.redis_sentinel.iter().cloned());
+    }
     if let Some(ca) = &args.redis_ca {
         redis = redis.ca_file(ca)?;
     }

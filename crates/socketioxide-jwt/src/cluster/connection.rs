@@ -26,6 +26,8 @@ pub struct RedisConnection {
     url: String,
     ca: Option<Vec<u8>>,
     client_cert: Option<(Vec<u8>, Vec<u8>)>,
+    /// The master's name and the Sentinels' `host:port`, when Sentinel finds the master.
+    sentinel: Option<(String, Vec<String>)>,
 }
 
 impl std::fmt::Debug for RedisConnection {
@@ -34,6 +36,7 @@ impl std::fmt::Debug for RedisConnection {
             .field("url", &redacted(&self.url))
             .field("ca", &self.ca.is_some())
             .field("client_cert", &self.client_cert.is_some())
+            .field("sentinel", &self.sentinel)
             .finish()
     }
 }
@@ -76,7 +79,78 @@ impl RedisConnection {
             url: url.into(),
             ca: None,
             client_cert: None,
+            sentinel: None,
         }
+    }
+
+    /// Finds the master named `master` through these Sentinels (`host:port` each), and follows
+    /// it through failovers: [`RedisDriver::connect`](super::RedisDriver::connect) asks them
+    /// again whenever the link has to be rebuilt. The URL then gives the user, password,
+    /// database and scheme for the data nodes; its host is not used.
+    ///
+    /// # Example
+    /// ```
+    /// use socketioxide_jwt::cluster::RedisConnection;
+    /// let redis = RedisConnection::new("redis://chat:s3cret@sentinel-managed/")
+    ///     .sentinel("mymaster", ["10.0.0.1:26379", "10.0.0.2:26379", "10.0.0.3:26379"]);
+    /// assert!(redis.is_sentinel());
+    /// ```
+    #[must_use]
+    pub fn sentinel(
+        mut self,
+        master: impl Into<String>,
+        sentinels: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.sentinel = Some((
+            master.into(),
+            sentinels.into_iter().map(Into::into).collect(),
+        ));
+        self
+    }
+
+    /// Whether Sentinel finds the master.
+    pub fn is_sentinel(&self) -> bool {
+        self.sentinel.is_some()
+    }
+
+    /// The Sentinel client that names the master, when Sentinels are configured. TLS
+    /// certificates apply to the data nodes only (Sentinel over TLS: not yet).
+    pub(crate) fn sentinel_client(
+        &self,
+    ) -> Result<Option<::redis::sentinel::SentinelClient>, RedisConnectionError> {
+        let Some((master, sentinels)) = &self.sentinel else {
+            return Ok(None);
+        };
+        let invalid = |reason: String| RedisConnectionError::InvalidUrl {
+            url: self.url_redacted(),
+            reason,
+        };
+        let info = self
+            .url
+            .as_str()
+            .into_connection_info()
+            .map_err(|e| invalid(e.to_string()))?;
+        let redis = info
+            .redis_settings()
+            .clone()
+            .set_protocol(ProtocolVersion::RESP3);
+        let mut node = ::redis::sentinel::SentinelNodeConnectionInfo::default()
+            .set_redis_connection_info(redis);
+        if self.is_tls() {
+            node = node.set_tls_mode(::redis::TlsMode::Secure);
+        }
+        let addresses: Vec<String> = sentinels
+            .iter()
+            .map(|address| format!("redis://{address}/"))
+            .collect();
+        ::redis::sentinel::SentinelClient::build(
+            addresses,
+            master.as_str(),
+            Some(node),
+            ::redis::sentinel::SentinelServerType::Master,
+        )
+        .map(Some)
+        .map_err(|e| invalid(format!("Sentinel {sentinels:?}: {e}")))
     }
 
     /// Trusts the CA in this PEM (the server's certificate must chain to it) instead of the

@@ -20,7 +20,8 @@ pub struct RedisDriverOptions {
     pub operation_timeout: Duration,
     /// How often a down link is probed. Defaults to 250 ms.
     pub probe_interval: Duration,
-    /// A link still down after this long gets a new connection. Defaults to 5 s.
+    /// A link still down after this long gets a new connection (behind Sentinel, at most 1 s:
+    /// the new connection goes to the master the Sentinels name then). Defaults to 5 s.
     pub rebuild_after: Duration,
     /// How long a cross-server request (`fetch_sockets`, `rooms`, ...) waits for the other
     /// servers' answers (socketioxide-redis's `request_timeout`). Defaults to 1 s.
@@ -93,4 +94,7 @@ pub enum RedisDriverError {
     /// Redis answered with an error, or the connection failed.
     #[error(transparent)]
     Redis(#[from] RedisError),
+    /// The connection could not be set up (a bad URL, certificates, Sentinel addresses).
+    #[error(transparent)]
+    Connection(#[from] super::RedisConnectionError),
 }

@@ -1,0 +1,106 @@
+// Redis behind Sentinel: a master, a replica, three Sentinels; two chat-demo processes find the
+// master through the Sentinels. The master is SIGKILLed mid-run: the Sentinels promote the
+// replica, and broadcasts, revocations and the per-user cap resume on it. A revocation made
+// (and replicated) before the failover is still there after it.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+
+import { io } from "socket.io-client";
+
+import { adminRevoke, login, nextEvent, redisCli, startDemo, startSentinels, testToken, until } from "./demo-server.mjs";
+
+const WAIT = 10_000;
+const CAP = 2;
+let redis;
+let nodes = [];
+const sockets = [];
+
+before(async () => {
+  redis = await startSentinels();
+  const args = [...redis.demoArgs(), "--max-sockets-per-user", String(CAP)];
+  nodes = await Promise.all([0, 1].map(() => startDemo(args)));
+});
+after(async () => {
+  for (const s of sockets) s.close();
+  await Promise.all(nodes.map((n) => n.stop()));
+  await redis?.cleanup();
+});
+
+function open(url) {
+  const s = io(url, { transports: ["websocket"], reconnection: false, forceNew: true });
+  sockets.push(s);
+  s.received = [];
+  s.onAny((event, ...args) => s.received.push({ event, args }));
+  return s;
+}
+/** Connects and authenticates; resolves with the socket, or rejects with the refusal's code. */
+async function authenticated(url, token) {
+  const s = open(url);
+  await nextEvent(s, "connect", WAIT);
+  const outcome = new Promise((resolve, reject) => {
+    s.once("authenticated", () => resolve(s));
+    s.once("unauthorized", (err) => reject(Object.assign(new Error(err.message), { code: err.code })));
+  });
+  s.emit("authenticate", { token });
+  return outcome;
+}
+const texts = (s) => s.received.filter((m) => m.event === "chat message").map((m) => m.args[0].text);
+const revokedOn = (s) => s.received.some((m) => m.event === "unauthorized" && m.args[0].code === "revoked");
+
+test("through Sentinel: broadcasts, revocations and the cap, then the same after the master is killed", async () => {
+  const [A, B] = nodes;
+  const admin = await login(A.url, "admin", "admin-password");
+  const alice = await authenticated(A.url, testToken("alice"));
+  const bob = await authenticated(B.url, testToken("bob"));
+  alice.emit("chat message", { text: "before" });
+  await until(() => texts(bob).includes("before"), "a broadcast across instances");
+
+  // Before the failover: a revocation, replicated to the replica before the master dies.
+  const early = `early-${randomUUID()}`;
+  assert.equal((await adminRevoke(A.url, { jti: early }, admin)).status, 200);
+  await until(
+    async () => (await redisCli(redis.replicaPort, "EXISTS", `socketioxide-jwt:revoked:jti:${early}`)) === "1",
+    "the revocation on the replica",
+  );
+
+  const killed = performance.now();
+  await redis.killMaster();
+  let n = 0;
+  await until(
+    () => {
+      alice.emit("chat message", { text: `probe-${n++}` });
+      return texts(bob).some((t) => t.startsWith("probe-"));
+    },
+    "broadcasts across instances on the new master",
+    30_000,
+  );
+  const recoveredMs = performance.now() - killed;
+  assert.equal(await redis.currentMasterPort(), redis.replicaPort, "the replica was promoted");
+
+  // Revocations flow again: made on B, they reach A.
+  const victim = await authenticated(A.url, testToken("victor"));
+  await until(async () => (await adminRevoke(B.url, { sub: "victor" }, admin)).status === 200, "a revocation stored on the new master", 20_000);
+  await until(() => revokedOn(victim), "the revocation to reach A");
+
+  // The revocation made before the failover is on the new master: a new instance refuses it.
+  const C = await startDemo([...redis.demoArgs(), "--max-sockets-per-user", String(CAP)]);
+  nodes.push(C);
+  const refused = await authenticated(C.url, testToken("alice", { jti: early })).then(
+    () => assert.fail("a token revoked before the failover must be refused"),
+    (e) => e,
+  );
+  assert.equal(refused.code, "revoked");
+
+  // The cap counts across instances again.
+  const frank = testToken("frank");
+  await authenticated(A.url, frank);
+  await authenticated(B.url, frank);
+  const third = await authenticated(C.url, frank).then(
+    () => assert.fail("a third socket must be refused"),
+    (e) => e,
+  );
+  assert.equal(third.code, "forbidden");
+
+  console.log(`Sentinel failover: cross-instance broadcasts again ${Math.round(recoveredMs)} ms after the master was killed`);
+});
