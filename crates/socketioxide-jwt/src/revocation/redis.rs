@@ -101,8 +101,9 @@ struct Store {
 /// aside, so that the ones queued behind it still reach the other processes.
 const MAX_REJECTIONS: u32 = 3;
 
-/// Error replies that say "later", not "never": a loading, busy or failing-over server.
-const TRANSIENT_REPLIES: [&str; 7] = [
+/// Error replies that say "later", not "never": a loading, busy or failing-over server, or a
+/// master that cannot replicate now (`min-replicas-to-write`).
+const TRANSIENT_REPLIES: [&str; 8] = [
     "LOADING",
     "BUSY",
     "TRYAGAIN",
@@ -110,6 +111,7 @@ const TRANSIENT_REPLIES: [&str; 7] = [
     "CLUSTERDOWN",
     "READONLY",
     "OOM",
+    "NOREPLICAS",
 ];
 
 /// Why a send failed: Redis could not be reached (or was busy), or it refused this revocation.
