@@ -156,7 +156,8 @@ impl AuthClientBuilder {
     ///
     /// # Errors
     /// [`Error::Refused`] with the server's code, [`Error::Token`] when the token source failed,
-    /// [`Error::Timeout`], or a transport error.
+    /// [`Error::Timeout`] (also when the server cannot be reached: the client tries again with a
+    /// backoff until the timeout).
     pub async fn connect(self) -> Result<AuthClient, Error> {
         let token = self
             .token

@@ -4,6 +4,7 @@
 //! Every task it starts (token fetches, timers, emits, reconnections) ends when the client is
 //! closed: they all run under one cancellation token.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -57,6 +58,8 @@ pub(crate) struct Driver {
     connection: Connection,
     clock: Clock,
     client: tokio::sync::Mutex<Option<Client>>,
+    /// Which transport is current: callbacks of a replaced one are ignored (and it is closed).
+    transport: std::sync::atomic::AtomicU64,
     tasks: CancellationToken,
 }
 
@@ -80,6 +83,7 @@ impl Driver {
             connection,
             clock,
             client: tokio::sync::Mutex::new(None),
+            transport: std::sync::atomic::AtomicU64::new(0),
             tasks: CancellationToken::new(),
         })
     }
@@ -163,10 +167,8 @@ impl Driver {
             }),
             Effect::Open(token) => self.spawn(async move {
                 if let Err(e) = this.open(token).await {
-                    tracing::warn!(error = %e, "could not connect");
-                    let err =
-                        AuthError::new("credentials_required", format!("could not connect: {e}"));
-                    this.step(Input::ConnectRefused(err));
+                    tracing::warn!(error = %e, "could not connect: trying again after a backoff");
+                    this.step(Input::OpenFailed);
                 }
             }),
             Effect::SetTimer(timer, delay, epoch) => self.spawn(async move {
@@ -200,6 +202,7 @@ impl Driver {
 
     /// Closes the transport (no reconnect of its own).
     pub(crate) async fn shutdown(&self) {
+        self.transport.fetch_add(1, Ordering::SeqCst);
         let client = self.client.lock().await.take();
         if let Some(client) = client {
             let _ = client.disconnect().await;
@@ -209,15 +212,30 @@ impl Driver {
     /// Closes the current transport and opens a new one (with `token` in the handshake).
     async fn open(self: &Arc<Self>, token: Option<String>) -> Result<(), rust_socketio::Error> {
         let mut current = self.client.lock().await;
+        // From here the old transport's callbacks are stale.
+        let transport = self.transport.fetch_add(1, Ordering::SeqCst) + 1;
         if let Some(old) = current.take() {
             let _ = old.disconnect().await;
         }
-        let client = self.builder(token).connect().await?;
+        let client = self.builder(token, transport).connect().await?;
         *current = Some(client);
         Ok(())
     }
 
-    fn builder(self: &Arc<Self>, token: Option<String>) -> ClientBuilder {
+    /// Feeds `input` from transport `transport`, if it is the current one; a replaced transport
+    /// that still speaks (rust_socketio's own reconnect brought it back) is closed instead.
+    fn feed(self: &Arc<Self>, transport: u64, input: Input, client: &Client) {
+        if self.transport.load(Ordering::SeqCst) == transport {
+            self.step(input);
+        } else {
+            let stale = client.clone();
+            tokio::spawn(async move {
+                let _ = stale.disconnect().await;
+            });
+        }
+    }
+
+    fn builder(self: &Arc<Self>, token: Option<String>, transport: u64) -> ClientBuilder {
         let c = &self.connection;
         let mut builder = ClientBuilder::new(c.url.clone())
             .namespace(c.namespace.clone())
@@ -230,39 +248,39 @@ impl Driver {
         let this = self.clone();
         builder = builder.on_reconnect(move || {
             let this = this.clone();
-            async move { this.reconnecting().await }.boxed()
+            async move { this.reconnecting(transport).await }.boxed()
         });
         let this = self.clone();
-        builder = builder.on(Event::Connect, move |_, _| {
-            this.step(Input::Connected);
+        builder = builder.on(Event::Connect, move |_, client| {
+            this.feed(transport, Input::Connected, &client);
             async {}.boxed()
         });
         let this = self.clone();
-        builder = builder.on(Event::Close, move |_, _| {
-            this.step(Input::ConnectionLost);
+        builder = builder.on(Event::Close, move |_, client| {
+            this.feed(transport, Input::ConnectionLost, &client);
             async {}.boxed()
         });
         let this = self.clone();
-        builder = builder.on(c.events.authenticated.as_str(), move |payload, _| {
+        builder = builder.on(c.events.authenticated.as_str(), move |payload, client| {
             let info = serde_json::from_value(first_arg(&payload)).unwrap_or_default();
-            this.step(Input::Authenticated(info));
+            this.feed(transport, Input::Authenticated(info), &client);
             async {}.boxed()
         });
         let this = self.clone();
-        builder = builder.on(c.events.unauthorized.as_str(), move |payload, _| {
+        builder = builder.on(c.events.unauthorized.as_str(), move |payload, client| {
             let err = AuthError::from_refusal(&first_arg(&payload));
-            this.step(Input::Unauthorized(err));
+            this.feed(transport, Input::Unauthorized(err), &client);
             async {}.boxed()
         });
         let this = self.clone();
-        builder = builder.on(c.events.token_expiring.as_str(), move |_, _| {
-            this.step(Input::TokenExpiring);
+        builder = builder.on(c.events.token_expiring.as_str(), move |_, client| {
+            this.feed(transport, Input::TokenExpiring, &client);
             async {}.boxed()
         });
         let this = self.clone();
-        builder = builder.on(Event::Error, move |payload, _| {
+        builder = builder.on(Event::Error, move |payload, client| {
             match connect_error(&payload) {
-                Some(err) => this.step(Input::ConnectRefused(err)),
+                Some(err) => this.feed(transport, Input::ConnectRefused(err), &client),
                 None => tracing::debug!(error = ?payload, "socket.io client error"),
             }
             async {}.boxed()
@@ -279,9 +297,13 @@ impl Driver {
 
     /// The transport lost its connection and reconnects by itself: not authenticated until the
     /// server says so again; in handshake mode, a token for the new handshake.
-    async fn reconnecting(self: &Arc<Self>) -> ReconnectSettings {
-        self.step(Input::ConnectionLost);
+    async fn reconnecting(self: &Arc<Self>, transport: u64) -> ReconnectSettings {
         let mut settings = ReconnectSettings::new();
+        if self.transport.load(Ordering::SeqCst) != transport {
+            // A replaced transport: no token for it (its Connect closes it).
+            return settings;
+        }
+        self.step(Input::ConnectionLost);
         if self.connection.mode != Mode::Handshake {
             return settings;
         }

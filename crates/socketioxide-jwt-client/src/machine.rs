@@ -51,6 +51,8 @@ pub(crate) enum Input {
     ConnectionLost,
     /// The server refused the handshake (`connect_error`).
     ConnectRefused(AuthError),
+    /// A new connection could not be opened (the server down, restarting): not a refusal.
+    OpenFailed,
     /// `authenticated`.
     Authenticated(AuthenticatedInfo),
     /// `unauthorized`.
@@ -208,6 +210,8 @@ impl Machine {
                 Vec::new()
             }
             Input::ConnectRefused(err) if err.code == SERVER_BUSY => self.busy(now),
+            // Waited out like `server_busy`: exponential backoff, then a new connection.
+            Input::OpenFailed => self.busy(now),
             Input::ConnectRefused(err) | Input::Unauthorized(err) => self.refused(err),
             Input::Authenticated(info) => self.authenticated(info, now),
             Input::TokenExpiring | Input::RefreshRequested => self.refresh(now),

@@ -332,7 +332,19 @@ impl RedisDriver {
                     ::redis::cmd("PING").query_async::<()>(&mut conn).await
                 })
                 .await;
-                if matches!(ping, Ok(Ok(()))) && driver.resubscribe().await {
+                let answered = matches!(ping, Ok(Ok(())));
+                // Behind Sentinel the server must still be the master: a demoted one answers
+                // PING and SUBSCRIBE too, and would keep this instance apart from the others.
+                let master = !answered || driver.is_master().await;
+                if !master {
+                    tracing::warn!(
+                        "the Redis server is no longer the master: asking the Sentinels"
+                    );
+                    driver.rebuild().await;
+                    rebuilt_at = tokio::time::Instant::now();
+                    continue;
+                }
+                if answered && driver.resubscribe().await {
                     driver.link.inbox.up.store(true, Ordering::Release);
                     driver.link.probing.store(false, Ordering::Release);
                     tracing::info!(
@@ -356,6 +368,28 @@ impl RedisDriver {
                 }
             }
         });
+    }
+
+    /// Whether the connection's server is the master (always, without Sentinel).
+    async fn is_master(&self) -> bool {
+        if let Source::Fixed(_) = self.link.source {
+            return true;
+        }
+        let mut conn = self.conn();
+        let role = tokio::time::timeout(self.link.options.operation_timeout, async {
+            ::redis::cmd("ROLE")
+                .query_async::<Vec<::redis::Value>>(&mut conn)
+                .await
+        })
+        .await;
+        match role {
+            Ok(Ok(role)) => role
+                .into_iter()
+                .next()
+                .and_then(|first| String::from_redis_value(first).ok())
+                .is_some_and(|first| first == "master"),
+            _ => false,
+        }
     }
 
     /// Subscribes the current connection to every channel (again: Redis ignores a repeated

@@ -269,25 +269,34 @@ impl<C> SessionState<C> {
         };
         // A refresh keeps the revocation entry (pointed at the new token) and the user's place;
         // a first authentication takes its own, and drops the pending place with the phase.
-        let (ticket, place, counted, before) =
+        let (ticket, place, counted, before, was_live) =
             match std::mem::replace(&mut self.phase, Phase::Closed) {
                 Phase::Authenticated {
                     ticket,
                     place,
                     counted,
                     claims,
+                    live,
                     ..
                 } => {
-                    if let Some(ticket) = &ticket {
-                        ticket.update(&verified.registered);
-                    }
-                    (ticket, place, counted, Some(claims))
+                    // The new token's own entry (tracked before its check) replaces the old one.
+                    let ticket = match (holdings.ticket, ticket) {
+                        (Some(new), _) => Some(new),
+                        (None, old) => {
+                            if let Some(old) = &old {
+                                old.update(&verified.registered);
+                            }
+                            old
+                        }
+                    };
+                    (ticket, place, counted, Some(claims), live)
                 }
                 _ => (
                     holdings.ticket,
                     holdings.place.map(Box::new),
                     SocketState::enter("authenticated", &self.ns),
                     None,
+                    false,
                 ),
             };
         let Verified { claims, registered } = verified;
@@ -306,7 +315,13 @@ impl<C> SessionState<C> {
             ticket,
             place,
             counted,
-            live: before.is_some() || go_live == GoLive::Now,
+            // A refresh keeps it: one that arrives before the connect handler (handshake mode)
+            // must not skip going live.
+            live: if before.is_some() {
+                was_live
+            } else {
+                go_live == GoLive::Now
+            },
         };
         match before {
             Some(before) => Outcome::Refreshed(Refresh { live, before }),
@@ -370,6 +385,10 @@ impl<C> SessionState<C> {
             Phase::Authenticated { claims, .. } => Some(claims.clone()),
             _ => None,
         }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        matches!(self.phase, Phase::Closed)
     }
 
     #[cfg(test)]

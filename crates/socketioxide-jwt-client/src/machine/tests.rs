@@ -456,3 +456,22 @@ fn without_recovery_a_recoverable_code_is_final() {
     assert!(matches!(h.machine.state(), State::Refused(e) if e.code == "token_expired"));
     assert_eq!(h.requests, ["connect"]);
 }
+
+#[test]
+fn a_connection_that_cannot_be_opened_is_waited_out_not_refused() {
+    let mut h = Harness::new(
+        Mode::Message,
+        Duration::from_secs(60),
+        Some(3),
+        vec!["t".into()],
+    );
+    h.step(Input::Start);
+    assert_eq!(h.opened, 1);
+    h.step(Input::OpenFailed);
+    assert_eq!(h.machine.state(), &State::Waiting);
+    h.advance(BUSY_BACKOFF_MIN);
+    assert_eq!(h.opened, 2, "a new connection after the backoff");
+    h.step(Input::Connected);
+    h.step(authenticated_for(600_000));
+    assert!(matches!(h.machine.state(), State::Authenticated(_)));
+}

@@ -329,8 +329,9 @@ fn redacted(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
+    // The userinfo ends at the last `@` before any query or fragment: a password may hold `/`.
+    let end = rest.find(['?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
         Some(at) => {
             let userinfo = &rest[..at];
             let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
@@ -352,6 +353,10 @@ mod tests {
         );
         assert_eq!(redacted("redis://:s3cret@redis/"), "redis://:***@redis/");
         assert_eq!(redacted("redis://redis:6379"), "redis://redis:6379");
+        assert_eq!(
+            redacted("redis://chat:ab/cd@redis:6379/?protocol=resp3"),
+            "redis://chat:***@redis:6379/?protocol=resp3"
+        );
         let c = RedisConnection::new("rediss://chat:s3cret@redis:6380/");
         assert!(!format!("{c:?}").contains("s3cret"));
     }

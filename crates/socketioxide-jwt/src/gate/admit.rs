@@ -50,13 +50,6 @@ where
         || metrics::Namespace::new(s.ns()),
         |children| children.label().clone(),
     );
-    let client_ip = gate.client_ip.as_ref().and_then(|f| f(s.req_parts()));
-    if let (Some(failures), Some(ip)) = (&gate.failures, client_ip) {
-        if failures.is_blocked(ip, now) {
-            let err = AuthError::forbidden("too many failed authentications; retry later");
-            return Err(refuse_before_session(&s, &ns, err));
-        }
-    }
     if let Some(children) = children {
         // Counted before anything can refuse the socket, so that a refused socket's child goes too.
         let Ok(io) = SocketIo::<A>::from_connect_parts(&s, auth_payload);
@@ -65,6 +58,13 @@ where
             return Err(Box::new(SERVER_BUSY));
         };
         s.extensions.insert(Arc::new(lease));
+    }
+    let client_ip = gate.client_ip.as_ref().and_then(|f| f(s.req_parts()));
+    if let (Some(failures), Some(ip)) = (&gate.failures, client_ip) {
+        if failures.is_blocked(ip, now) {
+            let err = AuthError::forbidden("too many failed authentications; retry later");
+            return Err(refuse_before_session(&s, &ns, err));
+        }
     }
     let address = client_ip.or_else(|| peer_address(s.req_parts()));
     let shares = [
@@ -134,7 +134,10 @@ where
         // The connect handler goes live once socketioxide added the socket to the namespace.
         Outcome::FirstAuthentication(_) => Ok(()),
         Outcome::Refused(e) => Err(refuse_handshake(&s, auth, &session, e)),
-        Outcome::Refreshed(_) | Outcome::Ignored => {
+        // Closed during the verification (a revocation, the timer), which refused it already:
+        // no second refusal, no second failure counted.
+        Outcome::Ignored => Err(Box::new(AuthError::new(ErrorCode::Timeout))),
+        Outcome::Refreshed(_) => {
             let err = AuthError::new(ErrorCode::Timeout);
             Err(refuse_handshake(&s, auth, &session, err))
         }

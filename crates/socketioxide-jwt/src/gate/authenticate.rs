@@ -10,7 +10,7 @@ use socketioxide::socket::Socket;
 use socketioxide_core::Value;
 use tokio::time::Instant;
 
-use super::holdings::verify_first;
+use super::holdings::{verify_first, verify_refresh};
 use super::live::{emit_authenticated, go_live, poll_once, Caller};
 use super::refuse::refuse_socket;
 use super::rooms::regrant;
@@ -20,7 +20,7 @@ use crate::credentials::MessageCredentials;
 use crate::error::AuthError;
 use crate::metrics::{self, Via};
 use crate::protocol::{AuthenticateAck, ErrorCode};
-use crate::session::{session_of, GoLive, Holdings, Outcome, Refresh, Session, Stage};
+use crate::session::{session_of, GoLive, Outcome, Refresh, Session, Stage};
 use crate::time::wall_clock;
 
 /// Bytes an `authenticate` payload may have beyond `max_token_len` (JSON framing, field name).
@@ -99,12 +99,7 @@ async fn authenticate<A, T, C, H>(
     let result = match (payload.token(), stage) {
         (Err(e), _) => Err(e),
         (Ok(token), Stage::First) => verify_first(&auth, &s, &session, token).await,
-        (Ok(token), Stage::Refresh) => auth
-            .inner
-            .verifier
-            .verify(token)
-            .await
-            .map(|verified| (verified, Holdings::default())),
+        (Ok(token), Stage::Refresh) => verify_refresh(&auth, &s, &session, token).await,
     };
     let rules = auth.inner.gate.expiry_rules();
     let outcome = session.update(|st| {

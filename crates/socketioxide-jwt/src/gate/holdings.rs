@@ -16,6 +16,49 @@ use crate::session::{Holdings, Session};
 use crate::user_sockets::{UserPlace, UserSockets};
 use crate::verify::Verified;
 
+/// Verifies a refresh token, tracked in the revocation list before its check like a first one
+/// (the session swaps its entry for this one): a revocation of the new token at any moment
+/// reaches the socket.
+pub(crate) async fn verify_refresh<A, C>(
+    auth: &JwtAuth<C>,
+    s: &Arc<Socket<A>>,
+    session: &Arc<Session<C>>,
+    token: &str,
+) -> Result<(Verified<C>, Holdings), AuthError>
+where
+    A: Adapter,
+    C: serde::de::DeserializeOwned + Send + Sync + 'static,
+{
+    let (verified, ticket) = auth
+        .inner
+        .verifier
+        .verify_tracked(token, || kick(auth, s, session))
+        .await?;
+    Ok((
+        verified,
+        Holdings {
+            ticket,
+            place: None,
+        },
+    ))
+}
+
+/// What a revocation does to a tracked socket: refuse it, pending or not.
+fn kick<A, C>(auth: &JwtAuth<C>, s: &Arc<Socket<A>>, session: &Arc<Session<C>>) -> KickFn
+where
+    A: Adapter,
+    C: Send + Sync + 'static,
+{
+    let (socket, weak_session, kick_auth) =
+        (Arc::downgrade(s), Arc::downgrade(session), auth.clone());
+    Box::new(move |err: AuthError| {
+        if let (Some(s), Some(session)) = (socket.upgrade(), weak_session.upgrade()) {
+            let via = kick_auth.inner.gate.default_via();
+            refuse_socket(s, &err, None, &kick_auth, &session, via);
+        }
+    })
+}
+
 /// Verifies a socket's first token and acquires what it will hold. Err: the refusal.
 pub(crate) async fn verify_first<A, C>(
     auth: &JwtAuth<C>,
@@ -28,17 +71,11 @@ where
     C: serde::de::DeserializeOwned + Send + Sync + 'static,
 {
     // A revocation reaching the socket from now on refuses it, pending or not.
-    let kick = || -> KickFn {
-        let (socket, weak_session, kick_auth) =
-            (Arc::downgrade(s), Arc::downgrade(session), auth.clone());
-        Box::new(move |err: AuthError| {
-            if let (Some(s), Some(session)) = (socket.upgrade(), weak_session.upgrade()) {
-                let via = kick_auth.inner.gate.default_via();
-                refuse_socket(s, &err, None, &kick_auth, &session, via);
-            }
-        })
-    };
-    let (verified, ticket) = auth.inner.verifier.verify_tracked(token, kick).await?;
+    let (verified, ticket) = auth
+        .inner
+        .verifier
+        .verify_tracked(token, || kick(auth, s, session))
+        .await?;
     let place = take_place(auth, verified.registered.sub.as_deref()).await?;
     Ok((verified, Holdings { ticket, place }))
 }

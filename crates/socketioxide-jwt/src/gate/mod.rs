@@ -186,6 +186,10 @@ where
         if let Some(live) = session.update(SessionState::take_live) {
             let from = Caller::ConnectHandler;
             go_live(&self.auth, &self.handler, s, &session, live, auth, from);
+        } else if session.read(SessionState::is_closed) {
+            // Refused between the middleware and now (a revocation, the timer): its refusal was
+            // sent before socketioxide added the socket, so nothing else would close it.
+            let _ = s.disconnect();
         }
     }
 

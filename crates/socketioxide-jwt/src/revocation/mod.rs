@@ -283,9 +283,32 @@ impl RevocationList {
     }
 
     /// Records `revocation` and disconnects the matching sockets of this process.
+    ///
+    /// The entry is written before the live sockets are scanned, the reverse of a socket's
+    /// verification (tracked, then checked): whatever the interleaving, a socket is either
+    /// found by the scan or finds the entry.
     pub(crate) fn apply(&self, revocation: Revocation) {
         let now = unix_now();
         self.forget_expired(now);
+        match &revocation {
+            Revocation::Token { jti, until } if *until >= now => {
+                let mut tokens = self.inner.tokens.write().unwrap_or_else(|e| e.into_inner());
+                let entry = tokens.entry(jti.clone()).or_insert(*until);
+                *entry = (*entry).max(*until);
+            }
+            Revocation::User {
+                sub,
+                issued_before,
+                until,
+            } if *until >= now => {
+                // Kept while a token checked here could still be accepted (see `revoke_user`).
+                let until = (*until).max(self.latest_exp());
+                let mut users = self.inner.users.write().unwrap_or_else(|e| e.into_inner());
+                let entry = users.entry(sub.clone()).or_insert((*issued_before, until));
+                *entry = (entry.0.max(*issued_before), entry.1.max(until));
+            }
+            _ => {}
+        }
         let matches: Vec<Arc<KickFn>> = {
             let live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
             match &revocation {
@@ -306,25 +329,6 @@ impl RevocationList {
                     .collect(),
             }
         };
-        match revocation {
-            Revocation::Token { jti, until } if until >= now => {
-                let mut tokens = self.inner.tokens.write().unwrap_or_else(|e| e.into_inner());
-                let entry = tokens.entry(jti).or_insert(until);
-                *entry = (*entry).max(until);
-            }
-            Revocation::User {
-                sub,
-                issued_before,
-                until,
-            } if until >= now => {
-                // Kept while a token checked here could still be accepted (see `revoke_user`).
-                let until = until.max(self.latest_exp());
-                let mut users = self.inner.users.write().unwrap_or_else(|e| e.into_inner());
-                let entry = users.entry(sub).or_insert((issued_before, until));
-                *entry = (entry.0.max(issued_before), entry.1.max(until));
-            }
-            _ => {}
-        }
         if !matches.is_empty() {
             tracing::info!(sockets = matches.len(), "revocation: disconnecting sockets");
         }

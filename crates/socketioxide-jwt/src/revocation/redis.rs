@@ -124,10 +124,18 @@ enum SendFailure {
 impl SendFailure {
     fn from_driver(e: RedisDriverError) -> Self {
         match &e {
-            RedisDriverError::Redis(redis) => match redis.code() {
-                Some(code) if !TRANSIENT_REPLIES.contains(&code) => Self::Rejected(e),
-                _ => Self::Unreachable(unavailable(e)),
-            },
+            RedisDriverError::Redis(redis) => {
+                // Redis 6 wraps an error raised inside a script: `ERR ... -NOREPLICAS ...`.
+                let detail = redis.detail().unwrap_or_default();
+                let transient = |code: &str| {
+                    TRANSIENT_REPLIES.contains(&code)
+                        || TRANSIENT_REPLIES.iter().any(|t| detail.contains(t))
+                };
+                match redis.code() {
+                    Some(code) if !transient(code) => Self::Rejected(e),
+                    _ => Self::Unreachable(unavailable(e)),
+                }
+            }
             _ => Self::Unreachable(unavailable(e)),
         }
     }

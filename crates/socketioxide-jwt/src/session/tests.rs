@@ -536,3 +536,19 @@ fn the_connect_handler_goes_live_once() {
         "message mode went live in the update"
     );
 }
+
+/// Handshake mode: a refresh that arrives before the connect handler ran does not make the
+/// socket skip going live.
+#[test]
+fn a_refresh_before_the_connect_handler_keeps_it_going_live() {
+    let t0 = Instant::now();
+    let mut s = SessionState::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
+    s.try_begin_verification();
+    let result = Ok((verified("alice", UNIX + 60), Holdings::default()));
+    s.finish_verification_with(result, GoLive::InConnectHandler, t0, at(UNIX), RULES);
+    assert_eq!(s.try_begin_verification(), Some(Stage::Refresh));
+    let out = s.finish_verification(Ok(verified("alice", UNIX + 120)), t0, at(UNIX), RULES);
+    assert!(matches!(out, Outcome::Refreshed(_)));
+    let live = s.take_live().expect("still to go live");
+    assert_eq!(live.exp, Some(UNIX + 120));
+}
