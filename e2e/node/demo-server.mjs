@@ -8,6 +8,8 @@ import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
+import { io as ioClient } from "socket.io-client";
+
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
 /** The HMAC secret the test servers use, so tests can also make their own tokens. */
@@ -330,4 +332,32 @@ export async function startSentinels({ master = "mymaster" } = {}) {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A stock socket.io-client socket over websocket, without reconnection, recording every event
+ * it receives in `socket.received` (`{ event, args }`); pushed onto `track` for cleanup.
+ */
+export function openSocket(url, track) {
+  const socket = ioClient(url, { transports: ["websocket"], reconnection: false, forceNew: true });
+  socket.received = [];
+  socket.onAny((event, ...args) => socket.received.push({ event, args }));
+  track.push(socket);
+  return socket;
+}
+
+/**
+ * Connects and emits `authenticate` with `token`; resolves with the socket on `authenticated`,
+ * rejects with an error carrying the refusal's `code` on `unauthorized` (each bounded by `ms`).
+ */
+export async function authenticatedSocket(url, token, track, ms = 10_000) {
+  const s = openSocket(url, track);
+  await nextEvent(s, "connect", ms);
+  const outcome = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no authenticated or unauthorized within ${ms} ms`)), ms);
+    s.once("authenticated", () => (clearTimeout(timer), resolve(s)));
+    s.once("unauthorized", (err) => (clearTimeout(timer), reject(Object.assign(new Error(err.message), { code: err.code, socket: s }))));
+  });
+  s.emit("authenticate", { token });
+  return outcome;
 }

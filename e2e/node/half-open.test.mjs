@@ -6,9 +6,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, connect } from "node:net";
 
-import { io } from "socket.io-client";
-
-import { adminRevoke, login, nextEvent, startDemo, startRedis, testToken, until } from "./demo-server.mjs";
+import { adminRevoke, authenticatedSocket, login, startDemo, startRedis, testToken, until } from "./demo-server.mjs";
 
 const WAIT = 10_000;
 const BLACKHOLE_MS = Number(process.env.BLACKHOLE_SECS ?? 10) * 1000;
@@ -73,16 +71,7 @@ after(async () => {
   await redis?.cleanup();
 });
 
-async function authenticated(url, token) {
-  const s = io(url, { transports: ["websocket"], reconnection: false, forceNew: true });
-  sockets.push(s);
-  s.received = [];
-  s.onAny((event, ...args) => s.received.push({ event, args }));
-  await nextEvent(s, "connect", WAIT);
-  s.emit("authenticate", { token });
-  await nextEvent(s, "authenticated", WAIT);
-  return s;
-}
+const authenticated = (url, token) => authenticatedSocket(url, token, sockets, WAIT);
 const texts = (s) => s.received.filter((m) => m.event === "chat message").map((m) => m.args[0].text);
 
 test("a half-open Redis link is found within the heartbeat bound and recovered from, without double delivery", async () => {

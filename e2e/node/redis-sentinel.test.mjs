@@ -6,9 +6,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 
-import { io } from "socket.io-client";
-
-import { adminRevoke, login, nextEvent, redisCli, startDemo, startSentinels, testToken, until } from "./demo-server.mjs";
+import { adminRevoke, authenticatedSocket, login, redisCli, startDemo, startSentinels, testToken, until } from "./demo-server.mjs";
 
 const WAIT = 10_000;
 const CAP = 2;
@@ -27,24 +25,7 @@ after(async () => {
   await redis?.cleanup();
 });
 
-function open(url) {
-  const s = io(url, { transports: ["websocket"], reconnection: false, forceNew: true });
-  sockets.push(s);
-  s.received = [];
-  s.onAny((event, ...args) => s.received.push({ event, args }));
-  return s;
-}
-/** Connects and authenticates; resolves with the socket, or rejects with the refusal's code. */
-async function authenticated(url, token) {
-  const s = open(url);
-  await nextEvent(s, "connect", WAIT);
-  const outcome = new Promise((resolve, reject) => {
-    s.once("authenticated", () => resolve(s));
-    s.once("unauthorized", (err) => reject(Object.assign(new Error(err.message), { code: err.code })));
-  });
-  s.emit("authenticate", { token });
-  return outcome;
-}
+const authenticated = (url, token) => authenticatedSocket(url, token, sockets, WAIT);
 const texts = (s) => s.received.filter((m) => m.event === "chat message").map((m) => m.args[0].text);
 const revokedOn = (s) => s.received.some((m) => m.event === "unauthorized" && m.args[0].code === "revoked");
 

@@ -6,9 +6,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 
-import { io } from "socket.io-client";
-
-import { adminRevoke, login, nextEvent, startDemo, startRedis, testToken, until } from "./demo-server.mjs";
+import { adminRevoke, authenticatedSocket, login, nextEvent, startDemo, startRedis, testToken, until } from "./demo-server.mjs";
 
 const WAIT = 10_000;
 const CAP = 2;
@@ -33,24 +31,7 @@ after(async () => {
   await redis?.cleanup();
 });
 
-function open(url) {
-  const socket = io(url, { transports: ["websocket"], reconnection: false, forceNew: true });
-  socket.received = [];
-  socket.onAny((event, ...args) => socket.received.push({ event, args }));
-  sockets.push(socket);
-  return socket;
-}
-/** Connects and authenticates; resolves with the socket, or rejects with the refusal. */
-async function authenticated(url, token) {
-  const s = open(url);
-  await nextEvent(s, "connect", WAIT);
-  const outcome = new Promise((resolve, reject) => {
-    s.once("authenticated", () => resolve(s));
-    s.once("unauthorized", (err) => reject(Object.assign(new Error(err.message), { code: err.code })));
-  });
-  s.emit("authenticate", { token });
-  return outcome;
-}
+const authenticated = (url, token) => authenticatedSocket(url, token, sockets, WAIT);
 
 test("over TLS with an ACL user: a broadcast reaches every process", async () => {
   const [A, B, C] = nodes;

@@ -16,9 +16,9 @@ use crate::session::{Holdings, Session};
 use crate::user_sockets::{UserPlace, UserSockets};
 use crate::verify::Verified;
 
-/// Verifies a refresh token, tracked in the revocation list before its check like a first one
-/// (the session swaps its entry for this one): a revocation of the new token at any moment
-/// reaches the socket.
+/// Verifies a token, tracked in the revocation list before its check: a revocation of it at
+/// any moment reaches the socket. A refresh holds nothing more (the session swaps its entry for
+/// this one); a first authentication also takes a place ([`verify_first`]).
 pub(crate) async fn verify_refresh<A, C>(
     auth: &JwtAuth<C>,
     s: &Arc<Socket<A>>,
@@ -59,7 +59,8 @@ where
     })
 }
 
-/// Verifies a socket's first token and acquires what it will hold. Err: the refusal.
+/// Verifies a socket's first token and acquires what it will hold (its revocation entry, its
+/// user place). Err: the refusal.
 pub(crate) async fn verify_first<A, C>(
     auth: &JwtAuth<C>,
     s: &Arc<Socket<A>>,
@@ -70,14 +71,9 @@ where
     A: Adapter,
     C: serde::de::DeserializeOwned + Send + Sync + 'static,
 {
-    // A revocation reaching the socket from now on refuses it, pending or not.
-    let (verified, ticket) = auth
-        .inner
-        .verifier
-        .verify_tracked(token, || kick(auth, s, session))
-        .await?;
-    let place = take_place(auth, verified.registered.sub.as_deref()).await?;
-    Ok((verified, Holdings { ticket, place }))
+    let (verified, mut holdings) = verify_refresh(auth, s, session, token).await?;
+    holdings.place = take_place(auth, verified.registered.sub.as_deref()).await?;
+    Ok((verified, holdings))
 }
 
 /// Takes a place for the user; `Err` (forbidden) when the user holds the cap already. Without
