@@ -317,14 +317,8 @@ impl<C: DeserializeOwned> Verifier<C> {
         let (key, validation) = match &self.keys {
             Keys::Only(key, validation) => (key.clone(), &**validation),
             Keys::Resolved(resolver) => {
-                let header = decode_header(token).map_err(jwt_error)?;
-                let key = resolver.resolve(&header).await?;
-                if !key.allowed_algorithms().contains(&header.alg) {
-                    return Err(AuthError::new(ErrorCode::InvalidToken)
-                        .with_source("the token's algorithm is not allowed for this key"));
-                }
-                let validation = self.validations.for_family(key.family());
-                (key, validation)
+                let resolving = resolve_key(resolver.as_ref(), &self.validations, token);
+                resolving.await?
             }
         };
         let decoding_key = key.decoding_key().ok_or_else(|| {
@@ -333,8 +327,12 @@ impl<C: DeserializeOwned> Verifier<C> {
         })?;
         // The claims stay JSON text, read twice (registered claims, the application's type): no
         // `Value` tree is built.
-        let data = decode::<Box<RawValue>>(token, decoding_key, validation).map_err(jwt_error)?;
-        let claims_json = data.claims.get();
+        // Only the claims are kept: the decoded header (several hundred bytes) would otherwise
+        // live in this future across the application's check.
+        let claims_raw = decode::<Box<RawValue>>(token, decoding_key, validation)
+            .map_err(jwt_error)?
+            .claims;
+        let claims_json = claims_raw.get();
         let registered: RegisteredClaims =
             serde_json::from_str(claims_json).map_err(claims_shape)?;
         self.times.check(&registered, wall_clock())?;
@@ -351,6 +349,28 @@ impl<C: DeserializeOwned> Verifier<C> {
         }
         Ok((Verified { claims, registered }, ticket))
     }
+}
+
+/// The key a resolver gives for the token's header, and the validation of its family.
+///
+/// In a box of its own, built outside the `await` expression: the header (a `jwk` member makes it
+/// several hundred bytes) then lives in this future only, not in every verification's, which
+/// the one-key path (no resolver) keeps small enough to poll without a box.
+fn resolve_key<'a>(
+    resolver: &'a dyn KeyResolver,
+    validations: &'a FamilyValidations,
+    token: &'a str,
+) -> BoxFuture<'a, Result<(Arc<VerificationKey>, &'a Validation), AuthError>> {
+    Box::pin(async move {
+        let header = decode_header(token).map_err(jwt_error)?;
+        let key = resolver.resolve(&header).await?;
+        if !key.allowed_algorithms().contains(&header.alg) {
+            return Err(AuthError::new(ErrorCode::InvalidToken)
+                .with_source("the token's algorithm is not allowed for this key"));
+        }
+        let validation = validations.for_family(key.family());
+        Ok((key, validation))
+    })
 }
 
 /// `header.payload.signature`, each part base64url (the signature may be empty: `alg: none`

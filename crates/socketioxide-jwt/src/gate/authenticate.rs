@@ -96,13 +96,10 @@ async fn authenticate<A, T, C, H>(
     H: AuthenticatedHandler<A, T>,
     C: DeserializeOwned + Send + Sync + 'static,
 {
-    // The verification in a box of its own: inline, it made this future (boxed per socket) cross
-    // glibc's large-request threshold, and every socket paid a `malloc_consolidate` (~1k
-    // instructions, callgrind).
     let result = match (payload.token(), stage) {
         (Err(e), _) => Err(e),
-        (Ok(token), Stage::First) => Box::pin(verify_first(&auth, &s, &session, token)).await,
-        (Ok(token), Stage::Refresh) => Box::pin(verify_refresh(&auth, &s, &session, token)).await,
+        (Ok(token), Stage::First) => verify_first(&auth, &s, &session, token).await,
+        (Ok(token), Stage::Refresh) => verify_refresh(&auth, &s, &session, token).await,
     };
     let rules = auth.inner.gate.expiry_rules();
     let outcome = session.update(|st| {
