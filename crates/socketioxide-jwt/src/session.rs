@@ -100,6 +100,9 @@ pub(crate) enum GoLive {
 pub(crate) struct Live<C> {
     pub(crate) sub: Option<Box<str>>,
     pub(crate) exp: Option<u64>,
+    /// How long until `exp` by the wall clock read when the session went live or was refreshed
+    /// (what `authenticated` tells the client).
+    pub(crate) expires_in: Option<Duration>,
     pub(crate) claims: Arc<C>,
 }
 
@@ -165,8 +168,8 @@ impl<C> SessionState<C> {
     }
 
     /// Goes live in the connect handler (handshake mode): the session, if it is authenticated
-    /// and not live yet.
-    pub(crate) fn take_live(&mut self) -> Option<Live<C>> {
+    /// and not live yet. `now_unix`: the wall clock.
+    pub(crate) fn take_live(&mut self, now_unix: Duration) -> Option<Live<C>> {
         match &mut self.phase {
             Phase::Authenticated {
                 live: live @ false,
@@ -179,6 +182,7 @@ impl<C> SessionState<C> {
                 Some(Live {
                     sub: sub.clone(),
                     exp: *exp,
+                    expires_in: exp.map(|exp| until_unix(exp, Duration::ZERO, now_unix)),
                     claims: claims.clone(),
                 })
             }
@@ -260,9 +264,9 @@ impl<C> SessionState<C> {
             &self.phase,
             Phase::Authenticated { exp: old, warn_at: None, .. } if *old == exp
         );
-        let warn_at = match (rules.warning, exp) {
-            (Some(lead), Some(exp)) if !warned => {
-                let left = until_unix(exp, Duration::ZERO, now_unix);
+        let expires_in = exp.map(|exp| until_unix(exp, Duration::ZERO, now_unix));
+        let warn_at = match (rules.warning, expires_in) {
+            (Some(lead), Some(left)) if !warned => {
                 Some(deadline_after(now, left - lead.min(left / 2)))
             }
             _ => None,
@@ -304,6 +308,7 @@ impl<C> SessionState<C> {
         let live = Live {
             sub: sub.clone(),
             exp,
+            expires_in,
             claims: claims.clone(),
         };
         self.phase = Phase::Authenticated {

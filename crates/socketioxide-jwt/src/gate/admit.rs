@@ -124,8 +124,7 @@ where
         Err(e) => return Err(refuse_handshake(&s, auth, &session, e)),
     };
     session.update(|st| st.try_begin_verification());
-    // In a box of its own: see `authenticate`.
-    let result = Box::pin(verify_first(auth, &s, &session, &token)).await;
+    let result = verify_first(auth, &s, &session, &token).await;
     let rules = gate.expiry_rules();
     let outcome = session.update(|st| {
         let now = Instant::now();

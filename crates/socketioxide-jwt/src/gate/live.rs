@@ -109,9 +109,7 @@ fn leave_pending<A: Adapter>(s: &Socket<A>) {
 pub(crate) fn emit_authenticated<A: Adapter, C>(auth: &JwtAuth<C>, s: &Socket<A>, live: &Live<C>) {
     let sub = live.sub.as_deref().map(str::to_owned);
     let mut payload = AuthenticatedPayload::new(sub, live.exp);
-    if let Some(exp) = live.exp {
-        let left =
-            crate::time::until_unix(exp, std::time::Duration::ZERO, crate::time::wall_clock());
+    if let Some(left) = live.expires_in {
         payload = payload.expires_in_ms(u64::try_from(left.as_millis()).unwrap_or(u64::MAX));
     }
     if let Err(e) = s.emit(&auth.inner.gate.events.authenticated, &payload) {

@@ -18,6 +18,33 @@ fn jws_shape() {
     assert!(!has_jws_shape(""));
 }
 
+#[test]
+fn jws_shape_matches_its_definition_on_many_strings() {
+    // Every string of up to four characters over an alphabet with each kind of byte.
+    let alphabet = ["a", "Z", "9", "-", "_", ".", "=", " ", "\u{e9}", "+"];
+    let definition = |s: &str| {
+        let parts: Vec<&str> = s.split('.').collect();
+        parts.len() == 3
+            && !parts[0].is_empty()
+            && !parts[1].is_empty()
+            && parts.iter().all(|p| {
+                p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            })
+    };
+    let mut strings = vec![String::new()];
+    for _ in 0..4 {
+        let longer: Vec<String> = strings
+            .iter()
+            .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+            .collect();
+        for s in &longer {
+            assert_eq!(has_jws_shape(s), definition(s), "{s:?}");
+        }
+        strings = longer;
+    }
+}
+
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
 fn token(alg: Algorithm, kid: Option<&str>, secret: &[u8]) -> String {
