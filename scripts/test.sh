@@ -112,6 +112,9 @@ say "Redis as managed services run it: TLS only, client certificates, an ACL use
 say "Redis behind Sentinel: a master, a replica, 3 Sentinels; the master SIGKILLed mid-run, broadcasts, revocations and the cap resume on the promoted replica"
 (cd e2e/node && node --test redis-sentinel.test.mjs)
 
+say "A Redis Cluster of 3 masters: 3 chat-demo processes over sharded pub/sub; broadcasts, revocations (stored under one hash tag, loaded by a 4th instance) and the cap"
+(cd e2e/node && node --test redis-cluster.test.mjs)
+
 say "A half-open Redis link (a proxy that stops forwarding for 10 s, closing nothing): found by the heartbeat, recovered from, nothing delivered twice"
 (cd e2e/node && node --test half-open.test.mjs)
 

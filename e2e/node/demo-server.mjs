@@ -263,19 +263,7 @@ export function redisCli(port, ...args) {
 export async function startSentinels({ master = "mymaster" } = {}) {
   const dir = await mkdtemp(join(tmpdir(), "redis-sentinel-"));
   const children = [];
-  const launch = (args, ready) =>
-    new Promise((resolveReady, reject) => {
-      const child = spawn("redis-server", args, { stdio: ["ignore", "pipe", "inherit"] });
-      children.push(child);
-      const timer = setTimeout(() => reject(new Error(`redis-server ${args[0]} did not start within 10 s`)), 10_000);
-      child.once("error", (e) => reject(new Error(`cannot start redis-server: ${e.message}`)));
-      createInterface({ input: child.stdout }).on("line", (line) => {
-        if (ready.test(line)) {
-          clearTimeout(timer);
-          resolveReady(child);
-        }
-      });
-    });
+  const launch = (args, ready) => launchRedis(args, ready, children);
   const [masterPort, replicaPort, ...sentinelPorts] = await Promise.all([0, 1, 2, 3, 4].map(() => freePort()));
   const base = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
   const masterChild = await launch(["--port", String(masterPort), "--dir", dir, ...base], /Ready to accept connections/);
@@ -326,10 +314,78 @@ export async function startSentinels({ master = "mymaster" } = {}) {
       return Number(out.split("\n")[1]);
     },
     async cleanup() {
-      await Promise.all(
-        children.map((c) => (c.exitCode !== null || c.signalCode !== null ? null : new Promise((r) => { c.once("exit", r); c.kill("SIGKILL"); }))),
-      );
-      await rm(dir, { recursive: true, force: true });
+      await killAll(children, dir);
+    },
+  };
+}
+
+/** Starts `redis-server args`, resolves with the child once a line matches `ready`. */
+function launchRedis(args, ready, children) {
+  return new Promise((resolveReady, reject) => {
+    const child = spawn("redis-server", args, { stdio: ["ignore", "pipe", "inherit"] });
+    children.push(child);
+    const timer = setTimeout(() => reject(new Error(`redis-server ${args[0]} did not start within 10 s`)), 10_000);
+    child.once("error", (e) => reject(new Error(`cannot start redis-server: ${e.message}`)));
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      if (ready.test(line)) {
+        clearTimeout(timer);
+        resolveReady(child);
+      }
+    });
+  });
+}
+
+/** SIGKILLs every child still running, then removes `dir`. */
+async function killAll(children, dir) {
+  await Promise.all(
+    children.map((c) => (c.exitCode !== null || c.signalCode !== null ? null : new Promise((r) => { c.once("exit", r); c.kill("SIGKILL"); }))),
+  );
+  await rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * A Redis Cluster on loopback: `masters` masters, no replicas, every slot assigned. Resolves once
+ * every node reports `cluster_state:ok`.
+ */
+export async function startCluster({ masters = 3 } = {}) {
+  const dir = await mkdtemp(join(tmpdir(), "redis-cluster-"));
+  const children = [];
+  const ports = [];
+  for (let i = 0; i < masters; i++) {
+    const [port, bus] = [await freePort(), await freePort()];
+    ports.push(port);
+    await launchRedis(
+      ["--port", String(port), "--cluster-port", String(bus), "--bind", "127.0.0.1", "--dir", dir,
+        "--cluster-enabled", "yes", "--cluster-config-file", `nodes-${port}.conf`,
+        "--cluster-node-timeout", "2000", "--save", "", "--appendonly", "no"],
+      /Ready to accept connections/,
+      children,
+    );
+  }
+  const created = await new Promise((resolveCreate, reject) => {
+    const child = spawn("redis-cli", ["--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`),
+      "--cluster-replicas", "0", "--cluster-yes"], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    child.once("error", (e) => reject(new Error(`cannot run redis-cli --cluster: ${e.message}`)));
+    child.once("exit", (code) => resolveCreate({ code, out }));
+  });
+  if (created.code !== 0) throw new Error(`redis-cli --cluster create failed: ${created.out}`);
+  await until(async () => {
+    for (const port of ports) {
+      if (!(await redisCli(port, "CLUSTER", "INFO")).includes("cluster_state:ok")) return false;
+    }
+    return true;
+  }, "every cluster node to report cluster_state:ok", 30_000);
+  return {
+    ports,
+    /** The demo's flags for this cluster. */
+    demoArgs: () => ports.flatMap((p) => ["--redis-cluster", `127.0.0.1:${p}`]),
+    /** `redis-cli -c` (following redirections) on the first node. */
+    cli: (...args) => redisCli(ports[0], "-c", ...args),
+    async cleanup() {
+      await killAll(children, dir);
     },
   };
 }

@@ -27,13 +27,11 @@
 //! ```
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{AsyncCommands, FromRedisValue, PushInfo, PushKind, RedisError};
+use ::redis::{FromRedisValue, PushInfo, PushKind, RedisError};
 use socketioxide::adapter::Emitter;
 use socketioxide_redis::drivers::{ChanItem, Driver, MessageStream};
 use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
@@ -41,8 +39,11 @@ use tokio::sync::mpsc;
 
 use crate::adapter::JwtAdapter;
 
+mod conn;
 mod connection;
 mod options;
+pub(crate) use self::conn::{hash_tagged, publish_command};
+use self::conn::{subscriber_count, Conn, PushHandler, Source};
 pub use self::connection::{RedisConnection, RedisConnectionError};
 pub use self::options::{RedisDriverError, RedisDriverOptions};
 
@@ -62,27 +63,11 @@ struct Inbox {
     outages: tokio::sync::watch::Sender<u64>,
 }
 
-/// Where the driver finds its Redis: one address, or the master the Sentinels name now.
-enum Source {
-    Fixed(::redis::Client),
-    Sentinel(tokio::sync::Mutex<::redis::sentinel::SentinelClient>),
-}
-
-impl Source {
-    /// A client for the Redis to use now (for Sentinel: the current master, asked again).
-    async fn client(&self) -> Result<::redis::Client, RedisError> {
-        match self {
-            Source::Fixed(client) => Ok(client.clone()),
-            Source::Sentinel(sentinel) => sentinel.lock().await.async_get_client().await,
-        }
-    }
-}
-
 struct Link {
     source: Source,
     options: RedisDriverOptions,
     /// The current connection; replaced when it stays broken.
-    conn: RwLock<ConnectionManager>,
+    conn: RwLock<Conn>,
     inbox: Arc<Inbox>,
     probing: AtomicBool,
 }
@@ -124,6 +109,7 @@ impl RedisDriver {
     ) -> Result<Self, RedisDriverError> {
         let source = match redis.sentinel_client()? {
             Some(sentinel) => Source::Sentinel(tokio::sync::Mutex::new(sentinel)),
+            None if redis.is_cluster() => Source::Cluster(redis.clone()),
             None => Source::Fixed(redis.client()?),
         };
         Self::start(source, options).await
@@ -141,22 +127,16 @@ impl RedisDriver {
     }
 
     async fn start(source: Source, options: RedisDriverOptions) -> Result<Self, RedisDriverError> {
-        let client = tokio::time::timeout(options.operation_timeout, source.client())
-            .await
-            .map_err(|_| RedisDriverError::Timeout)??;
-        // One plain connection first: its error says what is wrong (a refused password, a TLS
-        // handshake), where the reconnecting manager below would only time out.
-        tokio::time::timeout(options.operation_timeout, async {
-            let mut conn = client.get_multiplexed_async_connection().await?;
-            ::redis::cmd("PING").query_async::<()>(&mut conn).await
-        })
-        .await
-        .map_err(|_| RedisDriverError::Timeout)??;
         let inbox = Arc::new(Inbox {
             up: AtomicBool::new(true),
             ..Inbox::default()
         });
-        let conn = lazy_manager(client.clone(), &options, inbox.clone(), 0)?;
+        let conn = tokio::time::timeout(
+            options.operation_timeout,
+            source.connect(&options, pushes_to(&inbox, 0), true),
+        )
+        .await
+        .map_err(|_| RedisDriverError::Timeout)??;
         let driver = Self {
             link: Arc::new(Link {
                 source,
@@ -222,7 +202,7 @@ impl RedisDriver {
         self.link.inbox.up.load(Ordering::Acquire)
     }
 
-    fn conn(&self) -> ConnectionManager {
+    fn conn(&self) -> Conn {
         self.link
             .conn
             .read()
@@ -269,6 +249,18 @@ impl RedisDriver {
         self.run(cmd.query_async::<T>(&mut conn)).await
     }
 
+    /// Runs `cmd` on the shard that holds `key`'s slot (a Cluster) or the one server, as every
+    /// driver operation runs.
+    pub(crate) async fn query_on_shard_of<T: ::redis::FromRedisValue>(
+        &self,
+        key: &str,
+        cmd: &::redis::Cmd,
+    ) -> Result<T, RedisDriverError> {
+        let mut conn = self.conn();
+        self.run(async move { conn.query_on_shard_of(key, cmd).await })
+            .await
+    }
+
     /// Runs a pipeline whose replies are ignored, as every driver operation runs.
     pub(crate) async fn query_pipeline(
         &self,
@@ -306,7 +298,7 @@ impl RedisDriver {
             .unwrap_or_else(|e| e.into_inner())
             .insert(chan.clone(), tx);
         let mut conn = self.conn();
-        self.run(async move { conn.subscribe(chan.as_str()).await })
+        self.run(async move { conn.subscribe(&[chan]).await })
             .await?;
         Ok(rx)
     }
@@ -354,13 +346,14 @@ impl RedisDriver {
                     return;
                 }
                 // Behind Sentinel, a failover names another master: ask again sooner.
-                let rebuild_after = match driver.link.source {
-                    Source::Sentinel(_) => driver
+                let rebuild_after = if driver.link.source.follows_failovers() {
+                    driver
                         .link
                         .options
                         .rebuild_after
-                        .min(Duration::from_secs(1)),
-                    Source::Fixed(_) => driver.link.options.rebuild_after,
+                        .min(Duration::from_secs(1))
+                } else {
+                    driver.link.options.rebuild_after
                 };
                 if rebuilt_at.elapsed() >= rebuild_after {
                     driver.rebuild().await;
@@ -372,7 +365,7 @@ impl RedisDriver {
 
     /// Whether the connection's server is the master (always, without Sentinel).
     async fn is_master(&self) -> bool {
-        if let Source::Fixed(_) = self.link.source {
+        if !self.link.source.may_be_demoted() {
             return true;
         }
         let mut conn = self.conn();
@@ -419,28 +412,26 @@ impl RedisDriver {
     /// Replaces the connection with a new one (it connects, and is subscribed, once Redis
     /// answers the probe); with Sentinel, to the master they name now.
     async fn rebuild(&self) {
-        let client = match tokio::time::timeout(
-            self.link.options.operation_timeout,
-            self.link.source.client(),
-        )
-        .await
-        {
-            Ok(Ok(client)) => client,
-            Ok(Err(e)) => return tracing::warn!(error = %e, "no Redis to connect to"),
-            Err(_) => return tracing::warn!("no Redis to connect to: the lookup timed out"),
-        };
         let generation = self.link.inbox.generation.fetch_add(1, Ordering::AcqRel) + 1;
-        let fresh = match lazy_manager(
-            client,
-            &self.link.options,
-            self.link.inbox.clone(),
-            generation,
-        ) {
-            Ok(fresh) => fresh,
-            Err(e) => return tracing::warn!(error = %e, "could not make a new Redis connection"),
+        let on_push = pushes_to(&self.link.inbox, generation);
+        let connecting = self.link.source.connect(&self.link.options, on_push, false);
+        let fresh = match tokio::time::timeout(self.link.options.operation_timeout, connecting)
+            .await
+        {
+            Ok(Ok(fresh)) => fresh,
+            Ok(Err(e)) => {
+                return tracing::warn!(error = %e, "could not make a new Redis connection")
+            }
+            Err(_) => return tracing::warn!("could not make a new Redis connection: timed out"),
         };
         *self.link.conn.write().unwrap_or_else(|e| e.into_inner()) = fresh;
         tracing::debug!(generation, "Redis connection replaced");
+    }
+
+    /// Whether the driver talks to a Redis Cluster: stores then keep their keys under one hash
+    /// tag, and publish with `SPUBLISH`.
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self.link.source, Source::Cluster(_))
     }
 }
 
@@ -452,27 +443,15 @@ fn is_link_failure(e: &RedisError) -> bool {
     matches!(e.code(), None | Some("READONLY" | "MASTERDOWN"))
 }
 
-/// A connection manager that delivers pub/sub messages to the handlers while its generation is
-/// the current one. It connects on first use.
-fn lazy_manager(
-    client: ::redis::Client,
-    options: &RedisDriverOptions,
-    inbox: Arc<Inbox>,
-    generation: u64,
-) -> Result<ConnectionManager, RedisError> {
-    let config = ConnectionManagerConfig::new()
-        .set_push_sender(move |push: PushInfo| {
-            if inbox.generation.load(Ordering::Acquire) == generation {
-                dispatch(push, &inbox);
-            }
-            Ok::<(), Infallible>(())
-        })
-        .set_automatic_resubscription()
-        .set_connection_timeout(Some(options.operation_timeout))
-        .set_response_timeout(Some(options.operation_timeout))
-        .set_max_delay(Duration::from_secs(1));
-    // Refused unless the URL asks for RESP3 (`?protocol=resp3`): pub/sub needs it here.
-    ConnectionManager::new_lazy_with_config(client, config)
+/// Delivers a connection's pushes to the handlers while `generation` is the current one: the
+/// pushes of a replaced connection are ignored.
+fn pushes_to(inbox: &Arc<Inbox>, generation: u64) -> PushHandler {
+    let inbox = inbox.clone();
+    Arc::new(move |push: PushInfo| {
+        if inbox.generation.load(Ordering::Acquire) == generation {
+            dispatch(push, &inbox);
+        }
+    })
 }
 
 fn dispatch(push: PushInfo, link: &Inbox) {
@@ -508,9 +487,9 @@ impl Driver for RedisDriver {
     type Error = RedisDriverError;
 
     async fn publish(&self, chan: String, val: Vec<u8>) -> Result<(), Self::Error> {
-        let mut conn = self.conn();
-        self.run(async move { conn.publish::<_, _, ::redis::Value>(chan, val).await })
-            .await?;
+        let mut publish = ::redis::cmd(publish_command(self.is_cluster()));
+        publish.arg(chan).arg(val);
+        self.query::<::redis::Value>(&publish).await?;
         Ok(())
     }
 
@@ -530,20 +509,25 @@ impl Driver for RedisDriver {
             .unwrap_or_else(|e| e.into_inner())
             .remove(&chan);
         let mut conn = self.conn();
-        self.run(async move { conn.unsubscribe(chan).await }).await
+        self.run(async move { conn.unsubscribe(&chan).await }).await
     }
 
     async fn num_serv(&self, chan: &str) -> Result<u16, Self::Error> {
-        let mut conn = self.conn();
-        let (_, count): (String, u16) = self
-            .run(async move {
-                ::redis::cmd("PUBSUB")
-                    .arg("NUMSUB")
-                    .arg(chan)
-                    .query_async(&mut conn)
-                    .await
+        let mut numsub = ::redis::cmd("PUBSUB");
+        numsub
+            .arg(if self.is_cluster() {
+                "SHARDNUMSUB"
+            } else {
+                "NUMSUB"
             })
-            .await?;
-        Ok(count)
+            .arg(chan);
+        let reply = self.query::<::redis::Value>(&numsub).await?;
+        subscriber_count(reply).ok_or_else(|| {
+            RedisError::from((
+                ::redis::ErrorKind::UnexpectedReturnType,
+                "PUBSUB NUMSUB: no subscriber count in the reply",
+            ))
+            .into()
+        })
     }
 }

@@ -130,6 +130,12 @@ pub struct Args {
     #[arg(long, value_name = "HOST:PORT", requires = "redis_sentinel_master")]
     pub redis_sentinel: Vec<String>,
 
+    /// A node of a Redis Cluster (`HOST:PORT`, repeat for several; the others are found from
+    /// them). Broadcasts then go over sharded pub/sub. --redis then gives the user, password
+    /// and scheme (its host is not used) and may be left out.
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "redis_sentinel")]
+    pub redis_cluster: Vec<String>,
+
     /// The master's name in the Sentinels' configuration (`sentinel monitor NAME ...`).
     #[arg(long, value_name = "NAME", requires = "redis_sentinel")]
     pub redis_sentinel_master: Option<String>,

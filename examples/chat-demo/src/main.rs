@@ -144,8 +144,9 @@ async fn run(args: Args) -> Result<(), BoxError> {
         cli::PacketFormat::Msgpack => io_builder.with_parser(ParserConfig::msgpack()),
     };
     type AddSocketIo = Box<dyn FnOnce(axum::Router) -> axum::Router>;
-    let redis_url = match (&args.redis, args.redis_sentinel.is_empty()) {
-        (None, false) => Some("redis://127.0.0.1/".to_owned()),
+    let finds_nodes = !args.redis_sentinel.is_empty() || !args.redis_cluster.is_empty();
+    let redis_url = match (&args.redis, finds_nodes) {
+        (None, true) => Some("redis://127.0.0.1/".to_owned()),
         (url, _) => url.clone(),
     };
     let (add_socketio, revocations, auth): (AddSocketIo, _, _) = match &redis_url {
@@ -241,6 +242,9 @@ fn redis_connection(
     let mut redis = RedisConnection::new(url);
     if let Some(master) = &args.redis_sentinel_master {
         redis = redis.sentinel(master, args.redis_sentinel.iter().cloned());
+    }
+    if !args.redis_cluster.is_empty() {
+        redis = redis.cluster(args.redis_cluster.iter().cloned());
     }
     if let Some(ca) = &args.redis_ca {
         redis = redis.ca_file(ca)?;

@@ -28,6 +28,8 @@ pub struct RedisConnection {
     client_cert: Option<(Vec<u8>, Vec<u8>)>,
     /// The master's name and the Sentinels' `host:port`, when Sentinel finds the master.
     sentinel: Option<(String, Vec<String>)>,
+    /// Nodes (`host:port`) of a Redis Cluster to start from.
+    cluster: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for RedisConnection {
@@ -37,6 +39,7 @@ impl std::fmt::Debug for RedisConnection {
             .field("ca", &self.ca.is_some())
             .field("client_cert", &self.client_cert.is_some())
             .field("sentinel", &self.sentinel)
+            .field("cluster", &self.cluster)
             .finish()
     }
 }
@@ -80,6 +83,85 @@ impl RedisConnection {
             ca: None,
             client_cert: None,
             sentinel: None,
+            cluster: None,
+        }
+    }
+
+    /// A Redis Cluster reached through any of these nodes (`host:port` each; the others are
+    /// found from them, and followed through resharding and failovers). The URL then gives the
+    /// user, password and scheme (`rediss://` for TLS); its host is not used.
+    ///
+    /// On a Cluster, broadcasts go over sharded pub/sub (`SPUBLISH`, each channel served by the
+    /// shard that owns its slot), and each store (revocations, the per-user cap) keeps its keys
+    /// under one hash tag, so that its scripts and pipelines stay on one shard.
+    ///
+    /// # Example
+    /// ```
+    /// use socketioxide_jwt::cluster::RedisConnection;
+    /// let redis = RedisConnection::new("redis://chat:s3cret@cluster/")
+    ///     .cluster(["10.0.0.1:6379", "10.0.0.2:6379", "10.0.0.3:6379"]);
+    /// assert!(redis.is_cluster());
+    /// ```
+    #[must_use]
+    pub fn cluster(mut self, nodes: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.cluster = Some(nodes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Whether this is a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.cluster.is_some()
+    }
+
+    /// The Cluster client's builder (RESP3, the URL's credentials and TLS material); the driver
+    /// adds its push sender and timeouts.
+    pub(crate) fn cluster_builder(
+        &self,
+    ) -> Result<::redis::cluster::ClusterClientBuilder, RedisConnectionError> {
+        let nodes = self.cluster.as_deref().unwrap_or_default();
+        let info = self.url.as_str().into_connection_info().map_err(|e| {
+            RedisConnectionError::InvalidUrl {
+                url: self.url_redacted(),
+                reason: e.to_string(),
+            }
+        })?;
+        let scheme = if self.is_tls() { "rediss" } else { "redis" };
+        let urls: Vec<String> = nodes
+            .iter()
+            .map(|node| format!("{scheme}://{node}/"))
+            .collect();
+        let mut builder =
+            ::redis::cluster::ClusterClientBuilder::new(urls).use_protocol(ProtocolVersion::RESP3);
+        let settings = info.redis_settings();
+        if let Some(user) = settings.username() {
+            builder = builder.username(user);
+        }
+        if let Some(password) = settings.password() {
+            builder = builder.password(password);
+        }
+        if self.ca.is_some() || self.client_cert.is_some() {
+            if !self.is_tls() {
+                return Err(RedisConnectionError::CertificatesWithoutTls {
+                    url: self.url_redacted(),
+                });
+            }
+            install_crypto_provider();
+            builder = builder.certs(self.certificates());
+        } else if self.is_tls() {
+            install_crypto_provider();
+        }
+        Ok(builder)
+    }
+
+    fn certificates(&self) -> ::redis::TlsCertificates {
+        ::redis::TlsCertificates {
+            client_tls: self.client_cert.clone().map(|(client_cert, client_key)| {
+                ::redis::ClientTlsConfig {
+                    client_cert,
+                    client_key,
+                }
+            }),
+            root_cert: self.ca.clone(),
         }
     }
 
@@ -225,16 +307,7 @@ impl RedisConnection {
             });
         }
         install_crypto_provider();
-        let certificates = ::redis::TlsCertificates {
-            client_tls: self.client_cert.clone().map(|(client_cert, client_key)| {
-                ::redis::ClientTlsConfig {
-                    client_cert,
-                    client_key,
-                }
-            }),
-            root_cert: self.ca.clone(),
-        };
-        ::redis::Client::build_with_tls(info, certificates).map_err(|e| self.tls_error(e))
+        ::redis::Client::build_with_tls(info, self.certificates()).map_err(|e| self.tls_error(e))
     }
 
     fn tls_error(&self, e: RedisError) -> RedisConnectionError {

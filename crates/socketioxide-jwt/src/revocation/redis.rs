@@ -83,8 +83,10 @@ const MAX_STORED_UNTIL: u64 = 253_402_300_799;
 /// reply. Not a `MULTI`/`EXEC` pipeline: this connection also receives the subscription's RESP3
 /// pushes, and redis-rs fails to parse an `EXEC` reply with a push between its parts ("Invalid
 /// response when parsing multi response"), which happened under concurrent revocations.
+/// `ARGV[4]` is `PUBLISH`, or `SPUBLISH` on a Cluster (where the channel shares the key's hash
+/// slot, so that the script stays on one shard).
 const STORE_AND_PUBLISH: &str = "redis.call('SET', KEYS[1], ARGV[1], 'EXAT', ARGV[2]) \
-     redis.call('PUBLISH', ARGV[3], ARGV[1]) return 1";
+     redis.call(ARGV[4], ARGV[3], ARGV[1]) return 1";
 
 /// The shared store: the driver, the revocations waiting to be sent, the recovery flag.
 struct Store {
@@ -175,7 +177,8 @@ impl Store {
             .arg(self.key(revocation))
             .arg(&json)
             .arg(until.clamp(1, MAX_STORED_UNTIL))
-            .arg(&self.options.channel);
+            .arg(&self.options.channel)
+            .arg(crate::cluster::publish_command(self.driver.is_cluster()));
         self.driver
             .query::<()>(&cmd)
             .await
@@ -254,8 +257,14 @@ impl RevocationList {
     /// [`RevocationError::Unavailable`] when Redis cannot be reached at start.
     pub async fn redis(
         driver: &RedisDriver,
-        options: RedisRevocationOptions,
+        mut options: RedisRevocationOptions,
     ) -> Result<Self, RevocationError> {
+        if driver.is_cluster() {
+            // Keys and channel under one hash tag: the store-and-publish script and the
+            // snapshot's scan stay on one shard.
+            options.key_prefix = crate::cluster::hash_tagged(&options.key_prefix);
+            options.channel = format!("{}{}", options.key_prefix, options.channel);
+        }
         let list = RevocationList::with_lifetime(options.max_token_lifetime);
         let outages = driver.outages();
         let messages = driver
@@ -299,7 +308,11 @@ async fn load_snapshot(
             .arg(&pattern)
             .arg("COUNT")
             .arg(1000);
-        let (next, batch): (u64, Vec<String>) = driver.query(&scan).await.map_err(unavailable)?;
+        // On a Cluster, on the shard that holds the prefix's hash slot.
+        let (next, batch): (u64, Vec<String>) = driver
+            .query_on_shard_of(&options.key_prefix, &scan)
+            .await
+            .map_err(unavailable)?;
         keys.extend(batch);
         if next == 0 {
             break;

@@ -126,7 +126,11 @@ impl UserSockets {
     ///     .build()?;
     /// # let _ = auth; Ok(()) }
     /// ```
-    pub fn redis(driver: &RedisDriver, options: RedisUserSocketsOptions) -> Self {
+    pub fn redis(driver: &RedisDriver, mut options: RedisUserSocketsOptions) -> Self {
+        if driver.is_cluster() {
+            // One hash slot for every user's key: the release pipeline spans users.
+            options.key_prefix = crate::cluster::hash_tagged(&options.key_prefix);
+        }
         let (releases, rx) = mpsc::unbounded_channel();
         let lease = options.lease;
         let places = Arc::new(RedisPlaces {

@@ -1,0 +1,84 @@
+// A Redis Cluster of three masters; three chat-demo processes reach it through --redis-cluster.
+// Broadcasts cross instances over sharded pub/sub (SPUBLISH: no classic channel is used), a
+// revocation made on one instance reaches the others and is stored under its hash tag, and the
+// per-user cap counts across instances.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+
+import { adminRevoke, authenticatedSocket, login, redisCli, startCluster, startDemo, testToken, until } from "./demo-server.mjs";
+
+const WAIT = 10_000;
+const CAP = 2;
+let redis;
+let nodes = [];
+const sockets = [];
+
+before(async () => {
+  redis = await startCluster({ masters: 3 });
+  const args = [...redis.demoArgs(), "--max-sockets-per-user", String(CAP)];
+  nodes = await Promise.all([0, 1, 2].map(() => startDemo(args)));
+});
+after(async () => {
+  for (const s of sockets) s.close();
+  await Promise.all(nodes.map((n) => n.stop()));
+  await redis?.cleanup();
+});
+
+const authenticated = (url, token) => authenticatedSocket(url, token, sockets, WAIT);
+const texts = (s) => s.received.filter((m) => m.event === "chat message").map((m) => m.args[0].text);
+const revokedOn = (s) => s.received.some((m) => m.event === "unauthorized" && m.args[0].code === "revoked");
+/** Every node's answer to `PUBSUB <kind>`, one channel name per line. */
+const channels = async (kind) =>
+  (await Promise.all(redis.ports.map((p) => redisCli(p, "PUBSUB", kind)))).flatMap((out) => out.split("\n").filter(Boolean));
+
+test("on a three-master Cluster: broadcasts, revocations and the cap across three instances", async () => {
+  const [A, B, C] = nodes;
+  const admin = await login(A.url, "admin", "admin-password");
+  const alice = await authenticated(A.url, testToken("alice"));
+  const bob = await authenticated(B.url, testToken("bob"));
+  const carol = await authenticated(C.url, testToken("carol"));
+
+  // Broadcasts: from each instance to the two others.
+  alice.emit("chat message", { text: "from A" });
+  bob.emit("chat message", { text: "from B" });
+  carol.emit("chat message", { text: "from C" });
+  for (const [socket, name] of [[alice, "alice"], [bob, "bob"], [carol, "carol"]]) {
+    await until(
+      () => ["from A", "from B", "from C"].every((t) => texts(socket).includes(t)),
+      `every instance's broadcast to reach ${name}`,
+    );
+  }
+  const sharded = await channels("SHARDCHANNELS");
+  assert.ok(sharded.some((c) => c.startsWith("socket.io")), `the adapter's channels are sharded: ${sharded}`);
+  assert.ok(sharded.some((c) => c.startsWith("{socketioxide-jwt:revoked:}")), `the revocation channel shares its keys' hash tag: ${sharded}`);
+  assert.deepEqual(await channels("CHANNELS"), [], "no classic pub/sub channel");
+
+  // A revocation made on B reaches a socket on C, and is stored under the hash tag.
+  const victim = await authenticated(C.url, testToken("victor"));
+  assert.equal((await adminRevoke(B.url, { sub: "victor" }, admin)).status, 200);
+  await until(() => revokedOn(victim), "the revocation to reach C");
+  const jti = `early-${randomUUID()}`;
+  assert.equal((await adminRevoke(A.url, { jti }, admin)).status, 200);
+  assert.equal(await redis.cli("EXISTS", `{socketioxide-jwt:revoked:}jti:${jti}`), "1", "the revocation is stored under its hash tag");
+
+  // A new instance loads the stored revocations (the snapshot scans the right shard).
+  const D = await startDemo([...redis.demoArgs(), "--max-sockets-per-user", String(CAP)]);
+  nodes.push(D);
+  const refused = await authenticated(D.url, testToken("alice", { jti })).then(
+    () => assert.fail("a token revoked before this instance started must be refused"),
+    (e) => e,
+  );
+  assert.equal(refused.code, "revoked");
+
+  // The cap counts across instances.
+  const frank = testToken("frank");
+  await authenticated(A.url, frank);
+  await authenticated(B.url, frank);
+  const third = await authenticated(C.url, frank).then(
+    () => assert.fail("a third socket must be refused"),
+    (e) => e,
+  );
+  assert.equal(third.code, "forbidden");
+  assert.equal(await redis.cli("ZCARD", "{socketioxide-jwt:user-sockets:}frank"), "2", "frank's places, under their hash tag");
+});
