@@ -344,27 +344,29 @@ async function killAll(children, dir) {
 }
 
 /**
- * A Redis Cluster on loopback: `masters` masters, no replicas, every slot assigned. Resolves once
- * every node reports `cluster_state:ok`.
+ * A Redis Cluster on loopback: `masters` masters with `replicas` replicas each, every slot
+ * assigned, a node declared failed after 2 s. Resolves once every node reports
+ * `cluster_state:ok`.
  */
-export async function startCluster({ masters = 3 } = {}) {
+export async function startCluster({ masters = 3, replicas = 0 } = {}) {
   const dir = await mkdtemp(join(tmpdir(), "redis-cluster-"));
   const children = [];
   const ports = [];
-  for (let i = 0; i < masters; i++) {
+  const byPort = new Map();
+  for (let i = 0; i < masters * (1 + replicas); i++) {
     const [port, bus] = [await freePort(), await freePort()];
     ports.push(port);
-    await launchRedis(
+    byPort.set(port, await launchRedis(
       ["--port", String(port), "--cluster-port", String(bus), "--bind", "127.0.0.1", "--dir", dir,
         "--cluster-enabled", "yes", "--cluster-config-file", `nodes-${port}.conf`,
         "--cluster-node-timeout", "2000", "--save", "", "--appendonly", "no"],
       /Ready to accept connections/,
       children,
-    );
+    ));
   }
   const created = await new Promise((resolveCreate, reject) => {
     const child = spawn("redis-cli", ["--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`),
-      "--cluster-replicas", "0", "--cluster-yes"], { stdio: ["ignore", "pipe", "pipe"] });
+      "--cluster-replicas", String(replicas), "--cluster-yes"], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (out += d));
@@ -372,14 +374,40 @@ export async function startCluster({ masters = 3 } = {}) {
     child.once("exit", (code) => resolveCreate({ code, out }));
   });
   if (created.code !== 0) throw new Error(`redis-cli --cluster create failed: ${created.out}`);
-  await until(async () => {
-    for (const port of ports) {
+  const allOk = async (alive) => {
+    for (const port of alive) {
       if (!(await redisCli(port, "CLUSTER", "INFO")).includes("cluster_state:ok")) return false;
     }
     return true;
-  }, "every cluster node to report cluster_state:ok", 30_000);
+  };
+  await until(() => allOk(ports), "every cluster node to report cluster_state:ok", 30_000);
+  if (replicas > 0) {
+    // Every master's replicas attached and in sync: a failover can happen.
+    await until(async () => {
+      const info = await Promise.all(ports.map((p) => redisCli(p, "INFO", "replication")));
+      return info.filter((i) => i.includes("role:slave") && i.includes("master_link_status:up")).length === masters * replicas;
+    }, "every replica to be in sync with its master", 30_000);
+  }
   return {
     ports,
+    /** The port of the master whose shard serves the sharded channel `channel`. */
+    async masterOfChannel(channel) {
+      for (const port of ports) {
+        const role = await redisCli(port, "ROLE");
+        if (!role.startsWith("master")) continue;
+        if ((await redisCli(port, "PUBSUB", "SHARDCHANNELS")).split("\n").includes(channel)) return port;
+      }
+      return null;
+    },
+    /** SIGKILLs the node on `port`; resolves when it has exited. */
+    async kill(port) {
+      const child = byPort.get(port);
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGKILL");
+      await exited;
+    },
+    /** Whether every node but `dead` reports `cluster_state:ok`. */
+    okWithout: (dead) => allOk(ports.filter((p) => p !== dead)),
     /** The demo's flags for this cluster. */
     demoArgs: () => ports.flatMap((p) => ["--redis-cluster", `127.0.0.1:${p}`]),
     /** `redis-cli -c` (following redirections) on the first node. */

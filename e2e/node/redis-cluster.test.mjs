@@ -82,3 +82,48 @@ test("on a three-master Cluster: broadcasts, revocations and the cap across thre
   assert.equal(third.code, "forbidden");
   assert.equal(await redis.cli("ZCARD", "{socketioxide-jwt:user-sockets:}frank"), "2", "frank's places, under their hash tag");
 });
+
+test("a Cluster master SIGKILLed: its replica takes over, broadcasts and revocations resume", async () => {
+  const cluster = await startCluster({ masters: 3, replicas: 1 });
+  const demos = [];
+  try {
+    const args = cluster.demoArgs();
+    demos.push(...(await Promise.all([0, 1].map(() => startDemo(args)))));
+    const [A, B] = demos;
+    const admin = await login(A.url, "admin", "admin-password");
+    const alice = await authenticated(A.url, testToken("alice"));
+    const bob = await authenticated(B.url, testToken("bob"));
+    alice.emit("chat message", { text: "before" });
+    await until(() => texts(bob).includes("before"), "a broadcast across instances");
+
+    // The shard that carries the broadcasts of the default namespace loses its master.
+    const shardChannels = (await Promise.all(cluster.ports.map((p) => redisCli(p, "PUBSUB", "SHARDCHANNELS"))))
+      .flatMap((out) => out.split("\n").filter(Boolean));
+    const channel = shardChannels.find((c) => c === "socket.io-request#/#");
+    assert.ok(channel, `a sharded broadcast channel: ${shardChannels}`);
+    const victimPort = await cluster.masterOfChannel(channel);
+    assert.ok(victimPort, `the master serving ${channel}`);
+
+    const killed = performance.now();
+    await cluster.kill(victimPort);
+    let n = 0;
+    await until(
+      () => {
+        alice.emit("chat message", { text: `probe-${n++}` });
+        return texts(bob).some((t) => t.startsWith("probe-"));
+      },
+      "broadcasts across instances after the failover",
+      30_000,
+    );
+    const recoveredMs = performance.now() - killed;
+    assert.ok(await cluster.okWithout(victimPort), "the cluster is whole again without the killed master");
+
+    const victim = await authenticated(A.url, testToken("victor"));
+    await until(async () => (await adminRevoke(B.url, { sub: "victor" }, admin)).status === 200, "a revocation stored after the failover", 20_000);
+    await until(() => revokedOn(victim), "the revocation to reach A");
+    console.log(`Cluster failover: cross-instance broadcasts again ${Math.round(recoveredMs)} ms after the master was killed`);
+  } finally {
+    await Promise.all(demos.map((d) => d.stop()));
+    await cluster.cleanup();
+  }
+});

@@ -92,11 +92,17 @@ pub(super) enum Conn {
 }
 
 impl Conn {
-    /// Subscribes to `channels` (`SSUBSCRIBE` on a Cluster).
+    /// Subscribes to `channels` (`SSUBSCRIBE` on a Cluster, one channel at a time: channels of
+    /// different slots live on different shards, and one command for several is `CROSSSLOT`).
     pub(super) async fn subscribe(&mut self, channels: &[String]) -> Result<(), RedisError> {
         match self {
             Conn::Single(conn) => conn.subscribe(channels).await,
-            Conn::Cluster(conn) => conn.ssubscribe(channels).await,
+            Conn::Cluster(conn) => {
+                for channel in channels {
+                    conn.ssubscribe(channel).await?;
+                }
+                Ok(())
+            }
         }
     }
 
