@@ -109,7 +109,7 @@ say "Several instances: 3 chat-demo processes on a throwaway redis-server"
 say "Redis as managed services run it: TLS only, client certificates, an ACL user; 3 chat-demo processes, and the errors of a wrong password, certificate or scheme"
 (cd e2e/node && node --test redis-tls.test.mjs)
 
-say "Redis behind Sentinel: a master, a replica, 3 Sentinels; the master SIGKILLed mid-run, broadcasts, revocations and the cap resume on the promoted replica"
+say "Redis behind Sentinel: a master, a replica, 3 Sentinels; the master SIGKILLed mid-run, broadcasts, revocations and the cap resume on the promoted replica; then the same over TLS only (Sentinels included) with client certificates"
 (cd e2e/node && node --test redis-sentinel.test.mjs)
 
 say "A Redis Cluster of 3 masters: 3 chat-demo processes over sharded pub/sub; broadcasts, revocations (stored under one hash tag, loaded by a 4th instance) and the cap"

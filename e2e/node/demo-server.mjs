@@ -260,20 +260,33 @@ export function redisCli(port, ...args) {
  * the master as `mymaster`, with short timeouts (down after 1 s). Resolves once every Sentinel
  * knows the replica and the other Sentinels, so that a failover can happen.
  */
-export async function startSentinels({ master = "mymaster" } = {}) {
+export async function startSentinels({ master = "mymaster", tls = false } = {}) {
   const dir = await mkdtemp(join(tmpdir(), "redis-sentinel-"));
   const children = [];
   const launch = (args, ready) => launchRedis(args, ready, children);
+  const certs = tls ? await makeCertificates(dir) : null;
+  // With TLS: no plain port, client certificates required, and replication and the Sentinels'
+  // own links to Redis over TLS too.
+  const tlsSettings = tls
+    ? [["tls-cert-file", certs.serverCert], ["tls-key-file", certs.serverKey], ["tls-ca-cert-file", certs.ca],
+      ["tls-client-cert-file", certs.clientCert], ["tls-client-key-file", certs.clientKey],
+      ["tls-auth-clients", "yes"], ["tls-replication", "yes"]]
+    : [];
+  const listen = (port) => (tls ? [["port", "0"], ["tls-port", String(port)], ...tlsSettings] : [["port", String(port)]]);
+  const asFlags = (settings) => settings.flatMap(([k, v]) => [`--${k}`, v]);
+  const cli = (port, ...args) =>
+    redisCli(port, ...(tls ? ["--tls", "--cacert", certs.ca, "--cert", certs.clientCert, "--key", certs.clientKey] : []), ...args);
   const [masterPort, replicaPort, ...sentinelPorts] = await Promise.all([0, 1, 2, 3, 4].map(() => freePort()));
   const base = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
-  const masterChild = await launch(["--port", String(masterPort), "--dir", dir, ...base], /Ready to accept connections/);
-  await launch(["--port", String(replicaPort), "--dir", dir, "--replicaof", "127.0.0.1", String(masterPort), ...base], /Ready to accept connections/);
+  const masterChild = await launch([...asFlags(listen(masterPort)), "--dir", dir, ...base], /Ready to accept connections/);
+  await launch([...asFlags(listen(replicaPort)), "--dir", dir, "--replicaof", "127.0.0.1", String(masterPort), ...base],
+    /Ready to accept connections/);
   for (const port of sentinelPorts) {
     const conf = join(dir, `sentinel-${port}.conf`);
     await writeFile(
       conf,
       [
-        `port ${port}`,
+        ...listen(port).map(([k, v]) => `${k} ${v}`),
         "bind 127.0.0.1",
         `dir ${dir}`,
         `sentinel monitor ${master} 127.0.0.1 ${masterPort} 2`,
@@ -288,8 +301,8 @@ export async function startSentinels({ master = "mymaster" } = {}) {
   // Every Sentinel must know the replica and the two other Sentinels before a failover can happen.
   await until(async () => {
     for (const port of sentinelPorts) {
-      const replicas = await redisCli(port, "SENTINEL", "replicas", master);
-      const sentinels = await redisCli(port, "SENTINEL", "sentinels", master);
+      const replicas = await cli(port, "SENTINEL", "replicas", master);
+      const sentinels = await cli(port, "SENTINEL", "sentinels", master);
       if (!replicas.includes(String(replicaPort))) return false;
       if (sentinelPorts.filter((p) => p !== port).some((p) => !sentinels.includes(String(p)))) return false;
     }
@@ -299,9 +312,16 @@ export async function startSentinels({ master = "mymaster" } = {}) {
     master,
     masterPort,
     replicaPort,
+    certs,
     sentinels: sentinelPorts.map((p) => `127.0.0.1:${p}`),
-    /** The demo's flags for this setup. */
-    demoArgs: () => [...sentinelPorts.flatMap((p) => ["--redis-sentinel", `127.0.0.1:${p}`]), "--redis-sentinel-master", master],
+    /** `redis-cli` on `port` (over TLS with the client certificate when the setup is TLS). */
+    cli,
+    /** The demo's flags for this setup (with TLS: a `rediss://` URL and the certificates). */
+    demoArgs: () => [
+      ...(tls ? ["--redis", "rediss://127.0.0.1/", "--redis-ca", certs.ca, "--redis-cert", certs.clientCert, "--redis-key", certs.clientKey] : []),
+      ...sentinelPorts.flatMap((p) => ["--redis-sentinel", `127.0.0.1:${p}`]),
+      "--redis-sentinel-master", master,
+    ],
     /** Kills the master with SIGKILL. */
     async killMaster() {
       const exited = new Promise((r) => masterChild.once("exit", r));
@@ -310,7 +330,7 @@ export async function startSentinels({ master = "mymaster" } = {}) {
     },
     /** The port of the master the Sentinels name now. */
     async currentMasterPort() {
-      const out = await redisCli(sentinelPorts[0], "SENTINEL", "get-master-addr-by-name", master);
+      const out = await cli(sentinelPorts[0], "SENTINEL", "get-master-addr-by-name", master);
       return Number(out.split("\n")[1]);
     },
     async cleanup() {

@@ -85,3 +85,36 @@ test("through Sentinel: broadcasts, revocations and the cap, then the same after
 
   console.log(`Sentinel failover: cross-instance broadcasts again ${Math.round(recoveredMs)} ms after the master was killed`);
 });
+
+test("Sentinels and data nodes over TLS only, client certificates required: found, followed, shared", async () => {
+  const secure = await startSentinels({ master: "securemaster", tls: true });
+  const demos = [];
+  try {
+    demos.push(...(await Promise.all([0, 1].map(() => startDemo(secure.demoArgs())))));
+    const [A, B] = demos;
+    const admin = await login(A.url, "admin", "admin-password");
+    const alice = await authenticated(A.url, testToken("alice"));
+    const bob = await authenticated(B.url, testToken("bob"));
+    alice.emit("chat message", { text: "over tls" });
+    await until(() => texts(bob).includes("over tls"), "a broadcast across instances through TLS Sentinels");
+    const jti = `tls-${randomUUID()}`;
+    assert.equal((await adminRevoke(B.url, { jti }, admin)).status, 200);
+    assert.equal(await secure.cli(secure.masterPort, "EXISTS", `socketioxide-jwt:revoked:jti:${jti}`), "1", "stored on the TLS master");
+
+    // Followed through a failover, over TLS too.
+    await secure.killMaster();
+    let n = 0;
+    await until(
+      () => {
+        alice.emit("chat message", { text: `tls-probe-${n++}` });
+        return texts(bob).some((t) => t.startsWith("tls-probe-"));
+      },
+      "broadcasts across instances on the promoted replica",
+      30_000,
+    );
+    assert.equal(await secure.currentMasterPort(), secure.replicaPort, "the replica was promoted");
+  } finally {
+    await Promise.all(demos.map((d) => d.stop()));
+    await secure.cleanup();
+  }
+});

@@ -195,11 +195,16 @@ impl RedisConnection {
         self.sentinel.is_some()
     }
 
-    /// The Sentinel client that names the master, when Sentinels are configured. TLS
-    /// certificates apply to the data nodes only (Sentinel over TLS: not yet).
+    /// The Sentinel client that names the master, when Sentinels are configured.
+    ///
+    /// The data nodes take the URL's scheme, user, password, database and TLS material. The
+    /// Sentinels are reached the same way (TLS with the same CA and client certificate for a
+    /// `rediss://` URL), without a password; a Sentinel given as a URL
+    /// (`redis://host:port`, `rediss://host:port`) says its own scheme.
     pub(crate) fn sentinel_client(
         &self,
     ) -> Result<Option<::redis::sentinel::SentinelClient>, RedisConnectionError> {
+        use ::redis::sentinel::{SentinelClientBuilder, SentinelServerType};
         let Some((master, sentinels)) = &self.sentinel else {
             return Ok(None);
         };
@@ -212,27 +217,63 @@ impl RedisConnection {
             .as_str()
             .into_connection_info()
             .map_err(|e| invalid(e.to_string()))?;
-        let redis = info
-            .redis_settings()
-            .clone()
-            .set_protocol(ProtocolVersion::RESP3);
-        let mut node = ::redis::sentinel::SentinelNodeConnectionInfo::default()
-            .set_redis_connection_info(redis);
-        if self.is_tls() {
-            node = node.set_tls_mode(::redis::TlsMode::Secure);
-        }
-        let addresses: Vec<String> = sentinels
+        let scheme = if self.is_tls() { "rediss" } else { "redis" };
+        let addresses = sentinels
             .iter()
-            .map(|address| format!("redis://{address}/"))
-            .collect();
-        ::redis::sentinel::SentinelClient::build(
-            addresses,
-            master.as_str(),
-            Some(node),
-            ::redis::sentinel::SentinelServerType::Master,
-        )
-        .map(Some)
-        .map_err(|e| invalid(format!("Sentinel {sentinels:?}: {e}")))
+            .map(|address| {
+                let url = if address.contains("://") {
+                    address.clone()
+                } else {
+                    format!("{scheme}://{address}/")
+                };
+                url.as_str()
+                    .into_connection_info()
+                    .map(|info| info.addr().clone())
+                    .map_err(|e| invalid(format!("Sentinel {address}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let settings = info.redis_settings();
+        let mut builder =
+            SentinelClientBuilder::new(addresses.clone(), master, SentinelServerType::Master)
+                .map_err(|e| invalid(format!("Sentinel {sentinels:?}: {e}")))?
+                .set_client_to_redis_protocol(ProtocolVersion::RESP3)
+                .set_client_to_redis_db(settings.db());
+        if let Some(user) = settings.username() {
+            builder = builder.set_client_to_redis_username(user);
+        }
+        if let Some(password) = settings.password() {
+            builder = builder.set_client_to_redis_password(password);
+        }
+        let is_tls =
+            |addr: &::redis::ConnectionAddr| matches!(addr, ::redis::ConnectionAddr::TcpTls { .. });
+        let sentinels_tls = addresses.iter().all(is_tls);
+        if !sentinels_tls && addresses.iter().any(is_tls) {
+            return Err(invalid(
+                "the Sentinels are reached either all over TLS or none".into(),
+            ));
+        }
+        let certificates = self.ca.is_some() || self.client_cert.is_some();
+        if certificates && !self.is_tls() && !sentinels_tls {
+            return Err(RedisConnectionError::CertificatesWithoutTls {
+                url: self.url_redacted(),
+            });
+        }
+        if self.is_tls() || sentinels_tls {
+            install_crypto_provider();
+        }
+        if self.is_tls() {
+            builder = builder.set_client_to_redis_tls_mode(::redis::TlsMode::Secure);
+            if certificates {
+                builder = builder.set_client_to_redis_certificates(self.certificates());
+            }
+        }
+        if sentinels_tls {
+            builder = builder.set_client_to_sentinel_tls_mode(::redis::TlsMode::Secure);
+            if certificates {
+                builder = builder.set_client_to_sentinel_certificates(self.certificates());
+            }
+        }
+        builder.build().map(Some).map_err(|e| self.tls_error(e))
     }
 
     /// Trusts the CA in this PEM (the server's certificate must chain to it) instead of the
