@@ -55,7 +55,9 @@ pub type JwtRedisAdapter = JwtAdapter<CustomRedisAdapter<Emitter, RedisDriver>>;
 struct Inbox {
     /// Which connection may deliver messages: pushes of a replaced one are ignored.
     generation: AtomicU64,
-    handlers: RwLock<HashMap<String, mpsc::Sender<ChanItem>>>,
+    /// The subscribers of each channel, oldest first: two adapters of one namespace path
+    /// overlap when a dynamic namespace is re-created while the removed one still closes.
+    handlers: RwLock<HashMap<String, Vec<mpsc::Sender<ChanItem>>>>,
     up: AtomicBool,
     /// The driver, to start its probe when a connection reports its loss.
     link: OnceLock<Weak<Link>>,
@@ -296,7 +298,9 @@ impl RedisDriver {
             .handlers
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(chan.clone(), tx);
+            .entry(chan.clone())
+            .or_default()
+            .push(tx);
         let mut conn = self.conn();
         self.run(async move { conn.subscribe(&[chan]).await })
             .await?;
@@ -468,8 +472,8 @@ fn dispatch(push: PushInfo, link: &Inbox) {
                 return;
             };
             let handlers = link.handlers.read().unwrap_or_else(|e| e.into_inner());
-            if let Some(tx) = handlers.get(&chan) {
-                if let Err(e) = tx.try_send((chan, msg)) {
+            for tx in handlers.get(&chan).into_iter().flatten() {
+                if let Err(e) = tx.try_send((chan.clone(), msg.clone())) {
                     tracing::warn!(error = %e, "Redis adapter channel full: message dropped");
                 }
             }
@@ -501,13 +505,30 @@ impl Driver for RedisDriver {
         Ok(MessageStream::new(self.listen(chan, size).await?))
     }
 
+    /// Ends one subscription to `chan`: the one whose stream was dropped, or else the oldest
+    /// (an adapter closing while its namespace's successor already subscribed). Redis is told
+    /// only when no subscriber is left.
     async fn unsubscribe(&self, chan: String) -> Result<(), Self::Error> {
-        self.link
-            .inbox
-            .handlers
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&chan);
+        {
+            let mut handlers = self
+                .link
+                .inbox
+                .handlers
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            let Some(subscribers) = handlers.get_mut(&chan) else {
+                return Ok(());
+            };
+            let before = subscribers.len();
+            subscribers.retain(|tx| !tx.is_closed());
+            if subscribers.len() == before && !subscribers.is_empty() {
+                subscribers.remove(0);
+            }
+            if !subscribers.is_empty() {
+                return Ok(());
+            }
+            handlers.remove(&chan);
+        }
         let mut conn = self.conn();
         self.run(async move { conn.unsubscribe(&chan).await }).await
     }

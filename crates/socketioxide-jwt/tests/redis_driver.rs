@@ -1,0 +1,123 @@
+//! The Redis driver against a real, throwaway `redis-server`: two subscribers of one channel
+//! (a dynamic namespace re-created while its predecessor's adapter still closes) each keep
+//! their own subscription.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use socketioxide_jwt::cluster::{RedisConnection, RedisDriver};
+use socketioxide_redis::drivers::Driver;
+use tokio::process::{Child, Command};
+
+/// A `redis-server` on a free loopback port, killed on drop.
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+async fn redis_server() -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .args(["--appendonly", "no"])
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("redis-server installed");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "redis-server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Server { child, port }
+}
+
+async fn next(
+    stream: &mut (impl futures_util::Stream<Item = (String, Vec<u8>)> + Unpin),
+) -> Vec<u8> {
+    tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .expect("a message within 5 s")
+        .expect("the stream is open")
+        .1
+}
+
+#[tokio::test]
+async fn the_older_of_two_subscribers_unsubscribing_leaves_the_newer_one_subscribed() {
+    let server = redis_server().await;
+    let url = format!("redis://127.0.0.1:{}/", server.port);
+    let driver = RedisDriver::connect(&RedisConnection::new(url), Default::default())
+        .await
+        .expect("connected");
+    let chan = "socket.io-request#/tenant/1#".to_owned();
+    let mut older = driver
+        .subscribe(chan.clone(), 16)
+        .await
+        .expect("subscribed");
+    let mut newer = driver
+        .subscribe(chan.clone(), 16)
+        .await
+        .expect("subscribed");
+
+    driver
+        .publish(chan.clone(), b"both".to_vec())
+        .await
+        .expect("published");
+    assert_eq!(next(&mut older).await, b"both");
+    assert_eq!(next(&mut newer).await, b"both");
+
+    // The older adapter closes while its stream is still alive.
+    driver
+        .unsubscribe(chan.clone())
+        .await
+        .expect("unsubscribed");
+    driver
+        .publish(chan.clone(), b"after".to_vec())
+        .await
+        .expect("published");
+    assert_eq!(
+        next(&mut newer).await,
+        b"after",
+        "the newer subscriber still hears the channel"
+    );
+    assert_eq!(
+        driver.num_serv(&chan).await.expect("counted"),
+        1,
+        "still subscribed at Redis"
+    );
+
+    // The last one leaves: Redis is told.
+    drop(older);
+    driver
+        .unsubscribe(chan.clone())
+        .await
+        .expect("unsubscribed");
+    assert_eq!(
+        driver.num_serv(&chan).await.expect("counted"),
+        0,
+        "unsubscribed at Redis"
+    );
+}
