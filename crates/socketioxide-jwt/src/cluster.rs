@@ -26,12 +26,10 @@
 //! # let _ = (layer, io); Ok(()) }
 //! ```
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, RwLock, Weak};
-use std::time::Duration;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, RwLock};
 
-use ::redis::{FromRedisValue, PushInfo, PushKind, RedisError};
+use ::redis::RedisError;
 use socketioxide::adapter::Emitter;
 use socketioxide_redis::drivers::{ChanItem, Driver, MessageStream};
 use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
@@ -39,31 +37,21 @@ use tokio::sync::mpsc;
 
 use crate::adapter::JwtAdapter;
 
+mod clients;
 mod conn;
 mod connection;
+mod inbox;
 mod options;
+mod upkeep;
 pub(crate) use self::conn::{hash_tagged, publish_command};
-use self::conn::{subscriber_count, Conn, PushHandler, Source};
+use self::conn::{subscriber_count, Conn, Source};
 pub use self::connection::{RedisConnection, RedisConnectionError};
+use self::inbox::Inbox;
 pub use self::options::{RedisDriverError, RedisDriverOptions};
+use self::upkeep::is_link_failure;
 
 /// [`JwtAdapter`] over socketioxide-redis with a [`RedisDriver`]: the adapter of a cluster.
 pub type JwtRedisAdapter = JwtAdapter<CustomRedisAdapter<Emitter, RedisDriver>>;
-
-/// What the connections' push senders share with the driver.
-#[derive(Default)]
-struct Inbox {
-    /// Which connection may deliver messages: pushes of a replaced one are ignored.
-    generation: AtomicU64,
-    /// The subscribers of each channel, oldest first: two adapters of one namespace path
-    /// overlap when a dynamic namespace is re-created while the removed one still closes.
-    handlers: RwLock<HashMap<String, Vec<mpsc::Sender<ChanItem>>>>,
-    up: AtomicBool,
-    /// The driver, to start its probe when a connection reports its loss.
-    link: OnceLock<Weak<Link>>,
-    /// Counts the outages: whoever keeps state in Redis (the revocation list) reloads it after one.
-    outages: tokio::sync::watch::Sender<u64>,
-}
 
 struct Link {
     source: Source,
@@ -129,13 +117,10 @@ impl RedisDriver {
     }
 
     async fn start(source: Source, options: RedisDriverOptions) -> Result<Self, RedisDriverError> {
-        let inbox = Arc::new(Inbox {
-            up: AtomicBool::new(true),
-            ..Inbox::default()
-        });
+        let inbox = Arc::new(Inbox::new());
         let conn = tokio::time::timeout(
             options.operation_timeout,
-            source.connect(&options, pushes_to(&inbox, 0), true),
+            source.connect(&options, inbox.pushes_to(0), true),
         )
         .await
         .map_err(|_| RedisDriverError::Timeout)??;
@@ -148,7 +133,12 @@ impl RedisDriver {
                 probing: AtomicBool::new(false),
             }),
         };
-        let _ = driver.link.inbox.link.set(Arc::downgrade(&driver.link));
+        let link = Arc::downgrade(&driver.link);
+        driver.link.inbox.on_lost(move || {
+            if let Some(link) = link.upgrade() {
+                RedisDriver { link }.mark_down();
+            }
+        });
         let mut conn = driver.conn();
         tokio::time::timeout(driver.link.options.operation_timeout, async move {
             ::redis::cmd("PING").query_async::<()>(&mut conn).await
@@ -157,38 +147,6 @@ impl RedisDriver {
         .map_err(|_| RedisDriverError::Timeout)??;
         driver.heartbeat();
         Ok(driver)
-    }
-
-    /// PINGs the link while it is up; one that does not answer in time is half-open, or worse:
-    /// replaced at once, and down until the probe hears the new one. Ends with the driver.
-    fn heartbeat(&self) {
-        let link = Arc::downgrade(&self.link);
-        let every = self.link.options.heartbeat_interval;
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(every).await;
-                let Some(link) = link.upgrade() else { return };
-                let driver = RedisDriver { link };
-                if !driver.is_connected() {
-                    continue; // the probe is on it
-                }
-                let mut conn = driver.conn();
-                let ping = tokio::time::timeout(driver.link.options.operation_timeout, async {
-                    ::redis::cmd("PING").query_async::<()>(&mut conn).await
-                })
-                .await;
-                let answered = match ping {
-                    Ok(Ok(())) => true,
-                    Ok(Err(e)) => !is_link_failure(&e),
-                    Err(_) => false,
-                };
-                if !answered && driver.is_connected() {
-                    tracing::warn!("Redis did not answer the heartbeat: replacing the connection");
-                    driver.rebuild().await;
-                    driver.mark_down();
-                }
-            }
-        });
     }
 
     /// The adapter constructor for [`JwtRedisAdapter`], with this driver and the options'
@@ -201,7 +159,7 @@ impl RedisDriver {
 
     /// Whether Redis answered the last operation (or the last probe).
     pub fn is_connected(&self) -> bool {
-        self.link.inbox.up.load(Ordering::Acquire)
+        self.link.inbox.is_up()
     }
 
     fn conn(&self) -> Conn {
@@ -272,17 +230,9 @@ impl RedisDriver {
         self.run(pipe.query_async::<()>(&mut conn)).await
     }
 
-    fn mark_down(&self) {
-        if self.link.inbox.up.swap(false, Ordering::AcqRel) {
-            tracing::warn!("Redis unreachable: broadcasts stay on this server until it is back");
-            self.link.inbox.outages.send_modify(|n| *n += 1);
-        }
-        self.probe();
-    }
-
     /// Changes once per outage (when the link goes down).
     pub(crate) fn outages(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.link.inbox.outages.subscribe()
+        self.link.inbox.outages()
     }
 
     /// Subscribes to `chan`: its messages arrive on the receiver (at most `size` waiting; beyond,
@@ -293,197 +243,17 @@ impl RedisDriver {
         size: usize,
     ) -> Result<mpsc::Receiver<ChanItem>, RedisDriverError> {
         let (tx, rx) = mpsc::channel(size);
-        self.link
-            .inbox
-            .handlers
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(chan.clone())
-            .or_default()
-            .push(tx);
+        self.link.inbox.subscribe(chan.clone(), tx);
         let mut conn = self.conn();
         self.run(async move { conn.subscribe(&[chan]).await })
             .await?;
         Ok(rx)
     }
 
-    /// Starts the probe unless one runs: PING until Redis answers (replacing a connection that
-    /// stays broken), subscribe to every channel again, then mark the link up.
-    fn probe(&self) {
-        if self.link.probing.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let link = Arc::downgrade(&self.link);
-        let probe_interval = self.link.options.probe_interval;
-        tokio::spawn(async move {
-            let started = tokio::time::Instant::now();
-            let mut rebuilt_at = started;
-            loop {
-                // Sleep before taking the driver: a dropped driver ends the probe.
-                tokio::time::sleep(probe_interval).await;
-                let Some(link) = link.upgrade() else { return };
-                let driver = RedisDriver { link };
-                let mut conn = driver.conn();
-                let ping = tokio::time::timeout(driver.link.options.operation_timeout, async {
-                    ::redis::cmd("PING").query_async::<()>(&mut conn).await
-                })
-                .await;
-                let answered = matches!(ping, Ok(Ok(())));
-                // Behind Sentinel the server must still be the master: a demoted one answers
-                // PING and SUBSCRIBE too, and would keep this instance apart from the others.
-                let master = !answered || driver.is_master().await;
-                if !master {
-                    tracing::warn!(
-                        "the Redis server is no longer the master: asking the Sentinels"
-                    );
-                    driver.rebuild().await;
-                    rebuilt_at = tokio::time::Instant::now();
-                    continue;
-                }
-                if answered && driver.resubscribe().await {
-                    driver.link.inbox.up.store(true, Ordering::Release);
-                    driver.link.probing.store(false, Ordering::Release);
-                    tracing::info!(
-                        down_ms = started.elapsed().as_millis() as u64,
-                        "Redis reachable again: broadcasts cross servers again"
-                    );
-                    return;
-                }
-                // Behind Sentinel, a failover names another master: ask again sooner.
-                let rebuild_after = if driver.link.source.follows_failovers() {
-                    driver
-                        .link
-                        .options
-                        .rebuild_after
-                        .min(Duration::from_secs(1))
-                } else {
-                    driver.link.options.rebuild_after
-                };
-                if rebuilt_at.elapsed() >= rebuild_after {
-                    driver.rebuild().await;
-                    rebuilt_at = tokio::time::Instant::now();
-                }
-            }
-        });
-    }
-
-    /// Whether the connection's server is the master (always, without Sentinel).
-    async fn is_master(&self) -> bool {
-        if !self.link.source.may_be_demoted() {
-            return true;
-        }
-        let mut conn = self.conn();
-        let role = tokio::time::timeout(self.link.options.operation_timeout, async {
-            ::redis::cmd("ROLE")
-                .query_async::<Vec<::redis::Value>>(&mut conn)
-                .await
-        })
-        .await;
-        match role {
-            Ok(Ok(role)) => role
-                .into_iter()
-                .next()
-                .and_then(|first| String::from_redis_value(first).ok())
-                .is_some_and(|first| first == "master"),
-            _ => false,
-        }
-    }
-
-    /// Subscribes the current connection to every channel (again: Redis ignores a repeated
-    /// subscription). A reconnection resubscribes by itself, a replaced connection does not.
-    async fn resubscribe(&self) -> bool {
-        let channels: Vec<String> = self
-            .link
-            .inbox
-            .handlers
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .keys()
-            .cloned()
-            .collect();
-        if channels.is_empty() {
-            return true;
-        }
-        let mut conn = self.conn();
-        let subscribed = tokio::time::timeout(
-            self.link.options.operation_timeout,
-            conn.subscribe(&channels),
-        )
-        .await;
-        matches!(subscribed, Ok(Ok(())))
-    }
-
-    /// Replaces the connection with a new one (it connects, and is subscribed, once Redis
-    /// answers the probe); with Sentinel, to the master they name now.
-    async fn rebuild(&self) {
-        let generation = self.link.inbox.generation.fetch_add(1, Ordering::AcqRel) + 1;
-        let on_push = pushes_to(&self.link.inbox, generation);
-        let connecting = self.link.source.connect(&self.link.options, on_push, false);
-        let fresh = match tokio::time::timeout(self.link.options.operation_timeout, connecting)
-            .await
-        {
-            Ok(Ok(fresh)) => fresh,
-            Ok(Err(e)) => {
-                return tracing::warn!(error = %e, "could not make a new Redis connection")
-            }
-            Err(_) => return tracing::warn!("could not make a new Redis connection: timed out"),
-        };
-        *self.link.conn.write().unwrap_or_else(|e| e.into_inner()) = fresh;
-        tracing::debug!(generation, "Redis connection replaced");
-    }
-
     /// Whether the driver talks to a Redis Cluster: stores then keep their keys under one hash
     /// tag, and publish with `SPUBLISH`.
     pub(crate) fn is_cluster(&self) -> bool {
         matches!(self.link.source, Source::Cluster(_))
-    }
-}
-
-/// Whether an error says the connection failed, rather than Redis answering with an error
-/// reply (which has a code: `NOPERM`, `ERR`, ...). Anything else counts as a failed link, so
-/// that operations fail fast while it is down; so do the replies of a server that is not (or
-/// no longer) a master: after a failover the connection must go to the new one.
-fn is_link_failure(e: &RedisError) -> bool {
-    matches!(e.code(), None | Some("READONLY" | "MASTERDOWN"))
-}
-
-/// Delivers a connection's pushes to the handlers while `generation` is the current one: the
-/// pushes of a replaced connection are ignored.
-fn pushes_to(inbox: &Arc<Inbox>, generation: u64) -> PushHandler {
-    let inbox = inbox.clone();
-    Arc::new(move |push: PushInfo| {
-        if inbox.generation.load(Ordering::Acquire) == generation {
-            dispatch(push, &inbox);
-        }
-    })
-}
-
-fn dispatch(push: PushInfo, link: &Inbox) {
-    match push.kind {
-        PushKind::Message | PushKind::SMessage => {
-            let mut data = push.data.into_iter();
-            let (Some(chan), Some(msg)) = (data.next(), data.next()) else {
-                return;
-            };
-            let (Ok(chan), Ok(msg)) = (
-                String::from_redis_value(chan),
-                Vec::<u8>::from_redis_value(msg),
-            ) else {
-                return;
-            };
-            let handlers = link.handlers.read().unwrap_or_else(|e| e.into_inner());
-            for tx in handlers.get(&chan).into_iter().flatten() {
-                if let Err(e) = tx.try_send((chan.clone(), msg.clone())) {
-                    tracing::warn!(error = %e, "Redis adapter channel full: message dropped");
-                }
-            }
-        }
-        PushKind::Disconnection => {
-            if let Some(link) = link.link.get().and_then(Weak::upgrade) {
-                RedisDriver { link }.mark_down();
-            }
-        }
-        _ => {}
     }
 }
 
@@ -509,25 +279,8 @@ impl Driver for RedisDriver {
     /// (an adapter closing while its namespace's successor already subscribed). Redis is told
     /// only when no subscriber is left.
     async fn unsubscribe(&self, chan: String) -> Result<(), Self::Error> {
-        {
-            let mut handlers = self
-                .link
-                .inbox
-                .handlers
-                .write()
-                .unwrap_or_else(|e| e.into_inner());
-            let Some(subscribers) = handlers.get_mut(&chan) else {
-                return Ok(());
-            };
-            let before = subscribers.len();
-            subscribers.retain(|tx| !tx.is_closed());
-            if subscribers.len() == before && !subscribers.is_empty() {
-                subscribers.remove(0);
-            }
-            if !subscribers.is_empty() {
-                return Ok(());
-            }
-            handlers.remove(&chan);
+        if !self.link.inbox.unsubscribe(&chan) {
+            return Ok(());
         }
         let mut conn = self.conn();
         self.run(async move { conn.unsubscribe(&chan).await }).await

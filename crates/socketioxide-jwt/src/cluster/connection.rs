@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use ::redis::{ErrorKind, IntoConnectionInfo, ProtocolVersion, RedisError};
+use ::redis::{ErrorKind, RedisError};
 
 /// How to reach Redis: a URL (`redis://` or `rediss://` for TLS, with `user:password@` for an
 /// ACL user), plus the certificates TLS needs when the system's trust store is not the one.
@@ -23,13 +23,13 @@ use ::redis::{ErrorKind, IntoConnectionInfo, ProtocolVersion, RedisError};
 /// ```
 #[derive(Clone)]
 pub struct RedisConnection {
-    url: String,
-    ca: Option<Vec<u8>>,
-    client_cert: Option<(Vec<u8>, Vec<u8>)>,
+    pub(super) url: String,
+    pub(super) ca: Option<Vec<u8>>,
+    pub(super) client_cert: Option<(Vec<u8>, Vec<u8>)>,
     /// The master's name and the Sentinels' `host:port`, when Sentinel finds the master.
-    sentinel: Option<(String, Vec<String>)>,
+    pub(super) sentinel: Option<(String, Vec<String>)>,
     /// Nodes (`host:port`) of a Redis Cluster to start from.
-    cluster: Option<Vec<String>>,
+    pub(super) cluster: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for RedisConnection {
@@ -113,58 +113,6 @@ impl RedisConnection {
         self.cluster.is_some()
     }
 
-    /// The Cluster client's builder (RESP3, the URL's credentials and TLS material); the driver
-    /// adds its push sender and timeouts.
-    pub(crate) fn cluster_builder(
-        &self,
-    ) -> Result<::redis::cluster::ClusterClientBuilder, RedisConnectionError> {
-        let nodes = self.cluster.as_deref().unwrap_or_default();
-        let info = self.url.as_str().into_connection_info().map_err(|e| {
-            RedisConnectionError::InvalidUrl {
-                url: self.url_redacted(),
-                reason: e.to_string(),
-            }
-        })?;
-        let scheme = if self.is_tls() { "rediss" } else { "redis" };
-        let urls: Vec<String> = nodes
-            .iter()
-            .map(|node| format!("{scheme}://{node}/"))
-            .collect();
-        let mut builder =
-            ::redis::cluster::ClusterClientBuilder::new(urls).use_protocol(ProtocolVersion::RESP3);
-        let settings = info.redis_settings();
-        if let Some(user) = settings.username() {
-            builder = builder.username(user);
-        }
-        if let Some(password) = settings.password() {
-            builder = builder.password(password);
-        }
-        if self.ca.is_some() || self.client_cert.is_some() {
-            if !self.is_tls() {
-                return Err(RedisConnectionError::CertificatesWithoutTls {
-                    url: self.url_redacted(),
-                });
-            }
-            install_crypto_provider();
-            builder = builder.certs(self.certificates());
-        } else if self.is_tls() {
-            install_crypto_provider();
-        }
-        Ok(builder)
-    }
-
-    fn certificates(&self) -> ::redis::TlsCertificates {
-        ::redis::TlsCertificates {
-            client_tls: self.client_cert.clone().map(|(client_cert, client_key)| {
-                ::redis::ClientTlsConfig {
-                    client_cert,
-                    client_key,
-                }
-            }),
-            root_cert: self.ca.clone(),
-        }
-    }
-
     /// Finds the master named `master` through these Sentinels (`host:port` each), and follows
     /// it through failovers: [`RedisDriver::connect`](super::RedisDriver::connect) asks them
     /// again whenever the link has to be rebuilt. The URL then gives the user, password,
@@ -193,87 +141,6 @@ impl RedisConnection {
     /// Whether Sentinel finds the master.
     pub fn is_sentinel(&self) -> bool {
         self.sentinel.is_some()
-    }
-
-    /// The Sentinel client that names the master, when Sentinels are configured.
-    ///
-    /// The data nodes take the URL's scheme, user, password, database and TLS material. The
-    /// Sentinels are reached the same way (TLS with the same CA and client certificate for a
-    /// `rediss://` URL), without a password; a Sentinel given as a URL
-    /// (`redis://host:port`, `rediss://host:port`) says its own scheme.
-    pub(crate) fn sentinel_client(
-        &self,
-    ) -> Result<Option<::redis::sentinel::SentinelClient>, RedisConnectionError> {
-        use ::redis::sentinel::{SentinelClientBuilder, SentinelServerType};
-        let Some((master, sentinels)) = &self.sentinel else {
-            return Ok(None);
-        };
-        let invalid = |reason: String| RedisConnectionError::InvalidUrl {
-            url: self.url_redacted(),
-            reason,
-        };
-        let info = self
-            .url
-            .as_str()
-            .into_connection_info()
-            .map_err(|e| invalid(e.to_string()))?;
-        let scheme = if self.is_tls() { "rediss" } else { "redis" };
-        let addresses = sentinels
-            .iter()
-            .map(|address| {
-                let url = if address.contains("://") {
-                    address.clone()
-                } else {
-                    format!("{scheme}://{address}/")
-                };
-                url.as_str()
-                    .into_connection_info()
-                    .map(|info| info.addr().clone())
-                    .map_err(|e| invalid(format!("Sentinel {address}: {e}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let settings = info.redis_settings();
-        let mut builder =
-            SentinelClientBuilder::new(addresses.clone(), master, SentinelServerType::Master)
-                .map_err(|e| invalid(format!("Sentinel {sentinels:?}: {e}")))?
-                .set_client_to_redis_protocol(ProtocolVersion::RESP3)
-                .set_client_to_redis_db(settings.db());
-        if let Some(user) = settings.username() {
-            builder = builder.set_client_to_redis_username(user);
-        }
-        if let Some(password) = settings.password() {
-            builder = builder.set_client_to_redis_password(password);
-        }
-        let is_tls =
-            |addr: &::redis::ConnectionAddr| matches!(addr, ::redis::ConnectionAddr::TcpTls { .. });
-        let sentinels_tls = addresses.iter().all(is_tls);
-        if !sentinels_tls && addresses.iter().any(is_tls) {
-            return Err(invalid(
-                "the Sentinels are reached either all over TLS or none".into(),
-            ));
-        }
-        let certificates = self.ca.is_some() || self.client_cert.is_some();
-        if certificates && !self.is_tls() && !sentinels_tls {
-            return Err(RedisConnectionError::CertificatesWithoutTls {
-                url: self.url_redacted(),
-            });
-        }
-        if self.is_tls() || sentinels_tls {
-            install_crypto_provider();
-        }
-        if self.is_tls() {
-            builder = builder.set_client_to_redis_tls_mode(::redis::TlsMode::Secure);
-            if certificates {
-                builder = builder.set_client_to_redis_certificates(self.certificates());
-            }
-        }
-        if sentinels_tls {
-            builder = builder.set_client_to_sentinel_tls_mode(::redis::TlsMode::Secure);
-            if certificates {
-                builder = builder.set_client_to_sentinel_certificates(self.certificates());
-            }
-        }
-        builder.build().map(Some).map_err(|e| self.tls_error(e))
     }
 
     /// Trusts the CA in this PEM (the server's certificate must chain to it) instead of the
@@ -322,43 +189,6 @@ impl RedisConnection {
     /// Whether the connection uses TLS (`rediss://`).
     pub fn is_tls(&self) -> bool {
         self.url.starts_with("rediss://")
-    }
-
-    /// The `redis::Client` every Redis user of the crate takes.
-    ///
-    /// # Errors
-    /// A bad URL, certificates for a `redis://` URL, unusable TLS material.
-    pub fn client(&self) -> Result<::redis::Client, RedisConnectionError> {
-        let invalid = |e: RedisError| RedisConnectionError::InvalidUrl {
-            url: self.url_redacted(),
-            reason: e.to_string(),
-        };
-        let mut info = self.url.as_str().into_connection_info().map_err(invalid)?;
-        let redis = info
-            .redis_settings()
-            .clone()
-            .set_protocol(ProtocolVersion::RESP3);
-        info = info.set_redis_settings(redis);
-        if self.ca.is_none() && self.client_cert.is_none() {
-            return ::redis::Client::open(info).map_err(|e| self.tls_error(e));
-        }
-        if !self.is_tls() {
-            return Err(RedisConnectionError::CertificatesWithoutTls {
-                url: self.url_redacted(),
-            });
-        }
-        install_crypto_provider();
-        ::redis::Client::build_with_tls(info, self.certificates()).map_err(|e| self.tls_error(e))
-    }
-
-    fn tls_error(&self, e: RedisError) -> RedisConnectionError {
-        match e.kind() {
-            ErrorKind::InvalidClientConfig => RedisConnectionError::Tls(e.to_string()),
-            _ => RedisConnectionError::InvalidUrl {
-                url: self.url_redacted(),
-                reason: e.to_string(),
-            },
-        }
     }
 }
 
@@ -425,12 +255,6 @@ impl RedisConnection {
 
 /// rustls needs one crypto provider for the process; the crate brings aws-lc-rs. An application
 /// that installed its own keeps it.
-fn install_crypto_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    }
-}
-
 fn read(path: &Path) -> Result<Vec<u8>, RedisConnectionError> {
     std::fs::read(path).map_err(|source| RedisConnectionError::File {
         path: path.display().to_string(),

@@ -1,0 +1,152 @@
+//! Where a connection's pushes go: the subscribers of each channel, whether the link is up, and
+//! how many outages it has had.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+
+use ::redis::{FromRedisValue, PushInfo, PushKind};
+use socketioxide_redis::drivers::ChanItem;
+use tokio::sync::{mpsc, watch};
+
+use super::conn::PushHandler;
+
+/// What the connections' push senders share with the driver.
+pub(super) struct Inbox {
+    /// Which connection may deliver messages: pushes of a replaced one are ignored.
+    generation: AtomicU64,
+    /// The subscribers of each channel, oldest first: two adapters of one namespace path
+    /// overlap when a dynamic namespace is re-created while the removed one still closes.
+    subscribers: RwLock<HashMap<String, Vec<mpsc::Sender<ChanItem>>>>,
+    up: AtomicBool,
+    /// Called when a connection reports its loss (the driver starts its probe).
+    on_lost: OnceLock<Box<dyn Fn() + Send + Sync>>,
+    /// Counts the outages: whoever keeps state in Redis (the revocation list) reloads it after one.
+    outages: watch::Sender<u64>,
+}
+
+impl Inbox {
+    /// An inbox for a link that is up, with no subscriber.
+    pub(super) fn new() -> Self {
+        Self {
+            generation: AtomicU64::new(0),
+            subscribers: RwLock::default(),
+            up: AtomicBool::new(true),
+            on_lost: OnceLock::new(),
+            outages: watch::Sender::new(0),
+        }
+    }
+
+    /// What a connection's loss does (set once).
+    pub(super) fn on_lost(&self, lost: impl Fn() + Send + Sync + 'static) {
+        let _ = self.on_lost.set(Box::new(lost));
+    }
+
+    pub(super) fn is_up(&self) -> bool {
+        self.up.load(Ordering::Acquire)
+    }
+
+    pub(super) fn mark_up(&self) {
+        self.up.store(true, Ordering::Release);
+    }
+
+    /// Marks the link down; `true` if it was up (a new outage, counted).
+    pub(super) fn mark_down(&self) -> bool {
+        let was_up = self.up.swap(false, Ordering::AcqRel);
+        if was_up {
+            self.outages.send_modify(|n| *n += 1);
+        }
+        was_up
+    }
+
+    /// Changes once per outage.
+    pub(super) fn outages(&self) -> watch::Receiver<u64> {
+        self.outages.subscribe()
+    }
+
+    /// The generation of the next connection: from now on, only its pushes are delivered.
+    pub(super) fn next_generation(&self) -> u64 {
+        self.generation.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    /// Adds a subscriber of `chan`.
+    pub(super) fn subscribe(&self, chan: String, tx: mpsc::Sender<ChanItem>) {
+        self.write().entry(chan).or_default().push(tx);
+    }
+
+    /// Ends one subscription to `chan`: the one whose receiver was dropped, or else the oldest
+    /// (an adapter closing while its namespace's successor already subscribed). `true` when no
+    /// subscriber is left (Redis must be told).
+    pub(super) fn unsubscribe(&self, chan: &str) -> bool {
+        let mut subscribers = self.write();
+        let Some(list) = subscribers.get_mut(chan) else {
+            return false;
+        };
+        let before = list.len();
+        list.retain(|tx| !tx.is_closed());
+        if list.len() == before && !list.is_empty() {
+            list.remove(0);
+        }
+        if !list.is_empty() {
+            return false;
+        }
+        subscribers.remove(chan);
+        true
+    }
+
+    /// Every channel with a subscriber.
+    pub(super) fn channels(&self) -> Vec<String> {
+        self.subscribers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// Delivers a connection's pushes while `generation` is the current one: the pushes of a
+    /// replaced connection are ignored.
+    pub(super) fn pushes_to(self: &Arc<Self>, generation: u64) -> PushHandler {
+        let inbox = self.clone();
+        Arc::new(move |push: PushInfo| {
+            if inbox.generation.load(Ordering::Acquire) == generation {
+                inbox.dispatch(push);
+            }
+        })
+    }
+
+    fn dispatch(&self, push: PushInfo) {
+        match push.kind {
+            PushKind::Message | PushKind::SMessage => {
+                let mut data = push.data.into_iter();
+                let (Some(chan), Some(msg)) = (data.next(), data.next()) else {
+                    return;
+                };
+                let (Ok(chan), Ok(msg)) = (
+                    String::from_redis_value(chan),
+                    Vec::<u8>::from_redis_value(msg),
+                ) else {
+                    return;
+                };
+                let subscribers = self.subscribers.read().unwrap_or_else(|e| e.into_inner());
+                for tx in subscribers.get(&chan).into_iter().flatten() {
+                    if let Err(e) = tx.try_send((chan.clone(), msg.clone())) {
+                        tracing::warn!(error = %e, "Redis adapter channel full: message dropped");
+                    }
+                }
+            }
+            PushKind::Disconnection => {
+                if let Some(lost) = self.on_lost.get() {
+                    lost();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn write(
+        &self,
+    ) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Vec<mpsc::Sender<ChanItem>>>> {
+        self.subscribers.write().unwrap_or_else(|e| e.into_inner())
+    }
+}

@@ -1,0 +1,178 @@
+//! Keeping the link alive: the heartbeat that finds a silent link, the probe that waits for
+//! Redis to answer again (and resubscribes), and the rebuild that replaces a connection that
+//! stays broken (asking the Sentinels again for the master).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ::redis::{FromRedisValue, RedisError};
+
+use super::RedisDriver;
+
+impl RedisDriver {
+    /// PINGs the link while it is up; one that does not answer in time is half-open, or worse:
+    /// replaced at once, and down until the probe hears the new one. Ends with the driver.
+    pub(super) fn heartbeat(&self) {
+        let link = Arc::downgrade(&self.link);
+        let every = self.link.options.heartbeat_interval;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(link) = link.upgrade() else { return };
+                let driver = RedisDriver { link };
+                if !driver.is_connected() {
+                    continue; // the probe is on it
+                }
+                let mut conn = driver.conn();
+                let ping = tokio::time::timeout(driver.link.options.operation_timeout, async {
+                    ::redis::cmd("PING").query_async::<()>(&mut conn).await
+                })
+                .await;
+                let answered = match ping {
+                    Ok(Ok(())) => true,
+                    Ok(Err(e)) => !is_link_failure(&e),
+                    Err(_) => false,
+                };
+                if !answered && driver.is_connected() {
+                    tracing::warn!("Redis did not answer the heartbeat: replacing the connection");
+                    driver.rebuild().await;
+                    driver.mark_down();
+                }
+            }
+        });
+    }
+
+    /// Marks the link down (once per outage, logged and counted) and starts the probe.
+    pub(super) fn mark_down(&self) {
+        if self.link.inbox.mark_down() {
+            tracing::warn!("Redis unreachable: broadcasts stay on this server until it is back");
+        }
+        self.probe();
+    }
+
+    /// Starts the probe unless one runs: PING until Redis answers (replacing a connection that
+    /// stays broken), subscribe to every channel again, then mark the link up.
+    pub(super) fn probe(&self) {
+        if self.link.probing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let link = Arc::downgrade(&self.link);
+        let probe_interval = self.link.options.probe_interval;
+        tokio::spawn(async move {
+            let started = tokio::time::Instant::now();
+            let mut rebuilt_at = started;
+            loop {
+                // Sleep before taking the driver: a dropped driver ends the probe.
+                tokio::time::sleep(probe_interval).await;
+                let Some(link) = link.upgrade() else { return };
+                let driver = RedisDriver { link };
+                let mut conn = driver.conn();
+                let ping = tokio::time::timeout(driver.link.options.operation_timeout, async {
+                    ::redis::cmd("PING").query_async::<()>(&mut conn).await
+                })
+                .await;
+                let answered = matches!(ping, Ok(Ok(())));
+                // Behind Sentinel the server must still be the master: a demoted one answers
+                // PING and SUBSCRIBE too, and would keep this instance apart from the others.
+                let master = !answered || driver.is_master().await;
+                if !master {
+                    tracing::warn!(
+                        "the Redis server is no longer the master: asking the Sentinels"
+                    );
+                    driver.rebuild().await;
+                    rebuilt_at = tokio::time::Instant::now();
+                    continue;
+                }
+                if answered && driver.resubscribe().await {
+                    driver.link.inbox.mark_up();
+                    driver.link.probing.store(false, Ordering::Release);
+                    tracing::info!(
+                        down_ms = started.elapsed().as_millis() as u64,
+                        "Redis reachable again: broadcasts cross servers again"
+                    );
+                    return;
+                }
+                // Behind Sentinel, a failover names another master: ask again sooner.
+                let rebuild_after = if driver.link.source.follows_failovers() {
+                    driver
+                        .link
+                        .options
+                        .rebuild_after
+                        .min(Duration::from_secs(1))
+                } else {
+                    driver.link.options.rebuild_after
+                };
+                if rebuilt_at.elapsed() >= rebuild_after {
+                    driver.rebuild().await;
+                    rebuilt_at = tokio::time::Instant::now();
+                }
+            }
+        });
+    }
+
+    /// Whether the connection's server is the master (always, without Sentinel).
+    async fn is_master(&self) -> bool {
+        if !self.link.source.may_be_demoted() {
+            return true;
+        }
+        let mut conn = self.conn();
+        let role = tokio::time::timeout(self.link.options.operation_timeout, async {
+            ::redis::cmd("ROLE")
+                .query_async::<Vec<::redis::Value>>(&mut conn)
+                .await
+        })
+        .await;
+        match role {
+            Ok(Ok(role)) => role
+                .into_iter()
+                .next()
+                .and_then(|first| String::from_redis_value(first).ok())
+                .is_some_and(|first| first == "master"),
+            _ => false,
+        }
+    }
+
+    /// Subscribes the current connection to every channel (again: Redis ignores a repeated
+    /// subscription). A reconnection resubscribes by itself, a replaced connection does not.
+    async fn resubscribe(&self) -> bool {
+        let channels = self.link.inbox.channels();
+        if channels.is_empty() {
+            return true;
+        }
+        let mut conn = self.conn();
+        let subscribed = tokio::time::timeout(
+            self.link.options.operation_timeout,
+            conn.subscribe(&channels),
+        )
+        .await;
+        matches!(subscribed, Ok(Ok(())))
+    }
+
+    /// Replaces the connection with a new one (it connects, and is subscribed, once Redis
+    /// answers the probe); with Sentinel, to the master they name now.
+    pub(super) async fn rebuild(&self) {
+        let generation = self.link.inbox.next_generation();
+        let on_push = self.link.inbox.pushes_to(generation);
+        let connecting = self.link.source.connect(&self.link.options, on_push, false);
+        let fresh = match tokio::time::timeout(self.link.options.operation_timeout, connecting)
+            .await
+        {
+            Ok(Ok(fresh)) => fresh,
+            Ok(Err(e)) => {
+                return tracing::warn!(error = %e, "could not make a new Redis connection")
+            }
+            Err(_) => return tracing::warn!("could not make a new Redis connection: timed out"),
+        };
+        *self.link.conn.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        tracing::debug!(generation, "Redis connection replaced");
+    }
+}
+
+/// Whether an error says the connection failed, rather than Redis answering with an error
+/// reply (which has a code: `NOPERM`, `ERR`, ...). Anything else counts as a failed link, so
+/// that operations fail fast while it is down; so do the replies of a server that is not (or
+/// no longer) a master: after a failover the connection must go to the new one.
+pub(super) fn is_link_failure(e: &RedisError) -> bool {
+    matches!(e.code(), None | Some("READONLY" | "MASTERDOWN"))
+}
