@@ -130,6 +130,18 @@ pub(crate) mod numeric_date {
     }
 }
 
+impl From<&StandardClaims> for RegisteredClaims {
+    fn from(claims: &StandardClaims) -> Self {
+        Self {
+            sub: claims.sub.clone(),
+            exp: claims.exp,
+            iat: claims.iat,
+            nbf: claims.nbf,
+            jti: claims.jti.clone(),
+        }
+    }
+}
+
 /// The registered claims the library needs for its own decisions (identity, expiry, revocation).
 ///
 /// # Example

@@ -168,8 +168,8 @@ impl<C> SessionState<C> {
     }
 
     /// Goes live in the connect handler (handshake mode): the session, if it is authenticated
-    /// and not live yet. `now_unix`: the wall clock.
-    pub(crate) fn take_live(&mut self, now_unix: Duration) -> Option<Live<C>> {
+    /// and not live yet. `now_unix` reads the wall clock (only then).
+    pub(crate) fn take_live(&mut self, now_unix: impl FnOnce() -> Duration) -> Option<Live<C>> {
         match &mut self.phase {
             Phase::Authenticated {
                 live: live @ false,
@@ -179,6 +179,7 @@ impl<C> SessionState<C> {
                 ..
             } => {
                 *live = true;
+                let now_unix = now_unix();
                 Some(Live {
                     sub: sub.clone(),
                     exp: *exp,

@@ -4,6 +4,7 @@
 //! signature and claims (jsonwebtoken), revocation, the application's check. With one key
 //! without a `kid`, jsonwebtoken reads the header and checks the allow-list itself.
 
+use std::any::{Any, TypeId};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +14,7 @@ use jsonwebtoken::{decode, decode_header, Algorithm, AlgorithmFamily, Validation
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
-use crate::claims::RegisteredClaims;
+use crate::claims::{RegisteredClaims, StandardClaims};
 use crate::error::AuthError;
 use crate::future::BoxFuture;
 use crate::keys::{KeyResolver, StaticKeys, VerificationKey};
@@ -276,7 +277,7 @@ impl<C> Verifier<C> {
     }
 }
 
-impl<C: DeserializeOwned> Verifier<C> {
+impl<C: DeserializeOwned + 'static> Verifier<C> {
     /// Verifies `token` completely, the application's check included.
     pub(crate) async fn verify(&self, token: &str) -> Result<Verified<C>, AuthError> {
         let timer = VerifyTimer::start();
@@ -333,8 +334,7 @@ impl<C: DeserializeOwned> Verifier<C> {
             .map_err(jwt_error)?
             .claims;
         let claims_json = claims_raw.get();
-        let registered: RegisteredClaims =
-            serde_json::from_str(claims_json).map_err(claims_shape)?;
+        let (registered, read_once) = read_registered::<C>(claims_json)?;
         self.times.check(&registered, wall_clock())?;
         let mut ticket = None;
         if let Some(list) = &self.revocations {
@@ -343,7 +343,10 @@ impl<C: DeserializeOwned> Verifier<C> {
                 return Err(AuthError::revoked());
             }
         }
-        let claims = Arc::new(serde_json::from_str::<C>(claims_json).map_err(claims_shape)?);
+        let claims = Arc::new(match read_once {
+            Some(claims) => claims,
+            None => serde_json::from_str::<C>(claims_json).map_err(claims_shape)?,
+        });
         if let Some(check) = &self.check {
             check(claims.clone()).await?;
         }
@@ -371,6 +374,25 @@ fn resolve_key<'a>(
         let validation = validations.for_family(key.family());
         Ok((key, validation))
     })
+}
+
+/// The registered claims of the token's JSON, and the application's claims when reading the
+/// registered ones read them too: [`StandardClaims`], the default claims type, carries every
+/// registered claim, so its one reading serves both (the JSON is not parsed a second time).
+fn read_registered<C: DeserializeOwned + 'static>(
+    json: &str,
+) -> Result<(RegisteredClaims, Option<C>), AuthError> {
+    if TypeId::of::<C>() == TypeId::of::<StandardClaims>() {
+        let standard: StandardClaims = serde_json::from_str(json).map_err(claims_shape)?;
+        let registered = RegisteredClaims::from(&standard);
+        let mut slot = Some(standard);
+        let claims = (&mut slot as &mut dyn Any)
+            .downcast_mut::<Option<C>>()
+            .and_then(Option::take);
+        return Ok((registered, claims));
+    }
+    let registered = serde_json::from_str(json).map_err(claims_shape)?;
+    Ok((registered, None))
 }
 
 /// `header.payload.signature`, each part base64url (the signature may be empty: `alg: none`

@@ -125,7 +125,7 @@ async fn authenticate<A, T, C, H>(
             }
             tracing::info!(sid = %s.id, ns = s.ns(), sub = live.sub.as_deref(), "token refreshed");
             metrics::authentication("refreshed", Via::Message, &session.ns);
-            emit_authenticated(&auth, &s, &live);
+            emit_authenticated(&auth, &s, live);
         }
         Outcome::Refused(err) => refuse_socket(s, &err, Some(ack), &auth, &session, Via::Message),
         Outcome::Ignored => {}

@@ -67,7 +67,7 @@ pub(crate) fn go_live<A, T, C, H>(
         // Nothing is locked here: run the handler to its first pending `.await` at once,
         // and spawn a task only if it waits.
         let rest = handler.and_then(poll_once);
-        emit_authenticated(auth, &s, &live);
+        emit_authenticated(auth, &s, live);
         if let Some(rest) = rest {
             tokio::spawn(rest);
         }
@@ -85,7 +85,7 @@ pub(crate) fn go_live<A, T, C, H>(
             }
             None => false,
         };
-        emit_authenticated(&auth, &s, &live);
+        emit_authenticated(&auth, &s, live);
         drop(s);
         if let (true, Some(fut)) = (pending, handler) {
             fut.await;
@@ -106,9 +106,8 @@ fn leave_pending<A: Adapter>(s: &Socket<A>) {
 }
 
 /// Tells the client who it is now (after the first authentication and every refresh).
-pub(crate) fn emit_authenticated<A: Adapter, C>(auth: &JwtAuth<C>, s: &Socket<A>, live: &Live<C>) {
-    let sub = live.sub.as_deref().map(str::to_owned);
-    let mut payload = AuthenticatedPayload::new(sub, live.exp);
+pub(crate) fn emit_authenticated<A: Adapter, C>(auth: &JwtAuth<C>, s: &Socket<A>, live: Live<C>) {
+    let mut payload = AuthenticatedPayload::new(live.sub.map(String::from), live.exp);
     if let Some(left) = live.expires_in {
         payload = payload.expires_in_ms(u64::try_from(left.as_millis()).unwrap_or(u64::MAX));
     }

@@ -183,7 +183,7 @@ where
             return;
         };
         // Handshake mode verified the token in the middleware; message mode goes live later.
-        if let Some(live) = session.update(|st| st.take_live(crate::time::wall_clock())) {
+        if let Some(live) = session.update(|st| st.take_live(crate::time::wall_clock)) {
             let from = Caller::ConnectHandler;
             go_live(&self.auth, &self.handler, s, &session, live, auth, from);
         } else if session.read(SessionState::is_closed) {

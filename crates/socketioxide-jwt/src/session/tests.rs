@@ -514,25 +514,25 @@ fn the_connect_handler_goes_live_once() {
     let result = Ok((verified("alice", UNIX + 60), Holdings::default()));
     let out = s.finish_verification_with(result, GoLive::InConnectHandler, t0, at(UNIX), RULES);
     assert!(matches!(out, Outcome::FirstAuthentication(_)));
-    let live = s.take_live(Duration::ZERO).expect("live once");
+    let live = s.take_live(|| Duration::ZERO).expect("live once");
     assert_eq!(
         (live.sub.as_deref(), live.exp),
         (Some("alice"), Some(UNIX + 60))
     );
-    assert!(s.take_live(Duration::ZERO).is_none(), "not twice");
+    assert!(s.take_live(|| Duration::ZERO).is_none(), "not twice");
 
     let mut s = pending();
     s.try_begin_verification();
     let result = Ok((verified("alice", UNIX + 60), Holdings::default()));
     s.finish_verification_with(result, GoLive::InConnectHandler, t0, at(UNIX), RULES);
     s.close();
-    assert!(s.take_live(Duration::ZERO).is_none(), "closed meanwhile");
+    assert!(s.take_live(|| Duration::ZERO).is_none(), "closed meanwhile");
 
     let mut s = pending();
     s.try_begin_verification();
     s.finish_verification(Ok(verified("alice", UNIX + 60)), t0, at(UNIX), RULES);
     assert!(
-        s.take_live(Duration::ZERO).is_none(),
+        s.take_live(|| Duration::ZERO).is_none(),
         "message mode went live in the update"
     );
 }
@@ -549,6 +549,6 @@ fn a_refresh_before_the_connect_handler_keeps_it_going_live() {
     assert_eq!(s.try_begin_verification(), Some(Stage::Refresh));
     let out = s.finish_verification(Ok(verified("alice", UNIX + 120)), t0, at(UNIX), RULES);
     assert!(matches!(out, Outcome::Refreshed(_)));
-    let live = s.take_live(Duration::ZERO).expect("still to go live");
+    let live = s.take_live(|| Duration::ZERO).expect("still to go live");
     assert_eq!(live.exp, Some(UNIX + 120));
 }

@@ -398,3 +398,17 @@ async fn sub_second_leeway_is_exact() {
     let early = signed(&json!({"exp": now.as_secs() + 60, "nbf": now.as_secs() + 3}));
     assert_eq!(code(&v, &early).await, Some(ErrorCode::InvalidToken));
 }
+
+#[test]
+fn standard_claims_are_read_once_and_give_the_same_registered_claims() {
+    let json = r#"{"sub":"alice","exp":2000000000,"iat":1999999000,"nbf":1999999000,"jti":"j-1","scope":"a b"}"#;
+    let (registered, standard) = read_registered::<StandardClaims>(json).expect("read");
+    let standard = standard.expect("StandardClaims read with the registered claims");
+    assert_eq!(standard.extra.get("scope"), Some(&serde_json::json!("a b")));
+    let (generic, none) = read_registered::<serde_json::Value>(json).expect("read");
+    assert!(none.is_none(), "another claims type is read on its own, later");
+    assert_eq!(registered, generic);
+    assert_eq!(registered.jti.as_deref(), Some("j-1"));
+    // A shape StandardClaims refuses is refused (as the second reading refused it before).
+    assert!(read_registered::<StandardClaims>(r#"{"sub":5}"#).is_err());
+}
