@@ -218,22 +218,24 @@ impl<C> SessionState<C> {
         now_unix: Duration,
         rules: ExpiryRules,
     ) -> Outcome<C> {
-        let result = result.map(|v| (v, Holdings::default()));
-        self.finish_verification_with(result, GoLive::Now, now, now_unix, rules)
+        let result = result.map(|v| {
+            let checked_at = now_unix;
+            (Verified { checked_at, ..v }, Holdings::default())
+        });
+        self.finish_verification_with(result, GoLive::Now, now, rules)
     }
 
     /// Applies the result of a verification started with [`Self::try_begin_verification`], in
     /// one step: a first authentication takes what it holds (acquired beforehand) and returns
     /// what going live needs; a refresh keeps what the session held.
     ///
-    /// `now_unix` is the wall-clock time since the epoch (what `exp` is measured against) and `now`
-    /// the monotonic time the expiry timer runs on.
+    /// `exp` is measured against the wall clock the verification read
+    /// ([`Verified::checked_at`]), and `now` is the monotonic time the expiry timer runs on.
     pub(crate) fn finish_verification_with(
         &mut self,
         result: Result<(Verified<C>, Holdings), AuthError>,
         go_live: GoLive,
         now: Instant,
-        now_unix: Duration,
         rules: ExpiryRules,
     ) -> Outcome<C> {
         self.verifying = false;
@@ -246,6 +248,7 @@ impl<C> SessionState<C> {
             (_, Ok(verified)) => verified,
         };
         let (verified, holdings) = verified;
+        let now_unix = verified.checked_at;
         if let Phase::Authenticated { sub, .. } = &self.phase {
             if sub.as_deref() != verified.registered.sub.as_deref() {
                 self.phase = Phase::Closed;
@@ -304,7 +307,9 @@ impl<C> SessionState<C> {
                     false,
                 ),
             };
-        let Verified { claims, registered } = verified;
+        let Verified {
+            claims, registered, ..
+        } = verified;
         let sub = registered.sub.map(String::into_boxed_str);
         let live = Live {
             sub: sub.clone(),

@@ -32,6 +32,9 @@ pub(crate) type CheckFn<C> =
 pub(crate) struct Verified<C> {
     pub(crate) claims: Arc<C>,
     pub(crate) registered: RegisteredClaims,
+    /// The wall clock (since the Unix epoch) the token's times were checked against, read again
+    /// after the application's check: what the session measures `exp` from.
+    pub(crate) checked_at: Duration,
 }
 
 /// How much an `iat` may lie in the future (the issuer's clock ahead of ours) before the token is
@@ -335,7 +338,8 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
             .claims;
         let claims_json = claims_raw.get();
         let (registered, read_once) = read_registered::<C>(claims_json)?;
-        self.times.check(&registered, wall_clock())?;
+        let mut checked_at = wall_clock();
+        self.times.check(&registered, checked_at)?;
         let mut ticket = None;
         if let Some(list) = &self.revocations {
             ticket = kick.map(|kick| list.track(&registered, kick));
@@ -349,8 +353,14 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
         });
         if let Some(check) = &self.check {
             check(claims.clone()).await?;
+            checked_at = wall_clock();
         }
-        Ok((Verified { claims, registered }, ticket))
+        let verified = Verified {
+            claims,
+            registered,
+            checked_at,
+        };
+        Ok((verified, ticket))
     }
 }
 

@@ -28,7 +28,6 @@ use crate::limits::{PendingKey, PendingRefusal};
 use crate::metrics;
 use crate::protocol::{ErrorCode, PENDING_ROOM, SERVER_BUSY};
 use crate::session::{GoLive, Outcome, Session, SessionState};
-use crate::time::wall_clock;
 
 /// The connect middleware. `Err` refuses the connection with that `connect_error` message.
 pub(crate) async fn admit<A, T, C, H>(
@@ -128,7 +127,7 @@ where
     let rules = gate.expiry_rules();
     let outcome = session.update(|st| {
         let now = Instant::now();
-        st.finish_verification_with(result, GoLive::InConnectHandler, now, wall_clock(), rules)
+        st.finish_verification_with(result, GoLive::InConnectHandler, now, rules)
     });
     match outcome {
         // The connect handler goes live once socketioxide added the socket to the namespace.

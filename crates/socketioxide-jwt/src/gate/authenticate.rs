@@ -21,7 +21,6 @@ use crate::error::AuthError;
 use crate::metrics::{self, Via};
 use crate::protocol::{AuthenticateAck, ErrorCode};
 use crate::session::{session_of, GoLive, Outcome, Refresh, Session, Stage};
-use crate::time::wall_clock;
 
 /// Bytes an `authenticate` payload may have beyond `max_token_len` (JSON framing, field name).
 const PAYLOAD_OVERHEAD: usize = 1024;
@@ -102,9 +101,8 @@ async fn authenticate<A, T, C, H>(
         (Ok(token), Stage::Refresh) => verify_refresh(&auth, &s, &session, token).await,
     };
     let rules = auth.inner.gate.expiry_rules();
-    let outcome = session.update(|st| {
-        st.finish_verification_with(result, GoLive::Now, Instant::now(), wall_clock(), rules)
-    });
+    let outcome = session
+        .update(|st| st.finish_verification_with(result, GoLive::Now, Instant::now(), rules));
     match outcome {
         Outcome::FirstAuthentication(live) => {
             let _ = ack.send(&AuthenticateAck::OK);

@@ -44,6 +44,7 @@ fn verified(sub: &str, exp: u64) -> Verified<String> {
             exp: Some(exp),
             ..Default::default()
         },
+        checked_at: at(UNIX),
     }
 }
 
@@ -512,7 +513,7 @@ fn the_connect_handler_goes_live_once() {
     let mut s = pending();
     assert_eq!(s.try_begin_verification(), Some(Stage::First));
     let result = Ok((verified("alice", UNIX + 60), Holdings::default()));
-    let out = s.finish_verification_with(result, GoLive::InConnectHandler, t0, at(UNIX), RULES);
+    let out = s.finish_verification_with(result, GoLive::InConnectHandler, t0, RULES);
     assert!(matches!(out, Outcome::FirstAuthentication(_)));
     let live = s.take_live(|| Duration::ZERO).expect("live once");
     assert_eq!(
@@ -524,7 +525,7 @@ fn the_connect_handler_goes_live_once() {
     let mut s = pending();
     s.try_begin_verification();
     let result = Ok((verified("alice", UNIX + 60), Holdings::default()));
-    s.finish_verification_with(result, GoLive::InConnectHandler, t0, at(UNIX), RULES);
+    s.finish_verification_with(result, GoLive::InConnectHandler, t0, RULES);
     s.close();
     assert!(s.take_live(|| Duration::ZERO).is_none(), "closed meanwhile");
 
@@ -545,7 +546,7 @@ fn a_refresh_before_the_connect_handler_keeps_it_going_live() {
     let mut s = SessionState::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
     s.try_begin_verification();
     let result = Ok((verified("alice", UNIX + 60), Holdings::default()));
-    s.finish_verification_with(result, GoLive::InConnectHandler, t0, at(UNIX), RULES);
+    s.finish_verification_with(result, GoLive::InConnectHandler, t0, RULES);
     assert_eq!(s.try_begin_verification(), Some(Stage::Refresh));
     let out = s.finish_verification(Ok(verified("alice", UNIX + 120)), t0, at(UNIX), RULES);
     assert!(matches!(out, Outcome::Refreshed(_)));

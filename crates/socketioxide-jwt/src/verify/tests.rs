@@ -406,7 +406,10 @@ fn standard_claims_are_read_once_and_give_the_same_registered_claims() {
     let standard = standard.expect("StandardClaims read with the registered claims");
     assert_eq!(standard.extra.get("scope"), Some(&serde_json::json!("a b")));
     let (generic, none) = read_registered::<serde_json::Value>(json).expect("read");
-    assert!(none.is_none(), "another claims type is read on its own, later");
+    assert!(
+        none.is_none(),
+        "another claims type is read on its own, later"
+    );
     assert_eq!(registered, generic);
     assert_eq!(registered.jti.as_deref(), Some("j-1"));
     // A shape StandardClaims refuses is refused (as the second reading refused it before).
