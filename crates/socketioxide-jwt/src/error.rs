@@ -193,4 +193,22 @@ pub enum ConfigError {
     /// No jsonwebtoken crypto backend is enabled.
     #[error("no crypto backend: enable the `aws-lc-rs` or `rust-crypto` feature")]
     NoCryptoBackend,
+
+    /// A trusted issuer's own settings are wrong.
+    #[error("trusted issuer {iss:?}: {error}")]
+    TrustedIssuer {
+        /// The issuer's `iss`.
+        iss: String,
+        /// What is wrong with its settings.
+        error: Box<ConfigError>,
+    },
+
+    /// Two trusted issuers (or a trusted issuer and `issuer(..)`) have the same `iss`.
+    #[error("issuer {0:?} is configured twice")]
+    DuplicateIssuer(String),
+
+    /// Keys given with `key(..)` or `key_resolver(..)` beside trusted issuers, without
+    /// `issuer(..)`: with several issuers, a token's `iss` chooses the keys that verify it.
+    #[error("beside trusted issuers, the keys of `key(..)`/`key_resolver(..)` need `issuer(..)`: a token's iss chooses its keys")]
+    KeysWithoutIssuer,
 }

@@ -230,6 +230,23 @@ pub trait KeyResolver: Send + Sync + 'static {
         &'a self,
         header: &'a Header,
     ) -> BoxFuture<'a, Result<Arc<VerificationKey>, AuthError>>;
+
+    /// Returns the key for this header of a token that claims `issuer` (the configured issuer
+    /// whose keys this resolver gives: [`TrustedIssuer`](crate::TrustedIssuer), or
+    /// [`JwtAuthBuilder::issuer`](crate::JwtAuthBuilder::issuer); `None` when no issuer is
+    /// required). The claim is not verified yet: the verification then requires it.
+    ///
+    /// By default, [`resolve`](Self::resolve). A resolver that serves the keys of several
+    /// issuers must look a key up by issuer *and* `kid`, never by `kid` alone: two issuers may
+    /// publish the same `kid`.
+    fn resolve_for_issuer<'a>(
+        &'a self,
+        issuer: Option<&'a str>,
+        header: &'a Header,
+    ) -> BoxFuture<'a, Result<Arc<VerificationKey>, AuthError>> {
+        let _ = issuer;
+        self.resolve(header)
+    }
 }
 
 /// Static keys selected by `kid`: what [`JwtAuthBuilder::key`](crate::JwtAuthBuilder::key) builds.

@@ -5,6 +5,7 @@
 //! without a `kid`, jsonwebtoken reads the header and checks the allow-list itself.
 
 use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,7 @@ use serde_json::value::RawValue;
 use crate::claims::{RegisteredClaims, StandardClaims};
 use crate::error::AuthError;
 use crate::future::BoxFuture;
+use crate::issuer::claimed_issuer;
 use crate::keys::{KeyResolver, StaticKeys, VerificationKey};
 use crate::metrics::VerifyTimer;
 use crate::protocol::ErrorCode;
@@ -231,17 +233,46 @@ impl Keys {
 
 /// Keys, claim rules, revocations and the application's check, applied in one place.
 pub(crate) struct Verifier<C> {
-    keys: Keys,
-    validations: FamilyValidations,
+    issuers: Issuers,
     times: TimeRules,
     max_token_len: usize,
     revocations: Option<RevocationList>,
     check: Option<CheckFn<C>>,
 }
 
+/// Whose keys verify a token: the one configuration, or the issuer its `iss` names.
+enum Issuers {
+    One(Box<IssuerKeys>),
+    Several(HashMap<Box<str>, IssuerKeys>),
+}
+
+/// One issuer's keys, and the validations (its `iss`, its audience) they verify with.
+struct IssuerKeys {
+    /// The `iss` required, if any (what a key resolver is told).
+    iss: Option<Box<str>>,
+    keys: Keys,
+    validations: FamilyValidations,
+}
+
+impl IssuerKeys {
+    fn new(source: KeySource, rules: &ClaimRules) -> Self {
+        let template = rules.validation();
+        Self {
+            iss: rules.issuers.first().map(|iss| Box::from(iss.as_str())),
+            keys: Keys::new(source, &template),
+            validations: FamilyValidations::new(&template),
+        }
+    }
+}
+
 impl<C> fmt::Debug for Verifier<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let issuers = match &self.issuers {
+            Issuers::One(_) => 1,
+            Issuers::Several(by_iss) => by_iss.len(),
+        };
         f.debug_struct("Verifier")
+            .field("issuers", &issuers)
             .field("max_token_len", &self.max_token_len)
             .field("revocations", &self.revocations.is_some())
             .field("check", &self.check.is_some())
@@ -250,25 +281,46 @@ impl<C> fmt::Debug for Verifier<C> {
 }
 
 impl<C> Verifier<C> {
+    /// `sources`: each issuer's keys and rules (at least one; with several, each requires its
+    /// own `iss`, and the rules differ only in `iss` and audience).
     pub(crate) fn new(
-        keys: KeySource,
-        rules: &ClaimRules,
+        sources: Vec<(KeySource, ClaimRules)>,
         max_token_len: usize,
         revocations: Option<RevocationList>,
         check: Option<CheckFn<C>>,
     ) -> Self {
-        let template = rules.validation();
+        let times = sources
+            .first()
+            .map(|(_, rules)| rules.time_rules())
+            .unwrap_or(TimeRules {
+                leeway: Duration::ZERO,
+                iat_skew: IAT_SKEW,
+                max_lifetime: None,
+            });
+        let mut sources = sources.into_iter();
+        let issuers = match (sources.next(), sources.len()) {
+            (Some((source, rules)), 0) => Issuers::One(Box::new(IssuerKeys::new(source, &rules))),
+            // Several (none: every token is refused; the builder never makes that).
+            (first, _) => Issuers::Several(
+                first
+                    .into_iter()
+                    .chain(sources)
+                    .map(|(source, rules)| {
+                        let keys = IssuerKeys::new(source, &rules);
+                        (keys.iss.clone().unwrap_or_default(), keys)
+                    })
+                    .collect(),
+            ),
+        };
         Self {
-            keys: Keys::new(keys, &template),
-            validations: FamilyValidations::new(&template),
-            times: rules.time_rules(),
+            issuers,
+            times,
             max_token_len,
             revocations,
             check,
         }
     }
 
-    /// Tokens longer than this are refused before parsing.
     pub(crate) fn max_token_len(&self) -> usize {
         self.max_token_len
     }
@@ -318,10 +370,14 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
         if !has_jws_shape(token) {
             return Err(ErrorCode::CredentialsBadFormat.into());
         }
-        let (key, validation) = match &self.keys {
+        let issuer = match &self.issuers {
+            Issuers::One(issuer) => issuer,
+            Issuers::Several(by_iss) => issuer_of(by_iss, token)?,
+        };
+        let (key, validation) = match &issuer.keys {
             Keys::Only(key, validation) => (key.clone(), &**validation),
             Keys::Resolved(resolver) => {
-                let resolving = resolve_key(resolver.as_ref(), &self.validations, token);
+                let resolving = resolve_key(resolver.as_ref(), issuer, token);
                 resolving.await?
             }
         };
@@ -371,19 +427,35 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
 /// the one-key path (no resolver) keeps small enough to poll without a box.
 fn resolve_key<'a>(
     resolver: &'a dyn KeyResolver,
-    validations: &'a FamilyValidations,
+    issuer: &'a IssuerKeys,
     token: &'a str,
 ) -> BoxFuture<'a, Result<(Arc<VerificationKey>, &'a Validation), AuthError>> {
     Box::pin(async move {
         let header = decode_header(token).map_err(jwt_error)?;
-        let key = resolver.resolve(&header).await?;
+        let key = resolver
+            .resolve_for_issuer(issuer.iss.as_deref(), &header)
+            .await?;
         if !key.allowed_algorithms().contains(&header.alg) {
             return Err(AuthError::new(ErrorCode::InvalidToken)
                 .with_source("the token's algorithm is not allowed for this key"));
         }
-        let validation = validations.for_family(key.family());
+        let validation = issuer.validations.for_family(key.family());
         Ok((key, validation))
     })
+}
+
+/// The trusted issuer the token claims: its keys may verify it (and the verification then
+/// requires that `iss`). No `iss`, or one no configured issuer has, is `invalid_token`.
+fn issuer_of<'a>(
+    by_iss: &'a HashMap<Box<str>, IssuerKeys>,
+    token: &str,
+) -> Result<&'a IssuerKeys, AuthError> {
+    let refuse = |why: &'static str| AuthError::new(ErrorCode::InvalidToken).with_source(why);
+    let iss = claimed_issuer(token)?
+        .ok_or_else(|| refuse("the token has no iss, and several issuers are trusted"))?;
+    by_iss
+        .get(iss.as_str())
+        .ok_or_else(|| refuse("the token's issuer is not a trusted one"))
 }
 
 /// The registered claims of the token's JSON, and the application's claims when reading the

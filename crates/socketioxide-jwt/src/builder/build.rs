@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use super::*;
 use crate::auth::{GateSettings, Inner, JwtAuth};
 use crate::error::ConfigError;
-use crate::keys::StaticKeys;
+use crate::keys::{KeyResolver, StaticKeys, VerificationKey};
 use crate::limits::{FailureTracker, PendingGauge};
 use crate::protocol::{EventNames, RESERVED_EVENTS};
 use crate::verify::{AudiencePolicy, ClaimRules, KeySource, Verifier};
@@ -32,32 +32,52 @@ where
             return Err(ConfigError::ClaimsAfterTypedSetting(setting));
         }
         ensure_crypto_backend()?;
-        let keys = match (s.resolver, s.keys.is_empty()) {
-            (Some(_), false) => return Err(ConfigError::KeysAndResolver),
-            (Some(resolver), true) => KeySource::Resolver(resolver),
-            (None, true) => return Err(ConfigError::NoKey),
-            (None, false) => {
-                let mut set = StaticKeys::default();
-                for key in s.keys {
-                    key.validate(s.min_hmac_secret_len)?;
-                    set.insert(key)?;
-                }
-                debug_assert!(!set.is_empty());
-                KeySource::Static(set)
-            }
-        };
+        let own = key_source(s.keys, s.resolver, s.min_hmac_secret_len)?;
+        if own.is_none() && s.trusted_issuers.is_empty() {
+            return Err(ConfigError::NoKey);
+        }
         if s.issuers.iter().chain(&s.audiences).any(String::is_empty) {
             return Err(ConfigError::EmptyIssuerOrAudience);
         }
-        let audience = match (s.audiences.is_empty(), s.any_audience) {
-            (false, true) => return Err(ConfigError::AudienceAndAnyAudience),
-            (false, false) => AudiencePolicy::OneOf(s.audiences),
-            (true, true) => AudiencePolicy::Any,
-            (true, false) if matches!(keys, KeySource::Resolver(_)) => {
-                return Err(ConfigError::ResolverWithoutAudience)
-            }
-            (true, false) => AudiencePolicy::NoneExpected,
+        if own.is_some() && !s.trusted_issuers.is_empty() && s.issuers.is_empty() {
+            return Err(ConfigError::KeysWithoutIssuer);
+        }
+        let claim_rules = |issuers: Vec<String>, audience: AudiencePolicy| ClaimRules {
+            issuers,
+            audience,
+            require_exp: s.require_exp,
+            leeway: s.leeway,
+            max_token_lifetime: s.max_token_lifetime,
         };
+        let mut sources = Vec::new();
+        if let Some(keys) = own {
+            let resolved = matches!(keys, KeySource::Resolver(_));
+            let audience = audience_policy(s.audiences, s.any_audience, resolved)?;
+            sources.push((keys, claim_rules(s.issuers.clone(), audience)));
+        }
+        for trusted in s.trusted_issuers {
+            let iss = trusted.iss.clone();
+            let in_issuer = |error: ConfigError| ConfigError::TrustedIssuer {
+                iss: iss.clone(),
+                error: Box::new(error),
+            };
+            if iss.is_empty() || trusted.audiences.iter().any(String::is_empty) {
+                return Err(in_issuer(ConfigError::EmptyIssuerOrAudience));
+            }
+            let keys = key_source(trusted.keys, trusted.resolver, s.min_hmac_secret_len)
+                .map_err(&in_issuer)?
+                .ok_or_else(|| in_issuer(ConfigError::NoKey))?;
+            let resolved = matches!(keys, KeySource::Resolver(_));
+            let audience = audience_policy(trusted.audiences, trusted.any_audience, resolved)
+                .map_err(&in_issuer)?;
+            if sources
+                .iter()
+                .any(|(_, rules)| rules.issuers.first() == Some(&iss))
+            {
+                return Err(ConfigError::DuplicateIssuer(iss));
+            }
+            sources.push((keys, claim_rules(vec![iss], audience)));
+        }
         if s.leeway > MAX_LEEWAY {
             return Err(ConfigError::LeewayTooLarge(s.leeway));
         }
@@ -106,20 +126,13 @@ where
             }
         }
 
-        let rules = ClaimRules {
-            issuers: s.issuers,
-            audience,
-            require_exp: s.require_exp,
-            leeway: s.leeway,
-            max_token_lifetime: s.max_token_lifetime,
-        };
-        let verifier = Verifier::new(keys, &rules, s.max_token_len, s.revocations, check);
+        let verifier = Verifier::new(sources, s.max_token_len, s.revocations, check);
         Ok(JwtAuth {
             inner: Arc::new(Inner {
                 verifier,
                 rooms,
                 gate: GateSettings {
-                    leeway: rules.leeway,
+                    leeway: s.leeway,
                     expiry_warning: s.expiry_warning,
                     deadlines: Arc::default(),
                     user_cap: s
@@ -175,4 +188,41 @@ pub(crate) fn ensure_crypto_backend() -> Result<(), ConfigError> {
     CryptoProvider::try_get_default()
         .map(|_| ())
         .ok_or(ConfigError::NoCryptoBackend)
+}
+
+/// The key source of `keys` or `resolver` (static keys checked, each one), `None` for neither.
+fn key_source(
+    keys: Vec<VerificationKey>,
+    resolver: Option<Arc<dyn KeyResolver>>,
+    min_hmac_secret_len: usize,
+) -> Result<Option<KeySource>, ConfigError> {
+    match (resolver, keys.is_empty()) {
+        (Some(_), false) => Err(ConfigError::KeysAndResolver),
+        (Some(resolver), true) => Ok(Some(KeySource::Resolver(resolver))),
+        (None, true) => Ok(None),
+        (None, false) => {
+            let mut set = StaticKeys::default();
+            for key in keys {
+                key.validate(min_hmac_secret_len)?;
+                set.insert(key)?;
+            }
+            Ok(Some(KeySource::Static(set)))
+        }
+    }
+}
+
+/// What `aud` must be: one of `audiences`, anything (`any`), or absent. Keys from a resolver
+/// (a provider's, shared by all its clients) need an audience.
+fn audience_policy(
+    audiences: Vec<String>,
+    any: bool,
+    resolved: bool,
+) -> Result<AudiencePolicy, ConfigError> {
+    match (audiences.is_empty(), any) {
+        (false, true) => Err(ConfigError::AudienceAndAnyAudience),
+        (false, false) => Ok(AudiencePolicy::OneOf(audiences)),
+        (true, true) => Ok(AudiencePolicy::Any),
+        (true, false) if resolved => Err(ConfigError::ResolverWithoutAudience),
+        (true, false) => Ok(AudiencePolicy::NoneExpected),
+    }
 }

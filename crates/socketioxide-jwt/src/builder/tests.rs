@@ -125,3 +125,50 @@ fn claims_after_a_typed_setting_is_refused() {
     assert_eq!(auth.inner.gate.timeout, Duration::from_millis(1234));
     assert!(auth.inner.verifier.has_check());
 }
+
+#[test]
+fn trusted_issuers_are_checked_each() {
+    use crate::{ConfigError, JwtAuth, TrustedIssuer, VerificationKey};
+    const A: &[u8] = b"a-32-byte-long-secret-for-hs256!";
+    const B: &[u8] = b"another-32-byte-secret-for-hs256";
+    let partner = || TrustedIssuer::new("https://b.example").key(VerificationKey::hmac(B));
+    // Own keys beside a trusted issuer need their own iss.
+    let err = JwtAuth::builder()
+        .hmac_secret(A)
+        .trusted_issuer(partner())
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, ConfigError::KeysWithoutIssuer), "{err}");
+    // Named twice.
+    let err = JwtAuth::builder()
+        .hmac_secret(A)
+        .issuer("https://b.example")
+        .trusted_issuer(partner())
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, ConfigError::DuplicateIssuer(_)), "{err}");
+    // An issuer without keys, and one whose secret is too short: named in the error.
+    let err = JwtAuth::builder()
+        .trusted_issuer(TrustedIssuer::new("https://c.example"))
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(&err, ConfigError::TrustedIssuer { iss, error } if iss == "https://c.example" && matches!(**error, ConfigError::NoKey)),
+        "{err}"
+    );
+    let err = JwtAuth::builder()
+        .trusted_issuer(
+            TrustedIssuer::new("https://d.example").key(VerificationKey::hmac(b"short")),
+        )
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("https://d.example"), "{err}");
+    // Trusted issuers alone, or beside named own keys.
+    assert!(JwtAuth::builder().trusted_issuer(partner()).build().is_ok());
+    assert!(JwtAuth::builder()
+        .hmac_secret(A)
+        .issuer("chat")
+        .trusted_issuer(partner())
+        .build()
+        .is_ok());
+}

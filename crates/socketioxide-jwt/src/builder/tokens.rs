@@ -36,6 +36,19 @@ where
         self
     }
 
+    /// Also accepts the tokens of `issuer`, verified with its keys only (repeat for each
+    /// provider). A token's `iss` then chooses whose keys verify it, and a token without `iss`,
+    /// or with one that no configured issuer has, is refused (`invalid_token`). Keys given with
+    /// [`key`](Self::key) or [`key_resolver`](Self::key_resolver) beside trusted issuers form one
+    /// more issuer, named with [`issuer`](Self::issuer) (required then), with
+    /// [`audience`](Self::audience).
+    ///
+    /// See [`TrustedIssuer`](crate::TrustedIssuer) for an example.
+    pub fn trusted_issuer(mut self, issuer: crate::TrustedIssuer) -> Self {
+        self.settings.trusted_issuers.push(issuer);
+        self
+    }
+
     /// Requires `aud` to be present and to contain `audience`. Multiple calls override.
     ///
     /// Without an audience, a token that carries `aud` is refused (`invalid_token`): it was

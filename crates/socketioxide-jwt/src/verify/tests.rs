@@ -81,7 +81,15 @@ fn verifier(keys: Vec<VerificationKey>) -> Verifier<crate::StandardClaims> {
         leeway: Duration::ZERO,
         max_token_lifetime: None,
     };
-    Verifier::new(KeySource::Static(set), &rules, 8192, None, None)
+    Verifier::new(vec![(KeySource::Static(set), rules)], 8192, None, None)
+}
+
+/// The keys of a one-issuer verifier.
+fn keys_of(verifier: &Verifier<crate::StandardClaims>) -> &Keys {
+    match &verifier.issuers {
+        Issuers::One(issuer) => &issuer.keys,
+        Issuers::Several(_) => panic!("one issuer expected"),
+    }
 }
 
 async fn code(verifier: &Verifier<crate::StandardClaims>, token: &str) -> Option<ErrorCode> {
@@ -91,13 +99,16 @@ async fn code(verifier: &Verifier<crate::StandardClaims>, token: &str) -> Option
 #[tokio::test]
 async fn one_key_refuses_what_the_resolved_path_refuses() {
     let only = verifier(vec![VerificationKey::hmac(SECRET)]);
-    assert!(matches!(only.keys, Keys::Only(..)), "one kid-less key");
+    assert!(matches!(keys_of(&only), Keys::Only(..)), "one kid-less key");
     let other = b"another-32-byte-secret-for-hs256";
     let several = verifier(vec![
         VerificationKey::hmac(SECRET),
         VerificationKey::hmac(other).kid("other"),
     ]);
-    assert!(matches!(several.keys, Keys::Resolved(_)), "several keys");
+    assert!(
+        matches!(keys_of(&several), Keys::Resolved(_)),
+        "several keys"
+    );
     let good = token(Algorithm::HS256, None, SECRET);
     for v in [&only, &several] {
         assert_eq!(code(v, &good).await, None);
@@ -127,14 +138,14 @@ async fn one_key_refuses_what_the_resolved_path_refuses() {
     let wide = verifier(vec![
         VerificationKey::hmac(SECRET).algorithms([Algorithm::HS256, Algorithm::HS384])
     ]);
-    assert!(matches!(wide.keys, Keys::Only(..)));
+    assert!(matches!(keys_of(&wide), Keys::Only(..)));
     assert_eq!(
         code(&wide, &token(Algorithm::HS384, None, SECRET)).await,
         None
     );
     // One key with a kid is chosen by the header.
     let named = verifier(vec![VerificationKey::hmac(SECRET).kid("main")]);
-    assert!(matches!(named.keys, Keys::Resolved(_)));
+    assert!(matches!(keys_of(&named), Keys::Resolved(_)));
     assert_eq!(
         code(&named, &token(Algorithm::HS256, Some("main"), SECRET)).await,
         None
@@ -170,7 +181,7 @@ fn verifier_with(rules: ClaimRules) -> Verifier<crate::StandardClaims> {
     crate::builder::ensure_crypto_backend().expect("a crypto backend");
     let mut set = StaticKeys::default();
     set.insert(VerificationKey::hmac(SECRET)).expect("one key");
-    Verifier::new(KeySource::Static(set), &rules, 8192, None, None)
+    Verifier::new(vec![(KeySource::Static(set), rules)], 8192, None, None)
 }
 
 fn default_rules() -> ClaimRules {
@@ -414,4 +425,73 @@ fn standard_claims_are_read_once_and_give_the_same_registered_claims() {
     assert_eq!(registered.jti.as_deref(), Some("j-1"));
     // A shape StandardClaims refuses is refused (as the second reading refused it before).
     assert!(read_registered::<StandardClaims>(r#"{"sub":5}"#).is_err());
+}
+
+/// Two issuers that both publish a key `"1"`, with different secrets.
+fn two_issuers() -> Verifier<crate::StandardClaims> {
+    crate::builder::ensure_crypto_backend().expect("a crypto backend");
+    let issuer = |iss: &str, secret: &[u8], audience: &str| {
+        let mut set = StaticKeys::default();
+        set.insert(VerificationKey::hmac(secret).kid("1"))
+            .expect("one key");
+        let rules = ClaimRules {
+            issuers: vec![iss.to_owned()],
+            audience: AudiencePolicy::OneOf(vec![audience.to_owned()]),
+            require_exp: true,
+            leeway: Duration::ZERO,
+            max_token_lifetime: None,
+        };
+        (KeySource::Static(set), rules)
+    };
+    Verifier::new(
+        vec![
+            issuer("https://a.example", SECRET, "chat"),
+            issuer("https://b.example", B_SECRET, "chat-b"),
+        ],
+        8192,
+        None,
+        None,
+    )
+}
+
+const B_SECRET: &[u8] = b"b-issuer's-own-32-byte-hs256-key";
+
+fn claims_token(secret: &[u8], claims: serde_json::Value) -> String {
+    let mut header = jsonwebtoken::Header::new(Algorithm::HS256);
+    header.kid = Some("1".into());
+    let key = jsonwebtoken::EncodingKey::from_secret(secret).expect("hmac key");
+    jsonwebtoken::encode(&header, &claims, &key).expect("signing")
+}
+
+#[tokio::test]
+async fn a_key_of_one_issuer_never_verifies_a_token_claiming_another() {
+    let v = two_issuers();
+    let exp = crate::time::wall_clock().as_secs() + 600;
+    let a = |iss: Option<&str>, aud: &str| {
+        let mut claims = serde_json::json!({ "sub": "42", "exp": exp, "aud": aud });
+        if let Some(iss) = iss {
+            claims["iss"] = iss.into();
+        }
+        claims
+    };
+    // Each issuer's own tokens.
+    let from_a = claims_token(SECRET, a(Some("https://a.example"), "chat"));
+    assert_eq!(code(&v, &from_a).await, None);
+    let from_b = claims_token(B_SECRET, a(Some("https://b.example"), "chat-b"));
+    assert_eq!(code(&v, &from_b).await, None);
+    // Signed by A (same kid "1"), claiming B: B's key is tried, and fails.
+    let forged = claims_token(SECRET, a(Some("https://b.example"), "chat-b"));
+    assert_eq!(code(&v, &forged).await, Some(ErrorCode::InvalidToken));
+    // Each issuer's own audience.
+    let wrong_aud = claims_token(SECRET, a(Some("https://a.example"), "chat-b"));
+    assert_eq!(code(&v, &wrong_aud).await, Some(ErrorCode::InvalidToken));
+    // No iss, an unknown one, one named twice.
+    for claims in [
+        a(None, "chat"),
+        a(Some("https://c.example"), "chat"),
+        a(Some(""), "chat"),
+    ] {
+        let token = claims_token(SECRET, claims);
+        assert_eq!(code(&v, &token).await, Some(ErrorCode::InvalidToken));
+    }
 }
