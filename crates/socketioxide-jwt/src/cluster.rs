@@ -97,6 +97,9 @@ impl RedisDriver {
         redis: &RedisConnection,
         options: RedisDriverOptions,
     ) -> Result<Self, RedisDriverError> {
+        if redis.is_sentinel() && redis.is_cluster() {
+            return Err(RedisConnectionError::SentinelAndCluster.into());
+        }
         let source = match redis.sentinel_client()? {
             Some(sentinel) => Source::Sentinel(tokio::sync::Mutex::new(sentinel)),
             None if redis.is_cluster() => Source::Cluster(redis.clone()),
@@ -118,6 +121,7 @@ impl RedisDriver {
 
     async fn start(source: Source, options: RedisDriverOptions) -> Result<Self, RedisDriverError> {
         let inbox = Arc::new(Inbox::new());
+        inbox.set_loss_reported(!matches!(source, Source::Cluster(_)));
         let conn = tokio::time::timeout(
             options.operation_timeout,
             source.connect(&options, inbox.pushes_to(0), true),
@@ -288,14 +292,16 @@ impl Driver for RedisDriver {
 
     async fn num_serv(&self, chan: &str) -> Result<u16, Self::Error> {
         let mut numsub = ::redis::cmd("PUBSUB");
-        numsub
-            .arg(if self.is_cluster() {
-                "SHARDNUMSUB"
-            } else {
-                "NUMSUB"
-            })
-            .arg(chan);
-        let reply = self.query::<::redis::Value>(&numsub).await?;
+        let reply = if self.is_cluster() {
+            // Asked of the channel's own shard only: every node (replicas included) would
+            // answer too, and one of them down would fail the count.
+            numsub.arg("SHARDNUMSUB").arg(chan);
+            self.query_on_shard_of::<::redis::Value>(chan, &numsub)
+                .await?
+        } else {
+            numsub.arg("NUMSUB").arg(chan);
+            self.query::<::redis::Value>(&numsub).await?
+        };
         subscriber_count(reply).ok_or_else(|| {
             RedisError::from((
                 ::redis::ErrorKind::UnexpectedReturnType,

@@ -291,6 +291,7 @@ impl StaticKeys {
         ids
     }
 
+    #[cfg(feature = "jwks")]
     pub(crate) fn is_empty(&self) -> bool {
         self.default.is_none() && self.by_kid.is_empty()
     }

@@ -4,7 +4,7 @@
 
 use ::redis::{ErrorKind, IntoConnectionInfo, ProtocolVersion, RedisError};
 
-use super::connection::{RedisConnection, RedisConnectionError};
+use super::connection::{redacted, RedisConnection, RedisConnectionError};
 
 impl RedisConnection {
     /// The `redis::Client` every Redis user of the crate takes.
@@ -119,26 +119,37 @@ impl RedisConnection {
             .into_connection_info()
             .map_err(|e| invalid(e.to_string()))?;
         let scheme = if self.is_tls() { "rediss" } else { "redis" };
-        let addresses = sentinels
-            .iter()
-            .map(|address| {
-                let url = if address.contains("://") {
-                    address.clone()
-                } else {
-                    format!("{scheme}://{address}/")
-                };
-                url.as_str()
-                    .into_connection_info()
-                    .map(|info| info.addr().clone())
-                    .map_err(|e| invalid(format!("Sentinel {address}: {e}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        // A Sentinel given as a URL may carry the Sentinels' own user and password.
+        let mut sentinel_auth = None;
+        let mut addresses = Vec::with_capacity(sentinels.len());
+        for address in sentinels {
+            let url = if address.contains("://") {
+                address.clone()
+            } else {
+                format!("{scheme}://{address}/")
+            };
+            let sentinel = url
+                .as_str()
+                .into_connection_info()
+                .map_err(|e| invalid(format!("Sentinel {}: {e}", redacted(address))))?;
+            let settings = sentinel.redis_settings();
+            if let Some(password) = settings.password() {
+                sentinel_auth = Some((settings.username().map(str::to_owned), password.to_owned()));
+            }
+            addresses.push(sentinel.addr().clone());
+        }
         let settings = info.redis_settings();
         let mut builder =
             SentinelClientBuilder::new(addresses.clone(), master, SentinelServerType::Master)
-                .map_err(|e| invalid(format!("Sentinel {sentinels:?}: {e}")))?
+                .map_err(|e| invalid(format!("Sentinels: {e}")))?
                 .set_client_to_redis_protocol(ProtocolVersion::RESP3)
                 .set_client_to_redis_db(settings.db());
+        if let Some((user, password)) = sentinel_auth {
+            if let Some(user) = user {
+                builder = builder.set_client_to_sentinel_username(user);
+            }
+            builder = builder.set_client_to_sentinel_password(password);
+        }
         if let Some(user) = settings.username() {
             builder = builder.set_client_to_redis_username(user);
         }

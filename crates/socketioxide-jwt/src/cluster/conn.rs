@@ -92,14 +92,23 @@ pub(super) enum Conn {
 }
 
 impl Conn {
-    /// Subscribes to `channels` (`SSUBSCRIBE` on a Cluster, one channel at a time: channels of
+    /// Subscribes to `channels` (`SSUBSCRIBE` on a Cluster, one command per channel: channels of
     /// different slots live on different shards, and one command for several is `CROSSSLOT`).
     pub(super) async fn subscribe(&mut self, channels: &[String]) -> Result<(), RedisError> {
         match self {
             Conn::Single(conn) => conn.subscribe(channels).await,
             Conn::Cluster(conn) => {
+                // Concurrently: one round trip in all, however many channels (dropping this
+                // future, at a timeout, aborts the rest).
+                let mut subscribing = tokio::task::JoinSet::new();
                 for channel in channels {
-                    conn.ssubscribe(channel).await?;
+                    let (mut conn, channel) = (conn.clone(), channel.clone());
+                    subscribing.spawn(async move { conn.ssubscribe(channel).await });
+                }
+                while let Some(done) = subscribing.join_next().await {
+                    done.map_err(|e| {
+                        RedisError::from((::redis::ErrorKind::Io, "SSUBSCRIBE task", e.to_string()))
+                    })??;
                 }
                 Ok(())
             }
@@ -153,6 +162,9 @@ pub(crate) fn hash_tagged(prefix: &str) -> String {
         .is_some_and(|open| prefix[open + 1..].find('}').is_some_and(|len| len > 0));
     if tagged {
         prefix.to_owned()
+    } else if prefix.is_empty() || prefix.starts_with('}') {
+        // `{prefix}` would be an empty tag (`{}`), which Redis ignores.
+        format!("{{socketioxide-jwt}}{prefix}")
     } else {
         format!("{{{prefix}}}")
     }
@@ -214,6 +226,8 @@ mod tests {
         // `{}` is no hash tag (Redis hashes the whole key then).
         assert_eq!(hash_tagged("app:{}:"), "{app:{}:}");
         assert_eq!(hash_tagged("app:{"), "{app:{}");
+        assert_eq!(hash_tagged(""), "{socketioxide-jwt}");
+        assert_eq!(hash_tagged("}x"), "{socketioxide-jwt}}x");
     }
 
     #[test]

@@ -38,7 +38,15 @@ impl std::fmt::Debug for RedisConnection {
             .field("url", &redacted(&self.url))
             .field("ca", &self.ca.is_some())
             .field("client_cert", &self.client_cert.is_some())
-            .field("sentinel", &self.sentinel)
+            .field(
+                "sentinel",
+                &self.sentinel.as_ref().map(|(master, sentinels)| {
+                    (
+                        master,
+                        sentinels.iter().map(|s| redacted(s)).collect::<Vec<_>>(),
+                    )
+                }),
+            )
             .field("cluster", &self.cluster)
             .finish()
     }
@@ -70,6 +78,9 @@ pub enum RedisConnectionError {
         /// The URL, password hidden.
         url: String,
     },
+    /// Both Sentinels and Cluster nodes were given.
+    #[error("both Sentinels and Redis Cluster nodes were given: a Redis is one or the other")]
+    SentinelAndCluster,
     /// The TLS material is not usable (not PEM, key and certificate that do not match, ...).
     #[error("the TLS configuration is not usable: {0}")]
     Tls(String),
@@ -263,7 +274,7 @@ fn read(path: &Path) -> Result<Vec<u8>, RedisConnectionError> {
 }
 
 /// The URL with its password replaced by `***`.
-fn redacted(url: &str) -> String {
+pub(super) fn redacted(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
@@ -297,6 +308,13 @@ mod tests {
         );
         let c = RedisConnection::new("rediss://chat:s3cret@redis:6380/");
         assert!(!format!("{c:?}").contains("s3cret"));
+        let c = RedisConnection::new("redis://redis/").sentinel(
+            "m",
+            ["redis://:sentinel-s3cret@10.0.0.1:26379", "10.0.0.2:26379"],
+        );
+        assert!(!format!("{c:?}").contains("sentinel-s3cret"));
+        let c = c.clone().cluster(["10.0.0.1:6379"]);
+        assert!(c.is_sentinel() && c.is_cluster());
     }
 
     #[test]

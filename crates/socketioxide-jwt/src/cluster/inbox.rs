@@ -15,10 +15,15 @@ use super::conn::PushHandler;
 pub(super) struct Inbox {
     /// Which connection may deliver messages: pushes of a replaced one are ignored.
     generation: AtomicU64,
+    /// The last generation handed to a connection being made (it becomes the active one only
+    /// if that connection is installed).
+    issued: AtomicU64,
     /// The subscribers of each channel, oldest first: two adapters of one namespace path
     /// overlap when a dynamic namespace is re-created while the removed one still closes.
     subscribers: RwLock<HashMap<String, Vec<mpsc::Sender<ChanItem>>>>,
     up: AtomicBool,
+    /// Whether a `Disconnection` push means the link is lost.
+    loss_reported: AtomicBool,
     /// Called when a connection reports its loss (the driver starts its probe).
     on_lost: OnceLock<Box<dyn Fn() + Send + Sync>>,
     /// Counts the outages: whoever keeps state in Redis (the revocation list) reloads it after one.
@@ -30,8 +35,10 @@ impl Inbox {
     pub(super) fn new() -> Self {
         Self {
             generation: AtomicU64::new(0),
+            issued: AtomicU64::new(0),
             subscribers: RwLock::default(),
             up: AtomicBool::new(true),
+            loss_reported: AtomicBool::new(true),
             on_lost: OnceLock::new(),
             outages: watch::Sender::new(0),
         }
@@ -64,9 +71,22 @@ impl Inbox {
         self.outages.subscribe()
     }
 
-    /// The generation of the next connection: from now on, only its pushes are delivered.
-    pub(super) fn next_generation(&self) -> u64 {
-        self.generation.fetch_add(1, Ordering::AcqRel) + 1
+    /// A generation for a connection about to be made: its pushes are delivered once it is
+    /// [activated](Self::activate), not before (the current connection's are until then).
+    pub(super) fn issue_generation(&self) -> u64 {
+        self.issued.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    /// Makes `generation` the one whose pushes are delivered, unless a later one already is
+    /// (two rebuilds that overlap: the later connection wins). `true` if it is now active.
+    pub(super) fn activate(&self, generation: u64) -> bool {
+        self.generation.fetch_max(generation, Ordering::AcqRel) < generation
+    }
+
+    /// Whether a connection's loss is reported by its pushes (not on a Cluster, where each node
+    /// reports its own: the heartbeat PINGs every master instead).
+    pub(super) fn set_loss_reported(&self, reported: bool) {
+        self.loss_reported.store(reported, Ordering::Release);
     }
 
     /// Adds a subscriber of `chan`.
@@ -135,7 +155,7 @@ impl Inbox {
                     }
                 }
             }
-            PushKind::Disconnection => {
+            PushKind::Disconnection if self.loss_reported.load(Ordering::Acquire) => {
                 if let Some(lost) = self.on_lost.get() {
                     lost();
                 }
@@ -148,5 +168,37 @@ impl Inbox {
         &self,
     ) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Vec<mpsc::Sender<ChanItem>>>> {
         self.subscribers.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_delivers_only_once_installed_and_the_later_one_wins() {
+        let inbox = Inbox::new();
+        let (first, second) = (inbox.issue_generation(), inbox.issue_generation());
+        // The first connection's pushes still deliver while the new ones are being made.
+        assert_eq!(inbox.generation.load(Ordering::Acquire), 0);
+        assert!(inbox.activate(second));
+        assert!(
+            !inbox.activate(first),
+            "an older connection made later is not installed"
+        );
+        assert_eq!(inbox.generation.load(Ordering::Acquire), second);
+    }
+
+    #[test]
+    fn an_unsubscribe_ends_the_dropped_subscriber_or_else_the_oldest() {
+        let inbox = Inbox::new();
+        let (old_tx, old_rx) = mpsc::channel(1);
+        let (new_tx, _new_rx) = mpsc::channel(1);
+        inbox.subscribe("c".into(), old_tx);
+        inbox.subscribe("c".into(), new_tx);
+        assert!(!inbox.unsubscribe("c"), "one subscriber is left");
+        assert!(old_rx.is_closed(), "the oldest one went");
+        assert!(inbox.unsubscribe("c"), "none left: Redis must be told");
+        assert!(!inbox.unsubscribe("c"), "told once");
     }
 }

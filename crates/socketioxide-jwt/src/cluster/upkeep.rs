@@ -152,7 +152,9 @@ impl RedisDriver {
     /// Replaces the connection with a new one (it connects, and is subscribed, once Redis
     /// answers the probe); with Sentinel, to the master they name now.
     pub(super) async fn rebuild(&self) {
-        let generation = self.link.inbox.next_generation();
+        // The generation moves only when the new connection is installed: until then the
+        // current one (which may still work, and is what the probe tries) keeps delivering.
+        let generation = self.link.inbox.issue_generation();
         let on_push = self.link.inbox.pushes_to(generation);
         let connecting = self.link.source.connect(&self.link.options, on_push, false);
         let fresh = match tokio::time::timeout(self.link.options.operation_timeout, connecting)
@@ -164,8 +166,11 @@ impl RedisDriver {
             }
             Err(_) => return tracing::warn!("could not make a new Redis connection: timed out"),
         };
-        *self.link.conn.write().unwrap_or_else(|e| e.into_inner()) = fresh;
-        tracing::debug!(generation, "Redis connection replaced");
+        let mut conn = self.link.conn.write().unwrap_or_else(|e| e.into_inner());
+        if self.link.inbox.activate(generation) {
+            *conn = fresh;
+            tracing::debug!(generation, "Redis connection replaced");
+        }
     }
 }
 

@@ -71,8 +71,13 @@ where
     A: Adapter,
     C: serde::de::DeserializeOwned + Send + Sync + 'static,
 {
-    let (verified, mut holdings) = verify_refresh(auth, s, session, token).await?;
+    let (mut verified, mut holdings) = verify_refresh(auth, s, session, token).await?;
     holdings.place = take_place(auth, verified.registered.sub.as_deref()).await?;
+    if holdings.place.is_some() {
+        // Counting may have waited on Redis: the session measures `exp` from now, not from
+        // before (which would give the socket that wait beyond `exp`).
+        verified.checked_at = crate::time::wall_clock();
+    }
     Ok((verified, holdings))
 }
 

@@ -105,7 +105,7 @@ const MAX_REJECTIONS: u32 = 3;
 
 /// Error replies that say "later", not "never": a loading, busy or failing-over server, or a
 /// master that cannot replicate now (`min-replicas-to-write`).
-const TRANSIENT_REPLIES: [&str; 8] = [
+const TRANSIENT_REPLIES: [&str; 10] = [
     "LOADING",
     "BUSY",
     "TRYAGAIN",
@@ -114,6 +114,9 @@ const TRANSIENT_REPLIES: [&str; 8] = [
     "READONLY",
     "OOM",
     "NOREPLICAS",
+    // A Cluster resharding (redis-rs follows a few redirections, then returns the last).
+    "MOVED",
+    "ASK",
 ];
 
 /// Why a send failed: Redis could not be reached (or was busy), or it refused this revocation.
