@@ -121,7 +121,6 @@ impl RedisDriver {
 
     async fn start(source: Source, options: RedisDriverOptions) -> Result<Self, RedisDriverError> {
         let inbox = Arc::new(Inbox::new());
-        inbox.set_loss_reported(!matches!(source, Source::Cluster(_)));
         let conn = tokio::time::timeout(
             options.operation_timeout,
             source.connect(&options, inbox.pushes_to(0), true),

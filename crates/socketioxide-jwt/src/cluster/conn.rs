@@ -98,17 +98,8 @@ impl Conn {
         match self {
             Conn::Single(conn) => conn.subscribe(channels).await,
             Conn::Cluster(conn) => {
-                // Concurrently: one round trip in all, however many channels (dropping this
-                // future, at a timeout, aborts the rest).
-                let mut subscribing = tokio::task::JoinSet::new();
                 for channel in channels {
-                    let (mut conn, channel) = (conn.clone(), channel.clone());
-                    subscribing.spawn(async move { conn.ssubscribe(channel).await });
-                }
-                while let Some(done) = subscribing.join_next().await {
-                    done.map_err(|e| {
-                        RedisError::from((::redis::ErrorKind::Io, "SSUBSCRIBE task", e.to_string()))
-                    })??;
+                    conn.ssubscribe(channel).await?;
                 }
                 Ok(())
             }

@@ -22,8 +22,6 @@ pub(super) struct Inbox {
     /// overlap when a dynamic namespace is re-created while the removed one still closes.
     subscribers: RwLock<HashMap<String, Vec<mpsc::Sender<ChanItem>>>>,
     up: AtomicBool,
-    /// Whether a `Disconnection` push means the link is lost.
-    loss_reported: AtomicBool,
     /// Called when a connection reports its loss (the driver starts its probe).
     on_lost: OnceLock<Box<dyn Fn() + Send + Sync>>,
     /// Counts the outages: whoever keeps state in Redis (the revocation list) reloads it after one.
@@ -38,7 +36,6 @@ impl Inbox {
             issued: AtomicU64::new(0),
             subscribers: RwLock::default(),
             up: AtomicBool::new(true),
-            loss_reported: AtomicBool::new(true),
             on_lost: OnceLock::new(),
             outages: watch::Sender::new(0),
         }
@@ -81,12 +78,6 @@ impl Inbox {
     /// (two rebuilds that overlap: the later connection wins). `true` if it is now active.
     pub(super) fn activate(&self, generation: u64) -> bool {
         self.generation.fetch_max(generation, Ordering::AcqRel) < generation
-    }
-
-    /// Whether a connection's loss is reported by its pushes (not on a Cluster, where each node
-    /// reports its own: the heartbeat PINGs every master instead).
-    pub(super) fn set_loss_reported(&self, reported: bool) {
-        self.loss_reported.store(reported, Ordering::Release);
     }
 
     /// Adds a subscriber of `chan`.
@@ -155,7 +146,9 @@ impl Inbox {
                     }
                 }
             }
-            PushKind::Disconnection if self.loss_reported.load(Ordering::Acquire) => {
+            // On a Cluster, any node's (a replica's too): the probe then resubscribes, which
+            // redis-rs does not do for a shard channel whose slot moved to a promoted replica.
+            PushKind::Disconnection => {
                 if let Some(lost) = self.on_lost.get() {
                     lost();
                 }

@@ -141,11 +141,15 @@ impl RedisDriver {
             return true;
         }
         let mut conn = self.conn();
-        let subscribed = tokio::time::timeout(
-            self.link.options.operation_timeout,
-            conn.subscribe(&channels),
-        )
-        .await;
+        // On a Cluster one SSUBSCRIBE per channel, one after the other (concurrent ones on one
+        // node connection lost their confirmations): the operation timeout for each.
+        let per_command = if self.is_cluster() { channels.len() } else { 1 };
+        let budget = self
+            .link
+            .options
+            .operation_timeout
+            .saturating_mul(u32::try_from(per_command).unwrap_or(u32::MAX));
+        let subscribed = tokio::time::timeout(budget, conn.subscribe(&channels)).await;
         matches!(subscribed, Ok(Ok(())))
     }
 
