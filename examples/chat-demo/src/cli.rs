@@ -37,11 +37,11 @@ pub struct Args {
     #[arg(long, value_name = "URL_OR_FILE", conflicts_with = "public_key")]
     pub jwks: Option<String>,
 
-    /// Verify with an OpenID Connect provider's keys (found at
-    /// `<URL>/.well-known/openid-configuration`); its issuer is then required in tokens.
-    /// Verification only: `/login` then answers 501.
+    /// Also accept the tokens of an OpenID Connect provider (its keys found at
+    /// `<URL>/.well-known/openid-configuration`), verified with its keys only; repeat for
+    /// several. The demo's own `/login` keeps working beside them (its tokens carry --issuer).
     #[arg(long, value_name = "URL", conflicts_with_all = ["public_key", "jwks"])]
-    pub oidc_issuer: Option<String>,
+    pub oidc_issuer: Vec<String>,
 
     /// Milliseconds a socket has to authenticate (message mode).
     #[arg(long, default_value_t = 5000)]

@@ -11,16 +11,22 @@ use crate::secret;
 use crate::tokens::TokenIssuer;
 use crate::BoxError;
 
-/// The verification key and, unless only a public key was given, the token issuer.
-pub async fn keys(args: &Args) -> Result<(Verifier, Option<TokenIssuer>), BoxError> {
-    let ttl = Duration::from_secs(args.token_ttl_secs);
-    if let Some(issuer) = &args.oidc_issuer {
+/// The OpenID providers of `--oidc-issuer`, each found by discovery.
+pub async fn providers(args: &Args) -> Result<Vec<OidcProvider>, BoxError> {
+    let mut providers = Vec::with_capacity(args.oidc_issuer.len());
+    for issuer in &args.oidc_issuer {
         let provider = OidcProvider::discover(issuer, JwksOptions::default())
             .await
             .map_err(|e| format!("OIDC discovery at {issuer} failed: {e}"))?;
-        tracing::info!(issuer = %provider.issuer, keys = ?provider.jwks.key_ids(), "verifying with the OIDC provider's keys; /login is disabled");
-        return Ok((Verifier::Oidc(provider), None));
+        tracing::info!(issuer = %provider.issuer, keys = ?provider.jwks.key_ids(), "also accepting this OpenID provider's tokens");
+        providers.push(provider);
     }
+    Ok(providers)
+}
+
+/// The verification key and, unless only a public key was given, the token issuer.
+pub async fn keys(args: &Args) -> Result<(Verifier, Option<TokenIssuer>), BoxError> {
+    let ttl = Duration::from_secs(args.token_ttl_secs);
     if let Some(source) = &args.jwks {
         let jwks = if source.starts_with("http://") || source.starts_with("https://") {
             Jwks::from_url(source, JwksOptions::default()).await
@@ -78,5 +84,4 @@ pub async fn keys(args: &Args) -> Result<(Verifier, Option<TokenIssuer>), BoxErr
 pub enum Verifier {
     Key(VerificationKey),
     Jwks(Jwks),
-    Oidc(OidcProvider),
 }

@@ -25,7 +25,7 @@ use std::time::Duration;
 use clap::Parser;
 use socketioxide::{ParserConfig, SocketIo};
 use socketioxide_jwt::layer::OriginLayer;
-use socketioxide_jwt::{AuthMode, JwtAuth};
+use socketioxide_jwt::{AuthMode, JwtAuth, TrustedIssuer};
 
 use crate::assets::ClientScripts;
 use crate::cli::{Args, Mode};
@@ -64,7 +64,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
     })?;
     let users = UserStore::open(&args.data_dir)?;
 
-    if (args.jwks.is_some() || args.oidc_issuer.is_some())
+    if (args.jwks.is_some() || !args.oidc_issuer.is_empty())
         && args.audience.is_none()
         && !args.any_audience
     {
@@ -76,6 +76,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
         );
     }
     let (verifier, issuer) = keys::keys(&args).await?;
+    let providers = keys::providers(&args).await?;
     let accounts = AccountPolicy::new(
         users.clone(),
         issuer.as_ref().map(TokenIssuer::name),
@@ -84,8 +85,19 @@ async fn run(args: Args) -> Result<(), BoxError> {
     let mut builder = match verifier {
         keys::Verifier::Key(key) => JwtAuth::builder().key(key),
         keys::Verifier::Jwks(jwks) => JwtAuth::builder().key_resolver(jwks),
-        keys::Verifier::Oidc(provider) => JwtAuth::builder().oidc(provider),
     };
+    // Each provider's tokens are verified with its own keys, chosen by their `iss`; the
+    // demo's own tokens, beside them, by theirs.
+    for provider in providers {
+        let mut trusted = TrustedIssuer::oidc(provider);
+        if let Some(aud) = &args.audience {
+            trusted = trusted.audience(aud.clone());
+        }
+        if args.any_audience {
+            trusted = trusted.insecure_any_audience();
+        }
+        builder = builder.trusted_issuer(trusted);
+    }
     builder = builder
         .mode(match args.mode {
             Mode::Message => AuthMode::Message,
@@ -120,8 +132,11 @@ async fn run(args: Args) -> Result<(), BoxError> {
             async move { accounts.check(&claims).await }
         });
     }
-    if let Some(iss) = &args.issuer {
-        builder = builder.issuer(iss.clone());
+    match (&args.issuer, args.oidc_issuer.is_empty()) {
+        (Some(iss), _) => builder = builder.issuer(iss.clone()),
+        // Beside providers, the own tokens are told apart by the `iss` they carry.
+        (None, false) => builder = builder.issuer(cli::DEFAULT_OWN_ISSUER),
+        (None, true) => {}
     }
     if let Some(aud) = &args.audience {
         builder = builder.audience(aud.clone());
