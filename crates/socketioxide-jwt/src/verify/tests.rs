@@ -1,4 +1,5 @@
 use super::*;
+use jsonwebtoken::Algorithm;
 
 #[test]
 fn jws_shape() {
