@@ -44,7 +44,7 @@ where
     /// [`audience`](Self::audience).
     ///
     /// See [`TrustedIssuer`](crate::TrustedIssuer) for an example.
-    pub fn trusted_issuer(mut self, issuer: crate::TrustedIssuer) -> Self {
+    pub fn trusted_issuer(mut self, issuer: crate::issuer::TrustedIssuer) -> Self {
         self.settings.trusted_issuers.push(issuer);
         self
     }

@@ -305,7 +305,7 @@ mod hostile_times {
     //! Any `exp` a token can carry, at any wall-clock time: no panic, no overflow, and the
     //! expiry is enforced when it is due (the deadline queue included, beyond its range).
     use super::*;
-    use crate::deadlines::{Armed, MAX_QUEUE_WAIT};
+    use crate::deadlines::{Armed, Deadlines, Expire, MAX_QUEUE_WAIT};
     use crate::time::FAR_FUTURE;
     use proptest::prelude::*;
     use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

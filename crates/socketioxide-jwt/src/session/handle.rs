@@ -1,0 +1,82 @@
+//! The session a socket carries in its extensions: the state machine behind a lock, with its
+//! place in the configuration's deadline queue kept at the state's deadline.
+
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use socketioxide::adapter::Adapter;
+use socketioxide::socket::Socket;
+use tokio::time::Instant;
+
+use super::SessionState;
+use crate::deadlines::{Deadlines, Expire, TimerSlot};
+use crate::metrics::Namespace;
+
+/// A socket's session: the state machine plus its place in the configuration's deadline queue.
+/// Stored (as an `Arc`) in the socket's extensions; dropping it (with the socket) disarms the
+/// timer and drops what the phase held.
+#[derive(Debug)]
+pub(crate) struct Session<C> {
+    state: Mutex<SessionState<C>>,
+    timer: TimerSlot,
+    /// The client's IP, when the application told us how to find it.
+    pub(crate) client_ip: Option<std::net::IpAddr>,
+    /// The socket's namespace, for the metrics' labels.
+    pub(crate) ns: Namespace,
+}
+
+/// The session of a socket, if it was admitted by a gate with claims type `C`.
+pub(crate) fn session_of<C, A>(s: &Socket<A>) -> Option<Arc<Session<C>>>
+where
+    C: Send + Sync + 'static,
+    A: Adapter,
+{
+    s.extensions.get::<Arc<Session<C>>>()
+}
+
+impl<C> Session<C> {
+    /// A session armed in `deadlines` for its state's deadline; `on_expiry` (given the session)
+    /// runs when a deadline passes.
+    pub(crate) fn new(
+        state: SessionState<C>,
+        client_ip: Option<std::net::IpAddr>,
+        deadlines: Arc<Deadlines>,
+        on_expiry: impl FnOnce(Weak<Self>) -> Arc<dyn Expire>,
+    ) -> Arc<Self> {
+        let deadline = state.deadline();
+        let ns = state.ns.clone();
+        let session = Arc::new_cyclic(|me| Self {
+            ns,
+            state: Mutex::new(state),
+            timer: TimerSlot::new(deadlines, on_expiry(me.clone())),
+            client_ip,
+        });
+        session.timer.set(deadline);
+        session
+    }
+
+    /// Records an `authenticate` event; `false` if the socket sent too many this minute.
+    pub(crate) fn record_attempt(&self, now: Instant, max_per_minute: u32) -> bool {
+        self.lock().record_attempt(now, max_per_minute)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SessionState<C>> {
+        // A panic while holding this lock cannot leave the state half-written (every transition
+        // is a single assignment), so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` on the state, then moves the timer to the (possibly moved) deadline.
+    pub(crate) fn update<R>(&self, f: impl FnOnce(&mut SessionState<C>) -> R) -> R {
+        let mut state = self.lock();
+        let r = f(&mut state);
+        let deadline = state.deadline();
+        drop(state);
+        self.timer.set(deadline);
+        r
+    }
+
+    /// Reads the state.
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&SessionState<C>) -> R) -> R {
+        f(&self.lock())
+    }
+}
