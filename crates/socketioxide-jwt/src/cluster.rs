@@ -60,6 +60,10 @@ struct Link {
     conn: RwLock<Conn>,
     inbox: Arc<Inbox>,
     probing: AtomicBool,
+    /// Held while a channel's subscribers change and Redis is told: an unsubscribe that
+    /// empties a channel and a new listener of it send SUNSUBSCRIBE and SUBSCRIBE in the order
+    /// of their list changes, never the reverse (which would leave the listener deaf).
+    subscribing: tokio::sync::Mutex<()>,
 }
 
 /// A socketioxide-redis driver that survives Redis restarts and outages of any length. See the
@@ -134,6 +138,7 @@ impl RedisDriver {
                 conn: RwLock::new(conn),
                 inbox,
                 probing: AtomicBool::new(false),
+                subscribing: tokio::sync::Mutex::new(()),
             }),
         };
         let link = Arc::downgrade(&driver.link);
@@ -246,6 +251,7 @@ impl RedisDriver {
         size: usize,
     ) -> Result<mpsc::Receiver<ChanItem>, RedisDriverError> {
         let (tx, rx) = mpsc::channel(size);
+        let _order = self.link.subscribing.lock().await;
         self.link.inbox.subscribe(chan.clone(), tx);
         let mut conn = self.conn();
         self.run(async move { conn.subscribe(&[chan]).await })
@@ -282,6 +288,7 @@ impl Driver for RedisDriver {
     /// (an adapter closing while its namespace's successor already subscribed). Redis is told
     /// only when no subscriber is left.
     async fn unsubscribe(&self, chan: String) -> Result<(), Self::Error> {
+        let _order = self.link.subscribing.lock().await;
         if !self.link.inbox.unsubscribe(&chan) {
             return Ok(());
         }
