@@ -1,4 +1,5 @@
 // Starts the real chat-demo binary on a free port for the JS tests (browser and client helper).
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHmac, randomUUID } from "node:crypto";
 import { createServer } from "node:net";
@@ -464,4 +465,34 @@ export async function authenticatedSocket(url, token, track, ms = 10_000) {
   });
   s.emit("authenticate", { token });
   return outcome;
+}
+
+/** The refusal code `authenticatedSocket` gets for `token`; fails the test (`why`) if accepted. */
+export function refusalCode(url, token, track, why = "this token must be refused", ms = 10_000) {
+  return authenticatedSocket(url, token, track, ms).then(
+    () => assert.fail(why),
+    (e) => e.code,
+  );
+}
+
+/** The texts of the `chat message` events `socket` received (an `openSocket` socket). */
+export const chatTexts = (socket) => socket.received.filter((m) => m.event === "chat message").map((m) => m.args[0].text);
+
+/** Whether `socket` was refused with `revoked` while connected. */
+export const revokedOn = (socket) => socket.received.some((m) => m.event === "unauthorized" && m.args[0].code === "revoked");
+
+/**
+ * Emits numbered `chat message`s (`<prefix>-<n>`) from `sender` until `receiver` hears one of
+ * them: how a test waits for broadcasts across instances to flow again after a fault.
+ */
+export async function untilHeard(sender, receiver, prefix, what, ms) {
+  let n = 0;
+  await until(
+    () => {
+      sender.emit("chat message", { text: `${prefix}-${n++}` });
+      return chatTexts(receiver).some((t) => t.startsWith(`${prefix}-`));
+    },
+    what,
+    ms,
+  );
 }

@@ -6,7 +6,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, connect } from "node:net";
 
-import { adminRevoke, authenticatedSocket, login, startDemo, startRedis, testToken, until } from "./demo-server.mjs";
+import { adminRevoke, authenticatedSocket, chatTexts as texts, login, startDemo, startRedis, testToken, until, untilHeard } from "./demo-server.mjs";
 
 const WAIT = 10_000;
 const BLACKHOLE_MS = Number(process.env.BLACKHOLE_SECS ?? 10) * 1000;
@@ -72,7 +72,6 @@ after(async () => {
 });
 
 const authenticated = (url, token) => authenticatedSocket(url, token, sockets, WAIT);
-const texts = (s) => s.received.filter((m) => m.event === "chat message").map((m) => m.args[0].text);
 
 test("a half-open Redis link is found within the heartbeat bound and recovered from, without double delivery", async () => {
   const alice = await authenticated(viaProxy.url, testToken("alice"));
@@ -92,15 +91,7 @@ test("a half-open Redis link is found within the heartbeat bound and recovered f
   await new Promise((r) => setTimeout(r, Math.max(0, BLACKHOLE_MS - (performance.now() - holed))));
   proxy.blackhole(false);
   const healed = performance.now();
-  let n = 0;
-  await until(
-    () => {
-      bob.emit("chat message", { text: `probe-${n++}` });
-      return texts(alice).some((t) => t.startsWith("probe-"));
-    },
-    "broadcasts across instances again",
-    20_000,
-  );
+  await untilHeard(bob, alice, "probe", "broadcasts across instances again", 20_000);
   const recoveredMs = performance.now() - healed;
 
   // A revocation made on the other instance reaches the recovered one.

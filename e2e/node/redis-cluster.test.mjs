@@ -6,7 +6,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 
-import { adminRevoke, authenticatedSocket, login, redisCli, startCluster, startDemo, testToken, until } from "./demo-server.mjs";
+import { adminRevoke, authenticatedSocket, chatTexts as texts, login, redisCli, refusalCode, revokedOn, startCluster, startDemo, testToken, until, untilHeard } from "./demo-server.mjs";
 
 const WAIT = 10_000;
 const CAP = 2;
@@ -26,8 +26,6 @@ after(async () => {
 });
 
 const authenticated = (url, token) => authenticatedSocket(url, token, sockets, WAIT);
-const texts = (s) => s.received.filter((m) => m.event === "chat message").map((m) => m.args[0].text);
-const revokedOn = (s) => s.received.some((m) => m.event === "unauthorized" && m.args[0].code === "revoked");
 /** Every node's answer to `PUBSUB <kind>`, one channel name per line. */
 const channels = async (kind) =>
   (await Promise.all(redis.ports.map((p) => redisCli(p, "PUBSUB", kind)))).flatMap((out) => out.split("\n").filter(Boolean));
@@ -65,21 +63,14 @@ test("on a three-master Cluster: broadcasts, revocations and the cap across thre
   // A new instance loads the stored revocations (the snapshot scans the right shard).
   const D = await startDemo([...redis.demoArgs(), "--max-sockets-per-user", String(CAP)]);
   nodes.push(D);
-  const refused = await authenticated(D.url, testToken("alice", { jti })).then(
-    () => assert.fail("a token revoked before this instance started must be refused"),
-    (e) => e,
-  );
-  assert.equal(refused.code, "revoked");
+  const refused = await refusalCode(D.url, testToken("alice", { jti }), sockets, "a token revoked before this instance started must be refused");
+  assert.equal(refused, "revoked");
 
   // The cap counts across instances.
   const frank = testToken("frank");
   await authenticated(A.url, frank);
   await authenticated(B.url, frank);
-  const third = await authenticated(C.url, frank).then(
-    () => assert.fail("a third socket must be refused"),
-    (e) => e,
-  );
-  assert.equal(third.code, "forbidden");
+  assert.equal(await refusalCode(C.url, frank, sockets, "a third socket must be refused"), "forbidden");
   assert.equal(await redis.cli("ZCARD", "{socketioxide-jwt:user-sockets:}frank"), "2", "frank's places, under their hash tag");
 });
 
@@ -106,15 +97,7 @@ test("a Cluster master SIGKILLed: its replica takes over, broadcasts and revocat
 
     const killed = performance.now();
     await cluster.kill(victimPort);
-    let n = 0;
-    await until(
-      () => {
-        alice.emit("chat message", { text: `probe-${n++}` });
-        return texts(bob).some((t) => t.startsWith("probe-"));
-      },
-      "broadcasts across instances after the failover",
-      30_000,
-    );
+    await untilHeard(alice, bob, "probe", "broadcasts across instances after the failover", 30_000);
     const recoveredMs = performance.now() - killed;
     assert.ok(await cluster.okWithout(victimPort), "the cluster is whole again without the killed master");
 

@@ -6,7 +6,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 
-import { adminRevoke, authenticatedSocket, login, redisCli, startDemo, startSentinels, testToken, until } from "./demo-server.mjs";
+import { adminRevoke, authenticatedSocket, chatTexts as texts, login, redisCli, refusalCode, revokedOn, startDemo, startSentinels, testToken, until, untilHeard } from "./demo-server.mjs";
 
 const WAIT = 10_000;
 const CAP = 2;
@@ -26,8 +26,6 @@ after(async () => {
 });
 
 const authenticated = (url, token) => authenticatedSocket(url, token, sockets, WAIT);
-const texts = (s) => s.received.filter((m) => m.event === "chat message").map((m) => m.args[0].text);
-const revokedOn = (s) => s.received.some((m) => m.event === "unauthorized" && m.args[0].code === "revoked");
 
 test("through Sentinel: broadcasts, revocations and the cap, then the same after the master is killed", async () => {
   const [A, B] = nodes;
@@ -47,15 +45,7 @@ test("through Sentinel: broadcasts, revocations and the cap, then the same after
 
   const killed = performance.now();
   await redis.killMaster();
-  let n = 0;
-  await until(
-    () => {
-      alice.emit("chat message", { text: `probe-${n++}` });
-      return texts(bob).some((t) => t.startsWith("probe-"));
-    },
-    "broadcasts across instances on the new master",
-    30_000,
-  );
+  await untilHeard(alice, bob, "probe", "broadcasts across instances on the new master", 30_000);
   const recoveredMs = performance.now() - killed;
   assert.equal(await redis.currentMasterPort(), redis.replicaPort, "the replica was promoted");
 
@@ -67,21 +57,14 @@ test("through Sentinel: broadcasts, revocations and the cap, then the same after
   // The revocation made before the failover is on the new master: a new instance refuses it.
   const C = await startDemo([...redis.demoArgs(), "--max-sockets-per-user", String(CAP)]);
   nodes.push(C);
-  const refused = await authenticated(C.url, testToken("alice", { jti: early })).then(
-    () => assert.fail("a token revoked before the failover must be refused"),
-    (e) => e,
-  );
-  assert.equal(refused.code, "revoked");
+  const refused = await refusalCode(C.url, testToken("alice", { jti: early }), sockets, "a token revoked before the failover must be refused");
+  assert.equal(refused, "revoked");
 
   // The cap counts across instances again.
   const frank = testToken("frank");
   await authenticated(A.url, frank);
   await authenticated(B.url, frank);
-  const third = await authenticated(C.url, frank).then(
-    () => assert.fail("a third socket must be refused"),
-    (e) => e,
-  );
-  assert.equal(third.code, "forbidden");
+  assert.equal(await refusalCode(C.url, frank, sockets, "a third socket must be refused"), "forbidden");
 
   console.log(`Sentinel failover: cross-instance broadcasts again ${Math.round(recoveredMs)} ms after the master was killed`);
 });
@@ -103,15 +86,7 @@ test("Sentinels and data nodes over TLS only, client certificates required: foun
 
     // Followed through a failover, over TLS too.
     await secure.killMaster();
-    let n = 0;
-    await until(
-      () => {
-        alice.emit("chat message", { text: `tls-probe-${n++}` });
-        return texts(bob).some((t) => t.startsWith("tls-probe-"));
-      },
-      "broadcasts across instances on the promoted replica",
-      30_000,
-    );
+    await untilHeard(alice, bob, "tls-probe", "broadcasts across instances on the promoted replica", 30_000);
     assert.equal(await secure.currentMasterPort(), secure.replicaPort, "the replica was promoted");
   } finally {
     await Promise.all(demos.map((d) => d.stop()));
