@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use crate::claims::StandardClaims;
 use crate::deadlines::Deadlines;
 use crate::error::AuthError;
+use crate::identity::UserId;
 use crate::limits::{FailureTracker, PendingGauge};
 use crate::metrics::Via;
 use crate::protocol::EventNames;
@@ -217,8 +218,34 @@ impl<C> JwtAuth<C> {
     ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!").user_rooms().build().unwrap();
     /// assert_eq!(auth.user_room("alice").as_deref(), Some("user:alice"));
     /// ```
+    ///
+    /// With several trusted issuers, a user's room names the issuer too: use
+    /// [`user_room_of`](Self::user_room_of).
     pub fn user_room(&self, sub: &str) -> Option<String> {
         self.user_room_prefix().map(|p| format!("{p}{sub}"))
+    }
+
+    /// The per-user room of `sub` at issuer `iss`: `user:<iss>#<sub>` with several trusted
+    /// issuers (`sub` "42" of one provider is not "42" of another), `user:<sub>` with one, if
+    /// per-user rooms are enabled.
+    ///
+    /// # Example
+    /// ```
+    /// let auth = socketioxide_jwt::JwtAuth::builder()
+    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!").issuer("chat").user_rooms().build().unwrap();
+    /// assert_eq!(auth.user_room_of("chat", "alice").as_deref(), Some("user:alice"));
+    /// ```
+    pub fn user_room_of(&self, iss: &str, sub: &str) -> Option<String> {
+        self.room_of(&UserId::new(
+            Some(iss),
+            sub,
+            self.inner.verifier.is_multi_issuer(),
+        ))
+    }
+
+    /// The per-user room of a verified user.
+    pub(crate) fn room_of(&self, user: &UserId) -> Option<String> {
+        self.user_room(user.key())
     }
 
     /// The prefix of the per-user rooms (`user:` with [`JwtAuthBuilder::user_rooms`](crate::JwtAuthBuilder::user_rooms)), if they are

@@ -87,6 +87,11 @@ pub(crate) mod numeric_date {
     use serde::de::{self, Deserializer, Visitor};
     use std::fmt;
 
+    /// A NumericDate read from a JSON value already parsed (`None` when it is not one).
+    pub(crate) fn from_value(value: &serde_json::Value) -> Option<u64> {
+        optional(value).ok().flatten()
+    }
+
     /// `Option<u64>` from a NumericDate or `null`.
     pub(crate) fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
         d.deserialize_option(OptionalVisitor)
@@ -134,10 +139,21 @@ impl From<&StandardClaims> for RegisteredClaims {
     fn from(claims: &StandardClaims) -> Self {
         Self {
             sub: claims.sub.clone(),
+            iss: claims.iss.clone(),
             exp: claims.exp,
             iat: claims.iat,
             nbf: claims.nbf,
             jti: claims.jti.clone(),
+            sid: claims
+                .extra
+                .get("sid")
+                .and_then(Value::as_str)
+                .map(String::from),
+            auth_time: claims
+                .extra
+                .get("auth_time")
+                .and_then(numeric_date::from_value),
+            has_events: claims.extra.contains_key("events"),
         }
     }
 }
@@ -151,10 +167,14 @@ impl From<&StandardClaims> for RegisteredClaims {
 /// assert_eq!(reg.sub.as_deref(), Some("bob"));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RegisteredClaims {
     /// Subject.
     #[serde(default)]
     pub sub: Option<String>,
+    /// Issuer.
+    #[serde(default)]
+    pub iss: Option<String>,
     /// Expiry, seconds since the Unix epoch.
     #[serde(default, deserialize_with = "numeric_date::optional")]
     pub exp: Option<u64>,
@@ -167,4 +187,41 @@ pub struct RegisteredClaims {
     /// Token id.
     #[serde(default)]
     pub jti: Option<String>,
+    /// The login session at the identity provider (OpenID Connect's `sid`): the tokens of one
+    /// login, refreshed or not, share it.
+    #[serde(default)]
+    pub sid: Option<String>,
+    /// When the user authenticated at the provider (OpenID Connect's `auth_time`).
+    #[serde(default, deserialize_with = "numeric_date::optional")]
+    pub auth_time: Option<u64>,
+    /// Whether the token has an `events` claim: a Security Event Token (RFC 8417), such as an
+    /// OpenID Connect logout token, which is never a credential.
+    #[serde(
+        default,
+        rename = "events",
+        deserialize_with = "present",
+        skip_serializing
+    )]
+    pub has_events: bool,
+}
+
+impl RegisteredClaims {
+    /// Registered claims with this `sub` (the others empty).
+    ///
+    /// # Example
+    /// ```
+    /// let claims = socketioxide_jwt::claims::RegisteredClaims::for_sub("alice");
+    /// assert_eq!(claims.sub.as_deref(), Some("alice"));
+    /// ```
+    pub fn for_sub(sub: impl Into<String>) -> Self {
+        Self {
+            sub: Some(sub.into()),
+            ..Self::default()
+        }
+    }
+}
+
+/// `true` for a claim that is there, whatever its value.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(d).map(|_| true)
 }

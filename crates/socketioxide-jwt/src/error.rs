@@ -211,4 +211,9 @@ pub enum ConfigError {
     /// `issuer(..)`: with several issuers, a token's `iss` chooses the keys that verify it.
     #[error("beside trusted issuers, the keys of `key(..)`/`key_resolver(..)` need `issuer(..)`: a token's iss chooses its keys")]
     KeysWithoutIssuer,
+
+    /// With several issuers, users are keyed `iss#sub` (the per-user cap, the per-user room):
+    /// an issuer containing `#` would let two (`iss`, `sub`) pairs share a key.
+    #[error("issuer {0:?} contains '#', which separates issuer and subject in user keys when several issuers are trusted")]
+    IssuerWithSeparator(String),
 }

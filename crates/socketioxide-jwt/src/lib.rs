@@ -32,6 +32,7 @@ pub mod claims;
 pub mod cluster;
 pub mod extract;
 mod future;
+pub mod identity;
 #[cfg(feature = "jwks")]
 pub mod jwks;
 pub mod keys;

@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::error::AuthError;
+use crate::identity::UserId;
 use crate::limits::{AttemptWindow, PendingPermit};
 use crate::metrics::{Namespace, SocketState};
 use crate::protocol::{ErrorCode, TokenExpiringPayload};
@@ -52,8 +53,8 @@ enum Phase<C> {
     /// Verified; refused at `expires_at` (from `exp` + leeway) unless refreshed.
     Authenticated {
         claims: Arc<C>,
-        /// The token's subject: a refresh must carry the same one.
-        sub: Option<Box<str>>,
+        /// The token's user (`iss`, `sub`): a refresh must carry the same one.
+        user: Option<UserId>,
         /// The token's `exp`, seconds since the Unix epoch.
         exp: Option<u64>,
         expires_at: Option<Instant>,
@@ -95,7 +96,7 @@ pub(crate) enum GoLive {
 /// What the gate needs from an authenticated session: who, until when, and the claims.
 #[derive(Debug)]
 pub(crate) struct Live<C> {
-    pub(crate) sub: Option<Box<str>>,
+    pub(crate) user: Option<UserId>,
     pub(crate) exp: Option<u64>,
     /// How long until `exp` by the wall clock read when the session went live or was refreshed
     /// (what `authenticated` tells the client).
@@ -171,14 +172,14 @@ impl<C> SessionState<C> {
             Phase::Authenticated {
                 live: live @ false,
                 claims,
-                sub,
+                user,
                 exp,
                 ..
             } => {
                 *live = true;
                 let now_unix = now_unix();
                 Some(Live {
-                    sub: sub.clone(),
+                    user: user.clone(),
                     exp: *exp,
                     expires_in: exp.map(|exp| until_unix(exp, Duration::ZERO, now_unix)),
                     claims: claims.clone(),
@@ -246,8 +247,8 @@ impl<C> SessionState<C> {
         };
         let (verified, holdings) = verified;
         let now_unix = verified.checked_at;
-        if let Phase::Authenticated { sub, .. } = &self.phase {
-            if sub.as_deref() != verified.registered.sub.as_deref() {
+        if let Phase::Authenticated { user, .. } = &self.phase {
+            if *user != verified.user {
                 self.phase = Phase::Closed;
                 return Outcome::Refused(
                     AuthError::new(ErrorCode::InvalidToken)
@@ -289,7 +290,8 @@ impl<C> SessionState<C> {
                         (Some(new), _) => Some(new),
                         (None, old) => {
                             if let Some(old) = &old {
-                                old.update(&verified.registered);
+                                let sub = verified.user.as_ref().map(UserId::sub);
+                                old.update(&verified.registered, sub);
                             }
                             old
                         }
@@ -304,19 +306,16 @@ impl<C> SessionState<C> {
                     false,
                 ),
             };
-        let Verified {
-            claims, registered, ..
-        } = verified;
-        let sub = registered.sub.map(String::into_boxed_str);
+        let Verified { claims, user, .. } = verified;
         let live = Live {
-            sub: sub.clone(),
+            user: user.clone(),
             exp,
             expires_in,
             claims: claims.clone(),
         };
         self.phase = Phase::Authenticated {
             claims,
-            sub,
+            user,
             exp,
             expires_at,
             warn_at,

@@ -18,6 +18,7 @@ use serde_json::value::RawValue;
 use crate::claims::{RegisteredClaims, StandardClaims};
 use crate::error::AuthError;
 use crate::future::BoxFuture;
+use crate::identity::UserId;
 use crate::issuer::claimed_issuer;
 use crate::keys::{KeyResolver, StaticKeys, VerificationKey};
 use crate::metrics::VerifyTimer;
@@ -34,6 +35,9 @@ pub(crate) type CheckFn<C> =
 pub(crate) struct Verified<C> {
     pub(crate) claims: Arc<C>,
     pub(crate) registered: RegisteredClaims,
+    /// Who the token is about (`sub`, and `iss` when it has one), keyed by the pair when
+    /// several issuers are trusted.
+    pub(crate) user: Option<UserId>,
     /// The wall clock (since the Unix epoch) the token's times were checked against, read again
     /// after the application's check: what the session measures `exp` from.
     pub(crate) checked_at: Duration,
@@ -164,6 +168,11 @@ impl<C> Verifier<C> {
         }
     }
 
+    /// Whether several issuers are trusted (users are then keyed by `iss` and `sub`).
+    pub(crate) fn is_multi_issuer(&self) -> bool {
+        matches!(self.issuers, Issuers::Several(_))
+    }
+
     pub(crate) fn max_token_len(&self) -> usize {
         self.max_token_len
     }
@@ -236,7 +245,13 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
             .map_err(jwt_error)?
             .claims;
         let claims_json = claims_raw.get();
-        let (registered, read_once) = read_registered::<C>(claims_json)?;
+        let (mut registered, read_once) = read_registered::<C>(claims_json)?;
+        if registered.has_events {
+            // An OpenID Connect logout token, or another Security Event Token (RFC 8417 §2.2):
+            // signed by the same keys, often for the same audience, and never a credential.
+            return Err(AuthError::new(ErrorCode::InvalidToken)
+                .with_source("a security event token (with an events claim) is not a credential"));
+        }
         let mut checked_at = wall_clock();
         self.times.check(&registered, checked_at)?;
         let mut ticket = None;
@@ -254,9 +269,12 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
             check(claims.clone()).await?;
             checked_at = wall_clock();
         }
+        let qualified = self.is_multi_issuer();
+        let user = UserId::from_claims(registered.iss.as_deref(), registered.sub.take(), qualified);
         let verified = Verified {
             claims,
             registered,
+            user,
             checked_at,
         };
         Ok((verified, ticket))

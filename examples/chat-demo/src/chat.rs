@@ -1,8 +1,6 @@
 //! The real-time side: `whoami`, `chat message` (to everyone, or to a room the token grants) and
 //! presence, for authenticated sockets only.
 
-use std::sync::Arc;
-
 use serde::Deserialize;
 use serde_json::json;
 use socketioxide::extract::{AckSender, SocketRef, TryData};
@@ -13,9 +11,6 @@ use socketioxide_jwt::{Claims, ErrorCode, GatedAdapter, JwtAuth, StandardClaims}
 use crate::rooms;
 
 const MAX_MESSAGE_CHARS: usize = 500;
-
-/// The prefix of the library's per-user rooms (`user:`): presence is read from them.
-type UserRoomPrefix = Arc<str>;
 
 #[derive(Deserialize)]
 struct ChatIn {
@@ -28,20 +23,16 @@ struct ChatIn {
 /// Registers the chat on `/`, on any gated adapter (local, or Redis for several processes).
 /// With a remote adapter, the returned value must be awaited.
 pub fn register<A: GatedAdapter>(io: &SocketIo<A>, auth: &JwtAuth) -> A::InitRes {
-    let prefix: UserRoomPrefix = auth.user_room_prefix().unwrap_or("user:").into();
+    let users = auth.clone();
     io.ns(
         "/",
         auth.on_authenticated(move |socket: SocketRef<A>, io: SocketIo<A>| {
-            on_authenticated(socket, io, prefix.clone())
+            on_authenticated(socket, io, users.clone())
         }),
     )
 }
 
-async fn on_authenticated<A: GatedAdapter>(
-    socket: SocketRef<A>,
-    io: SocketIo<A>,
-    prefix: UserRoomPrefix,
-) {
+async fn on_authenticated<A: GatedAdapter>(socket: SocketRef<A>, io: SocketIo<A>, auth: JwtAuth) {
     socket.on(
         "whoami",
         async |Claims(me): Claims<StandardClaims>, ack: AckSender<A>| {
@@ -49,14 +40,18 @@ async fn on_authenticated<A: GatedAdapter>(
         },
     );
     socket.on("chat message", on_chat_message::<A>);
-    let on_leave = prefix.clone();
+    let on_leave = auth.clone();
     socket.on_disconnect(
         async move |socket: SocketRef<A>, io: SocketIo<A>, Claims(me): Claims<StandardClaims>| {
-            let leaving = me.sub.as_deref().map(|sub| (sub, &socket));
+            let room = me.sub.as_deref().and_then(|sub| match me.iss.as_deref() {
+                Some(iss) => on_leave.user_room_of(iss, sub),
+                None => on_leave.user_room(sub),
+            });
+            let leaving = room.as_deref().map(|room| (room, &socket));
             broadcast_presence(&io, &on_leave, leaving).await;
         },
     );
-    broadcast_presence(&io, &prefix, None).await;
+    broadcast_presence(&io, &auth, None).await;
 }
 
 async fn on_chat_message<A: GatedAdapter>(
@@ -103,13 +98,15 @@ async fn on_chat_message<A: GatedAdapter>(
     ack.send(&json!({ "ok": true })).ok();
 }
 
-/// Tells everyone who is online, from the per-user rooms. `leaving` is a socket that is
-/// disconnecting (still in its rooms until its handler returns).
+/// Tells everyone who is online, from the per-user rooms (with several issuers, a user is
+/// `<iss>#<sub>`). `leaving`: the room of a socket that is disconnecting (still in its rooms
+/// until its handler returns).
 async fn broadcast_presence<A: GatedAdapter>(
     io: &SocketIo<A>,
-    prefix: &str,
+    auth: &JwtAuth,
     leaving: Option<(&str, &SocketRef<A>)>,
 ) {
+    let prefix = auth.user_room_prefix().unwrap_or("user:");
     let rooms = match io.rooms().await {
         Ok(rooms) => rooms,
         Err(e) => return tracing::warn!(error = %e, "could not list rooms"),
@@ -119,8 +116,8 @@ async fn broadcast_presence<A: GatedAdapter>(
         let Some(user) = room.strip_prefix(prefix) else {
             continue;
         };
-        if let Some((sub, socket)) = leaving {
-            if sub == user {
+        if let Some((leaving_room, socket)) = leaving {
+            if leaving_room == room {
                 let others = io
                     .within(room.clone())
                     .fetch_sockets()

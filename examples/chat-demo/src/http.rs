@@ -258,11 +258,16 @@ async fn me(Claims(me): Claims<StandardClaims>) -> Json<StandardClaims> {
 struct RevokeRequest {
     sub: Option<String>,
     jti: Option<String>,
+    sid: Option<String>,
+    /// With `sub` or `sid`: that issuer's user or session only (`sub` "42" of one provider is
+    /// not "42" of another); without: every issuer's.
+    iss: Option<String>,
 }
 
-/// Revokes every token of a user (`{ "sub" }`) or one token (`{ "jti" }`); admins only. Every
-/// socket holding such a token, on every instance, is disconnected with `revoked`. `202` when
-/// Redis is down: applied here now, on the other instances when it is back.
+/// Revokes every token of a user (`{ "sub", "iss"? }`), of one login session
+/// (`{ "sid", "iss"? }`) or one token (`{ "jti" }`); admins only. Every socket holding such a
+/// token, on every instance, is disconnected with `revoked`. `202` when Redis is down: applied
+/// here now, on the other instances when it is back.
 async fn revoke(
     State(state): State<AppState>,
     Claims(admin): Claims<StandardClaims>,
@@ -275,15 +280,21 @@ async fn revoke(
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "bad_request",
-            r#"expected { "sub": "..." } or { "jti": "..." }"#,
+            r#"expected { "sub": "..." }, { "sid": "..." } or { "jti": "..." }"#,
         )
     })?;
-    let (result, revoked) = match (req.sub, req.jti) {
-        (Some(sub), None) => (
-            state.revocations.revoke_user(&sub).await,
-            json!({ "sub": sub }),
+    let list = &state.revocations;
+    let (result, revoked) = match (req.sub, req.sid, req.jti, req.iss) {
+        (Some(sub), None, None, None) => (list.revoke_user(&sub).await, json!({ "sub": sub })),
+        (Some(sub), None, None, Some(iss)) => (
+            list.revoke_user_of(&iss, &sub).await,
+            json!({ "sub": sub, "iss": iss }),
         ),
-        (None, Some(jti)) => {
+        (None, Some(sid), None, iss) => (
+            list.revoke_session(iss.as_deref(), &sid).await,
+            json!({ "sid": sid, "iss": iss }),
+        ),
+        (None, None, Some(jti), None) => {
             let until = jsonwebtoken::get_current_timestamp() + state.token_ttl.as_secs();
             (
                 state.revocations.revoke_token(&jti, until).await,
@@ -294,7 +305,7 @@ async fn revoke(
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "bad_request",
-                r#"send exactly one of "sub" and "jti""#,
+                r#"send exactly one of "sub", "sid" and "jti" ("iss" only with "sub" or "sid")"#,
             ));
         }
     };

@@ -78,6 +78,14 @@ where
             }
             sources.push((keys, claim_rules(vec![iss], audience)));
         }
+        if sources.len() > 1 {
+            // Users are then keyed `iss#sub`: an issuer with `#` would make two pairs one key.
+            let separator = crate::identity::ISSUER_SEPARATOR;
+            let issuers = sources.iter().flat_map(|(_, rules)| &rules.issuers);
+            if let Some(iss) = issuers.into_iter().find(|iss| iss.contains(separator)) {
+                return Err(ConfigError::IssuerWithSeparator(iss.clone()));
+            }
+        }
         if s.leeway > MAX_LEEWAY {
             return Err(ConfigError::LeewayTooLarge(s.leeway));
         }

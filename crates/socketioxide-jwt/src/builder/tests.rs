@@ -163,6 +163,23 @@ fn trusted_issuers_are_checked_each() {
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("https://d.example"), "{err}");
+    // With several issuers, one containing the user-key separator.
+    let err = JwtAuth::builder()
+        .hmac_secret(A)
+        .issuer("chat#1")
+        .trusted_issuer(partner())
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(err, ConfigError::IssuerWithSeparator(ref i) if i == "chat#1"),
+        "{err}"
+    );
+    // ... which one issuer alone may contain (its users are keyed by `sub`).
+    assert!(JwtAuth::builder()
+        .hmac_secret(A)
+        .issuer("chat#1")
+        .build()
+        .is_ok());
     // Trusted issuers alone, or beside named own keys.
     assert!(JwtAuth::builder().trusted_issuer(partner()).build().is_ok());
     assert!(JwtAuth::builder()

@@ -121,7 +121,8 @@ async fn authenticate<A, T, C, H>(
             if auth.inner.rooms.is_some() {
                 regrant(&auth, &s, &before, &live.claims);
             }
-            tracing::info!(sid = %s.id, ns = s.ns(), sub = live.sub.as_deref(), "token refreshed");
+            let (iss, sub) = crate::identity::log_fields(live.user.as_ref());
+            tracing::info!(sid = %s.id, ns = s.ns(), iss, sub, "token refreshed");
             metrics::authentication("refreshed", Via::Message, &session.ns);
             emit_authenticated(&auth, &s, live);
         }

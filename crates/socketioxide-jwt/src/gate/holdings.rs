@@ -11,6 +11,7 @@ use socketioxide::socket::Socket;
 use super::refuse::refuse_socket;
 use crate::auth::JwtAuth;
 use crate::error::AuthError;
+use crate::identity::UserId;
 use crate::revocation::KickFn;
 use crate::session::{Holdings, Session};
 use crate::user_sockets::{UserPlace, UserSockets};
@@ -72,7 +73,7 @@ where
     C: serde::de::DeserializeOwned + Send + Sync + 'static,
 {
     let (mut verified, mut holdings) = verify_refresh(auth, s, session, token).await?;
-    holdings.place = take_place(auth, verified.registered.sub.as_deref()).await?;
+    holdings.place = take_place(auth, verified.user.as_ref().map(UserId::key)).await?;
     if holdings.place.is_some() {
         // Counting may have waited on Redis: the session measures `exp` from now, not from
         // before (which would give the socket that wait beyond `exp`).

@@ -45,12 +45,13 @@ pub(crate) fn go_live<A, T, C, H>(
     H: AuthenticatedHandler<A, T>,
     C: Send + Sync + 'static,
 {
-    if let Some(room) = live.sub.as_deref().and_then(|sub| auth.user_room(sub)) {
+    if let Some(room) = live.user.as_ref().and_then(|user| auth.room_of(user)) {
         s.join(room);
     }
     leave_pending(&s);
     join_granted(auth, &s, &live.claims);
-    tracing::info!(sid = %s.id, ns = s.ns(), sub = live.sub.as_deref(), "socket authenticated");
+    let (iss, sub) = crate::identity::log_fields(live.user.as_ref());
+    tracing::info!(sid = %s.id, ns = s.ns(), iss, sub, "socket authenticated");
     let via = match from {
         Caller::ConnectHandler => Via::Handshake,
         Caller::MessageHandler => Via::Message,
@@ -107,7 +108,8 @@ fn leave_pending<A: Adapter>(s: &Socket<A>) {
 
 /// Tells the client who it is now (after the first authentication and every refresh).
 pub(crate) fn emit_authenticated<A: Adapter, C>(auth: &JwtAuth<C>, s: &Socket<A>, live: Live<C>) {
-    let mut payload = AuthenticatedPayload::new(live.sub.map(String::from), live.exp);
+    let sub = live.user.as_ref().map(|user| user.sub().to_owned());
+    let mut payload = AuthenticatedPayload::new(sub, live.exp);
     if let Some(left) = live.expires_in {
         payload = payload.expires_in_ms(u64::try_from(left.as_millis()).unwrap_or(u64::MAX));
     }

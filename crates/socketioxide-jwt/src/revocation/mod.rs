@@ -1,11 +1,13 @@
-//! Revocation: refuse tokens (by `jti`) or every token of a user issued until now (by `sub` and
-//! `iat`) before they expire, and disconnect the sockets that hold them.
+//! Revocation: refuse tokens (by `jti`), every token of a user issued until now (by `sub`, for
+//! every issuer or for one, and `iat`), or every token of a login session (by `sid`) before they
+//! expire, and disconnect the sockets that hold them.
 //!
 //! A [`RevocationList`] is a local, synchronously checked cache: no network round trip per
 //! connection. [`RevocationList::in_memory`] serves one process; with the `redis` feature,
 //! [`RevocationList::redis`] shares it across processes (stored in Redis with an expiry, spread by
 //! pub/sub, reloaded at start and after an outage).
 
+mod entries;
 #[cfg(feature = "redis")]
 mod redis;
 
@@ -16,6 +18,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use self::entries::ByIssuer;
 use crate::claims::RegisteredClaims;
 use crate::error::AuthError;
 use crate::future::BoxFuture;
@@ -43,8 +46,23 @@ pub enum Revocation {
     User {
         /// The subject.
         sub: String,
+        /// Tokens of this issuer only; `None`: of every issuer (and tokens without `iss`).
+        /// Absent from revocations stored before issuers could be several: they keep meaning
+        /// every token of that `sub`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        iss: Option<String>,
         /// Tokens with `iat` ≤ this are revoked (a token without `iat` is too).
         issued_before: u64,
+        /// When the entry may be forgotten.
+        until: u64,
+    },
+    /// Every token carrying this login session's `sid` (issued before or after), until `until`.
+    Session {
+        /// The session id (OpenID Connect's `sid`).
+        sid: String,
+        /// Tokens of this issuer only; `None`: of every issuer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        iss: Option<String>,
         /// When the entry may be forgotten.
         until: u64,
     },
@@ -56,6 +74,16 @@ impl Revocation {
         match self {
             Revocation::Token { .. } => "token",
             Revocation::User { .. } => "user",
+            Revocation::Session { .. } => "session",
+        }
+    }
+
+    /// When the entry may be forgotten.
+    pub(crate) fn until(&self) -> u64 {
+        match self {
+            Revocation::Token { until, .. }
+            | Revocation::User { until, .. }
+            | Revocation::Session { until, .. } => *until,
         }
     }
 }
@@ -66,8 +94,10 @@ impl Revocation {
 pub struct RevocationCounts {
     /// Revoked tokens (by `jti`).
     pub tokens: usize,
-    /// Revoked users (by `sub`).
+    /// Revoked users (by `sub`, or by `iss` and `sub`).
     pub users: usize,
+    /// Revoked login sessions (by `sid`).
+    pub sessions: usize,
 }
 
 /// Why a revocation could not be recorded (the local list is updated anyway).
@@ -86,10 +116,52 @@ pub enum RevocationError {
 pub(crate) type KickFn = Box<dyn Fn(AuthError) + Send + Sync>;
 
 struct LiveSession {
-    sub: Option<String>,
-    jti: Option<String>,
-    iat: Option<u64>,
+    ids: TokenIds,
     kick: Arc<KickFn>,
+}
+
+/// What revocations match a live token by.
+#[derive(Debug, Default)]
+struct TokenIds {
+    sub: Option<Box<str>>,
+    iss: Option<Box<str>>,
+    jti: Option<Box<str>>,
+    sid: Option<Box<str>>,
+    iat: Option<u64>,
+}
+
+impl TokenIds {
+    fn of(claims: &RegisteredClaims) -> Self {
+        let boxed = |s: &Option<String>| s.as_deref().map(Box::from);
+        Self {
+            sub: boxed(&claims.sub),
+            iss: boxed(&claims.iss),
+            jti: boxed(&claims.jti),
+            sid: boxed(&claims.sid),
+            iat: claims.iat,
+        }
+    }
+
+    fn revoked_by(&self, revocation: &Revocation) -> bool {
+        let of_issuer =
+            |iss: &Option<String>| iss.is_none() || iss.as_deref() == self.iss.as_deref();
+        match revocation {
+            Revocation::Token { jti, .. } => self.jti.as_deref() == Some(jti),
+            Revocation::User {
+                sub,
+                iss,
+                issued_before,
+                ..
+            } => {
+                self.sub.as_deref() == Some(sub)
+                    && of_issuer(iss)
+                    && self.iat.is_none_or(|iat| iat <= *issued_before)
+            }
+            Revocation::Session { sid, iss, .. } => {
+                self.sid.as_deref() == Some(sid) && of_issuer(iss)
+            }
+        }
+    }
 }
 
 /// Publishes revocations to the other processes.
@@ -102,7 +174,10 @@ pub(crate) trait RevocationBackend: Send + Sync + 'static {
 
 pub(crate) struct ListInner {
     tokens: RwLock<HashMap<String, u64>>,
-    users: RwLock<HashMap<String, (u64, u64)>>,
+    /// (`issued_before`, `until`) by `sub`.
+    users: RwLock<ByIssuer<(u64, u64)>>,
+    /// `until` by `sid`.
+    sessions: RwLock<ByIssuer<u64>>,
     live: Mutex<HashMap<u64, LiveSession>>,
     next_id: AtomicU64,
     max_token_lifetime: Duration,
@@ -141,14 +216,7 @@ pub struct RevocationList {
 impl std::fmt::Debug for RevocationList {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RevocationList")
-            .field(
-                "tokens",
-                &self.inner.tokens.read().map(|t| t.len()).unwrap_or(0),
-            )
-            .field(
-                "users",
-                &self.inner.users.read().map(|u| u.len()).unwrap_or(0),
-            )
+            .field("counts", &self.counts())
             .finish_non_exhaustive()
     }
 }
@@ -167,6 +235,7 @@ impl RevocationList {
             inner: Arc::new(ListInner {
                 tokens: RwLock::default(),
                 users: RwLock::default(),
+                sessions: RwLock::default(),
                 live: Mutex::default(),
                 next_id: AtomicU64::new(1),
                 max_token_lifetime,
@@ -210,17 +279,93 @@ impl RevocationList {
     ///
     /// # Errors
     /// As [`RevocationList::revoke_token`].
+    ///
+    /// With several trusted issuers this revokes `sub` at every one of them; name the issuer
+    /// with [`revoke_user_of`](Self::revoke_user_of).
     pub async fn revoke_user(&self, sub: &str) -> Result<(), RevocationError> {
-        let now = unix_now();
-        let until = now
-            .saturating_add(self.inner.max_token_lifetime.as_secs())
-            .max(self.latest_exp());
+        self.revoke_user_issued_before(None, sub, unix_now()).await
+    }
+
+    /// Revokes every token of `sub` at issuer `iss` issued until now; the same `sub` at
+    /// another issuer is another user, and keeps its sockets. Kept as
+    /// [`revoke_user`](Self::revoke_user)'s revocation is.
+    ///
+    /// # Errors
+    /// As [`RevocationList::revoke_token`].
+    ///
+    /// # Example
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use socketioxide_jwt::{claims::RegisteredClaims, RevocationList};
+    /// let list = RevocationList::in_memory();
+    /// list.revoke_user_of("https://a.example", "42").await.unwrap();
+    /// let mut of_a = RegisteredClaims::for_sub("42");
+    /// of_a.iss = Some("https://a.example".into());
+    /// let mut of_b = of_a.clone();
+    /// of_b.iss = Some("https://b.example".into());
+    /// assert!(list.is_revoked(&of_a));
+    /// assert!(!list.is_revoked(&of_b));
+    /// # });
+    /// ```
+    pub async fn revoke_user_of(&self, iss: &str, sub: &str) -> Result<(), RevocationError> {
+        self.revoke_user_issued_before(Some(iss), sub, unix_now())
+            .await
+    }
+
+    /// Revokes the tokens of `sub` (at `iss`, or at every issuer) issued at or before
+    /// `issued_before` (seconds since the epoch), kept as [`revoke_user`](Self::revoke_user)'s.
+    pub(crate) async fn revoke_user_issued_before(
+        &self,
+        iss: Option<&str>,
+        sub: &str,
+        issued_before: u64,
+    ) -> Result<(), RevocationError> {
         self.revoke(Revocation::User {
             sub: sub.to_owned(),
-            issued_before: now,
-            until,
+            iss: iss.map(String::from),
+            issued_before,
+            until: self.keep_until(),
         })
         .await
+    }
+
+    /// Revokes every token carrying the login session `sid` (at `iss`, or at every issuer
+    /// when `None`), whenever it was issued: the tokens refreshed from a stolen one too. Kept
+    /// as [`revoke_user`](Self::revoke_user)'s revocation is.
+    ///
+    /// # Errors
+    /// As [`RevocationList::revoke_token`].
+    ///
+    /// # Example
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use socketioxide_jwt::{claims::RegisteredClaims, RevocationList};
+    /// let list = RevocationList::in_memory();
+    /// list.revoke_session(None, "login-7").await.unwrap();
+    /// let mut claims = RegisteredClaims::for_sub("alice");
+    /// claims.sid = Some("login-7".into());
+    /// assert!(list.is_revoked(&claims));
+    /// # });
+    /// ```
+    pub async fn revoke_session(
+        &self,
+        iss: Option<&str>,
+        sid: &str,
+    ) -> Result<(), RevocationError> {
+        self.revoke(Revocation::Session {
+            sid: sid.to_owned(),
+            iss: iss.map(String::from),
+            until: self.keep_until(),
+        })
+        .await
+    }
+
+    /// How long a user or session revocation is kept: the list's lifetime, or until the latest
+    /// `exp` checked here.
+    fn keep_until(&self) -> u64 {
+        unix_now()
+            .saturating_add(self.inner.max_token_lifetime.as_secs())
+            .max(self.latest_exp())
     }
 
     /// Applies `revocation` here, then publishes it to the other processes.
@@ -260,10 +405,25 @@ impl RevocationList {
                 return true;
             }
         }
+        let iss = claims.iss.as_deref();
         if let Some(sub) = &claims.sub {
             let users = self.inner.users.read().unwrap_or_else(|e| e.into_inner());
-            if let Some((before, until)) = users.get(sub) {
-                return *until >= now && claims.iat.is_none_or(|iat| iat <= *before);
+            let revoked = !users.is_empty()
+                && users.matching(iss, sub).any(|(before, until)| {
+                    until >= now && claims.iat.is_none_or(|iat| iat <= before)
+                });
+            if revoked {
+                return true;
+            }
+        }
+        if let Some(sid) = &claims.sid {
+            let sessions = self
+                .inner
+                .sessions
+                .read()
+                .unwrap_or_else(|e| e.into_inner());
+            if !sessions.is_empty() && sessions.matching(iss, sid).any(|until| until >= now) {
+                return true;
             }
         }
         false
@@ -274,6 +434,7 @@ impl RevocationList {
         RevocationCounts {
             tokens: self.inner.tokens.read().map(|t| t.len()).unwrap_or(0),
             users: self.inner.users.read().map(|u| u.len()).unwrap_or(0),
+            sessions: self.inner.sessions.read().map(|s| s.len()).unwrap_or(0),
         }
     }
 
@@ -298,36 +459,34 @@ impl RevocationList {
             }
             Revocation::User {
                 sub,
+                iss,
                 issued_before,
                 until,
             } if *until >= now => {
                 // Kept while a token checked here could still be accepted (see `revoke_user`).
                 let until = (*until).max(self.latest_exp());
                 let mut users = self.inner.users.write().unwrap_or_else(|e| e.into_inner());
-                let entry = users.entry(sub.clone()).or_insert((*issued_before, until));
-                *entry = (entry.0.max(*issued_before), entry.1.max(until));
+                users.upsert(iss.as_deref(), sub, (*issued_before, until), |a, b| {
+                    (a.0.max(b.0), a.1.max(b.1))
+                });
+            }
+            Revocation::Session { sid, iss, until } if *until >= now => {
+                let until = (*until).max(self.latest_exp());
+                let mut sessions = self
+                    .inner
+                    .sessions
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner());
+                sessions.upsert(iss.as_deref(), sid, until, u64::max);
             }
             _ => {}
         }
         let matches: Vec<Arc<KickFn>> = {
             let live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
-            match &revocation {
-                Revocation::Token { jti, .. } => live
-                    .values()
-                    .filter(|s| s.jti.as_deref() == Some(jti))
-                    .map(|s| s.kick.clone())
-                    .collect(),
-                Revocation::User {
-                    sub, issued_before, ..
-                } => live
-                    .values()
-                    .filter(|s| {
-                        s.sub.as_deref() == Some(sub)
-                            && s.iat.is_none_or(|iat| iat <= *issued_before)
-                    })
-                    .map(|s| s.kick.clone())
-                    .collect(),
-            }
+            live.values()
+                .filter(|s| s.ids.revoked_by(&revocation))
+                .map(|s| s.kick.clone())
+                .collect()
         };
         if !matches.is_empty() {
             tracing::info!(sockets = matches.len(), "revocation: disconnecting sockets");
@@ -347,7 +506,12 @@ impl RevocationList {
             .users
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .retain(|_, (_, until)| *until >= now);
+            .retain(|(_, until)| *until >= now);
+        self.inner
+            .sessions
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|until| *until >= now);
     }
 
     /// Tracks an authenticated socket; the ticket stops tracking it when dropped.
@@ -360,9 +524,7 @@ impl RevocationList {
             .insert(
                 id,
                 LiveSession {
-                    sub: claims.sub.clone(),
-                    jti: claims.jti.clone(),
-                    iat: claims.iat,
+                    ids: TokenIds::of(claims),
                     kick: Arc::new(kick),
                 },
             );
@@ -385,8 +547,8 @@ pub(crate) struct LiveTicket {
 }
 
 impl LiveTicket {
-    /// The claims changed (refresh).
-    pub(crate) fn update(&self, claims: &RegisteredClaims) {
+    /// The claims changed (refresh). `sub`: the token's (the verifier took it out of `claims`).
+    pub(crate) fn update(&self, claims: &RegisteredClaims, sub: Option<&str>) {
         if let Some(list) = self.list.upgrade() {
             if let Some(s) = list
                 .live
@@ -394,9 +556,8 @@ impl LiveTicket {
                 .unwrap_or_else(|e| e.into_inner())
                 .get_mut(&self.id)
             {
-                s.sub = claims.sub.clone();
-                s.jti = claims.jti.clone();
-                s.iat = claims.iat;
+                s.ids = TokenIds::of(claims);
+                s.ids.sub = sub.map(Box::from);
             }
         }
     }

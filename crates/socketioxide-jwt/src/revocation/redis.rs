@@ -153,11 +153,26 @@ impl SendFailure {
     }
 }
 
+/// The key part naming an issuer: empty for every issuer (so a one-issuer deployment's keys,
+/// `sub:<sub>`, are those it stored before), else `iss:<length>:<iss>:`, whose length makes
+/// the key name one (`iss`, `sub`) pair whatever either contains.
+fn issuer_part(iss: &Option<String>) -> String {
+    match iss {
+        None => String::new(),
+        Some(iss) => format!("iss:{}:{iss}:", iss.len()),
+    }
+}
+
 impl Store {
     fn key(&self, revocation: &Revocation) -> String {
         match revocation {
             Revocation::Token { jti, .. } => format!("{}jti:{jti}", self.options.key_prefix),
-            Revocation::User { sub, .. } => format!("{}sub:{sub}", self.options.key_prefix),
+            Revocation::User { sub, iss, .. } => {
+                format!("{}{}sub:{sub}", self.options.key_prefix, issuer_part(iss))
+            }
+            Revocation::Session { sid, iss, .. } => {
+                format!("{}{}sid:{sid}", self.options.key_prefix, issuer_part(iss))
+            }
         }
     }
 
@@ -169,9 +184,7 @@ impl Store {
     }
 
     async fn try_send(&self, revocation: &Revocation) -> Result<(), SendFailure> {
-        let until = match revocation {
-            Revocation::Token { until, .. } | Revocation::User { until, .. } => *until,
-        };
+        let until = revocation.until();
         let json = serde_json::to_string(revocation)
             .map_err(|e| SendFailure::Unreachable(unavailable(e)))?;
         let mut cmd = ::redis::cmd("EVAL");

@@ -78,3 +78,95 @@ async fn matching_live_sockets_are_kicked_and_tickets_untrack() {
     list.revoke_token("b1", now + 60).await.unwrap();
     assert_eq!(kicked.load(Ordering::SeqCst), 101);
 }
+
+fn of_issuer(iss: &str, sub: &str, sid: Option<&str>, iat: u64) -> RegisteredClaims {
+    let mut claims = claims(sub, &format!("{iss}-{sub}-{iat}"), iat);
+    claims.iss = Some(iss.into());
+    claims.sid = sid.map(String::from);
+    claims
+}
+
+#[tokio::test]
+async fn a_user_of_one_issuer_is_not_the_same_sub_at_another() {
+    let list = RevocationList::in_memory();
+    let now = unix_now();
+    let kicked = Arc::new(AtomicUsize::new(0));
+    let counter = |k: &Arc<AtomicUsize>| {
+        let k = k.clone();
+        Box::new(move |_| {
+            k.fetch_add(1, Ordering::SeqCst);
+        }) as KickFn
+    };
+    let a = of_issuer("https://a", "42", None, now - 5);
+    let b = of_issuer("https://b", "42", None, now - 5);
+    let _ta = list.track(&a, counter(&kicked));
+    let kicked_b = Arc::new(AtomicUsize::new(0));
+    let _tb = list.track(&b, counter(&kicked_b));
+    list.revoke_user_of("https://a", "42").await.unwrap();
+    assert!(list.is_revoked(&a));
+    assert!(!list.is_revoked(&b));
+    assert_eq!(
+        (
+            kicked.load(Ordering::SeqCst),
+            kicked_b.load(Ordering::SeqCst)
+        ),
+        (1, 0)
+    );
+    // A sub-only revocation (stored before issuers could be several) covers every issuer.
+    list.revoke_user("42").await.unwrap();
+    assert!(list.is_revoked(&b));
+    assert_eq!(kicked_b.load(Ordering::SeqCst), 1);
+    assert_eq!(list.counts().users, 2);
+}
+
+#[tokio::test]
+async fn a_session_revocation_covers_every_token_of_that_login_even_later_ones() {
+    let list = RevocationList::in_memory();
+    let now = unix_now();
+    let kicked = Arc::new(AtomicUsize::new(0));
+    let k = kicked.clone();
+    let old = of_issuer("https://a", "alice", Some("s1"), now - 100);
+    let _t = list.track(
+        &old,
+        Box::new(move |_| {
+            k.fetch_add(1, Ordering::SeqCst);
+        }),
+    );
+    list.revoke_session(Some("https://a"), "s1").await.unwrap();
+    assert_eq!(kicked.load(Ordering::SeqCst), 1);
+    assert!(list.is_revoked(&old));
+    assert!(
+        list.is_revoked(&of_issuer("https://a", "alice", Some("s1"), now + 50)),
+        "refreshed later: same session"
+    );
+    assert!(
+        !list.is_revoked(&of_issuer("https://a", "alice", Some("s2"), now - 100)),
+        "another login"
+    );
+    assert!(
+        !list.is_revoked(&of_issuer("https://b", "alice", Some("s1"), now)),
+        "another issuer's s1"
+    );
+    assert!(!list.is_revoked(&claims("alice", "x", now)), "no sid");
+    assert_eq!(list.counts().sessions, 1);
+}
+
+#[test]
+fn revocations_stored_before_issuers_keep_their_meaning() {
+    let old: Revocation =
+        serde_json::from_str(r#"{"kind":"user","sub":"42","issued_before":5,"until":9}"#).unwrap();
+    assert_eq!(
+        old,
+        Revocation::User {
+            sub: "42".into(),
+            iss: None,
+            issued_before: 5,
+            until: 9
+        }
+    );
+    assert_eq!(
+        serde_json::to_string(&old).unwrap(),
+        r#"{"kind":"user","sub":"42","issued_before":5,"until":9}"#,
+        "written as before when no issuer is named"
+    );
+}

@@ -40,10 +40,10 @@ fn verified(sub: &str, exp: u64) -> Verified<String> {
     Verified {
         claims: Arc::new(sub.to_owned()),
         registered: RegisteredClaims {
-            sub: Some(sub.to_owned()),
             exp: Some(exp),
             ..Default::default()
         },
+        user: Some(crate::identity::UserId::new(None, sub, false)),
         checked_at: at(UNIX),
     }
 }
@@ -517,7 +517,7 @@ fn the_connect_handler_goes_live_once() {
     assert!(matches!(out, Outcome::FirstAuthentication(_)));
     let live = s.take_live(|| Duration::ZERO).expect("live once");
     assert_eq!(
-        (live.sub.as_deref(), live.exp),
+        (live.user.as_ref().map(|u| u.sub()), live.exp),
         (Some("alice"), Some(UNIX + 60))
     );
     assert!(s.take_live(|| Duration::ZERO).is_none(), "not twice");

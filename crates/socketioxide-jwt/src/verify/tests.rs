@@ -496,3 +496,53 @@ async fn a_key_of_one_issuer_never_verifies_a_token_claiming_another() {
         assert_eq!(code(&v, &token).await, Some(ErrorCode::InvalidToken));
     }
 }
+
+#[tokio::test]
+async fn users_are_keyed_by_issuer_and_sub_when_several_issuers_are_trusted() {
+    let exp = crate::time::wall_clock().as_secs() + 600;
+    let several = two_issuers();
+    let token = claims_token(
+        SECRET,
+        serde_json::json!({ "sub": "42", "exp": exp, "aud": "chat", "iss": "https://a.example" }),
+    );
+    let user = several.verify(&token).await.unwrap().user.unwrap();
+    assert_eq!(
+        (user.issuer(), user.sub()),
+        (Some("https://a.example"), "42")
+    );
+    assert_eq!(user.key(), "https://a.example#42");
+    // One issuer: the sub alone, as before (room names and cap keys unchanged).
+    let one = verifier_with(default_rules());
+    let token = signed(&serde_json::json!({ "sub": "42", "exp": exp, "iss": "x" }));
+    let user = one.verify(&token).await.unwrap().user.unwrap();
+    assert_eq!((user.issuer(), user.key()), (Some("x"), "42"));
+}
+
+#[tokio::test]
+async fn a_security_event_token_is_never_a_credential() {
+    // An OpenID Connect logout token: signed by the same keys, often for the same audience.
+    let exp = crate::time::wall_clock().as_secs() + 600;
+    let v = verifier_with(default_rules());
+    for events in [
+        serde_json::json!({ "http://schemas.openid.net/event/backchannel-logout": {} }),
+        serde_json::json!(null),
+        serde_json::json!("x"),
+    ] {
+        let token = signed(&serde_json::json!({ "sub": "42", "exp": exp, "events": events }));
+        assert_eq!(
+            code(&v, &token).await,
+            Some(ErrorCode::InvalidToken),
+            "{events}"
+        );
+    }
+    let mut set = StaticKeys::default();
+    set.insert(VerificationKey::hmac(SECRET)).expect("one key");
+    let typed: Verifier<serde_json::Value> = Verifier::new(
+        vec![(KeySource::Static(set), default_rules())],
+        8192,
+        None,
+        None,
+    );
+    let token = signed(&serde_json::json!({ "sub": "42", "exp": exp, "events": {} }));
+    assert!(typed.verify(&token).await.is_err(), "any claims type");
+}

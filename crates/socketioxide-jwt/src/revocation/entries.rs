@@ -1,0 +1,94 @@
+//! Revocations of a user or a login session, for any issuer or for one.
+
+use std::collections::HashMap;
+
+/// Entries keyed by a user's `sub` or a session's `sid`: for every issuer (a revocation that
+/// names none), or for one issuer's (`iss`, key) pair. A lookup finds both: the first matches
+/// any token with that key, the second only tokens of that issuer.
+#[derive(Debug)]
+pub(super) struct ByIssuer<V> {
+    any: HashMap<String, V>,
+    of: HashMap<String, HashMap<String, V>>,
+}
+
+impl<V> Default for ByIssuer<V> {
+    fn default() -> Self {
+        Self {
+            any: HashMap::new(),
+            of: HashMap::new(),
+        }
+    }
+}
+
+impl<V: Copy> ByIssuer<V> {
+    /// Adds `value` under (`iss`, `key`), or merges it into the entry there.
+    pub(super) fn upsert(
+        &mut self,
+        iss: Option<&str>,
+        key: &str,
+        value: V,
+        merge: impl FnOnce(V, V) -> V,
+    ) {
+        let map = match iss {
+            None => &mut self.any,
+            Some(iss) => self.of.entry(iss.to_owned()).or_default(),
+        };
+        match map.get_mut(key) {
+            Some(old) => *old = merge(*old, value),
+            None => {
+                map.insert(key.to_owned(), value);
+            }
+        }
+    }
+
+    /// The entries that apply to a token of `iss` with this `key`: the one for every issuer
+    /// and the one for `iss`. No allocation.
+    pub(super) fn matching(&self, iss: Option<&str>, key: &str) -> impl Iterator<Item = V> + '_ {
+        let of_issuer = iss
+            .and_then(|iss| self.of.get(iss))
+            .and_then(|keys| keys.get(key));
+        self.any.get(key).into_iter().chain(of_issuer).copied()
+    }
+
+    /// Keeps the entries `keep` accepts.
+    pub(super) fn retain(&mut self, mut keep: impl FnMut(&V) -> bool) {
+        self.any.retain(|_, v| keep(v));
+        self.of.retain(|_, keys| {
+            keys.retain(|_, v| keep(v));
+            !keys.is_empty()
+        });
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.any.len() + self.of.values().map(HashMap::len).sum::<usize>()
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.any.is_empty() && self.of.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ByIssuer;
+
+    #[test]
+    fn an_issuer_entry_matches_that_issuer_only_and_any_matches_all() {
+        let mut map = ByIssuer::default();
+        map.upsert(Some("A"), "42", 1u64, u64::max);
+        assert_eq!(map.matching(Some("A"), "42").collect::<Vec<_>>(), [1]);
+        assert_eq!(map.matching(Some("B"), "42").count(), 0);
+        assert_eq!(map.matching(None, "42").count(), 0);
+        map.upsert(None, "42", 5, u64::max);
+        assert_eq!(map.matching(Some("B"), "42").collect::<Vec<_>>(), [5]);
+        assert_eq!(map.matching(Some("A"), "42").collect::<Vec<_>>(), [5, 1]);
+        map.upsert(Some("A"), "42", 3, u64::max);
+        assert_eq!(map.len(), 2);
+        map.retain(|v| *v > 4);
+        assert_eq!(map.len(), 1);
+        assert!(
+            map.of.is_empty(),
+            "an issuer left without entries is dropped"
+        );
+    }
+}
