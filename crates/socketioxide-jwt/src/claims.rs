@@ -87,6 +87,11 @@ pub(crate) mod numeric_date {
     use serde::de::{self, Deserializer, Visitor};
     use std::fmt;
 
+    /// `u64` from a NumericDate that must be there.
+    pub(crate) fn required<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        optional(d)?.ok_or_else(|| de::Error::custom("a NumericDate is required"))
+    }
+
     /// A NumericDate read from a JSON value already parsed (`None` when it is not one).
     pub(crate) fn from_value(value: &serde_json::Value) -> Option<u64> {
         optional(value).ok().flatten()

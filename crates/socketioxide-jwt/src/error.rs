@@ -216,4 +216,9 @@ pub enum ConfigError {
     /// an issuer containing `#` would let two (`iss`, `sub`) pairs share a key.
     #[error("issuer {0:?} contains '#', which separates issuer and subject in user keys when several issuers are trusted")]
     IssuerWithSeparator(String),
+
+    /// `TrustedIssuer::client_id` (back-channel logout) without `revocations(..)`: a logout is
+    /// recorded there, and its token id remembered against replays.
+    #[error("back-channel logout (client_id) needs a revocation list: add revocations(..)")]
+    LogoutWithoutRevocations,
 }

@@ -44,6 +44,7 @@ pub struct TrustedIssuer {
     pub(crate) resolver: Option<Arc<dyn KeyResolver>>,
     pub(crate) audiences: Vec<String>,
     pub(crate) any_audience: bool,
+    pub(crate) client_id: Option<String>,
 }
 
 impl std::fmt::Debug for TrustedIssuer {
@@ -54,6 +55,7 @@ impl std::fmt::Debug for TrustedIssuer {
             .field("resolver", &self.resolver.is_some())
             .field("audiences", &self.audiences)
             .field("any_audience", &self.any_audience)
+            .field("client_id", &self.client_id)
             .finish()
     }
 }
@@ -67,6 +69,7 @@ impl TrustedIssuer {
             resolver: None,
             audiences: Vec::new(),
             any_audience: false,
+            client_id: None,
         }
     }
 
@@ -103,6 +106,32 @@ impl TrustedIssuer {
     #[must_use]
     pub fn insecure_any_audience(mut self) -> Self {
         self.any_audience = true;
+        self
+    }
+
+    /// The application's client id at this provider: accepts its OpenID Connect Back-Channel
+    /// Logout tokens (whose `aud` is the client id) in
+    /// [`JwtAuth::backchannel_logout`](crate::JwtAuth::backchannel_logout). Needs a
+    /// [`RevocationList`](crate::RevocationList) on the builder (where logouts are recorded).
+    ///
+    /// # Example
+    /// ```
+    /// use socketioxide_jwt::{JwtAuth, RevocationList, TrustedIssuer, VerificationKey};
+    /// let auth = JwtAuth::builder()
+    ///     .trusted_issuer(
+    ///         TrustedIssuer::new("https://idp.example")
+    ///             .key(VerificationKey::hmac(b"the-provider's-32-byte-hs256-key"))
+    ///             .audience("chat-api")
+    ///             .client_id("chat-web"),
+    ///     )
+    ///     .revocations(RevocationList::in_memory())
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), socketioxide_jwt::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.client_id = Some(client_id.into());
         self
     }
 

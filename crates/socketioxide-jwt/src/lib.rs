@@ -38,6 +38,7 @@ pub mod jwks;
 pub mod keys;
 pub mod layer;
 pub mod limits;
+pub mod logout;
 pub mod protocol;
 pub mod revocation;
 
@@ -63,6 +64,8 @@ pub use error::{AuthError, ConfigError};
 pub use extract::Claims;
 pub use issuer::TrustedIssuer;
 pub use keys::VerificationKey;
+pub use logout::LogoutError;
+pub use logout::LogoutToken;
 pub use protocol::ErrorCode;
 pub use revocation::RevocationList;
 

@@ -99,6 +99,8 @@ struct IssuerKeys {
     iss: Option<Box<str>>,
     keys: Keys,
     validations: FamilyValidations,
+    /// How its back-channel logout tokens are verified, when it has a client id.
+    logout: Option<LogoutRules>,
 }
 
 impl IssuerKeys {
@@ -108,6 +110,7 @@ impl IssuerKeys {
             iss: rules.issuers.first().map(|iss| Box::from(iss.as_str())),
             keys: Keys::new(source, &template),
             validations: FamilyValidations::new(&template),
+            logout: None,
         }
     }
 }
@@ -173,6 +176,31 @@ impl<C> Verifier<C> {
         matches!(self.issuers, Issuers::Several(_))
     }
 
+    /// Accepts logout tokens of issuer `iss` for `client_id` (see [`Self::verify_logout`]).
+    /// `false` if no such issuer is configured.
+    pub(crate) fn accept_logouts(&mut self, iss: &str, client_id: &str) -> bool {
+        let leeway_secs = self
+            .times
+            .leeway
+            .as_secs()
+            .saturating_add(u64::from(self.times.leeway.subsec_nanos() > 0));
+        let issuer = match &mut self.issuers {
+            Issuers::One(issuer) if issuer.iss.as_deref() == Some(iss) => &mut **issuer,
+            Issuers::One(_) => return false,
+            Issuers::Several(by_iss) => match by_iss.get_mut(iss) {
+                Some(issuer) => issuer,
+                None => return false,
+            },
+        };
+        issuer.logout = Some(LogoutRules::new(issuer, iss, client_id, leeway_secs));
+        true
+    }
+
+    /// The revocation list, if one is configured.
+    pub(crate) fn revocations(&self) -> Option<&RevocationList> {
+        self.revocations.as_ref()
+    }
+
     pub(crate) fn max_token_len(&self) -> usize {
         self.max_token_len
     }
@@ -230,7 +258,9 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
             Keys::Only(key, validation) => (key.clone(), &**validation),
             Keys::Resolved(resolver) => {
                 let resolving = resolve_key(resolver.as_ref(), issuer, token);
-                resolving.await?
+                let key = resolving.await?;
+                let validation = issuer.validations.for_family(key.family());
+                (key, validation)
             }
         };
         let decoding_key = key.decoding_key().ok_or_else(|| {
@@ -281,7 +311,7 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
     }
 }
 
-/// The key a resolver gives for the token's header, and the validation of its family.
+/// The key a resolver gives for the token's header (its algorithm allowed for the key).
 ///
 /// In a box of its own, built outside the `await` expression: the header (a `jwk` member makes it
 /// several hundred bytes) then lives in this future only, not in every verification's, which
@@ -290,7 +320,7 @@ fn resolve_key<'a>(
     resolver: &'a dyn KeyResolver,
     issuer: &'a IssuerKeys,
     token: &'a str,
-) -> BoxFuture<'a, Result<(Arc<VerificationKey>, &'a Validation), AuthError>> {
+) -> BoxFuture<'a, Result<Arc<VerificationKey>, AuthError>> {
     Box::pin(async move {
         let header = decode_header(token).map_err(jwt_error)?;
         let key = resolver
@@ -300,8 +330,7 @@ fn resolve_key<'a>(
             return Err(AuthError::new(ErrorCode::InvalidToken)
                 .with_source("the token's algorithm is not allowed for this key"));
         }
-        let validation = issuer.validations.for_family(key.family());
-        Ok((key, validation))
+        Ok(key)
     })
 }
 
@@ -385,7 +414,10 @@ fn jwt_error(e: jsonwebtoken::errors::Error) -> AuthError {
     AuthError::new(code).with_source(e)
 }
 
+mod logout;
 mod rules;
+use self::logout::LogoutRules;
+pub use self::logout::{LogoutToken, BACKCHANNEL_LOGOUT_EVENT};
 pub(crate) use self::rules::{AudiencePolicy, ClaimRules, IAT_SKEW};
 use self::rules::{FamilyValidations, TimeRules};
 

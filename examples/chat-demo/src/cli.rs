@@ -43,6 +43,12 @@ pub struct Args {
     #[arg(long, value_name = "URL", conflicts_with_all = ["public_key", "jwks"])]
     pub oidc_issuer: Vec<String>,
 
+    /// This app's client id at the --oidc-issuer providers: accept their OpenID Connect
+    /// Back-Channel Logout tokens (`aud` = this id) at `POST /backchannel-logout`, which
+    /// disconnects the sockets of the login session (`sid`) or user (`sub`) they name.
+    #[arg(long, value_name = "ID", requires = "oidc_issuer")]
+    pub oidc_client_id: Option<String>,
+
     /// Milliseconds a socket has to authenticate (message mode).
     #[arg(long, default_value_t = 5000)]
     pub auth_timeout_ms: u64,

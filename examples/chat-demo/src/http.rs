@@ -3,16 +3,16 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{FormRejection, JsonRejection};
 use axum::extract::{FromRef, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Form, Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use socketioxide_jwt::revocation::RevocationError;
-use socketioxide_jwt::{AuthError, Claims, JwtAuth, RevocationList, StandardClaims};
+use socketioxide_jwt::{AuthError, Claims, JwtAuth, LogoutError, RevocationList, StandardClaims};
 use std::time::Duration;
 use tower_governor::governor::GovernorConfigBuilder;
 use tower_governor::key_extractor::PeerIpKeyExtractor;
@@ -96,6 +96,7 @@ pub fn router(state: AppState, scripts: &ClientScripts) -> Router {
         .route("/token/refresh", post(refresh))
         .route("/api/me", get(me))
         .route("/admin/revoke", post(revoke))
+        .route("/backchannel-logout", post(backchannel_logout))
         .merge(scripts.routes())
         .with_state(state)
 }
@@ -220,8 +221,10 @@ async fn login(
             )
         })?;
     tracing::info!(sub = %user.username, "login");
+    // A new login session: its `sid` stays the same across refreshes.
+    let sid = crate::tokens::random_id();
     let token = issuer
-        .issue(&user.username, &user.role)
+        .issue(&user.username, &user.role, &sid)
         .map_err(ApiError::internal)?;
     Ok(Json(TokenResponse { token }))
 }
@@ -245,13 +248,63 @@ async fn refresh(
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| AuthError::forbidden("this account no longer exists"))?;
-    let token = issuer.issue(&sub, &role).map_err(ApiError::internal)?;
+    // The same login session (a token from before sessions had ids starts one).
+    let sid = match claims.extra.get("sid").and_then(serde_json::Value::as_str) {
+        Some(sid) => sid.to_owned(),
+        None => crate::tokens::random_id(),
+    };
+    let token = issuer
+        .issue(&sub, &role, &sid)
+        .map_err(ApiError::internal)?;
     Ok(Json(TokenResponse { token }))
 }
 
 /// The verified claims of the request's token: what the server knows about its holder.
 async fn me(Claims(me): Claims<StandardClaims>) -> Json<StandardClaims> {
     Json((*me).clone())
+}
+
+#[derive(Deserialize)]
+struct LogoutForm {
+    logout_token: String,
+}
+
+/// OpenID Connect Back-Channel Logout 1.0 (§2.5, §2.8): a provider (--oidc-issuer, with
+/// --oidc-client-id) posts `logout_token`; the sockets of the login session or user it names
+/// are disconnected on every instance. `200` when done, `400` with `{ error,
+/// error_description }` for an invalid or replayed token, `503` if it could not be recorded.
+async fn backchannel_logout(
+    State(state): State<AppState>,
+    form: Result<Form<LogoutForm>, FormRejection>,
+) -> impl IntoResponse {
+    let no_store = || [(header::CACHE_CONTROL, "no-store")];
+    let refuse = |status: StatusCode, description: String| {
+        let body = json!({ "error": "invalid_request", "error_description": description });
+        (status, no_store(), Json(body))
+    };
+    let Ok(Form(form)) = form else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "expected the form field logout_token".into(),
+        );
+    };
+    match state.auth.backchannel_logout(&form.logout_token).await {
+        Ok(logout) => {
+            tracing::info!(iss = %logout.iss, sid = logout.sid.as_deref(), sub = logout.sub.as_deref(), "back-channel logout");
+            (StatusCode::OK, no_store(), Json(json!({})))
+        }
+        Err(LogoutError::Unavailable(e)) => {
+            tracing::warn!(error = %e, "back-channel logout applied on this instance only");
+            refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the logout could not be recorded; retry".into(),
+            )
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "back-channel logout refused");
+            refuse(StatusCode::BAD_REQUEST, e.to_string())
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -96,6 +96,9 @@ async fn run(args: Args) -> Result<(), BoxError> {
         if args.any_audience {
             trusted = trusted.insecure_any_audience();
         }
+        if let Some(client_id) = &args.oidc_client_id {
+            trusted = trusted.client_id(client_id.clone());
+        }
         builder = builder.trusted_issuer(trusted);
     }
     builder = builder

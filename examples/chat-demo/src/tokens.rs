@@ -21,6 +21,9 @@ struct DemoClaims<'a> {
     iat: u64,
     exp: u64,
     jti: String,
+    /// The login session: one per `/login`, kept by `/token/refresh`, so revoking it (by
+    /// `sid`) ends every token refreshed from that login too.
+    sid: &'a str,
     iss: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     aud: Option<&'a str>,
@@ -50,21 +53,33 @@ impl TokenIssuer {
         &self.issuer
     }
 
-    /// A fresh token for `sub` with `role`, granting the user's chat rooms.
-    pub fn issue(&self, sub: &str, role: &str) -> Result<String, jsonwebtoken::errors::Error> {
+    /// A fresh token for `sub` with `role` in login session `sid`, granting the user's chat
+    /// rooms.
+    pub fn issue(
+        &self,
+        sub: &str,
+        role: &str,
+        sid: &str,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = jsonwebtoken::get_current_timestamp();
-        let mut jti = [0u8; 16];
-        rand::rngs::OsRng.fill_bytes(&mut jti);
         let claims = DemoClaims {
             sub,
             role,
             iat: now,
             exp: now.saturating_add(self.ttl.as_secs()),
-            jti: hex::encode(jti),
+            jti: random_id(),
+            sid,
             iss: &self.issuer,
             aud: self.audience.as_deref(),
             rooms: crate::rooms::granted_to(sub, role),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key)
     }
+}
+
+/// 128 random bits, hex: a token id or a login session id.
+pub fn random_id() -> String {
+    let mut id = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut id);
+    hex::encode(id)
 }

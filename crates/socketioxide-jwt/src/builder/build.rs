@@ -50,6 +50,7 @@ where
             max_token_lifetime: s.max_token_lifetime,
         };
         let mut sources = Vec::new();
+        let mut logout_clients = Vec::new();
         if let Some(keys) = own {
             let resolved = matches!(keys, KeySource::Resolver(_));
             let audience = audience_policy(s.audiences, s.any_audience, resolved)?;
@@ -63,6 +64,15 @@ where
             };
             if iss.is_empty() || trusted.audiences.iter().any(String::is_empty) {
                 return Err(in_issuer(ConfigError::EmptyIssuerOrAudience));
+            }
+            if let Some(client_id) = trusted.client_id {
+                if client_id.is_empty() {
+                    return Err(in_issuer(ConfigError::EmptyIssuerOrAudience));
+                }
+                if s.revocations.is_none() {
+                    return Err(in_issuer(ConfigError::LogoutWithoutRevocations));
+                }
+                logout_clients.push((iss.clone(), client_id));
             }
             let keys = key_source(trusted.keys, trusted.resolver, s.min_hmac_secret_len)
                 .map_err(&in_issuer)?
@@ -134,7 +144,11 @@ where
             }
         }
 
-        let verifier = Verifier::new(sources, s.max_token_len, s.revocations, check);
+        let mut verifier = Verifier::new(sources, s.max_token_len, s.revocations, check);
+        for (iss, client_id) in logout_clients {
+            let accepted = verifier.accept_logouts(&iss, &client_id);
+            debug_assert!(accepted, "{iss} was added above");
+        }
         Ok(JwtAuth {
             inner: Arc::new(Inner {
                 verifier,

@@ -170,7 +170,19 @@ pub(crate) trait RevocationBackend: Send + Sync + 'static {
         &'a self,
         revocation: &'a Revocation,
     ) -> BoxFuture<'a, Result<(), RevocationError>>;
+
+    /// Records `id` until `until` (seconds since the epoch) unless it is recorded already:
+    /// `true` the first time, in every process.
+    fn record_once<'a>(
+        &'a self,
+        id: &'a str,
+        until: u64,
+    ) -> BoxFuture<'a, Result<bool, RevocationError>>;
 }
+
+/// Logout token ids remembered at most, in one process (each until its `exp`); beyond, a new
+/// logout token is refused until older ones expire.
+const MAX_REMEMBERED_LOGOUTS: usize = 100_000;
 
 pub(crate) struct ListInner {
     tokens: RwLock<HashMap<String, u64>>,
@@ -185,6 +197,8 @@ pub(crate) struct ListInner {
     /// a user revocation is kept at least until then (see [`RevocationList::revoke_user`]).
     latest_exp: AtomicU64,
     backend: RwLock<Option<Arc<dyn RevocationBackend>>>,
+    /// Logout token ids (`iss`, `jti`) seen here, until their `exp`.
+    seen_logouts: Mutex<HashMap<String, u64>>,
 }
 
 /// The revoked tokens and users, and the sockets of this process that may have to go.
@@ -241,6 +255,7 @@ impl RevocationList {
                 max_token_lifetime,
                 latest_exp: AtomicU64::new(0),
                 backend: RwLock::new(None),
+                seen_logouts: Mutex::default(),
             }),
         }
     }
@@ -384,6 +399,57 @@ impl RevocationList {
         match backend {
             Some(backend) => backend.publish(&revocation).await,
             None => Ok(()),
+        }
+    }
+
+    /// Whether the logout token `jti` of `iss` is seen for the first time (in every process
+    /// sharing the list); it is remembered until `until`, its `exp`.
+    ///
+    /// When the shared store is unreachable, this process's memory decides (a replay to
+    /// another process then goes through; what it revokes is the same set again, see
+    /// [`JwtAuth::backchannel_logout`](crate::JwtAuth::backchannel_logout)).
+    pub(crate) async fn first_logout(
+        &self,
+        iss: &str,
+        jti: &str,
+        until: u64,
+    ) -> Result<bool, RevocationError> {
+        let id = format!("iss:{}:{iss}:jti:{jti}", iss.len());
+        let now = unix_now();
+        {
+            let mut seen = self
+                .inner
+                .seen_logouts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if seen.get(&id).is_some_and(|exp| *exp >= now) {
+                return Ok(false);
+            }
+            if seen.len() >= MAX_REMEMBERED_LOGOUTS {
+                seen.retain(|_, exp| *exp >= now);
+            }
+            if seen.len() >= MAX_REMEMBERED_LOGOUTS {
+                return Err(RevocationError::Unavailable(
+                    "too many logout tokens remembered at once".into(),
+                ));
+            }
+            seen.insert(id.clone(), until);
+        }
+        let backend = self
+            .inner
+            .backend
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        match backend {
+            Some(backend) => match backend.record_once(&id, until).await {
+                Ok(first) => Ok(first),
+                Err(e) => {
+                    tracing::warn!(error = %e, "logout replay check: the store is unreachable, this process's memory decides");
+                    Ok(true)
+                }
+            },
+            None => Ok(true),
         }
     }
 

@@ -245,6 +245,23 @@ impl RevocationBackend for RedisBackend {
             }
         })
     }
+
+    fn record_once<'a>(
+        &'a self,
+        id: &'a str,
+        until: u64,
+    ) -> BoxFuture<'a, Result<bool, RevocationError>> {
+        Box::pin(async move {
+            let mut set = ::redis::cmd("SET");
+            set.arg(format!("{}logout:{id}", self.store.options.key_prefix))
+                .arg(1)
+                .arg("NX")
+                .arg("EXAT")
+                .arg(until.clamp(1, MAX_STORED_UNTIL));
+            let reply: Option<String> = self.store.driver.query(&set).await.map_err(unavailable)?;
+            Ok(reply.is_some())
+        })
+    }
 }
 
 impl RevocationList {

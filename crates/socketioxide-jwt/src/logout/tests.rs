@@ -1,0 +1,209 @@
+use jsonwebtoken::{encode, EncodingKey, Header};
+use serde_json::{json, Value};
+
+use super::*;
+use crate::claims::RegisteredClaims;
+use crate::{RevocationList, TrustedIssuer, VerificationKey};
+
+const A_KEY: &[u8] = b"issuer-a's-own-32-byte-hs256-key";
+const B_KEY: &[u8] = b"issuer-b's-own-32-byte-hs256-key";
+const A: &str = "https://a.example";
+const B: &str = "https://b.example";
+
+fn now() -> u64 {
+    crate::time::unix_now()
+}
+
+fn auth(list: &RevocationList) -> JwtAuth {
+    JwtAuth::builder()
+        .trusted_issuer(
+            TrustedIssuer::new(A)
+                .key(VerificationKey::hmac(A_KEY))
+                .audience("chat-api")
+                .client_id("chat-web"),
+        )
+        // B: no client id, so no logouts.
+        .trusted_issuer(
+            TrustedIssuer::new(B)
+                .key(VerificationKey::hmac(B_KEY))
+                .audience("chat-api"),
+        )
+        .revocations(list.clone())
+        .build()
+        .expect("valid configuration")
+}
+
+/// A logout token of A for `chat-web`, with `changes` over the defaults (`null` removes).
+fn logout_token(key: &[u8], changes: Value) -> String {
+    let mut claims = json!({
+        "iss": A, "aud": "chat-web", "iat": now() - 1, "exp": now() + 120,
+        "jti": format!("{:x}", rand_id()), "sid": "s-1", "sub": "42",
+        "events": { BACKCHANNEL_LOGOUT_EVENT: {} },
+    });
+    for (k, v) in changes.as_object().expect("an object") {
+        if v.is_null() {
+            claims.as_object_mut().unwrap().remove(k);
+        } else {
+            claims[k] = v.clone();
+        }
+    }
+    encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(key).expect("a key"),
+    )
+    .expect("signed")
+}
+
+fn rand_id() -> u128 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    u128::from(NEXT.fetch_add(1, Ordering::Relaxed)) << 64 | u128::from(now())
+}
+
+#[tokio::test]
+async fn a_valid_logout_token_names_its_session_and_user() {
+    let list = RevocationList::in_memory();
+    let logout = auth(&list)
+        .backchannel_logout(&logout_token(A_KEY, json!({})))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            logout.iss.as_str(),
+            logout.sid.as_deref(),
+            logout.sub.as_deref()
+        ),
+        (A, Some("s-1"), Some("42"))
+    );
+    assert_eq!(list.counts().sessions, 1);
+}
+
+#[tokio::test]
+async fn what_a_logout_token_must_be() {
+    let list = RevocationList::in_memory();
+    let auth = auth(&list);
+    let cases = [
+        ("an access token's audience", json!({ "aud": "chat-api" })),
+        ("no events", json!({ "events": null })),
+        (
+            "another event",
+            json!({ "events": { "https://other.example/event": {} } }),
+        ),
+        (
+            "the event member not an object",
+            json!({ "events": { BACKCHANNEL_LOGOUT_EVENT: "yes" } }),
+        ),
+        ("a nonce (an ID token)", json!({ "nonce": "n" })),
+        ("neither sid nor sub", json!({ "sid": null, "sub": null })),
+        ("no jti", json!({ "jti": null })),
+        ("an empty jti", json!({ "jti": "" })),
+        ("no iat", json!({ "iat": null })),
+        ("no exp", json!({ "exp": null })),
+        ("expired", json!({ "exp": now() - 120, "iat": now() - 300 })),
+        ("iat in the future", json!({ "iat": now() + 3600 })),
+        ("iat a float beyond u64", json!({ "iat": 1e300 })),
+        ("no iss", json!({ "iss": null })),
+        (
+            "B's iss (no client id configured for B)",
+            json!({ "iss": B }),
+        ),
+    ];
+    for (what, changes) in cases {
+        let key = if changes.get("iss") == Some(&json!(B)) {
+            B_KEY
+        } else {
+            A_KEY
+        };
+        let err = auth
+            .backchannel_logout(&logout_token(key, changes))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, LogoutError::Invalid(_)), "{what}: {err:?}");
+    }
+    // Signed with B's key, claiming A.
+    let forged = logout_token(B_KEY, json!({}));
+    assert!(matches!(
+        auth.backchannel_logout(&forged).await,
+        Err(LogoutError::Invalid(_))
+    ));
+    // alg none.
+    let valid = logout_token(A_KEY, json!({}));
+    let mut parts = valid.split('.');
+    let none = format!("eyJhbGciOiJub25lIn0.{}.", parts.nth(1).unwrap());
+    assert!(matches!(
+        auth.backchannel_logout(&none).await,
+        Err(LogoutError::Invalid(_))
+    ));
+    assert_eq!(
+        list.counts().sessions + list.counts().users,
+        0,
+        "nothing revoked"
+    );
+}
+
+#[tokio::test]
+async fn a_replayed_logout_token_is_refused() {
+    let list = RevocationList::in_memory();
+    let auth = auth(&list);
+    let token = logout_token(A_KEY, json!({}));
+    auth.backchannel_logout(&token).await.unwrap();
+    assert!(matches!(
+        auth.backchannel_logout(&token).await,
+        Err(LogoutError::Replayed)
+    ));
+}
+
+#[tokio::test]
+async fn a_logout_by_sub_ends_that_issuers_tokens_issued_until_its_iat() {
+    let list = RevocationList::in_memory();
+    let auth = auth(&list);
+    let iat = now() - 10;
+    let token = logout_token(A_KEY, json!({ "sid": null, "iat": iat }));
+    let logout = auth.backchannel_logout(&token).await.unwrap();
+    assert_eq!((logout.sid, logout.sub.as_deref()), (None, Some("42")));
+    let of = |iss: &str, iat: u64| {
+        let mut claims = RegisteredClaims::for_sub("42");
+        claims.iss = Some(iss.into());
+        claims.iat = Some(iat);
+        claims
+    };
+    assert!(list.is_revoked(&of(A, iat - 5)));
+    assert!(list.is_revoked(&of(A, iat)));
+    assert!(!list.is_revoked(&of(A, iat + 1)), "a later login");
+    assert!(!list.is_revoked(&of(B, iat - 5)), "42 of another issuer");
+}
+
+#[tokio::test]
+async fn a_logout_token_is_not_a_credential() {
+    let list = RevocationList::in_memory();
+    let auth = JwtAuth::builder()
+        .trusted_issuer(
+            TrustedIssuer::new(A)
+                .key(VerificationKey::hmac(A_KEY))
+                // The socket's audience is the client id (ID tokens as credentials).
+                .audience("chat-web")
+                .client_id("chat-web"),
+        )
+        .revocations(list)
+        .build()
+        .unwrap();
+    let err = auth
+        .verify(&logout_token(A_KEY, json!({})))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), crate::ErrorCode::InvalidToken);
+}
+
+#[test]
+fn logouts_need_a_revocation_list() {
+    let err = JwtAuth::builder()
+        .trusted_issuer(
+            TrustedIssuer::new(A)
+                .key(VerificationKey::hmac(A_KEY))
+                .client_id("c"),
+        )
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("revocation"), "{err}");
+}

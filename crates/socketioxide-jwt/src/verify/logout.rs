@@ -1,0 +1,177 @@
+//! OpenID Connect Back-Channel Logout 1.0: verifying a logout token (§2.4, §2.6).
+//!
+//! A logout token is signed by a trusted issuer with the keys of its ID tokens, for the
+//! application's client id (`aud`), and says whose login ended: a `sid` (one login session),
+//! a `sub` (every session of the user at that issuer), or both. It is not a credential: the
+//! verifier refuses any token with an `events` claim as one.
+
+use jsonwebtoken::{decode, Validation};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::rules::{FamilyValidations, TimeRules};
+use super::{issuer_of, jwt_error, resolve_key, IssuerKeys, Issuers, Keys, Verifier};
+use crate::claims::numeric_date;
+use crate::error::AuthError;
+use crate::protocol::ErrorCode;
+use crate::time::wall_clock;
+
+/// The `events` member that makes a token a back-channel logout token.
+pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
+/// A verified logout token: whose login ended.
+///
+/// # Example
+/// ```
+/// use socketioxide_jwt::LogoutToken;
+/// fn describe(logout: &LogoutToken) -> String {
+///     match (&logout.sid, &logout.sub) {
+///         (Some(sid), _) => format!("login session {sid} at {}", logout.iss),
+///         (None, Some(sub)) => format!("every session of {sub} at {}", logout.iss),
+///         (None, None) => unreachable!("a logout token names a sid or a sub"),
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LogoutToken {
+    /// The issuer that signed it.
+    pub iss: String,
+    /// The user whose sessions ended (with no `sid`: every one of them at this issuer).
+    pub sub: Option<String>,
+    /// The login session that ended.
+    pub sid: Option<String>,
+    /// The token's id (a replay of it is refused).
+    pub jti: String,
+    /// When it was issued, seconds since the epoch.
+    pub iat: u64,
+    /// When it expires, seconds since the epoch: its `jti` is remembered until then.
+    pub exp: u64,
+}
+
+/// The claims of a logout token, as signed.
+#[derive(Deserialize)]
+struct LogoutClaims {
+    iss: String,
+    #[serde(default)]
+    sub: Option<String>,
+    #[serde(default)]
+    sid: Option<String>,
+    jti: String,
+    #[serde(deserialize_with = "numeric_date::required")]
+    iat: u64,
+    #[serde(deserialize_with = "numeric_date::required")]
+    exp: u64,
+    events: Map<String, Value>,
+    /// Forbidden (§2.4): an ID token, which has one, is not a logout token.
+    #[serde(default)]
+    nonce: Option<serde::de::IgnoredAny>,
+}
+
+/// How an issuer's logout tokens are validated: `aud` = the client id, `iss`, `exp` required.
+pub(super) struct LogoutRules {
+    families: FamilyValidations,
+    /// With one key without a `kid`: that key's algorithms only.
+    only: Option<Validation>,
+}
+
+impl LogoutRules {
+    pub(super) fn new(issuer: &IssuerKeys, iss: &str, client_id: &str, leeway_secs: u64) -> Self {
+        let mut template = Validation::new(jsonwebtoken::Algorithm::HS256);
+        template.set_issuer(&[iss]);
+        template.set_audience(&[client_id]);
+        template.set_required_spec_claims(&["exp", "iss", "aud"]);
+        template.validate_nbf = true;
+        template.leeway = leeway_secs;
+        let only = match &issuer.keys {
+            Keys::Only(key, _) => {
+                let mut v = template.clone();
+                v.algorithms = key.allowed_algorithms().to_vec();
+                Some(v)
+            }
+            Keys::Resolved(_) => None,
+        };
+        Self {
+            families: FamilyValidations::new(&template),
+            only,
+        }
+    }
+}
+
+impl<C> Verifier<C> {
+    /// Verifies a back-channel logout token: signed by a trusted issuer configured with a
+    /// client id, for that client, unexpired, `iat` not in the future, the logout `events`
+    /// member, a `sid` or a `sub`, a `jti`, no `nonce`. Replays are the caller's to refuse.
+    pub(crate) async fn verify_logout(&self, token: &str) -> Result<LogoutToken, AuthError> {
+        let refuse = |why: &'static str| AuthError::new(ErrorCode::InvalidToken).with_source(why);
+        if token.len() > self.max_token_len {
+            return Err(refuse("token exceeds max length"));
+        }
+        if !super::has_jws_shape(token) {
+            return Err(ErrorCode::CredentialsBadFormat.into());
+        }
+        let issuer = match &self.issuers {
+            Issuers::One(issuer) => issuer,
+            Issuers::Several(by_iss) => issuer_of(by_iss, token)?,
+        };
+        let rules = issuer.logout.as_ref().ok_or_else(|| {
+            refuse("logout tokens of this issuer are not accepted (no client id)")
+        })?;
+        let (key, validation) = match &issuer.keys {
+            Keys::Only(key, _) => {
+                let validation = rules.only.as_ref();
+                (
+                    key.clone(),
+                    validation.unwrap_or_else(|| rules.families.for_family(key.family())),
+                )
+            }
+            Keys::Resolved(resolver) => {
+                let key = resolve_key(resolver.as_ref(), issuer, token).await?;
+                let validation = rules.families.for_family(key.family());
+                (key, validation)
+            }
+        };
+        let decoding_key = key
+            .decoding_key()
+            .ok_or_else(|| refuse("the resolved key is an empty secret"))?;
+        let claims = decode::<LogoutClaims>(token, decoding_key, validation)
+            .map_err(jwt_error)?
+            .claims;
+        let now = wall_clock();
+        let times = TimeRules {
+            leeway: self.times.leeway,
+            iat_skew: self.times.iat_skew,
+            max_lifetime: None,
+        };
+        let registered = crate::claims::RegisteredClaims {
+            exp: Some(claims.exp),
+            iat: Some(claims.iat),
+            ..Default::default()
+        };
+        times.check(&registered, now)?;
+        let is_logout_event = claims
+            .events
+            .get(BACKCHANNEL_LOGOUT_EVENT)
+            .is_some_and(Value::is_object);
+        if !is_logout_event {
+            return Err(refuse("not a back-channel logout token (events)"));
+        }
+        if claims.nonce.is_some() {
+            return Err(refuse("a logout token must not carry a nonce"));
+        }
+        if claims.sid.is_none() && claims.sub.is_none() {
+            return Err(refuse("a logout token names a sid, a sub or both"));
+        }
+        if claims.jti.is_empty() || claims.sid.as_deref() == Some("") {
+            return Err(refuse("empty jti or sid"));
+        }
+        Ok(LogoutToken {
+            iss: claims.iss,
+            sub: claims.sub,
+            sid: claims.sid,
+            jti: claims.jti,
+            iat: claims.iat,
+            exp: claims.exp,
+        })
+    }
+}
