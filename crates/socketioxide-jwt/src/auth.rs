@@ -60,6 +60,8 @@ pub(crate) struct GateSettings {
     pub(crate) leeway: Duration,
     /// How long before `exp` to send `token_expiring`; `None`: never.
     pub(crate) expiry_warning: Option<Duration>,
+    /// How long a login session may last (see `JwtAuthBuilder::max_session_age`).
+    pub(crate) max_session_age: Option<Duration>,
     /// At most this many authenticated sockets per `sub`, counted there.
     pub(crate) user_cap: Option<(usize, UserSockets)>,
     /// Every socket's deadline, in one queue.
@@ -87,6 +89,7 @@ impl GateSettings {
         ExpiryRules {
             leeway: self.leeway,
             warning: self.expiry_warning,
+            max_session_age: self.max_session_age,
         }
     }
 

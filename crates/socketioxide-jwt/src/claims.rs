@@ -92,11 +92,6 @@ pub(crate) mod numeric_date {
         optional(d)?.ok_or_else(|| de::Error::custom("a NumericDate is required"))
     }
 
-    /// A NumericDate read from a JSON value already parsed (`None` when it is not one).
-    pub(crate) fn from_value(value: &serde_json::Value) -> Option<u64> {
-        optional(value).ok().flatten()
-    }
-
     /// `Option<u64>` from a NumericDate or `null`.
     pub(crate) fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
         d.deserialize_option(OptionalVisitor)
@@ -140,26 +135,24 @@ pub(crate) mod numeric_date {
     }
 }
 
-impl From<&StandardClaims> for RegisteredClaims {
-    fn from(claims: &StandardClaims) -> Self {
-        Self {
+impl TryFrom<&StandardClaims> for RegisteredClaims {
+    type Error = serde_json::Error;
+
+    /// The registered claims of `claims`; the ones [`StandardClaims`] keeps in `extra` (`sid`,
+    /// `auth_time`) must have the type they have in [`RegisteredClaims`].
+    fn try_from(claims: &StandardClaims) -> Result<Self, Self::Error> {
+        let extra = |name: &str| claims.extra.get(name).unwrap_or(&Value::Null);
+        Ok(Self {
             sub: claims.sub.clone(),
             iss: claims.iss.clone(),
             exp: claims.exp,
             iat: claims.iat,
             nbf: claims.nbf,
             jti: claims.jti.clone(),
-            sid: claims
-                .extra
-                .get("sid")
-                .and_then(Value::as_str)
-                .map(String::from),
-            auth_time: claims
-                .extra
-                .get("auth_time")
-                .and_then(numeric_date::from_value),
+            sid: Option::<String>::deserialize(extra("sid"))?,
+            auth_time: numeric_date::optional(extra("auth_time"))?,
             has_events: claims.extra.contains_key("events"),
-        }
+        })
     }
 }
 

@@ -28,6 +28,9 @@ use crate::verify::Verified;
 pub(crate) struct ExpiryRules {
     pub(crate) leeway: Duration,
     pub(crate) warning: Option<Duration>,
+    /// How long a login session may last, from the token's `auth_time` or else the socket's
+    /// first authentication: a refresh after it is refused.
+    pub(crate) max_session_age: Option<Duration>,
 }
 
 /// What a deadline brought.
@@ -57,6 +60,9 @@ enum Phase<C> {
         user: Option<UserId>,
         /// The token's `exp`, seconds since the Unix epoch.
         exp: Option<u64>,
+        /// When the login session began (the token's `auth_time`, else the first
+        /// authentication), seconds since the Unix epoch.
+        session_start: u64,
         expires_at: Option<Instant>,
         /// When to send `token_expiring`; `None` once sent for this token, or when off.
         warn_at: Option<Instant>,
@@ -247,6 +253,12 @@ impl<C> SessionState<C> {
         };
         let (verified, holdings) = verified;
         let now_unix = verified.checked_at;
+        // A refreshed token's `auth_time` (a new login at the provider) starts a new session.
+        let session_start = match (&self.phase, verified.registered.auth_time) {
+            (_, Some(auth_time)) => auth_time,
+            (Phase::Authenticated { session_start, .. }, None) => *session_start,
+            (_, None) => now_unix.as_secs(),
+        };
         if let Phase::Authenticated { user, .. } = &self.phase {
             if *user != verified.user {
                 self.phase = Phase::Closed;
@@ -254,6 +266,13 @@ impl<C> SessionState<C> {
                     AuthError::new(ErrorCode::InvalidToken)
                         .with_message("the refresh token belongs to another subject"),
                 );
+            }
+            let age = now_unix.saturating_sub(Duration::from_secs(session_start));
+            if rules.max_session_age.is_some_and(|max| age > max) {
+                self.phase = Phase::Closed;
+                return Outcome::Refused(AuthError::new(ErrorCode::TokenExpired).with_message(
+                    "the login session is older than max_session_age: log in again",
+                ));
             }
         }
         let exp = verified.registered.exp;
@@ -317,6 +336,7 @@ impl<C> SessionState<C> {
             claims,
             user,
             exp,
+            session_start,
             expires_at,
             warn_at,
             ticket,

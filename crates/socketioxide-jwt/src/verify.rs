@@ -146,6 +146,7 @@ impl<C> Verifier<C> {
                 leeway: Duration::ZERO,
                 iat_skew: IAT_SKEW,
                 max_lifetime: None,
+                max_session_age: None,
             });
         let mut sources = sources.into_iter();
         let issuers = match (sources.next(), sources.len()) {
@@ -356,7 +357,7 @@ fn read_registered<C: DeserializeOwned + 'static>(
 ) -> Result<(RegisteredClaims, Option<C>), AuthError> {
     if TypeId::of::<C>() == TypeId::of::<StandardClaims>() {
         let standard: StandardClaims = serde_json::from_str(json).map_err(claims_shape)?;
-        let registered = RegisteredClaims::from(&standard);
+        let registered = RegisteredClaims::try_from(&standard).map_err(claims_shape)?;
         let mut slot = Some(standard);
         let claims = (&mut slot as &mut dyn Any)
             .downcast_mut::<Option<C>>()

@@ -78,6 +78,11 @@ pub struct Args {
     #[arg(long, default_value_t = 900)]
     pub token_ttl_secs: u64,
 
+    /// End login sessions older than this many seconds (from the login, `auth_time`): a
+    /// refresh after it is refused, and the socket with it. 0: no limit.
+    #[arg(long, default_value_t = 0)]
+    pub max_session_age_secs: u64,
+
     /// Where the user database and the generated secret live.
     #[arg(long, default_value = "chat-demo-data")]
     pub data_dir: PathBuf,

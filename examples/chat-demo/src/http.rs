@@ -21,7 +21,7 @@ use tower_governor::GovernorLayer;
 use crate::assets::ClientScripts;
 use crate::cli::Mode;
 use crate::identity::AccountPolicy;
-use crate::tokens::TokenIssuer;
+use crate::tokens::{LoginSession, TokenIssuer};
 use crate::users::{StoreError, UserStore};
 
 const MAX_FIELD_LEN: usize = 256;
@@ -221,10 +221,9 @@ async fn login(
             )
         })?;
     tracing::info!(sub = %user.username, "login");
-    // A new login session: its `sid` stays the same across refreshes.
-    let sid = crate::tokens::random_id();
+    // A new login session: its `sid` and `auth_time` stay the same across refreshes.
     let token = issuer
-        .issue(&user.username, &user.role, &sid)
+        .issue(&user.username, &user.role, &LoginSession::new())
         .map_err(ApiError::internal)?;
     Ok(Json(TokenResponse { token }))
 }
@@ -248,13 +247,9 @@ async fn refresh(
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| AuthError::forbidden("this account no longer exists"))?;
-    // The same login session (a token from before sessions had ids starts one).
-    let sid = match claims.extra.get("sid").and_then(serde_json::Value::as_str) {
-        Some(sid) => sid.to_owned(),
-        None => crate::tokens::random_id(),
-    };
+    // The same login session (past --max-session-age-secs, its token is refused above).
     let token = issuer
-        .issue(&sub, &role, &sid)
+        .issue(&sub, &role, &LoginSession::of(&claims))
         .map_err(ApiError::internal)?;
     Ok(Json(TokenResponse { token }))
 }

@@ -128,6 +128,9 @@ async fn run(args: Args) -> Result<(), BoxError> {
     if let Some(max) = args.max_sockets_per_user {
         builder = builder.max_sockets_per_user(max);
     }
+    if args.max_session_age_secs > 0 {
+        builder = builder.max_session_age(Duration::from_secs(args.max_session_age_secs));
+    }
     if accounts.checks_anything() {
         let accounts = accounts.clone();
         builder = builder.check(move |claims| {

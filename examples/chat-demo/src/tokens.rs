@@ -24,6 +24,9 @@ struct DemoClaims<'a> {
     /// The login session: one per `/login`, kept by `/token/refresh`, so revoking it (by
     /// `sid`) ends every token refreshed from that login too.
     sid: &'a str,
+    /// When the user logged in (kept by `/token/refresh`): `--max-session-age-secs` counts
+    /// from it.
+    auth_time: u64,
     iss: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     aud: Option<&'a str>,
@@ -53,13 +56,13 @@ impl TokenIssuer {
         &self.issuer
     }
 
-    /// A fresh token for `sub` with `role` in login session `sid`, granting the user's chat
+    /// A fresh token for `sub` with `role` in login session `login`, granting the user's chat
     /// rooms.
     pub fn issue(
         &self,
         sub: &str,
         role: &str,
-        sid: &str,
+        login: &LoginSession,
     ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = jsonwebtoken::get_current_timestamp();
         let claims = DemoClaims {
@@ -68,12 +71,46 @@ impl TokenIssuer {
             iat: now,
             exp: now.saturating_add(self.ttl.as_secs()),
             jti: random_id(),
-            sid,
+            sid: &login.sid,
+            auth_time: login.auth_time,
             iss: &self.issuer,
             aud: self.audience.as_deref(),
             rooms: crate::rooms::granted_to(sub, role),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key)
+    }
+}
+
+/// One login: its id (`sid`) and when it happened (`auth_time`), the same in every token
+/// refreshed from it.
+pub struct LoginSession {
+    pub sid: String,
+    pub auth_time: u64,
+}
+
+impl LoginSession {
+    /// A login now.
+    pub fn new() -> Self {
+        Self {
+            sid: random_id(),
+            auth_time: jsonwebtoken::get_current_timestamp(),
+        }
+    }
+
+    /// The login a token belongs to (a token from before logins had ids starts one).
+    pub fn of(claims: &socketioxide_jwt::StandardClaims) -> Self {
+        let sid = claims.extra.get("sid").and_then(serde_json::Value::as_str);
+        let auth_time = claims
+            .extra
+            .get("auth_time")
+            .and_then(serde_json::Value::as_u64);
+        match (sid, auth_time) {
+            (Some(sid), Some(auth_time)) => Self {
+                sid: sid.to_owned(),
+                auth_time,
+            },
+            _ => Self::new(),
+        }
     }
 }
 

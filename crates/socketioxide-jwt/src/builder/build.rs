@@ -48,6 +48,7 @@ where
             require_exp: s.require_exp,
             leeway: s.leeway,
             max_token_lifetime: s.max_token_lifetime,
+            max_session_age: s.max_session_age,
         };
         let mut sources = Vec::new();
         let mut logout_clients = Vec::new();
@@ -98,6 +99,9 @@ where
         }
         if s.leeway > MAX_LEEWAY {
             return Err(ConfigError::LeewayTooLarge(s.leeway));
+        }
+        if s.max_session_age.is_some_and(|max| max.is_zero()) {
+            return Err(ConfigError::Zero("max_session_age"));
         }
         if s.max_token_lifetime.is_some_and(|max| max.is_zero()) {
             return Err(ConfigError::Zero("max_token_lifetime"));
@@ -156,6 +160,7 @@ where
                 gate: GateSettings {
                     leeway: s.leeway,
                     expiry_warning: s.expiry_warning,
+                    max_session_age: s.max_session_age,
                     deadlines: Arc::default(),
                     user_cap: s
                         .max_sockets_per_user

@@ -90,6 +90,28 @@ where
         self
     }
 
+    /// Ends login sessions older than `max`: a token whose `auth_time` (when the user logged
+    /// in at the identity provider) is older is refused with `token_expired`, on sockets and
+    /// REST alike; for a token without `auth_time`, the session is counted from the socket's
+    /// first authentication, and a refresh on that socket after `max` is refused (and the
+    /// socket with it). A refreshed token with a later `auth_time` (a new login) starts a new
+    /// session. Off by default.
+    ///
+    /// # Example
+    /// ```
+    /// use std::time::Duration;
+    /// let auth = socketioxide_jwt::JwtAuth::builder()
+    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+    ///     .max_session_age(Duration::from_secs(12 * 3600))
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), socketioxide_jwt::ConfigError>(())
+    /// ```
+    pub fn max_session_age(mut self, max: Duration) -> Self {
+        self.settings.max_session_age = Some(max);
+        self
+    }
+
     /// Clock-skew leeway applied to `exp` (at authentication and while connected) and `nbf`,
     /// to the sub-second. At most a day (`build()` refuses more). Defaults to 0.
     pub fn leeway(mut self, leeway: Duration) -> Self {

@@ -54,6 +54,7 @@ const UNIX: u64 = 1_000_000;
 const RULES: ExpiryRules = ExpiryRules {
     leeway: Duration::ZERO,
     warning: None,
+    max_session_age: None,
 };
 
 /// The error of a refusal that is due, if one is.
@@ -71,6 +72,7 @@ fn authenticated(t0: Instant, exp: u64, warning: Duration) -> SessionState<Strin
     let rules = ExpiryRules {
         leeway: Duration::ZERO,
         warning: Some(warning),
+        max_session_age: None,
     };
     s.finish_verification(Ok(verified("alice", exp)), t0, at(UNIX), rules);
     s
@@ -101,6 +103,7 @@ fn the_warning_follows_the_shared_table() {
         let rules = ExpiryRules {
             leeway: Duration::ZERO,
             warning: case.warning_ms.map(Duration::from_millis),
+            max_session_age: None,
         };
         let exp = UNIX + case.lifetime_ms / 1000;
         s.finish_verification(Ok(verified("alice", exp)), t0, at(UNIX), rules);
@@ -156,6 +159,7 @@ fn a_refreshed_token_is_warned_again_the_same_one_is_not() {
     let rules = ExpiryRules {
         leeway: Duration::ZERO,
         warning: Some(Duration::from_secs(10)),
+        max_session_age: None,
     };
     let mut s = authenticated(t0, UNIX + 100, Duration::from_secs(10));
     let t1 = t0 + Duration::from_secs(90);
@@ -215,6 +219,7 @@ fn authentication_sets_expiry_with_leeway() {
         ExpiryRules {
             leeway: Duration::from_secs(10),
             warning: None,
+            max_session_age: None,
         },
     );
     assert!(matches!(out, Outcome::FirstAuthentication(_)));
@@ -338,6 +343,7 @@ mod hostile_times {
             let rules = ExpiryRules {
                 leeway: Duration::from_millis(leeway_ms),
                 warning: warning_ms.map(Duration::from_millis),
+                max_session_age: None,
             };
             let mut s =
                 SessionState::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
@@ -437,6 +443,7 @@ mod hostile_times {
             let rules = ExpiryRules {
                 leeway: Duration::ZERO,
                 warning,
+                max_session_age: None,
             };
             st.finish_verification(Ok(verified("alice", exp)), t0, wall_base, rules)
         });
@@ -552,4 +559,50 @@ fn a_refresh_before_the_connect_handler_keeps_it_going_live() {
     assert!(matches!(out, Outcome::Refreshed(_)));
     let live = s.take_live(|| Duration::ZERO).expect("still to go live");
     assert_eq!(live.exp, Some(UNIX + 120));
+}
+
+#[test]
+fn a_refresh_after_max_session_age_is_refused_unless_a_new_login_restarted_it() {
+    let t0 = Instant::now();
+    let rules = ExpiryRules {
+        max_session_age: Some(Duration::from_secs(3600)),
+        ..RULES
+    };
+    let start = || {
+        let mut s =
+            SessionState::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
+        s.try_begin_verification();
+        // No auth_time: the session starts at this first authentication.
+        let out = s.finish_verification(Ok(verified("alice", UNIX + 600)), t0, at(UNIX), rules);
+        assert!(matches!(out, Outcome::FirstAuthentication(_)));
+        s
+    };
+    let refresh = |s: &mut SessionState<String>, wall: u64, auth_time: Option<u64>| {
+        s.try_begin_verification();
+        let mut v = verified("alice", wall + 600);
+        v.registered.auth_time = auth_time;
+        s.finish_verification(Ok(v), t0, at(wall), rules)
+    };
+    let mut s = start();
+    assert!(
+        matches!(refresh(&mut s, UNIX + 3600, None), Outcome::Refreshed(_)),
+        "at the limit"
+    );
+    match refresh(&mut s, UNIX + 3601, None) {
+        Outcome::Refused(e) => assert_eq!(e.code(), ErrorCode::TokenExpired),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(s.is_closed());
+    // A refreshed token from a new login (a later auth_time) starts a new session.
+    let mut s = start();
+    let out = refresh(&mut s, UNIX + 7000, Some(UNIX + 6900));
+    assert!(matches!(out, Outcome::Refreshed(_)), "{out:?}");
+    assert!(matches!(
+        refresh(&mut s, UNIX + 10_000, None),
+        Outcome::Refreshed(_)
+    ));
+    match refresh(&mut s, UNIX + 10_501, None) {
+        Outcome::Refused(e) => assert_eq!(e.code(), ErrorCode::TokenExpired),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 }

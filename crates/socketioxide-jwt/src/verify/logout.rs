@@ -142,6 +142,7 @@ impl<C> Verifier<C> {
             leeway: self.times.leeway,
             iat_skew: self.times.iat_skew,
             max_lifetime: None,
+            max_session_age: None,
         };
         let registered = crate::claims::RegisteredClaims {
             exp: Some(claims.exp),

@@ -37,6 +37,8 @@ pub(crate) struct ClaimRules {
     pub(crate) leeway: Duration,
     /// Refuse tokens that live longer than this (from now, and from their `iat`).
     pub(crate) max_token_lifetime: Option<Duration>,
+    /// Refuse tokens whose `auth_time` is older than this.
+    pub(crate) max_session_age: Option<Duration>,
 }
 
 impl ClaimRules {
@@ -76,6 +78,7 @@ impl ClaimRules {
             leeway: self.leeway,
             iat_skew: self.leeway.max(IAT_SKEW),
             max_lifetime: self.max_token_lifetime,
+            max_session_age: self.max_session_age,
         }
     }
 }
@@ -87,6 +90,7 @@ pub(super) struct TimeRules {
     pub(super) leeway: Duration,
     pub(super) iat_skew: Duration,
     pub(super) max_lifetime: Option<Duration>,
+    pub(super) max_session_age: Option<Duration>,
 }
 
 impl TimeRules {
@@ -113,6 +117,13 @@ impl TimeRules {
             .is_some_and(|iat| Duration::from_secs(iat) > now.saturating_add(self.iat_skew))
         {
             return Err(refuse("the token's iat is in the future"));
+        }
+        if let (Some(max), Some(auth_time)) = (self.max_session_age, claims.auth_time) {
+            if now.saturating_sub(Duration::from_secs(auth_time)) > max {
+                return Err(AuthError::new(ErrorCode::TokenExpired).with_source(
+                    "the login session (auth_time) is older than max_session_age: log in again",
+                ));
+            }
         }
         let Some(max) = self.max_lifetime else {
             return Ok(());

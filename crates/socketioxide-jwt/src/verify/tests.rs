@@ -81,6 +81,7 @@ fn verifier(keys: Vec<VerificationKey>) -> Verifier<crate::StandardClaims> {
         require_exp: true,
         leeway: Duration::ZERO,
         max_token_lifetime: None,
+        max_session_age: None,
     };
     Verifier::new(vec![(KeySource::Static(set), rules)], 8192, None, None)
 }
@@ -165,6 +166,7 @@ fn issuer_and_audience_become_required() {
         require_exp: true,
         leeway: Duration::ZERO,
         max_token_lifetime: None,
+        max_session_age: None,
     };
     let required = rules.validation().required_spec_claims;
     for claim in ["exp", "iss", "aud"] {
@@ -192,6 +194,7 @@ fn default_rules() -> ClaimRules {
         require_exp: true,
         leeway: Duration::ZERO,
         max_token_lifetime: None,
+        max_session_age: None,
     }
 }
 
@@ -318,6 +321,7 @@ async fn max_token_lifetime_bounds_exp_and_exp_minus_iat() {
     let now = crate::time::unix_now();
     let v = verifier_with(ClaimRules {
         max_token_lifetime: Some(Duration::from_secs(3600)),
+        max_session_age: None,
         ..default_rules()
     });
     assert_eq!(
@@ -342,6 +346,7 @@ async fn max_token_lifetime_bounds_exp_and_exp_minus_iat() {
     let no_exp = verifier_with(ClaimRules {
         require_exp: false,
         max_token_lifetime: Some(Duration::from_secs(3600)),
+        max_session_age: None,
         ..default_rules()
     });
     assert_eq!(
@@ -379,6 +384,7 @@ mod numeric_range {
             let v = verifier_with(ClaimRules {
                 leeway: Duration::from_secs(leeway),
                 max_token_lifetime: if leeway % 2 == 0 { Some(Duration::from_secs(3600)) } else { None },
+                max_session_age: None,
                 ..default_rules()
             });
             let token = signed(&serde_json::json!({"sub": "a", "exp": exp, "nbf": nbf, "iat": iat}));
@@ -441,6 +447,7 @@ fn two_issuers() -> Verifier<crate::StandardClaims> {
             require_exp: true,
             leeway: Duration::ZERO,
             max_token_lifetime: None,
+            max_session_age: None,
         };
         (KeySource::Static(set), rules)
     };
@@ -545,4 +552,40 @@ async fn a_security_event_token_is_never_a_credential() {
     );
     let token = signed(&serde_json::json!({ "sub": "42", "exp": exp, "events": {} }));
     assert!(typed.verify(&token).await.is_err(), "any claims type");
+}
+
+#[tokio::test]
+async fn an_auth_time_older_than_max_session_age_is_refused() {
+    let now = crate::time::wall_clock().as_secs();
+    let v = verifier_with(ClaimRules {
+        max_session_age: Some(Duration::from_secs(3600)),
+        ..default_rules()
+    });
+    let with = |auth_time: serde_json::Value| {
+        signed(&serde_json::json!({ "sub": "a", "exp": now + 600, "auth_time": auth_time }))
+    };
+    assert_eq!(code(&v, &with(serde_json::json!(now - 3000))).await, None);
+    assert_eq!(
+        code(&v, &with(serde_json::json!(now - 3700))).await,
+        Some(ErrorCode::TokenExpired)
+    );
+    assert_eq!(
+        code(&v, &with(serde_json::json!(0))).await,
+        Some(ErrorCode::TokenExpired)
+    );
+    assert_eq!(
+        code(&v, &with(serde_json::json!(-5))).await,
+        Some(ErrorCode::InvalidToken)
+    );
+    assert_eq!(
+        code(&v, &with(serde_json::json!("yesterday"))).await,
+        Some(ErrorCode::InvalidToken)
+    );
+    assert_eq!(
+        code(&v, &with(serde_json::json!(u64::MAX))).await,
+        None,
+        "in the future: not old"
+    );
+    let no_auth_time = signed(&serde_json::json!({ "sub": "a", "exp": now + 600 }));
+    assert_eq!(code(&v, &no_auth_time).await, None);
 }
