@@ -60,6 +60,8 @@ pub(crate) struct GateSettings {
     pub(crate) leeway: Duration,
     /// How long before `exp` to send `token_expiring`; `None`: never.
     pub(crate) expiry_warning: Option<Duration>,
+    /// How long a socket asked for a fresh token has to send one (`request_refresh`).
+    pub(crate) refresh_grace: Duration,
     /// How long a login session may last (see `JwtAuthBuilder::max_session_age`).
     pub(crate) max_session_age: Option<Duration>,
     /// At most this many authenticated sockets per `sub`, counted there.

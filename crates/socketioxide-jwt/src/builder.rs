@@ -31,6 +31,9 @@ const DEFAULT_MAX_PENDING_PER_SESSION: usize = 8;
 const DEFAULT_MAX_AUTH_ATTEMPTS_PER_MINUTE: u32 = 10;
 const DEFAULT_USER_ROOM_PREFIX: &str = "user:";
 const DEFAULT_EXPIRY_WARNING: Duration = Duration::from_secs(60);
+
+/// Default time a socket asked for a fresh token has to send one.
+const DEFAULT_REFRESH_GRACE: Duration = Duration::from_secs(30);
 /// Clock skew is seconds, minutes at worst; a leeway of days would accept expired tokens for
 /// days (and jsonwebtoken's own arithmetic overflows near `u64` seconds).
 const MAX_LEEWAY: Duration = Duration::from_secs(24 * 3600);
@@ -233,6 +236,25 @@ where
     /// ```
     pub fn expiry_warning(mut self, before_exp: Option<Duration>) -> Self {
         self.settings.expiry_warning = before_exp;
+        self
+    }
+
+    /// How long a socket asked for a fresh token by
+    /// [`JwtAuth::request_refresh`](crate::JwtAuth::request_refresh) has to send one before it
+    /// is refused with `token_expired`. Defaults to 30 s.
+    ///
+    /// # Example
+    /// ```
+    /// use std::time::Duration;
+    /// let auth = socketioxide_jwt::JwtAuth::builder()
+    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+    ///     .refresh_grace(Duration::from_secs(10))
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), socketioxide_jwt::ConfigError>(())
+    /// ```
+    pub fn refresh_grace(mut self, grace: Duration) -> Self {
+        self.settings.refresh_grace = grace;
         self
     }
 

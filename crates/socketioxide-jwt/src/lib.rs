@@ -17,6 +17,7 @@ mod axum;
 mod credentials;
 mod deadlines;
 mod error;
+mod forced_refresh;
 mod gate;
 mod issuer;
 mod metrics;

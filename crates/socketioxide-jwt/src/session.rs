@@ -33,6 +33,14 @@ pub(crate) struct ExpiryRules {
     pub(crate) max_session_age: Option<Duration>,
 }
 
+/// A refresh the server asked for: a token issued at or after `since` (seconds since the
+/// epoch) must arrive before `by`.
+#[derive(Debug, Clone, Copy)]
+struct RefreshRequested {
+    by: Instant,
+    since: u64,
+}
+
 /// What a deadline brought.
 #[derive(Debug)]
 pub(crate) enum Due {
@@ -66,6 +74,9 @@ enum Phase<C> {
         expires_at: Option<Instant>,
         /// When to send `token_expiring`; `None` once sent for this token, or when off.
         warn_at: Option<Instant>,
+        /// The server asked for a fresh token (`request_refresh`): until one comes, refused at
+        /// this deadline.
+        refresh_requested: Option<RefreshRequested>,
         /// Its entry in the revocation list, once tracked; removed when the phase ends.
         ticket: Option<LiveTicket>,
         /// Its place under `max_sockets_per_user`, once taken; given back when the phase ends.
@@ -292,6 +303,22 @@ impl<C> SessionState<C> {
             }
             _ => None,
         };
+        // A refresh the server asked for is done by a token issued since it asked (without
+        // `iat`: by another token than the one held); another refresh leaves it pending.
+        let refresh_requested = match &self.phase {
+            Phase::Authenticated {
+                refresh_requested: Some(asked),
+                exp: old_exp,
+                ..
+            } => {
+                let fresh = match verified.registered.iat {
+                    Some(iat) => iat >= asked.since,
+                    None => *old_exp != exp,
+                };
+                (!fresh).then_some(*asked)
+            }
+            _ => None,
+        };
         // A refresh keeps the revocation entry (pointed at the new token) and the user's place;
         // a first authentication takes its own, and drops the pending place with the phase.
         let (ticket, place, counted, before, was_live) =
@@ -339,6 +366,7 @@ impl<C> SessionState<C> {
             session_start,
             expires_at,
             warn_at,
+            refresh_requested,
             ticket,
             place,
             counted,
@@ -360,25 +388,35 @@ impl<C> SessionState<C> {
     /// passed (a refresh may have moved it). An expiry comes before a warning due at the same
     /// time. `now_unix` (the wall clock) measures how long the token has left.
     pub(crate) fn on_deadline(&mut self, now: Instant, now_unix: Duration) -> Option<Due> {
-        let code = match &mut self.phase {
-            Phase::Pending { deadline, .. } if *deadline <= now => ErrorCode::Timeout,
-            Phase::Authenticated {
-                expires_at: Some(at),
-                ..
-            } if *at <= now => ErrorCode::TokenExpired,
-            Phase::Authenticated {
-                warn_at: warn_at @ Some(_),
-                exp,
-                ..
-            } if warn_at.is_some_and(|at| at <= now) => {
-                *warn_at = None;
-                let exp = exp.unwrap_or_default();
-                let left = until_unix(exp, Duration::ZERO, now_unix);
-                let left_ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX);
-                return Some(Due::Warn(TokenExpiringPayload::new(exp, left_ms)));
-            }
-            _ => return None,
-        };
+        let code =
+            match &mut self.phase {
+                Phase::Pending { deadline, .. } if *deadline <= now => ErrorCode::Timeout,
+                Phase::Authenticated {
+                    expires_at: Some(at),
+                    ..
+                } if *at <= now => ErrorCode::TokenExpired,
+                Phase::Authenticated {
+                    refresh_requested: Some(asked),
+                    ..
+                } if asked.by <= now => {
+                    self.phase = Phase::Closed;
+                    return Some(Due::Refuse(AuthError::new(ErrorCode::TokenExpired).with_message(
+                    "the server asked for a fresh token, and none came in time: log in again",
+                )));
+                }
+                Phase::Authenticated {
+                    warn_at: warn_at @ Some(_),
+                    exp,
+                    ..
+                } if warn_at.is_some_and(|at| at <= now) => {
+                    *warn_at = None;
+                    let exp = exp.unwrap_or_default();
+                    let left = until_unix(exp, Duration::ZERO, now_unix);
+                    let left_ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX);
+                    return Some(Due::Warn(TokenExpiringPayload::new(exp, left_ms)));
+                }
+                _ => return None,
+            };
         self.phase = Phase::Closed;
         Some(Due::Refuse(AuthError::new(code)))
     }
@@ -392,13 +430,45 @@ impl<C> SessionState<C> {
             Phase::Authenticated {
                 expires_at,
                 warn_at,
+                refresh_requested,
                 ..
-            } => match (*expires_at, *warn_at) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            },
+            } => [*expires_at, *warn_at, refresh_requested.map(|r| r.by)]
+                .into_iter()
+                .flatten()
+                .min(),
             Phase::Closed => None,
         }
+    }
+
+    /// The server asks for a fresh token now (`request_refresh`): what to send the client (a
+    /// `token_expiring` with nothing left), if the session is authenticated. Until a token
+    /// issued from now on arrives, the session is refused `grace` from now (an earlier
+    /// request's deadline stands).
+    pub(crate) fn request_refresh(
+        &mut self,
+        now: Instant,
+        now_unix: Duration,
+        grace: Duration,
+    ) -> Option<TokenExpiringPayload> {
+        let Phase::Authenticated {
+            exp,
+            refresh_requested,
+            ..
+        } = &mut self.phase
+        else {
+            // Pending: its first token is verified as it comes.
+            return None;
+        };
+        let by = deadline_after(now, grace);
+        let since = now_unix.as_secs();
+        *refresh_requested = Some(match *refresh_requested {
+            Some(asked) => RefreshRequested {
+                by: asked.by.min(by),
+                since: asked.since.max(since),
+            },
+            None => RefreshRequested { by, since },
+        });
+        Some(TokenExpiringPayload::new(exp.unwrap_or_default(), 0))
     }
 
     /// Marks the session closed (the socket is being refused for another reason).

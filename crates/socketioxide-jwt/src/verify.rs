@@ -23,7 +23,7 @@ use crate::issuer::claimed_issuer;
 use crate::keys::{KeyResolver, StaticKeys, VerificationKey};
 use crate::metrics::VerifyTimer;
 use crate::protocol::ErrorCode;
-use crate::revocation::{KickFn, LiveTicket, RevocationList};
+use crate::revocation::{LiveFn, LiveTicket, RevocationList};
 use crate::time::wall_clock;
 
 /// The application's check, run after the signature and claims are verified.
@@ -229,7 +229,7 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
     pub(crate) async fn verify_tracked(
         &self,
         token: &str,
-        kick: impl FnOnce() -> KickFn,
+        kick: impl FnOnce() -> LiveFn,
     ) -> Result<(Verified<C>, Option<LiveTicket>), AuthError> {
         let timer = VerifyTimer::start();
         let kick = self.revocations.is_some().then(kick);
@@ -241,7 +241,7 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
     async fn verify_untimed(
         &self,
         token: &str,
-        kick: Option<KickFn>,
+        kick: Option<LiveFn>,
     ) -> Result<(Verified<C>, Option<LiveTicket>), AuthError> {
         if token.len() > self.max_token_len {
             return Err(

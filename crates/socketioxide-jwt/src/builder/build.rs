@@ -100,6 +100,9 @@ where
         if s.leeway > MAX_LEEWAY {
             return Err(ConfigError::LeewayTooLarge(s.leeway));
         }
+        if s.refresh_grace.is_zero() {
+            return Err(ConfigError::Zero("refresh_grace"));
+        }
         if s.max_session_age.is_some_and(|max| max.is_zero()) {
             return Err(ConfigError::Zero("max_session_age"));
         }
@@ -161,6 +164,7 @@ where
                     leeway: s.leeway,
                     expiry_warning: s.expiry_warning,
                     max_session_age: s.max_session_age,
+                    refresh_grace: s.refresh_grace,
                     deadlines: Arc::default(),
                     user_cap: s
                         .max_sockets_per_user

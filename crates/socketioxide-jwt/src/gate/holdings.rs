@@ -12,7 +12,7 @@ use super::refuse::refuse_socket;
 use crate::auth::JwtAuth;
 use crate::error::AuthError;
 use crate::identity::UserId;
-use crate::revocation::KickFn;
+use crate::revocation::{LiveFn, ToSocket};
 use crate::session::{Holdings, Session};
 use crate::user_sockets::{UserPlace, UserSockets};
 use crate::verify::Verified;
@@ -44,20 +44,52 @@ where
     ))
 }
 
-/// What a revocation does to a tracked socket: refuse it, pending or not.
-fn kick<A, C>(auth: &JwtAuth<C>, s: &Arc<Socket<A>>, session: &Arc<Session<C>>) -> KickFn
+/// What the revocation list does to a tracked socket: a revocation refuses it, pending or not;
+/// a refresh request asks it for a fresh token (see [`ask_for_refresh`]).
+fn kick<A, C>(auth: &JwtAuth<C>, s: &Arc<Socket<A>>, session: &Arc<Session<C>>) -> LiveFn
 where
     A: Adapter,
     C: Send + Sync + 'static,
 {
     let (socket, weak_session, kick_auth) =
         (Arc::downgrade(s), Arc::downgrade(session), auth.clone());
-    Box::new(move |err: AuthError| {
-        if let (Some(s), Some(session)) = (socket.upgrade(), weak_session.upgrade()) {
-            let via = kick_auth.inner.gate.default_via();
-            refuse_socket(s, &err, None, &kick_auth, &session, via);
+    Box::new(move |to: &ToSocket<'_>| {
+        let (Some(s), Some(session)) = (socket.upgrade(), weak_session.upgrade()) else {
+            return;
+        };
+        match to {
+            ToSocket::Revoked => {
+                let via = kick_auth.inner.gate.default_via();
+                refuse_socket(s, &AuthError::revoked(), None, &kick_auth, &session, via);
+            }
+            ToSocket::RefreshNow { room } => {
+                let in_room = room
+                    .is_none_or(|(ns, room)| s.ns() == ns && s.rooms().iter().any(|r| r == room));
+                if in_room {
+                    ask_for_refresh(&kick_auth, &s, &session);
+                }
+            }
         }
     })
+}
+
+/// Asks an authenticated socket for a fresh token now: `token_expiring` with nothing left
+/// (`expires_in_ms: 0`), and a refusal (`token_expired`) if none comes within the grace period.
+fn ask_for_refresh<A: Adapter, C>(auth: &JwtAuth<C>, s: &Socket<A>, session: &Session<C>) {
+    let grace = auth.inner.gate.refresh_grace;
+    let payload = session.update(|st| {
+        st.request_refresh(
+            tokio::time::Instant::now(),
+            crate::time::wall_clock(),
+            grace,
+        )
+    });
+    if let Some(payload) = payload {
+        tracing::debug!(sid = %s.id, "refresh requested: client asked for a fresh token");
+        if let Err(e) = s.emit(&auth.inner.gate.events.token_expiring, &payload) {
+            tracing::debug!(sid = %s.id, error = %e, "could not emit token_expiring");
+        }
+    }
 }
 
 /// Verifies a socket's first token and acquires what it will hold (its revocation entry, its

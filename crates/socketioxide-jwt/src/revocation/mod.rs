@@ -10,6 +10,7 @@
 mod entries;
 #[cfg(feature = "redis")]
 mod redis;
+mod refresh;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,12 +21,13 @@ use serde::{Deserialize, Serialize};
 
 use self::entries::ByIssuer;
 use crate::claims::RegisteredClaims;
-use crate::error::AuthError;
 use crate::future::BoxFuture;
 use crate::time::unix_now;
 
 #[cfg(feature = "redis")]
 pub use self::redis::RedisRevocationOptions;
+pub(crate) use self::refresh::RefreshRequest;
+pub use self::refresh::RefreshTarget;
 
 /// Default time a user revocation is kept: tokens issued before it are refused for this long.
 const DEFAULT_MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
@@ -113,11 +115,21 @@ pub enum RevocationError {
     Queued(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
-pub(crate) type KickFn = Box<dyn Fn(AuthError) + Send + Sync>;
+/// What the list tells a live socket.
+#[derive(Debug)]
+pub(crate) enum ToSocket<'a> {
+    /// Its token was revoked: refuse it.
+    Revoked,
+    /// Refresh now (if it is in `room`, a namespace and a room, when one is given).
+    RefreshNow { room: Option<(&'a str, &'a str)> },
+}
+
+/// How the list reaches a live socket.
+pub(crate) type LiveFn = Box<dyn Fn(&ToSocket<'_>) + Send + Sync>;
 
 struct LiveSession {
     ids: TokenIds,
-    kick: Arc<KickFn>,
+    kick: Arc<LiveFn>,
 }
 
 /// What revocations match a live token by.
@@ -169,6 +181,12 @@ pub(crate) trait RevocationBackend: Send + Sync + 'static {
     fn publish<'a>(
         &'a self,
         revocation: &'a Revocation,
+    ) -> BoxFuture<'a, Result<(), RevocationError>>;
+
+    /// Tells the other processes to ask their matching sockets to refresh (not stored).
+    fn broadcast_refresh<'a>(
+        &'a self,
+        request: &'a RefreshRequest,
     ) -> BoxFuture<'a, Result<(), RevocationError>>;
 
     /// Records `id` until `until` (seconds since the epoch) unless it is recorded already:
@@ -390,12 +408,7 @@ impl RevocationList {
     pub async fn revoke(&self, revocation: Revocation) -> Result<(), RevocationError> {
         crate::metrics::revocation(revocation.kind_label(), "local");
         self.apply(revocation.clone());
-        let backend = self
-            .inner
-            .backend
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let backend = self.backend();
         match backend {
             Some(backend) => backend.publish(&revocation).await,
             None => Ok(()),
@@ -435,12 +448,7 @@ impl RevocationList {
             }
             seen.insert(id.clone(), until);
         }
-        let backend = self
-            .inner
-            .backend
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let backend = self.backend();
         match backend {
             Some(backend) => match backend.record_once(&id, until).await {
                 Ok(first) => Ok(first),
@@ -451,6 +459,15 @@ impl RevocationList {
             },
             None => Ok(true),
         }
+    }
+
+    /// The store that carries revocations to the other processes, if any.
+    fn backend(&self) -> Option<Arc<dyn RevocationBackend>> {
+        self.inner
+            .backend
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The latest `exp` seen by [`is_revoked`](Self::is_revoked).
@@ -547,7 +564,7 @@ impl RevocationList {
             }
             _ => {}
         }
-        let matches: Vec<Arc<KickFn>> = {
+        let matches: Vec<Arc<LiveFn>> = {
             let live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
             live.values()
                 .filter(|s| s.ids.revoked_by(&revocation))
@@ -558,7 +575,7 @@ impl RevocationList {
             tracing::info!(sockets = matches.len(), "revocation: disconnecting sockets");
         }
         for kick in matches {
-            kick(AuthError::revoked());
+            kick(&ToSocket::Revoked);
         }
     }
 
@@ -581,7 +598,7 @@ impl RevocationList {
     }
 
     /// Tracks an authenticated socket; the ticket stops tracking it when dropped.
-    pub(crate) fn track(&self, claims: &RegisteredClaims, kick: KickFn) -> LiveTicket {
+    pub(crate) fn track(&self, claims: &RegisteredClaims, kick: LiveFn) -> LiveTicket {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         self.inner
             .live

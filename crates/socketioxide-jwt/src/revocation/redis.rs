@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::{ListInner, Revocation, RevocationBackend, RevocationError, RevocationList};
+use super::{
+    ListInner, RefreshRequest, Revocation, RevocationBackend, RevocationError, RevocationList,
+};
 use crate::cluster::{RedisDriver, RedisDriverError};
 use crate::future::BoxFuture;
 
@@ -246,6 +248,24 @@ impl RevocationBackend for RedisBackend {
         })
     }
 
+    fn broadcast_refresh<'a>(
+        &'a self,
+        request: &'a RefreshRequest,
+    ) -> BoxFuture<'a, Result<(), RevocationError>> {
+        Box::pin(async move {
+            let store = &self.store;
+            let json = serde_json::to_string(request).map_err(unavailable)?;
+            let mut publish =
+                ::redis::cmd(crate::cluster::publish_command(store.driver.is_cluster()));
+            publish.arg(&store.options.channel).arg(json);
+            store
+                .driver
+                .query::<()>(&publish)
+                .await
+                .map_err(unavailable)
+        })
+    }
+
     fn record_once<'a>(
         &'a self,
         id: &'a str,
@@ -396,12 +416,13 @@ async fn listen(
             return;
         };
         let list = RevocationList { inner };
-        match serde_json::from_slice::<Revocation>(&payload) {
-            Ok(revocation) => {
-                crate::metrics::revocation(revocation.kind_label(), "remote");
-                list.apply(revocation);
-            }
-            Err(_) => tracing::warn!("ignored a malformed revocation message"),
+        if let Ok(revocation) = serde_json::from_slice::<Revocation>(&payload) {
+            crate::metrics::revocation(revocation.kind_label(), "remote");
+            list.apply(revocation);
+        } else if let Ok(request) = serde_json::from_slice::<RefreshRequest>(&payload) {
+            list.apply_refresh(&request.refresh);
+        } else {
+            tracing::warn!("ignored a malformed revocation message");
         }
     }
 }

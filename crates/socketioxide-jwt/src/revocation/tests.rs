@@ -1,5 +1,6 @@
 use super::*;
 use std::sync::atomic::AtomicUsize;
+use std::sync::Mutex;
 
 fn claims(sub: &str, jti: &str, iat: u64) -> RegisteredClaims {
     RegisteredClaims {
@@ -58,15 +59,15 @@ async fn matching_live_sockets_are_kicked_and_tickets_untrack() {
     let k = kicked.clone();
     let alice = list.track(
         &claims("alice", "a1", now - 10),
-        Box::new(move |e| {
-            assert_eq!(e.code(), crate::ErrorCode::Revoked);
+        Box::new(move |e: &ToSocket<'_>| {
+            assert!(matches!(e, ToSocket::Revoked));
             k.fetch_add(1, Ordering::SeqCst);
         }),
     );
     let k = kicked.clone();
     let _bob = list.track(
         &claims("bob", "b1", now - 10),
-        Box::new(move |_| {
+        Box::new(move |_: &ToSocket<'_>| {
             k.fetch_add(100, Ordering::SeqCst);
         }),
     );
@@ -93,9 +94,9 @@ async fn a_user_of_one_issuer_is_not_the_same_sub_at_another() {
     let kicked = Arc::new(AtomicUsize::new(0));
     let counter = |k: &Arc<AtomicUsize>| {
         let k = k.clone();
-        Box::new(move |_| {
+        Box::new(move |_: &ToSocket<'_>| {
             k.fetch_add(1, Ordering::SeqCst);
-        }) as KickFn
+        }) as LiveFn
     };
     let a = of_issuer("https://a", "42", None, now - 5);
     let b = of_issuer("https://b", "42", None, now - 5);
@@ -128,7 +129,7 @@ async fn a_session_revocation_covers_every_token_of_that_login_even_later_ones()
     let old = of_issuer("https://a", "alice", Some("s1"), now - 100);
     let _t = list.track(
         &old,
-        Box::new(move |_| {
+        Box::new(move |_: &ToSocket<'_>| {
             k.fetch_add(1, Ordering::SeqCst);
         }),
     );
@@ -169,4 +170,52 @@ fn revocations_stored_before_issuers_keep_their_meaning() {
         r#"{"kind":"user","sub":"42","issued_before":5,"until":9}"#,
         "written as before when no issuer is named"
     );
+}
+
+#[tokio::test]
+async fn a_refresh_request_reaches_the_users_sockets_and_every_socket_for_a_room_or_all() {
+    let list = RevocationList::in_memory();
+    let now = unix_now();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = |name: &'static str| {
+        let seen = seen.clone();
+        Box::new(move |to: &ToSocket<'_>| {
+            let what = match to {
+                ToSocket::Revoked => "revoked".to_owned(),
+                ToSocket::RefreshNow { room } => format!("{name}:{room:?}"),
+            };
+            seen.lock().unwrap().push(what);
+        }) as LiveFn
+    };
+    let _a = list.track(&of_issuer("https://a", "42", None, now), record("a42"));
+    let _b = list.track(&of_issuer("https://b", "42", None, now), record("b42"));
+    let _c = list.track(&claims("7", "x", now), record("7"));
+    let take = || std::mem::take(&mut *seen.lock().unwrap());
+    list.request_refresh(RefreshTarget::user_of("https://a", "42"))
+        .await
+        .unwrap();
+    assert_eq!(take(), ["a42:None"]);
+    list.request_refresh(RefreshTarget::user("42"))
+        .await
+        .unwrap();
+    let mut both = take();
+    both.sort();
+    assert_eq!(both, ["a42:None", "b42:None"]);
+    list.request_refresh(RefreshTarget::room("/", "blue"))
+        .await
+        .unwrap();
+    let mut all = take();
+    all.sort();
+    assert_eq!(
+        all,
+        [
+            r#"7:Some(("/", "blue"))"#,
+            r#"a42:Some(("/", "blue"))"#,
+            r#"b42:Some(("/", "blue"))"#
+        ],
+        "each socket checks its rooms"
+    );
+    list.request_refresh(RefreshTarget::All).await.unwrap();
+    assert_eq!(take().len(), 3);
+    assert!(list.is_empty(), "nothing stored");
 }

@@ -606,3 +606,72 @@ fn a_refresh_after_max_session_age_is_refused_unless_a_new_login_restarted_it() 
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+#[test]
+fn a_requested_refresh_needs_a_token_issued_since_within_the_grace_period() {
+    let t0 = Instant::now();
+    let grace = Duration::from_secs(30);
+    let first = |s: &mut SessionState<String>| {
+        s.try_begin_verification();
+        let mut v = verified("alice", UNIX + 600);
+        v.registered.iat = Some(UNIX - 10);
+        s.finish_verification(Ok(v), t0, at(UNIX), RULES);
+    };
+    let refresh = |s: &mut SessionState<String>, iat: Option<u64>, exp: u64, wall: u64| {
+        s.try_begin_verification();
+        let mut v = verified("alice", exp);
+        v.registered.iat = iat;
+        s.finish_verification(
+            Ok(v),
+            t0 + Duration::from_secs(wall - UNIX),
+            at(wall),
+            RULES,
+        )
+    };
+    let new = || SessionState::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
+    // Pending sockets are not asked (their first token is checked as it comes).
+    assert!(new().request_refresh(t0, at(UNIX), grace).is_none());
+
+    let mut s = new();
+    first(&mut s);
+    let t1 = t0 + Duration::from_secs(100);
+    let asked = s.request_refresh(t1, at(UNIX + 100), grace).expect("asked");
+    assert_eq!((asked.exp, asked.expires_in_ms), (UNIX + 600, 0));
+    assert_eq!(
+        s.deadline(),
+        Some(t1 + grace),
+        "before the token's own expiry"
+    );
+    // The same token again (older iat) does not count; the deadline stands.
+    assert!(matches!(
+        refresh(&mut s, Some(UNIX - 10), UNIX + 600, UNIX + 101),
+        Outcome::Refreshed(_)
+    ));
+    assert_eq!(s.deadline(), Some(t1 + grace));
+    match s.on_deadline(t1 + grace, at(UNIX + 130)) {
+        Some(Due::Refuse(e)) => assert_eq!(e.code(), ErrorCode::TokenExpired),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+
+    // A token issued since the request does.
+    let mut s = new();
+    first(&mut s);
+    s.request_refresh(t1, at(UNIX + 100), grace);
+    assert!(matches!(
+        refresh(&mut s, Some(UNIX + 100), UNIX + 700, UNIX + 101),
+        Outcome::Refreshed(_)
+    ));
+    assert!(
+        s.deadline().is_some_and(|d| d > t1 + grace),
+        "back to the token's expiry"
+    );
+    assert!(s.on_deadline(t1 + grace, at(UNIX + 130)).is_none());
+    // Without iat: another token (another exp) counts, the same one does not.
+    let mut s = new();
+    first(&mut s);
+    s.request_refresh(t1, at(UNIX + 100), grace);
+    refresh(&mut s, None, UNIX + 600, UNIX + 101);
+    assert_eq!(s.deadline(), Some(t1 + grace));
+    refresh(&mut s, None, UNIX + 800, UNIX + 102);
+    assert!(s.deadline().is_some_and(|d| d > t1 + grace));
+}
