@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use socketioxide_jwt::revocation::RevocationError;
+use socketioxide_jwt::revocation::{RefreshTarget, RevocationError};
 use socketioxide_jwt::{AuthError, Claims, JwtAuth, LogoutError, RevocationList, StandardClaims};
 use std::time::Duration;
 use tower_governor::governor::GovernorConfigBuilder;
@@ -21,6 +21,7 @@ use tower_governor::GovernorLayer;
 use crate::assets::ClientScripts;
 use crate::cli::Mode;
 use crate::identity::AccountPolicy;
+use crate::rooms;
 use crate::tokens::{LoginSession, TokenIssuer};
 use crate::users::{StoreError, UserStore};
 
@@ -96,6 +97,7 @@ pub fn router(state: AppState, scripts: &ClientScripts) -> Router {
         .route("/token/refresh", post(refresh))
         .route("/api/me", get(me))
         .route("/admin/revoke", post(revoke))
+        .route("/admin/rooms", post(set_rooms))
         .route("/backchannel-logout", post(backchannel_logout))
         .merge(scripts.routes())
         .with_state(state)
@@ -257,6 +259,53 @@ async fn refresh(
 /// The verified claims of the request's token: what the server knows about its holder.
 async fn me(Claims(me): Claims<StandardClaims>) -> Json<StandardClaims> {
     Json((*me).clone())
+}
+
+#[derive(Deserialize)]
+struct RoomsRequest {
+    sub: String,
+    rooms: Vec<String>,
+}
+
+/// Changes the chat rooms of one of the demo's users (`{ "sub", "rooms": [...] }`; admins
+/// only), then asks that user's sockets, on every instance, for a fresh token at once
+/// (`request_refresh`): the page's helper refreshes through `/token/refresh` and the room
+/// picker shows the new rooms without a reload. The grant is kept in this instance's memory.
+async fn set_rooms(
+    State(state): State<AppState>,
+    Claims(admin): Claims<StandardClaims>,
+    body: Result<Json<RoomsRequest>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if !admin.has_role("admin") {
+        return Err(AuthError::forbidden("only admins may change rooms").into());
+    }
+    let bad = || {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!(
+                r#"expected {{ "sub": "...", "rooms": [...] }} with at most {} rooms of 1 to {} bytes"#,
+                rooms::MAX_ROOMS,
+                rooms::MAX_ROOM_LEN
+            ),
+        )
+    };
+    let Json(req) = body.map_err(|_| bad())?;
+    let valid = |r: &String| !r.is_empty() && r.len() <= rooms::MAX_ROOM_LEN;
+    if req.rooms.len() > rooms::MAX_ROOMS || !req.rooms.iter().all(valid) {
+        return Err(bad());
+    }
+    let issuer = state.issuer.clone().ok_or_else(ApiError::no_signing_key)?;
+    issuer.grants.set(&req.sub, req.rooms.clone());
+    let target = RefreshTarget::user_of(issuer.name(), req.sub.clone());
+    let asked = state.auth.request_refresh(target).await;
+    if let Err(e) = &asked {
+        tracing::warn!(error = %e, "refresh request reached this instance only");
+    }
+    tracing::info!(by = admin.sub.as_deref(), sub = %req.sub, "rooms changed");
+    Ok(Json(
+        json!({ "sub": req.sub, "rooms": req.rooms, "all_instances": asked.is_ok() }),
+    ))
 }
 
 #[derive(Deserialize)]

@@ -6,12 +6,16 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rand::RngCore;
 use serde::Serialize;
 
+use crate::rooms::RoomGrants;
+
 /// Signs the tokens `/login` and `/token/refresh` hand out.
 pub struct TokenIssuer {
     key: EncodingKey,
     ttl: Duration,
     issuer: String,
     audience: Option<String>,
+    /// The rooms each user's tokens grant.
+    pub grants: RoomGrants,
 }
 
 #[derive(Serialize)]
@@ -31,7 +35,7 @@ struct DemoClaims<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     aud: Option<&'a str>,
     /// The chat rooms the holder may read and write (see `rooms`).
-    rooms: Vec<&'a str>,
+    rooms: Vec<String>,
 }
 
 impl TokenIssuer {
@@ -48,6 +52,7 @@ impl TokenIssuer {
             ttl,
             issuer,
             audience,
+            grants: RoomGrants::default(),
         })
     }
 
@@ -75,7 +80,7 @@ impl TokenIssuer {
             auth_time: login.auth_time,
             iss: &self.issuer,
             aud: self.audience.as_deref(),
-            rooms: crate::rooms::granted_to(sub, role),
+            rooms: self.grants.of(sub, role),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key)
     }
