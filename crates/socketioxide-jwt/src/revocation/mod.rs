@@ -81,6 +81,7 @@ impl Revocation {
     }
 
     /// When the entry may be forgotten.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn until(&self) -> u64 {
         match self {
             Revocation::Token { until, .. }
