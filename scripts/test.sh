@@ -94,7 +94,7 @@ node e2e/node/data-dir-race.mjs --rounds 10
 say "Hostile tokens: every exp / nbf / iat JSON can hold, another API's aud, a key fetch redirected off https"
 (cd e2e/node && node --test hostile.test.mjs)
 
-say "Two OpenID providers on loopback with the same kid and different keys (--oidc-issuer twice): each one's tokens work beside the demo's own login; one signed by A claiming B's iss, or without iss, is refused"
+say "Two OpenID providers on loopback with the same kid and different keys, two instances on Redis (both modes): each one's tokens work beside the demo's own login; A-signed claiming B refused; 42 of A revoked leaves 42 of B; back-channel logout by sid and by sub across instances, replays refused"
 (cd e2e/node && node --test issuers.test.mjs)
 
 say "The clients socketio-jwt users run: socket.io-client 2.x and 1.x (Engine.IO v3), socket.io-msgpack-parser"

@@ -110,6 +110,78 @@ test("refreshes in-band before expiry and stays connected", async () => {
 });
 
 
+for (const mode of ["message", "handshake"]) {
+  test(`${mode} mode: an admin's room change reaches the open socket (request_refresh), no reload`, async () => {
+    const demo = await startDemo(["--mode", mode]);
+    try {
+      let token = await login(demo.url, "alice", "wonderland");
+      const reasons = [];
+      const s = open(demo.url, {
+        mode,
+        getToken: async ({ reason }) => {
+          reasons.push(reason);
+          if (reason === "refresh") {
+            const res = await fetch(`${demo.url}/token/refresh`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+            token = (await res.json()).token;
+          }
+          return token;
+        },
+      });
+      await s.authenticated();
+      const sid = (t) => JSON.parse(Buffer.from(t.split(".")[1], "base64url")).sid;
+      const loginSid = sid(token);
+      const roomsNow = async () => (await s.socket.timeout(5000).emitWithAck("whoami")).rooms;
+      assert.deepEqual(await roomsNow(), ["general", "tea-party"]);
+      const authenticatedAgain = new Promise((resolve) => s.socket.once("authenticated", resolve));
+      const admin = await login(demo.url, "admin", "admin-password");
+      const res = await fetch(`${demo.url}/admin/rooms`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+        body: JSON.stringify({ sub: "alice", rooms: ["general", "lab"] }),
+      });
+      assert.equal(res.status, 200, await res.text());
+      await authenticatedAgain;
+      assert.deepEqual(await roomsNow(), ["general", "lab"], "the fresh token's rooms, on the same socket");
+      assert.deepEqual(reasons, ["connect", "refresh"]);
+      assert.equal(s.state, "authenticated");
+      // The login session id is kept across the refresh.
+      assert.ok(typeof loginSid === "string" && loginSid.length >= 32, loginSid);
+      assert.equal(sid(token), loginSid);
+    } finally {
+      await demo.stop();
+    }
+  });
+
+  test(`${mode} mode: past --max-session-age-secs a refresh is refused, and the helper logs in again`, async () => {
+    const demo = await startDemo(["--mode", mode, "--max-session-age-secs", "2"]);
+    try {
+      const first = await login(demo.url, "bob", "builder");
+      const reasons = [];
+      let fresh = null;
+      const s = open(demo.url, {
+        mode,
+        getToken: async ({ reason }) => {
+          reasons.push(reason);
+          if (reason === "expired") fresh = await login(demo.url, "bob", "builder");
+          return fresh ?? first;
+        },
+      });
+      await s.authenticated();
+      await new Promise((r) => setTimeout(r, 2200));
+      // The same login's token, past the session's age: the server refuses it.
+      const refused = new Promise((resolve) => s.socket.once("unauthorized", resolve));
+      s.refresh().catch(() => {});
+      assert.equal((await refused).code, "token_expired");
+      await until(() => fresh !== null && s.state === "authenticated", "a new login");
+      assert.ok(reasons.includes("expired"), JSON.stringify(reasons));
+      const me = await s.socket.timeout(5000).emitWithAck("whoami");
+      assert.equal(me.sub, "bob");
+    } finally {
+      await demo.stop();
+    }
+  });
+}
+
 const FIXTURES = new URL("../../../e2e/fixtures/", import.meta.url);
 const b64url = (buf) => Buffer.from(buf).toString("base64url");
 
