@@ -86,13 +86,8 @@ async fn a_requested_refresh_needs_a_fresh_token_within_the_grace_period_in_both
         assert_eq!(asked["expires_in_ms"], 0, "{id}: refresh now");
     }
     let fresh = token("alice", &["general", "lab"]);
-    for (id, with) in [
-        ("msg-fresh", &fresh),
-        ("hs-fresh", &fresh),
-        ("msg-stale", &old),
-        ("hs-stale", &old),
-    ] {
-        c.emit_ack(id, "authenticate", json!([{ "token": with }]), "refresh")
+    for id in ["msg-fresh", "hs-fresh"] {
+        c.emit_ack(id, "authenticate", json!([{ "token": fresh }]), "refresh")
             .await;
         assert_eq!(
             c.expect_ack(id, "refresh").await,
@@ -100,11 +95,33 @@ async fn a_requested_refresh_needs_a_fresh_token_within_the_grace_period_in_both
             "{id}"
         );
     }
-    // The stale ones are refused when the grace period ends; by then the fresh ones' would
-    // have passed too.
+    // Re-sending the token held (issued before the request) is refused at once.
     for id in ["msg-stale", "hs-stale"] {
+        c.emit_ack(id, "authenticate", json!([{ "token": old }]), "refresh")
+            .await;
+        assert_error_object(&c.expect_ack(id, "refresh").await, "token_expired");
         assert_error_object(&c.expect_event(id, "unauthorized").await, "token_expired");
     }
+    // So is a new socket with it (a reconnect cannot keep the old claims), in both modes.
+    c.connected("msg-again", &server.url("/"), json!({})).await;
+    c.emit("msg-again", "authenticate", json!([{ "token": old }]))
+        .await;
+    assert_error_object(
+        &c.expect_event("msg-again", "unauthorized").await,
+        "token_expired",
+    );
+    c.connect(
+        "hs-again",
+        &server.url("/hs"),
+        json!({ "auth": { "token": old } }),
+    )
+    .await;
+    assert_eq!(
+        c.expect_kind("hs-again", "connect_error").await["message"],
+        "token_expired"
+    );
+    // Past the grace period: the fresh ones stay.
+    tokio::time::sleep(GRACE + Duration::from_millis(300)).await;
     c.sync().await;
     for id in ["msg-fresh", "hs-fresh"] {
         assert_eq!(count(&c, id, "unauthorized"), 0, "{id}: {:?}", c.events(id));
@@ -118,6 +135,30 @@ async fn a_requested_refresh_needs_a_fresh_token_within_the_grace_period_in_both
     }
     assert_eq!(count(&c, "msg-bob", "token_expiring"), 0, "another user");
     assert_eq!(count(&c, "msg-bob", "unauthorized"), 0);
+}
+
+#[tokio::test]
+async fn a_socket_that_does_not_answer_is_refused_when_the_grace_period_ends() {
+    let (server, auth) = start(|b| b).await;
+    let mut c = Client::start().await;
+    let old = token("dave", &[]);
+    connect(&mut c, &server, "msg", &old).await;
+    connect(&mut c, &server, "hs", &old).await;
+    let asked_at = tokio::time::Instant::now();
+    auth.request_refresh(RefreshTarget::user("dave"))
+        .await
+        .unwrap();
+    for id in ["msg", "hs"] {
+        c.expect_event(id, "token_expiring").await;
+    }
+    for id in ["msg", "hs"] {
+        assert_error_object(&c.expect_event(id, "unauthorized").await, "token_expired");
+    }
+    let waited = asked_at.elapsed();
+    assert!(
+        waited >= GRACE,
+        "not before the grace period ends: {waited:?}"
+    );
 }
 
 #[tokio::test]

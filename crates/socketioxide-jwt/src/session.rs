@@ -159,6 +159,9 @@ pub(crate) struct SessionState<C> {
     attempts: AttemptWindow,
     /// The socket's namespace, for the metrics' labels.
     ns: Namespace,
+    /// A refresh was requested while pending (seconds since the epoch): the first token must
+    /// be issued since.
+    asked_while_pending: Option<u64>,
 }
 
 impl<C> SessionState<C> {
@@ -179,6 +182,7 @@ impl<C> SessionState<C> {
             verifying: false,
             attempts: AttemptWindow::new(now),
             ns,
+            asked_while_pending: None,
         }
     }
 
@@ -303,22 +307,25 @@ impl<C> SessionState<C> {
             }
             _ => None,
         };
-        // A refresh the server asked for is done by a token issued since it asked (without
-        // `iat`: by another token than the one held); another refresh leaves it pending.
+        // A refresh the server asked for is done by a token issued since it asked (its `iat`,
+        // which a token must then have); another refresh leaves the request pending.
+        let issued_since = |since: u64| verified.registered.iat.is_some_and(|iat| iat >= since);
         let refresh_requested = match &self.phase {
             Phase::Authenticated {
                 refresh_requested: Some(asked),
-                exp: old_exp,
                 ..
-            } => {
-                let fresh = match verified.registered.iat {
-                    Some(iat) => iat >= asked.since,
-                    None => *old_exp != exp,
-                };
-                (!fresh).then_some(*asked)
-            }
+            } => (!issued_since(asked.since)).then_some(*asked),
             _ => None,
         };
+        // Asked while its first token was being verified: that token must be issued since.
+        if let (Phase::Pending { .. }, Some(since)) = (&self.phase, self.asked_while_pending) {
+            if !issued_since(since) {
+                self.phase = Phase::Closed;
+                return Outcome::Refused(AuthError::new(ErrorCode::TokenExpired).with_message(
+                    "the claims changed since this token was issued: get a fresh one",
+                ));
+            }
+        }
         // A refresh keeps the revocation entry (pointed at the new token) and the user's place;
         // a first authentication takes its own, and drops the pending place with the phase.
         let (ticket, place, counted, before, was_live) =
@@ -442,12 +449,12 @@ impl<C> SessionState<C> {
 
     /// The server asks for a fresh token now (`request_refresh`): what to send the client (a
     /// `token_expiring` with nothing left), if the session is authenticated. Until a token
-    /// issued from now on arrives, the session is refused `grace` from now (an earlier
-    /// request's deadline stands).
+    /// issued from now on (`iat`) arrives, the session is refused `grace` from now. A pending
+    /// session's first token must be issued since too.
     pub(crate) fn request_refresh(
         &mut self,
         now: Instant,
-        now_unix: Duration,
+        since: u64,
         grace: Duration,
     ) -> Option<TokenExpiringPayload> {
         let Phase::Authenticated {
@@ -456,17 +463,17 @@ impl<C> SessionState<C> {
             ..
         } = &mut self.phase
         else {
-            // Pending: its first token is verified as it comes.
+            if let Phase::Pending { .. } = self.phase {
+                // Its first token may be in verification, checked before the request.
+                self.asked_while_pending = Some(since.max(self.asked_while_pending.unwrap_or(0)));
+            }
             return None;
         };
         let by = deadline_after(now, grace);
-        let since = now_unix.as_secs();
+        // A later request gives a full grace period for its own, later, `since`.
         *refresh_requested = Some(match *refresh_requested {
-            Some(asked) => RefreshRequested {
-                by: asked.by.min(by),
-                since: asked.since.max(since),
-            },
-            None => RefreshRequested { by, since },
+            Some(asked) if asked.since >= since => asked,
+            _ => RefreshRequested { by, since },
         });
         Some(TokenExpiringPayload::new(exp.unwrap_or_default(), 0))
     }

@@ -291,6 +291,13 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
             if list.is_revoked(&registered) {
                 return Err(AuthError::revoked());
             }
+            // A socket's token issued before a refresh request for its user: the claims changed.
+            // (Not REST: the client refreshes its token there.)
+            if ticket.is_some() && list.is_stale(&registered) {
+                return Err(AuthError::new(ErrorCode::TokenExpired).with_message(
+                    "the claims changed since this token was issued: get a fresh one",
+                ));
+            }
         }
         let claims = Arc::new(match read_once {
             Some(claims) => claims,

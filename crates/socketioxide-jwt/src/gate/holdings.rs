@@ -62,11 +62,11 @@ where
                 let via = kick_auth.inner.gate.default_via();
                 refuse_socket(s, &AuthError::revoked(), None, &kick_auth, &session, via);
             }
-            ToSocket::RefreshNow { room } => {
+            ToSocket::RefreshNow { room, since } => {
                 let in_room = room
                     .is_none_or(|(ns, room)| s.ns() == ns && s.rooms().iter().any(|r| r == room));
                 if in_room {
-                    ask_for_refresh(&kick_auth, &s, &session);
+                    ask_for_refresh(&kick_auth, &s, &session, *since);
                 }
             }
         }
@@ -75,15 +75,15 @@ where
 
 /// Asks an authenticated socket for a fresh token now: `token_expiring` with nothing left
 /// (`expires_in_ms: 0`), and a refusal (`token_expired`) if none comes within the grace period.
-fn ask_for_refresh<A: Adapter, C>(auth: &JwtAuth<C>, s: &Socket<A>, session: &Session<C>) {
+fn ask_for_refresh<A: Adapter, C>(
+    auth: &JwtAuth<C>,
+    s: &Socket<A>,
+    session: &Session<C>,
+    since: u64,
+) {
     let grace = auth.inner.gate.refresh_grace;
-    let payload = session.update(|st| {
-        st.request_refresh(
-            tokio::time::Instant::now(),
-            crate::time::wall_clock(),
-            grace,
-        )
-    });
+    let payload =
+        session.update(|st| st.request_refresh(tokio::time::Instant::now(), since, grace));
     if let Some(payload) = payload {
         tracing::debug!(sid = %s.id, "refresh requested: client asked for a fresh token");
         if let Err(e) = s.emit(&auth.inner.gate.events.token_expiring, &payload) {

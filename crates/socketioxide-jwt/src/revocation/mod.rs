@@ -121,8 +121,12 @@ pub enum RevocationError {
 pub(crate) enum ToSocket<'a> {
     /// Its token was revoked: refuse it.
     Revoked,
-    /// Refresh now (if it is in `room`, a namespace and a room, when one is given).
-    RefreshNow { room: Option<(&'a str, &'a str)> },
+    /// Refresh now (if it is in `room`, a namespace and a room, when one is given) with a token
+    /// issued at or after `since` (seconds since the epoch).
+    RefreshNow {
+        room: Option<(&'a str, &'a str)>,
+        since: u64,
+    },
 }
 
 /// How the list reaches a live socket.
@@ -218,6 +222,10 @@ pub(crate) struct ListInner {
     backend: RwLock<Option<Arc<dyn RevocationBackend>>>,
     /// Logout token ids (`iss`, `jti`) seen here, until their `exp`.
     seen_logouts: Mutex<HashMap<String, u64>>,
+    /// Tokens made stale by refresh requests, for new sockets.
+    stale: RwLock<refresh::Stale>,
+    /// This list's id among the processes (random): its own messages heard back are skipped.
+    id: u64,
 }
 
 /// The revoked tokens and users, and the sockets of this process that may have to go.
@@ -275,6 +283,11 @@ impl RevocationList {
                 latest_exp: AtomicU64::new(0),
                 backend: RwLock::new(None),
                 seen_logouts: Mutex::default(),
+                stale: RwLock::default(),
+                id: std::hash::BuildHasher::hash_one(
+                    &std::collections::hash_map::RandomState::new(),
+                    0u8,
+                ),
             }),
         }
     }
@@ -396,7 +409,7 @@ impl RevocationList {
 
     /// How long a user or session revocation is kept: the list's lifetime, or until the latest
     /// `exp` checked here.
-    fn keep_until(&self) -> u64 {
+    pub(crate) fn keep_until(&self) -> u64 {
         unix_now()
             .saturating_add(self.inner.max_token_lifetime.as_secs())
             .max(self.latest_exp())
@@ -596,6 +609,11 @@ impl RevocationList {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|until| *until >= now);
+        self.inner
+            .stale
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .forget_expired(now);
     }
 
     /// Tracks an authenticated socket; the ticket stops tracking it when dropped.

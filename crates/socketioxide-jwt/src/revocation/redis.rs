@@ -420,7 +420,10 @@ async fn listen(
             crate::metrics::revocation(revocation.kind_label(), "remote");
             list.apply(revocation);
         } else if let Ok(request) = serde_json::from_slice::<RefreshRequest>(&payload) {
-            list.apply_refresh(&request.refresh);
+            // This process applied its own before sending it.
+            if request.from != list.inner.id {
+                list.apply_refresh(&request);
+            }
         } else {
             tracing::warn!("ignored a malformed revocation message");
         }

@@ -1,12 +1,20 @@
 //! Claims that change now: asking live sockets to refresh their token at once, on every
 //! process, through the revocation list's channel (not stored: a process that misses it, in a
 //! Redis outage, does not ask its sockets).
+//!
+//! A request for a user (or every user) also makes the tokens issued before it stale for new
+//! sockets of that process, for the list's lifetime: a client cannot keep the old claims by
+//! reconnecting with its old token (it is refused `token_expired` and fetches a fresh one). A
+//! room's request cannot (a room is known once a socket is in it).
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::entries::ByIssuer;
 use super::{LiveFn, RevocationError, RevocationList, ToSocket};
+use crate::claims::RegisteredClaims;
+use crate::time::unix_now;
 
 /// Which sockets [`JwtAuth::request_refresh`](crate::JwtAuth::request_refresh) asks.
 ///
@@ -66,10 +74,34 @@ impl RefreshTarget {
     }
 }
 
-/// A refresh request on the channel: `{"refresh": <target>}` (revocations carry a `kind`).
+/// A refresh request on the channel: `{"refresh": <target>, "from": <process>}` (revocations
+/// carry a `kind`). `from` lets the process that sent it skip its own echo.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct RefreshRequest {
     pub(crate) refresh: RefreshTarget,
+    /// The sending list's [`ListInner::id`](super::ListInner).
+    #[serde(default)]
+    pub(crate) from: u64,
+    /// When it was made (seconds since the epoch, the sender's clock): tokens issued before
+    /// are stale.
+    #[serde(default)]
+    pub(crate) since: u64,
+}
+
+/// Tokens issued before a refresh request, for new sockets: by user, and for everyone.
+#[derive(Debug, Default)]
+pub(super) struct Stale {
+    /// (`since`, `until`) by `sub`.
+    users: ByIssuer<(u64, u64)>,
+    /// (`since`, `until`) for every token.
+    all: Option<(u64, u64)>,
+}
+
+impl Stale {
+    pub(super) fn forget_expired(&mut self, now: u64) {
+        self.users.retain(|(_, until)| *until >= now);
+        self.all = self.all.filter(|(_, until)| *until >= now);
+    }
 }
 
 impl RevocationList {
@@ -78,18 +110,61 @@ impl RevocationList {
         &self,
         target: RefreshTarget,
     ) -> Result<(), RevocationError> {
-        self.apply_refresh(&target);
+        let request = RefreshRequest {
+            refresh: target,
+            from: self.inner.id,
+            since: unix_now(),
+        };
+        self.apply_refresh(&request);
         match self.backend() {
-            Some(backend) => {
-                let request = RefreshRequest { refresh: target };
-                backend.broadcast_refresh(&request).await
-            }
+            Some(backend) => backend.broadcast_refresh(&request).await,
             None => Ok(()),
         }
     }
 
-    /// Asks the matching sockets of this process to refresh.
-    pub(crate) fn apply_refresh(&self, target: &RefreshTarget) {
+    /// Whether a new socket's token was issued before a refresh request for its user (or
+    /// everyone). A token without `iat` cannot tell, and is not.
+    pub(crate) fn is_stale(&self, claims: &RegisteredClaims) -> bool {
+        let (Some(iat), now) = (claims.iat, unix_now()) else {
+            return false;
+        };
+        let stale = self.inner.stale.read().unwrap_or_else(|e| e.into_inner());
+        let before = |(since, until): (u64, u64)| iat < since && until >= now;
+        if stale.all.is_some_and(before) {
+            return true;
+        }
+        let Some(sub) = &claims.sub else {
+            return false;
+        };
+        !stale.users.is_empty() && stale.users.matching(claims.iss.as_deref(), sub).any(before)
+    }
+
+    /// Asks the matching sockets of this process to refresh (a request of this process heard
+    /// back from the channel is skipped).
+    pub(crate) fn apply_refresh(&self, request: &RefreshRequest) {
+        let target = &request.refresh;
+        // Written before the live sockets are scanned (as a revocation is).
+        let until = self.keep_until();
+        let since = request.since;
+        {
+            let mut stale = self.inner.stale.write().unwrap_or_else(|e| e.into_inner());
+            let merge = |a: (u64, u64), b: (u64, u64)| (a.0.max(b.0), a.1.max(b.1));
+            match target {
+                RefreshTarget::User { sub, iss } => {
+                    stale
+                        .users
+                        .upsert(iss.as_deref(), sub, (since, until), merge);
+                }
+                RefreshTarget::All => {
+                    stale.all = Some(
+                        stale
+                            .all
+                            .map_or((since, until), |old| merge(old, (since, until))),
+                    );
+                }
+                RefreshTarget::Room { .. } => {}
+            }
+        }
         let matches: Vec<Arc<LiveFn>> = {
             let live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
             live.values()
@@ -110,7 +185,7 @@ impl RevocationList {
         };
         tracing::debug!(candidates = matches.len(), "refresh requested");
         for kick in matches {
-            kick(&ToSocket::RefreshNow { room });
+            kick(&ToSocket::RefreshNow { room, since });
         }
     }
 }

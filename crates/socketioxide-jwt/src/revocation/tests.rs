@@ -182,7 +182,7 @@ async fn a_refresh_request_reaches_the_users_sockets_and_every_socket_for_a_room
         Box::new(move |to: &ToSocket<'_>| {
             let what = match to {
                 ToSocket::Revoked => "revoked".to_owned(),
-                ToSocket::RefreshNow { room } => format!("{name}:{room:?}"),
+                ToSocket::RefreshNow { room, .. } => format!("{name}:{room:?}"),
             };
             seen.lock().unwrap().push(what);
         }) as LiveFn
@@ -218,4 +218,33 @@ async fn a_refresh_request_reaches_the_users_sockets_and_every_socket_for_a_room
     list.request_refresh(RefreshTarget::All).await.unwrap();
     assert_eq!(take().len(), 3);
     assert!(list.is_empty(), "nothing stored");
+}
+
+#[tokio::test]
+async fn a_refresh_request_makes_older_tokens_stale_for_new_sockets() {
+    let list = RevocationList::in_memory();
+    let now = unix_now();
+    let a = |iat| of_issuer("https://a", "42", None, iat);
+    list.request_refresh(RefreshTarget::user_of("https://a", "42"))
+        .await
+        .unwrap();
+    assert!(list.is_stale(&a(now - 1)), "issued before the request");
+    assert!(!list.is_stale(&a(now)), "issued in its second: fresh");
+    assert!(
+        !list.is_stale(&of_issuer("https://b", "42", None, now - 1)),
+        "another issuer's 42"
+    );
+    let mut no_iat = a(0);
+    no_iat.iat = None;
+    assert!(!list.is_stale(&no_iat), "cannot tell");
+    assert!(!list.is_revoked(&a(now - 1)), "stale is not revoked");
+    list.request_refresh(RefreshTarget::room("/", "r"))
+        .await
+        .unwrap();
+    assert!(
+        !list.is_stale(&claims("7", "x", now - 1)),
+        "a room's request marks nothing"
+    );
+    list.request_refresh(RefreshTarget::All).await.unwrap();
+    assert!(list.is_stale(&claims("7", "x", now - 1)));
 }

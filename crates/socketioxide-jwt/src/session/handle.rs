@@ -65,13 +65,15 @@ impl<C> Session<C> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs `f` on the state, then moves the timer to the (possibly moved) deadline.
+    /// Runs `f` on the state, then moves the timer to the (possibly moved) deadline, under the
+    /// state's lock: two updates from two tasks (a refresh, a refresh request) arm the timer in
+    /// the order they changed the state. (The deadline queue never takes a state lock while
+    /// it holds its own.)
     pub(crate) fn update<R>(&self, f: impl FnOnce(&mut SessionState<C>) -> R) -> R {
         let mut state = self.lock();
         let r = f(&mut state);
-        let deadline = state.deadline();
+        self.timer.set(state.deadline());
         drop(state);
-        self.timer.set(deadline);
         r
     }
 

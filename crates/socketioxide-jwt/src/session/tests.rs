@@ -630,12 +630,12 @@ fn a_requested_refresh_needs_a_token_issued_since_within_the_grace_period() {
     };
     let new = || SessionState::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
     // Pending sockets are not asked (their first token is checked as it comes).
-    assert!(new().request_refresh(t0, at(UNIX), grace).is_none());
+    assert!(new().request_refresh(t0, UNIX, grace).is_none());
 
     let mut s = new();
     first(&mut s);
     let t1 = t0 + Duration::from_secs(100);
-    let asked = s.request_refresh(t1, at(UNIX + 100), grace).expect("asked");
+    let asked = s.request_refresh(t1, UNIX + 100, grace).expect("asked");
     assert_eq!((asked.exp, asked.expires_in_ms), (UNIX + 600, 0));
     assert_eq!(
         s.deadline(),
@@ -656,7 +656,7 @@ fn a_requested_refresh_needs_a_token_issued_since_within_the_grace_period() {
     // A token issued since the request does.
     let mut s = new();
     first(&mut s);
-    s.request_refresh(t1, at(UNIX + 100), grace);
+    s.request_refresh(t1, UNIX + 100, grace);
     assert!(matches!(
         refresh(&mut s, Some(UNIX + 100), UNIX + 700, UNIX + 101),
         Outcome::Refreshed(_)
@@ -666,12 +666,42 @@ fn a_requested_refresh_needs_a_token_issued_since_within_the_grace_period() {
         "back to the token's expiry"
     );
     assert!(s.on_deadline(t1 + grace, at(UNIX + 130)).is_none());
-    // Without iat: another token (another exp) counts, the same one does not.
+    // Without iat nothing tells a fresh token from an old one: none counts.
     let mut s = new();
     first(&mut s);
-    s.request_refresh(t1, at(UNIX + 100), grace);
-    refresh(&mut s, None, UNIX + 600, UNIX + 101);
-    assert_eq!(s.deadline(), Some(t1 + grace));
+    s.request_refresh(t1, UNIX + 100, grace);
     refresh(&mut s, None, UNIX + 800, UNIX + 102);
-    assert!(s.deadline().is_some_and(|d| d > t1 + grace));
+    assert_eq!(s.deadline(), Some(t1 + grace));
+
+    // A later request (a later `since`) gives its own full grace period; a repeated one in the
+    // same second keeps the first deadline.
+    let mut s = new();
+    first(&mut s);
+    s.request_refresh(t1, UNIX + 100, grace);
+    s.request_refresh(t1 + Duration::from_millis(500), UNIX + 100, grace);
+    assert_eq!(s.deadline(), Some(t1 + grace));
+    let t2 = t1 + Duration::from_secs(25);
+    s.request_refresh(t2, UNIX + 125, grace);
+    assert_eq!(s.deadline(), Some(t2 + grace));
+    // A token issued between the two requests does not answer the second.
+    refresh(&mut s, Some(UNIX + 110), UNIX + 900, UNIX + 126);
+    assert_eq!(s.deadline(), Some(t2 + grace));
+
+    // Asked while its first token was being verified: a token issued before is refused.
+    let mut s = new();
+    assert!(s.request_refresh(t1, UNIX + 100, grace).is_none());
+    s.try_begin_verification();
+    let mut v = verified("alice", UNIX + 600);
+    v.registered.iat = Some(UNIX + 99);
+    match s.finish_verification(Ok(v), t1, at(UNIX + 100), RULES) {
+        Outcome::Refused(e) => assert_eq!(e.code(), ErrorCode::TokenExpired),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let mut s = new();
+    s.request_refresh(t1, UNIX + 100, grace);
+    s.try_begin_verification();
+    let mut v = verified("alice", UNIX + 600);
+    v.registered.iat = Some(UNIX + 100);
+    let out = s.finish_verification(Ok(v), t1, at(UNIX + 100), RULES);
+    assert!(matches!(out, Outcome::FirstAuthentication(_)), "{out:?}");
 }
