@@ -219,7 +219,7 @@ impl RegisteredClaims {
     }
 }
 
-/// `true` for a claim that is there, whatever its value.
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+/// `true` for a claim that is there, whatever its value (`null` included).
+pub(crate) fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     serde::de::IgnoredAny::deserialize(d).map(|_| true)
 }

@@ -4,7 +4,7 @@
 use crate::auth::JwtAuth;
 use crate::error::AuthError;
 use crate::revocation::RevocationError;
-pub use crate::verify::{LogoutToken, BACKCHANNEL_LOGOUT_EVENT};
+pub use crate::verify::{LogoutToken, BACKCHANNEL_LOGOUT_EVENT, MAX_LOGOUT_TOKEN_LIFETIME};
 
 /// Why a logout token was not acted on. A back-channel logout endpoint answers `400` to
 /// every one of them (Back-Channel Logout 1.0 §2.8), `503` to
@@ -67,23 +67,44 @@ impl<C> JwtAuth<C> {
             .verify_logout(logout_token)
             .await
             .map_err(LogoutError::Invalid)?;
+        // Remembered as long as the token could verify (its `exp` and the leeway).
+        let until = logout.exp.saturating_add(verifier.leeway_secs());
         let first = list
-            .first_logout(&logout.iss, &logout.jti, logout.exp)
+            .record_logout(&logout.iss, &logout.jti, until)
             .await
             .map_err(LogoutError::Unavailable)?;
         if !first {
             return Err(LogoutError::Replayed);
         }
-        let iss = Some(logout.iss.as_str());
-        let revoked = match (&logout.sid, &logout.sub) {
-            (Some(sid), _) => list.revoke_session(iss, sid).await,
-            (None, Some(sub)) => list.revoke_user_issued_before(iss, sub, logout.iat).await,
-            (None, None) => Ok(()),
-        };
-        match revoked {
-            // Applied here; sent to the other processes when the store is back.
-            Ok(()) | Err(RevocationError::Queued(_)) => {}
-            Err(e) => return Err(LogoutError::Unavailable(e)),
+        // In a task of its own: a provider that hangs up (dropping this future) must not leave
+        // the logout recorded and not carried out.
+        let (list, carried) = (list.clone(), logout.clone());
+        let outcome = tokio::spawn(async move {
+            let iss = Some(carried.iss.as_str());
+            let revoked = match (&carried.sid, &carried.sub) {
+                (Some(sid), _) => list.revoke_session(iss, sid).await,
+                (None, Some(sub)) => list.revoke_user_issued_before(iss, sub, carried.iat).await,
+                (None, None) => Ok(()),
+            };
+            match revoked {
+                // Applied here; sent to the other processes when the store is back.
+                Ok(()) | Err(RevocationError::Queued(_)) => Ok(()),
+                Err(e) => {
+                    // Not carried to the others: the provider's retry must not be a replay.
+                    list.forget_logout(&carried.iss, &carried.jti).await;
+                    Err(LogoutError::Unavailable(e))
+                }
+            }
+        })
+        .await;
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(e) => {
+                return Err(LogoutError::Unavailable(RevocationError::Unavailable(
+                    Box::new(e),
+                )))
+            }
         }
         tracing::info!(iss = %logout.iss, session = logout.sid.is_some(), "back-channel logout");
         Ok(logout)

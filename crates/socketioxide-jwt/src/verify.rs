@@ -180,11 +180,7 @@ impl<C> Verifier<C> {
     /// Accepts logout tokens of issuer `iss` for `client_id` (see [`Self::verify_logout`]).
     /// `false` if no such issuer is configured.
     pub(crate) fn accept_logouts(&mut self, iss: &str, client_id: &str) -> bool {
-        let leeway_secs = self
-            .times
-            .leeway
-            .as_secs()
-            .saturating_add(u64::from(self.times.leeway.subsec_nanos() > 0));
+        let leeway_secs = self.leeway_secs();
         let issuer = match &mut self.issuers {
             Issuers::One(issuer) if issuer.iss.as_deref() == Some(iss) => &mut **issuer,
             Issuers::One(_) => return false,
@@ -195,6 +191,14 @@ impl<C> Verifier<C> {
         };
         issuer.logout = Some(LogoutRules::new(issuer, iss, client_id, leeway_secs));
         true
+    }
+
+    /// The leeway on `exp`, in whole seconds (rounded up).
+    pub(crate) fn leeway_secs(&self) -> u64 {
+        let leeway = self.times.leeway;
+        leeway
+            .as_secs()
+            .saturating_add(u64::from(leeway.subsec_nanos() > 0))
     }
 
     /// The revocation list, if one is configured.
@@ -425,7 +429,7 @@ fn jwt_error(e: jsonwebtoken::errors::Error) -> AuthError {
 mod logout;
 mod rules;
 use self::logout::LogoutRules;
-pub use self::logout::{LogoutToken, BACKCHANNEL_LOGOUT_EVENT};
+pub use self::logout::{LogoutToken, BACKCHANNEL_LOGOUT_EVENT, MAX_LOGOUT_TOKEN_LIFETIME};
 pub(crate) use self::rules::{AudiencePolicy, ClaimRules, IAT_SKEW};
 use self::rules::{FamilyValidations, TimeRules};
 

@@ -3,6 +3,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::claims::RegisteredClaims;
+use crate::revocation::Revocation;
 use crate::{RevocationList, TrustedIssuer, VerificationKey};
 
 const A_KEY: &[u8] = b"issuer-a's-own-32-byte-hs256-key";
@@ -41,7 +42,9 @@ fn logout_token(key: &[u8], changes: Value) -> String {
         "events": { BACKCHANNEL_LOGOUT_EVENT: {} },
     });
     for (k, v) in changes.as_object().expect("an object") {
-        if v.is_null() {
+        if v == "null" {
+            claims[k] = Value::Null;
+        } else if v.is_null() {
             claims.as_object_mut().unwrap().remove(k);
         } else {
             claims[k] = v.clone();
@@ -107,6 +110,14 @@ async fn what_a_logout_token_must_be() {
         (
             "B's iss (no client id configured for B)",
             json!({ "iss": B }),
+        ),
+        ("a null nonce", json!({ "nonce": "null" })),
+        ("an empty sub", json!({ "sub": "", "sid": null })),
+        ("a 256-byte jti", json!({ "jti": "j".repeat(256) })),
+        ("a sid that is not a string", json!({ "sid": 7 })),
+        (
+            "living longer than 10 minutes",
+            json!({ "iat": now() - 1, "exp": now() + 600 }),
         ),
     ];
     for (what, changes) in cases {
@@ -206,4 +217,43 @@ fn logouts_need_a_revocation_list() {
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("revocation"), "{err}");
+}
+
+#[tokio::test]
+async fn a_logout_that_could_not_be_carried_out_is_forgotten_so_a_retry_is_no_replay() {
+    let list = RevocationList::in_memory();
+    assert!(list.record_logout(A, "j1", now() + 60).await.unwrap());
+    assert!(
+        !list.record_logout(A, "j1", now() + 60).await.unwrap(),
+        "a replay"
+    );
+    assert!(
+        list.record_logout(B, "j1", now() + 60).await.unwrap(),
+        "another issuer's j1"
+    );
+    list.forget_logout(A, "j1").await;
+    assert!(
+        list.record_logout(A, "j1", now() + 60).await.unwrap(),
+        "forgotten"
+    );
+}
+
+#[tokio::test]
+async fn a_weaker_revocation_never_replaces_a_stronger_one_in_what_is_published() {
+    let list = RevocationList::in_memory();
+    let t = now();
+    list.revoke_user_issued_before(Some(A), "42", t)
+        .await
+        .unwrap();
+    // A logout whose iat is older than the admin's revocation.
+    let held = list.apply(Revocation::User {
+        sub: "42".into(),
+        iss: Some(A.into()),
+        issued_before: t - 5,
+        until: t + 60,
+    });
+    match held {
+        Revocation::User { issued_before, .. } => assert_eq!(issued_before, t),
+        other => panic!("{other:?}"),
+    }
 }

@@ -21,22 +21,27 @@ impl<V> Default for ByIssuer<V> {
 }
 
 impl<V: Copy> ByIssuer<V> {
-    /// Adds `value` under (`iss`, `key`), or merges it into the entry there.
+    /// Adds `value` under (`iss`, `key`), or merges it into the entry there; returns what the
+    /// entry holds now.
     pub(super) fn upsert(
         &mut self,
         iss: Option<&str>,
         key: &str,
         value: V,
         merge: impl FnOnce(V, V) -> V,
-    ) {
+    ) -> V {
         let map = match iss {
             None => &mut self.any,
             Some(iss) => self.of.entry(iss.to_owned()).or_default(),
         };
         match map.get_mut(key) {
-            Some(old) => *old = merge(*old, value),
+            Some(old) => {
+                *old = merge(*old, value);
+                *old
+            }
             None => {
                 map.insert(key.to_owned(), value);
+                value
             }
         }
     }

@@ -8,6 +8,7 @@
 //! pub/sub, reloaded at start and after an outage).
 
 mod entries;
+mod logout_ids;
 #[cfg(feature = "redis")]
 mod redis;
 mod refresh;
@@ -201,11 +202,10 @@ pub(crate) trait RevocationBackend: Send + Sync + 'static {
         id: &'a str,
         until: u64,
     ) -> BoxFuture<'a, Result<bool, RevocationError>>;
-}
 
-/// Logout token ids remembered at most, in one process (each until its `exp`); beyond, a new
-/// logout token is refused until older ones expire.
-const MAX_REMEMBERED_LOGOUTS: usize = 100_000;
+    /// Forgets a record of [`record_once`](Self::record_once) (best effort).
+    fn forget_record<'a>(&'a self, id: &'a str) -> BoxFuture<'a, ()>;
+}
 
 pub(crate) struct ListInner {
     tokens: RwLock<HashMap<String, u64>>,
@@ -220,8 +220,8 @@ pub(crate) struct ListInner {
     /// a user revocation is kept at least until then (see [`RevocationList::revoke_user`]).
     latest_exp: AtomicU64,
     backend: RwLock<Option<Arc<dyn RevocationBackend>>>,
-    /// Logout token ids (`iss`, `jti`) seen here, until their `exp`.
-    seen_logouts: Mutex<HashMap<String, u64>>,
+    /// Logout token ids seen here, by issuer.
+    seen_logouts: Mutex<logout_ids::SeenLogouts>,
     /// Tokens made stale by refresh requests, for new sockets.
     stale: RwLock<refresh::Stale>,
     /// This list's id among the processes (random): its own messages heard back are skipped.
@@ -421,62 +421,15 @@ impl RevocationList {
     /// As [`RevocationList::revoke_token`].
     pub async fn revoke(&self, revocation: Revocation) -> Result<(), RevocationError> {
         crate::metrics::revocation(revocation.kind_label(), "local");
-        self.apply(revocation.clone());
-        let backend = self.backend();
-        match backend {
-            Some(backend) => backend.publish(&revocation).await,
+        let held = self.apply(revocation);
+        match self.backend() {
+            Some(backend) => backend.publish(&held).await,
             None => Ok(()),
         }
     }
 
-    /// Whether the logout token `jti` of `iss` is seen for the first time (in every process
-    /// sharing the list); it is remembered until `until`, its `exp`.
-    ///
-    /// When the shared store is unreachable, this process's memory decides (a replay to
-    /// another process then goes through; what it revokes is the same set again, see
-    /// [`JwtAuth::backchannel_logout`](crate::JwtAuth::backchannel_logout)).
-    pub(crate) async fn first_logout(
-        &self,
-        iss: &str,
-        jti: &str,
-        until: u64,
-    ) -> Result<bool, RevocationError> {
-        let id = format!("iss:{}:{iss}:jti:{jti}", iss.len());
-        let now = unix_now();
-        {
-            let mut seen = self
-                .inner
-                .seen_logouts
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            if seen.get(&id).is_some_and(|exp| *exp >= now) {
-                return Ok(false);
-            }
-            if seen.len() >= MAX_REMEMBERED_LOGOUTS {
-                seen.retain(|_, exp| *exp >= now);
-            }
-            if seen.len() >= MAX_REMEMBERED_LOGOUTS {
-                return Err(RevocationError::Unavailable(
-                    "too many logout tokens remembered at once".into(),
-                ));
-            }
-            seen.insert(id.clone(), until);
-        }
-        let backend = self.backend();
-        match backend {
-            Some(backend) => match backend.record_once(&id, until).await {
-                Ok(first) => Ok(first),
-                Err(e) => {
-                    tracing::warn!(error = %e, "logout replay check: the store is unreachable, this process's memory decides");
-                    Ok(true)
-                }
-            },
-            None => Ok(true),
-        }
-    }
-
     /// The store that carries revocations to the other processes, if any.
-    fn backend(&self) -> Option<Arc<dyn RevocationBackend>> {
+    pub(crate) fn backend(&self) -> Option<Arc<dyn RevocationBackend>> {
         self.inner
             .backend
             .read()
@@ -545,39 +498,54 @@ impl RevocationList {
     /// The entry is written before the live sockets are scanned, the reverse of a socket's
     /// verification (tracked, then checked): whatever the interleaving, a socket is either
     /// found by the scan or finds the entry.
-    pub(crate) fn apply(&self, revocation: Revocation) {
+    ///
+    /// Returns the entry as held now (merged with an earlier one for the same token, user or
+    /// session: the later `issued_before` and `until` of the two): what the store is sent, so
+    /// that a revocation weaker than one already made (an older `issued_before`) never
+    /// overwrites it there.
+    pub(crate) fn apply(&self, revocation: Revocation) -> Revocation {
         let now = unix_now();
         self.forget_expired(now);
-        match &revocation {
-            Revocation::Token { jti, until } if *until >= now => {
+        let revocation = match revocation {
+            Revocation::Token { jti, until } if until >= now => {
                 let mut tokens = self.inner.tokens.write().unwrap_or_else(|e| e.into_inner());
-                let entry = tokens.entry(jti.clone()).or_insert(*until);
-                *entry = (*entry).max(*until);
+                let entry = tokens.entry(jti.clone()).or_insert(until);
+                *entry = (*entry).max(until);
+                let until = *entry;
+                Revocation::Token { jti, until }
             }
             Revocation::User {
                 sub,
                 iss,
                 issued_before,
                 until,
-            } if *until >= now => {
+            } if until >= now => {
                 // Kept while a token checked here could still be accepted (see `revoke_user`).
-                let until = (*until).max(self.latest_exp());
+                let until = until.max(self.latest_exp());
                 let mut users = self.inner.users.write().unwrap_or_else(|e| e.into_inner());
-                users.upsert(iss.as_deref(), sub, (*issued_before, until), |a, b| {
-                    (a.0.max(b.0), a.1.max(b.1))
-                });
+                let (issued_before, until) =
+                    users.upsert(iss.as_deref(), &sub, (issued_before, until), |a, b| {
+                        (a.0.max(b.0), a.1.max(b.1))
+                    });
+                Revocation::User {
+                    sub,
+                    iss,
+                    issued_before,
+                    until,
+                }
             }
-            Revocation::Session { sid, iss, until } if *until >= now => {
-                let until = (*until).max(self.latest_exp());
+            Revocation::Session { sid, iss, until } if until >= now => {
+                let until = until.max(self.latest_exp());
                 let mut sessions = self
                     .inner
                     .sessions
                     .write()
                     .unwrap_or_else(|e| e.into_inner());
-                sessions.upsert(iss.as_deref(), sid, until, u64::max);
+                let until = sessions.upsert(iss.as_deref(), &sid, until, u64::max);
+                Revocation::Session { sid, iss, until }
             }
-            _ => {}
-        }
+            expired => expired,
+        };
         let matches: Vec<Arc<LiveFn>> = {
             let live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
             live.values()
@@ -591,6 +559,7 @@ impl RevocationList {
         for kick in matches {
             kick(&ToSocket::Revoked);
         }
+        revocation
     }
 
     fn forget_expired(&self, now: u64) {

@@ -33,6 +33,9 @@ pub struct RedisRevocationOptions {
     pub channel: String,
     /// How long a user revocation lasts (your longest token lifetime). Defaults to 24 h.
     pub max_token_lifetime: Duration,
+    /// Prefix of the keys that remember back-channel logout token ids (against replays).
+    /// Defaults to `socketioxide-jwt:logout:`.
+    pub logout_key_prefix: String,
 }
 
 impl Default for RedisRevocationOptions {
@@ -41,6 +44,7 @@ impl Default for RedisRevocationOptions {
             key_prefix: "socketioxide-jwt:revoked:".into(),
             channel: "socketioxide-jwt:revocations".into(),
             max_token_lifetime: super::DEFAULT_MAX_TOKEN_LIFETIME,
+            logout_key_prefix: "socketioxide-jwt:logout:".into(),
         }
     }
 }
@@ -273,13 +277,23 @@ impl RevocationBackend for RedisBackend {
     ) -> BoxFuture<'a, Result<bool, RevocationError>> {
         Box::pin(async move {
             let mut set = ::redis::cmd("SET");
-            set.arg(format!("{}logout:{id}", self.store.options.key_prefix))
+            set.arg(format!("{}{id}", self.store.options.logout_key_prefix))
                 .arg(1)
                 .arg("NX")
                 .arg("EXAT")
                 .arg(until.clamp(1, MAX_STORED_UNTIL));
             let reply: Option<String> = self.store.driver.query(&set).await.map_err(unavailable)?;
             Ok(reply.is_some())
+        })
+    }
+
+    fn forget_record<'a>(&'a self, id: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let mut del = ::redis::cmd("DEL");
+            del.arg(format!("{}{id}", self.store.options.logout_key_prefix));
+            if let Err(e) = self.store.driver.query::<()>(&del).await {
+                tracing::warn!(error = %e, "could not forget a logout token id");
+            }
         })
     }
 }

@@ -5,6 +5,8 @@
 //! a `sub` (every session of the user at that issuer), or both. It is not a credential: the
 //! verifier refuses any token with an `events` claim as one.
 
+use std::time::Duration;
+
 use jsonwebtoken::{decode, Validation};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -63,10 +65,17 @@ struct LogoutClaims {
     #[serde(deserialize_with = "numeric_date::required")]
     exp: u64,
     events: Map<String, Value>,
-    /// Forbidden (§2.4): an ID token, which has one, is not a logout token.
-    #[serde(default)]
-    nonce: Option<serde::de::IgnoredAny>,
+    /// Forbidden (§2.4): an ID token, which has one, is not a logout token (`null` too).
+    #[serde(default, deserialize_with = "crate::claims::present")]
+    nonce: bool,
 }
+
+/// The longest a logout token may live (`exp` - `iat`): they are meant to be used at once
+/// (providers set a minute or two), and their ids are remembered until `exp`.
+pub const MAX_LOGOUT_TOKEN_LIFETIME: Duration = Duration::from_secs(600);
+
+/// The longest `jti`, `sid` or `sub` of a logout token, in bytes.
+const MAX_ID_LEN: usize = 255;
 
 /// How an issuer's logout tokens are validated: `aud` = the client id, `iss`, `exp` required.
 pub(super) struct LogoutRules {
@@ -157,14 +166,26 @@ impl<C> Verifier<C> {
         if !is_logout_event {
             return Err(refuse("not a back-channel logout token (events)"));
         }
-        if claims.nonce.is_some() {
+        if claims.nonce {
             return Err(refuse("a logout token must not carry a nonce"));
         }
         if claims.sid.is_none() && claims.sub.is_none() {
             return Err(refuse("a logout token names a sid, a sub or both"));
         }
-        if claims.jti.is_empty() || claims.sid.as_deref() == Some("") {
-            return Err(refuse("empty jti or sid"));
+        let ids = [Some(&claims.jti), claims.sid.as_ref(), claims.sub.as_ref()];
+        if ids
+            .into_iter()
+            .flatten()
+            .any(|id| id.is_empty() || id.len() > MAX_ID_LEN)
+        {
+            return Err(refuse(
+                "a logout token's jti, sid and sub have 1 to 255 bytes",
+            ));
+        }
+        if claims.exp.saturating_sub(claims.iat) > MAX_LOGOUT_TOKEN_LIFETIME.as_secs() {
+            return Err(refuse(
+                "a logout token lives at most 10 minutes (exp - iat)",
+            ));
         }
         Ok(LogoutToken {
             iss: claims.iss,

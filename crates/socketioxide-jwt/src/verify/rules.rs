@@ -119,6 +119,10 @@ impl TimeRules {
             return Err(refuse("the token's iat is in the future"));
         }
         if let (Some(max), Some(auth_time)) = (self.max_session_age, claims.auth_time) {
+            // A login in the future would never grow old.
+            if Duration::from_secs(auth_time) > now.saturating_add(self.iat_skew) {
+                return Err(refuse("the token's auth_time is in the future"));
+            }
             if now.saturating_sub(Duration::from_secs(auth_time)) > max {
                 return Err(AuthError::new(ErrorCode::TokenExpired).with_source(
                     "the login session (auth_time) is older than max_session_age: log in again",

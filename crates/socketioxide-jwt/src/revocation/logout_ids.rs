@@ -1,0 +1,86 @@
+//! The ids of the logout tokens a list has acted on (`iss`, `jti`), each until its token can no
+//! longer verify: a replay is refused. In this process's memory, and in the shared store when
+//! there is one (where the first process to record an id wins).
+
+use std::collections::HashMap;
+
+use super::{RevocationError, RevocationList};
+use crate::time::unix_now;
+
+/// Ids remembered at most per issuer, in one process; beyond, that issuer's new logout tokens
+/// are refused until older ones expire (the other issuers' are not affected).
+const MAX_PER_ISSUER: usize = 20_000;
+
+/// Logout token ids seen here: `until` by `jti`, by issuer.
+#[derive(Debug, Default)]
+pub(super) struct SeenLogouts(HashMap<String, HashMap<String, u64>>);
+
+/// The store's id of a logout token: `iss:<len>:<iss>:jti:<jti>`.
+fn store_id(iss: &str, jti: &str) -> String {
+    format!("iss:{}:{iss}:jti:{jti}", iss.len())
+}
+
+impl RevocationList {
+    /// Records the logout token `jti` of `iss` until `until`: `true` the first time (in every
+    /// process sharing the list), `false` for a replay.
+    ///
+    /// When the shared store is unreachable, this process's memory decides (a replay to
+    /// another process then goes through; what it revokes is the same set again, see
+    /// [`JwtAuth::backchannel_logout`](crate::JwtAuth::backchannel_logout)).
+    pub(crate) async fn record_logout(
+        &self,
+        iss: &str,
+        jti: &str,
+        until: u64,
+    ) -> Result<bool, RevocationError> {
+        let now = unix_now();
+        {
+            let mut seen = self
+                .inner
+                .seen_logouts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let of_issuer = seen.0.entry(iss.to_owned()).or_default();
+            if of_issuer.get(jti).is_some_and(|until| *until >= now) {
+                return Ok(false);
+            }
+            if of_issuer.len() >= MAX_PER_ISSUER {
+                of_issuer.retain(|_, until| *until >= now);
+            }
+            if of_issuer.len() >= MAX_PER_ISSUER {
+                return Err(RevocationError::Unavailable(
+                    "too many logout tokens of this issuer remembered at once".into(),
+                ));
+            }
+            of_issuer.insert(jti.to_owned(), until);
+        }
+        match self.backend() {
+            Some(backend) => match backend.record_once(&store_id(iss, jti), until).await {
+                Ok(first) => Ok(first),
+                Err(e) => {
+                    tracing::warn!(error = %e, "logout replay check: the store is unreachable, this process's memory decides");
+                    Ok(true)
+                }
+            },
+            None => Ok(true),
+        }
+    }
+
+    /// Forgets a logout token recorded by [`record_logout`](Self::record_logout) whose logout
+    /// could not be carried out, so that the provider's retry is not taken for a replay.
+    pub(crate) async fn forget_logout(&self, iss: &str, jti: &str) {
+        {
+            let mut seen = self
+                .inner
+                .seen_logouts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if let Some(of_issuer) = seen.0.get_mut(iss) {
+                of_issuer.remove(jti);
+            }
+        }
+        if let Some(backend) = self.backend() {
+            backend.forget_record(&store_id(iss, jti)).await;
+        }
+    }
+}
