@@ -8,6 +8,8 @@
 //! pub/sub, reloaded at start and after an outage).
 
 mod entries;
+mod kinds;
+mod live;
 mod logout_ids;
 #[cfg(feature = "redis")]
 mod redis;
@@ -15,16 +17,17 @@ mod refresh;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-
-use serde::{Deserialize, Serialize};
 
 use self::entries::ByIssuer;
 use crate::claims::RegisteredClaims;
 use crate::future::BoxFuture;
 use crate::time::unix_now;
 
+pub use self::kinds::{Revocation, RevocationCounts, RevocationError};
+use self::live::LiveSession;
+pub(crate) use self::live::{LiveFn, LiveTicket, ToSocket};
 #[cfg(feature = "redis")]
 pub use self::redis::RedisRevocationOptions;
 pub(crate) use self::refresh::RefreshRequest;
@@ -32,155 +35,6 @@ pub use self::refresh::RefreshTarget;
 
 /// Default time a user revocation is kept: tokens issued before it are refused for this long.
 const DEFAULT_MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
-
-/// One revocation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Revocation {
-    /// The token with this `jti`, until `until` (its `exp`; seconds since the epoch).
-    Token {
-        /// The token id.
-        jti: String,
-        /// When the entry may be forgotten.
-        until: u64,
-    },
-    /// Every token of `sub` issued at or before `issued_before` (`iat`), until `until`.
-    User {
-        /// The subject.
-        sub: String,
-        /// Tokens of this issuer only; `None`: of every issuer (and tokens without `iss`).
-        /// Absent from revocations stored before issuers could be several: they keep meaning
-        /// every token of that `sub`.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        iss: Option<String>,
-        /// Tokens with `iat` ≤ this are revoked (a token without `iat` is too).
-        issued_before: u64,
-        /// When the entry may be forgotten.
-        until: u64,
-    },
-    /// Every token carrying this login session's `sid` (issued before or after), until `until`.
-    Session {
-        /// The session id (OpenID Connect's `sid`).
-        sid: String,
-        /// Tokens of this issuer only; `None`: of every issuer.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        iss: Option<String>,
-        /// When the entry may be forgotten.
-        until: u64,
-    },
-}
-
-impl Revocation {
-    /// `token` or `user`, as a metrics label.
-    pub(crate) fn kind_label(&self) -> &'static str {
-        match self {
-            Revocation::Token { .. } => "token",
-            Revocation::User { .. } => "user",
-            Revocation::Session { .. } => "session",
-        }
-    }
-
-    /// When the entry may be forgotten.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-    pub(crate) fn until(&self) -> u64 {
-        match self {
-            Revocation::Token { until, .. }
-            | Revocation::User { until, .. }
-            | Revocation::Session { until, .. } => *until,
-        }
-    }
-}
-
-/// How many revocations a [`RevocationList`] holds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RevocationCounts {
-    /// Revoked tokens (by `jti`).
-    pub tokens: usize,
-    /// Revoked users (by `sub`, or by `iss` and `sub`).
-    pub users: usize,
-    /// Revoked login sessions (by `sid`).
-    pub sessions: usize,
-}
-
-/// Why a revocation could not be recorded (the local list is updated anyway).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RevocationError {
-    /// The shared store could not be reached; the revocation applies in this process only.
-    #[error("the revocation store is unavailable")]
-    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// The shared store could not be reached: the revocation applies in this process now, and is
-    /// sent to the others as soon as the store is back (in order, after those queued before it).
-    #[error("the revocation store is unavailable: applied here, queued for the other processes")]
-    Queued(#[source] Box<dyn std::error::Error + Send + Sync>),
-}
-
-/// What the list tells a live socket.
-#[derive(Debug)]
-pub(crate) enum ToSocket<'a> {
-    /// Its token was revoked: refuse it.
-    Revoked,
-    /// Refresh now (if it is in `room`, a namespace and a room, when one is given) with a token
-    /// issued at or after `since` (seconds since the epoch).
-    RefreshNow {
-        room: Option<(&'a str, &'a str)>,
-        since: u64,
-    },
-}
-
-/// How the list reaches a live socket.
-pub(crate) type LiveFn = Box<dyn Fn(&ToSocket<'_>) + Send + Sync>;
-
-struct LiveSession {
-    ids: TokenIds,
-    kick: Arc<LiveFn>,
-}
-
-/// What revocations match a live token by.
-#[derive(Debug, Default)]
-struct TokenIds {
-    sub: Option<Box<str>>,
-    iss: Option<Box<str>>,
-    jti: Option<Box<str>>,
-    sid: Option<Box<str>>,
-    iat: Option<u64>,
-}
-
-impl TokenIds {
-    fn of(claims: &RegisteredClaims) -> Self {
-        let boxed = |s: &Option<String>| s.as_deref().map(Box::from);
-        Self {
-            sub: boxed(&claims.sub),
-            iss: boxed(&claims.iss),
-            jti: boxed(&claims.jti),
-            sid: boxed(&claims.sid),
-            iat: claims.iat,
-        }
-    }
-
-    fn revoked_by(&self, revocation: &Revocation) -> bool {
-        let of_issuer =
-            |iss: &Option<String>| iss.is_none() || iss.as_deref() == self.iss.as_deref();
-        match revocation {
-            Revocation::Token { jti, .. } => self.jti.as_deref() == Some(jti),
-            Revocation::User {
-                sub,
-                iss,
-                issued_before,
-                ..
-            } => {
-                self.sub.as_deref() == Some(sub)
-                    && of_issuer(iss)
-                    && self.iat.is_none_or(|iat| iat <= *issued_before)
-            }
-            Revocation::Session { sid, iss, .. } => {
-                self.sid.as_deref() == Some(sid) && of_issuer(iss)
-            }
-        }
-    }
-}
 
 /// Publishes revocations to the other processes.
 pub(crate) trait RevocationBackend: Send + Sync + 'static {
@@ -583,71 +437,6 @@ impl RevocationList {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .forget_expired(now);
-    }
-
-    /// Tracks an authenticated socket; the ticket stops tracking it when dropped.
-    pub(crate) fn track(&self, claims: &RegisteredClaims, kick: LiveFn) -> LiveTicket {
-        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        self.inner
-            .live
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(
-                id,
-                LiveSession {
-                    ids: TokenIds::of(claims),
-                    kick: Arc::new(kick),
-                },
-            );
-        LiveTicket {
-            list: Arc::downgrade(&self.inner),
-            id,
-        }
-    }
-
-    /// Sockets of this process currently tracked.
-    pub fn tracked_sockets(&self) -> usize {
-        self.inner.live.lock().map(|l| l.len()).unwrap_or(0)
-    }
-}
-
-/// An authenticated socket's entry in the list; removed when dropped.
-pub(crate) struct LiveTicket {
-    list: Weak<ListInner>,
-    id: u64,
-}
-
-impl LiveTicket {
-    /// The claims changed (refresh). `sub`: the token's (the verifier took it out of `claims`).
-    pub(crate) fn update(&self, claims: &RegisteredClaims, sub: Option<&str>) {
-        if let Some(list) = self.list.upgrade() {
-            if let Some(s) = list
-                .live
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get_mut(&self.id)
-            {
-                s.ids = TokenIds::of(claims);
-                s.ids.sub = sub.map(Box::from);
-            }
-        }
-    }
-}
-
-impl Drop for LiveTicket {
-    fn drop(&mut self) {
-        if let Some(list) = self.list.upgrade() {
-            list.live
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&self.id);
-        }
-    }
-}
-
-impl std::fmt::Debug for LiveTicket {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LiveTicket").field("id", &self.id).finish()
     }
 }
 

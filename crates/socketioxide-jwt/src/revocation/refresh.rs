@@ -169,10 +169,7 @@ impl RevocationList {
             let live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
             live.values()
                 .filter(|s| match target {
-                    RefreshTarget::User { sub, iss } => {
-                        s.ids.sub.as_deref() == Some(sub)
-                            && (iss.is_none() || s.ids.iss.as_deref() == iss.as_deref())
-                    }
+                    RefreshTarget::User { sub, iss } => s.ids.is_user(sub, iss.as_deref()),
                     // The socket itself knows its rooms.
                     RefreshTarget::Room { .. } | RefreshTarget::All => true,
                 })

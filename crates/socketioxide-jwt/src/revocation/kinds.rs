@@ -1,0 +1,87 @@
+//! What can be revoked ([`Revocation`]), how many are held, and why one could not be recorded.
+
+use serde::{Deserialize, Serialize};
+
+/// One revocation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Revocation {
+    /// The token with this `jti`, until `until` (its `exp`; seconds since the epoch).
+    Token {
+        /// The token id.
+        jti: String,
+        /// When the entry may be forgotten.
+        until: u64,
+    },
+    /// Every token of `sub` issued at or before `issued_before` (`iat`), until `until`.
+    User {
+        /// The subject.
+        sub: String,
+        /// Tokens of this issuer only; `None`: of every issuer (and tokens without `iss`).
+        /// Absent from revocations stored before issuers could be several: they keep meaning
+        /// every token of that `sub`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        iss: Option<String>,
+        /// Tokens with `iat` ≤ this are revoked (a token without `iat` is too).
+        issued_before: u64,
+        /// When the entry may be forgotten.
+        until: u64,
+    },
+    /// Every token carrying this login session's `sid` (issued before or after), until `until`.
+    Session {
+        /// The session id (OpenID Connect's `sid`).
+        sid: String,
+        /// Tokens of this issuer only; `None`: of every issuer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        iss: Option<String>,
+        /// When the entry may be forgotten.
+        until: u64,
+    },
+}
+
+impl Revocation {
+    /// `token` or `user`, as a metrics label.
+    pub(crate) fn kind_label(&self) -> &'static str {
+        match self {
+            Revocation::Token { .. } => "token",
+            Revocation::User { .. } => "user",
+            Revocation::Session { .. } => "session",
+        }
+    }
+
+    /// When the entry may be forgotten.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn until(&self) -> u64 {
+        match self {
+            Revocation::Token { until, .. }
+            | Revocation::User { until, .. }
+            | Revocation::Session { until, .. } => *until,
+        }
+    }
+}
+
+/// How many revocations a [`RevocationList`] holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RevocationCounts {
+    /// Revoked tokens (by `jti`).
+    pub tokens: usize,
+    /// Revoked users (by `sub`, or by `iss` and `sub`).
+    pub users: usize,
+    /// Revoked login sessions (by `sid`).
+    pub sessions: usize,
+}
+
+/// Why a revocation could not be recorded (the local list is updated anyway).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RevocationError {
+    /// The shared store could not be reached; the revocation applies in this process only.
+    #[error("the revocation store is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The shared store could not be reached: the revocation applies in this process now, and is
+    /// sent to the others as soon as the store is back (in order, after those queued before it).
+    #[error("the revocation store is unavailable: applied here, queued for the other processes")]
+    Queued(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
