@@ -72,6 +72,14 @@ impl UserId {
         &self.text[self.sub_at..]
     }
 
+    /// The token's `sub`, taken out (without a copy when there is no `iss`).
+    pub fn into_sub(self) -> String {
+        match self.sub_at {
+            0 => self.text.into_string(),
+            at => self.text[at..].to_owned(),
+        }
+    }
+
     /// The token's `iss`, if it has one.
     pub fn issuer(&self) -> Option<&str> {
         (self.sub_at > 0).then(|| &self.text[..self.sub_at - ISSUER_SEPARATOR.len_utf8()])

@@ -13,6 +13,7 @@ use super::rooms::join_granted;
 use crate::app_handler::AuthenticatedHandler;
 use crate::auth::JwtAuth;
 use crate::future::BoxFuture;
+use crate::identity::UserId;
 use crate::metrics::{self, Via};
 use crate::protocol::{AuthenticatedPayload, PENDING_ROOM};
 use crate::session::{Live, Session};
@@ -108,7 +109,7 @@ fn leave_pending<A: Adapter>(s: &Socket<A>) {
 
 /// Tells the client who it is now (after the first authentication and every refresh).
 pub(crate) fn emit_authenticated<A: Adapter, C>(auth: &JwtAuth<C>, s: &Socket<A>, live: Live<C>) {
-    let sub = live.user.as_ref().map(|user| user.sub().to_owned());
+    let sub = live.user.map(UserId::into_sub);
     let mut payload = AuthenticatedPayload::new(sub, live.exp);
     if let Some(left) = live.expires_in {
         payload = payload.expires_in_ms(u64::try_from(left.as_millis()).unwrap_or(u64::MAX));

@@ -61,7 +61,7 @@ impl Revocation {
     }
 }
 
-/// How many revocations a [`RevocationList`] holds.
+/// How many revocations a [`RevocationList`](super::RevocationList) holds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RevocationCounts {

@@ -125,10 +125,14 @@ impl RevocationList {
     /// Whether a new socket's token was issued before a refresh request for its user (or
     /// everyone). A token without `iat` cannot tell, and is not.
     pub(crate) fn is_stale(&self, claims: &RegisteredClaims) -> bool {
-        let (Some(iat), now) = (claims.iat, unix_now()) else {
+        let Some(iat) = claims.iat else {
             return false;
         };
         let stale = self.inner.stale.read().unwrap_or_else(|e| e.into_inner());
+        if stale.all.is_none() && stale.users.is_empty() {
+            return false;
+        }
+        let now = unix_now();
         let before = |(since, until): (u64, u64)| iat < since && until >= now;
         if stale.all.is_some_and(before) {
             return true;
