@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 
 import { chromium } from "playwright-core";
 
-import { DEMO_BIN, adminRevoke, freePort, startDemo, until } from "./demo-server.mjs";
+import { DEMO_BIN, adminRevoke, freePort, login, startDemo, until } from "./demo-server.mjs";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -352,6 +352,47 @@ describe("clients that recover by themselves", () => {
       await demo.stop();
     }
   });
+});
+
+describe("claims that change while the page is open", () => {
+  for (const mode of ["message", "handshake"]) {
+    test(`${mode} mode: an admin changes alice's rooms; her page's picker shows them without a reload, on the same socket`, async () => {
+      const demo = await startDemo(["--mode", mode]);
+      try {
+        const alice = await person(demo.url);
+        const handshakes = [];
+        alice.page.on("request", (r) => /\/socket\.io\/.*EIO=4/.test(r.url()) && !/sid=/.test(r.url()) && handshakes.push(r.url()));
+        let loads = 0;
+        alice.page.on("load", () => loads++);
+        await logIn(alice.page, "alice", "wonderland");
+        await status(alice.page).filter({ hasText: "authenticated as alice" }).waitFor();
+        await alice.page.locator("#room option[value=tea-party]").waitFor({ state: "attached" });
+        const admin = await login(demo.url, "admin", "admin-password");
+        const res = await fetch(`${demo.url}/admin/rooms`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+          body: JSON.stringify({ sub: "alice", rooms: ["general", "lab"] }),
+        });
+        assert.equal(res.status, 200, await res.text());
+        await alice.page.locator("#room option[value=lab]").waitFor({ state: "attached" });
+        await alice.page.locator("#room option[value=tea-party]").waitFor({ state: "detached" });
+        const options = await alice.page.locator("#room option").evaluateAll((os) => os.map((o) => o.value));
+        assert.deepEqual(options, ["", "general", "lab"]);
+        assert.equal(await status(alice.page).getAttribute("data-state"), "authenticated");
+        assert.equal(handshakes.length, 1, "one connection all along");
+        assert.equal(loads, 0, "no reload");
+        // The new room works: a message to it is accepted and shown.
+        await alice.page.selectOption("#room", "lab");
+        await alice.page.fill("#message", "in the lab");
+        await alice.page.click("#send");
+        await alice.page.locator("#messages li[data-room=lab]", { hasText: "alice in the lab" }).waitFor();
+        assert.deepEqual(alice.errors, []);
+        await alice.context.close();
+      } finally {
+        await demo.stop();
+      }
+    });
+  }
 });
 
 describe("a client of the seed's kind: AngularJS 1.8, angular-socket-io 0.7, socket.io-client 1.7.4", () => {
