@@ -119,6 +119,9 @@ pub(crate) struct Live<C> {
     /// (what `authenticated` tells the client).
     pub(crate) expires_in: Option<Duration>,
     pub(crate) claims: Arc<C>,
+    /// A refresh was requested before the socket went live (handshake mode, between the
+    /// middleware and the connect handler): ask the client once it is told it is in.
+    pub(crate) refresh_requested: bool,
 }
 
 /// A refresh: the session now, and the claims before (for the rooms they granted).
@@ -195,6 +198,7 @@ impl<C> SessionState<C> {
                 claims,
                 user,
                 exp,
+                refresh_requested,
                 ..
             } => {
                 *live = true;
@@ -204,6 +208,7 @@ impl<C> SessionState<C> {
                     exp: *exp,
                     expires_in: exp.map(|exp| until_unix(exp, Duration::ZERO, now_unix)),
                     claims: claims.clone(),
+                    refresh_requested: refresh_requested.is_some(),
                 })
             }
             _ => None,
@@ -361,6 +366,7 @@ impl<C> SessionState<C> {
             };
         let Verified { claims, user, .. } = verified;
         let live = Live {
+            refresh_requested: false,
             user: user.clone(),
             exp,
             expires_in,
@@ -460,6 +466,7 @@ impl<C> SessionState<C> {
         let Phase::Authenticated {
             exp,
             refresh_requested,
+            live,
             ..
         } = &mut self.phase
         else {
@@ -475,6 +482,10 @@ impl<C> SessionState<C> {
             Some(asked) if asked.since >= since => asked,
             _ => RefreshRequested { by, since },
         });
+        if !*live {
+            // Not told it is in yet: asked when it is (see `Live::refresh_requested`).
+            return None;
+        }
         Some(TokenExpiringPayload::new(exp.unwrap_or_default(), 0))
     }
 

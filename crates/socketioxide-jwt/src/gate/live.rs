@@ -15,7 +15,7 @@ use crate::auth::JwtAuth;
 use crate::future::BoxFuture;
 use crate::identity::UserId;
 use crate::metrics::{self, Via};
-use crate::protocol::{AuthenticatedPayload, PENDING_ROOM};
+use crate::protocol::{AuthenticatedPayload, TokenExpiringPayload, PENDING_ROOM};
 use crate::session::{Live, Session};
 
 /// Where [`go_live`] is called from.
@@ -107,8 +107,10 @@ fn leave_pending<A: Adapter>(s: &Socket<A>) {
     }
 }
 
-/// Tells the client who it is now (after the first authentication and every refresh).
+/// Tells the client who it is now (after the first authentication and every refresh), then,
+/// if a refresh was requested before it went live, asks it for a fresh token.
 pub(crate) fn emit_authenticated<A: Adapter, C>(auth: &JwtAuth<C>, s: &Socket<A>, live: Live<C>) {
+    let ask = live.refresh_requested.then(|| live.exp.unwrap_or_default());
     let sub = live.user.map(UserId::into_sub);
     let mut payload = AuthenticatedPayload::new(sub, live.exp);
     if let Some(left) = live.expires_in {
@@ -116,6 +118,12 @@ pub(crate) fn emit_authenticated<A: Adapter, C>(auth: &JwtAuth<C>, s: &Socket<A>
     }
     if let Err(e) = s.emit(&auth.inner.gate.events.authenticated, &payload) {
         tracing::debug!(sid = %s.id, error = %e, "could not emit authenticated");
+    }
+    if let Some(exp) = ask {
+        let now = TokenExpiringPayload::new(exp, 0);
+        if let Err(e) = s.emit(&auth.inner.gate.events.token_expiring, &now) {
+            tracing::debug!(sid = %s.id, error = %e, "could not emit token_expiring");
+        }
     }
 }
 

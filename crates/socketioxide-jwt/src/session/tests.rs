@@ -705,3 +705,25 @@ fn a_requested_refresh_needs_a_token_issued_since_within_the_grace_period() {
     let out = s.finish_verification(Ok(v), t1, at(UNIX + 100), RULES);
     assert!(matches!(out, Outcome::FirstAuthentication(_)), "{out:?}");
 }
+
+#[test]
+fn a_refresh_requested_before_the_connect_handler_is_asked_when_the_socket_goes_live() {
+    let t0 = Instant::now();
+    let mut s = SessionState::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
+    s.try_begin_verification();
+    let v = verified("alice", UNIX + 600);
+    let out = s.finish_verification_with(
+        Ok((v, Holdings::default())),
+        GoLive::InConnectHandler,
+        t0,
+        RULES,
+    );
+    assert!(matches!(out, Outcome::FirstAuthentication(_)));
+    // Not live yet: nothing to send now, but the deadline runs.
+    assert!(s
+        .request_refresh(t0, UNIX + 1, Duration::from_secs(30))
+        .is_none());
+    assert_eq!(s.deadline(), Some(t0 + Duration::from_secs(30)));
+    let live = s.take_live(|| at(UNIX + 1)).expect("goes live");
+    assert!(live.refresh_requested, "asked once it is told it is in");
+}
