@@ -2,58 +2,14 @@
 //! (a dynamic namespace re-created while its predecessor's adapter still closes) each keep
 //! their own subscription.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use socketioxide_jwt::cluster::{RedisConnection, RedisDriver};
 use socketioxide_redis::drivers::Driver;
-use tokio::process::{Child, Command};
 
-/// A `redis-server` on a free loopback port, killed on drop.
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
-}
-
-async fn redis_server() -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
-        .args(["--appendonly", "no"])
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("redis-server installed");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "redis-server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Server { child, port }
-}
+mod common;
+use common::redis_server;
 
 async fn next(
     stream: &mut (impl futures_util::Stream<Item = (String, Vec<u8>)> + Unpin),

@@ -50,8 +50,18 @@ impl Revocation {
         }
     }
 
-    /// When the entry may be forgotten.
+    /// The same, kept at most until `max`.
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn with_until_at_most(mut self, max: u64) -> Self {
+        match &mut self {
+            Revocation::Token { until, .. }
+            | Revocation::User { until, .. }
+            | Revocation::Session { until, .. } => *until = (*until).min(max),
+        }
+        self
+    }
+
+    /// When the entry may be forgotten.
     pub(crate) fn until(&self) -> u64 {
         match self {
             Revocation::Token { until, .. }

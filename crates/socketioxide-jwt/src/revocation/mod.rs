@@ -277,6 +277,8 @@ impl RevocationList {
         crate::metrics::revocation(revocation.kind_label(), "local");
         let held = self.apply(revocation);
         match self.backend() {
+            // An expired one would delete what the store holds under its key.
+            Some(_) if held.until() < unix_now() => Ok(()),
             Some(backend) => backend.publish(&held).await,
             None => Ok(()),
         }

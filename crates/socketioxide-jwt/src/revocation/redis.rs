@@ -89,8 +89,32 @@ const MAX_STORED_UNTIL: u64 = 253_402_300_799;
 /// response when parsing multi response"), which happened under concurrent revocations.
 /// `ARGV[4]` is `PUBLISH`, or `SPUBLISH` on a Cluster (where the channel shares the key's hash
 /// slot, so that the script stays on one shard).
-const STORE_AND_PUBLISH: &str = "redis.call('SET', KEYS[1], ARGV[1], 'EXAT', ARGV[2]) \
-     redis.call(ARGV[4], ARGV[3], ARGV[1]) return 1";
+///
+/// The stored entry is merged, not overwritten: when the key holds a later `issued_before` or
+/// `until` (a process that had not heard a stronger revocation yet sends a weaker one), those
+/// are kept in what is stored and published. `ARGV[5]`: the new `issued_before` (empty for the
+/// kinds without one); `ARGV[6]`: the latest `until` stored ([`MAX_STORED_UNTIL`]).
+const STORE_AND_PUBLISH: &str = r#"
+local value, exat, max = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[6])
+local stored = redis.call('GET', KEYS[1])
+if stored then
+  local ok, held = pcall(cjson.decode, stored)
+  if ok and type(held) == 'table' then
+    local before = tonumber(ARGV[5])
+    if before and type(held.issued_before) == 'number' and held.issued_before > before then
+      local kept = string.format('%.0f', math.min(held.issued_before, max))
+      value = string.gsub(value, '"issued_before":%d+', '"issued_before":' .. kept, 1)
+    end
+    if type(held['until']) == 'number' and held['until'] > exat then
+      exat = math.min(held['until'], max)
+      value = string.gsub(value, '"until":%d+', '"until":' .. string.format('%.0f', exat), 1)
+    end
+  end
+end
+redis.call('SET', KEYS[1], value, 'EXAT', string.format('%.0f', exat))
+redis.call(ARGV[4], ARGV[3], value)
+return 1
+"#;
 
 /// The shared store: the driver, the revocations waiting to be sent, the recovery flag.
 struct Store {
@@ -188,17 +212,25 @@ impl Store {
     }
 
     async fn try_send(&self, revocation: &Revocation) -> Result<(), SendFailure> {
-        let until = revocation.until();
-        let json = serde_json::to_string(revocation)
+        // Every number in the stored JSON within what Redis' Lua (doubles) reads exactly.
+        let revocation = revocation.clone().with_until_at_most(MAX_STORED_UNTIL);
+        let until = revocation.until().max(1);
+        let json = serde_json::to_string(&revocation)
             .map_err(|e| SendFailure::Unreachable(unavailable(e)))?;
+        let issued_before = match &revocation {
+            Revocation::User { issued_before, .. } => issued_before.to_string(),
+            _ => String::new(),
+        };
         let mut cmd = ::redis::cmd("EVAL");
         cmd.arg(STORE_AND_PUBLISH)
             .arg(1)
-            .arg(self.key(revocation))
+            .arg(self.key(&revocation))
             .arg(&json)
-            .arg(until.clamp(1, MAX_STORED_UNTIL))
+            .arg(until)
             .arg(&self.options.channel)
-            .arg(crate::cluster::publish_command(self.driver.is_cluster()));
+            .arg(crate::cluster::publish_command(self.driver.is_cluster()))
+            .arg(issued_before)
+            .arg(MAX_STORED_UNTIL);
         self.driver
             .query::<()>(&cmd)
             .await
