@@ -3,7 +3,7 @@
 
 use crate::auth::JwtAuth;
 use crate::error::AuthError;
-use crate::revocation::RevocationError;
+use crate::revocation::{RevocationError, RevocationList};
 pub use crate::verify::{LogoutToken, BACKCHANNEL_LOGOUT_EVENT, MAX_LOGOUT_TOKEN_LIFETIME};
 
 /// Why a logout token was not acted on. A back-channel logout endpoint answers `400` to
@@ -69,45 +69,51 @@ impl<C> JwtAuth<C> {
             .map_err(LogoutError::Invalid)?;
         // Remembered as long as the token could verify (its `exp` and the leeway).
         let until = logout.exp.saturating_add(verifier.leeway_secs());
-        let first = list
-            .record_logout(&logout.iss, &logout.jti, until)
-            .await
-            .map_err(LogoutError::Unavailable)?;
-        if !first {
-            return Err(LogoutError::Replayed);
-        }
-        // In a task of its own: a provider that hangs up (dropping this future) must not leave
-        // the logout recorded and not carried out.
-        let (list, carried) = (list.clone(), logout.clone());
-        let outcome = tokio::spawn(async move {
-            let iss = Some(carried.iss.as_str());
-            let revoked = match (&carried.sid, &carried.sub) {
-                (Some(sid), _) => list.revoke_session(iss, sid).await,
-                (None, Some(sub)) => list.revoke_user_issued_before(iss, sub, carried.iat).await,
-                (None, None) => Ok(()),
-            };
-            match revoked {
-                // Applied here; sent to the other processes when the store is back.
-                Ok(()) | Err(RevocationError::Queued(_)) => Ok(()),
-                Err(e) => {
-                    // Not carried to the others: the provider's retry must not be a replay.
-                    list.forget_logout(&carried.iss, &carried.jti).await;
-                    Err(LogoutError::Unavailable(e))
-                }
-            }
-        })
-        .await;
-        match outcome {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(e),
-            Err(e) => {
-                return Err(LogoutError::Unavailable(RevocationError::Unavailable(
+        // Recorded and carried out in a task of its own: a provider that hangs up (dropping
+        // this future) must not leave the logout recorded and not carried out.
+        let carry_out = carry_out(list.clone(), logout.clone(), until);
+        let outcome = match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => runtime.spawn(carry_out).await.unwrap_or_else(|e| {
+                Err(LogoutError::Unavailable(RevocationError::Unavailable(
                     Box::new(e),
                 )))
-            }
-        }
+            }),
+            // Polled outside a Tokio runtime: here, then.
+            Err(_) => carry_out.await,
+        };
+        outcome?;
         tracing::info!(iss = %logout.iss, session = logout.sid.is_some(), "back-channel logout");
         Ok(logout)
+    }
+}
+
+/// Records the logout token (a replay is refused), then revokes what it names; forgets it
+/// again when the revocation could not be made, so that the provider's retry is no replay.
+async fn carry_out(
+    list: RevocationList,
+    logout: LogoutToken,
+    until: u64,
+) -> Result<(), LogoutError> {
+    let first = list
+        .record_logout(&logout.iss, &logout.jti, until)
+        .await
+        .map_err(LogoutError::Unavailable)?;
+    if !first {
+        return Err(LogoutError::Replayed);
+    }
+    let iss = Some(logout.iss.as_str());
+    let revoked = match (&logout.sid, &logout.sub) {
+        (Some(sid), _) => list.revoke_session(iss, sid).await,
+        (None, Some(sub)) => list.revoke_user_issued_before(iss, sub, logout.iat).await,
+        (None, None) => Ok(()),
+    };
+    match revoked {
+        // Applied here; sent to the other processes when the store is back.
+        Ok(()) | Err(RevocationError::Queued(_)) => Ok(()),
+        Err(e) => {
+            list.forget_logout(&logout.iss, &logout.jti).await;
+            Err(LogoutError::Unavailable(e))
+        }
     }
 }
 

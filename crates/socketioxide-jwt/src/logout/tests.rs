@@ -257,3 +257,119 @@ async fn a_weaker_revocation_never_replaces_a_stronger_one_in_what_is_published(
         other => panic!("{other:?}"),
     }
 }
+
+/// A store that refuses every revocation (as when the outbox is full) and records the rest.
+#[derive(Default)]
+struct FailingStore {
+    recorded: std::sync::Mutex<std::collections::HashSet<String>>,
+    forgotten: std::sync::atomic::AtomicUsize,
+    published: std::sync::Mutex<Vec<Revocation>>,
+}
+
+impl crate::revocation::RevocationBackend for FailingStore {
+    fn publish<'a>(
+        &'a self,
+        revocation: &'a Revocation,
+    ) -> crate::BoxFuture<'a, Result<(), crate::revocation::RevocationError>> {
+        self.published.lock().unwrap().push(revocation.clone());
+        Box::pin(async {
+            Err(crate::revocation::RevocationError::Unavailable(
+                "full".into(),
+            ))
+        })
+    }
+    fn broadcast_refresh<'a>(
+        &'a self,
+        _: &'a crate::revocation::RefreshRequest,
+    ) -> crate::BoxFuture<'a, Result<(), crate::revocation::RevocationError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn record_once<'a>(
+        &'a self,
+        id: &'a str,
+        _: u64,
+    ) -> crate::BoxFuture<'a, Result<bool, crate::revocation::RevocationError>> {
+        let first = self.recorded.lock().unwrap().insert(id.to_owned());
+        Box::pin(async move { Ok(first) })
+    }
+    fn forget_record<'a>(&'a self, id: &'a str) -> crate::BoxFuture<'a, ()> {
+        self.recorded.lock().unwrap().remove(id);
+        self.forgotten
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async {})
+    }
+}
+
+#[tokio::test]
+async fn a_logout_the_store_cannot_take_is_forgotten_so_the_providers_retry_is_no_replay() {
+    let list = RevocationList::in_memory();
+    let store = std::sync::Arc::new(FailingStore::default());
+    list.set_backend(store.clone());
+    let auth = auth(&list);
+    let token = logout_token(A_KEY, json!({}));
+    for attempt in 0..2 {
+        let err = auth.backchannel_logout(&token).await.unwrap_err();
+        assert!(
+            matches!(err, LogoutError::Unavailable(_)),
+            "attempt {attempt}: {err:?}"
+        );
+    }
+    assert_eq!(store.forgotten.load(std::sync::atomic::Ordering::SeqCst), 2);
+    // What the store was sent is the list's merged entry.
+    let published = store.published.lock().unwrap().clone();
+    assert!(
+        matches!(&published[0], Revocation::Session { sid, .. } if sid == "s-1"),
+        "{published:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_logout_another_process_recorded_is_a_replay_here_and_not_remembered_here() {
+    let list = RevocationList::in_memory();
+    let store = std::sync::Arc::new(FailingStore::default());
+    list.set_backend(store.clone());
+    assert!(
+        !store
+            .recorded
+            .lock()
+            .unwrap()
+            .insert("iss:17:https://a.example:jti:j".into())
+            == false
+    );
+    assert!(
+        !list.record_logout(A, "j", now() + 60).await.unwrap(),
+        "the store says: seen"
+    );
+    // The other process forgets it (its logout failed): the retry here is a first.
+    store.recorded.lock().unwrap().clear();
+    assert!(list.record_logout(A, "j", now() + 60).await.unwrap());
+}
+
+#[tokio::test]
+async fn revoke_sends_the_entry_as_held_not_as_asked() {
+    let list = RevocationList::in_memory();
+    let store = std::sync::Arc::new(FailingStore::default());
+    list.set_backend(store.clone());
+    let t = now();
+    let user = |issued_before| Revocation::User {
+        sub: "42".into(),
+        iss: Some(A.into()),
+        issued_before,
+        until: t + 60,
+    };
+    let _ = list.revoke(user(t)).await;
+    let _ = list.revoke(user(t - 100)).await;
+    let published = store.published.lock().unwrap().clone();
+    match &published[1] {
+        Revocation::User { issued_before, .. } => assert_eq!(*issued_before, t, "the stronger one"),
+        other => panic!("{other:?}"),
+    }
+    // An expired one is not sent at all (its past expiry would delete the stored key).
+    let _ = list
+        .revoke(Revocation::Token {
+            jti: "j".into(),
+            until: t - 10,
+        })
+        .await;
+    assert_eq!(store.published.lock().unwrap().len(), 2);
+}
