@@ -17,7 +17,7 @@ use crate::identity::UserId;
 use crate::limits::{AttemptWindow, PendingPermit};
 use crate::metrics::{Namespace, SocketState};
 use crate::protocol::{ErrorCode, TokenExpiringPayload};
-use crate::revocation::LiveTicket;
+use crate::revocation::{issued_since, LiveTicket};
 use crate::time::{deadline_after, until_unix};
 use crate::user_sockets::UserPlace;
 use crate::verify::Verified;
@@ -119,9 +119,6 @@ pub(crate) struct Live<C> {
     /// (what `authenticated` tells the client).
     pub(crate) expires_in: Option<Duration>,
     pub(crate) claims: Arc<C>,
-    /// A refresh was requested before the socket went live (handshake mode, between the
-    /// middleware and the connect handler): ask the client once it is told it is in.
-    pub(crate) refresh_requested: bool,
 }
 
 /// A refresh: the session now, and the claims before (for the rooms they granted).
@@ -198,7 +195,6 @@ impl<C> SessionState<C> {
                 claims,
                 user,
                 exp,
-                refresh_requested,
                 ..
             } => {
                 *live = true;
@@ -208,7 +204,6 @@ impl<C> SessionState<C> {
                     exp: *exp,
                     expires_in: exp.map(|exp| until_unix(exp, Duration::ZERO, now_unix)),
                     claims: claims.clone(),
-                    refresh_requested: refresh_requested.is_some(),
                 })
             }
             _ => None,
@@ -312,14 +307,23 @@ impl<C> SessionState<C> {
             }
             _ => None,
         };
-        // A refresh the server asked for is done by a token issued since it asked (its `iat`,
-        // which a token must then have); another refresh leaves the request pending.
-        let issued_since = |since: u64| verified.registered.iat.is_some_and(|iat| iat >= since);
+        // A refresh the server asked for is done by a token issued since it asked (its `iat`;
+        // without one, by another token than the one held); another refresh leaves the request
+        // pending (and the client is asked again).
+        let iat = verified.registered.iat;
+        let issued_since = |since: u64| iat.is_some_and(|iat| issued_since(iat, since));
         let refresh_requested = match &self.phase {
             Phase::Authenticated {
                 refresh_requested: Some(asked),
+                exp: held_exp,
                 ..
-            } => (!issued_since(asked.since)).then_some(*asked),
+            } => {
+                let fresh = match iat {
+                    Some(_) => issued_since(asked.since),
+                    None => *held_exp != exp,
+                };
+                (!fresh).then_some(*asked)
+            }
             _ => None,
         };
         // Asked while its first token was being verified: that token must be issued since.
@@ -366,7 +370,6 @@ impl<C> SessionState<C> {
             };
         let Verified { claims, user, .. } = verified;
         let live = Live {
-            refresh_requested: false,
             user: user.clone(),
             exp,
             expires_in,
@@ -483,10 +486,23 @@ impl<C> SessionState<C> {
             _ => RefreshRequested { by, since },
         });
         if !*live {
-            // Not told it is in yet: asked when it is (see `Live::refresh_requested`).
+            // Not told it is in yet: asked when it is (`refresh_awaited`, after `authenticated`).
             return None;
         }
         Some(TokenExpiringPayload::new(exp.unwrap_or_default(), 0))
+    }
+
+    /// The `exp` of a live session's token while a refresh it was asked for is still awaited.
+    pub(crate) fn refresh_awaited(&self) -> Option<u64> {
+        match &self.phase {
+            Phase::Authenticated {
+                refresh_requested: Some(_),
+                live: true,
+                exp,
+                ..
+            } => Some(exp.unwrap_or_default()),
+            _ => None,
+        }
     }
 
     /// Marks the session closed (the socket is being refused for another reason).

@@ -221,23 +221,26 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
     /// Verifies `token` completely, the application's check included.
     pub(crate) async fn verify(&self, token: &str) -> Result<Verified<C>, AuthError> {
         let timer = VerifyTimer::start();
-        let verified = self.verify_untimed(token, None).await;
+        let verified = self.verify_untimed(token, None, false).await;
         timer.stop();
         verified.map(|(verified, _)| verified)
     }
 
-    /// Verifies a socket's first token, and puts it in the revocation list (when one is
-    /// configured) before checking it there: a revocation published at any moment after this
-    /// check reaches the socket through `kick`, so the token is checked once.
-    /// `kick` is made only when a list is configured.
+    /// Verifies a socket's token, and puts it in the revocation list (when one is configured)
+    /// before checking it there: a revocation published at any moment after this check
+    /// reaches the socket through `kick`, so the token is checked once. `kick` is made only
+    /// when a list is configured. A `first` token (a new socket) issued before a refresh
+    /// request for its user is refused; a refresh is not (the session decides whether it
+    /// answers the request, and asks again if not).
     pub(crate) async fn verify_tracked(
         &self,
         token: &str,
+        first: bool,
         kick: impl FnOnce() -> LiveFn,
     ) -> Result<(Verified<C>, Option<LiveTicket>), AuthError> {
         let timer = VerifyTimer::start();
         let kick = self.revocations.is_some().then(kick);
-        let verified = self.verify_untimed(token, kick).await;
+        let verified = self.verify_untimed(token, kick, first).await;
         timer.stop();
         verified
     }
@@ -246,6 +249,7 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
         &self,
         token: &str,
         kick: Option<LiveFn>,
+        first: bool,
     ) -> Result<(Verified<C>, Option<LiveTicket>), AuthError> {
         if token.len() > self.max_token_len {
             return Err(
@@ -295,9 +299,9 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
             if list.is_revoked(&registered) {
                 return Err(AuthError::revoked());
             }
-            // A socket's token issued before a refresh request for its user: the claims changed.
-            // (Not REST: the client refreshes its token there.)
-            if ticket.is_some() && list.is_stale(&registered) {
+            // A new socket's token issued before a refresh request for its user: the claims
+            // changed. (Not REST: the client refreshes its token there.)
+            if first && list.is_stale(&registered) {
                 return Err(AuthError::new(ErrorCode::TokenExpired).with_message(
                     "the claims changed since this token was issued: get a fresh one",
                 ));

@@ -124,7 +124,7 @@ async fn authenticate<A, T, C, H>(
             let (iss, sub) = crate::identity::log_fields(live.user.as_ref());
             tracing::info!(sid = %s.id, ns = s.ns(), iss, sub, "token refreshed");
             metrics::authentication("refreshed", Via::Message, &session.ns);
-            emit_authenticated(&auth, &s, live);
+            emit_authenticated(&auth, &s, &session, live);
         }
         Outcome::Refused(err) => refuse_socket(s, &err, Some(ack), &auth, &session, Via::Message),
         Outcome::Ignored => {}

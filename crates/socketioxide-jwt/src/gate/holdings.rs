@@ -30,10 +30,25 @@ where
     A: Adapter,
     C: serde::de::DeserializeOwned + Send + Sync + 'static,
 {
+    verify_tracked(auth, s, session, token, false).await
+}
+
+/// Verifies a token, tracked (see [`verify_refresh`]); `first`: a new socket's.
+async fn verify_tracked<A, C>(
+    auth: &JwtAuth<C>,
+    s: &Arc<Socket<A>>,
+    session: &Arc<Session<C>>,
+    token: &str,
+    first: bool,
+) -> Result<(Verified<C>, Holdings), AuthError>
+where
+    A: Adapter,
+    C: serde::de::DeserializeOwned + Send + Sync + 'static,
+{
     let (verified, ticket) = auth
         .inner
         .verifier
-        .verify_tracked(token, || kick(auth, s, session))
+        .verify_tracked(token, first, || kick(auth, s, session))
         .await?;
     Ok((
         verified,
@@ -104,7 +119,7 @@ where
     A: Adapter,
     C: serde::de::DeserializeOwned + Send + Sync + 'static,
 {
-    let (mut verified, mut holdings) = verify_refresh(auth, s, session, token).await?;
+    let (mut verified, mut holdings) = verify_tracked(auth, s, session, token, true).await?;
     holdings.place = take_place(auth, verified.user.as_ref().map(UserId::key)).await?;
     if holdings.place.is_some() {
         // Counting may have waited on Redis: the session measures `exp` from now, not from

@@ -16,7 +16,7 @@ use crate::future::BoxFuture;
 use crate::identity::UserId;
 use crate::metrics::{self, Via};
 use crate::protocol::{AuthenticatedPayload, TokenExpiringPayload, PENDING_ROOM};
-use crate::session::{Live, Session};
+use crate::session::{Live, Session, SessionState};
 
 /// Where [`go_live`] is called from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +37,7 @@ pub(crate) fn go_live<A, T, C, H>(
     auth: &JwtAuth<C>,
     handler: &H,
     s: Arc<Socket<A>>,
-    session: &Session<C>,
+    session: &Arc<Session<C>>,
     live: Live<C>,
     auth_payload: Option<Value>,
     from: Caller,
@@ -69,7 +69,7 @@ pub(crate) fn go_live<A, T, C, H>(
         // Nothing is locked here: run the handler to its first pending `.await` at once,
         // and spawn a task only if it waits.
         let rest = handler.and_then(poll_once);
-        emit_authenticated(auth, &s, live);
+        emit_authenticated(auth, &s, session, live);
         if let Some(rest) = rest {
             tokio::spawn(rest);
         }
@@ -78,7 +78,7 @@ pub(crate) fn go_live<A, T, C, H>(
     // A task of its own, never polled here: a message handler called us, and socketioxide
     // holds the socket's handler map locked meanwhile, where the application's handler
     // registers its handlers.
-    let auth = auth.clone();
+    let (auth, session) = (auth.clone(), session.clone());
     tokio::spawn(async move {
         let mut handler = handler;
         let pending = match handler.as_mut() {
@@ -87,8 +87,8 @@ pub(crate) fn go_live<A, T, C, H>(
             }
             None => false,
         };
-        emit_authenticated(&auth, &s, live);
-        drop(s);
+        emit_authenticated(&auth, &s, &session, live);
+        drop((s, session));
         if let (true, Some(fut)) = (pending, handler) {
             fut.await;
         }
@@ -108,9 +108,15 @@ fn leave_pending<A: Adapter>(s: &Socket<A>) {
 }
 
 /// Tells the client who it is now (after the first authentication and every refresh), then,
-/// if a refresh was requested before it went live, asks it for a fresh token.
-pub(crate) fn emit_authenticated<A: Adapter, C>(auth: &JwtAuth<C>, s: &Socket<A>, live: Live<C>) {
-    let ask = live.refresh_requested.then(|| live.exp.unwrap_or_default());
+/// while a refresh the server asked for is still awaited, asks again: a request that came
+/// before the client heard `authenticated` (or while it was refreshing, which it ignores
+/// `token_expiring` meanwhile), or a refresh that did not answer it.
+pub(crate) fn emit_authenticated<A: Adapter, C>(
+    auth: &JwtAuth<C>,
+    s: &Socket<A>,
+    session: &Session<C>,
+    live: Live<C>,
+) {
     let sub = live.user.map(UserId::into_sub);
     let mut payload = AuthenticatedPayload::new(sub, live.exp);
     if let Some(left) = live.expires_in {
@@ -119,7 +125,7 @@ pub(crate) fn emit_authenticated<A: Adapter, C>(auth: &JwtAuth<C>, s: &Socket<A>
     if let Err(e) = s.emit(&auth.inner.gate.events.authenticated, &payload) {
         tracing::debug!(sid = %s.id, error = %e, "could not emit authenticated");
     }
-    if let Some(exp) = ask {
+    if let Some(exp) = session.read(SessionState::refresh_awaited) {
         let now = TokenExpiringPayload::new(exp, 0);
         if let Err(e) = s.emit(&auth.inner.gate.events.token_expiring, &now) {
             tracing::debug!(sid = %s.id, error = %e, "could not emit token_expiring");

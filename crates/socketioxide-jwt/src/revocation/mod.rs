@@ -30,6 +30,7 @@ use self::live::LiveSession;
 pub(crate) use self::live::{LiveFn, LiveTicket, ToSocket};
 #[cfg(feature = "redis")]
 pub use self::redis::RedisRevocationOptions;
+pub(crate) use self::refresh::issued_since;
 pub(crate) use self::refresh::RefreshRequest;
 pub use self::refresh::RefreshTarget;
 

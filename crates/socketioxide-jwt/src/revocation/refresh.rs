@@ -88,6 +88,16 @@ pub(crate) struct RefreshRequest {
     pub(crate) since: u64,
 }
 
+/// How far before a refresh request a token may have been issued and still count as issued
+/// since: the clocks of the process that made the request and of the token's issuer differ a
+/// little.
+pub(crate) const CLOCK_MARGIN_SECS: u64 = 5;
+
+/// Whether a token issued at `iat` was issued since `since` (within [`CLOCK_MARGIN_SECS`]).
+pub(crate) fn issued_since(iat: u64, since: u64) -> bool {
+    iat.saturating_add(CLOCK_MARGIN_SECS) >= since
+}
+
 /// Tokens issued before a refresh request, for new sockets: by user, and for everyone.
 #[derive(Debug, Default)]
 pub(super) struct Stale {
@@ -133,7 +143,7 @@ impl RevocationList {
             return false;
         }
         let now = unix_now();
-        let before = |(since, until): (u64, u64)| iat < since && until >= now;
+        let before = |(since, until): (u64, u64)| !issued_since(iat, since) && until >= now;
         if stale.all.is_some_and(before) {
             return true;
         }
@@ -143,15 +153,29 @@ impl RevocationList {
         !stale.users.is_empty() && stale.users.matching(claims.iss.as_deref(), sub).any(before)
     }
 
-    /// Asks the matching sockets of this process to refresh (a request of this process heard
-    /// back from the channel is skipped).
+    /// A request heard on the channel: applied, unless this process sent it (it applied its
+    /// own before sending it). `false` when skipped.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn hear_refresh(&self, request: &RefreshRequest) -> bool {
+        let from_elsewhere = request.from != self.inner.id;
+        if from_elsewhere {
+            self.apply_refresh(request);
+        }
+        from_elsewhere
+    }
+
+    /// Asks the matching sockets of this process to refresh.
     pub(crate) fn apply_refresh(&self, request: &RefreshRequest) {
         let target = &request.refresh;
+        let now = unix_now();
+        // A sender whose clock runs ahead would make every token issued until then stale.
+        let since = request.since.min(now);
+        // Kept while a token issued before could still be valid (the list's lifetime).
+        let until = since.saturating_add(self.inner.max_token_lifetime.as_secs());
         // Written before the live sockets are scanned (as a revocation is).
-        let until = self.keep_until();
-        let since = request.since;
         {
             let mut stale = self.inner.stale.write().unwrap_or_else(|e| e.into_inner());
+            stale.forget_expired(now);
             let merge = |a: (u64, u64), b: (u64, u64)| (a.0.max(b.0), a.1.max(b.1));
             match target {
                 RefreshTarget::User { sub, iss } => {

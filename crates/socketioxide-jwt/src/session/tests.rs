@@ -666,12 +666,25 @@ fn a_requested_refresh_needs_a_token_issued_since_within_the_grace_period() {
         "back to the token's expiry"
     );
     assert!(s.on_deadline(t1 + grace, at(UNIX + 130)).is_none());
-    // Without iat nothing tells a fresh token from an old one: none counts.
+    // Without iat: another token (another exp) counts, the same one does not.
     let mut s = new();
     first(&mut s);
     s.request_refresh(t1, UNIX + 100, grace);
-    refresh(&mut s, None, UNIX + 800, UNIX + 102);
+    refresh(&mut s, None, UNIX + 600, UNIX + 101);
     assert_eq!(s.deadline(), Some(t1 + grace));
+    assert_eq!(s.refresh_awaited(), Some(UNIX + 600), "asked again");
+    refresh(&mut s, None, UNIX + 800, UNIX + 102);
+    assert!(s.deadline().is_some_and(|d| d > t1 + grace));
+    assert_eq!(s.refresh_awaited(), None);
+    // A few seconds of clock difference between the requester and the issuer are allowed.
+    let mut s = new();
+    first(&mut s);
+    s.request_refresh(t1, UNIX + 100, grace);
+    refresh(&mut s, Some(UNIX + 96), UNIX + 800, UNIX + 101);
+    assert!(
+        s.deadline().is_some_and(|d| d > t1 + grace),
+        "within the margin"
+    );
 
     // A later request (a later `since`) gives its own full grace period; a repeated one in the
     // same second keeps the first deadline.
@@ -692,7 +705,7 @@ fn a_requested_refresh_needs_a_token_issued_since_within_the_grace_period() {
     assert!(s.request_refresh(t1, UNIX + 100, grace).is_none());
     s.try_begin_verification();
     let mut v = verified("alice", UNIX + 600);
-    v.registered.iat = Some(UNIX + 99);
+    v.registered.iat = Some(UNIX + 90);
     match s.finish_verification(Ok(v), t1, at(UNIX + 100), RULES) {
         Outcome::Refused(e) => assert_eq!(e.code(), ErrorCode::TokenExpired),
         other => panic!("expected a refusal, got {other:?}"),
@@ -724,6 +737,11 @@ fn a_refresh_requested_before_the_connect_handler_is_asked_when_the_socket_goes_
         .request_refresh(t0, UNIX + 1, Duration::from_secs(30))
         .is_none());
     assert_eq!(s.deadline(), Some(t0 + Duration::from_secs(30)));
-    let live = s.take_live(|| at(UNIX + 1)).expect("goes live");
-    assert!(live.refresh_requested, "asked once it is told it is in");
+    assert_eq!(s.refresh_awaited(), None, "not live yet");
+    s.take_live(|| at(UNIX + 1)).expect("goes live");
+    assert_eq!(
+        s.refresh_awaited(),
+        Some(UNIX + 600),
+        "asked once it is told it is in"
+    );
 }

@@ -87,10 +87,7 @@ pub(super) async fn listen(
             crate::metrics::revocation(revocation.kind_label(), "remote");
             list.apply(revocation);
         } else if let Ok(request) = serde_json::from_slice::<RefreshRequest>(&payload) {
-            // This process applied its own before sending it.
-            if request.from != list.inner.id {
-                list.apply_refresh(&request);
-            }
+            list.hear_refresh(&request);
         } else {
             tracing::warn!("ignored a malformed revocation message");
         }
