@@ -97,8 +97,7 @@ fn ask_for_refresh<A: Adapter, C>(
     since: u64,
 ) {
     let grace = auth.inner.gate.refresh_grace;
-    let payload =
-        session.update(|st| st.request_refresh(tokio::time::Instant::now(), since, grace));
+    let payload = session.request_refresh(tokio::time::Instant::now(), since, grace);
     if let Some(payload) = payload {
         tracing::debug!(sid = %s.id, "refresh requested: client asked for a fresh token");
         if let Err(e) = s.emit(&auth.inner.gate.events.token_expiring, &payload) {

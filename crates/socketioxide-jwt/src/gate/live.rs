@@ -16,7 +16,7 @@ use crate::future::BoxFuture;
 use crate::identity::UserId;
 use crate::metrics::{self, Via};
 use crate::protocol::{AuthenticatedPayload, TokenExpiringPayload, PENDING_ROOM};
-use crate::session::{Live, Session, SessionState};
+use crate::session::{Live, Session};
 
 /// Where [`go_live`] is called from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,7 +125,7 @@ pub(crate) fn emit_authenticated<A: Adapter, C>(
     if let Err(e) = s.emit(&auth.inner.gate.events.authenticated, &payload) {
         tracing::debug!(sid = %s.id, error = %e, "could not emit authenticated");
     }
-    if let Some(exp) = session.read(SessionState::refresh_awaited) {
+    if let Some(exp) = session.refresh_awaited() {
         let now = TokenExpiringPayload::new(exp, 0);
         if let Err(e) = s.emit(&auth.inner.gate.events.token_expiring, &now) {
             tracing::debug!(sid = %s.id, error = %e, "could not emit token_expiring");

@@ -1,6 +1,7 @@
 //! The session a socket carries in its extensions: the state machine behind a lock, with its
 //! place in the configuration's deadline queue kept at the state's deadline.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use socketioxide::adapter::Adapter;
@@ -22,6 +23,9 @@ pub(crate) struct Session<C> {
     pub(crate) client_ip: Option<std::net::IpAddr>,
     /// The socket's namespace, for the metrics' labels.
     pub(crate) ns: Namespace,
+    /// Set once a refresh was ever requested of this socket: the hint that lets
+    /// [`Session::refresh_awaited`] skip the lock for every other socket.
+    refresh_asked: AtomicBool,
 }
 
 /// The session of a socket, if it was admitted by a gate with claims type `C`.
@@ -49,6 +53,7 @@ impl<C> Session<C> {
             state: Mutex::new(state),
             timer: TimerSlot::new(deadlines, on_expiry(me.clone())),
             client_ip,
+            refresh_asked: AtomicBool::new(false),
         });
         session.timer.set(deadline);
         session
@@ -75,6 +80,26 @@ impl<C> Session<C> {
         self.timer.set(state.deadline());
         drop(state);
         r
+    }
+
+    /// The server asks for a fresh token (see [`SessionState::request_refresh`]).
+    pub(crate) fn request_refresh(
+        &self,
+        now: Instant,
+        since: u64,
+        grace: std::time::Duration,
+    ) -> Option<crate::protocol::TokenExpiringPayload> {
+        self.refresh_asked.store(true, Ordering::Release);
+        self.update(|st| st.request_refresh(now, since, grace))
+    }
+
+    /// The `exp` of the token while a refresh the server asked for is still awaited (see
+    /// [`SessionState::refresh_awaited`]); no lock for a socket never asked.
+    pub(crate) fn refresh_awaited(&self) -> Option<u64> {
+        if !self.refresh_asked.load(Ordering::Acquire) {
+            return None;
+        }
+        self.lock().refresh_awaited()
     }
 
     /// Reads the state.
