@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 
 import { chromium } from "playwright-core";
 
-import { DEMO_BIN, adminRevoke, freePort, login, startDemo, until } from "./demo-server.mjs";
+import { DEMO_BIN, adminRevoke, adminSetRooms, freePort, startDemo, until } from "./demo-server.mjs";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -367,12 +367,7 @@ describe("claims that change while the page is open", () => {
         await logIn(alice.page, "alice", "wonderland");
         await status(alice.page).filter({ hasText: "authenticated as alice" }).waitFor();
         await alice.page.locator("#room option[value=tea-party]").waitFor({ state: "attached" });
-        const admin = await login(demo.url, "admin", "admin-password");
-        const res = await fetch(`${demo.url}/admin/rooms`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
-          body: JSON.stringify({ sub: "alice", rooms: ["general", "lab"] }),
-        });
+        const res = await adminSetRooms(demo.url, { sub: "alice", rooms: ["general", "lab"] });
         assert.equal(res.status, 200, await res.text());
         await alice.page.locator("#room option[value=lab]").waitFor({ state: "attached" });
         await alice.page.locator("#room option[value=tea-party]").waitFor({ state: "detached" });

@@ -125,6 +125,19 @@ export async function adminRevoke(url, body, admin) {
   });
 }
 
+/**
+ * `POST /admin/rooms` with `body` (`{ sub, rooms }`), as the demo's admin → the response; `admin`
+ * as for `adminRevoke`.
+ */
+export async function adminSetRooms(url, body, admin) {
+  admin ??= await login(url, "admin", "admin-password");
+  return fetch(`${url}/admin/rooms`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
 /** Resolves when `predicate()` holds, polling; rejects after `ms`. */
 export async function until(predicate, what, ms = 10_000) {
   const deadline = Date.now() + ms;

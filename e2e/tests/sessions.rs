@@ -67,6 +67,21 @@ async fn connect(c: &mut Client, server: &Server, id: &str, token: &str) {
     }
 }
 
+/// A new socket with `token` is refused with `code`: `unauthorized` in message mode (`msg-<id>`),
+/// `connect_error` in handshake mode (`hs-<id>`).
+async fn refused_in_both_modes(c: &mut Client, server: &Server, id: &str, token: &str, code: &str) {
+    let msg = format!("msg-{id}");
+    c.connected(&msg, &server.url("/"), json!({})).await;
+    c.emit(&msg, "authenticate", json!([{ "token": token }]))
+        .await;
+    assert_error_object(&c.expect_event(&msg, "unauthorized").await, code);
+    let hs = format!("hs-{id}");
+    let opts = json!({ "auth": { "token": token } });
+    c.connect(&hs, &server.url("/hs"), opts).await;
+    let refused = c.expect_kind(&hs, "connect_error").await;
+    assert_eq!(refused["message"], code, "{refused}");
+}
+
 fn count(c: &Client, id: &str, event: &str) -> usize {
     c.events(id).iter().filter(|e| *e == event).count()
 }
@@ -116,23 +131,7 @@ async fn a_requested_refresh_needs_a_fresh_token_within_the_grace_period_in_both
         assert_error_object(&c.expect_event(id, "unauthorized").await, "token_expired");
     }
     // So is a new socket with it (a reconnect cannot keep the old claims), in both modes.
-    c.connected("msg-again", &server.url("/"), json!({})).await;
-    c.emit("msg-again", "authenticate", json!([{ "token": old }]))
-        .await;
-    assert_error_object(
-        &c.expect_event("msg-again", "unauthorized").await,
-        "token_expired",
-    );
-    c.connect(
-        "hs-again",
-        &server.url("/hs"),
-        json!({ "auth": { "token": old } }),
-    )
-    .await;
-    assert_eq!(
-        c.expect_kind("hs-again", "connect_error").await["message"],
-        "token_expired"
-    );
+    refused_in_both_modes(&mut c, &server, "again", &old, "token_expired").await;
     // The fresh ones stay past the grace period (the stale ones' refusal marked its end).
     c.sync().await;
     for id in ["msg-fresh", "hs-fresh"] {
@@ -261,21 +260,7 @@ async fn a_login_older_than_max_session_age_ends_in_both_modes() {
     let mut c = Client::start().await;
     // auth_time older than the limit: refused at once.
     let old_login = sign(&json!({ "sub": "alice", "exp": now() + 600, "auth_time": now() - 5 }));
-    c.connected("msg-old", &server.url("/"), json!({})).await;
-    c.emit("msg-old", "authenticate", json!([{ "token": old_login }]))
-        .await;
-    assert_error_object(
-        &c.expect_event("msg-old", "unauthorized").await,
-        "token_expired",
-    );
-    c.connect(
-        "hs-old",
-        &server.url("/hs"),
-        json!({ "auth": { "token": old_login } }),
-    )
-    .await;
-    let refused = c.expect_kind("hs-old", "connect_error").await;
-    assert_eq!(refused["message"], "token_expired", "{refused}");
+    refused_in_both_modes(&mut c, &server, "old", &old_login, "token_expired").await;
 
     // No auth_time: the session counts from the first authentication; refreshes within it
     // pass, the first after it is refused, and the socket with it.

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { TEST_SECRET, login, startDemo, testToken, until } from "../../../e2e/node/demo-server.mjs";
+import { TEST_SECRET, adminSetRooms, login, startDemo, testToken, until } from "../../../e2e/node/demo-server.mjs";
 
 const sockets = [];
 function open(url, options) {
@@ -133,12 +133,7 @@ for (const mode of ["message", "handshake"]) {
       const roomsNow = async () => (await s.socket.timeout(5000).emitWithAck("whoami")).rooms;
       assert.deepEqual(await roomsNow(), ["general", "tea-party"]);
       const authenticatedAgain = new Promise((resolve) => s.socket.once("authenticated", resolve));
-      const admin = await login(demo.url, "admin", "admin-password");
-      const res = await fetch(`${demo.url}/admin/rooms`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
-        body: JSON.stringify({ sub: "alice", rooms: ["general", "lab"] }),
-      });
+      const res = await adminSetRooms(demo.url, { sub: "alice", rooms: ["general", "lab"] });
       assert.equal(res.status, 200, await res.text());
       await authenticatedAgain;
       assert.deepEqual(await roomsNow(), ["general", "lab"], "the fresh token's rooms, on the same socket");

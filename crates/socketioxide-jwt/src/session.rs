@@ -347,17 +347,9 @@ impl<C> SessionState<C> {
                     live,
                     ..
                 } => {
-                    // The new token's own entry (tracked before its check) replaces the old one.
-                    let ticket = match (holdings.ticket, ticket) {
-                        (Some(new), _) => Some(new),
-                        (None, old) => {
-                            if let Some(old) = &old {
-                                let sub = verified.user.as_ref().map(UserId::sub);
-                                old.update(&verified.registered, sub);
-                            }
-                            old
-                        }
-                    };
+                    // The new token's own entry (tracked before its check) replaces the old one;
+                    // without a revocation list there is neither.
+                    let ticket = holdings.ticket.or(ticket);
                     (ticket, place, counted, Some(claims), live)
                 }
                 _ => (

@@ -40,6 +40,12 @@ pub enum Revocation {
     },
 }
 
+/// The part of a store key naming issuer `iss`: `iss:<length>:<iss>:`, whose length makes a key
+/// name one (`iss`, `sub` / `sid` / `jti`) pair whatever either contains.
+pub(crate) fn issuer_key_part(iss: &str) -> String {
+    format!("iss:{}:{iss}:", iss.len())
+}
+
 impl Revocation {
     /// `token` or `user`, as a metrics label.
     pub(crate) fn kind_label(&self) -> &'static str {

@@ -109,23 +109,6 @@ pub(crate) struct LiveTicket {
     id: u64,
 }
 
-impl LiveTicket {
-    /// The claims changed (refresh). `sub`: the token's (the verifier took it out of `claims`).
-    pub(crate) fn update(&self, claims: &RegisteredClaims, sub: Option<&str>) {
-        if let Some(list) = self.list.upgrade() {
-            if let Some(s) = list
-                .live
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get_mut(&self.id)
-            {
-                s.ids = TokenIds::of(claims);
-                s.ids.sub = sub.map(Box::from);
-            }
-        }
-    }
-}
-
 impl Drop for LiveTicket {
     fn drop(&mut self) {
         if let Some(list) = self.list.upgrade() {

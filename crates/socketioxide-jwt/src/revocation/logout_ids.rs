@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use super::kinds::issuer_key_part;
 use super::{RevocationError, RevocationList};
 use crate::time::unix_now;
 
@@ -21,7 +22,7 @@ pub(super) struct SeenLogouts(HashMap<String, HashMap<String, u64>>);
 
 /// The store's id of a logout token: `iss:<len>:<iss>:jti:<jti>`.
 fn store_id(iss: &str, jti: &str) -> String {
-    format!("iss:{}:{iss}:jti:{jti}", iss.len())
+    format!("{}jti:{jti}", issuer_key_part(iss))
 }
 
 impl RevocationList {
@@ -64,11 +65,7 @@ impl RevocationList {
     /// remembered already.
     fn seen_here(&self, iss: &str, jti: &str) -> Result<bool, RevocationError> {
         let now = unix_now();
-        let mut seen = self
-            .inner
-            .seen_logouts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut seen = self.seen_logouts();
         let Some(of_issuer) = seen.0.get_mut(iss) else {
             return Ok(false);
         };
@@ -89,11 +86,7 @@ impl RevocationList {
     /// Remembers the logout token here: `false` if it already was (a concurrent delivery).
     fn remember_here(&self, iss: &str, jti: &str, until: u64) -> bool {
         let now = unix_now();
-        let mut seen = self
-            .inner
-            .seen_logouts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut seen = self.seen_logouts();
         let of_issuer = seen.0.entry(iss.to_owned()).or_default();
         let before = of_issuer.insert(jti.to_owned(), until);
         before.is_none_or(|before| before < now)
@@ -102,18 +95,18 @@ impl RevocationList {
     /// Forgets a logout token recorded by [`record_logout`](Self::record_logout) whose logout
     /// could not be carried out, so that the provider's retry is not taken for a replay.
     pub(crate) async fn forget_logout(&self, iss: &str, jti: &str) {
-        {
-            let mut seen = self
-                .inner
-                .seen_logouts
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            if let Some(of_issuer) = seen.0.get_mut(iss) {
-                of_issuer.remove(jti);
-            }
+        if let Some(of_issuer) = self.seen_logouts().0.get_mut(iss) {
+            of_issuer.remove(jti);
         }
         if let Some(backend) = self.backend() {
             backend.forget_record(&store_id(iss, jti)).await;
         }
+    }
+
+    fn seen_logouts(&self) -> std::sync::MutexGuard<'_, SeenLogouts> {
+        self.inner
+            .seen_logouts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 }

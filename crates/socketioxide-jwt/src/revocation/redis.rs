@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use super::kinds::issuer_key_part;
 use super::{
     ListInner, RefreshRequest, Revocation, RevocationBackend, RevocationError, RevocationList,
 };
@@ -185,10 +186,7 @@ impl SendFailure {
 /// `sub:<sub>`, are those it stored before), else `iss:<length>:<iss>:`, whose length makes
 /// the key name one (`iss`, `sub`) pair whatever either contains.
 fn issuer_part(iss: &Option<String>) -> String {
-    match iss {
-        None => String::new(),
-        Some(iss) => format!("iss:{}:{iss}:", iss.len()),
-    }
+    iss.as_deref().map(issuer_key_part).unwrap_or_default()
 }
 
 impl Store {
