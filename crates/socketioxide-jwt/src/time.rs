@@ -45,6 +45,11 @@ pub(crate) fn deadline_after(now: Instant, wait: Duration) -> Instant {
     now.checked_add(wait.min(FAR_FUTURE)).unwrap_or(now)
 }
 
+/// `d` in whole seconds, rounded up (what jsonwebtoken, which counts whole seconds, is given).
+pub(crate) fn whole_secs_up(d: Duration) -> u64 {
+    d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

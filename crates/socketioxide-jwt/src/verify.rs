@@ -195,10 +195,7 @@ impl<C> Verifier<C> {
 
     /// The leeway on `exp`, in whole seconds (rounded up).
     pub(crate) fn leeway_secs(&self) -> u64 {
-        let leeway = self.times.leeway;
-        leeway
-            .as_secs()
-            .saturating_add(u64::from(leeway.subsec_nanos() > 0))
+        crate::time::whole_secs_up(self.times.leeway)
     }
 
     /// The revocation list, if one is configured.

@@ -45,10 +45,7 @@ impl ClaimRules {
     /// jsonwebtoken's validation for these rules (its algorithm list is set per family).
     pub(super) fn validation(&self) -> Validation {
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = self
-            .leeway
-            .as_secs()
-            .saturating_add(u64::from(self.leeway.subsec_nanos() > 0));
+        validation.leeway = crate::time::whole_secs_up(self.leeway);
         validation.validate_nbf = true;
         validation.validate_exp = true;
         let mut required = Vec::new();
