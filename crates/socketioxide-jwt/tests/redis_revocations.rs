@@ -16,13 +16,13 @@ fn now() -> u64 {
         .as_secs()
 }
 
-/// A list on its own channel (it hears no other list) over the shared keys.
+/// A list on its own log (it hears no other list) over the shared keys.
 async fn list(port: u16, channel: &str) -> RevocationList {
     let url = format!("redis://127.0.0.1:{port}/?protocol=resp3");
     let driver = RedisDriver::connect(&RedisConnection::new(url), Default::default())
         .await
         .expect("redis reachable");
-    RevocationList::redis(&driver, RedisRevocationOptions::default().channel(channel))
+    RevocationList::redis(&driver, RedisRevocationOptions::default().stream(channel))
         .await
         .expect("the list loads")
 }

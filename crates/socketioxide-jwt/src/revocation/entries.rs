@@ -7,8 +7,8 @@ use std::collections::HashMap;
 /// any token with that key, the second only tokens of that issuer.
 #[derive(Debug)]
 pub(super) struct ByIssuer<V> {
-    any: HashMap<String, V>,
-    of: HashMap<String, HashMap<String, V>>,
+    any: HashMap<Box<str>, V>,
+    of: HashMap<Box<str>, HashMap<Box<str>, V>>,
 }
 
 impl<V> Default for ByIssuer<V> {
@@ -32,7 +32,10 @@ impl<V: Copy> ByIssuer<V> {
     ) -> V {
         let map = match iss {
             None => &mut self.any,
-            Some(iss) => self.of.entry(iss.to_owned()).or_default(),
+            Some(iss) => match self.of.get_mut(iss) {
+                Some(keys) => keys,
+                None => self.of.entry(iss.into()).or_default(),
+            },
         };
         match map.get_mut(key) {
             Some(old) => {
@@ -40,7 +43,7 @@ impl<V: Copy> ByIssuer<V> {
                 *old
             }
             None => {
-                map.insert(key.to_owned(), value);
+                map.insert(key.into(), value);
                 value
             }
         }
@@ -62,6 +65,24 @@ impl<V: Copy> ByIssuer<V> {
             keys.retain(|_, v| keep(v));
             !keys.is_empty()
         });
+    }
+
+    /// Every entry: (`iss`, key, value).
+    pub(super) fn iter(&self) -> impl Iterator<Item = (Option<&str>, &str, V)> + '_ {
+        let any = self.any.iter().map(|(k, v)| (None, &**k, *v));
+        let of = self
+            .of
+            .iter()
+            .flat_map(|(iss, keys)| keys.iter().map(move |(k, v)| (Some(&**iss), &**k, *v)));
+        any.chain(of)
+    }
+
+    /// The entry under exactly (`iss`, `key`).
+    pub(super) fn get(&self, iss: Option<&str>, key: &str) -> Option<V> {
+        match iss {
+            None => self.any.get(key).copied(),
+            Some(iss) => self.of.get(iss)?.get(key).copied(),
+        }
     }
 
     pub(super) fn len(&self) -> usize {

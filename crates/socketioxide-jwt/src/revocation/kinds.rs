@@ -67,6 +67,16 @@ impl Revocation {
         self
     }
 
+    /// The same, kept at least until `min`.
+    pub(crate) fn with_until_at_least(mut self, min: u64) -> Self {
+        match &mut self {
+            Revocation::Token { until, .. }
+            | Revocation::User { until, .. }
+            | Revocation::Session { until, .. } => *until = (*until).max(min),
+        }
+        self
+    }
+
     /// When the entry may be forgotten.
     pub(crate) fn until(&self) -> u64 {
         match self {

@@ -4,7 +4,8 @@
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
-use super::{ListInner, Revocation, RevocationList};
+use super::held::{session_start, TokenKeys};
+use super::{ListInner, RevocationList};
 use crate::claims::RegisteredClaims;
 
 /// What the list tells a live socket.
@@ -35,7 +36,8 @@ pub(super) struct TokenIds {
     iss: Option<Box<str>>,
     jti: Option<Box<str>>,
     sid: Option<Box<str>>,
-    iat: Option<u64>,
+    /// See [`TokenKeys::session_start`].
+    session_start: Option<u64>,
 }
 
 impl TokenIds {
@@ -51,27 +53,17 @@ impl TokenIds {
             iss: boxed(&claims.iss),
             jti: boxed(&claims.jti),
             sid: boxed(&claims.sid),
-            iat: claims.iat,
+            session_start: session_start(claims.iat, claims.auth_time),
         }
     }
 
-    pub(super) fn revoked_by(&self, revocation: &Revocation) -> bool {
-        let of_issuer =
-            |iss: &Option<String>| iss.is_none() || iss.as_deref() == self.iss.as_deref();
-        match revocation {
-            Revocation::Token { jti, .. } => self.jti.as_deref() == Some(jti),
-            Revocation::User {
-                sub,
-                iss,
-                issued_before,
-                ..
-            } => {
-                self.is_user(sub, iss.as_deref())
-                    && self.iat.is_none_or(|iat| iat <= *issued_before)
-            }
-            Revocation::Session { sid, iss, .. } => {
-                self.sid.as_deref() == Some(sid) && of_issuer(iss)
-            }
+    pub(super) fn keys(&self) -> TokenKeys<'_> {
+        TokenKeys {
+            sub: self.sub.as_deref(),
+            iss: self.iss.as_deref(),
+            jti: self.jti.as_deref(),
+            sid: self.sid.as_deref(),
+            session_start: self.session_start,
         }
     }
 }

@@ -8,6 +8,7 @@
 //! pub/sub, reloaded at start and after an outage).
 
 mod entries;
+mod held;
 mod kinds;
 mod live;
 mod logout_ids;
@@ -20,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use self::entries::ByIssuer;
+use self::held::{Held, TokenKeys};
 use crate::claims::RegisteredClaims;
 use crate::future::BoxFuture;
 use crate::time::unix_now;
@@ -63,11 +64,10 @@ pub(crate) trait RevocationBackend: Send + Sync + 'static {
 }
 
 pub(crate) struct ListInner {
-    tokens: RwLock<HashMap<String, u64>>,
-    /// (`issued_before`, `until`) by `sub`.
-    users: RwLock<ByIssuer<(u64, u64)>>,
-    /// `until` by `sid`.
-    sessions: RwLock<ByIssuer<u64>>,
+    held: RwLock<Held>,
+    /// When expired entries are next dropped (seconds since the epoch): at most once a
+    /// minute, so that applying one revocation stays O(1).
+    next_purge: AtomicU64,
     live: Mutex<HashMap<u64, LiveSession>>,
     next_id: AtomicU64,
     max_token_lifetime: Duration,
@@ -129,9 +129,8 @@ impl RevocationList {
     pub fn with_lifetime(max_token_lifetime: Duration) -> Self {
         Self {
             inner: Arc::new(ListInner {
-                tokens: RwLock::default(),
-                users: RwLock::default(),
-                sessions: RwLock::default(),
+                held: RwLock::default(),
+                next_purge: AtomicU64::new(0),
                 live: Mutex::default(),
                 next_id: AtomicU64::new(1),
                 max_token_lifetime,
@@ -300,49 +299,28 @@ impl RevocationList {
     }
 
     /// Whether a token with these claims is revoked. Local: no I/O.
+    ///
+    /// A user revocation covers the tokens whose login session began by its time: `iat`, or
+    /// an earlier `auth_time` (a token refreshed later from such a session is refused too).
     pub fn is_revoked(&self, claims: &RegisteredClaims) -> bool {
-        let now = unix_now();
         let exp = claims.exp.unwrap_or(u64::MAX);
         if exp > self.latest_exp() {
             self.inner.latest_exp.fetch_max(exp, Ordering::Relaxed);
         }
-        if let Some(jti) = &claims.jti {
-            let tokens = self.inner.tokens.read().unwrap_or_else(|e| e.into_inner());
-            if tokens.get(jti).is_some_and(|until| *until >= now) {
-                return true;
-            }
-        }
-        let iss = claims.iss.as_deref();
-        if let Some(sub) = &claims.sub {
-            let users = self.inner.users.read().unwrap_or_else(|e| e.into_inner());
-            let revoked = !users.is_empty()
-                && users.matching(iss, sub).any(|(before, until)| {
-                    until >= now && claims.iat.is_none_or(|iat| iat <= before)
-                });
-            if revoked {
-                return true;
-            }
-        }
-        if let Some(sid) = &claims.sid {
-            let sessions = self
-                .inner
-                .sessions
-                .read()
-                .unwrap_or_else(|e| e.into_inner());
-            if !sessions.is_empty() && sessions.matching(iss, sid).any(|until| until >= now) {
-                return true;
-            }
-        }
-        false
+        self.held().revokes(&TokenKeys::of(claims), unix_now())
+    }
+
+    fn held(&self) -> std::sync::RwLockReadGuard<'_, Held> {
+        self.inner.held.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn held_mut(&self) -> std::sync::RwLockWriteGuard<'_, Held> {
+        self.inner.held.write().unwrap_or_else(|e| e.into_inner())
     }
 
     /// How many revocations are held, of each kind.
     pub fn counts(&self) -> RevocationCounts {
-        RevocationCounts {
-            tokens: self.inner.tokens.read().map(|t| t.len()).unwrap_or(0),
-            users: self.inner.users.read().map(|u| u.len()).unwrap_or(0),
-            sessions: self.inner.sessions.read().map(|s| s.len()).unwrap_or(0),
-        }
+        self.held().counts()
     }
 
     /// Whether nothing is revoked.
@@ -350,63 +328,92 @@ impl RevocationList {
         self.counts() == RevocationCounts::default()
     }
 
-    /// Records `revocation` and disconnects the matching sockets of this process.
+    /// Records `revocation` and disconnects the matching sockets of this process; returns the
+    /// entry as held now (see [`apply_all`](Self::apply_all)).
+    pub(crate) fn apply(&self, revocation: Revocation) -> Revocation {
+        let mut held = self.apply_all(vec![revocation]);
+        held.pop().expect("one in, one out")
+    }
+
+    /// Records `revocations` under one lock, then disconnects the matching sockets of this
+    /// process in one pass over them: O(revocations + live sockets).
     ///
-    /// The entry is written before the live sockets are scanned, the reverse of a socket's
+    /// The entries are written before the live sockets are scanned, the reverse of a socket's
     /// verification (tracked, then checked): whatever the interleaving, a socket is either
     /// found by the scan or finds the entry.
     ///
-    /// Returns the entry as held now (merged with an earlier one for the same token, user or
+    /// Returns each entry as held now (merged with an earlier one for the same token, user or
     /// session: the later `issued_before` and `until` of the two): what the store is sent, so
     /// that a revocation weaker than one already made (an older `issued_before`) never
-    /// overwrites it there.
-    pub(crate) fn apply(&self, revocation: Revocation) -> Revocation {
+    /// overwrites it there. An expired revocation is returned as given, and not held.
+    pub(crate) fn apply_all(&self, revocations: Vec<Revocation>) -> Vec<Revocation> {
         let now = unix_now();
-        self.forget_expired(now);
-        let revocation = match revocation {
-            Revocation::Token { jti, until } if until >= now => {
-                let mut tokens = self.inner.tokens.write().unwrap_or_else(|e| e.into_inner());
-                let entry = tokens.entry(jti.clone()).or_insert(until);
-                *entry = (*entry).max(until);
-                let until = *entry;
-                Revocation::Token { jti, until }
+        self.purge_now_and_then(now);
+        let mut batch = Held::default();
+        let applied: Vec<Revocation> = {
+            let mut held = self.held_mut();
+            revocations
+                .into_iter()
+                .map(|revocation| {
+                    if revocation.until() < now {
+                        return revocation;
+                    }
+                    let revocation = self.kept_long_enough(revocation);
+                    batch.insert(revocation.clone());
+                    held.insert(revocation)
+                })
+                .collect()
+        };
+        self.disconnect_revoked_by(&batch, now);
+        applied
+    }
+
+    /// Replaces what the list holds with `stored` (a store's snapshot) plus what this list holds
+    /// that `stored` lacks, then disconnects the live sockets the result revokes. Returns what
+    /// `stored` lacked: what the store must be sent again (it was lost there, or never
+    /// reached it). O(stored + held + live sockets), under one write lock for the swap only.
+    pub(crate) fn replace_with(&self, stored: Vec<Revocation>) -> Vec<Revocation> {
+        let now = unix_now();
+        let mut fresh = Held::default();
+        for revocation in stored {
+            if revocation.until() >= now {
+                fresh.insert(self.kept_long_enough(revocation));
             }
-            Revocation::User {
-                sub,
-                iss,
-                issued_before,
-                until,
-            } if until >= now => {
-                // Kept while a token checked here could still be accepted (see `revoke_user`).
-                let until = until.max(self.latest_exp());
-                let mut users = self.inner.users.write().unwrap_or_else(|e| e.into_inner());
-                let (issued_before, until) =
-                    users.upsert(iss.as_deref(), &sub, (issued_before, until), |a, b| {
-                        (a.0.max(b.0), a.1.max(b.1))
-                    });
-                Revocation::User {
-                    sub,
-                    iss,
-                    issued_before,
-                    until,
+        }
+        let mut missing = Vec::new();
+        {
+            let mut held = self.held_mut();
+            held.forget_expired(now);
+            for revocation in held.iter() {
+                if !fresh.covers(&revocation) {
+                    missing.push(fresh.insert(revocation));
                 }
             }
-            Revocation::Session { sid, iss, until } if until >= now => {
-                let until = until.max(self.latest_exp());
-                let mut sessions = self
-                    .inner
-                    .sessions
-                    .write()
-                    .unwrap_or_else(|e| e.into_inner());
-                let until = sessions.upsert(iss.as_deref(), &sid, until, u64::max);
-                Revocation::Session { sid, iss, until }
+            *held = fresh;
+        }
+        let held = self.held();
+        self.disconnect_revoked_by(&held, now);
+        missing
+    }
+
+    /// A user or session revocation kept at least while a token checked here could still be
+    /// accepted (see [`revoke_user`](Self::revoke_user)).
+    fn kept_long_enough(&self, revocation: Revocation) -> Revocation {
+        match revocation {
+            Revocation::Token { .. } => revocation,
+            other => {
+                let until = other.until().max(self.latest_exp());
+                other.with_until_at_least(until)
             }
-            expired => expired,
-        };
+        }
+    }
+
+    /// Tells the live sockets of this process that `revocations` revoke to go.
+    fn disconnect_revoked_by(&self, revocations: &Held, now: u64) {
         let matches: Vec<Arc<LiveFn>> = {
             let live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
             live.values()
-                .filter(|s| s.ids.revoked_by(&revocation))
+                .filter(|s| revocations.revokes(&s.ids.keys(), now))
                 .map(|s| s.kick.clone())
                 .collect()
         };
@@ -416,25 +423,21 @@ impl RevocationList {
         for kick in matches {
             kick(&ToSocket::Revoked);
         }
-        revocation
     }
 
-    fn forget_expired(&self, now: u64) {
-        self.inner
-            .tokens
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|_, until| *until >= now);
-        self.inner
-            .users
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|(_, until)| *until >= now);
-        self.inner
-            .sessions
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|until| *until >= now);
+    /// Drops expired entries, at most once a minute (each is ignored once expired anyway).
+    fn purge_now_and_then(&self, now: u64) {
+        let due = self.inner.next_purge.load(Ordering::Relaxed);
+        if now < due
+            || self
+                .inner
+                .next_purge
+                .compare_exchange(due, now + 60, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        self.held_mut().forget_expired(now);
         self.inner
             .stale
             .write()

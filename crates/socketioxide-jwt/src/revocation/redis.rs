@@ -1,9 +1,11 @@
-//! The Redis store of a [`RevocationList`]: entries expire with the tokens they revoke, every
-//! process hears new ones over pub/sub, and a process reloads the whole set at start and after a
-//! lost connection.
+//! The Redis store of a [`RevocationList`]: entries expire with the tokens they revoke, and every
+//! message that crosses processes (a revocation, a refresh request) is appended to one Redis
+//! Stream, the control log, in the same script that stores it. Each process reads the log from
+//! where it was; one that may have missed something (an outage, a gap trimmed before it read it,
+//! a history that went backwards after a failover) reloads the whole set and sends again what it
+//! holds that the store lost. See [`RevocationList::redis`].
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -28,8 +30,15 @@ use crate::future::BoxFuture;
 pub struct RedisRevocationOptions {
     /// Prefix of the keys. Defaults to `socketioxide-jwt:revoked:`.
     pub key_prefix: String,
-    /// The pub/sub channel. Defaults to `socketioxide-jwt:revocations`.
-    pub channel: String,
+    /// The control log: the Redis Stream every process appends its revocations and refresh
+    /// requests to, and reads the others' from. Defaults to `socketioxide-jwt:log`.
+    pub stream: String,
+    /// How often a process reads the log when it has read everything: the bound on how late
+    /// a revocation made elsewhere is applied here. Defaults to 100 ms.
+    pub poll_interval: Duration,
+    /// How long the log keeps a message (by Redis' clock): a process further behind than this
+    /// reloads the whole set instead. Defaults to 10 minutes.
+    pub log_retention: Duration,
     /// How long a user revocation lasts (your longest token lifetime). Defaults to 24 h.
     pub max_token_lifetime: Duration,
     /// Prefix of the keys that remember back-channel logout token ids (against replays).
@@ -41,7 +50,9 @@ impl Default for RedisRevocationOptions {
     fn default() -> Self {
         Self {
             key_prefix: "socketioxide-jwt:revoked:".into(),
-            channel: "socketioxide-jwt:revocations".into(),
+            stream: "socketioxide-jwt:log".into(),
+            poll_interval: Duration::from_millis(100),
+            log_retention: Duration::from_secs(600),
             max_token_lifetime: super::DEFAULT_MAX_TOKEN_LIFETIME,
             logout_key_prefix: "socketioxide-jwt:logout:".into(),
         }
@@ -56,10 +67,24 @@ impl RedisRevocationOptions {
         self
     }
 
-    /// Sets [`RedisRevocationOptions::channel`]: the pub/sub channel.
+    /// Sets [`RedisRevocationOptions::stream`]: the control log's key.
     #[must_use]
-    pub fn channel(mut self, channel: impl Into<String>) -> Self {
-        self.channel = channel.into();
+    pub fn stream(mut self, stream: impl Into<String>) -> Self {
+        self.stream = stream.into();
+        self
+    }
+
+    /// Sets [`RedisRevocationOptions::poll_interval`]: how often the log is read when idle.
+    #[must_use]
+    pub fn poll_interval(mut self, poll_interval: Duration) -> Self {
+        self.poll_interval = poll_interval;
+        self
+    }
+
+    /// Sets [`RedisRevocationOptions::log_retention`]: how long the log keeps a message.
+    #[must_use]
+    pub fn log_retention(mut self, log_retention: Duration) -> Self {
+        self.log_retention = log_retention;
         self
     }
 
@@ -84,24 +109,23 @@ const MAX_QUEUED: usize = 10_000;
 /// kept this long is kept for good.
 const MAX_STORED_UNTIL: u64 = 253_402_300_799;
 
-/// Stores a revocation until its expiry and tells the other processes, atomically and with one
-/// reply. Not a `MULTI`/`EXEC` pipeline: this connection also receives the subscription's RESP3
-/// pushes, and redis-rs fails to parse an `EXEC` reply with a push between its parts ("Invalid
-/// response when parsing multi response"), which happened under concurrent revocations.
-/// `ARGV[4]` is `PUBLISH`, or `SPUBLISH` on a Cluster (where the channel shares the key's hash
-/// slot, so that the script stays on one shard).
+/// Stores a revocation until its expiry and appends it to the control log, atomically and with
+/// one reply. Not a `MULTI`/`EXEC` pipeline: redis-rs fails to parse an `EXEC` reply with a push
+/// between its parts ("Invalid response when parsing multi response"). On a Cluster the log
+/// shares the keys' hash slot, so that the script stays on one shard.
 ///
 /// The stored entry is merged, not overwritten: when the key holds a later `issued_before` or
 /// `until` (a process that had not heard a stronger revocation yet sends a weaker one), those
-/// are kept in what is stored and published. `ARGV[5]`: the new `issued_before` (empty for the
-/// kinds without one); `ARGV[6]`: the latest `until` stored ([`MAX_STORED_UNTIL`]).
-const STORE_AND_PUBLISH: &str = r#"
-local value, exat, max = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[6])
+/// are kept in what is stored and appended. `ARGV[3]`: the new `issued_before` (empty for the
+/// kinds without one); `ARGV[4]`: the latest `until` stored ([`MAX_STORED_UNTIL`]); `ARGV[5]`
+/// and `ARGV[6]`: the sender's id and the log's retention (ms), as in [`APPEND`].
+const STORE_AND_APPEND: &str = r#"
+local value, exat, max = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4])
 local stored = redis.call('GET', KEYS[1])
 if stored then
   local ok, held = pcall(cjson.decode, stored)
   if ok and type(held) == 'table' then
-    local before = tonumber(ARGV[5])
+    local before = tonumber(ARGV[3])
     if before and type(held.issued_before) == 'number' and held.issued_before > before then
       local kept = string.format('%.0f', math.min(held.issued_before, max))
       value = string.gsub(value, '"issued_before":%d+', '"issued_before":' .. kept, 1)
@@ -113,17 +137,32 @@ if stored then
   end
 end
 redis.call('SET', KEYS[1], value, 'EXAT', string.format('%.0f', exat))
-redis.call(ARGV[4], ARGV[3], value)
+local now = redis.call('TIME')
+local oldest = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[6])
+redis.call('XADD', KEYS[2], 'MINID', '~', string.format('%.0f', math.max(oldest, 0)), '*', 'm', value, 'o', ARGV[5])
 return 1
 "#;
 
-/// The shared store: the driver, the revocations waiting to be sent, the recovery flag.
+/// Appends a message that is not stored (a refresh request) to the control log `KEYS[1]`:
+/// `ARGV[1]` the message, `ARGV[2]` the sender's id (its own messages are skipped when read
+/// back), `ARGV[3]` the retention in ms (older messages are trimmed, by Redis' clock).
+const APPEND: &str = r#"
+local now = redis.call('TIME')
+local oldest = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[3])
+redis.call('XADD', KEYS[1], 'MINID', '~', string.format('%.0f', math.max(oldest, 0)), '*', 'm', ARGV[1], 'o', ARGV[2])
+return 1
+"#;
+
+/// The shared store: the driver, the revocations waiting to be sent.
 struct Store {
     driver: RedisDriver,
     options: RedisRevocationOptions,
     outbox: Mutex<VecDeque<Revocation>>,
-    recovering: AtomicBool,
+    /// Wakes the log's reader (to send what the outbox holds).
+    wake: Arc<tokio::sync::Notify>,
     list: Weak<ListInner>,
+    /// The list's id: the messages it appended are skipped when read back.
+    sender: u64,
     /// How many times in a row Redis refused the outbox's first revocation.
     front_rejections: std::sync::atomic::AtomicU32,
 }
@@ -220,15 +259,16 @@ impl Store {
             _ => String::new(),
         };
         let mut cmd = ::redis::cmd("EVAL");
-        cmd.arg(STORE_AND_PUBLISH)
-            .arg(1)
+        cmd.arg(STORE_AND_APPEND)
+            .arg(2)
             .arg(self.key(&revocation))
+            .arg(&self.options.stream)
             .arg(&json)
             .arg(until)
-            .arg(&self.options.channel)
-            .arg(crate::cluster::publish_command(self.driver.is_cluster()))
             .arg(issued_before)
-            .arg(MAX_STORED_UNTIL);
+            .arg(MAX_STORED_UNTIL)
+            .arg(self.sender)
+            .arg(self.retention_ms());
         self.driver
             .query::<()>(&cmd)
             .await
@@ -239,11 +279,20 @@ impl Store {
         self.outbox.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Starts the recovery task unless it runs.
-    fn recover(self: &Arc<Self>) {
-        if !self.recovering.swap(true, Ordering::SeqCst) {
-            tokio::spawn(recover(Arc::downgrade(self)));
-        }
+    fn retention_ms(&self) -> u64 {
+        u64::try_from(self.options.log_retention.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Appends a message that is not stored (a refresh request) to the log.
+    async fn append(&self, message: &str) -> Result<(), RedisDriverError> {
+        let mut cmd = ::redis::cmd("EVAL");
+        cmd.arg(APPEND)
+            .arg(1)
+            .arg(&self.options.stream)
+            .arg(message)
+            .arg(self.sender)
+            .arg(self.retention_ms());
+        self.driver.query::<()>(&cmd).await
     }
 }
 
@@ -272,7 +321,7 @@ impl RevocationBackend for RedisBackend {
                 let mut outbox = store.lock_outbox();
                 (outbox.len() < MAX_QUEUED).then(|| outbox.push_back(revocation.clone()))
             };
-            store.recover();
+            store.wake.notify_one();
             match queued {
                 Some(()) => Err(RevocationError::Queued(Box::new(error))),
                 None => Err(error),
@@ -285,16 +334,8 @@ impl RevocationBackend for RedisBackend {
         request: &'a RefreshRequest,
     ) -> BoxFuture<'a, Result<(), RevocationError>> {
         Box::pin(async move {
-            let store = &self.store;
             let json = serde_json::to_string(request).map_err(unavailable)?;
-            let mut publish =
-                ::redis::cmd(crate::cluster::publish_command(store.driver.is_cluster()));
-            publish.arg(&store.options.channel).arg(json);
-            store
-                .driver
-                .query::<()>(&publish)
-                .await
-                .map_err(unavailable)
+            self.store.append(&json).await.map_err(unavailable)
         })
     }
 
@@ -329,14 +370,25 @@ impl RevocationBackend for RedisBackend {
 impl RevocationList {
     /// A list shared by every process using the same Redis (and options), through `driver`
     /// (the one that carries the adapter's broadcasts: one connection strategy, the same
-    /// outage handling): revocations are stored there with an expiry, spread by pub/sub, and
-    /// loaded at start.
+    /// outage handling).
+    ///
+    /// Revocations are stored there with an expiry and appended to the control log (a Redis
+    /// Stream) in one script; every process reads the log from where it was, every
+    /// [`poll_interval`](RedisRevocationOptions::poll_interval), in batches. Nothing is
+    /// subscribed, so nothing is lost when a Cluster moves the log's hash slot or a burst
+    /// outruns a process: it reads on from where it was. A process that may have missed a
+    /// message reloads the whole set (O(n)) and sends the store what it holds that the store
+    /// lacks:
+    /// - after an outage (when Redis answers again);
+    /// - when the log no longer holds what it has not read
+    ///   ([`log_retention`](RedisRevocationOptions::log_retention));
+    /// - when the log's history went backwards (a failover to a replica that had not received
+    ///   the last messages, a restart without persistence).
     ///
     /// While Redis is unreachable, the process keeps using the list it has (and says so in
     /// `tracing`); a new revocation applies here at once and
     /// [`revoke`](RevocationList::revoke) reports [`RevocationError::Queued`]: it is sent to the
-    /// other processes when Redis is back, and then the list is reloaded (what the others
-    /// revoked meanwhile).
+    /// other processes when Redis is back.
     ///
     /// # Example
     /// ```no_run
@@ -355,37 +407,29 @@ impl RevocationList {
         mut options: RedisRevocationOptions,
     ) -> Result<Self, RevocationError> {
         if driver.is_cluster() {
-            // Keys and channel under one hash tag: the store-and-publish script and the
-            // snapshot's scan stay on one shard.
+            // Keys and log under one hash tag: the store-and-append script and the snapshot's
+            // scan stay on one shard.
             options.key_prefix = crate::cluster::hash_tagged(&options.key_prefix);
-            options.channel = format!("{}{}", options.key_prefix, options.channel);
+            options.stream = format!("{}{}", options.key_prefix, options.stream);
         }
         let list = RevocationList::with_lifetime(options.max_token_lifetime);
         let outages = driver.outages();
-        let messages = driver
-            .listen(options.channel.clone(), INBOX_SIZE)
-            .await
-            .map_err(unavailable)?;
-        load_snapshot(driver, &options, &list).await?;
         let store = Arc::new(Store {
             driver: driver.clone(),
             options,
             outbox: Mutex::default(),
-            recovering: AtomicBool::new(false),
+            wake: Arc::default(),
             list: Arc::downgrade(&list.inner),
+            sender: list.inner.id,
             front_rejections: std::sync::atomic::AtomicU32::new(0),
         });
+        let position = log::resync(&store, &list).await?;
         list.set_backend(Arc::new(RedisBackend {
             store: store.clone(),
         }));
-        tokio::spawn(listen(Arc::downgrade(&store), messages, outages));
+        tokio::spawn(log::follow(Arc::downgrade(&store), position, outages));
         Ok(list)
     }
 }
 
-/// Revocations from other processes waiting to be applied; beyond, dropped with a warning (and
-/// found again by the reload after the next outage).
-const INBOX_SIZE: usize = 4096;
-
-mod sync;
-use self::sync::{listen, load_snapshot, recover};
+mod log;

@@ -173,9 +173,9 @@ impl RevocationList {
         // Kept while a token issued before could still be valid (the list's lifetime).
         let until = since.saturating_add(self.inner.max_token_lifetime.as_secs());
         // Written before the live sockets are scanned (as a revocation is).
+        self.purge_now_and_then(now);
         {
             let mut stale = self.inner.stale.write().unwrap_or_else(|e| e.into_inner());
-            stale.forget_expired(now);
             let merge = |a: (u64, u64), b: (u64, u64)| (a.0.max(b.0), a.1.max(b.1));
             match target {
                 RefreshTarget::User { sub, iss } => {

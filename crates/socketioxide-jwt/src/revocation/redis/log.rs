@@ -1,0 +1,442 @@
+//! Keeping a process's list in step with the store through the control log: reading what the
+//! other processes appended, from where this one was; knowing when it may have missed
+//! something; and resynchronising then (the whole set reloaded, what the store lost sent again,
+//! what was queued in an outage sent).
+
+use std::sync::atomic::Ordering;
+use std::sync::Weak;
+use std::time::Duration;
+
+use ::redis::{FromRedisValue, Value};
+
+use super::{unavailable, SendFailure, Store, MAX_REJECTIONS};
+use crate::revocation::{RefreshRequest, Revocation, RevocationError, RevocationList};
+
+/// Messages read per round trip; a full batch is followed by the next one at once.
+const BATCH: usize = 1000;
+
+/// Keys read per `SCAN` (and values per `MGET`) when the whole set is loaded.
+const SCAN_BATCH: usize = 10_000;
+
+/// The longest wait between two tries while Redis does not answer.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Reads the log after `ARGV[1]` (at most `ARGV[2]` messages), with what tells whether
+/// something was missed: the last id the stream generated, how many messages were ever added
+/// to it, and how many it holds now. `{"0-0", 0, 0, {}}` when there is no log yet.
+const READ: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'0-0', 0, 0, {}} end
+local info = redis.call('XINFO', 'STREAM', KEYS[1])
+local last, added, length = '0-0', 0, 0
+for i = 1, #info, 2 do
+  if info[i] == 'last-generated-id' then last = info[i + 1]
+  elseif info[i] == 'entries-added' then added = info[i + 1]
+  elseif info[i] == 'length' then length = info[i + 1] end
+end
+local batch = {}
+if tonumber(ARGV[2]) > 0 then
+  batch = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])
+end
+return {last, added, length, batch}
+"#;
+
+/// A stream id (`<ms>-<seq>`), ordered as Redis orders them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct StreamId(u64, u64);
+
+impl StreamId {
+    fn parse(id: &str) -> Option<Self> {
+        let (ms, seq) = id.split_once('-')?;
+        Some(Self(ms.parse().ok()?, seq.parse().ok()?))
+    }
+}
+
+impl std::fmt::Display for StreamId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.0, self.1)
+    }
+}
+
+/// Where a process is in the log: the last message it read, and how many messages the log
+/// had ever been given up to it (Redis' `entries-added` then).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Position {
+    last: StreamId,
+    count: u64,
+}
+
+/// One read of the log.
+#[derive(Debug)]
+struct Read {
+    /// The last id the log generated.
+    last_generated: StreamId,
+    /// How many messages it was ever given.
+    added: u64,
+    /// How many it holds now (the others were trimmed).
+    length: u64,
+    /// The messages after the position: id, sender, payload.
+    batch: Vec<(StreamId, u64, Vec<u8>)>,
+}
+
+/// What a read says of the position it was made from.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    /// Nothing missed: apply the batch, move on.
+    InStep,
+    /// Messages this process had not read were trimmed.
+    Gap,
+    /// The log holds less than this process read (a failover to a replica that had not
+    /// received the last messages, a restart without persistence, a deleted key).
+    WentBack,
+}
+
+impl Read {
+    /// Whether anything after `from` may have been missed. The log is only ever trimmed from
+    /// its oldest end: of the `added - length` messages trimmed, at most `from.count` had been
+    /// read; any more were not.
+    fn verdict(&self, from: &Position) -> Verdict {
+        if self.added < from.count || self.last_generated < from.last {
+            Verdict::WentBack
+        } else if self.added - self.length > from.count {
+            Verdict::Gap
+        } else {
+            Verdict::InStep
+        }
+    }
+}
+
+impl Store {
+    /// Reads up to `limit` messages after `from`.
+    async fn read(&self, from: StreamId, limit: usize) -> Result<Read, RevocationError> {
+        let mut cmd = ::redis::cmd("EVAL");
+        cmd.arg(READ)
+            .arg(1)
+            .arg(&self.options.stream)
+            .arg(from.to_string())
+            .arg(limit);
+        let reply: Value = self.driver.query(&cmd).await.map_err(unavailable)?;
+        parse_read(reply).ok_or_else(|| {
+            RevocationError::Unavailable("the control log's reply has an unexpected shape".into())
+        })
+    }
+
+    /// Reads every stored revocation.
+    async fn load_all(&self) -> Result<Vec<Revocation>, RevocationError> {
+        let prefix = &self.options.key_prefix;
+        let pattern = format!("{prefix}*");
+        let mut stored = Vec::new();
+        let mut cursor = 0u64;
+        loop {
+            let mut scan = ::redis::cmd("SCAN");
+            scan.arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(SCAN_BATCH)
+                // Not the log, which shares the prefix on a Cluster.
+                .arg("TYPE")
+                .arg("string");
+            // On a Cluster, on the shard that holds the prefix's hash slot.
+            let (next, keys): (u64, Vec<String>) = self
+                .driver
+                .query_on_shard_of(prefix, &scan)
+                .await
+                .map_err(unavailable)?;
+            if !keys.is_empty() {
+                let mut mget = ::redis::cmd("MGET");
+                mget.arg(&keys);
+                let values: Vec<Option<Vec<u8>>> =
+                    self.driver.query(&mget).await.map_err(unavailable)?;
+                stored.extend(
+                    values
+                        .iter()
+                        .flatten()
+                        .filter_map(|value| serde_json::from_slice::<Revocation>(value).ok()),
+                );
+            }
+            if next == 0 {
+                return Ok(stored);
+            }
+            cursor = next;
+        }
+    }
+
+    /// Sends what was queued while Redis was unreachable, in order (a revocation Redis keeps
+    /// refusing is set aside after [`MAX_REJECTIONS`]).
+    async fn flush_outbox(&self) -> Result<usize, RevocationError> {
+        let mut sent = 0;
+        loop {
+            let Some(next) = self.lock_outbox().front().cloned() else {
+                return Ok(sent);
+            };
+            match self.try_send(&next).await {
+                Ok(()) => {
+                    self.front_rejections.store(0, Ordering::SeqCst);
+                    sent += 1;
+                }
+                Err(SendFailure::Rejected(e)) => {
+                    let rejections = self.front_rejections.fetch_add(1, Ordering::SeqCst) + 1;
+                    if rejections < MAX_REJECTIONS {
+                        return Err(unavailable(e));
+                    }
+                    // Refused every time: set it aside (it applies in this process already) so
+                    // that later revocations flow.
+                    self.front_rejections.store(0, Ordering::SeqCst);
+                    tracing::error!(kind = next.kind_label(), error = %e, "Redis refuses this revocation: set aside, the ones queued after it go on");
+                    crate::metrics::revocation(next.kind_label(), "set_aside");
+                }
+                Err(SendFailure::Unreachable(e)) => return Err(e),
+            }
+            self.lock_outbox().pop_front();
+        }
+    }
+}
+
+/// Reads a reply of [`READ`].
+fn parse_read(reply: Value) -> Option<Read> {
+    let Value::Array(parts) = reply else {
+        return None;
+    };
+    let mut parts = parts.into_iter();
+    let last_generated = StreamId::parse(&String::from_redis_value(parts.next()?).ok()?)?;
+    let added = u64::from_redis_value(parts.next()?).ok()?;
+    let length = u64::from_redis_value(parts.next()?).ok()?;
+    let Value::Array(entries) = parts.next()? else {
+        return None;
+    };
+    let mut batch = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let Value::Array(entry) = entry else {
+            return None;
+        };
+        let mut entry = entry.into_iter();
+        let id = StreamId::parse(&String::from_redis_value(entry.next()?).ok()?)?;
+        let Value::Array(fields) = entry.next()? else {
+            return None;
+        };
+        let (mut sender, mut payload) = (0, Vec::new());
+        let mut fields = fields.into_iter();
+        while let (Some(name), Some(value)) = (fields.next(), fields.next()) {
+            match String::from_redis_value(name).ok()?.as_str() {
+                "m" => payload = Vec::<u8>::from_redis_value(value).ok()?,
+                "o" => sender = String::from_redis_value(value).ok()?.parse().unwrap_or(0),
+                _ => {}
+            }
+        }
+        batch.push((id, sender, payload));
+    }
+    Some(Read {
+        last_generated,
+        added,
+        length,
+        batch,
+    })
+}
+
+/// Brings `list` in step with the store: sends what was queued, reloads the whole set, sends
+/// the store what `list` holds that it lacks; returns the log position to read on from (taken
+/// before the reload: what is appended during it is read again, harmlessly).
+pub(super) async fn resync(
+    store: &Store,
+    list: &RevocationList,
+) -> Result<Position, RevocationError> {
+    let flushed = store.flush_outbox().await?;
+    let at = store.read(StreamId::default(), 0).await?;
+    let stored = store.load_all().await?;
+    let loaded = stored.len();
+    let missing = list.replace_with(stored);
+    let mut sent_again = 0;
+    for revocation in &missing {
+        match store.try_send(revocation).await {
+            Ok(()) => sent_again += 1,
+            Err(SendFailure::Rejected(e)) => {
+                tracing::error!(kind = revocation.kind_label(), error = %e, "Redis refuses a revocation it lost: kept in this process only");
+            }
+            Err(SendFailure::Unreachable(e)) => return Err(e),
+        }
+    }
+    tracing::info!(
+        loaded,
+        flushed,
+        sent_again,
+        "revocations in step with the store"
+    );
+    Ok(Position {
+        last: at.last_generated,
+        count: at.added,
+    })
+}
+
+/// Applies one batch of the log: revocations together (one pass over the live sockets),
+/// refresh requests in their place; this process's own messages skipped.
+fn apply_batch(list: &RevocationList, batch: Vec<(StreamId, u64, Vec<u8>)>) {
+    let mut revocations = Vec::new();
+    for (_, sender, payload) in batch {
+        if sender == list.inner.id {
+            continue;
+        }
+        if let Ok(revocation) = serde_json::from_slice::<Revocation>(&payload) {
+            crate::metrics::revocation(revocation.kind_label(), "remote");
+            revocations.push(revocation);
+        } else if let Ok(request) = serde_json::from_slice::<RefreshRequest>(&payload) {
+            if !revocations.is_empty() {
+                list.apply_all(std::mem::take(&mut revocations));
+            }
+            list.hear_refresh(&request);
+        } else {
+            tracing::warn!("ignored a malformed message in the control log");
+        }
+    }
+    if !revocations.is_empty() {
+        list.apply_all(revocations);
+    }
+}
+
+/// Follows the log from `position` until the list or the store is dropped: reads every
+/// `poll_interval` (at once after a full batch), resynchronises after an outage, a gap or a
+/// history gone back, and sends what an outage queued.
+pub(super) async fn follow(
+    store: Weak<Store>,
+    mut position: Position,
+    mut outages: tokio::sync::watch::Receiver<u64>,
+) {
+    let mut must_resync = false;
+    let mut wait = Duration::ZERO;
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let woken = {
+            let Some(wake) = store.upgrade().map(|store| store.wake.clone()) else {
+                return;
+            };
+            tokio::select! {
+                () = tokio::time::sleep(wait) => false,
+                () = wake.notified() => true,
+                changed = outages.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    must_resync = true;
+                    false
+                }
+            }
+        };
+        let Some(store) = store.upgrade() else { return };
+        let Some(inner) = store.list.upgrade() else {
+            return;
+        };
+        let list = RevocationList { inner };
+        let poll = store.options.poll_interval;
+        if must_resync || woken || !store.lock_outbox().is_empty() {
+            outages.borrow_and_update();
+            match resync(&store, &list).await {
+                Ok(at) => {
+                    position = at;
+                    must_resync = false;
+                    backoff = Duration::from_millis(100);
+                }
+                Err(e) => {
+                    if !must_resync {
+                        must_resync = true;
+                        tracing::warn!(error = %e, "revocation store unreachable: using the last known revocations until it is back");
+                    }
+                    wait = backoff;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    continue;
+                }
+            }
+        }
+        match store.read(position.last, BATCH).await {
+            Ok(read) => match read.verdict(&position) {
+                Verdict::InStep => {
+                    let full = read.batch.len() == BATCH;
+                    if let Some((last, _, _)) = read.batch.last() {
+                        position = Position {
+                            last: *last,
+                            count: position.count + read.batch.len() as u64,
+                        };
+                    }
+                    apply_batch(&list, read.batch);
+                    wait = if full { Duration::ZERO } else { poll };
+                }
+                verdict => {
+                    tracing::warn!(
+                        ?verdict,
+                        "the control log may hold less than this process missed: reloading"
+                    );
+                    must_resync = true;
+                    wait = Duration::ZERO;
+                }
+            },
+            Err(e) => {
+                tracing::debug!(error = %e, "could not read the control log");
+                wait = backoff;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(last: (u64, u64), added: u64, length: u64) -> Read {
+        Read {
+            last_generated: StreamId(last.0, last.1),
+            added,
+            length,
+            batch: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_read_knows_when_messages_were_missed() {
+        let at = Position {
+            last: StreamId(100, 0),
+            count: 10,
+        };
+        // 15 added, 5 of them (the read ones) trimmed: nothing missed.
+        assert_eq!(read((200, 0), 15, 10).verdict(&at), Verdict::InStep);
+        // 15 added, 11 trimmed: one this process had not read.
+        assert_eq!(read((200, 0), 15, 4).verdict(&at), Verdict::Gap);
+        // The log holds less than was read: a failover lost messages, or the key went.
+        assert_eq!(read((90, 0), 15, 15).verdict(&at), Verdict::WentBack);
+        assert_eq!(read((0, 0), 0, 0).verdict(&at), Verdict::WentBack);
+        assert_eq!(read((300, 0), 8, 8).verdict(&at), Verdict::WentBack);
+        assert_eq!(
+            read((0, 0), 0, 0).verdict(&Position::default()),
+            Verdict::InStep
+        );
+    }
+
+    #[test]
+    fn stream_ids_order_as_redis_orders_them() {
+        assert!(StreamId::parse("10-2") < StreamId::parse("10-10"));
+        assert!(StreamId::parse("9-99") < StreamId::parse("10-0"));
+        assert_eq!(StreamId::parse("x-1"), None);
+        assert_eq!(
+            StreamId::parse("7-1").map(|id| id.to_string()),
+            Some("7-1".into())
+        );
+    }
+
+    #[test]
+    fn a_read_reply_is_parsed_and_a_wrong_shape_refused() {
+        let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
+        let reply = Value::Array(vec![
+            bulk("5-1"),
+            Value::Int(3),
+            Value::Int(2),
+            Value::Array(vec![Value::Array(vec![
+                bulk("5-1"),
+                Value::Array(vec![bulk("m"), bulk("{}"), bulk("o"), bulk("42")]),
+            ])]),
+        ]);
+        let read = parse_read(reply).expect("parsed");
+        assert_eq!(read.last_generated, StreamId(5, 1));
+        assert_eq!((read.added, read.length), (3, 2));
+        assert_eq!(read.batch, vec![(StreamId(5, 1), 42, b"{}".to_vec())]);
+        assert!(parse_read(Value::Nil).is_none());
+        assert!(parse_read(Value::Array(vec![bulk("nope")])).is_none());
+    }
+}
