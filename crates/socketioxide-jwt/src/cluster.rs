@@ -147,6 +147,12 @@ impl RedisDriver {
                 RedisDriver { link }.mark_down();
             }
         });
+        let link = Arc::downgrade(&driver.link);
+        driver.link.inbox.on_dropped(move |chan| {
+            if let Some(link) = link.upgrade() {
+                tokio::spawn(RedisDriver { link }.restore_subscription(chan));
+            }
+        });
         let mut conn = driver.conn();
         tokio::time::timeout(driver.link.options.operation_timeout, async move {
             ::redis::cmd("PING").query_async::<()>(&mut conn).await

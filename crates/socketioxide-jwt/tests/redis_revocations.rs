@@ -1,10 +1,16 @@
 //! The revocation list's Redis store against a real, throwaway `redis-server`: the stored
-//! entry is merged, never weakened, by a process that had not heard a stronger revocation.
+//! entry is merged, never weakened, by a process that had not heard a stronger revocation; a
+//! burst reaches every process; a load is linear; what the store lost is sent again; a process
+//! that fell behind the log reloads.
 
+use std::time::Duration;
+
+use futures_util::StreamExt;
 use socketioxide_jwt::claims::RegisteredClaims;
 use socketioxide_jwt::cluster::{RedisConnection, RedisDriver};
 use socketioxide_jwt::revocation::{RedisRevocationOptions, Revocation};
 use socketioxide_jwt::RevocationList;
+use tokio::time::Instant;
 
 mod common;
 use common::redis_server;
@@ -84,4 +90,206 @@ async fn a_weaker_revocation_never_replaces_a_stronger_one_in_redis() {
         fresh.is_revoked(&with_jti),
         "the stored token revocation is still there"
     );
+}
+
+/// A list of one deployment (the default log), polling every 20 ms.
+async fn member(port: u16) -> RevocationList {
+    let url = format!("redis://127.0.0.1:{port}/?protocol=resp3");
+    let driver = RedisDriver::connect(&RedisConnection::new(url), Default::default())
+        .await
+        .expect("redis reachable");
+    let options = RedisRevocationOptions::default().poll_interval(Duration::from_millis(20));
+    RevocationList::redis(&driver, options)
+        .await
+        .expect("the list loads")
+}
+
+/// Waits (bounded) until `done` holds.
+async fn until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn session(sid: String, until: u64) -> Revocation {
+    Revocation::Session {
+        sid,
+        iss: None,
+        until,
+    }
+}
+
+/// Case 4 of issue 33: a burst of revocations outran a receiver's 4 096-message inbox, which
+/// dropped the rest for good. The log has no inbox: every receiver reads all of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_revocations_reaches_every_process_none_lost() {
+    const BURST: usize = 100_000;
+    let server = redis_server().await;
+    let [origin, b, c] = [
+        member(server.port).await,
+        member(server.port).await,
+        member(server.port).await,
+    ];
+    let until_t = now() + 3600;
+    let started = Instant::now();
+    let mut sent = futures_util::stream::iter((0..BURST).map(|i| {
+        let origin = origin.clone();
+        async move { origin.revoke(session(format!("burst-{i}"), until_t)).await }
+    }))
+    .buffer_unordered(256);
+    while let Some(result) = sent.next().await {
+        result.expect("stored and appended");
+    }
+    let sent_in = started.elapsed();
+    for list in [&b, &c] {
+        until(
+            "every revocation of the burst",
+            Duration::from_secs(60),
+            || list.counts().sessions == BURST,
+        )
+        .await;
+    }
+    eprintln!(
+        "{BURST} revocations: sent in {sent_in:?}, applied everywhere after {:?}",
+        started.elapsed()
+    );
+    let mut last = RegisteredClaims::for_sub("x");
+    last.sid = Some(format!("burst-{}", BURST - 1));
+    assert!(b.is_revoked(&last) && c.is_revoked(&last));
+}
+
+/// Case 3 of issue 33: loading N stored revocations applied them one by one, each scanning
+/// every map: 160 000 took 46 s. Now one pass, then one swap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loading_stored_revocations_is_linear() {
+    const STORED: usize = 200_000;
+    let server = redis_server().await;
+    let client =
+        ::redis::Client::open(format!("redis://127.0.0.1:{}/", server.port)).expect("a redis URL");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis reachable");
+    let until_t = now() + 3600;
+    for chunk in (0..STORED).collect::<Vec<_>>().chunks(10_000) {
+        let mut pipe = ::redis::pipe();
+        for i in chunk {
+            let json = serde_json::to_string(&session(format!("stored-{i}"), until_t))
+                .expect("serialises");
+            pipe.cmd("SET")
+                .arg(format!("socketioxide-jwt:revoked:sid:stored-{i}"))
+                .arg(json)
+                .ignore();
+        }
+        pipe.query_async::<()>(&mut conn).await.expect("stored");
+    }
+    let started = Instant::now();
+    let list = member(server.port).await;
+    let took = started.elapsed();
+    eprintln!("{STORED} stored revocations loaded in {took:?}");
+    assert_eq!(list.counts().sessions, STORED);
+    // The quadratic load took minutes for this many (a debug build is slower still).
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+}
+
+/// A history that went back (a failover to a replica that had not received the last writes,
+/// or a restart without persistence): every process notices, and the revocations the store
+/// lost are sent again by the processes that hold them, so a process that starts later has them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocations_the_store_lost_are_sent_again_by_the_processes_that_hold_them() {
+    let server = redis_server().await;
+    let [a, b] = [member(server.port).await, member(server.port).await];
+    a.revoke(session("lost-1".into(), now() + 3600))
+        .await
+        .expect("stored");
+    until("b to hear it", Duration::from_secs(5), || {
+        b.counts().sessions == 1
+    })
+    .await;
+    // The store forgets everything, as a new master without the last writes would.
+    let client =
+        ::redis::Client::open(format!("redis://127.0.0.1:{}/", server.port)).expect("a redis URL");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis reachable");
+    ::redis::cmd("FLUSHALL")
+        .query_async::<()>(&mut conn)
+        .await
+        .expect("flushed");
+    // The log went back: the processes reload and send again what they hold.
+    let key = "socketioxide-jwt:revoked:sid:lost-1";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let exists: bool = ::redis::cmd("EXISTS")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .expect("answered");
+        if exists {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the lost revocation was not sent again"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let late = member(server.port).await;
+    let mut claims = RegisteredClaims::for_sub("x");
+    claims.sid = Some("lost-1".into());
+    assert!(late.is_revoked(&claims));
+}
+
+/// A process further behind than the log keeps (its messages trimmed before it read them)
+/// reloads the whole set instead of skipping them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_that_fell_behind_the_log_reloads() {
+    let server = redis_server().await;
+    let url = format!("redis://127.0.0.1:{}/?protocol=resp3", server.port);
+    let driver = |url: String| async move {
+        RedisDriver::connect(&RedisConnection::new(url), Default::default())
+            .await
+            .expect("redis reachable")
+    };
+    // A slow reader (polls every 2 s) and a writer whose log keeps a message 1 ms.
+    let slow = RevocationList::redis(
+        &driver(url.clone()).await,
+        RedisRevocationOptions::default().poll_interval(Duration::from_secs(2)),
+    )
+    .await
+    .expect("loads");
+    let writer = RevocationList::redis(
+        &driver(url).await,
+        RedisRevocationOptions::default().log_retention(Duration::from_millis(1)),
+    )
+    .await
+    .expect("loads");
+    for i in 0..300 {
+        writer
+            .revoke(session(format!("trimmed-{i}"), now() + 3600))
+            .await
+            .expect("stored");
+    }
+    let client =
+        ::redis::Client::open(format!("redis://127.0.0.1:{}/", server.port)).expect("a redis URL");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis reachable");
+    let kept: usize = ::redis::cmd("XLEN")
+        .arg("socketioxide-jwt:log")
+        .query_async(&mut conn)
+        .await
+        .expect("answered");
+    assert!(
+        kept < 300,
+        "the log was trimmed before the slow reader read it ({kept} kept)"
+    );
+    until("the slow reader to reload", Duration::from_secs(10), || {
+        slow.counts().sessions == 300
+    })
+    .await;
 }

@@ -24,6 +24,9 @@ pub(super) struct Inbox {
     up: AtomicBool,
     /// Called when a connection reports its loss (the driver starts its probe).
     on_lost: OnceLock<Box<dyn Fn() + Send + Sync>>,
+    /// Called with a channel Redis unsubscribed this connection from while it still has
+    /// subscribers here (a Cluster moving the channel's hash slot to another shard).
+    on_dropped: OnceLock<Box<dyn Fn(String) + Send + Sync>>,
     /// Counts the outages: whoever keeps state in Redis (the revocation list) reloads it after one.
     outages: watch::Sender<u64>,
 }
@@ -37,6 +40,7 @@ impl Inbox {
             subscribers: RwLock::default(),
             up: AtomicBool::new(true),
             on_lost: OnceLock::new(),
+            on_dropped: OnceLock::new(),
             outages: watch::Sender::new(0),
         }
     }
@@ -44,6 +48,19 @@ impl Inbox {
     /// What a connection's loss does (set once).
     pub(super) fn on_lost(&self, lost: impl Fn() + Send + Sync + 'static) {
         let _ = self.on_lost.set(Box::new(lost));
+    }
+
+    /// What an unsolicited unsubscribe does (set once): the channel is subscribed again.
+    pub(super) fn on_dropped(&self, dropped: impl Fn(String) + Send + Sync + 'static) {
+        let _ = self.on_dropped.set(Box::new(dropped));
+    }
+
+    /// Whether `chan` has a subscriber here.
+    pub(super) fn is_subscribed(&self, chan: &str) -> bool {
+        self.subscribers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(chan)
     }
 
     pub(super) fn is_up(&self) -> bool {
@@ -151,6 +168,20 @@ impl Inbox {
             PushKind::Disconnection => {
                 if let Some(lost) = self.on_lost.get() {
                     lost();
+                }
+            }
+            // Ours are confirmations of a channel no longer listed here (it is removed before
+            // Redis is told). One still listed was dropped by Redis: on a Cluster, its slot
+            // moved to another shard (a reshard), which ends every subscription to it silently.
+            PushKind::SUnsubscribe | PushKind::Unsubscribe => {
+                let Some(Ok(chan)) = push.data.into_iter().next().map(String::from_redis_value)
+                else {
+                    return;
+                };
+                if self.is_subscribed(&chan) {
+                    if let Some(dropped) = self.on_dropped.get() {
+                        dropped(chan);
+                    }
                 }
             }
             _ => {}

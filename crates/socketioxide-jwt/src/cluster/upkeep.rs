@@ -38,6 +38,10 @@ impl RedisDriver {
                     tracing::warn!("Redis did not answer the heartbeat: replacing the connection");
                     driver.rebuild().await;
                     driver.mark_down();
+                } else if answered && driver.is_cluster() && !driver.resubscribe_in_order().await {
+                    // Subscribed again at every beat: a reshard ends a shard channel's
+                    // subscription with a push that may be missed, and nothing else tells.
+                    tracing::debug!("could not confirm the shard channels' subscriptions");
                 }
             }
         });
@@ -133,6 +137,12 @@ impl RedisDriver {
         }
     }
 
+    /// [`resubscribe`](Self::resubscribe), ordered with the listeners' own (un)subscriptions.
+    async fn resubscribe_in_order(&self) -> bool {
+        let _order = self.link.subscribing.lock().await;
+        self.resubscribe().await
+    }
+
     /// Subscribes the current connection to every channel (again: Redis ignores a repeated
     /// subscription). A reconnection resubscribes by itself, a replaced connection does not.
     async fn resubscribe(&self) -> bool {
@@ -151,6 +161,34 @@ impl RedisDriver {
             .saturating_mul(u32::try_from(per_command).unwrap_or(u32::MAX));
         let subscribed = tokio::time::timeout(budget, conn.subscribe(&channels)).await;
         matches!(subscribed, Ok(Ok(())))
+    }
+
+    /// Subscribes to `chan` again after Redis dropped it (see [`Inbox`](super::inbox)), retrying
+    /// until it holds or nobody listens any more; the heartbeat does the same for every channel.
+    pub(super) async fn restore_subscription(self, chan: String) {
+        tracing::warn!(channel = %chan, "Redis ended a subscription (a reshard?): subscribing again");
+        let mut delay = Duration::from_millis(50);
+        for _ in 0..20 {
+            {
+                let _order = self.link.subscribing.lock().await;
+                if !self.link.inbox.is_subscribed(&chan) {
+                    return;
+                }
+                let mut conn = self.conn();
+                let channel = [chan.clone()];
+                let subscribed = tokio::time::timeout(
+                    self.link.options.operation_timeout,
+                    conn.subscribe(&channel),
+                )
+                .await;
+                if matches!(subscribed, Ok(Ok(()))) {
+                    return tracing::info!(channel = %chan, "subscribed again");
+                }
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(1));
+        }
+        tracing::warn!(channel = %chan, "could not subscribe again: the heartbeat keeps trying");
     }
 
     /// Replaces the connection with a new one (it connects, and is subscribed, once Redis
