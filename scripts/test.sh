@@ -97,6 +97,9 @@ say "Hostile tokens: every exp / nbf / iat JSON can hold, another API's aud, a k
 say "Two OpenID providers on loopback with the same kid and different keys, two instances on Redis (both modes): each one's tokens work beside the demo's own login; A-signed claiming B refused; 42 of A revoked leaves 42 of B; back-channel logout by sid and by sub across instances, replays refused"
 (cd e2e/node && node --test issuers.test.mjs)
 
+say "Admins and long-lived revocations: a provider's (or a shared secret's) token claiming the admin role gets 403 on /admin/* unless its issuer is named with --admin-issuer; a token revoked by { jti, exp } stays refused after --token-ttl-secs, alone and across instances on Redis"
+(cd e2e/node && node --test admin.test.mjs)
+
 say "The clients socketio-jwt users run: socket.io-client 2.x and 1.x (Engine.IO v3), socket.io-msgpack-parser"
 (cd e2e/node && node --test old-clients.test.mjs)
 

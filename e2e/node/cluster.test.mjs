@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 
 import { io } from "socket.io-client";
 
-import { login, nextEvent, startDemo, startRedis, testToken, until } from "./demo-server.mjs";
+import { jtiAndExp, login, nextEvent, startDemo, startRedis, testToken, until } from "./demo-server.mjs";
 
 const WAIT = 10_000;
 /** An HS256 token for a demo user, made by the test (so it can pick `jti` and `iat`). */
@@ -101,7 +101,7 @@ test("revoking on A disconnects the holders on B and C within a bounded time", a
     const onC = await authenticated(C.url, t);
     const kicked = [onB, onC].map((s) => next(s, "unauthorized").then((err) => ({ err, at: performance.now() })));
     const start = performance.now();
-    const res = await revoke(A.url, { jti });
+    const res = await revoke(A.url, jtiAndExp(t));
     assert.equal(res.status, 200);
     for (const { err, at } of await Promise.all(kicked)) {
       assert.equal(err.code, "revoked");
@@ -144,7 +144,7 @@ test("only an admin may revoke", async () => {
 test("revocations survive a server process restart", async () => {
   const jti = `restart-${randomUUID()}`;
   const t = token("alice", { jti });
-  assert.equal((await revoke(nodes[0].url, { jti })).status, 200);
+  assert.equal((await revoke(nodes[0].url, jtiAndExp(t))).status, 200);
   await nodes[1].stop();
   nodes[1] = await startDemo(ARGS(redis));
   const s = open(nodes[1].url);
@@ -155,8 +155,8 @@ test("revocations survive a server process restart", async () => {
 
 test("a Redis outage: instances keep serving with what they know, and recover when it returns", async () => {
   const [A, B] = nodes;
-  const known = `known-${randomUUID()}`;
-  assert.equal((await revoke(A.url, { jti: known })).status, 200);
+  const known = token("alice", { jti: `known-${randomUUID()}` });
+  assert.equal((await revoke(A.url, jtiAndExp(known))).status, 200);
   const stayer = await authenticated(B.url, token("alice"));
 
   await redis.stop();
@@ -165,10 +165,10 @@ test("a Redis outage: instances keep serving with what they know, and recover wh
   const during = await authenticated(A.url, fresh);
   const refused = open(B.url);
   await next(refused, "connect");
-  refused.emit("authenticate", { token: token("alice", { jti: known }) });
+  refused.emit("authenticate", { token: known });
   assert.equal((await next(refused, "unauthorized")).code, "revoked");
   // A new revocation applies here now and is queued for the others: the API says so.
-  const res = await revoke(A.url, { jti: `during-${randomUUID()}` });
+  const res = await revoke(A.url, jtiAndExp(token("alice", { jti: `during-${randomUUID()}` })));
   assert.equal(res.status, 202);
   assert.equal((await res.json()).queued, true);
   assert.ok(stayer.connected && during.connected, "connected sockets stay");
@@ -179,7 +179,7 @@ test("a Redis outage: instances keep serving with what they know, and recover wh
   const onB = await authenticated(B.url, t);
   const kicked = next(onB, "unauthorized");
   // Revoke on A until the store answers again, then it reaches B.
-  await until(async () => (await revoke(A.url, { jti })).status === 200, "the store to answer again", 20_000);
+  await until(async () => (await revoke(A.url, jtiAndExp(t))).status === 200, "the store to answer again", 20_000);
   assert.equal((await kicked).code, "revoked");
 
   // Broadcasts across instances after the outage.

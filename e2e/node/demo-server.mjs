@@ -75,19 +75,37 @@ export async function startDemo(args = [], { bin = DEMO_BIN, port = 0, cwd, data
   };
 }
 
+/** The `iss` of the tokens the demo issues itself when started without --issuer. */
+export const DEMO_ISSUER = "chat-demo";
+
 /**
  * An HS256 token for `sub`, signed by the test with `key` (default `TEST_SECRET`), so it can pick
- * `jti`, `iat`, the lifetime, the role (`admin` for the user `admin`) and the chat `rooms`.
+ * `jti`, `iat`, the lifetime, the role (`admin` for the user `admin`), the chat `rooms` and `iss`
+ * (none by default: a token of another service sharing the secret; `DEMO_ISSUER` for one the
+ * demo could have issued, as its admin rights need).
  */
 export function testToken(
   sub,
-  { key = TEST_SECRET, jti = randomUUID(), iat = Math.floor(Date.now() / 1000) - 1, ttl = 600, role, rooms } = {},
+  { key = TEST_SECRET, jti = randomUUID(), iat = Math.floor(Date.now() / 1000) - 1, ttl = 600, role, rooms, iss } = {},
 ) {
   const b64url = (v) => Buffer.from(v).toString("base64url");
   const claims = { sub, jti, iat, exp: iat + ttl, role: role ?? (sub === "admin" ? "admin" : "user") };
   if (rooms) claims.rooms = rooms;
+  if (iss !== undefined) claims.iss = iss;
   const input = `${b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }))}.${b64url(JSON.stringify(claims))}`;
   return `${input}.${createHmac("sha256", key).update(input).digest("base64url")}`;
+}
+
+/** The payload of a JWT, read, not verified. */
+const payloadOf = (token) => JSON.parse(Buffer.from(token.split(".")[1], "base64url"));
+
+/** The `exp` of a JWT (read, not verified). */
+export const expOf = (token) => payloadOf(token).exp;
+
+/** `{ jti, exp }` of a JWT: the body of `/admin/revoke` that revokes it until it expires. */
+export function jtiAndExp(token) {
+  const { jti, exp } = payloadOf(token);
+  return { jti, exp };
 }
 
 /** Resolves with the first argument of the next `event` on `socket`; rejects after `ms`. */
@@ -113,7 +131,8 @@ export async function login(url, username, password) {
 }
 
 /**
- * `POST /admin/revoke` with `body` (`{ sub }` or `{ jti }`), as the demo's admin → the response.
+ * `POST /admin/revoke` with `body` (`{ sub }`, `{ sid }`, `{ jti, exp }` or `{ token }`), as the
+ * demo's admin → the response.
  * `admin` is an admin token to reuse (the demo limits logins per address); else it logs in.
  */
 export async function adminRevoke(url, body, admin) {

@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 
 import { io } from "socket.io-client";
 
-import { login, nextEvent, startDemo, startRedis, testToken } from "./demo-server.mjs";
+import { DEMO_ISSUER, jtiAndExp, login, nextEvent, startDemo, startRedis, testToken } from "./demo-server.mjs";
 
 const WAIT = 10_000;
 /** Cross-instance broadcasts must resume within this long after Redis is back. */
@@ -41,7 +41,8 @@ async function outcome(url, tok) {
   s.close();
   return result;
 }
-let adminToken = token("admin");
+// The demo's own iss: admin rights come from the tokens it issues (the secret is shared with the test).
+let adminToken = token("admin", { iss: DEMO_ISSUER });
 const revoke = (url, body) =>
   fetch(`${url}/admin/revoke`, {
     method: "POST",
@@ -95,8 +96,9 @@ describe("Redis outages", () => {
       const bobOnA = await authenticated(A.url, token("bob"));
       const bobOnB = await authenticated(B.url, token("bob"));
       const victimJti = `victim-${randomUUID()}`;
-      const victimOnA = await authenticated(A.url, token("alice", { jti: victimJti }));
-      const victimOnB = await authenticated(B.url, token("alice", { jti: victimJti }));
+      const victim = token("alice", { jti: victimJti });
+      const victimOnA = await authenticated(A.url, victim);
+      const victimOnB = await authenticated(B.url, victim);
       assert.ok(await heard(alice, bobOnB, "before", WAIT), "cross-instance delivery before the outage");
 
       await redis.stop();
@@ -109,7 +111,7 @@ describe("Redis outages", () => {
       // A revocation made now applies here at once...
       const kickedOnA = next(victimOnA, "unauthorized");
       const kickedOnB = next(victimOnB, "unauthorized", WAIT + secs * 1000 + RECOVERY_BOUND_MS);
-      const res = await revoke(A.url, { jti: victimJti });
+      const res = await revoke(A.url, jtiAndExp(victim));
       assert.equal(res.status, 202, "accepted: applied here, queued for the others");
       assert.equal((await kickedOnA).code, "revoked");
       assert.equal(await outcome(A.url, token("alice", { jti: victimJti })), "revoked");
@@ -164,13 +166,14 @@ describe("a killed instance", () => {
     console.log(`killed instance: broadcast and presence in ${(performance.now() - start).toFixed(0)} ms`);
     // A revocation while C is down reaches B at once...
     const jti = `while-down-${randomUUID()}`;
-    const holder = await authenticated(B.url, token("erin", { jti }));
+    const erin = token("erin", { jti });
+    const holder = await authenticated(B.url, erin);
     const kicked = next(holder, "unauthorized", 2_000);
-    assert.equal((await revoke(A.url, { jti })).status, 200);
+    assert.equal((await revoke(A.url, jtiAndExp(erin))).status, 200);
     assert.equal((await kicked).code, "revoked");
     // ...and C, restarted, refuses that token from its first connection.
     nodes[2] = await startDemo(ARGS(redis));
-    assert.equal(await outcome(nodes[2].url, token("erin", { jti })), "revoked");
+    assert.equal(await outcome(nodes[2].url, erin), "revoked");
     assert.ok(await heard(alice, await authenticated(nodes[2].url, token("frank")), "to the restarted one", WAIT));
   });
 });
@@ -181,8 +184,8 @@ test("a Redis restart with its append-only file keeps every revocation; broadcas
   let late = null;
   try {
     const [A, B] = nodes;
-    const jti = `aof-${randomUUID()}`;
-    assert.equal((await revoke(A.url, { jti })).status, 200);
+    const revoked = token("alice", { jti: `aof-${randomUUID()}` });
+    assert.equal((await revoke(A.url, jtiAndExp(revoked))).status, 200);
     const alice = await authenticated(A.url, token("alice"));
     const bob = await authenticated(B.url, token("bob"));
     await redis.stop();
@@ -191,7 +194,7 @@ test("a Redis restart with its append-only file keeps every revocation; broadcas
     const recovery = await timeToDelivery(alice, bob, RECOVERY_BOUND_MS);
     // An instance started after the restart loads the revocation from the append-only file.
     late = await startDemo(ARGS(redis));
-    assert.equal(await outcome(late.url, token("alice", { jti })), "revoked");
+    assert.equal(await outcome(late.url, revoked), "revoked");
     assert.equal(await outcome(late.url, token("alice")), "authenticated");
     console.log(`Redis restart (AOF): cross-instance delivery resumed ${recovery.toFixed(0)} ms after; ` +
       `a new instance refused the revoked token ${(performance.now() - restarted).toFixed(0)} ms after`);

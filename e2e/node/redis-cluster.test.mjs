@@ -6,7 +6,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 
-import { adminRevoke, authenticatedSocket, chatTexts as texts, login, redisCli, refusalCode, revokedOn, startCluster, startDemo, testToken, until, untilHeard } from "./demo-server.mjs";
+import { adminRevoke, authenticatedSocket, chatTexts as texts, jtiAndExp, login, redisCli, refusalCode, revokedOn, startCluster, startDemo, testToken, until, untilHeard } from "./demo-server.mjs";
 
 const WAIT = 10_000;
 const CAP = 2;
@@ -57,13 +57,14 @@ test("on a three-master Cluster: broadcasts, revocations and the cap across thre
   assert.equal((await adminRevoke(B.url, { sub: "victor" }, admin)).status, 200);
   await until(() => revokedOn(victim), "the revocation to reach C");
   const jti = `early-${randomUUID()}`;
-  assert.equal((await adminRevoke(A.url, { jti }, admin)).status, 200);
+  const early = testToken("alice", { jti });
+  assert.equal((await adminRevoke(A.url, jtiAndExp(early), admin)).status, 200);
   assert.equal(await redis.cli("EXISTS", `{socketioxide-jwt:revoked:}jti:${jti}`), "1", "the revocation is stored under its hash tag");
 
   // A new instance loads the stored revocations (the snapshot scans the right shard).
   const D = await startDemo([...redis.demoArgs(), "--max-sockets-per-user", String(CAP)]);
   nodes.push(D);
-  const refused = await refusalCode(D.url, testToken("alice", { jti }), sockets, "a token revoked before this instance started must be refused");
+  const refused = await refusalCode(D.url, early, sockets, "a token revoked before this instance started must be refused");
   assert.equal(refused, "revoked");
 
   // The cap counts across instances.

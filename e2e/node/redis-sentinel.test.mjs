@@ -6,7 +6,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 
-import { adminRevoke, authenticatedSocket, chatTexts as texts, login, redisCli, refusalCode, revokedOn, startDemo, startSentinels, testToken, until, untilHeard } from "./demo-server.mjs";
+import { adminRevoke, authenticatedSocket, chatTexts as texts, jtiAndExp, login, redisCli, refusalCode, revokedOn, startDemo, startSentinels, testToken, until, untilHeard } from "./demo-server.mjs";
 
 const WAIT = 10_000;
 const CAP = 2;
@@ -37,7 +37,8 @@ test("through Sentinel: broadcasts, revocations and the cap, then the same after
 
   // Before the failover: a revocation, replicated to the replica before the master dies.
   const early = `early-${randomUUID()}`;
-  assert.equal((await adminRevoke(A.url, { jti: early }, admin)).status, 200);
+  const earlyToken = testToken("alice", { jti: early });
+  assert.equal((await adminRevoke(A.url, jtiAndExp(earlyToken), admin)).status, 200);
   await until(
     async () => (await redisCli(redis.replicaPort, "EXISTS", `socketioxide-jwt:revoked:jti:${early}`)) === "1",
     "the revocation on the replica",
@@ -57,7 +58,7 @@ test("through Sentinel: broadcasts, revocations and the cap, then the same after
   // The revocation made before the failover is on the new master: a new instance refuses it.
   const C = await startDemo([...redis.demoArgs(), "--max-sockets-per-user", String(CAP)]);
   nodes.push(C);
-  const refused = await refusalCode(C.url, testToken("alice", { jti: early }), sockets, "a token revoked before the failover must be refused");
+  const refused = await refusalCode(C.url, earlyToken, sockets, "a token revoked before the failover must be refused");
   assert.equal(refused, "revoked");
 
   // The cap counts across instances again.
@@ -81,7 +82,7 @@ test("Sentinels and data nodes over TLS only, client certificates required: foun
     alice.emit("chat message", { text: "over tls" });
     await until(() => texts(bob).includes("over tls"), "a broadcast across instances through TLS Sentinels");
     const jti = `tls-${randomUUID()}`;
-    assert.equal((await adminRevoke(B.url, { jti }, admin)).status, 200);
+    assert.equal((await adminRevoke(B.url, jtiAndExp(testToken("alice", { jti })), admin)).status, 200);
     assert.equal(await secure.cli(secure.masterPort, "EXISTS", `socketioxide-jwt:revoked:jti:${jti}`), "1", "stored on the TLS master");
 
     // Followed through a failover, over TLS too.

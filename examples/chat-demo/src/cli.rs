@@ -181,6 +181,12 @@ pub struct Args {
     /// the demo did not issue. Without it, see "Identity" below.
     #[arg(long)]
     pub require_account: bool,
+
+    /// Also give admin rights (`POST /admin/revoke`, `POST /admin/rooms`) to the tokens of this
+    /// issuer (their exact `iss`) whose `role` or `roles` claim holds "admin"; repeat for
+    /// several. Without it, only the demo's own admin account is an admin: see "Admins" below.
+    #[arg(long = "admin-issuer", value_name = "ISS")]
+    pub admin_issuers: Vec<String>,
 }
 
 /// The identity rule, printed by `--help`.
@@ -193,6 +199,18 @@ Identity:
   issuer whose tokens carry another or no `iss`) authenticate on their verified claims alone: the
   demo has no account for them and needs none. --require-account asks for a local account for
   every token.
+
+Admins:
+  POST /admin/revoke and POST /admin/rooms are for the demo's admins only: the holders of a token
+  the demo issued itself (its `iss`) with the admin role, for a user who is an admin in its
+  database. A token of another issuer is no admin, whatever `role` or `roles` it claims (an
+  identity provider's admins are not the demo's), unless that issuer is named with
+  --admin-issuer ISS (repeatable): then its tokens whose `role` is \"admin\" or whose `roles`
+  contain \"admin\" are admins. Others get 403 `forbidden`.
+  POST /admin/revoke takes { \"sub\", \"iss\"? } (a user), { \"sid\", \"iss\"? } (a login session),
+  { \"jti\", \"exp\" } (one token, revoked until its `exp` in seconds since the epoch; a past `exp`
+  needs no revocation: 200 with \"expired\": true) or { \"token\": \"<jwt>\" } (one token handed in
+  whole, verified, then revoked by its `jti` until its `exp`).
 
 Rooms:
   Tokens carry a `rooms` claim (an array of strings): the chat rooms their holder may read and
