@@ -40,8 +40,8 @@ pub struct AppState {
     pub issuer: Option<Arc<TokenIssuer>>,
     pub auth: JwtAuth,
     pub revocations: RevocationList,
-    /// `--leeway-secs`: a token is accepted until `exp` + this, so a revoked `jti` is kept as
-    /// long.
+    /// `--leeway-secs`: a token is accepted until `exp` + this (a `jti` revocation of a token
+    /// expired longer ago has nothing to do).
     pub leeway: Duration,
     /// `--admin-issuer`: the other issuers whose tokens may carry admin rights.
     pub admin_issuers: Arc<[String]>,
@@ -501,12 +501,12 @@ async fn revoke(
             )))
         }
     };
-    // A token is accepted until `exp` + the leeway (whole seconds): revoked as long.
-    let until = exp.saturating_add(state.leeway.as_secs());
-    if until < jsonwebtoken::get_current_timestamp() {
+    // A token is accepted until `exp` + the leeway (whole seconds); the list keeps its
+    // revocation as long (it knows the leeway of the configuration using it).
+    if exp.saturating_add(state.leeway.as_secs()) < jsonwebtoken::get_current_timestamp() {
         return Ok(expired());
     }
-    let result = list.revoke_token(&jti, until).await;
+    let result = list.revoke_token(&jti, exp).await;
     revoked(&admin, result, json!({ "jti": jti, "exp": exp }))
 }
 

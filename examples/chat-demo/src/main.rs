@@ -151,6 +151,15 @@ async fn run(args: Args) -> Result<(), BoxError> {
         builder = builder.insecure_any_audience();
     }
     let token_ttl = Duration::from_secs(args.token_ttl_secs);
+    // User and session revocations last as long as a token they cover could still be accepted:
+    // the demo's own tokens live `token_ttl`, a provider's may live a day (Auth0's access tokens).
+    let issued_elsewhere =
+        args.public_key.is_some() || args.jwks.is_some() || !args.oidc_issuer.is_empty();
+    let revocation_lifetime = if issued_elsewhere {
+        token_ttl.max(Duration::from_secs(24 * 3600))
+    } else {
+        token_ttl
+    };
 
     // One process (in-memory revocations, local adapter) or several (both through Redis).
     let io_builder = SocketIo::builder()
@@ -172,7 +181,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
     };
     let (add_socketio, revocations, auth): (AddSocketIo, _, _) = match &redis_url {
         None => {
-            let revocations = RevocationList::with_lifetime(token_ttl);
+            let revocations = RevocationList::with_lifetime(revocation_lifetime);
             let auth = builder.revocations(revocations.clone()).build()?;
             let (layer, io) = io_builder.with_adapter::<JwtLocalAdapter>(()).build_layer();
             chat::register(&io, &auth);
@@ -180,7 +189,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
         }
         Some(url) => {
             let redis = redis_connection(url, &args)?;
-            let options = RedisRevocationOptions::default().max_token_lifetime(token_ttl);
+            let options = RedisRevocationOptions::default().max_token_lifetime(revocation_lifetime);
             let driver = RedisDriver::connect(&redis, Default::default())
                 .await
                 .map_err(|e| redis.explain(&e))?;

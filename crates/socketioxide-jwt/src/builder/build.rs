@@ -151,6 +151,10 @@ where
             }
         }
 
+        if let Some(list) = &s.revocations {
+            // A revoked token stays refused while this configuration could still accept it.
+            list.accept_leeway(s.leeway);
+        }
         let mut verifier = Verifier::new(sources, s.max_token_len, s.revocations, check);
         for (iss, client_id) in logout_clients {
             let accepted = verifier.accept_logouts(&iss, &client_id);

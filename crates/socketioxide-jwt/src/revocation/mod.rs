@@ -74,6 +74,9 @@ pub(crate) struct ListInner {
     /// The latest `exp` of any token checked here (`u64::MAX` once a token without `exp` was):
     /// a user revocation is kept at least until then (see [`RevocationList::revoke_user`]).
     latest_exp: AtomicU64,
+    /// The largest leeway of the configurations using this list (whole seconds): a token is
+    /// accepted until `exp` + leeway, so its revocation is kept that long.
+    leeway_secs: AtomicU64,
     backend: RwLock<Option<Arc<dyn RevocationBackend>>>,
     /// Logout token ids seen here, by issuer.
     seen_logouts: Mutex<logout_ids::SeenLogouts>,
@@ -135,6 +138,7 @@ impl RevocationList {
                 next_id: AtomicU64::new(1),
                 max_token_lifetime,
                 latest_exp: AtomicU64::new(0),
+                leeway_secs: AtomicU64::new(0),
                 backend: RwLock::new(None),
                 seen_logouts: Mutex::default(),
                 stale: RwLock::default(),
@@ -155,7 +159,8 @@ impl RevocationList {
             .unwrap_or_else(|e| e.into_inner()) = Some(backend);
     }
 
-    /// Revokes the token with this `jti` until `exp` (when it would have expired anyway).
+    /// Revokes the token with this `jti` until `exp` (when it would have expired anyway), plus
+    /// the leeway of the configurations that use this list (which accept it that much longer).
     ///
     /// # Errors
     /// When the shared store cannot be reached: [`RevocationError::Queued`] (applied in this
@@ -164,7 +169,7 @@ impl RevocationList {
     pub async fn revoke_token(&self, jti: &str, exp: u64) -> Result<(), RevocationError> {
         self.revoke(Revocation::Token {
             jti: jti.to_owned(),
-            until: exp,
+            until: exp.saturating_add(self.leeway_secs()),
         })
         .await
     }
@@ -267,6 +272,18 @@ impl RevocationList {
         unix_now()
             .saturating_add(self.inner.max_token_lifetime.as_secs())
             .max(self.latest_exp())
+            .saturating_add(self.leeway_secs())
+    }
+
+    /// Records that a configuration accepts tokens `leeway` past their `exp`.
+    pub(crate) fn accept_leeway(&self, leeway: Duration) {
+        self.inner
+            .leeway_secs
+            .fetch_max(crate::time::whole_secs_up(leeway), Ordering::Relaxed);
+    }
+
+    fn leeway_secs(&self) -> u64 {
+        self.inner.leeway_secs.load(Ordering::Relaxed)
     }
 
     /// Applies `revocation` here, then publishes it to the other processes.
@@ -402,7 +419,7 @@ impl RevocationList {
         match revocation {
             Revocation::Token { .. } => revocation,
             other => {
-                let until = other.until().max(self.latest_exp());
+                let until = self.latest_exp().saturating_add(self.leeway_secs());
                 other.with_until_at_least(until)
             }
         }

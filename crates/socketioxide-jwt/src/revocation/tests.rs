@@ -279,3 +279,21 @@ async fn a_process_skips_its_own_refresh_request_heard_back_and_applies_the_othe
     assert!(list.hear_refresh(&request(other.inner.id)));
     assert_eq!(asked.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn a_token_revocation_lasts_through_the_leeway_of_the_configurations_using_the_list() {
+    let list = RevocationList::in_memory();
+    let _auth = crate::JwtAuth::builder()
+        .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+        .leeway(Duration::from_millis(30_500))
+        .revocations(list.clone())
+        .build()
+        .unwrap();
+    let now = unix_now();
+    // Expired 20 s ago: accepted for 11 s more with a 30.5 s leeway (rounded up to 31 s).
+    list.revoke_token("late", now - 20).await.unwrap();
+    let mut token = claims("alice", "late", now - 100);
+    token.exp = Some(now - 20);
+    assert!(list.is_revoked(&token), "kept through the leeway");
+    assert_eq!(list.counts().tokens, 1);
+}
