@@ -55,19 +55,27 @@ def resp(*args):
     return b"".join(out)
 
 
+def shard_of(field):
+    """The hash a field lives in: FNV-1a 64 modulo 16, as the library picks it."""
+    h = 0xCBF29CE484222325
+    for b in field.encode():
+        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h % 16
+
+
 def fill(port, n):
-    """Stores n revocations as the library stores them (its key and JSON formats)."""
+    """Stores n revocations as the library stores them (its hash, field and JSON formats)."""
     until = int(time.time()) + 3600
     chunks = []
     for i in range(n):
         kind = i % 3
         if kind == 0:
-            key, value = f"socketioxide-jwt:revoked:sid:s-{i}", {"kind": "session", "sid": f"s-{i}", "until": until}
+            field, value = f"sid:s-{i}", {"kind": "session", "sid": f"s-{i}", "until": until}
         elif kind == 1:
-            key, value = f"socketioxide-jwt:revoked:sub:u-{i}", {"kind": "user", "sub": f"u-{i}", "issued_before": until - 3600, "until": until}
+            field, value = f"sub:u-{i}", {"kind": "user", "sub": f"u-{i}", "issued_before": until - 3600, "until": until}
         else:
-            key, value = f"socketioxide-jwt:revoked:jti:{i:036d}", {"kind": "token", "jti": f"{i:036d}", "until": until}
-        chunks.append(resp("SET", key, json.dumps(value, separators=(",", ":"))))
+            field, value = f"jti:{i:036d}", {"kind": "token", "jti": f"{i:036d}", "until": until}
+        chunks.append(resp("HSET", f"socketioxide-jwt:revoked:all:{shard_of(field)}", field, json.dumps(value, separators=(",", ":"))))
     subprocess.run(["redis-cli", "-p", str(port), "--pipe"], input=b"".join(chunks), check=True, stdout=subprocess.DEVNULL)
 
 

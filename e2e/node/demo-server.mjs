@@ -108,6 +108,16 @@ export function jtiAndExp(token) {
   return { jti, exp };
 }
 
+/** The revocation hash (of 16) the library stores a field (`jti:…`, `sub:…`) in: FNV-1a 64. */
+export function shardOf(field) {
+  let h = 0xcbf29ce484222325n;
+  for (const b of Buffer.from(field)) h = ((h ^ BigInt(b)) * 0x100000001b3n) & 0xffffffffffffffffn;
+  return Number(h % 16n);
+}
+
+/** The key of the hash holding `field`, under `prefix` (the default one, or a Cluster's tag). */
+export const storedIn = (field, prefix = "socketioxide-jwt:revoked:") => `${prefix}all:${shardOf(field)}`;
+
 /** Resolves with the first argument of the next `event` on `socket`; rejects after `ms`. */
 export function nextEvent(socket, event, ms = 10_000) {
   return new Promise((resolve, reject) => {

@@ -6,7 +6,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 
-import { adminRevoke, authenticatedSocket, chatTexts as texts, jtiAndExp, login, redisCli, refusalCode, revokedOn, startCluster, startDemo, testToken, until, untilHeard } from "./demo-server.mjs";
+import { adminRevoke, authenticatedSocket, chatTexts as texts, jtiAndExp, login, redisCli, storedIn, refusalCode, revokedOn, startCluster, startDemo, testToken, until, untilHeard } from "./demo-server.mjs";
 
 const WAIT = 10_000;
 const CAP = 2;
@@ -58,7 +58,7 @@ test("on a three-master Cluster: broadcasts, revocations and the cap across thre
   const jti = `early-${randomUUID()}`;
   const early = testToken("alice", { jti });
   assert.equal((await adminRevoke(A.url, jtiAndExp(early), admin)).status, 200);
-  assert.equal(await redis.cli("EXISTS", `{socketioxide-jwt:revoked:}jti:${jti}`), "1", "the revocation is stored under its hash tag");
+  assert.equal(await redis.cli("HEXISTS", storedIn(`jti:${jti}`, "{socketioxide-jwt:revoked:}"), `jti:${jti}`), "1", "the revocation is stored under its hash tag");
   assert.equal(await redis.cli("TYPE", "{socketioxide-jwt:revoked:}socketioxide-jwt:log"), "stream", "the control log shares the keys' hash tag");
 
   // A new instance loads the stored revocations (the snapshot scans the right shard).

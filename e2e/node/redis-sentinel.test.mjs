@@ -6,7 +6,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 
-import { adminRevoke, authenticatedSocket, chatTexts as texts, jtiAndExp, login, redisCli, refusalCode, revokedOn, startDemo, startSentinels, testToken, until, untilHeard } from "./demo-server.mjs";
+import { adminRevoke, authenticatedSocket, chatTexts as texts, jtiAndExp, login, redisCli, storedIn, refusalCode, revokedOn, startDemo, startSentinels, testToken, until, untilHeard } from "./demo-server.mjs";
 
 const WAIT = 10_000;
 const CAP = 2;
@@ -40,7 +40,7 @@ test("through Sentinel: broadcasts, revocations and the cap, then the same after
   const earlyToken = testToken("alice", { jti: early });
   assert.equal((await adminRevoke(A.url, jtiAndExp(earlyToken), admin)).status, 200);
   await until(
-    async () => (await redisCli(redis.replicaPort, "EXISTS", `socketioxide-jwt:revoked:jti:${early}`)) === "1",
+    async () => (await redisCli(redis.replicaPort, "HEXISTS", storedIn(`jti:${early}`), `jti:${early}`)) === "1",
     "the revocation on the replica",
   );
 
@@ -83,7 +83,7 @@ test("Sentinels and data nodes over TLS only, client certificates required: foun
     await until(() => texts(bob).includes("over tls"), "a broadcast across instances through TLS Sentinels");
     const jti = `tls-${randomUUID()}`;
     assert.equal((await adminRevoke(B.url, jtiAndExp(testToken("alice", { jti })), admin)).status, 200);
-    assert.equal(await secure.cli(secure.masterPort, "EXISTS", `socketioxide-jwt:revoked:jti:${jti}`), "1", "stored on the TLS master");
+    assert.equal(await secure.cli(secure.masterPort, "HEXISTS", storedIn(`jti:${jti}`), `jti:${jti}`), "1", "stored on the TLS master");
 
     // Followed through a failover, over TLS too.
     await secure.killMaster();

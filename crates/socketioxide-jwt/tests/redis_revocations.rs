@@ -92,6 +92,14 @@ async fn a_weaker_revocation_never_replaces_a_stronger_one_in_redis() {
     );
 }
 
+/// The hash the library stores `field` in (FNV-1a 64 modulo 16, with the default prefix).
+fn stored_in(field: &str) -> String {
+    let hash = field.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("socketioxide-jwt:revoked:all:{}", hash % 16)
+}
+
 /// A list of one deployment (the default log), polling every 20 ms.
 async fn member(port: u16) -> RevocationList {
     let url = format!("redis://127.0.0.1:{port}/?protocol=resp3");
@@ -178,8 +186,10 @@ async fn loading_stored_revocations_is_linear() {
         for i in chunk {
             let json = serde_json::to_string(&session(format!("stored-{i}"), until_t))
                 .expect("serialises");
-            pipe.cmd("SET")
-                .arg(format!("socketioxide-jwt:revoked:sid:stored-{i}"))
+            let field = format!("sid:stored-{i}");
+            pipe.cmd("HSET")
+                .arg(stored_in(&field))
+                .arg(field)
                 .arg(json)
                 .ignore();
         }
@@ -220,11 +230,11 @@ async fn revocations_the_store_lost_are_sent_again_by_the_processes_that_hold_th
         .await
         .expect("flushed");
     // The log went back: the processes reload and send again what they hold.
-    let key = "socketioxide-jwt:revoked:sid:lost-1";
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let exists: bool = ::redis::cmd("EXISTS")
-            .arg(key)
+        let exists: bool = ::redis::cmd("HEXISTS")
+            .arg(stored_in("sid:lost-1"))
+            .arg("sid:lost-1")
             .query_async(&mut conn)
             .await
             .expect("answered");

@@ -26,7 +26,7 @@ impl<V: Copy> ByIssuer<V> {
     pub(super) fn upsert(
         &mut self,
         iss: Option<&str>,
-        key: &str,
+        key: impl AsRef<str> + Into<Box<str>>,
         value: V,
         merge: impl FnOnce(V, V) -> V,
     ) -> V {
@@ -37,7 +37,7 @@ impl<V: Copy> ByIssuer<V> {
                 None => self.of.entry(iss.into()).or_default(),
             },
         };
-        match map.get_mut(key) {
+        match map.get_mut(key.as_ref()) {
             Some(old) => {
                 *old = merge(*old, value);
                 *old
@@ -47,6 +47,11 @@ impl<V: Copy> ByIssuer<V> {
                 value
             }
         }
+    }
+
+    /// Room for `additional` more entries for every issuer (those of one issuer grow as they come).
+    pub(super) fn reserve(&mut self, additional: usize) {
+        self.any.reserve(additional);
     }
 
     /// The entries that apply to a token of `iss` with this `key`: the one for every issuer

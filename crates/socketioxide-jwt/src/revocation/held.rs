@@ -81,7 +81,7 @@ impl Held {
             } => {
                 let (issued_before, until) =
                     self.users
-                        .upsert(iss.as_deref(), &sub, (issued_before, until), later);
+                        .upsert(iss.as_deref(), sub.as_str(), (issued_before, until), later);
                 Revocation::User {
                     sub,
                     iss,
@@ -90,8 +90,47 @@ impl Held {
                 }
             }
             Revocation::Session { sid, iss, until } => {
-                let until = self.sessions.upsert(iss.as_deref(), &sid, until, u64::max);
+                let until = self
+                    .sessions
+                    .upsert(iss.as_deref(), sid.as_str(), until, u64::max);
                 Revocation::Session { sid, iss, until }
+            }
+        }
+    }
+
+    /// Empty, with room for `revocations` without growing.
+    pub(super) fn sized_for(revocations: &[Revocation]) -> Self {
+        let mut held = Self::default();
+        let count = |kind: fn(&Revocation) -> bool| revocations.iter().filter(|r| kind(r)).count();
+        held.tokens
+            .reserve(count(|r| matches!(r, Revocation::Token { .. })));
+        held.users
+            .reserve(count(|r| matches!(r, Revocation::User { iss: None, .. })));
+        held.sessions.reserve(count(|r| {
+            matches!(r, Revocation::Session { iss: None, .. })
+        }));
+        held
+    }
+
+    /// Holds `revocation` as [`insert`](Self::insert) does, moving its strings in: for loading
+    /// many, where the merged entry is not needed back.
+    pub(super) fn absorb(&mut self, revocation: Revocation) {
+        match revocation {
+            Revocation::Token { jti, until } => {
+                let held = self.tokens.entry(jti.into_boxed_str()).or_insert(until);
+                *held = (*held).max(until);
+            }
+            Revocation::User {
+                sub,
+                iss,
+                issued_before,
+                until,
+            } => {
+                self.users
+                    .upsert(iss.as_deref(), sub, (issued_before, until), later);
+            }
+            Revocation::Session { sid, iss, until } => {
+                self.sessions.upsert(iss.as_deref(), sid, until, u64::max);
             }
         }
     }

@@ -40,6 +40,52 @@ pub enum Revocation {
     },
 }
 
+/// A [`Revocation`] as stored and sent, read without serde's buffering of internally tagged
+/// enums (several times faster when a million are loaded).
+#[derive(Deserialize)]
+struct Flat {
+    kind: FlatKind,
+    jti: Option<String>,
+    sub: Option<String>,
+    sid: Option<String>,
+    iss: Option<String>,
+    issued_before: Option<u64>,
+    until: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum FlatKind {
+    Token,
+    User,
+    Session,
+}
+
+impl Revocation {
+    /// Reads a revocation's JSON as [`Revocation`]'s `Deserialize` does (same fields, same
+    /// refusals of a missing one), faster.
+    pub(crate) fn from_json(json: &[u8]) -> Option<Self> {
+        let flat: Flat = serde_json::from_slice(json).ok()?;
+        Some(match flat.kind {
+            FlatKind::Token => Revocation::Token {
+                jti: flat.jti?,
+                until: flat.until,
+            },
+            FlatKind::User => Revocation::User {
+                sub: flat.sub?,
+                iss: flat.iss,
+                issued_before: flat.issued_before?,
+                until: flat.until,
+            },
+            FlatKind::Session => Revocation::Session {
+                sid: flat.sid?,
+                iss: flat.iss,
+                until: flat.until,
+            },
+        })
+    }
+}
+
 /// The part of a store key naming issuer `iss`: `iss:<length>:<iss>:`, whose length makes a key
 /// name one (`iss`, `sub` / `sid` / `jti`) pair whatever either contains.
 pub(crate) fn issuer_key_part(iss: &str) -> String {

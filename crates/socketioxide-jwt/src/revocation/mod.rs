@@ -391,10 +391,10 @@ impl RevocationList {
     /// reached it). O(stored + held + live sockets), under one write lock for the swap only.
     pub(crate) fn replace_with(&self, stored: Vec<Revocation>) -> Vec<Revocation> {
         let now = unix_now();
-        let mut fresh = Held::default();
+        let mut fresh = Held::sized_for(&stored);
         for revocation in stored {
             if revocation.until() >= now {
-                fresh.insert(self.kept_long_enough(revocation));
+                fresh.absorb(self.kept_long_enough(revocation));
             }
         }
         let mut missing = Vec::new();

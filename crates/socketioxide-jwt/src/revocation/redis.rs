@@ -28,7 +28,10 @@ use crate::future::BoxFuture;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct RedisRevocationOptions {
-    /// Prefix of the keys. Defaults to `socketioxide-jwt:revoked:`.
+    /// Prefix of the keys: the revocations are in the hashes `<prefix>all:0` to `all:15` (one
+    /// field each, named `jti:<jti>`, `sub:<sub>`, `iss:<len>:<iss>:sub:<sub>`, `sid:…`, in the
+    /// hash its FNV-1a hash picks), whose expired fields are swept by the writers, a few at every
+    /// write (the cursors in `<prefix>sweep:<n>`). Defaults to `socketioxide-jwt:revoked:`.
     pub key_prefix: String,
     /// The control log: the Redis Stream every process appends its revocations and refresh
     /// requests to, and reads the others' from. Defaults to `socketioxide-jwt:log`.
@@ -100,6 +103,10 @@ fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> RevocationE
     RevocationError::Unavailable(Box::new(e))
 }
 
+/// How many hashes the revocations are spread over (by field): a new process reads them all at
+/// once, so that Redis' work on one overlaps the reading of the others' replies.
+const HASHES: usize = 16;
+
 /// Revocations made while Redis was unreachable, sent when it is back; beyond this many, a
 /// revocation is applied here only and reported [`RevocationError::Unavailable`].
 const MAX_QUEUED: usize = 10_000;
@@ -111,17 +118,22 @@ const MAX_STORED_UNTIL: u64 = 253_402_300_799;
 
 /// Stores a revocation until its expiry and appends it to the control log, atomically and with
 /// one reply. Not a `MULTI`/`EXEC` pipeline: redis-rs fails to parse an `EXEC` reply with a push
-/// between its parts ("Invalid response when parsing multi response"). On a Cluster the log
-/// shares the keys' hash slot, so that the script stays on one shard.
+/// between its parts ("Invalid response when parsing multi response"). On a Cluster the hash,
+/// the sweep cursor and the log share one hash slot, so that the script stays on one shard.
 ///
-/// The stored entry is merged, not overwritten: when the key holds a later `issued_before` or
+/// `KEYS`: the hash, the log, the sweep cursor. `ARGV[1]`: the entry's JSON; `ARGV[2]`: its
+/// `until`; `ARGV[3]`: its `issued_before` (empty for the kinds without one); `ARGV[4]`: the
+/// latest `until` stored ([`MAX_STORED_UNTIL`]); `ARGV[5]` and `ARGV[6]`: the sender's id and
+/// the log's retention (ms), as in [`APPEND`]; `ARGV[7]`: the entry's field.
+///
+/// The stored entry is merged, not overwritten: when the field holds a later `issued_before` or
 /// `until` (a process that had not heard a stronger revocation yet sends a weaker one), those
-/// are kept in what is stored and appended. `ARGV[3]`: the new `issued_before` (empty for the
-/// kinds without one); `ARGV[4]`: the latest `until` stored ([`MAX_STORED_UNTIL`]); `ARGV[5]`
-/// and `ARGV[6]`: the sender's id and the log's retention (ms), as in [`APPEND`].
+/// are kept in what is stored and appended. Then a few fields from the sweep cursor on are
+/// looked at, and those expired dropped: the hash holds what can still revoke, plus at most
+/// what expired since the sweep last passed.
 const STORE_AND_APPEND: &str = r#"
 local value, exat, max = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4])
-local stored = redis.call('GET', KEYS[1])
+local stored = redis.call('HGET', KEYS[1], ARGV[7])
 if stored then
   local ok, held = pcall(cjson.decode, stored)
   if ok and type(held) == 'table' then
@@ -136,8 +148,14 @@ if stored then
     end
   end
 end
-redis.call('SET', KEYS[1], value, 'EXAT', string.format('%.0f', exat))
+redis.call('HSET', KEYS[1], ARGV[7], value)
 local now = redis.call('TIME')
+local swept = redis.call('HSCAN', KEYS[1], redis.call('GET', KEYS[3]) or '0', 'COUNT', 4)
+redis.call('SET', KEYS[3], swept[1])
+for i = 1, #swept[2], 2 do
+  local u = tonumber(string.match(swept[2][i + 1], '"until":(%d+)'))
+  if u and u < tonumber(now[1]) then redis.call('HDEL', KEYS[1], swept[2][i]) end
+end
 local oldest = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[6])
 redis.call('XADD', KEYS[2], 'MINID', '~', string.format('%.0f', math.max(oldest, 0)), '*', 'm', value, 'o', ARGV[5])
 return 1
@@ -221,23 +239,38 @@ impl SendFailure {
     }
 }
 
-/// The key part naming an issuer: empty for every issuer (so a one-issuer deployment's keys,
-/// `sub:<sub>`, are those it stored before), else `iss:<length>:<iss>:`, whose length makes
-/// the key name one (`iss`, `sub`) pair whatever either contains.
+/// The field part naming an issuer: empty for every issuer (`sub:<sub>`), else
+/// `iss:<length>:<iss>:`, whose length makes the field name one (`iss`, `sub`) pair whatever
+/// either contains.
 fn issuer_part(iss: &Option<String>) -> String {
     iss.as_deref().map(issuer_key_part).unwrap_or_default()
 }
 
 impl Store {
-    fn key(&self, revocation: &Revocation) -> String {
+    /// The revocations' hash number `shard`.
+    fn hash(&self, shard: usize) -> String {
+        format!("{}all:{shard}", self.options.key_prefix)
+    }
+
+    /// The key of the sweep's cursor over hash number `shard`.
+    fn sweep_cursor(&self, shard: usize) -> String {
+        format!("{}sweep:{shard}", self.options.key_prefix)
+    }
+
+    /// Which hash holds `field`: the same in every process (FNV-1a, not a seeded hash).
+    fn shard_of(field: &str) -> usize {
+        let hash = field.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        (hash % HASHES as u64) as usize
+    }
+
+    /// The field of `revocation` in the hash.
+    fn field(revocation: &Revocation) -> String {
         match revocation {
-            Revocation::Token { jti, .. } => format!("{}jti:{jti}", self.options.key_prefix),
-            Revocation::User { sub, iss, .. } => {
-                format!("{}{}sub:{sub}", self.options.key_prefix, issuer_part(iss))
-            }
-            Revocation::Session { sid, iss, .. } => {
-                format!("{}{}sid:{sid}", self.options.key_prefix, issuer_part(iss))
-            }
+            Revocation::Token { jti, .. } => format!("jti:{jti}"),
+            Revocation::User { sub, iss, .. } => format!("{}sub:{sub}", issuer_part(iss)),
+            Revocation::Session { sid, iss, .. } => format!("{}sid:{sid}", issuer_part(iss)),
         }
     }
 
@@ -258,17 +291,21 @@ impl Store {
             Revocation::User { issued_before, .. } => issued_before.to_string(),
             _ => String::new(),
         };
+        let field = Self::field(&revocation);
+        let shard = Self::shard_of(&field);
         let mut cmd = ::redis::cmd("EVAL");
         cmd.arg(STORE_AND_APPEND)
-            .arg(2)
-            .arg(self.key(&revocation))
+            .arg(3)
+            .arg(self.hash(shard))
             .arg(&self.options.stream)
+            .arg(self.sweep_cursor(shard))
             .arg(&json)
             .arg(until)
             .arg(issued_before)
             .arg(MAX_STORED_UNTIL)
             .arg(self.sender)
-            .arg(self.retention_ms());
+            .arg(self.retention_ms())
+            .arg(field);
         self.driver
             .query::<()>(&cmd)
             .await
@@ -407,8 +444,8 @@ impl RevocationList {
         mut options: RedisRevocationOptions,
     ) -> Result<Self, RevocationError> {
         if driver.is_cluster() {
-            // Keys and log under one hash tag: the store-and-append script and the snapshot's
-            // scan stay on one shard.
+            // Hash, sweep cursor and log under one hash tag: the store-and-append script stays
+            // on one shard.
             options.key_prefix = crate::cluster::hash_tagged(&options.key_prefix);
             options.stream = format!("{}{}", options.key_prefix, options.stream);
         }
@@ -433,3 +470,16 @@ impl RevocationList {
 }
 
 mod log;
+
+#[cfg(test)]
+mod tests {
+    use super::Store;
+
+    #[test]
+    fn a_field_lives_in_the_same_hash_in_every_process() {
+        // FNV-1a 64 modulo 16: the values bench/revocations.py computes too.
+        assert_eq!(Store::shard_of("sid:s-1"), 14);
+        assert_eq!(Store::shard_of("jti:abc"), 12);
+        assert_eq!(Store::shard_of("sid:lost-1"), 11);
+    }
+}

@@ -181,7 +181,7 @@ impl RevocationList {
                 RefreshTarget::User { sub, iss } => {
                     stale
                         .users
-                        .upsert(iss.as_deref(), sub, (since, until), merge);
+                        .upsert(iss.as_deref(), sub.as_str(), (since, until), merge);
                 }
                 RefreshTarget::All => {
                     stale.all = Some(

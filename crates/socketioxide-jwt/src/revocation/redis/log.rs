@@ -8,15 +8,20 @@ use std::sync::Weak;
 use std::time::Duration;
 
 use ::redis::{FromRedisValue, Value};
+use futures_util::StreamExt;
 
-use super::{unavailable, SendFailure, Store, MAX_REJECTIONS};
+use super::{unavailable, SendFailure, Store, HASHES, MAX_REJECTIONS};
 use crate::revocation::{RefreshRequest, Revocation, RevocationError, RevocationList};
 
 /// Messages read per round trip; a full batch is followed by the next one at once.
 const BATCH: usize = 1000;
 
-/// Keys read per `SCAN` (and values per `MGET`) when the whole set is loaded.
-const SCAN_BATCH: usize = 10_000;
+/// Fields read per `HSCAN` when the whole set is loaded: a reply of about 600 KiB, read well
+/// within the operation timeout however many wait on the connection.
+const SCAN_BATCH: usize = 5_000;
+
+/// Hashes read at once when the whole set is loaded.
+const HASHES_AT_ONCE: usize = 8;
 
 /// The longest wait between two tries while Redis does not answer.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
@@ -120,45 +125,52 @@ impl Store {
         })
     }
 
-    /// Reads every stored revocation.
+    /// Reads every stored revocation (the expired ones left out): the hashes at once, one
+    /// `HSCAN` round trip per [`SCAN_BATCH`] fields of each, every batch parsed while the next
+    /// ones are read.
     async fn load_all(&self) -> Result<Vec<Revocation>, RevocationError> {
-        let prefix = &self.options.key_prefix;
-        let pattern = format!("{prefix}*");
+        let now = crate::time::unix_now();
+        let mut scans =
+            futures_util::stream::iter((0..HASHES).map(|shard| self.load_hash(shard, now)))
+                .buffer_unordered(HASHES_AT_ONCE);
         let mut stored = Vec::new();
+        while let Some(batches) = scans.next().await {
+            stored.extend(batches?.into_iter().flatten());
+        }
+        Ok(stored)
+    }
+
+    /// Reads hash number `shard`; each batch parsed on a blocking thread.
+    async fn load_hash(
+        &self,
+        shard: usize,
+        now: u64,
+    ) -> Result<Vec<Vec<Revocation>>, RevocationError> {
+        let hash = self.hash(shard);
+        let mut parsing = Vec::new();
         let mut cursor = 0u64;
         loop {
-            let mut scan = ::redis::cmd("SCAN");
-            scan.arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(SCAN_BATCH)
-                // Not the log, which shares the prefix on a Cluster.
-                .arg("TYPE")
-                .arg("string");
-            // On a Cluster, on the shard that holds the prefix's hash slot.
-            let (next, keys): (u64, Vec<String>) = self
-                .driver
-                .query_on_shard_of(prefix, &scan)
-                .await
-                .map_err(unavailable)?;
-            if !keys.is_empty() {
-                let mut mget = ::redis::cmd("MGET");
-                mget.arg(&keys);
-                let values: Vec<Option<Vec<u8>>> =
-                    self.driver.query(&mget).await.map_err(unavailable)?;
-                stored.extend(
-                    values
-                        .iter()
-                        .flatten()
-                        .filter_map(|value| serde_json::from_slice::<Revocation>(value).ok()),
-                );
-            }
+            let mut scan = ::redis::cmd("HSCAN");
+            scan.arg(&hash).arg(cursor).arg("COUNT").arg(SCAN_BATCH);
+            let (next, pairs): (u64, Vec<Value>) =
+                self.driver.query(&scan).await.map_err(unavailable)?;
+            parsing.push(tokio::task::spawn_blocking(move || {
+                parse_stored(pairs, now)
+            }));
             if next == 0 {
-                return Ok(stored);
+                break;
             }
             cursor = next;
         }
+        let mut batches = Vec::with_capacity(parsing.len());
+        for batch in parsing {
+            batches.push(
+                batch
+                    .await
+                    .map_err(|e| RevocationError::Unavailable(Box::new(e)))?,
+            );
+        }
+        Ok(batches)
     }
 
     /// Sends what was queued while Redis was unreachable, in order (a revocation Redis keeps
@@ -190,6 +202,21 @@ impl Store {
             self.lock_outbox().pop_front();
         }
     }
+}
+
+/// The revocations of an `HSCAN` batch (field, value, field, value...) still valid at `now`;
+/// a value that does not parse is skipped.
+fn parse_stored(pairs: Vec<Value>, now: u64) -> Vec<Revocation> {
+    pairs
+        .into_iter()
+        .skip(1)
+        .step_by(2)
+        .filter_map(|value| match value {
+            Value::BulkString(bytes) => Revocation::from_json(&bytes),
+            _ => None,
+        })
+        .filter(|revocation| revocation.until() >= now)
+        .collect()
 }
 
 /// Reads a reply of [`READ`].
@@ -275,7 +302,7 @@ fn apply_batch(list: &RevocationList, batch: Vec<(StreamId, u64, Vec<u8>)>) {
         if sender == list.inner.id {
             continue;
         }
-        if let Ok(revocation) = serde_json::from_slice::<Revocation>(&payload) {
+        if let Some(revocation) = Revocation::from_json(&payload) {
             crate::metrics::revocation(revocation.kind_label(), "remote");
             revocations.push(revocation);
         } else if let Ok(request) = serde_json::from_slice::<RefreshRequest>(&payload) {
