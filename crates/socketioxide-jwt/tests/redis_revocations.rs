@@ -303,3 +303,42 @@ async fn a_process_that_fell_behind_the_log_reloads() {
     })
     .await;
 }
+
+/// The writers sweep the hashes: an expired revocation does not stay in Redis for good.
+#[tokio::test]
+async fn writes_sweep_expired_revocations_from_the_store() {
+    let server = redis_server().await;
+    let list = member(server.port).await;
+    let client = ::redis::Client::open(format!("redis://127.0.0.1:{}/", server.port))
+        .expect("a redis URL");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis reachable");
+    let hash = stored_in("sid:old");
+    let expired = serde_json::to_string(&session("old".into(), now() - 10)).expect("serialises");
+    ::redis::cmd("HSET")
+        .arg(&hash)
+        .arg("sid:old")
+        .arg(expired)
+        .query_async::<()>(&mut conn)
+        .await
+        .expect("stored");
+    // A revocation stored in the same hash: its write looks at a few fields, the old one among
+    // them (a small hash is read whole).
+    let same_hash = (0..)
+        .map(|i| format!("new-{i}"))
+        .find(|sid| stored_in(&format!("sid:{sid}")) == hash)
+        .expect("some sid lands there");
+    list.revoke(session(same_hash, now() + 3600))
+        .await
+        .expect("stored");
+    let left: bool = ::redis::cmd("HEXISTS")
+        .arg(&hash)
+        .arg("sid:old")
+        .query_async(&mut conn)
+        .await
+        .expect("answered");
+    assert!(!left, "the expired revocation was swept");
+    assert_eq!(list.counts().sessions, 1);
+}
