@@ -121,7 +121,7 @@ say "Redis behind Sentinel: a master, a replica, 3 Sentinels; the master SIGKILL
 say "A Redis Cluster of 3 masters: 3 chat-demo processes over sharded pub/sub; broadcasts, revocations (stored under one hash tag, loaded by a 4th instance) and the cap"
 (cd e2e/node && node --test redis-cluster.test.mjs)
 
-say "A revocation, once accepted, reaches every instance: a Cluster reshard of the revocation log's and the broadcast channels' slots mid-run; a user revoked in an outage, her token refreshed elsewhere meanwhile, refused once Redis is back"
+say "A revocation, once accepted, reaches every instance: a Cluster reshard of the revocation log's and the broadcast channels' slots mid-run; a user revoked in an outage, her token refreshed elsewhere meanwhile, refused once Redis is back; a Sentinel failover while revocations are written"
 (cd e2e/node && node --test revocation-guarantees.test.mjs)
 
 say "A half-open Redis link (a proxy that stops forwarding for 10 s, closing nothing): found by the heartbeat, recovered from, nothing delivered twice"

@@ -4,12 +4,15 @@
 //   channels, mid-run (the steps `redis-cli --cluster reshard` takes): revocations before and
 //   after reach every instance, broadcasts resume;
 // - a user revoked on A during an outage, her token refreshed on B meanwhile: once Redis is
-//   back, the refreshed token is refused everywhere, on a new instance too.
+//   back, the refreshed token is refused everywhere, on a new instance too;
+// - a Sentinel failover (the master SIGKILLed) while revocations are being written on one
+//   instance: every revocation its admin was told about (200, 202 or 503) reaches the other
+//   instance and one started after the failover.
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { performance } from "node:perf_hooks";
 
-import { adminRevoke, authenticatedSocket, chatTexts as texts, login, redisCli, refusalCode, revokedOn, startCluster, startDemo, startRedis, testToken, until } from "./demo-server.mjs";
+import { adminRevoke, authenticatedSocket, chatTexts as texts, login, redisCli, refusalCode, revokedOn, startCluster, startDemo, startRedis, startSentinels, testToken, until } from "./demo-server.mjs";
 
 const WAIT = 10_000;
 const sockets = [];
@@ -92,8 +95,10 @@ test("a Cluster reshard of the revocation log's slot and the broadcast channels'
   await until(() => revokedOn(afterSocket), "the revocation after the reshard to reach C");
   const revocationMs = performance.now() - revoked;
   await until(() => revokedOn(during), "the revocation made during the reshard to reach C");
-  const me = await fetch(`${B.url}/api/me`, { headers: { authorization: `Bearer ${afterToken}` } });
-  assert.equal(me.status, 401, "B refuses the revoked token on REST");
+  await until(
+    async () => (await fetch(`${B.url}/api/me`, { headers: { authorization: `Bearer ${afterToken}` } })).status === 401,
+    "B to refuse the revoked token on REST",
+  );
   assert.equal(await refusalCode(B.url, afterToken, sockets), "revoked", "B refuses it on a new socket");
 
   // Broadcasts cross instances again, every way.
@@ -153,4 +158,57 @@ test("a user revoked during an outage: her token refreshed on another instance m
   // A new login after the revocation works.
   const fresh = await login(C.url, "alice", "wonderland");
   await authenticated(A.url, fresh);
+});
+
+test("a Sentinel failover while revocations are written: every one reaches every instance", async () => {
+  const redis = await startSentinels();
+  cleanups.push(() => redis.cleanup());
+  const [A, B] = await Promise.all([startDemo(redis.demoArgs()), startDemo(redis.demoArgs())]);
+  cleanups.push(() => Promise.all([A.stop(), B.stop()]));
+  const admin = await login(A.url, "admin", "admin-password");
+
+  // Revoke a user every 25 ms on A, from before the kill until well after the promotion.
+  const answers = [];
+  let writing = true;
+  const writer = (async () => {
+    for (let i = 0; writing; i++) {
+      const res = await adminRevoke(A.url, { sub: `failover-${i}` }, admin);
+      answers.push({ sub: `failover-${i}`, status: res.status, at: performance.now() });
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  })();
+  await until(() => answers.length >= 10, "revocations before the failover");
+  const killed = performance.now();
+  await redis.killMaster();
+  await until(async () => (await redis.currentMasterPort()) === redis.replicaPort, "the replica to be promoted", 30_000);
+  await until(() => answers.some((a) => a.at > performance.now() - 100 && a.status === 200), "revocations stored again", 30_000);
+  const storedAgainMs = performance.now() - killed;
+  await new Promise((r) => setTimeout(r, 300));
+  writing = false;
+  await writer;
+
+  const byStatus = {};
+  for (const a of answers) byStatus[a.status] = (byStatus[a.status] ?? 0) + 1;
+  const told = answers.filter((a) => [200, 202, 503].includes(a.status));
+  assert.equal(told.length, answers.length, `every answer is 200, 202 or 503: ${JSON.stringify(byStatus)}`);
+  // Each revoked user's token (issued before the revocation) is refused on B, and on an instance
+  // started after the failover.
+  const C = await startDemo(redis.demoArgs());
+  cleanups.push(() => C.stop());
+  const iat = Math.floor(Date.now() / 1000) - 120;
+  const refusedOn = async (node) => {
+    const statuses = await Promise.all(
+      told.map(async (a) => (await fetch(`${node.url}/api/me`, { headers: { authorization: `Bearer ${testToken(a.sub, { iat })}` } })).status),
+    );
+    return statuses.filter((s) => s === 401).length;
+  };
+  const started = performance.now();
+  await until(async () => (await refusedOn(B)) === told.length, "B to refuse every revoked user", 30_000);
+  const everywhereMs = performance.now() - started;
+  assert.equal(await refusedOn(C), told.length, "an instance started after the failover knows every one");
+  console.log(
+    `Sentinel failover while writing: ${answers.length} revocations (${JSON.stringify(byStatus)}); ` +
+      `stored again ${storedAgainMs.toFixed(0)} ms after the kill; all on B ${everywhereMs.toFixed(0)} ms after the writes stopped; ` +
+      `all on an instance started after the failover`,
+  );
 });
