@@ -17,9 +17,10 @@ use crate::identity::UserId;
 use crate::limits::{AttemptWindow, PendingPermit};
 use crate::metrics::{Namespace, SocketState};
 use crate::protocol::{ErrorCode, TokenExpiringPayload};
-use crate::revocation::{issued_since, LiveTicket};
+use crate::revocation::LiveTicket;
 use crate::time::{deadline_after, until_unix};
 use crate::user_sockets::UserPlace;
+#[cfg(test)]
 use crate::verify::Verified;
 
 /// How a token's expiry is enforced (`leeway`) and announced (`warning`: how long before `exp`,
@@ -244,154 +245,6 @@ impl<C> SessionState<C> {
         self.finish_verification_with(result, GoLive::Now, now, rules)
     }
 
-    /// Applies the result of a verification started with [`Self::try_begin_verification`], in
-    /// one step: a first authentication takes what it holds (acquired beforehand) and returns
-    /// what going live needs; a refresh keeps what the session held.
-    ///
-    /// `exp` is measured against the wall clock the verification read
-    /// ([`Verified::checked_at`]), and `now` is the monotonic time the expiry timer runs on.
-    pub(crate) fn finish_verification_with(
-        &mut self,
-        result: Result<(Verified<C>, Holdings), AuthError>,
-        go_live: GoLive,
-        now: Instant,
-        rules: ExpiryRules,
-    ) -> Outcome<C> {
-        self.verifying = false;
-        let verified = match (&self.phase, result) {
-            (Phase::Closed, _) => return Outcome::Ignored,
-            (_, Err(err)) => {
-                self.phase = Phase::Closed;
-                return Outcome::Refused(err);
-            }
-            (_, Ok(verified)) => verified,
-        };
-        let (verified, holdings) = verified;
-        let now_unix = verified.checked_at;
-        // A refreshed token's `auth_time` (a new login at the provider) starts a new session.
-        let session_start = match (&self.phase, verified.registered.auth_time) {
-            (_, Some(auth_time)) => auth_time,
-            (Phase::Authenticated { session_start, .. }, None) => *session_start,
-            (_, None) => now_unix.as_secs(),
-        };
-        if let Phase::Authenticated { user, .. } = &self.phase {
-            if *user != verified.user {
-                self.phase = Phase::Closed;
-                return Outcome::Refused(
-                    AuthError::new(ErrorCode::InvalidToken)
-                        .with_message("the refresh token belongs to another subject"),
-                );
-            }
-            let age = now_unix.saturating_sub(Duration::from_secs(session_start));
-            if rules.max_session_age.is_some_and(|max| age > max) {
-                self.phase = Phase::Closed;
-                return Outcome::Refused(AuthError::new(ErrorCode::TokenExpired).with_message(
-                    "the login session is older than max_session_age: log in again",
-                ));
-            }
-        }
-        let exp = verified.registered.exp;
-        // To the sub-second: the deadline is `exp` + leeway on the wall clock, not later. Any
-        // `exp` a token can carry saturates (see `time`).
-        let expires_at =
-            exp.map(|exp| deadline_after(now, until_unix(exp, rules.leeway, now_unix)));
-        // Once per token: a refresh with the same `exp` after the warning is not warned again.
-        let warned = matches!(
-            &self.phase,
-            Phase::Authenticated { exp: old, warn_at: None, .. } if *old == exp
-        );
-        let expires_in = exp.map(|exp| until_unix(exp, Duration::ZERO, now_unix));
-        let warn_at = match (rules.warning, expires_in) {
-            (Some(lead), Some(left)) if !warned => {
-                Some(deadline_after(now, left - lead.min(left / 2)))
-            }
-            _ => None,
-        };
-        // A refresh the server asked for is done by a token issued since it asked (its `iat`;
-        // without one, by another token than the one held); another refresh leaves the request
-        // pending (and the client is asked again).
-        let iat = verified.registered.iat;
-        let issued_since = |since: u64| iat.is_some_and(|iat| issued_since(iat, since));
-        let refresh_requested = match &self.phase {
-            Phase::Authenticated {
-                refresh_requested: Some(asked),
-                exp: held_exp,
-                ..
-            } => {
-                let fresh = match iat {
-                    Some(_) => issued_since(asked.since),
-                    None => *held_exp != exp,
-                };
-                (!fresh).then_some(*asked)
-            }
-            _ => None,
-        };
-        // Asked while its first token was being verified: that token must be issued since.
-        if let (Phase::Pending { .. }, Some(since)) = (&self.phase, self.asked_while_pending) {
-            if !issued_since(since) {
-                self.phase = Phase::Closed;
-                return Outcome::Refused(AuthError::new(ErrorCode::TokenExpired).with_message(
-                    "the claims changed since this token was issued: get a fresh one",
-                ));
-            }
-        }
-        // A refresh keeps the revocation entry (pointed at the new token) and the user's place;
-        // a first authentication takes its own, and drops the pending place with the phase.
-        let (ticket, place, counted, before, was_live) =
-            match std::mem::replace(&mut self.phase, Phase::Closed) {
-                Phase::Authenticated {
-                    ticket,
-                    place,
-                    counted,
-                    claims,
-                    live,
-                    ..
-                } => {
-                    // The new token's own entry (tracked before its check) replaces the old one;
-                    // without a revocation list there is neither.
-                    let ticket = holdings.ticket.or(ticket);
-                    (ticket, place, counted, Some(claims), live)
-                }
-                _ => (
-                    holdings.ticket,
-                    holdings.place.map(Box::new),
-                    SocketState::enter("authenticated", &self.ns),
-                    None,
-                    false,
-                ),
-            };
-        let Verified { claims, user, .. } = verified;
-        let live = Live {
-            user: user.clone(),
-            exp,
-            expires_in,
-            claims: claims.clone(),
-        };
-        self.phase = Phase::Authenticated {
-            claims,
-            user,
-            exp,
-            session_start,
-            expires_at,
-            warn_at,
-            refresh_requested,
-            ticket,
-            place,
-            counted,
-            // A refresh keeps it: one that arrives before the connect handler (handshake mode)
-            // must not skip going live.
-            live: if before.is_some() {
-                was_live
-            } else {
-                go_live == GoLive::Now
-            },
-        };
-        match before {
-            Some(before) => Outcome::Refreshed(Refresh { live, before }),
-            None => Outcome::FirstAuthentication(live),
-        }
-    }
-
     /// Called when the timer reaches [`Self::deadline`]: what is due, if the deadline has really
     /// passed (a refresh may have moved it). An expiry comes before a warning due at the same
     /// time. `now_unix` (the wall clock) measures how long the token has left.
@@ -520,6 +373,7 @@ impl<C> SessionState<C> {
     }
 }
 
+mod finish;
 mod handle;
 pub(crate) use self::handle::{session_of, Session};
 

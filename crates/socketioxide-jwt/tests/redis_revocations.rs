@@ -309,8 +309,8 @@ async fn a_process_that_fell_behind_the_log_reloads() {
 async fn writes_sweep_expired_revocations_from_the_store() {
     let server = redis_server().await;
     let list = member(server.port).await;
-    let client = ::redis::Client::open(format!("redis://127.0.0.1:{}/", server.port))
-        .expect("a redis URL");
+    let client =
+        ::redis::Client::open(format!("redis://127.0.0.1:{}/", server.port)).expect("a redis URL");
     let mut conn = client
         .get_multiplexed_async_connection()
         .await
