@@ -1,8 +1,9 @@
 //! The sockets of this process a list may have to reach: each tracked with the ids its token
 //! is revoked by, and how to reach it ([`LiveFn`]); a [`LiveTicket`] ends the tracking.
 
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Weak};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 
 use super::held::{session_start, TokenKeys};
 use super::{ListInner, RevocationList};
@@ -24,9 +25,58 @@ pub(crate) enum ToSocket<'a> {
 /// How the list reaches a live socket.
 pub(crate) type LiveFn = Box<dyn Fn(&ToSocket<'_>) + Send + Sync>;
 
-pub(super) struct LiveSession {
-    pub(super) ids: TokenIds,
-    pub(super) kick: Arc<LiveFn>,
+struct LiveSession {
+    ids: TokenIds,
+    kick: Arc<LiveFn>,
+}
+
+/// The authenticated sockets of this process, each with what its token is revoked by and how
+/// to reach it: a registry of its own, which the list consults when it revokes or asks for a
+/// refresh.
+#[derive(Default)]
+pub(super) struct LiveSockets {
+    sessions: Mutex<HashMap<u64, LiveSession>>,
+    next_id: AtomicU64,
+}
+
+impl LiveSockets {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, LiveSession>> {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn insert(&self, ids: TokenIds, kick: LiveFn) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let kick = Arc::new(kick);
+        self.lock().insert(id, LiveSession { ids, kick });
+        id
+    }
+
+    fn remove(&self, id: u64) {
+        self.lock().remove(&id);
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Tells `message` to every socket whose token `selected` picks (outside the lock: a
+    /// socket told may untrack itself); returns how many were told.
+    pub(super) fn tell(
+        &self,
+        selected: impl Fn(&TokenIds) -> bool,
+        message: &ToSocket<'_>,
+    ) -> usize {
+        let told: Vec<Arc<LiveFn>> = self
+            .lock()
+            .values()
+            .filter(|s| selected(&s.ids))
+            .map(|s| s.kick.clone())
+            .collect();
+        for kick in &told {
+            kick(message);
+        }
+        told.len()
+    }
 }
 
 /// What revocations match a live token by.
@@ -71,18 +121,7 @@ impl TokenIds {
 impl RevocationList {
     /// Tracks an authenticated socket; the ticket stops tracking it when dropped.
     pub(crate) fn track(&self, claims: &RegisteredClaims, kick: LiveFn) -> LiveTicket {
-        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        self.inner
-            .live
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(
-                id,
-                LiveSession {
-                    ids: TokenIds::of(claims),
-                    kick: Arc::new(kick),
-                },
-            );
+        let id = self.inner.live.insert(TokenIds::of(claims), kick);
         LiveTicket {
             list: Arc::downgrade(&self.inner),
             id,
@@ -91,7 +130,7 @@ impl RevocationList {
 
     /// Sockets of this process currently tracked.
     pub fn tracked_sockets(&self) -> usize {
-        self.inner.live.lock().map(|l| l.len()).unwrap_or(0)
+        self.inner.live.len()
     }
 }
 
@@ -104,10 +143,7 @@ pub(crate) struct LiveTicket {
 impl Drop for LiveTicket {
     fn drop(&mut self) {
         if let Some(list) = self.list.upgrade() {
-            list.live
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&self.id);
+            list.live.remove(self.id);
         }
     }
 }

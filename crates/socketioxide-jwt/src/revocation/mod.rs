@@ -16,7 +16,6 @@ mod logout_ids;
 mod redis;
 mod refresh;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -27,7 +26,7 @@ use crate::future::BoxFuture;
 use crate::time::unix_now;
 
 pub use self::kinds::{Revocation, RevocationCounts, RevocationError};
-use self::live::LiveSession;
+use self::live::LiveSockets;
 pub(crate) use self::live::{LiveFn, LiveTicket, ToSocket};
 #[cfg(feature = "redis")]
 pub use self::redis::RedisRevocationOptions;
@@ -68,8 +67,7 @@ pub(crate) struct ListInner {
     /// When expired entries are next dropped (seconds since the epoch): at most once a
     /// minute, so that applying one revocation stays O(1).
     next_purge: AtomicU64,
-    live: Mutex<HashMap<u64, LiveSession>>,
-    next_id: AtomicU64,
+    live: LiveSockets,
     max_token_lifetime: Duration,
     /// The latest `exp` of any token checked here (`u64::MAX` once a token without `exp` was):
     /// a user revocation is kept at least until then (see [`RevocationList::revoke_user`]).
@@ -134,8 +132,7 @@ impl RevocationList {
             inner: Arc::new(ListInner {
                 held: RwLock::default(),
                 next_purge: AtomicU64::new(0),
-                live: Mutex::default(),
-                next_id: AtomicU64::new(1),
+                live: LiveSockets::default(),
                 max_token_lifetime,
                 latest_exp: AtomicU64::new(0),
                 leeway_secs: AtomicU64::new(0),
@@ -427,18 +424,12 @@ impl RevocationList {
 
     /// Tells the live sockets of this process that `revocations` revoke to go.
     fn disconnect_revoked_by(&self, revocations: &Held, now: u64) {
-        let matches: Vec<Arc<LiveFn>> = {
-            let live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
-            live.values()
-                .filter(|s| revocations.revokes(&s.ids.keys(), now))
-                .map(|s| s.kick.clone())
-                .collect()
-        };
-        if !matches.is_empty() {
-            tracing::info!(sockets = matches.len(), "revocation: disconnecting sockets");
-        }
-        for kick in matches {
-            kick(&ToSocket::Revoked);
+        let told = self.inner.live.tell(
+            |ids| revocations.revokes(&ids.keys(), now),
+            &ToSocket::Revoked,
+        );
+        if told > 0 {
+            tracing::info!(sockets = told, "revocation: disconnecting sockets");
         }
     }
 

@@ -7,12 +7,10 @@
 //! reconnecting with its old token (it is refused `token_expired` and fetches a fresh one). A
 //! room's request cannot (a room is known once a socket is in it).
 
-use std::sync::Arc;
-
 use serde::{Deserialize, Serialize};
 
 use super::entries::ByIssuer;
-use super::{LiveFn, RevocationError, RevocationList, ToSocket};
+use super::{RevocationError, RevocationList, ToSocket};
 use crate::claims::RegisteredClaims;
 use crate::time::unix_now;
 
@@ -193,24 +191,18 @@ impl RevocationList {
                 RefreshTarget::Room { .. } => {}
             }
         }
-        let matches: Vec<Arc<LiveFn>> = {
-            let live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
-            live.values()
-                .filter(|s| match target {
-                    RefreshTarget::User { sub, iss } => s.ids.is_user(sub, iss.as_deref()),
-                    // The socket itself knows its rooms.
-                    RefreshTarget::Room { .. } | RefreshTarget::All => true,
-                })
-                .map(|s| s.kick.clone())
-                .collect()
-        };
         let room = match target {
             RefreshTarget::Room { ns, room } => Some((ns.as_str(), room.as_str())),
             _ => None,
         };
-        tracing::debug!(candidates = matches.len(), "refresh requested");
-        for kick in matches {
-            kick(&ToSocket::RefreshNow { room, since });
-        }
+        let candidates = self.inner.live.tell(
+            |ids| match target {
+                RefreshTarget::User { sub, iss } => ids.is_user(sub, iss.as_deref()),
+                // The socket itself knows its rooms.
+                RefreshTarget::Room { .. } | RefreshTarget::All => true,
+            },
+            &ToSocket::RefreshNow { room, since },
+        );
+        tracing::debug!(candidates, "refresh requested");
     }
 }
