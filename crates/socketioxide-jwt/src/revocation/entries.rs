@@ -50,6 +50,7 @@ impl<V: Copy> ByIssuer<V> {
     }
 
     /// Room for `additional` more entries for every issuer (those of one issuer grow as they come).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(super) fn reserve(&mut self, additional: usize) {
         self.any.reserve(additional);
     }
@@ -73,6 +74,7 @@ impl<V: Copy> ByIssuer<V> {
     }
 
     /// Every entry: (`iss`, key, value).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(super) fn iter(&self) -> impl Iterator<Item = (Option<&str>, &str, V)> + '_ {
         let any = self.any.iter().map(|(k, v)| (None, &**k, *v));
         let of = self
@@ -83,6 +85,7 @@ impl<V: Copy> ByIssuer<V> {
     }
 
     /// The entry under exactly (`iss`, `key`).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(super) fn get(&self, iss: Option<&str>, key: &str) -> Option<V> {
         match iss {
             None => self.any.get(key).copied(),

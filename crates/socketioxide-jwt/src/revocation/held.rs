@@ -99,6 +99,7 @@ impl Held {
     }
 
     /// Empty, with room for `revocations` without growing.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(super) fn sized_for(revocations: &[Revocation]) -> Self {
         let mut held = Self::default();
         let count = |kind: fn(&Revocation) -> bool| revocations.iter().filter(|r| kind(r)).count();
@@ -114,6 +115,7 @@ impl Held {
 
     /// Holds `revocation` as [`insert`](Self::insert) does, moving its strings in: for loading
     /// many, where the merged entry is not needed back.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(super) fn absorb(&mut self, revocation: Revocation) {
         match revocation {
             Revocation::Token { jti, until } => {
@@ -162,6 +164,7 @@ impl Held {
     }
 
     /// Whether what is held is at least as strong as `revocation` (nothing to add).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(super) fn covers(&self, revocation: &Revocation) -> bool {
         match revocation {
             Revocation::Token { jti, until } => {
@@ -184,6 +187,7 @@ impl Held {
     }
 
     /// Every entry, as a revocation.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(super) fn iter(&self) -> impl Iterator<Item = Revocation> + '_ {
         let tokens = self.tokens.iter().map(|(jti, until)| Revocation::Token {
             jti: jti.to_string(),

@@ -386,6 +386,7 @@ impl RevocationList {
     /// that `stored` lacks, then disconnects the live sockets the result revokes. Returns what
     /// `stored` lacked: what the store must be sent again (it was lost there, or never
     /// reached it). O(stored + held + live sockets), under one write lock for the swap only.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn replace_with(&self, stored: Vec<Revocation>) -> Vec<Revocation> {
         let now = unix_now();
         let mut fresh = Held::sized_for(&stored);
