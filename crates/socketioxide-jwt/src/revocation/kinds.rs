@@ -42,6 +42,7 @@ pub enum Revocation {
 
 /// A [`Revocation`] as stored and sent, read without serde's buffering of internally tagged
 /// enums (several times faster when a million are loaded).
+#[cfg(feature = "redis")]
 #[derive(Deserialize)]
 struct Flat {
     kind: FlatKind,
@@ -53,6 +54,7 @@ struct Flat {
     until: u64,
 }
 
+#[cfg(feature = "redis")]
 #[derive(Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum FlatKind {
@@ -61,6 +63,7 @@ enum FlatKind {
     Session,
 }
 
+#[cfg(feature = "redis")]
 impl Revocation {
     /// Reads a revocation's JSON as [`Revocation`]'s `Deserialize` does (same fields, same
     /// refusals of a missing one), faster.
