@@ -214,6 +214,32 @@ impl RedisDriver {
         }
     }
 
+    /// Runs one command that may take long (a bulk read): as [`Self::query`], but bounded by
+    /// `timeout`, and one that runs out of time is only an error of its own, not an outage (a
+    /// slow reply is not a lost link; the heartbeat judges that).
+    pub(crate) async fn query_bulk<T: ::redis::FromRedisValue>(
+        &self,
+        cmd: &::redis::Cmd,
+        timeout: std::time::Duration,
+    ) -> Result<T, RedisDriverError> {
+        if !self.is_connected() {
+            self.probe();
+            return Err(RedisDriverError::Down);
+        }
+        let mut conn = self.conn();
+        match tokio::time::timeout(timeout, cmd.query_async::<T>(&mut conn)).await {
+            Ok(Ok(value)) => Ok(value),
+            // The connection's own response timeout: slow, not lost.
+            Ok(Err(e)) if e.is_timeout() => Err(e.into()),
+            Ok(Err(e)) if is_link_failure(&e) => {
+                self.mark_down();
+                Err(e.into())
+            }
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => Err(RedisDriverError::Timeout),
+        }
+    }
+
     /// Runs one command (scripts included) as every driver operation runs: see [`Self::run`].
     pub(crate) async fn query<T: ::redis::FromRedisValue>(
         &self,

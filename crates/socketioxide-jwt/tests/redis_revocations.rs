@@ -290,7 +290,7 @@ async fn a_process_that_fell_behind_the_log_reloads() {
         .await
         .expect("redis reachable");
     let kept: usize = ::redis::cmd("XLEN")
-        .arg("socketioxide-jwt:log")
+        .arg("socketioxide-jwt:revoked:log")
         .query_async(&mut conn)
         .await
         .expect("answered");

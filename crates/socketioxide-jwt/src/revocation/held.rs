@@ -164,7 +164,7 @@ impl Held {
     }
 
     /// Whether what is held is at least as strong as `revocation` (nothing to add).
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    #[cfg(test)]
     pub(super) fn covers(&self, revocation: &Revocation) -> bool {
         match revocation {
             Revocation::Token { jti, until } => {
@@ -186,8 +186,43 @@ impl Held {
         }
     }
 
-    /// Every entry, as a revocation.
+    /// What this holds that `other` does not cover, as revocations (only those are copied).
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(super) fn missing_from(&self, other: &Held) -> Vec<Revocation> {
+        let tokens = self
+            .tokens
+            .iter()
+            .filter(|(jti, until)| other.tokens.get(&**jti).is_none_or(|u| u < until))
+            .map(|(jti, until)| Revocation::Token {
+                jti: jti.to_string(),
+                until: *until,
+            });
+        let users = self.users.iter().filter(|(iss, sub, (before, until))| {
+            other
+                .users
+                .get(*iss, sub)
+                .is_none_or(|(b, u)| b < *before || u < *until)
+        });
+        let users = users.map(|(iss, sub, (issued_before, until))| Revocation::User {
+            sub: sub.to_owned(),
+            iss: iss.map(String::from),
+            issued_before,
+            until,
+        });
+        let sessions = self
+            .sessions
+            .iter()
+            .filter(|(iss, sid, until)| other.sessions.get(*iss, sid).is_none_or(|u| u < *until))
+            .map(|(iss, sid, until)| Revocation::Session {
+                sid: sid.to_owned(),
+                iss: iss.map(String::from),
+                until,
+            });
+        tokens.chain(users).chain(sessions).collect()
+    }
+
+    /// Every entry, as a revocation.
+    #[cfg(test)]
     pub(super) fn iter(&self) -> impl Iterator<Item = Revocation> + '_ {
         let tokens = self.tokens.iter().map(|(jti, until)| Revocation::Token {
             jti: jti.to_string(),

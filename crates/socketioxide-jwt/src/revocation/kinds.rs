@@ -89,6 +89,12 @@ impl Revocation {
     }
 }
 
+/// The latest `until` a list holds (the last second of year 9999): `until` comes from a token's
+/// `exp`, which may be any `u64`; Redis refuses an `EXAT` near `i64::MAX / 1000` and Lua reads
+/// numbers as doubles. An entry kept this long is kept for good; holding the same cap in memory
+/// and in the store lets a process tell whether the store holds what it holds.
+pub(crate) const MAX_UNTIL: u64 = 253_402_300_799;
+
 /// The part of a store key naming issuer `iss`: `iss:<length>:<iss>:`, whose length makes a key
 /// name one (`iss`, `sub` / `sid` / `jti`) pair whatever either contains.
 pub(crate) fn issuer_key_part(iss: &str) -> String {

@@ -59,23 +59,25 @@ impl LiveSockets {
         self.lock().len()
     }
 
-    /// Tells `message` to every socket whose token `selected` picks (outside the lock: a
-    /// socket told may untrack itself); returns how many were told.
-    pub(super) fn tell(
-        &self,
-        selected: impl Fn(&TokenIds) -> bool,
-        message: &ToSocket<'_>,
-    ) -> usize {
-        let told: Vec<Arc<LiveFn>> = self
-            .lock()
+    /// How to reach every socket whose token `selected` picks (chosen under the registry's
+    /// lock, reached with [`tell_all`](Self::tell_all) after it, and after any other lock the
+    /// caller took to choose: a socket told may untrack itself, or run application code).
+    pub(super) fn select(&self, selected: impl Fn(&TokenIds) -> bool) -> Vec<Arc<LiveFn>> {
+        self.lock()
             .values()
             .filter(|s| selected(&s.ids))
             .map(|s| s.kick.clone())
-            .collect();
-        for kick in &told {
+            .collect()
+    }
+
+    /// Tells `message` to each of `sockets`.
+    pub(super) fn tell_all(sockets: &[Arc<LiveFn>], message: &ToSocket<'_>) {
+        if matches!(message, ToSocket::Revoked) && !sockets.is_empty() {
+            tracing::info!(sockets = sockets.len(), "revocation: disconnecting sockets");
+        }
+        for kick in sockets {
             kick(message);
         }
-        told.len()
     }
 }
 

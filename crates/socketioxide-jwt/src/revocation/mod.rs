@@ -395,43 +395,44 @@ impl RevocationList {
                 fresh.absorb(self.kept_long_enough(revocation));
             }
         }
-        let mut missing = Vec::new();
-        {
+        let missing = {
             let mut held = self.held_mut();
             held.forget_expired(now);
-            for revocation in held.iter() {
-                if !fresh.covers(&revocation) {
-                    missing.push(fresh.insert(revocation));
-                }
+            let missing = held.missing_from(&fresh);
+            for revocation in &missing {
+                fresh.insert(revocation.clone());
             }
             *held = fresh;
-        }
+            missing
+        };
         let held = self.held();
-        self.disconnect_revoked_by(&held, now);
+        let revoked = self.inner.live.select(|ids| held.revokes(&ids.keys(), now));
+        drop(held);
+        LiveSockets::tell_all(&revoked, &ToSocket::Revoked);
         missing
     }
 
     /// A user or session revocation kept at least while a token checked here could still be
     /// accepted (see [`revoke_user`](Self::revoke_user)).
+    /// Capped at [`MAX_UNTIL`](kinds::MAX_UNTIL), as the store caps it.
     fn kept_long_enough(&self, revocation: Revocation) -> Revocation {
-        match revocation {
+        let revocation = match revocation {
             Revocation::Token { .. } => revocation,
             other => {
                 let until = self.latest_exp().saturating_add(self.leeway_secs());
                 other.with_until_at_least(until)
             }
-        }
+        };
+        revocation.with_until_at_most(kinds::MAX_UNTIL)
     }
 
     /// Tells the live sockets of this process that `revocations` revoke to go.
     fn disconnect_revoked_by(&self, revocations: &Held, now: u64) {
-        let told = self.inner.live.tell(
-            |ids| revocations.revokes(&ids.keys(), now),
-            &ToSocket::Revoked,
-        );
-        if told > 0 {
-            tracing::info!(sockets = told, "revocation: disconnecting sockets");
-        }
+        let revoked = self
+            .inner
+            .live
+            .select(|ids| revocations.revokes(&ids.keys(), now));
+        LiveSockets::tell_all(&revoked, &ToSocket::Revoked);
     }
 
     /// Drops expired entries, at most once a minute (each is ignored once expired anyway).

@@ -34,7 +34,8 @@ pub struct RedisRevocationOptions {
     /// write (the cursors in `<prefix>sweep:<n>`). Defaults to `socketioxide-jwt:revoked:`.
     pub key_prefix: String,
     /// The control log: the Redis Stream every process appends its revocations and refresh
-    /// requests to, and reads the others' from. Defaults to `socketioxide-jwt:log`.
+    /// requests to, and reads the others' from; its key is `<key_prefix><stream>`, so that two
+    /// deployments with their own prefixes never read each other's. Defaults to `log`.
     pub stream: String,
     /// How often a process reads the log when it has read everything: the bound on how late
     /// a revocation made elsewhere is applied here. Defaults to 100 ms.
@@ -53,7 +54,7 @@ impl Default for RedisRevocationOptions {
     fn default() -> Self {
         Self {
             key_prefix: "socketioxide-jwt:revoked:".into(),
-            stream: "socketioxide-jwt:log".into(),
+            stream: "log".into(),
             poll_interval: Duration::from_millis(100),
             log_retention: Duration::from_secs(600),
             max_token_lifetime: super::DEFAULT_MAX_TOKEN_LIFETIME,
@@ -70,7 +71,7 @@ impl RedisRevocationOptions {
         self
     }
 
-    /// Sets [`RedisRevocationOptions::stream`]: the control log's key.
+    /// Sets [`RedisRevocationOptions::stream`]: the control log's key after the prefix.
     #[must_use]
     pub fn stream(mut self, stream: impl Into<String>) -> Self {
         self.stream = stream.into();
@@ -111,10 +112,8 @@ const HASHES: usize = 16;
 /// revocation is applied here only and reported [`RevocationError::Unavailable`].
 const MAX_QUEUED: usize = 10_000;
 
-/// The latest expiry stored in Redis (the last second of year 9999): `until` comes from a token's
-/// `exp`, which may be any `u64`, and Redis refuses an `EXAT` near `i64::MAX / 1000`. An entry
-/// kept this long is kept for good.
-const MAX_STORED_UNTIL: u64 = 253_402_300_799;
+/// The latest expiry stored in Redis: see [`MAX_UNTIL`](super::kinds::MAX_UNTIL).
+const MAX_STORED_UNTIL: u64 = super::kinds::MAX_UNTIL;
 
 /// Stores a revocation until its expiry and appends it to the control log, atomically and with
 /// one reply. Not a `MULTI`/`EXEC` pipeline: redis-rs fails to parse an `EXEC` reply with a push
@@ -128,7 +127,8 @@ const MAX_STORED_UNTIL: u64 = 253_402_300_799;
 ///
 /// The stored entry is merged, not overwritten: when the field holds a later `issued_before` or
 /// `until` (a process that had not heard a stronger revocation yet sends a weaker one), those
-/// are kept in what is stored and appended. Then a few fields from the sweep cursor on are
+/// are kept in what is stored and appended. An entry stored already as it would be is not
+/// appended again (every process sending back what a failover lost appends it once). Then a few fields from the sweep cursor on are
 /// looked at, and those expired dropped: the hash holds what can still revoke, plus at most
 /// what expired since the sweep last passed.
 const STORE_AND_APPEND: &str = r#"
@@ -148,6 +148,7 @@ if stored then
     end
   end
 end
+if value == stored then return 0 end
 redis.call('HSET', KEYS[1], ARGV[7], value)
 local now = redis.call('TIME')
 local swept = redis.call('HSCAN', KEYS[1], redis.call('GET', KEYS[3]) or '0', 'COUNT', 4)
@@ -218,9 +219,12 @@ impl SendFailure {
             RedisDriverError::Redis(redis) => {
                 // Redis 6 wraps an error raised inside a script: `ERR ... -NOREPLICAS ...`.
                 let detail = redis.detail().unwrap_or_default();
+                // Whole words only: `BUSYKEY` is no `BUSY`.
                 let transient = |code: &str| {
                     TRANSIENT_REPLIES.contains(&code)
-                        || TRANSIENT_REPLIES.iter().any(|t| detail.contains(t))
+                        || detail
+                            .split(|c: char| !c.is_ascii_alphanumeric())
+                            .any(|word| TRANSIENT_REPLIES.contains(&word))
                 };
                 match redis.code() {
                     Some(code) if !transient(code) => Self::Rejected(e),
@@ -438,17 +442,28 @@ impl RevocationList {
     /// ```
     ///
     /// # Errors
-    /// [`RevocationError::Unavailable`] when Redis cannot be reached at start.
+    /// [`RevocationError::Unavailable`] when Redis cannot be reached at start, is older than
+    /// 7.0 (the log reads `XINFO STREAM`'s `entries-added`), or `poll_interval` or
+    /// `log_retention` is zero.
+    ///
+    /// <div class="warning">Run Redis with <code>maxmemory-policy noeviction</code> (the
+    /// default): a revocation Redis evicts is not noticed by the processes.</div>
     pub async fn redis(
         driver: &RedisDriver,
         mut options: RedisRevocationOptions,
     ) -> Result<Self, RevocationError> {
-        if driver.is_cluster() {
-            // Hash, sweep cursor and log under one hash tag: the store-and-append script stays
-            // on one shard.
-            options.key_prefix = crate::cluster::hash_tagged(&options.key_prefix);
-            options.stream = format!("{}{}", options.key_prefix, options.stream);
+        if options.poll_interval.is_zero() || options.log_retention.is_zero() {
+            return Err(RevocationError::Unavailable(
+                "RedisRevocationOptions: poll_interval and log_retention must not be zero".into(),
+            ));
         }
+        if driver.is_cluster() {
+            // Hashes, sweep cursors and log under one hash tag: the store-and-append script
+            // stays on one shard.
+            options.key_prefix = crate::cluster::hash_tagged(&options.key_prefix);
+        }
+        options.stream = format!("{}{}", options.key_prefix, options.stream);
+        require_redis_7(driver, &options.stream).await?;
         let list = RevocationList::with_lifetime(options.max_token_lifetime);
         let outages = driver.outages();
         let store = Arc::new(Store {
@@ -466,6 +481,32 @@ impl RevocationList {
         }));
         tokio::spawn(log::follow(Arc::downgrade(&store), position, outages));
         Ok(list)
+    }
+}
+
+/// Refuses a Redis older than 7.0, whose `XINFO STREAM` does not count `entries-added`.
+async fn require_redis_7(driver: &RedisDriver, key: &str) -> Result<(), RevocationError> {
+    let mut info = ::redis::cmd("INFO");
+    info.arg("server");
+    let info: String = driver
+        .query_on_shard_of(key, &info)
+        .await
+        .map_err(unavailable)?;
+    let version = info
+        .lines()
+        .find_map(|line| line.strip_prefix("redis_version:"))
+        .unwrap_or("")
+        .trim();
+    let major = version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse::<u32>().ok());
+    match major {
+        Some(major) if major >= 7 => Ok(()),
+        _ => Err(RevocationError::Unavailable(
+            format!("the revocation list needs Redis 7.0 or later (this one says {version:?})")
+                .into(),
+        )),
     }
 }
 

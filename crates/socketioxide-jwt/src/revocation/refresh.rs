@@ -195,14 +195,12 @@ impl RevocationList {
             RefreshTarget::Room { ns, room } => Some((ns.as_str(), room.as_str())),
             _ => None,
         };
-        let candidates = self.inner.live.tell(
-            |ids| match target {
-                RefreshTarget::User { sub, iss } => ids.is_user(sub, iss.as_deref()),
-                // The socket itself knows its rooms.
-                RefreshTarget::Room { .. } | RefreshTarget::All => true,
-            },
-            &ToSocket::RefreshNow { room, since },
-        );
-        tracing::debug!(candidates, "refresh requested");
+        let candidates = self.inner.live.select(|ids| match target {
+            RefreshTarget::User { sub, iss } => ids.is_user(sub, iss.as_deref()),
+            // The socket itself knows its rooms.
+            RefreshTarget::Room { .. } | RefreshTarget::All => true,
+        });
+        super::live::LiveSockets::tell_all(&candidates, &ToSocket::RefreshNow { room, since });
+        tracing::debug!(candidates = candidates.len(), "refresh requested");
     }
 }

@@ -16,21 +16,29 @@ use crate::revocation::{RefreshRequest, Revocation, RevocationError, RevocationL
 /// Messages read per round trip; a full batch is followed by the next one at once.
 const BATCH: usize = 1000;
 
-/// Fields read per `HSCAN` when the whole set is loaded: a reply of about 600 KiB, read well
-/// within the operation timeout however many wait on the connection.
-const SCAN_BATCH: usize = 5_000;
+/// Fields read per `HSCAN` when the whole set is loaded: a reply of about 250 KiB, read well
+/// within the connection's response timeout (the operation timeout) even on a busy machine.
+const SCAN_BATCH: usize = 2_000;
 
 /// Hashes read at once when the whole set is loaded.
-const HASHES_AT_ONCE: usize = 8;
+const HASHES_AT_ONCE: usize = 4;
+
+/// The longest a bulk read (a batch of the log, a batch of the stored set) may take: longer
+/// than one operation's timeout, and running out of it is no outage.
+const BULK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Revocations sent again at once after a reload (those the store lost).
+const RESENDS_AT_ONCE: usize = 64;
 
 /// The longest wait between two tries while Redis does not answer.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// Reads the log after `ARGV[1]` (at most `ARGV[2]` messages), with what tells whether
 /// something was missed: the last id the stream generated, how many messages were ever added
-/// to it, and how many it holds now. `{"0-0", 0, 0, {}}` when there is no log yet.
+/// to it, how many it holds now, and whether it still holds the message at `ARGV[1]`.
+/// `{"0-0", 0, 0, {}, 0}` when there is no log.
 const READ: &str = r#"
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'0-0', 0, 0, {}} end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'0-0', 0, 0, {}, 0} end
 local info = redis.call('XINFO', 'STREAM', KEYS[1])
 local last, added, length = '0-0', 0, 0
 for i = 1, #info, 2 do
@@ -42,7 +50,8 @@ local batch = {}
 if tonumber(ARGV[2]) > 0 then
   batch = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])
 end
-return {last, added, length, batch}
+local held = #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
+return {last, added, length, batch, held}
 "#;
 
 /// A stream id (`<ms>-<seq>`), ordered as Redis orders them.
@@ -81,6 +90,8 @@ struct Read {
     length: u64,
     /// The messages after the position: id, sender, payload.
     batch: Vec<(StreamId, u64, Vec<u8>)>,
+    /// Whether the log still holds the message at the position.
+    holds_position: bool,
 }
 
 /// What a read says of the position it was made from.
@@ -99,10 +110,19 @@ impl Read {
     /// Whether anything after `from` may have been missed. The log is only ever trimmed from
     /// its oldest end: of the `added - length` messages trimmed, at most `from.count` had been
     /// read; any more were not.
+    ///
+    /// The message at the position may be gone only by trimming, which takes every message up
+    /// to it: if fewer were trimmed than had been added up to it, the log lost it otherwise (a
+    /// deleted key, a failover, an eviction), however many messages were added since.
     fn verdict(&self, from: &Position) -> Verdict {
-        if self.added < from.count || self.last_generated < from.last {
+        let Some(trimmed) = self.added.checked_sub(self.length) else {
+            // A log that holds more than it was ever given: not the one this process read.
+            return Verdict::WentBack;
+        };
+        let lost_position = from.count > 0 && !self.holds_position && trimmed < from.count;
+        if self.added < from.count || self.last_generated < from.last || lost_position {
             Verdict::WentBack
-        } else if self.added - self.length > from.count {
+        } else if trimmed > from.count {
             Verdict::Gap
         } else {
             Verdict::InStep
@@ -119,7 +139,11 @@ impl Store {
             .arg(&self.options.stream)
             .arg(from.to_string())
             .arg(limit);
-        let reply: Value = self.driver.query(&cmd).await.map_err(unavailable)?;
+        let reply: Value = self
+            .driver
+            .query_bulk(&cmd, BULK_TIMEOUT)
+            .await
+            .map_err(unavailable)?;
         parse_read(reply).ok_or_else(|| {
             RevocationError::Unavailable("the control log's reply has an unexpected shape".into())
         })
@@ -152,8 +176,11 @@ impl Store {
         loop {
             let mut scan = ::redis::cmd("HSCAN");
             scan.arg(&hash).arg(cursor).arg("COUNT").arg(SCAN_BATCH);
-            let (next, pairs): (u64, Vec<Value>) =
-                self.driver.query(&scan).await.map_err(unavailable)?;
+            let (next, pairs): (u64, Vec<Value>) = self
+                .driver
+                .query_bulk(&scan, BULK_TIMEOUT)
+                .await
+                .map_err(unavailable)?;
             parsing.push(tokio::task::spawn_blocking(move || {
                 parse_stored(pairs, now)
             }));
@@ -231,63 +258,83 @@ fn parse_read(reply: Value) -> Option<Read> {
     let Value::Array(entries) = parts.next()? else {
         return None;
     };
-    let mut batch = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let Value::Array(entry) = entry else {
-            return None;
-        };
-        let mut entry = entry.into_iter();
-        let id = StreamId::parse(&String::from_redis_value(entry.next()?).ok()?)?;
-        let Value::Array(fields) = entry.next()? else {
-            return None;
-        };
-        let (mut sender, mut payload) = (0, Vec::new());
-        let mut fields = fields.into_iter();
-        while let (Some(name), Some(value)) = (fields.next(), fields.next()) {
-            match String::from_redis_value(name).ok()?.as_str() {
-                "m" => payload = Vec::<u8>::from_redis_value(value).ok()?,
-                "o" => sender = String::from_redis_value(value).ok()?.parse().unwrap_or(0),
-                _ => {}
-            }
-        }
-        batch.push((id, sender, payload));
-    }
+    // Every message counts towards the position; one whose fields are malformed is applied as
+    // an empty (ignored) message.
+    let batch = entries
+        .into_iter()
+        .map(parse_entry)
+        .collect::<Option<Vec<_>>>()?;
+    let holds_position = parts.next().map_or(Some(false), |held| {
+        i64::from_redis_value(held).ok().map(|held| held > 0)
+    })?;
     Some(Read {
         last_generated,
         added,
         length,
         batch,
+        holds_position,
     })
 }
 
-/// Brings `list` in step with the store: sends what was queued, reloads the whole set, sends
-/// the store what `list` holds that it lacks; returns the log position to read on from (taken
-/// before the reload: what is appended during it is read again, harmlessly).
+/// One message of the log: its id, sender and payload. Only a reply without an id is refused;
+/// malformed fields give an empty payload (ignored when applied) or sender 0 (no process's id).
+fn parse_entry(entry: Value) -> Option<(StreamId, u64, Vec<u8>)> {
+    let Value::Array(entry) = entry else {
+        return None;
+    };
+    let mut entry = entry.into_iter();
+    let id = StreamId::parse(&String::from_redis_value(entry.next()?).ok()?)?;
+    let (mut sender, mut payload) = (0, Vec::new());
+    let Some(Value::Array(fields)) = entry.next() else {
+        return Some((id, sender, payload));
+    };
+    let mut fields = fields.into_iter();
+    while let (Some(name), Some(value)) = (fields.next(), fields.next()) {
+        match Vec::<u8>::from_redis_value(name)
+            .unwrap_or_default()
+            .as_slice()
+        {
+            b"m" => payload = Vec::<u8>::from_redis_value(value).unwrap_or_default(),
+            b"o" => {
+                sender = Vec::<u8>::from_redis_value(value)
+                    .ok()
+                    .and_then(|o| std::str::from_utf8(&o).ok()?.parse().ok())
+                    .unwrap_or(0);
+            }
+            _ => {}
+        }
+    }
+    Some((id, sender, payload))
+}
+
+/// Brings `list` in step with the store: reloads the whole set, sends the store what `list`
+/// holds that it lacks (lost there, or never sent); returns the log position to read on from
+/// (taken before the reload: what is appended during it is read again, harmlessly).
 pub(super) async fn resync(
     store: &Store,
     list: &RevocationList,
 ) -> Result<Position, RevocationError> {
-    let flushed = store.flush_outbox().await?;
     let at = store.read(StreamId::default(), 0).await?;
     let stored = store.load_all().await?;
     let loaded = stored.len();
     let missing = list.replace_with(stored);
     let mut sent_again = 0;
-    for revocation in &missing {
-        match store.try_send(revocation).await {
-            Ok(()) => sent_again += 1,
-            Err(SendFailure::Rejected(e)) => {
-                tracing::error!(kind = revocation.kind_label(), error = %e, "Redis refuses a revocation it lost: kept in this process only");
+    for batch in missing.chunks(RESENDS_AT_ONCE) {
+        let sends = batch.iter().map(|revocation| store.try_send(revocation));
+        for (revocation, sent) in batch
+            .iter()
+            .zip(futures_util::future::join_all(sends).await)
+        {
+            match sent {
+                Ok(()) => sent_again += 1,
+                Err(SendFailure::Rejected(e)) => {
+                    tracing::error!(kind = revocation.kind_label(), error = %e, "Redis refuses a revocation it lost: kept in this process only");
+                }
+                Err(SendFailure::Unreachable(e)) => return Err(e),
             }
-            Err(SendFailure::Unreachable(e)) => return Err(e),
         }
     }
-    tracing::info!(
-        loaded,
-        flushed,
-        sent_again,
-        "revocations in step with the store"
-    );
+    tracing::info!(loaded, sent_again, "revocations in step with the store");
     Ok(Position {
         last: at.last_generated,
         count: at.added,
@@ -328,6 +375,7 @@ pub(super) async fn follow(
     mut outages: tokio::sync::watch::Receiver<u64>,
 ) {
     let mut must_resync = false;
+    let mut unreachable_since = None;
     let mut wait = Duration::ZERO;
     let mut backoff = Duration::from_millis(100);
     loop {
@@ -353,17 +401,26 @@ pub(super) async fn follow(
         };
         let list = RevocationList { inner };
         let poll = store.options.poll_interval;
-        if must_resync || woken || !store.lock_outbox().is_empty() {
+        // What an outage queued goes first, but a store refusing it does not stop the reading.
+        if woken || !store.lock_outbox().is_empty() {
+            match store.flush_outbox().await {
+                Ok(0) => {}
+                Ok(sent) => tracing::info!(sent, "queued revocations sent"),
+                Err(e) => tracing::debug!(error = %e, "queued revocations not sent yet"),
+            }
+        }
+        if must_resync {
             outages.borrow_and_update();
             match resync(&store, &list).await {
                 Ok(at) => {
                     position = at;
                     must_resync = false;
+                    unreachable_since = None;
                     backoff = Duration::from_millis(100);
                 }
                 Err(e) => {
-                    if !must_resync {
-                        must_resync = true;
+                    if unreachable_since.is_none() {
+                        unreachable_since = Some(tokio::time::Instant::now());
                         tracing::warn!(error = %e, "revocation store unreachable: using the last known revocations until it is back");
                     }
                     wait = backoff;
@@ -395,7 +452,7 @@ pub(super) async fn follow(
                 }
             },
             Err(e) => {
-                tracing::debug!(error = %e, "could not read the control log");
+                tracing::warn!(error = %e, "could not read the control log: trying again");
                 wait = backoff;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
@@ -413,6 +470,7 @@ mod tests {
             added,
             length,
             batch: Vec::new(),
+            holds_position: true,
         }
     }
 
@@ -434,6 +492,20 @@ mod tests {
             read((0, 0), 0, 0).verdict(&Position::default()),
             Verdict::InStep
         );
+        assert_eq!(read((200, 0), 5, 6).verdict(&at), Verdict::WentBack);
+        // The message at the position is gone but fewer were trimmed than read up to it: the
+        // log was deleted and written again (more messages since than this process had read).
+        let refilled = Read {
+            holds_position: false,
+            ..read((300, 0), 12, 12)
+        };
+        assert_eq!(refilled.verdict(&at), Verdict::WentBack);
+        // Gone by trimming: every message up to it was trimmed.
+        let trimmed = Read {
+            holds_position: false,
+            ..read((300, 0), 15, 5)
+        };
+        assert_eq!(trimmed.verdict(&at), Verdict::InStep);
     }
 
     #[test]
@@ -454,15 +526,27 @@ mod tests {
             bulk("5-1"),
             Value::Int(3),
             Value::Int(2),
-            Value::Array(vec![Value::Array(vec![
-                bulk("5-1"),
-                Value::Array(vec![bulk("m"), bulk("{}"), bulk("o"), bulk("42")]),
-            ])]),
+            Value::Array(vec![
+                Value::Array(vec![
+                    bulk("5-1"),
+                    Value::Array(vec![bulk("m"), bulk("{}"), bulk("o"), bulk("42")]),
+                ]),
+                Value::Array(vec![bulk("5-2"), Value::Nil]),
+            ]),
+            Value::Int(1),
         ]);
         let read = parse_read(reply).expect("parsed");
         assert_eq!(read.last_generated, StreamId(5, 1));
         assert_eq!((read.added, read.length), (3, 2));
-        assert_eq!(read.batch, vec![(StreamId(5, 1), 42, b"{}".to_vec())]);
+        assert_eq!(
+            read.batch,
+            vec![
+                (StreamId(5, 1), 42, b"{}".to_vec()),
+                (StreamId(5, 2), 0, Vec::new())
+            ],
+            "a message with malformed fields still counts"
+        );
+        assert!(read.holds_position);
         assert!(parse_read(Value::Nil).is_none());
         assert!(parse_read(Value::Array(vec![bulk("nope")])).is_none());
     }
