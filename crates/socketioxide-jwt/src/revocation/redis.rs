@@ -108,6 +108,9 @@ fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> RevocationE
 /// once, so that Redis' work on one overlaps the reading of the others' replies.
 const HASHES: usize = 16;
 
+/// Wake-ups waiting to be noticed; beyond, dropped (one is as good as many).
+const WAKEUPS: usize = 16;
+
 /// Revocations made while Redis was unreachable, sent when it is back; beyond this many, a
 /// revocation is applied here only and reported [`RevocationError::Unavailable`].
 const MAX_QUEUED: usize = 10_000;
@@ -123,7 +126,8 @@ const MAX_STORED_UNTIL: u64 = super::kinds::MAX_UNTIL;
 /// `KEYS`: the hash, the log, the sweep cursor. `ARGV[1]`: the entry's JSON; `ARGV[2]`: its
 /// `until`; `ARGV[3]`: its `issued_before` (empty for the kinds without one); `ARGV[4]`: the
 /// latest `until` stored ([`MAX_STORED_UNTIL`]); `ARGV[5]` and `ARGV[6]`: the sender's id and
-/// the log's retention (ms), as in [`APPEND`]; `ARGV[7]`: the entry's field.
+/// the log's retention (ms), as in [`APPEND`]; `ARGV[7]`: the entry's field; `ARGV[8]` and
+/// `ARGV[9]`: the publish command and the wake-up channel, as in [`APPEND`].
 ///
 /// The stored entry is merged, not overwritten: when the field holds a later `issued_before` or
 /// `until` (a process that had not heard a stronger revocation yet sends a weaker one), those
@@ -159,16 +163,21 @@ for i = 1, #swept[2], 2 do
 end
 local oldest = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[6])
 redis.call('XADD', KEYS[2], 'MINID', '~', string.format('%.0f', math.max(oldest, 0)), '*', 'm', value, 'o', ARGV[5])
+redis.call(ARGV[8], ARGV[9], '')
 return 1
 "#;
 
 /// Appends a message that is not stored (a refresh request) to the control log `KEYS[1]`:
 /// `ARGV[1]` the message, `ARGV[2]` the sender's id (its own messages are skipped when read
-/// back), `ARGV[3]` the retention in ms (older messages are trimmed, by Redis' clock).
+/// back), `ARGV[3]` the retention in ms (older messages are trimmed, by Redis' clock); then an
+/// empty message on the wake-up channel `ARGV[5]` (`ARGV[4]`: `PUBLISH`, or `SPUBLISH` on a
+/// Cluster, the channel sharing the log's hash slot), so that the other processes read at once
+/// rather than at their next poll. The wake-up is only that: one lost costs a poll interval.
 const APPEND: &str = r#"
 local now = redis.call('TIME')
 local oldest = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[3])
 redis.call('XADD', KEYS[1], 'MINID', '~', string.format('%.0f', math.max(oldest, 0)), '*', 'm', ARGV[1], 'o', ARGV[2])
+redis.call(ARGV[4], ARGV[5], '')
 return 1
 "#;
 
@@ -251,6 +260,11 @@ fn issuer_part(iss: &Option<String>) -> String {
 }
 
 impl Store {
+    /// The channel that tells the processes to read the log now.
+    fn wake_channel(&self) -> String {
+        format!("{}wake", self.options.key_prefix)
+    }
+
     /// The revocations' hash number `shard`.
     fn hash(&self, shard: usize) -> String {
         format!("{}all:{shard}", self.options.key_prefix)
@@ -309,7 +323,9 @@ impl Store {
             .arg(MAX_STORED_UNTIL)
             .arg(self.sender)
             .arg(self.retention_ms())
-            .arg(field);
+            .arg(field)
+            .arg(crate::cluster::publish_command(self.driver.is_cluster()))
+            .arg(self.wake_channel());
         self.driver
             .query::<()>(&cmd)
             .await
@@ -332,7 +348,9 @@ impl Store {
             .arg(&self.options.stream)
             .arg(message)
             .arg(self.sender)
-            .arg(self.retention_ms());
+            .arg(self.retention_ms())
+            .arg(crate::cluster::publish_command(self.driver.is_cluster()))
+            .arg(self.wake_channel());
         self.driver.query::<()>(&cmd).await
     }
 }
@@ -475,28 +493,33 @@ impl RevocationList {
             sender: list.inner.id,
             front_rejections: std::sync::atomic::AtomicU32::new(0),
         });
+        let wakeups = driver
+            .listen(store.wake_channel(), WAKEUPS)
+            .await
+            .map_err(unavailable)?;
         let position = log::resync(&store, &list).await?;
         list.set_backend(Arc::new(RedisBackend {
             store: store.clone(),
         }));
-        tokio::spawn(log::follow(Arc::downgrade(&store), position, outages));
+        tokio::spawn(log::follow(
+            Arc::downgrade(&store),
+            position,
+            outages,
+            wakeups,
+        ));
         Ok(list)
     }
 }
 
-/// Refuses a Redis older than 7.0, whose `XINFO STREAM` does not count `entries-added`.
+/// Refuses a Redis older than 7.0, whose `XINFO STREAM` does not count `entries-added`. Asked
+/// of a script (`redis.REDIS_VERSION`, from 7.0 on), so that an ACL user needs no `INFO`.
 async fn require_redis_7(driver: &RedisDriver, key: &str) -> Result<(), RevocationError> {
-    let mut info = ::redis::cmd("INFO");
-    info.arg("server");
-    let info: String = driver
-        .query_on_shard_of(key, &info)
+    let mut version = ::redis::cmd("EVAL");
+    version.arg("return redis.REDIS_VERSION or ''").arg(0);
+    let version: String = driver
+        .query_on_shard_of(key, &version)
         .await
         .map_err(unavailable)?;
-    let version = info
-        .lines()
-        .find_map(|line| line.strip_prefix("redis_version:"))
-        .unwrap_or("")
-        .trim();
     let major = version
         .split('.')
         .next()

@@ -367,12 +367,14 @@ fn apply_batch(list: &RevocationList, batch: Vec<(StreamId, u64, Vec<u8>)>) {
 }
 
 /// Follows the log from `position` until the list or the store is dropped: reads every
-/// `poll_interval` (at once after a full batch), resynchronises after an outage, a gap or a
-/// history gone back, and sends what an outage queued.
+/// `poll_interval` (at once after a full batch, or when another process says it appended),
+/// resynchronises after an outage, a gap or a history gone back, and sends what an outage
+/// queued.
 pub(super) async fn follow(
     store: Weak<Store>,
     mut position: Position,
     mut outages: tokio::sync::watch::Receiver<u64>,
+    mut wakeups: tokio::sync::mpsc::Receiver<(String, Vec<u8>)>,
 ) {
     let mut must_resync = false;
     let mut unreachable_since = None;
@@ -385,6 +387,11 @@ pub(super) async fn follow(
             };
             tokio::select! {
                 () = tokio::time::sleep(wait) => false,
+                // Another process appended: read now (the poll is the guarantee, not this).
+                Some(_) = wakeups.recv() => {
+                    while wakeups.try_recv().is_ok() {}
+                    false
+                }
                 () = wake.notified() => true,
                 changed = outages.changed() => {
                     if changed.is_err() {
