@@ -172,7 +172,15 @@ impl RevocationList {
     }
 
     /// Revokes every token of `sub` issued until now (`iat` ≤ now, in seconds: a token issued
-    /// within the same second is revoked too).
+    /// within the same second is revoked too), and every token of a login session that began
+    /// by now (`auth_time` ≤ now), whenever it is issued: a token refreshed later from such a
+    /// session, on a process that had not heard of the revocation yet, is refused once it has.
+    ///
+    /// <div class="warning">The user's next login must therefore start a new session at the
+    /// identity provider: a provider that keeps the old <code>auth_time</code> when it issues
+    /// new tokens from its own single sign-on session (no <code>prompt=login</code>) issues
+    /// tokens this revocation refuses until it expires. End that session at the provider too,
+    /// or ask for a fresh login.</div>
     ///
     /// The revocation is kept for the list's lifetime ([`with_lifetime`](Self::with_lifetime)),
     /// or longer: until the latest `exp` of any token this process has checked, so a long-lived
