@@ -92,6 +92,15 @@ async fn a_weaker_revocation_never_replaces_a_stronger_one_in_redis() {
     );
 }
 
+/// A plain connection, to look at or change what the library stored.
+async fn raw(port: u16) -> ::redis::aio::MultiplexedConnection {
+    ::redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .expect("a redis URL")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis reachable")
+}
+
 /// The hash the library stores `field` in (FNV-1a 64 modulo 16, with the default prefix).
 fn stored_in(field: &str) -> String {
     let hash = field.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
@@ -174,12 +183,7 @@ async fn a_burst_of_revocations_reaches_every_process_none_lost() {
 async fn loading_stored_revocations_is_linear() {
     const STORED: usize = 200_000;
     let server = redis_server().await;
-    let client =
-        ::redis::Client::open(format!("redis://127.0.0.1:{}/", server.port)).expect("a redis URL");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis reachable");
+    let mut conn = raw(server.port).await;
     let until_t = now() + 3600;
     for chunk in (0..STORED).collect::<Vec<_>>().chunks(10_000) {
         let mut pipe = ::redis::pipe();
@@ -219,12 +223,7 @@ async fn revocations_the_store_lost_are_sent_again_by_the_processes_that_hold_th
     })
     .await;
     // The store forgets everything, as a new master without the last writes would.
-    let client =
-        ::redis::Client::open(format!("redis://127.0.0.1:{}/", server.port)).expect("a redis URL");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis reachable");
+    let mut conn = raw(server.port).await;
     ::redis::cmd("FLUSHALL")
         .query_async::<()>(&mut conn)
         .await
@@ -283,12 +282,7 @@ async fn a_process_that_fell_behind_the_log_reloads() {
             .await
             .expect("stored");
     }
-    let client =
-        ::redis::Client::open(format!("redis://127.0.0.1:{}/", server.port)).expect("a redis URL");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis reachable");
+    let mut conn = raw(server.port).await;
     let kept: usize = ::redis::cmd("XLEN")
         .arg("socketioxide-jwt:revoked:log")
         .query_async(&mut conn)
@@ -309,12 +303,7 @@ async fn a_process_that_fell_behind_the_log_reloads() {
 async fn writes_sweep_expired_revocations_from_the_store() {
     let server = redis_server().await;
     let list = member(server.port).await;
-    let client =
-        ::redis::Client::open(format!("redis://127.0.0.1:{}/", server.port)).expect("a redis URL");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis reachable");
+    let mut conn = raw(server.port).await;
     let hash = stored_in("sid:old");
     let expired = serde_json::to_string(&session("old".into(), now() - 10)).expect("serialises");
     ::redis::cmd("HSET")

@@ -163,29 +163,6 @@ impl Held {
         by_token || by_user() || by_session()
     }
 
-    /// Whether what is held is at least as strong as `revocation` (nothing to add).
-    #[cfg(test)]
-    pub(super) fn covers(&self, revocation: &Revocation) -> bool {
-        match revocation {
-            Revocation::Token { jti, until } => {
-                self.tokens.get(jti.as_str()).is_some_and(|u| u >= until)
-            }
-            Revocation::User {
-                sub,
-                iss,
-                issued_before,
-                until,
-            } => self
-                .users
-                .get(iss.as_deref(), sub)
-                .is_some_and(|(b, u)| b >= *issued_before && u >= *until),
-            Revocation::Session { sid, iss, until } => self
-                .sessions
-                .get(iss.as_deref(), sid)
-                .is_some_and(|u| u >= *until),
-        }
-    }
-
     /// What this holds that `other` does not cover, as revocations (only those are copied).
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(super) fn missing_from(&self, other: &Held) -> Vec<Revocation> {
@@ -219,33 +196,6 @@ impl Held {
                 until,
             });
         tokens.chain(users).chain(sessions).collect()
-    }
-
-    /// Every entry, as a revocation.
-    #[cfg(test)]
-    pub(super) fn iter(&self) -> impl Iterator<Item = Revocation> + '_ {
-        let tokens = self.tokens.iter().map(|(jti, until)| Revocation::Token {
-            jti: jti.to_string(),
-            until: *until,
-        });
-        let users = self
-            .users
-            .iter()
-            .map(|(iss, sub, (issued_before, until))| Revocation::User {
-                sub: sub.to_owned(),
-                iss: iss.map(String::from),
-                issued_before,
-                until,
-            });
-        let sessions = self
-            .sessions
-            .iter()
-            .map(|(iss, sid, until)| Revocation::Session {
-                sid: sid.to_owned(),
-                iss: iss.map(String::from),
-                until,
-            });
-        tokens.chain(users).chain(sessions)
     }
 
     /// Drops the entries no longer valid at `now`.
@@ -309,22 +259,28 @@ mod tests {
     }
 
     #[test]
-    fn inserts_merge_and_never_weaken_and_covers_says_so() {
+    fn inserts_merge_and_never_weaken_and_missing_from_says_what_another_lacks() {
         let mut held = Held::default();
         assert_eq!(held.insert(user(100, 1000)), user(100, 1000));
         assert_eq!(held.insert(user(50, 2000)), user(100, 2000));
-        assert!(held.covers(&user(100, 2000)));
-        assert!(held.covers(&user(10, 10)));
-        assert!(!held.covers(&user(101, 10)));
+        let holding = |r: Revocation| {
+            let mut other = Held::default();
+            other.insert(r);
+            other
+        };
+        assert!(held.missing_from(&holding(user(100, 2000))).is_empty());
+        assert_eq!(held.missing_from(&holding(user(10, 10))), [user(100, 2000)]);
+        assert_eq!(
+            held.missing_from(&holding(user(101, 10))),
+            [user(100, 2000)]
+        );
         let token = Revocation::Token {
             jti: "j".into(),
             until: 7,
         };
-        assert!(!held.covers(&token));
         held.insert(token.clone());
-        assert!(held.covers(&token));
-        let all: Vec<_> = held.iter().collect();
-        assert_eq!(all.len(), 2);
+        assert_eq!(held.missing_from(&Held::default()).len(), 2);
+        assert!(holding(token).missing_from(&held).is_empty());
         held.forget_expired(8);
         assert_eq!(held.counts().tokens, 0);
         assert_eq!(held.counts().users, 1);
