@@ -85,7 +85,6 @@ impl<V: Copy> ByIssuer<V> {
     }
 
     /// The entry under exactly (`iss`, `key`).
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(super) fn get(&self, iss: Option<&str>, key: &str) -> Option<V> {
         match iss {
             None => self.any.get(key).copied(),

@@ -59,18 +59,10 @@ impl Held {
     /// Holds `revocation` (merged with what is held under its key: the later `issued_before`
     /// and `until` of the two); returns the entry as held now.
     pub(super) fn insert(&mut self, revocation: Revocation) -> Revocation {
+        self.absorb(revocation.clone());
         match revocation {
             Revocation::Token { jti, until } => {
-                let until = match self.tokens.get_mut(jti.as_str()) {
-                    Some(held) => {
-                        *held = (*held).max(until);
-                        *held
-                    }
-                    None => {
-                        self.tokens.insert(jti.as_str().into(), until);
-                        until
-                    }
-                };
+                let until = self.tokens.get(jti.as_str()).copied().unwrap_or(until);
                 Revocation::Token { jti, until }
             }
             Revocation::User {
@@ -79,9 +71,8 @@ impl Held {
                 issued_before,
                 until,
             } => {
-                let (issued_before, until) =
-                    self.users
-                        .upsert(iss.as_deref(), sub.as_str(), (issued_before, until), later);
+                let held = self.users.get(iss.as_deref(), &sub);
+                let (issued_before, until) = held.unwrap_or((issued_before, until));
                 Revocation::User {
                     sub,
                     iss,
@@ -90,9 +81,7 @@ impl Held {
                 }
             }
             Revocation::Session { sid, iss, until } => {
-                let until = self
-                    .sessions
-                    .upsert(iss.as_deref(), sid.as_str(), until, u64::max);
+                let until = self.sessions.get(iss.as_deref(), &sid).unwrap_or(until);
                 Revocation::Session { sid, iss, until }
             }
         }
@@ -115,7 +104,6 @@ impl Held {
 
     /// Holds `revocation` as [`insert`](Self::insert) does, moving its strings in: for loading
     /// many, where the merged entry is not needed back.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(super) fn absorb(&mut self, revocation: Revocation) {
         match revocation {
             Revocation::Token { jti, until } => {
