@@ -432,10 +432,11 @@ impl RevocationList {
     /// outage handling).
     ///
     /// Revocations are stored there with an expiry and appended to the control log (a Redis
-    /// Stream) in one script; every process reads the log from where it was, every
-    /// [`poll_interval`](RedisRevocationOptions::poll_interval), in batches. Nothing is
-    /// subscribed, so nothing is lost when a Cluster moves the log's hash slot or a burst
-    /// outruns a process: it reads on from where it was. A process that may have missed a
+    /// Stream) in one script; every process reads the log from where it was, in batches: at
+    /// once when the script's pub/sub wake-up arrives, and every
+    /// [`poll_interval`](RedisRevocationOptions::poll_interval) anyway. The wake-up is only a
+    /// hint, so nothing is lost when a Cluster moves the log's hash slot (ending the wake-up's
+    /// subscription) or a burst outruns a process: it reads on from where it was. A process that may have missed a
     /// message reloads the whole set (O(n)) and sends the store what it holds that the store
     /// lacks:
     /// - after an outage (when Redis answers again);
