@@ -29,7 +29,7 @@ test("a revocation Redis always refuses does not block the ones after it", async
   await run("redis-cli", [
     "-p", port, "ACL", "SETUSER", "app", "on", ">app-password", "+@all", "&*", "%R~*",
     // (EVAL needs read and write on its keys from one pattern: `~`, not `%W~`.)
-    ...writable, `~${prefix}sweep:*`, `~${prefix}log`,
+    ...writable, `~${prefix}log`, `~${prefix}woken`,
   ]);
   const url = `redis://app:app-password@127.0.0.1:${port}/?protocol=resp3`;
   // POISON_LOG=info prints A's log after the test.

@@ -30,8 +30,8 @@ use crate::future::BoxFuture;
 pub struct RedisRevocationOptions {
     /// Prefix of the keys: the revocations are in the hashes `<prefix>all:0` to `all:15` (one
     /// field each, named `jti:<jti>`, `sub:<sub>`, `iss:<len>:<iss>:sub:<sub>`, `sid:…`, in the
-    /// hash its FNV-1a hash picks), whose expired fields are swept by the writers, a few at every
-    /// write (the cursors in `<prefix>sweep:<n>`). Defaults to `socketioxide-jwt:revoked:`.
+    /// hash its FNV-1a hash picks), whose expired fields are swept by the writers: two random
+    /// fields of the hash looked at on every write. Defaults to `socketioxide-jwt:revoked:`.
     pub key_prefix: String,
     /// The control log: the Redis Stream every process appends its revocations and refresh
     /// requests to, and reads the others' from; its key is `<key_prefix><stream>`, so that two
@@ -121,9 +121,10 @@ const MAX_STORED_UNTIL: u64 = super::kinds::MAX_UNTIL;
 /// Stores a revocation until its expiry and appends it to the control log, atomically and with
 /// one reply. Not a `MULTI`/`EXEC` pipeline: redis-rs fails to parse an `EXEC` reply with a push
 /// between its parts ("Invalid response when parsing multi response"). On a Cluster the hash,
-/// the sweep cursor and the log share one hash slot, so that the script stays on one shard.
+/// the log and the wake-up throttle share one hash slot, so that the script stays on one shard.
 ///
-/// `KEYS`: the hash, the log, the sweep cursor. `ARGV[1]`: the entry's JSON; `ARGV[2]`: its
+/// `KEYS`: the hash, the log, the wake-up throttle (as in [`APPEND`]). `ARGV[1]`: the entry's
+/// JSON; `ARGV[2]`: its
 /// `until`; `ARGV[3]`: its `issued_before` (empty for the kinds without one); `ARGV[4]`: the
 /// latest `until` stored ([`MAX_STORED_UNTIL`]); `ARGV[5]` and `ARGV[6]`: the sender's id and
 /// the log's retention (ms), as in [`APPEND`]; `ARGV[7]`: the entry's field; `ARGV[8]` and
@@ -132,9 +133,10 @@ const MAX_STORED_UNTIL: u64 = super::kinds::MAX_UNTIL;
 /// The stored entry is merged, not overwritten: when the field holds a later `issued_before` or
 /// `until` (a process that had not heard a stronger revocation yet sends a weaker one), those
 /// are kept in what is stored and appended. An entry stored already as it would be is not
-/// appended again (every process sending back what a failover lost appends it once). Then a few fields from the sweep cursor on are
-/// looked at, and those expired dropped: the hash holds what can still revoke, plus at most
-/// what expired since the sweep last passed.
+/// appended again (every process sending back what a failover lost appends it once). Then two
+/// random fields of the hash are looked at (`HRANDFIELD`, O(1)), and dropped if expired: with
+/// each write adding at most one field, the hash settles at about as many expired fields as
+/// live ones at worst (a cursor's `HSCAN` here cost five times the rest of the script).
 const STORE_AND_APPEND: &str = r#"
 local value, exat, max = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4])
 local stored = redis.call('HGET', KEYS[1], ARGV[7])
@@ -155,15 +157,14 @@ end
 if value == stored then return 0 end
 redis.call('HSET', KEYS[1], ARGV[7], value)
 local now = redis.call('TIME')
-local swept = redis.call('HSCAN', KEYS[1], redis.call('GET', KEYS[3]) or '0', 'COUNT', 4)
-redis.call('SET', KEYS[3], swept[1])
-for i = 1, #swept[2], 2 do
-  local u = tonumber(string.match(swept[2][i + 1], '"until":(%d+)'))
-  if u and u < tonumber(now[1]) then redis.call('HDEL', KEYS[1], swept[2][i]) end
+local sample = redis.call('HRANDFIELD', KEYS[1], 2, 'WITHVALUES')
+for i = 1, #sample, 2 do
+  local u = tonumber(string.match(sample[i + 1], '"until":(%d+)'))
+  if u and u < tonumber(now[1]) then redis.call('HDEL', KEYS[1], sample[i]) end
 end
 local oldest = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[6])
 redis.call('XADD', KEYS[2], 'MINID', '~', string.format('%.0f', math.max(oldest, 0)), '*', 'm', value, 'o', ARGV[5])
-redis.call(ARGV[8], ARGV[9], '')
+if redis.call('SET', KEYS[3], '1', 'NX', 'PX', 5) then redis.call(ARGV[8], ARGV[9], '') end
 return 1
 "#;
 
@@ -172,12 +173,14 @@ return 1
 /// back), `ARGV[3]` the retention in ms (older messages are trimmed, by Redis' clock); then an
 /// empty message on the wake-up channel `ARGV[5]` (`ARGV[4]`: `PUBLISH`, or `SPUBLISH` on a
 /// Cluster, the channel sharing the log's hash slot), so that the other processes read at once
-/// rather than at their next poll. The wake-up is only that: one lost costs a poll interval.
+/// rather than at their next poll; at most one every 5 ms (`KEYS[2]`, set for 5 ms, holds the
+/// others back: a burst wakes each process a few hundred times a second, not once per message).
+/// The wake-up is only that: one lost or held back costs a poll interval at most.
 const APPEND: &str = r#"
 local now = redis.call('TIME')
 local oldest = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[3])
 redis.call('XADD', KEYS[1], 'MINID', '~', string.format('%.0f', math.max(oldest, 0)), '*', 'm', ARGV[1], 'o', ARGV[2])
-redis.call(ARGV[4], ARGV[5], '')
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', 5) then redis.call(ARGV[4], ARGV[5], '') end
 return 1
 "#;
 
@@ -265,14 +268,14 @@ impl Store {
         format!("{}wake", self.options.key_prefix)
     }
 
+    /// The key that holds wake-ups back for 5 ms after one.
+    fn wake_throttle(&self) -> String {
+        format!("{}woken", self.options.key_prefix)
+    }
+
     /// The revocations' hash number `shard`.
     fn hash(&self, shard: usize) -> String {
         format!("{}all:{shard}", self.options.key_prefix)
-    }
-
-    /// The key of the sweep's cursor over hash number `shard`.
-    fn sweep_cursor(&self, shard: usize) -> String {
-        format!("{}sweep:{shard}", self.options.key_prefix)
     }
 
     /// Which hash holds `field`: the same in every process (FNV-1a, not a seeded hash).
@@ -316,7 +319,7 @@ impl Store {
             .arg(3)
             .arg(self.hash(shard))
             .arg(&self.options.stream)
-            .arg(self.sweep_cursor(shard))
+            .arg(self.wake_throttle())
             .arg(&json)
             .arg(until)
             .arg(issued_before)
@@ -344,8 +347,9 @@ impl Store {
     async fn append(&self, message: &str) -> Result<(), RedisDriverError> {
         let mut cmd = ::redis::cmd("EVAL");
         cmd.arg(APPEND)
-            .arg(1)
+            .arg(2)
             .arg(&self.options.stream)
+            .arg(self.wake_throttle())
             .arg(message)
             .arg(self.sender)
             .arg(self.retention_ms())
@@ -477,7 +481,7 @@ impl RevocationList {
             ));
         }
         if driver.is_cluster() {
-            // Hashes, sweep cursors and log under one hash tag: the store-and-append script
+            // Hashes, log and wake-up throttle under one hash tag: the store-and-append script
             // stays on one shard.
             options.key_prefix = crate::cluster::hash_tagged(&options.key_prefix);
         }

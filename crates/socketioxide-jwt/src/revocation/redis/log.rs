@@ -27,6 +27,9 @@ const HASHES_AT_ONCE: usize = 4;
 /// than one operation's timeout, and running out of it is no outage.
 const BULK_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The least time between two reads a wake-up starts.
+const COALESCE: Duration = Duration::from_millis(5);
+
 /// Revocations sent again at once after a reload (those the store lost).
 const RESENDS_AT_ONCE: usize = 64;
 
@@ -377,6 +380,7 @@ pub(super) async fn follow(
     mut wakeups: tokio::sync::mpsc::Receiver<(String, Vec<u8>)>,
 ) {
     let mut must_resync = false;
+    let mut last_read = tokio::time::Instant::now();
     let mut unreachable_since = None;
     let mut wait = Duration::ZERO;
     let mut backoff = Duration::from_millis(100);
@@ -389,6 +393,9 @@ pub(super) async fn follow(
                 () = tokio::time::sleep(wait) => false,
                 // Another process appended: read now (the poll is the guarantee, not this).
                 Some(_) = wakeups.recv() => {
+                    // A burst wakes a process thousands of times: one read per few ms takes
+                    // them all, in batches.
+                    tokio::time::sleep_until(last_read + COALESCE).await;
                     while wakeups.try_recv().is_ok() {}
                     false
                 }
@@ -436,6 +443,7 @@ pub(super) async fn follow(
                 }
             }
         }
+        last_read = tokio::time::Instant::now();
         match store.read(position.last, BATCH).await {
             Ok(read) => match read.verdict(&position) {
                 Verdict::InStep => {
