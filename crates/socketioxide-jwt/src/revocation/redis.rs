@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use super::kinds::issuer_key_part;
+use super::kinds::{issuer_key_part, MAX_UNTIL};
 use super::{
     ListInner, RefreshRequest, Revocation, RevocationBackend, RevocationError, RevocationList,
 };
@@ -115,9 +115,6 @@ const WAKEUPS: usize = 16;
 /// revocation is applied here only and reported [`RevocationError::Unavailable`].
 const MAX_QUEUED: usize = 10_000;
 
-/// The latest expiry stored in Redis: see [`MAX_UNTIL`](super::kinds::MAX_UNTIL).
-const MAX_STORED_UNTIL: u64 = super::kinds::MAX_UNTIL;
-
 /// Stores a revocation until its expiry and appends it to the control log, atomically and with
 /// one reply. Not a `MULTI`/`EXEC` pipeline: redis-rs fails to parse an `EXEC` reply with a push
 /// between its parts ("Invalid response when parsing multi response"). On a Cluster the hash,
@@ -126,7 +123,7 @@ const MAX_STORED_UNTIL: u64 = super::kinds::MAX_UNTIL;
 /// `KEYS`: the hash, the log, the wake-up throttle (as in [`APPEND`]). `ARGV[1]`: the entry's
 /// JSON; `ARGV[2]`: its
 /// `until`; `ARGV[3]`: its `issued_before` (empty for the kinds without one); `ARGV[4]`: the
-/// latest `until` stored ([`MAX_STORED_UNTIL`]); `ARGV[5]` and `ARGV[6]`: the sender's id and
+/// latest `until` stored ([`MAX_UNTIL`]); `ARGV[5]` and `ARGV[6]`: the sender's id and
 /// the log's retention (ms), as in [`APPEND`]; `ARGV[7]`: the entry's field; `ARGV[8]` and
 /// `ARGV[9]`: the publish command and the wake-up channel, as in [`APPEND`].
 ///
@@ -304,7 +301,7 @@ impl Store {
 
     async fn try_send(&self, revocation: &Revocation) -> Result<(), SendFailure> {
         // Every number in the stored JSON within what Redis' Lua (doubles) reads exactly.
-        let revocation = revocation.clone().with_until_at_most(MAX_STORED_UNTIL);
+        let revocation = revocation.clone().with_until_at_most(MAX_UNTIL);
         let until = revocation.until().max(1);
         let json = serde_json::to_string(&revocation)
             .map_err(|e| SendFailure::Unreachable(unavailable(e)))?;
@@ -323,7 +320,7 @@ impl Store {
             .arg(&json)
             .arg(until)
             .arg(issued_before)
-            .arg(MAX_STORED_UNTIL)
+            .arg(MAX_UNTIL)
             .arg(self.sender)
             .arg(self.retention_ms())
             .arg(field)
@@ -413,7 +410,7 @@ impl RevocationBackend for RedisBackend {
                 .arg(1)
                 .arg("NX")
                 .arg("EXAT")
-                .arg(until.clamp(1, MAX_STORED_UNTIL));
+                .arg(until.clamp(1, MAX_UNTIL));
             let reply: Option<String> = self.store.driver.query(&set).await.map_err(unavailable)?;
             Ok(reply.is_some())
         })

@@ -381,34 +381,34 @@ pub(super) async fn follow(
 ) {
     let mut must_resync = false;
     let mut last_read = tokio::time::Instant::now();
-    let mut unreachable_since = None;
+    // Said once per spell of failures, not at every retry.
+    let mut failing = false;
     let mut wait = Duration::ZERO;
     let mut backoff = Duration::from_millis(100);
     loop {
-        let woken = {
+        {
             let Some(wake) = store.upgrade().map(|store| store.wake.clone()) else {
                 return;
             };
             tokio::select! {
-                () = tokio::time::sleep(wait) => false,
+                () = tokio::time::sleep(wait) => {}
                 // Another process appended: read now (the poll is the guarantee, not this).
                 Some(_) = wakeups.recv() => {
                     // A burst wakes a process thousands of times: one read per few ms takes
                     // them all, in batches.
                     tokio::time::sleep_until(last_read + COALESCE).await;
                     while wakeups.try_recv().is_ok() {}
-                    false
                 }
-                () = wake.notified() => true,
+                // A revocation was queued: sent below.
+                () = wake.notified() => {}
                 changed = outages.changed() => {
                     if changed.is_err() {
                         return;
                     }
                     must_resync = true;
-                    false
                 }
             }
-        };
+        }
         let Some(store) = store.upgrade() else { return };
         let Some(inner) = store.list.upgrade() else {
             return;
@@ -416,7 +416,7 @@ pub(super) async fn follow(
         let list = RevocationList { inner };
         let poll = store.options.poll_interval;
         // What an outage queued goes first, but a store refusing it does not stop the reading.
-        if woken || !store.lock_outbox().is_empty() {
+        if !store.lock_outbox().is_empty() {
             match store.flush_outbox().await {
                 Ok(0) => {}
                 Ok(sent) => tracing::info!(sent, "queued revocations sent"),
@@ -429,12 +429,11 @@ pub(super) async fn follow(
                 Ok(at) => {
                     position = at;
                     must_resync = false;
-                    unreachable_since = None;
+                    failing = false;
                     backoff = Duration::from_millis(100);
                 }
                 Err(e) => {
-                    if unreachable_since.is_none() {
-                        unreachable_since = Some(tokio::time::Instant::now());
+                    if !std::mem::replace(&mut failing, true) {
                         tracing::warn!(error = %e, "revocation store unreachable: using the last known revocations until it is back");
                     }
                     wait = backoff;
@@ -447,6 +446,8 @@ pub(super) async fn follow(
         match store.read(position.last, BATCH).await {
             Ok(read) => match read.verdict(&position) {
                 Verdict::InStep => {
+                    failing = false;
+                    backoff = Duration::from_millis(100);
                     let full = read.batch.len() == BATCH;
                     if let Some((last, _, _)) = read.batch.last() {
                         position = Position {
@@ -467,7 +468,9 @@ pub(super) async fn follow(
                 }
             },
             Err(e) => {
-                tracing::warn!(error = %e, "could not read the control log: trying again");
+                if !std::mem::replace(&mut failing, true) {
+                    tracing::warn!(error = %e, "could not read the control log: trying again");
+                }
                 wait = backoff;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
