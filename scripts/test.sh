@@ -46,7 +46,7 @@ cargo fmt --all -- --check
 say "cargo clippy -D warnings (and rustdoc warnings)"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p socketioxide-jwt --all-features --all-targets -- -D warnings
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p socketioxide-jwt --all-features -p socketioxide-jwt-client
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p socketioxide-jwt --all-features -p socketioxide-jwt-redis -p socketioxide-jwt-client
 
 say "cargo build (the demo binaries the JS and browser tests start)"
 # One built without the JS client (the page must say so), kept aside; then the real one.

@@ -11,10 +11,10 @@ use socketioxide::extract::Data;
 use socketioxide::extract::SocketRef;
 use socketioxide::handler::ConnectHandler;
 use socketioxide::SocketIo;
-use socketioxide_jwt::cluster::{JwtRedisAdapter, RedisDriver};
 use socketioxide_jwt::layer::CompactHeadLayer;
-use socketioxide_jwt::revocation::RedisRevocationOptions;
 use socketioxide_jwt::{AuthMode, JwtAuth, JwtAuthBuilder, JwtLocalAdapter, RevocationList};
+use socketioxide_jwt_redis::RedisRevocationOptions;
+use socketioxide_jwt_redis::{JwtRedisAdapter, RedisDriver};
 use std::time::Duration;
 use tower_layer::Layer;
 
@@ -199,9 +199,7 @@ async fn cluster_app(args: &Args, builder: JwtAuthBuilder, url: &str) -> axum::R
     let client = redis::Client::open(url).expect("a redis:// URL");
     let driver = RedisDriver::new(client).await.expect("Redis");
     let options = RedisRevocationOptions::default().max_token_lifetime(Duration::from_secs(7200));
-    let revocations = RevocationList::redis(&driver, options)
-        .await
-        .expect("Redis");
+    let revocations = driver.revocation_list(options).await.expect("Redis");
     let auth = builder
         .revocations(revocations.clone())
         .build()

@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
-use socketioxide_jwt::cluster::{RedisConnection, RedisDriver};
-use socketioxide_jwt::revocation::{RedisRevocationOptions, Revocation};
+use socketioxide_jwt::revocation::Revocation;
 use socketioxide_jwt::RevocationList;
+use socketioxide_jwt_redis::RedisRevocationOptions;
+use socketioxide_jwt_redis::{RedisConnection, RedisDriver};
 
 /// The system allocator, counting the bytes live.
 struct Counting;
@@ -67,7 +68,8 @@ async fn list(url: &str, options: RedisRevocationOptions) -> RevocationList {
     let driver = RedisDriver::connect(&RedisConnection::new(url), Default::default())
         .await
         .expect("Redis reachable");
-    RevocationList::redis(&driver, options)
+    driver
+        .revocation_list(options)
         .await
         .expect("the list loads")
 }

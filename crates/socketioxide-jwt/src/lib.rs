@@ -29,8 +29,6 @@ mod verify;
 pub mod adapter;
 mod builder;
 pub mod claims;
-#[cfg(feature = "redis")]
-pub mod cluster;
 pub mod extract;
 mod future;
 pub mod identity;

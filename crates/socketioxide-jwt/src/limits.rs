@@ -10,9 +10,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-#[cfg(feature = "redis")]
-pub use crate::user_sockets::RedisUserSocketsOptions;
-pub use crate::user_sockets::UserSockets;
+pub use crate::user_sockets::{PlaceStore, UserSockets};
 
 /// What a pending place is counted against besides the configuration's cap: the client's
 /// address (an IPv6 address by its /64, what one host or one customer usually holds) and the

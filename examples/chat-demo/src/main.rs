@@ -32,10 +32,9 @@ use crate::cli::{Args, Mode};
 use crate::identity::AccountPolicy;
 use crate::tokens::TokenIssuer;
 use crate::users::{UserStore, DEMO_ACCOUNTS};
-use socketioxide_jwt::cluster::{JwtRedisAdapter, RedisConnection, RedisDriver};
-use socketioxide_jwt::limits::UserSockets;
-use socketioxide_jwt::revocation::RedisRevocationOptions;
 use socketioxide_jwt::{JwtLocalAdapter, RevocationList, StandardClaims};
+use socketioxide_jwt_redis::RedisRevocationOptions;
+use socketioxide_jwt_redis::{JwtRedisAdapter, RedisConnection, RedisDriver};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -194,9 +193,10 @@ async fn run(args: Args) -> Result<(), BoxError> {
                 .await
                 .map_err(|e| redis.explain(&e))?;
             if args.max_sockets_per_user.is_some() {
-                builder = builder.user_sockets(UserSockets::redis(&driver, Default::default()));
+                builder = builder.user_sockets(driver.user_sockets(Default::default()));
             }
-            let revocations = RevocationList::redis(&driver, options)
+            let revocations = driver
+                .revocation_list(options)
                 .await
                 .map_err(|e| redis.explain(&e))?;
             let auth = builder.revocations(revocations.clone()).build()?;
@@ -269,7 +269,7 @@ fn print_banner(args: &Args, addr: std::net::SocketAddr, scripts: &ClientScripts
 fn redis_connection(
     url: &str,
     args: &cli::Args,
-) -> Result<RedisConnection, socketioxide_jwt::cluster::RedisConnectionError> {
+) -> Result<RedisConnection, socketioxide_jwt_redis::RedisConnectionError> {
     let mut redis = RedisConnection::new(url);
     if let Some(master) = &args.redis_sentinel_master {
         redis = redis.sentinel(master, args.redis_sentinel.iter().cloned());

@@ -97,8 +97,8 @@ where
     }
 
     /// Where [`max_sockets_per_user`](Self::max_sockets_per_user) counts:
-    /// [`UserSockets::in_memory`] (the default) or, across processes,
-    /// [`UserSockets::redis`](crate::limits::UserSockets) (feature `redis`).
+    /// [`UserSockets::in_memory`] (the default) or, across processes, a shared store
+    /// (`socketioxide-jwt-redis`'s `RedisDriver::user_sockets`).
     pub fn user_sockets(mut self, sockets: UserSockets) -> Self {
         self.settings.user_sockets = Some(sockets);
         self

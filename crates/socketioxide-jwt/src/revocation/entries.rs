@@ -50,7 +50,6 @@ impl<V: Copy> ByIssuer<V> {
     }
 
     /// Room for `additional` more entries for every issuer (those of one issuer grow as they come).
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(super) fn reserve(&mut self, additional: usize) {
         self.any.reserve(additional);
     }
@@ -74,7 +73,6 @@ impl<V: Copy> ByIssuer<V> {
     }
 
     /// Every entry: (`iss`, key, value).
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(super) fn iter(&self) -> impl Iterator<Item = (Option<&str>, &str, V)> + '_ {
         let any = self.any.iter().map(|(k, v)| (None, &**k, *v));
         let of = self

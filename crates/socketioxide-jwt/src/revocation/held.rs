@@ -88,7 +88,6 @@ impl Held {
     }
 
     /// Empty, with room for `revocations` without growing.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(super) fn sized_for(revocations: &[Revocation]) -> Self {
         let mut held = Self::default();
         let count = |kind: fn(&Revocation) -> bool| revocations.iter().filter(|r| kind(r)).count();
@@ -152,7 +151,6 @@ impl Held {
     }
 
     /// What this holds that `other` does not cover, as revocations (only those are copied).
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(super) fn missing_from(&self, other: &Held) -> Vec<Revocation> {
         let tokens = self
             .tokens

@@ -42,7 +42,6 @@ pub enum Revocation {
 
 /// A [`Revocation`] as stored and sent, read without serde's buffering of internally tagged
 /// enums (several times faster when a million are loaded).
-#[cfg(feature = "redis")]
 #[derive(Deserialize)]
 struct Flat {
     kind: FlatKind,
@@ -54,7 +53,6 @@ struct Flat {
     until: u64,
 }
 
-#[cfg(feature = "redis")]
 #[derive(Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum FlatKind {
@@ -63,11 +61,27 @@ enum FlatKind {
     Session,
 }
 
-#[cfg(feature = "redis")]
 impl Revocation {
+    /// The latest `until` a list holds (the last second of year 9999): `until` comes from a
+    /// token's `exp`, which may be any `u64`; Redis refuses an `EXAT` near `i64::MAX / 1000`
+    /// and Lua reads numbers as doubles. An entry kept this long is kept for good; holding the
+    /// same cap in memory and in a store lets a process tell whether the store holds what it
+    /// holds.
+    pub const MAX_UNTIL: u64 = 253_402_300_799;
+
     /// Reads a revocation's JSON as [`Revocation`]'s `Deserialize` does (same fields, same
-    /// refusals of a missing one), faster.
-    pub(crate) fn from_json(json: &[u8]) -> Option<Self> {
+    /// refusals of a missing one), several times faster: what a backend loading a million
+    /// stored revocations wants. `None` when it is not one.
+    ///
+    /// # Example
+    /// ```
+    /// use socketioxide_jwt::revocation::Revocation;
+    /// let json = br#"{"kind":"token","jti":"abc","until":1700000000}"#;
+    /// let parsed = Revocation::from_json(json).unwrap();
+    /// assert_eq!(parsed, serde_json::from_slice(json).unwrap());
+    /// assert!(Revocation::from_json(br#"{"kind":"token","until":1}"#).is_none());
+    /// ```
+    pub fn from_json(json: &[u8]) -> Option<Self> {
         let flat: Flat = serde_json::from_slice(json).ok()?;
         Some(match flat.kind {
             FlatKind::Token => Revocation::Token {
@@ -89,12 +103,6 @@ impl Revocation {
     }
 }
 
-/// The latest `until` a list holds (the last second of year 9999): `until` comes from a token's
-/// `exp`, which may be any `u64`; Redis refuses an `EXAT` near `i64::MAX / 1000` and Lua reads
-/// numbers as doubles. An entry kept this long is kept for good; holding the same cap in memory
-/// and in the store lets a process tell whether the store holds what it holds.
-pub(crate) const MAX_UNTIL: u64 = 253_402_300_799;
-
 /// The part of a store key naming issuer `iss`: `iss:<length>:<iss>:`, whose length makes a key
 /// name one (`iss`, `sub` / `sid` / `jti`) pair whatever either contains.
 pub(crate) fn issuer_key_part(iss: &str) -> String {
@@ -102,8 +110,38 @@ pub(crate) fn issuer_key_part(iss: &str) -> String {
 }
 
 impl Revocation {
-    /// `token` or `user`, as a metrics label.
-    pub(crate) fn kind_label(&self) -> &'static str {
+    /// What this revokes, as a name: `jti:<jti>`, `sub:<sub>`, `sid:<sid>`, with
+    /// `iss:<length>:<iss>:` in front for a user or session at one issuer. Two revocations of
+    /// the same token, user or session have the same key, and no two others do (the length
+    /// makes the name one (`iss`, `sub`) pair whatever either contains): what a store files
+    /// them under.
+    ///
+    /// # Example
+    /// ```
+    /// use socketioxide_jwt::revocation::Revocation;
+    /// let user: Revocation = serde_json::from_str(
+    ///     r#"{"kind":"user","sub":"42","iss":"https://a","issued_before":1,"until":2}"#,
+    /// ).unwrap();
+    /// assert_eq!(user.key(), "iss:9:https://a:sub:42");
+    /// ```
+    pub fn key(&self) -> String {
+        let issuer = |iss: &Option<String>| iss.as_deref().map(issuer_key_part).unwrap_or_default();
+        match self {
+            Revocation::Token { jti, .. } => format!("jti:{jti}"),
+            Revocation::User { sub, iss, .. } => format!("{}sub:{sub}", issuer(iss)),
+            Revocation::Session { sid, iss, .. } => format!("{}sid:{sid}", issuer(iss)),
+        }
+    }
+
+    /// `token`, `user` or `session` (a metrics label, a log field).
+    ///
+    /// # Example
+    /// ```
+    /// use socketioxide_jwt::revocation::Revocation;
+    /// let token: Revocation = serde_json::from_str(r#"{"kind":"token","jti":"a","until":1}"#).unwrap();
+    /// assert_eq!(token.kind_label(), "token");
+    /// ```
+    pub fn kind_label(&self) -> &'static str {
         match self {
             Revocation::Token { .. } => "token",
             Revocation::User { .. } => "user",
@@ -111,9 +149,16 @@ impl Revocation {
         }
     }
 
-    /// The same, kept at most until `max`.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-    pub(crate) fn with_until_at_most(mut self, max: u64) -> Self {
+    /// The same, kept at most until `max` (seconds since the epoch).
+    ///
+    /// # Example
+    /// ```
+    /// use socketioxide_jwt::revocation::Revocation;
+    /// let far: Revocation = serde_json::from_str(r#"{"kind":"token","jti":"a","until":18446744073709551615}"#).unwrap();
+    /// assert_eq!(far.with_until_at_most(Revocation::MAX_UNTIL).until(), Revocation::MAX_UNTIL);
+    /// ```
+    #[must_use]
+    pub fn with_until_at_most(mut self, max: u64) -> Self {
         match &mut self {
             Revocation::Token { until, .. }
             | Revocation::User { until, .. }
@@ -132,8 +177,15 @@ impl Revocation {
         self
     }
 
-    /// When the entry may be forgotten.
-    pub(crate) fn until(&self) -> u64 {
+    /// When the entry may be forgotten (seconds since the epoch).
+    ///
+    /// # Example
+    /// ```
+    /// use socketioxide_jwt::revocation::Revocation;
+    /// let token: Revocation = serde_json::from_str(r#"{"kind":"token","jti":"a","until":7}"#).unwrap();
+    /// assert_eq!(token.until(), 7);
+    /// ```
+    pub fn until(&self) -> u64 {
         match self {
             Revocation::Token { until, .. }
             | Revocation::User { until, .. }

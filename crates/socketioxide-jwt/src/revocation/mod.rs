@@ -3,17 +3,17 @@
 //! expire, and disconnect the sockets that hold them.
 //!
 //! A [`RevocationList`] is a local, synchronously checked cache: no network round trip per
-//! connection. [`RevocationList::in_memory`] serves one process; with the `redis` feature,
-//! [`RevocationList::redis`] shares it across processes (stored in Redis with an expiry, spread by
-//! pub/sub, reloaded at start and after an outage).
+//! connection. [`RevocationList::in_memory`] serves one process; a [`RevocationBackend`] shares
+//! it across processes ([`RevocationList::with_backend`]): the `socketioxide-jwt-redis` crate's
+//! `RedisDriver::revocation_list` stores it in Redis and carries every message through a log
+//! that no outage, reshard or burst loses.
 
+mod backend;
 mod entries;
 mod held;
 mod kinds;
 mod live;
 mod logout_ids;
-#[cfg(feature = "redis")]
-mod redis;
 mod refresh;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,45 +22,17 @@ use std::time::Duration;
 
 use self::held::{Held, TokenKeys};
 use crate::claims::RegisteredClaims;
-use crate::future::BoxFuture;
 use crate::time::unix_now;
 
+pub use self::backend::{RevocationBackend, RevocationFeed};
 pub use self::kinds::{Revocation, RevocationCounts, RevocationError};
 use self::live::LiveSockets;
 pub(crate) use self::live::{LiveFn, LiveTicket, ToSocket};
-#[cfg(feature = "redis")]
-pub use self::redis::RedisRevocationOptions;
 pub(crate) use self::refresh::issued_since;
-pub(crate) use self::refresh::RefreshRequest;
-pub use self::refresh::RefreshTarget;
+pub use self::refresh::{RefreshRequest, RefreshTarget};
 
 /// Default time a user revocation is kept: tokens issued before it are refused for this long.
 const DEFAULT_MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
-
-/// Publishes revocations to the other processes.
-pub(crate) trait RevocationBackend: Send + Sync + 'static {
-    fn publish<'a>(
-        &'a self,
-        revocation: &'a Revocation,
-    ) -> BoxFuture<'a, Result<(), RevocationError>>;
-
-    /// Tells the other processes to ask their matching sockets to refresh (not stored).
-    fn broadcast_refresh<'a>(
-        &'a self,
-        request: &'a RefreshRequest,
-    ) -> BoxFuture<'a, Result<(), RevocationError>>;
-
-    /// Records `id` until `until` (seconds since the epoch) unless it is recorded already:
-    /// `true` the first time, in every process.
-    fn record_once<'a>(
-        &'a self,
-        id: &'a str,
-        until: u64,
-    ) -> BoxFuture<'a, Result<bool, RevocationError>>;
-
-    /// Forgets a record of [`record_once`](Self::record_once) (best effort).
-    fn forget_record<'a>(&'a self, id: &'a str) -> BoxFuture<'a, ()>;
-}
 
 pub(crate) struct ListInner {
     held: RwLock<Held>,
@@ -147,7 +119,6 @@ impl RevocationList {
         }
     }
 
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn set_backend(&self, backend: Arc<dyn RevocationBackend>) {
         *self
             .inner
@@ -394,8 +365,7 @@ impl RevocationList {
     /// that `stored` lacks, then disconnects the live sockets the result revokes. Returns what
     /// `stored` lacked: what the store must be sent again (it was lost there, or never
     /// reached it). O(stored + held + live sockets), under one write lock for the swap only.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-    pub(crate) fn replace_with(&self, stored: Vec<Revocation>) -> Vec<Revocation> {
+    fn replace_with(&self, stored: Vec<Revocation>) -> Vec<Revocation> {
         let now = unix_now();
         let mut fresh = Held::sized_for(&stored);
         for revocation in stored {
@@ -422,7 +392,7 @@ impl RevocationList {
 
     /// A user or session revocation kept at least while a token checked here could still be
     /// accepted (see [`revoke_user`](Self::revoke_user)).
-    /// Capped at [`MAX_UNTIL`](kinds::MAX_UNTIL), as the store caps it.
+    /// Capped at [`Revocation::MAX_UNTIL`], as the store caps it.
     fn kept_long_enough(&self, revocation: Revocation) -> Revocation {
         let revocation = match revocation {
             Revocation::Token { .. } => revocation,
@@ -431,7 +401,7 @@ impl RevocationList {
                 other.with_until_at_least(until)
             }
         };
-        revocation.with_until_at_most(kinds::MAX_UNTIL)
+        revocation.with_until_at_most(Revocation::MAX_UNTIL)
     }
 
     /// Tells the live sockets of this process that `revocations` revoke to go.

@@ -72,10 +72,21 @@ impl RefreshTarget {
     }
 }
 
-/// A refresh request on the channel: `{"refresh": <target>, "from": <process>}` (revocations
-/// carry a `kind`). `from` lets the process that sent it skip its own echo.
+/// A refresh request as it crosses processes: `{"refresh": <target>, "from": <process>,
+/// "since": <seconds>}` (a [`Revocation`](super::Revocation) carries a `kind` instead). `from`
+/// lets the process that sent it skip its own echo. A backend carries it as it is
+/// ([`RevocationBackend::broadcast_refresh`](super::RevocationBackend::broadcast_refresh), then
+/// [`RevocationFeed::refresh_requested`](super::RevocationFeed::refresh_requested)).
+///
+/// # Example
+/// ```
+/// use socketioxide_jwt::revocation::RefreshRequest;
+/// let heard: RefreshRequest =
+///     serde_json::from_str(r#"{"refresh":{"user":{"sub":"42"}},"from":7,"since":1700000000}"#).unwrap();
+/// # let _ = heard;
+/// ```
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct RefreshRequest {
+pub struct RefreshRequest {
     pub(crate) refresh: RefreshTarget,
     /// The sending list's [`ListInner::id`](super::ListInner).
     #[serde(default)]
@@ -153,7 +164,6 @@ impl RevocationList {
 
     /// A request heard on the channel: applied, unless this process sent it (it applied its
     /// own before sending it). `false` when skipped.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn hear_refresh(&self, request: &RefreshRequest) -> bool {
         let from_elsewhere = request.from != self.inner.id;
         if from_elsewhere {

@@ -2,20 +2,41 @@
 //! places are counted ([`UserSockets`]: this process, or Redis for a cluster) and the place a
 //! socket holds while it is authenticated ([`UserPlace`]).
 
-#[cfg(feature = "redis")]
-mod redis;
-
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use crate::future::BoxFuture;
 
-#[cfg(feature = "redis")]
-pub use self::redis::RedisUserSocketsOptions;
-
-/// Counts places and gives them back.
-pub(crate) trait PlaceStore: Send + Sync + 'static {
+/// Where [`UserSockets`] counts places, and gives them back: this process's memory, or a
+/// shared store (`socketioxide-jwt-redis`'s `RedisDriver::user_sockets`). Plug one in with
+/// [`UserSockets::with_store`].
+///
+/// # Example
+/// A store that lets every user hold one place, whatever the cap:
+/// ```
+/// use socketioxide_jwt::{limits::PlaceStore, BoxFuture};
+/// use std::sync::Mutex;
+/// use std::collections::HashSet;
+///
+/// #[derive(Default)]
+/// struct OnePlace(Mutex<HashSet<String>>);
+/// impl PlaceStore for OnePlace {
+///     fn acquire<'a>(&'a self, sub: &'a str, _max: usize) -> BoxFuture<'a, Option<u64>> {
+///         let taken = self.0.lock().unwrap().insert(sub.to_owned());
+///         Box::pin(async move { taken.then_some(0) })
+///     }
+///     fn release(&self, sub: &str, _id: u64) {
+///         self.0.lock().unwrap().remove(sub);
+///     }
+///     fn local_count(&self, sub: &str) -> usize {
+///         usize::from(self.0.lock().unwrap().contains(sub))
+///     }
+/// }
+/// let sockets = socketioxide_jwt::limits::UserSockets::with_store(OnePlace::default());
+/// # let _ = sockets;
+/// ```
+pub trait PlaceStore: Send + Sync + 'static {
     /// Takes one of `sub`'s places if fewer than `max` are taken; the place's id, or `None`.
     fn acquire<'a>(&'a self, sub: &'a str, max: usize) -> BoxFuture<'a, Option<u64>>;
     /// Gives place `id` of `sub` back. Never blocks.
@@ -24,9 +45,22 @@ pub(crate) trait PlaceStore: Send + Sync + 'static {
     fn local_count(&self, sub: &str) -> usize;
 }
 
+/// A shared store counts as the store it points to.
+impl<T: PlaceStore> PlaceStore for Arc<T> {
+    fn acquire<'a>(&'a self, sub: &'a str, max: usize) -> BoxFuture<'a, Option<u64>> {
+        (**self).acquire(sub, max)
+    }
+    fn release(&self, sub: &str, id: u64) {
+        (**self).release(sub, id);
+    }
+    fn local_count(&self, sub: &str) -> usize {
+        (**self).local_count(sub)
+    }
+}
+
 /// Where the places of [`max_sockets_per_user`](crate::JwtAuthBuilder::max_sockets_per_user) are
 /// counted: in this process ([`UserSockets::in_memory`], the default) or across every process of
-/// a cluster ([`UserSockets::redis`], feature `redis`).
+/// a cluster (`socketioxide-jwt-redis`'s `RedisDriver::user_sockets`), or any [`PlaceStore`].
 ///
 /// Cheap to clone; one counter may serve several configurations (they then share the cap).
 ///
@@ -61,13 +95,21 @@ impl Default for UserSockets {
 impl UserSockets {
     /// Counts the sockets of this process only.
     pub fn in_memory() -> Self {
+        Self::with_store(LocalPlaces::default())
+    }
+
+    /// Counts the sockets in `store`.
+    ///
+    /// # Example
+    /// See [`PlaceStore`].
+    pub fn with_store(store: impl PlaceStore) -> Self {
         Self {
-            store: Arc::new(LocalPlaces::default()),
+            store: Arc::new(store),
         }
     }
 
     /// How many authenticated sockets of `sub` this process holds (the cluster-wide count lives
-    /// in Redis, with the `redis` store).
+    /// in the shared store, when there is one).
     ///
     /// # Example
     /// ```

@@ -14,7 +14,7 @@ use ::redis::{ErrorKind, RedisError};
 /// # Example
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// use socketioxide_jwt::cluster::{RedisConnection, RedisDriver};
+/// use socketioxide_jwt_redis::{RedisConnection, RedisDriver};
 /// let redis = RedisConnection::new("rediss://chat:s3cret@redis.internal:6380/")
 ///     .ca_file("/etc/chat/redis-ca.pem")?
 ///     .client_cert_files("/etc/chat/client.pem", "/etc/chat/client.key")?;
@@ -108,7 +108,7 @@ impl RedisConnection {
     ///
     /// # Example
     /// ```
-    /// use socketioxide_jwt::cluster::RedisConnection;
+    /// use socketioxide_jwt_redis::RedisConnection;
     /// let redis = RedisConnection::new("redis://chat:s3cret@cluster/")
     ///     .cluster(["10.0.0.1:6379", "10.0.0.2:6379", "10.0.0.3:6379"]);
     /// assert!(redis.is_cluster());
@@ -131,7 +131,7 @@ impl RedisConnection {
     ///
     /// # Example
     /// ```
-    /// use socketioxide_jwt::cluster::RedisConnection;
+    /// use socketioxide_jwt_redis::RedisConnection;
     /// let redis = RedisConnection::new("redis://chat:s3cret@sentinel-managed/")
     ///     .sentinel("mymaster", ["10.0.0.1:26379", "10.0.0.2:26379", "10.0.0.3:26379"]);
     /// assert!(redis.is_sentinel());
@@ -209,7 +209,7 @@ impl RedisConnection {
     ///
     /// # Example
     /// ```
-    /// use socketioxide_jwt::cluster::RedisConnection;
+    /// use socketioxide_jwt_redis::RedisConnection;
     /// let redis = RedisConnection::new("rediss://chat:s3cret@127.0.0.1:1/");
     /// let refused = redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
     /// let text = redis.explain(&refused);

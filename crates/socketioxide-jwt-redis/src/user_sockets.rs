@@ -1,4 +1,4 @@
-//! The Redis count of [`UserSockets`]: one sorted set per user, one member per authenticated
+//! The Redis count of [`UserSockets`] ([`RedisDriver::user_sockets`]): one sorted set per user, one member per authenticated
 //! socket of the cluster (`<process>:<place>`), scored by the end of its lease on Redis' own clock.
 //!
 //! - Taking a place is one Lua script: drop the expired leases, count, add if under the cap.
@@ -20,16 +20,17 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::{PlaceStore, UserSockets};
-use crate::cluster::RedisDriver;
-use crate::future::BoxFuture;
+use socketioxide_jwt::limits::{PlaceStore, UserSockets};
+use socketioxide_jwt::BoxFuture;
 
-/// Options of [`UserSockets::redis`]: start from [`RedisUserSocketsOptions::default`].
+use crate::driver::{hash_tagged, RedisDriver};
+
+/// Options of [`RedisDriver::user_sockets`]: start from [`RedisUserSocketsOptions::default`].
 ///
 /// # Example
 /// ```
 /// use std::time::Duration;
-/// use socketioxide_jwt::limits::RedisUserSocketsOptions;
+/// use socketioxide_jwt_redis::RedisUserSocketsOptions;
 /// let options = RedisUserSocketsOptions::default().lease(Duration::from_secs(30));
 /// assert_eq!(options.lease, Duration::from_secs(30));
 /// ```
@@ -105,9 +106,9 @@ struct RedisPlaces {
     releases: mpsc::UnboundedSender<(Box<str>, u64)>,
 }
 
-impl UserSockets {
-    /// Counts the sockets of every process on the Redis behind `driver` (the one the adapter
-    /// uses: its operations are bounded, fail at once while Redis is down, and recover with it):
+impl RedisDriver {
+    /// Counts the sockets of every process on this Redis (the adapter's driver: its
+    /// operations are bounded, fail at once while Redis is down, and recover with it): its operations are bounded, fail at once while Redis is down, and recover with it):
     /// a user holds at most the cap across the cluster. See the module notes for what an outage
     /// does (the cap is then applied per process, and no socket is refused for Redis being down).
     /// Call it inside a Tokio runtime (it starts the task that renews and gives back places).
@@ -115,21 +116,20 @@ impl UserSockets {
     /// # Example
     /// ```no_run
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    /// use socketioxide_jwt::cluster::RedisDriver;
-    /// use socketioxide_jwt::limits::{RedisUserSocketsOptions, UserSockets};
-    /// let client = redis::Client::open("redis://127.0.0.1/?protocol=resp3")?;
-    /// let driver = RedisDriver::new(client).await?;
+    /// use socketioxide_jwt_redis::{RedisConnection, RedisDriver, RedisUserSocketsOptions};
+    /// let driver = RedisDriver::new(RedisConnection::new("redis://127.0.0.1/").client()?).await?;
     /// let auth = socketioxide_jwt::JwtAuth::builder()
     ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
     ///     .max_sockets_per_user(3)
-    ///     .user_sockets(UserSockets::redis(&driver, RedisUserSocketsOptions::default()))
+    ///     .user_sockets(driver.user_sockets(RedisUserSocketsOptions::default()))
     ///     .build()?;
     /// # let _ = auth; Ok(()) }
     /// ```
-    pub fn redis(driver: &RedisDriver, mut options: RedisUserSocketsOptions) -> Self {
+    pub fn user_sockets(&self, mut options: RedisUserSocketsOptions) -> UserSockets {
+        let driver = self;
         if driver.is_cluster() {
             // One hash slot for every user's key: the release pipeline spans users.
-            options.key_prefix = crate::cluster::hash_tagged(&options.key_prefix);
+            options.key_prefix = hash_tagged(&options.key_prefix);
         }
         let (releases, rx) = mpsc::unbounded_channel();
         let lease = options.lease;
@@ -142,7 +142,7 @@ impl UserSockets {
             releases,
         });
         tokio::spawn(maintain(Arc::downgrade(&places), rx, lease / 3));
-        Self { store: places }
+        UserSockets::with_store(places)
     }
 }
 

@@ -1,27 +1,33 @@
-//! The Redis store of a [`RevocationList`]: entries expire with the tokens they revoke, and every
+//! The Redis store of a [`RevocationList`] ([`RedisDriver::revocation_list`]): entries expire with the tokens they revoke, and every
 //! message that crosses processes (a revocation, a refresh request) is appended to one Redis
 //! Stream, the control log, in the same script that stores it. Each process reads the log from
 //! where it was; one that may have missed something (an outage, a gap trimmed before it read it,
 //! a history that went backwards after a failover) reloads the whole set and sends again what it
-//! holds that the store lost. See [`RevocationList::redis`].
+//! holds that the store lost.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::kinds::{issuer_key_part, MAX_UNTIL};
-use super::{
-    ListInner, RefreshRequest, Revocation, RevocationBackend, RevocationError, RevocationList,
+use socketioxide_jwt::revocation::{
+    RefreshRequest, Revocation, RevocationBackend, RevocationError, RevocationFeed,
 };
-use crate::cluster::{RedisDriver, RedisDriverError};
-use crate::future::BoxFuture;
+use socketioxide_jwt::{BoxFuture, RevocationList};
 
-/// Options of [`RevocationList::redis`]: start from [`RedisRevocationOptions::default`].
+use crate::driver::{hash_tagged, publish_command, RedisDriver, RedisDriverError};
+
+/// The latest `until` stored: the list's own cap.
+const MAX_UNTIL: u64 = Revocation::MAX_UNTIL;
+
+/// How long a user revocation lasts unless told: as [`RevocationList::in_memory`]'s.
+const DEFAULT_MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// Options of [`RedisDriver::revocation_list`]: start from [`RedisRevocationOptions::default`].
 ///
 /// # Example
 /// ```
 /// use std::time::Duration;
-/// use socketioxide_jwt::revocation::RedisRevocationOptions;
+/// use socketioxide_jwt_redis::RedisRevocationOptions;
 /// let options = RedisRevocationOptions::default().max_token_lifetime(Duration::from_secs(900));
 /// assert_eq!(options.max_token_lifetime, Duration::from_secs(900));
 /// ```
@@ -57,7 +63,7 @@ impl Default for RedisRevocationOptions {
             stream: "log".into(),
             poll_interval: Duration::from_millis(100),
             log_retention: Duration::from_secs(600),
-            max_token_lifetime: super::DEFAULT_MAX_TOKEN_LIFETIME,
+            max_token_lifetime: DEFAULT_MAX_TOKEN_LIFETIME,
             logout_key_prefix: "socketioxide-jwt:logout:".into(),
         }
     }
@@ -188,9 +194,9 @@ struct Store {
     outbox: Mutex<VecDeque<Revocation>>,
     /// Wakes the log's reader (to send what the outbox holds).
     wake: Arc<tokio::sync::Notify>,
-    list: Weak<ListInner>,
-    /// The list's id: the messages it appended are skipped when read back.
-    sender: u64,
+    /// The list's way in: what the other processes appended is applied through it; its
+    /// sender id tags this process's messages (skipped when read back).
+    feed: RevocationFeed,
     /// How many times in a row Redis refused the outbox's first revocation.
     front_rejections: std::sync::atomic::AtomicU32,
 }
@@ -252,13 +258,6 @@ impl SendFailure {
     }
 }
 
-/// The field part naming an issuer: empty for every issuer (`sub:<sub>`), else
-/// `iss:<length>:<iss>:`, whose length makes the field name one (`iss`, `sub`) pair whatever
-/// either contains.
-fn issuer_part(iss: &Option<String>) -> String {
-    iss.as_deref().map(issuer_key_part).unwrap_or_default()
-}
-
 impl Store {
     /// The channel that tells the processes to read the log now.
     fn wake_channel(&self) -> String {
@@ -283,15 +282,6 @@ impl Store {
         (hash % HASHES as u64) as usize
     }
 
-    /// The field of `revocation` in the hash.
-    fn field(revocation: &Revocation) -> String {
-        match revocation {
-            Revocation::Token { jti, .. } => format!("jti:{jti}"),
-            Revocation::User { sub, iss, .. } => format!("{}sub:{sub}", issuer_part(iss)),
-            Revocation::Session { sid, iss, .. } => format!("{}sid:{sid}", issuer_part(iss)),
-        }
-    }
-
     /// Stores `revocation` (with the expiry of what it revokes) and tells the other processes.
     async fn send(&self, revocation: &Revocation) -> Result<(), RevocationError> {
         self.try_send(revocation)
@@ -309,7 +299,7 @@ impl Store {
             Revocation::User { issued_before, .. } => issued_before.to_string(),
             _ => String::new(),
         };
-        let field = Self::field(&revocation);
+        let field = revocation.key();
         let shard = Self::shard_of(&field);
         let mut cmd = ::redis::cmd("EVAL");
         cmd.arg(STORE_AND_APPEND)
@@ -321,10 +311,10 @@ impl Store {
             .arg(until)
             .arg(issued_before)
             .arg(MAX_UNTIL)
-            .arg(self.sender)
+            .arg(self.feed.sender())
             .arg(self.retention_ms())
             .arg(field)
-            .arg(crate::cluster::publish_command(self.driver.is_cluster()))
+            .arg(publish_command(self.driver.is_cluster()))
             .arg(self.wake_channel());
         self.driver
             .query::<()>(&cmd)
@@ -348,9 +338,9 @@ impl Store {
             .arg(&self.options.stream)
             .arg(self.wake_throttle())
             .arg(message)
-            .arg(self.sender)
+            .arg(self.feed.sender())
             .arg(self.retention_ms())
-            .arg(crate::cluster::publish_command(self.driver.is_cluster()))
+            .arg(publish_command(self.driver.is_cluster()))
             .arg(self.wake_channel());
         self.driver.query::<()>(&cmd).await
     }
@@ -427,10 +417,10 @@ impl RevocationBackend for RedisBackend {
     }
 }
 
-impl RevocationList {
-    /// A list shared by every process using the same Redis (and options), through `driver`
-    /// (the one that carries the adapter's broadcasts: one connection strategy, the same
-    /// outage handling).
+impl RedisDriver {
+    /// A revocation list shared by every process using the same Redis (and options), through
+    /// this driver (the one that carries the adapter's broadcasts: one connection strategy, the
+    /// same outage handling).
     ///
     /// Revocations are stored there with an expiry and appended to the control log (a Redis
     /// Stream) in one script; every process reads the log from where it was, in batches: at
@@ -454,10 +444,9 @@ impl RevocationList {
     /// # Example
     /// ```no_run
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    /// use socketioxide_jwt::cluster::{RedisConnection, RedisDriver};
-    /// use socketioxide_jwt::{revocation::RedisRevocationOptions, RevocationList};
+    /// use socketioxide_jwt_redis::{RedisConnection, RedisDriver, RedisRevocationOptions};
     /// let driver = RedisDriver::new(RedisConnection::new("redis://127.0.0.1:6379/").client()?).await?;
-    /// let revocations = RevocationList::redis(&driver, RedisRevocationOptions::default()).await?;
+    /// let revocations = driver.revocation_list(RedisRevocationOptions::default()).await?;
     /// # let _ = revocations; Ok(()) }
     /// ```
     ///
@@ -468,48 +457,47 @@ impl RevocationList {
     ///
     /// <div class="warning">Run Redis with <code>maxmemory-policy noeviction</code> (the
     /// default): a revocation Redis evicts is not noticed by the processes.</div>
-    pub async fn redis(
-        driver: &RedisDriver,
+    pub async fn revocation_list(
+        &self,
         mut options: RedisRevocationOptions,
-    ) -> Result<Self, RevocationError> {
+    ) -> Result<RevocationList, RevocationError> {
         if options.poll_interval.is_zero() || options.log_retention.is_zero() {
             return Err(RevocationError::Unavailable(
                 "RedisRevocationOptions: poll_interval and log_retention must not be zero".into(),
             ));
         }
-        if driver.is_cluster() {
+        if self.is_cluster() {
             // Hashes, log and wake-up throttle under one hash tag: the store-and-append script
             // stays on one shard.
-            options.key_prefix = crate::cluster::hash_tagged(&options.key_prefix);
+            options.key_prefix = hash_tagged(&options.key_prefix);
         }
         options.stream = format!("{}{}", options.key_prefix, options.stream);
-        require_redis_7(driver, &options.stream).await?;
-        let list = RevocationList::with_lifetime(options.max_token_lifetime);
-        let outages = driver.outages();
-        let store = Arc::new(Store {
-            driver: driver.clone(),
-            options,
-            outbox: Mutex::default(),
-            wake: Arc::default(),
-            list: Arc::downgrade(&list.inner),
-            sender: list.inner.id,
-            front_rejections: std::sync::atomic::AtomicU32::new(0),
-        });
-        let wakeups = driver
-            .listen(store.wake_channel(), WAKEUPS)
-            .await
-            .map_err(unavailable)?;
-        let position = log::resync(&store, &list).await?;
-        list.set_backend(Arc::new(RedisBackend {
-            store: store.clone(),
-        }));
-        tokio::spawn(log::follow(
-            Arc::downgrade(&store),
-            position,
-            outages,
-            wakeups,
-        ));
-        Ok(list)
+        require_redis_7(self, &options.stream).await?;
+        let max_token_lifetime = options.max_token_lifetime;
+        RevocationList::with_backend(max_token_lifetime, |feed| async move {
+            let outages = self.outages();
+            let store = Arc::new(Store {
+                driver: self.clone(),
+                options,
+                outbox: Mutex::default(),
+                wake: Arc::default(),
+                feed,
+                front_rejections: std::sync::atomic::AtomicU32::new(0),
+            });
+            let wakeups = self
+                .listen(store.wake_channel(), WAKEUPS)
+                .await
+                .map_err(unavailable)?;
+            let position = control_log::resync(&store).await?;
+            tokio::spawn(control_log::follow(
+                Arc::downgrade(&store),
+                position,
+                outages,
+                wakeups,
+            ));
+            Ok(RedisBackend { store })
+        })
+        .await
     }
 }
 
@@ -535,7 +523,7 @@ async fn require_redis_7(driver: &RedisDriver, key: &str) -> Result<(), Revocati
     }
 }
 
-mod log;
+mod control_log;
 
 #[cfg(test)]
 mod tests {

@@ -10,8 +10,9 @@ use std::time::Duration;
 use ::redis::{FromRedisValue, Value};
 use futures_util::StreamExt;
 
+use socketioxide_jwt::revocation::{RefreshRequest, Revocation, RevocationError, RevocationFeed};
+
 use super::{unavailable, SendFailure, Store, HASHES, MAX_REJECTIONS};
-use crate::revocation::{RefreshRequest, Revocation, RevocationError, RevocationList};
 
 /// Messages read per round trip; a full batch is followed by the next one at once.
 const BATCH: usize = 1000;
@@ -156,7 +157,9 @@ impl Store {
     /// `HSCAN` round trip per [`SCAN_BATCH`] fields of each, every batch parsed while the next
     /// ones are read.
     async fn load_all(&self) -> Result<Vec<Revocation>, RevocationError> {
-        let now = crate::time::unix_now();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         let mut scans =
             futures_util::stream::iter((0..HASHES).map(|shard| self.load_hash(shard, now)))
                 .buffer_unordered(HASHES_AT_ONCE);
@@ -225,7 +228,7 @@ impl Store {
                     // that later revocations flow.
                     self.front_rejections.store(0, Ordering::SeqCst);
                     tracing::error!(kind = next.kind_label(), error = %e, "Redis refuses this revocation: set aside, the ones queued after it go on");
-                    crate::metrics::revocation(next.kind_label(), "set_aside");
+                    self.feed.set_aside(&next);
                 }
                 Err(SendFailure::Unreachable(e)) => return Err(e),
             }
@@ -310,17 +313,16 @@ fn parse_entry(entry: Value) -> Option<(StreamId, u64, Vec<u8>)> {
     Some((id, sender, payload))
 }
 
-/// Brings `list` in step with the store: reloads the whole set, sends the store what `list`
-/// holds that it lacks (lost there, or never sent); returns the log position to read on from
-/// (taken before the reload: what is appended during it is read again, harmlessly).
-pub(super) async fn resync(
-    store: &Store,
-    list: &RevocationList,
-) -> Result<Position, RevocationError> {
+/// Brings the list in step with the store: reloads the whole set, sends the store what the
+/// list holds that it lacks (lost there, or never sent); returns the log position to read on
+/// from (taken before the reload: what is appended during it is read again, harmlessly).
+pub(super) async fn resync(store: &Store) -> Result<Position, RevocationError> {
     let at = store.read(StreamId::default(), 0).await?;
     let stored = store.load_all().await?;
     let loaded = stored.len();
-    let missing = list.replace_with(stored);
+    let Some(missing) = store.feed.replace_with(stored) else {
+        return Err(RevocationError::Unavailable("the list was dropped".into()));
+    };
     let mut sent_again = 0;
     for batch in missing.chunks(RESENDS_AT_ONCE) {
         let sends = batch.iter().map(|revocation| store.try_send(revocation));
@@ -346,26 +348,25 @@ pub(super) async fn resync(
 
 /// Applies one batch of the log: revocations together (one pass over the live sockets),
 /// refresh requests in their place; this process's own messages skipped.
-fn apply_batch(list: &RevocationList, batch: Vec<(StreamId, u64, Vec<u8>)>) {
+fn apply_batch(feed: &RevocationFeed, batch: Vec<(StreamId, u64, Vec<u8>)>) {
     let mut revocations = Vec::new();
     for (_, sender, payload) in batch {
-        if sender == list.inner.id {
+        if sender == feed.sender() {
             continue;
         }
         if let Some(revocation) = Revocation::from_json(&payload) {
-            crate::metrics::revocation(revocation.kind_label(), "remote");
             revocations.push(revocation);
         } else if let Ok(request) = serde_json::from_slice::<RefreshRequest>(&payload) {
             if !revocations.is_empty() {
-                list.apply_all(std::mem::take(&mut revocations));
+                feed.apply(std::mem::take(&mut revocations));
             }
-            list.hear_refresh(&request);
+            feed.refresh_requested(&request);
         } else {
             tracing::warn!("ignored a malformed message in the control log");
         }
     }
     if !revocations.is_empty() {
-        list.apply_all(revocations);
+        feed.apply(revocations);
     }
 }
 
@@ -410,10 +411,9 @@ pub(super) async fn follow(
             }
         }
         let Some(store) = store.upgrade() else { return };
-        let Some(inner) = store.list.upgrade() else {
+        if !store.feed.is_alive() {
             return;
-        };
-        let list = RevocationList { inner };
+        }
         let poll = store.options.poll_interval;
         // What an outage queued goes first, but a store refusing it does not stop the reading.
         if !store.lock_outbox().is_empty() {
@@ -425,7 +425,7 @@ pub(super) async fn follow(
         }
         if must_resync {
             outages.borrow_and_update();
-            match resync(&store, &list).await {
+            match resync(&store).await {
                 Ok(at) => {
                     position = at;
                     must_resync = false;
@@ -455,7 +455,7 @@ pub(super) async fn follow(
                             count: position.count + read.batch.len() as u64,
                         };
                     }
-                    apply_batch(&list, read.batch);
+                    apply_batch(&store.feed, read.batch);
                     wait = if full { Duration::ZERO } else { poll };
                 }
                 verdict => {

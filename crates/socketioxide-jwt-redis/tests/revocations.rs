@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use socketioxide_jwt::claims::RegisteredClaims;
-use socketioxide_jwt::cluster::{RedisConnection, RedisDriver};
-use socketioxide_jwt::revocation::{RedisRevocationOptions, Revocation};
+use socketioxide_jwt::revocation::Revocation;
 use socketioxide_jwt::RevocationList;
+use socketioxide_jwt_redis::RedisRevocationOptions;
+use socketioxide_jwt_redis::{RedisConnection, RedisDriver};
 use tokio::time::Instant;
 
 mod common;
@@ -28,7 +29,8 @@ async fn list(port: u16, channel: &str) -> RevocationList {
     let driver = RedisDriver::connect(&RedisConnection::new(url), Default::default())
         .await
         .expect("redis reachable");
-    RevocationList::redis(&driver, RedisRevocationOptions::default().stream(channel))
+    driver
+        .revocation_list(RedisRevocationOptions::default().stream(channel))
         .await
         .expect("the list loads")
 }
@@ -116,7 +118,8 @@ async fn member(port: u16) -> RevocationList {
         .await
         .expect("redis reachable");
     let options = RedisRevocationOptions::default().poll_interval(Duration::from_millis(20));
-    RevocationList::redis(&driver, options)
+    driver
+        .revocation_list(options)
         .await
         .expect("the list loads")
 }
@@ -264,18 +267,16 @@ async fn a_process_that_fell_behind_the_log_reloads() {
             .expect("redis reachable")
     };
     // A slow reader (polls every 2 s) and a writer whose log keeps a message 1 ms.
-    let slow = RevocationList::redis(
-        &driver(url.clone()).await,
-        RedisRevocationOptions::default().poll_interval(Duration::from_secs(2)),
-    )
-    .await
-    .expect("loads");
-    let writer = RevocationList::redis(
-        &driver(url).await,
-        RedisRevocationOptions::default().log_retention(Duration::from_millis(1)),
-    )
-    .await
-    .expect("loads");
+    let slow = driver(url.clone())
+        .await
+        .revocation_list(RedisRevocationOptions::default().poll_interval(Duration::from_secs(2)))
+        .await
+        .expect("loads");
+    let writer = driver(url)
+        .await
+        .revocation_list(RedisRevocationOptions::default().log_retention(Duration::from_millis(1)))
+        .await
+        .expect("loads");
     for i in 0..300 {
         writer
             .revoke(session(format!("trimmed-{i}"), now() + 3600))

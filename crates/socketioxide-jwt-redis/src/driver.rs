@@ -1,30 +1,7 @@
-//! Several processes behind one Redis (feature `redis`): a socketioxide-redis driver that
+//! The connection to Redis every part of this crate shares: a socketioxide-redis driver that
 //! survives Redis outages of any length, and the adapter type that goes with it.
 //!
-//! socketioxide-redis 0.4's own driver keeps one connection: once Redis restarts, its
-//! subscriptions are gone and instances stop hearing each other until they restart. And every
-//! broadcast waits for its remote half before delivering locally, so during an outage a message
-//! did not even reach the sockets of the sending process. [`RedisDriver`]:
-//! - reconnects and resubscribes by itself (redis' `ConnectionManager`), and if the connection
-//!   stays broken, rebuilds it and subscribes again, however long the outage;
-//! - fails fast while Redis is known to be down (a background probe tells when it is back), so
-//!   no broadcast waits on it: with [`JwtAdapter`], which then delivers the
-//!   packet to this process's sockets anyway, local delivery never stops;
-//! - bounds every Redis operation with a timeout.
-//!
-//! # Example
-//! ```no_run
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use socketioxide::SocketIo;
-//! use socketioxide_jwt::cluster::{JwtRedisAdapter, RedisConnection, RedisDriver};
-//!
-//! let client = RedisConnection::new("redis://127.0.0.1:6379/").client()?;
-//! let driver = RedisDriver::new(client).await?;
-//! let (layer, io) = SocketIo::builder()
-//!     .with_adapter::<JwtRedisAdapter>(driver.adapter())
-//!     .build_layer();
-//! # let _ = (layer, io); Ok(()) }
-//! ```
+//! See [`RedisDriver`].
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
@@ -35,7 +12,7 @@ use socketioxide_redis::drivers::{ChanItem, Driver, MessageStream};
 use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 use tokio::sync::mpsc;
 
-use crate::adapter::JwtAdapter;
+use socketioxide_jwt::adapter::JwtAdapter;
 
 mod clients;
 mod conn;
@@ -66,8 +43,33 @@ struct Link {
     subscribing: tokio::sync::Mutex<()>,
 }
 
-/// A socketioxide-redis driver that survives Redis restarts and outages of any length. See the
-/// [module docs](self). Cheap to clone.
+/// A socketioxide-redis driver that survives Redis restarts and outages of any length. Cheap to
+/// clone.
+///
+/// socketioxide-redis 0.4's own driver keeps one connection: once Redis restarts, its
+/// subscriptions are gone and instances stop hearing each other until they restart. And every
+/// broadcast waits for its remote half before delivering locally, so during an outage a message
+/// did not even reach the sockets of the sending process. [`RedisDriver`]:
+/// - reconnects and resubscribes by itself (redis' `ConnectionManager`), and if the connection
+///   stays broken, rebuilds it and subscribes again, however long the outage;
+/// - fails fast while Redis is known to be down (a background probe tells when it is back), so
+///   no broadcast waits on it: with [`JwtAdapter`], which then delivers the
+///   packet to this process's sockets anyway, local delivery never stops;
+/// - bounds every Redis operation with a timeout.
+///
+/// # Example
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use socketioxide::SocketIo;
+/// use socketioxide_jwt_redis::{JwtRedisAdapter, RedisConnection, RedisDriver};
+///
+/// let client = RedisConnection::new("redis://127.0.0.1:6379/").client()?;
+/// let driver = RedisDriver::new(client).await?;
+/// let (layer, io) = SocketIo::builder()
+///     .with_adapter::<JwtRedisAdapter>(driver.adapter())
+///     .build_layer();
+/// # let _ = (layer, io); Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct RedisDriver {
     link: Arc<Link>,

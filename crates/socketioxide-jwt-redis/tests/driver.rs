@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use socketioxide_jwt::cluster::{RedisConnection, RedisDriver};
+use socketioxide_jwt_redis::{RedisConnection, RedisDriver};
 use socketioxide_redis::drivers::Driver;
 
 mod common;

@@ -9,7 +9,7 @@ use ::redis::RedisError;
 /// # Example
 /// ```
 /// use std::time::Duration;
-/// use socketioxide_jwt::cluster::RedisDriverOptions;
+/// use socketioxide_jwt_redis::RedisDriverOptions;
 /// let options = RedisDriverOptions::default().request_timeout(Duration::from_millis(500));
 /// assert_eq!(options.request_timeout, Duration::from_millis(500));
 /// ```
