@@ -77,8 +77,8 @@ else
   say "Fuzzing skipped: no nightly toolchain (the seed corpus and property tests ran with cargo test)"
 fi
 
-say "Ready to publish: cargo publish --dry-run (both crates), npm pack --dry-run (clients/js)"
-cargo publish --dry-run --allow-dirty -p socketioxide-jwt
+say "Ready to publish: cargo publish --dry-run (the three crates; the Redis one against the core as packaged), npm pack --dry-run (clients/js)"
+cargo publish --dry-run --allow-dirty -p socketioxide-jwt -p socketioxide-jwt-redis
 cargo publish --dry-run --allow-dirty -p socketioxide-jwt-client
 node scripts/check-npm-package.mjs
 

@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 
 use socketioxide_jwt::revocation::{RefreshRequest, Revocation, RevocationError, RevocationFeed};
 
-use super::{unavailable, SendFailure, Store, HASHES, MAX_REJECTIONS};
+use super::store::{unavailable, SendFailure, Store, HASHES, MAX_REJECTIONS};
 
 /// Messages read per round trip; a full batch is followed by the next one at once.
 const BATCH: usize = 1000;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use socketioxide::adapter::Adapter;
 use socketioxide::socket::Socket;
 
+use super::live::emit_token_expiring;
 use super::refuse::refuse_socket;
 use crate::auth::JwtAuth;
 use crate::error::AuthError;
@@ -100,9 +101,7 @@ fn ask_for_refresh<A: Adapter, C>(
     let payload = session.request_refresh(tokio::time::Instant::now(), since, grace);
     if let Some(payload) = payload {
         tracing::debug!(sid = %s.id, "refresh requested: client asked for a fresh token");
-        if let Err(e) = s.emit(&auth.inner.gate.events.token_expiring, &payload) {
-            tracing::debug!(sid = %s.id, error = %e, "could not emit token_expiring");
-        }
+        emit_token_expiring(auth, s, &payload);
     }
 }
 

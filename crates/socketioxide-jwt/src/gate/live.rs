@@ -126,10 +126,19 @@ pub(crate) fn emit_authenticated<A: Adapter, C>(
         tracing::debug!(sid = %s.id, error = %e, "could not emit authenticated");
     }
     if let Some(exp) = session.refresh_awaited() {
-        let now = TokenExpiringPayload::new(exp, 0);
-        if let Err(e) = s.emit(&auth.inner.gate.events.token_expiring, &now) {
-            tracing::debug!(sid = %s.id, error = %e, "could not emit token_expiring");
-        }
+        emit_token_expiring(auth, s, &TokenExpiringPayload::new(exp, 0));
+    }
+}
+
+/// Sends `token_expiring`: the one place it is sent from, whether the token expires soon (the
+/// warning), the server asks for a fresh token now (`expires_in_ms: 0`), or asks again.
+pub(crate) fn emit_token_expiring<A: Adapter, C>(
+    auth: &JwtAuth<C>,
+    s: &Socket<A>,
+    payload: &TokenExpiringPayload,
+) {
+    if let Err(e) = s.emit(&auth.inner.gate.events.token_expiring, payload) {
+        tracing::debug!(sid = %s.id, error = %e, "could not emit token_expiring");
     }
 }
 

@@ -8,6 +8,7 @@ use socketioxide::adapter::Adapter;
 use socketioxide::socket::Socket;
 use tokio::time::Instant;
 
+use super::live::emit_token_expiring;
 use super::refuse::refuse_socket;
 use crate::auth::JwtAuth;
 use crate::deadlines::{Armed, Expire};
@@ -54,9 +55,7 @@ impl<A: Adapter, C: Send + Sync + 'static> Expire for SocketDeadline<A, C> {
         match session.update(|st| st.on_deadline(Instant::now(), wall_clock())) {
             Some(Due::Warn(payload)) => {
                 tracing::debug!(sid = %s.id, exp = payload.exp, "token expiring: client warned");
-                if let Err(e) = s.emit(&auth.inner.gate.events.token_expiring, &payload) {
-                    tracing::debug!(sid = %s.id, error = %e, "could not emit token_expiring");
-                }
+                emit_token_expiring(auth, &s, &payload);
             }
             Some(Due::Refuse(err)) => {
                 // Waiting for `authenticate`, or a token that expired however it came.

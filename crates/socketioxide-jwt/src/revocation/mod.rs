@@ -15,12 +15,11 @@ mod kinds;
 mod live;
 mod logout_ids;
 mod refresh;
+mod revoked;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use self::held::{Held, TokenKeys};
 use crate::claims::RegisteredClaims;
 use crate::time::unix_now;
 
@@ -30,28 +29,23 @@ use self::live::LiveSockets;
 pub(crate) use self::live::{LiveFn, LiveTicket, ToSocket};
 pub(crate) use self::refresh::issued_since;
 pub use self::refresh::{RefreshRequest, RefreshTarget};
+use self::revoked::Revoked;
 
 /// Default time a user revocation is kept: tokens issued before it are refused for this long.
 const DEFAULT_MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
+/// A list's parts, one job each: the entries, this process's live sockets, what refresh
+/// requests made stale, the logout tokens acted on, and the backend that crosses processes.
 pub(crate) struct ListInner {
-    held: RwLock<Held>,
-    /// When expired entries are next dropped (seconds since the epoch): at most once a
-    /// minute, so that applying one revocation stays O(1).
-    next_purge: AtomicU64,
+    /// What is revoked, and for how long.
+    revoked: Revoked,
+    /// The authenticated sockets of this process a revocation or refresh request may reach.
     live: LiveSockets,
-    max_token_lifetime: Duration,
-    /// The latest `exp` of any token checked here (`u64::MAX` once a token without `exp` was):
-    /// a user revocation is kept at least until then (see [`RevocationList::revoke_user`]).
-    latest_exp: AtomicU64,
-    /// The largest leeway of the configurations using this list (whole seconds): a token is
-    /// accepted until `exp` + leeway, so its revocation is kept that long.
-    leeway_secs: AtomicU64,
-    backend: RwLock<Option<Arc<dyn RevocationBackend>>>,
-    /// Logout token ids seen here, by issuer.
-    seen_logouts: Mutex<logout_ids::SeenLogouts>,
     /// Tokens made stale by refresh requests, for new sockets.
     stale: RwLock<refresh::Stale>,
+    /// Logout token ids seen here, by issuer.
+    seen_logouts: Mutex<logout_ids::SeenLogouts>,
+    backend: RwLock<Option<Arc<dyn RevocationBackend>>>,
     /// This list's id among the processes (random): its own messages heard back are skipped.
     id: u64,
 }
@@ -102,15 +96,11 @@ impl RevocationList {
     pub fn with_lifetime(max_token_lifetime: Duration) -> Self {
         Self {
             inner: Arc::new(ListInner {
-                held: RwLock::default(),
-                next_purge: AtomicU64::new(0),
+                revoked: Revoked::new(max_token_lifetime),
                 live: LiveSockets::default(),
-                max_token_lifetime,
-                latest_exp: AtomicU64::new(0),
-                leeway_secs: AtomicU64::new(0),
-                backend: RwLock::new(None),
-                seen_logouts: Mutex::default(),
                 stale: RwLock::default(),
+                seen_logouts: Mutex::default(),
+                backend: RwLock::new(None),
                 id: std::hash::BuildHasher::hash_one(
                     &std::collections::hash_map::RandomState::new(),
                     0u8,
@@ -245,21 +235,16 @@ impl RevocationList {
     /// How long a user or session revocation is kept: the list's lifetime, or until the latest
     /// `exp` checked here.
     pub(crate) fn keep_until(&self) -> u64 {
-        unix_now()
-            .saturating_add(self.inner.max_token_lifetime.as_secs())
-            .max(self.latest_exp())
-            .saturating_add(self.leeway_secs())
+        self.inner.revoked.keep_until(unix_now())
     }
 
     /// Records that a configuration accepts tokens `leeway` past their `exp`.
     pub(crate) fn accept_leeway(&self, leeway: Duration) {
-        self.inner
-            .leeway_secs
-            .fetch_max(crate::time::whole_secs_up(leeway), Ordering::Relaxed);
+        self.inner.revoked.accept_leeway(leeway);
     }
 
     fn leeway_secs(&self) -> u64 {
-        self.inner.leeway_secs.load(Ordering::Relaxed)
+        self.inner.revoked.leeway_secs()
     }
 
     /// Applies `revocation` here, then publishes it to the other processes.
@@ -286,34 +271,17 @@ impl RevocationList {
             .clone()
     }
 
-    /// The latest `exp` seen by [`is_revoked`](Self::is_revoked).
-    fn latest_exp(&self) -> u64 {
-        self.inner.latest_exp.load(Ordering::Relaxed)
-    }
-
     /// Whether a token with these claims is revoked. Local: no I/O.
     ///
     /// A user revocation covers the tokens whose login session began by its time: `iat`, or
     /// an earlier `auth_time` (a token refreshed later from such a session is refused too).
     pub fn is_revoked(&self, claims: &RegisteredClaims) -> bool {
-        let exp = claims.exp.unwrap_or(u64::MAX);
-        if exp > self.latest_exp() {
-            self.inner.latest_exp.fetch_max(exp, Ordering::Relaxed);
-        }
-        self.held().revokes(&TokenKeys::of(claims), unix_now())
-    }
-
-    fn held(&self) -> std::sync::RwLockReadGuard<'_, Held> {
-        self.inner.held.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn held_mut(&self) -> std::sync::RwLockWriteGuard<'_, Held> {
-        self.inner.held.write().unwrap_or_else(|e| e.into_inner())
+        self.inner.revoked.revokes(claims, unix_now())
     }
 
     /// How many revocations are held, of each kind.
     pub fn counts(&self) -> RevocationCounts {
-        self.held().counts()
+        self.inner.revoked.counts()
     }
 
     /// Whether nothing is revoked.
@@ -342,22 +310,12 @@ impl RevocationList {
     pub(crate) fn apply_all(&self, revocations: Vec<Revocation>) -> Vec<Revocation> {
         let now = unix_now();
         self.purge_now_and_then(now);
-        let mut batch = Held::default();
-        let applied: Vec<Revocation> = {
-            let mut held = self.held_mut();
-            revocations
-                .into_iter()
-                .map(|revocation| {
-                    if revocation.until() < now {
-                        return revocation;
-                    }
-                    let revocation = self.kept_long_enough(revocation);
-                    batch.insert(revocation.clone());
-                    held.insert(revocation)
-                })
-                .collect()
-        };
-        self.disconnect_revoked_by(&batch, now);
+        let (applied, batch) = self.inner.revoked.insert_all(revocations, now);
+        let revoked = self
+            .inner
+            .live
+            .select(|ids| batch.revokes(&ids.keys(), now));
+        LiveSockets::tell_all(&revoked, &ToSocket::Revoked);
         applied
     }
 
@@ -367,70 +325,24 @@ impl RevocationList {
     /// reached it). O(stored + held + live sockets), under one write lock for the swap only.
     fn replace_with(&self, stored: Vec<Revocation>) -> Vec<Revocation> {
         let now = unix_now();
-        let mut fresh = Held::sized_for(&stored);
-        for revocation in stored {
-            if revocation.until() >= now {
-                fresh.absorb(self.kept_long_enough(revocation));
-            }
-        }
-        let missing = {
-            let mut held = self.held_mut();
-            held.forget_expired(now);
-            let missing = held.missing_from(&fresh);
-            for revocation in &missing {
-                fresh.insert(revocation.clone());
-            }
-            *held = fresh;
-            missing
-        };
-        let held = self.held();
+        let missing = self.inner.revoked.replace_with(stored, now);
+        let held = self.inner.revoked.read();
         let revoked = self.inner.live.select(|ids| held.revokes(&ids.keys(), now));
         drop(held);
         LiveSockets::tell_all(&revoked, &ToSocket::Revoked);
         missing
     }
 
-    /// A user or session revocation kept at least while a token checked here could still be
-    /// accepted (see [`revoke_user`](Self::revoke_user)).
-    /// Capped at [`Revocation::MAX_UNTIL`], as the store caps it.
-    fn kept_long_enough(&self, revocation: Revocation) -> Revocation {
-        let revocation = match revocation {
-            Revocation::Token { .. } => revocation,
-            other => {
-                let until = self.latest_exp().saturating_add(self.leeway_secs());
-                other.with_until_at_least(until)
-            }
-        };
-        revocation.with_until_at_most(Revocation::MAX_UNTIL)
-    }
-
-    /// Tells the live sockets of this process that `revocations` revoke to go.
-    fn disconnect_revoked_by(&self, revocations: &Held, now: u64) {
-        let revoked = self
-            .inner
-            .live
-            .select(|ids| revocations.revokes(&ids.keys(), now));
-        LiveSockets::tell_all(&revoked, &ToSocket::Revoked);
-    }
-
-    /// Drops expired entries, at most once a minute (each is ignored once expired anyway).
+    /// Drops expired entries, and expired stale marks, at most once a minute (each is ignored
+    /// once expired anyway).
     fn purge_now_and_then(&self, now: u64) {
-        let due = self.inner.next_purge.load(Ordering::Relaxed);
-        if now < due
-            || self
-                .inner
-                .next_purge
-                .compare_exchange(due, now + 60, Ordering::Relaxed, Ordering::Relaxed)
-                .is_err()
-        {
-            return;
+        if self.inner.revoked.purge_if_due(now) {
+            self.inner
+                .stale
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .forget_expired(now);
         }
-        self.held_mut().forget_expired(now);
-        self.inner
-            .stale
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .forget_expired(now);
     }
 }
 

@@ -179,7 +179,7 @@ impl RevocationList {
         // A sender whose clock runs ahead would make every token issued until then stale.
         let since = request.since.min(now);
         // Kept while a token issued before could still be valid (the list's lifetime).
-        let until = since.saturating_add(self.inner.max_token_lifetime.as_secs());
+        let until = since.saturating_add(self.inner.revoked.max_token_lifetime().as_secs());
         // Written before the live sockets are scanned (as a revocation is).
         self.purge_now_and_then(now);
         {
