@@ -108,9 +108,10 @@ struct RedisPlaces {
 
 impl RedisDriver {
     /// Counts the sockets of every process on this Redis (the adapter's driver: its
-    /// operations are bounded, fail at once while Redis is down, and recover with it): its operations are bounded, fail at once while Redis is down, and recover with it):
-    /// a user holds at most the cap across the cluster. See the module notes for what an outage
-    /// does (the cap is then applied per process, and no socket is refused for Redis being down).
+    /// operations are bounded, fail at once while Redis is down, and recover with it): a user
+    /// holds at most the cap across the cluster. During an outage the cap is applied per
+    /// process (the leases are written back when Redis answers again), and no socket is
+    /// refused for Redis being down.
     /// Call it inside a Tokio runtime (it starts the task that renews and gives back places).
     ///
     /// # Example

@@ -432,6 +432,7 @@ pub(super) async fn follow(
                     failing = false;
                     backoff = Duration::from_millis(100);
                 }
+                Err(_) if !store.feed.is_alive() => return,
                 Err(e) => {
                     if !std::mem::replace(&mut failing, true) {
                         tracing::warn!(error = %e, "revocation store unreachable: using the last known revocations until it is back");

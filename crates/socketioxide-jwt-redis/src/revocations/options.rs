@@ -2,10 +2,7 @@
 
 use std::time::Duration;
 
-/// How long a user revocation lasts unless told: as [`RevocationList::in_memory`]'s.
-const DEFAULT_MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
-
-/// Options of [`RedisDriver::revocation_list`]: start from [`RedisRevocationOptions::default`].
+/// Options of [`RedisDriver::revocation_list`](crate::RedisDriver::revocation_list): start from [`RedisRevocationOptions::default`].
 ///
 /// # Example
 /// ```
@@ -46,7 +43,7 @@ impl Default for RedisRevocationOptions {
             stream: "log".into(),
             poll_interval: Duration::from_millis(100),
             log_retention: Duration::from_secs(600),
-            max_token_lifetime: DEFAULT_MAX_TOKEN_LIFETIME,
+            max_token_lifetime: socketioxide_jwt::RevocationList::DEFAULT_MAX_TOKEN_LIFETIME,
             logout_key_prefix: "socketioxide-jwt:logout:".into(),
         }
     }

@@ -76,8 +76,8 @@ pub trait RevocationBackend: Send + Sync + 'static {
 }
 
 /// A backend's way into its list: what the other processes sent is applied here. Holds the list
-/// weakly: once the list is dropped, every method says so (`None`, `false`), and the backend's
-/// tasks can end.
+/// weakly: once the list is dropped, [`is_alive`](Self::is_alive) is `false` and the methods
+/// that reach the list say so (`None`, `false`), so that the backend's tasks can end.
 #[derive(Clone)]
 pub struct RevocationFeed {
     list: Weak<ListInner>,
@@ -137,7 +137,7 @@ impl RevocationFeed {
     }
 
     /// Counts a revocation the store kept refusing and the backend gave up sending (it applies
-    /// in this process only).
+    /// in this process only), in the metrics (`origin="set_aside"`).
     pub fn set_aside(&self, revocation: &Revocation) {
         crate::metrics::revocation(revocation.kind_label(), "set_aside");
     }

@@ -31,9 +31,6 @@ pub(crate) use self::refresh::issued_since;
 pub use self::refresh::{RefreshRequest, RefreshTarget};
 use self::revoked::Revoked;
 
-/// Default time a user revocation is kept: tokens issued before it are refused for this long.
-const DEFAULT_MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
-
 /// A list's parts, one job each: the entries, this process's live sockets, what refresh
 /// requests made stale, the logout tokens acted on, and the backend that crosses processes.
 pub(crate) struct ListInner {
@@ -85,10 +82,15 @@ impl std::fmt::Debug for RevocationList {
 }
 
 impl RevocationList {
+    /// How long a user revocation lasts unless told (24 h): tokens issued before it are
+    /// refused for this long. Set your longest token lifetime with
+    /// [`with_lifetime`](Self::with_lifetime) when it is longer.
+    pub const DEFAULT_MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
     /// A list for a single process, whose user revocations last 24 h (use
     /// [`with_lifetime`](Self::with_lifetime) when tokens live longer).
     pub fn in_memory() -> Self {
-        Self::with_lifetime(DEFAULT_MAX_TOKEN_LIFETIME)
+        Self::with_lifetime(Self::DEFAULT_MAX_TOKEN_LIFETIME)
     }
 
     /// A single-process list whose user revocations last `max_token_lifetime`: set it to at least

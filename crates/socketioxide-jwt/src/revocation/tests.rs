@@ -297,3 +297,32 @@ async fn a_token_revocation_lasts_through_the_leeway_of_the_configurations_using
     assert!(list.is_revoked(&token), "kept through the leeway");
     assert_eq!(list.counts().tokens, 1);
 }
+
+#[test]
+fn from_json_reads_whatever_deserialize_reads() {
+    let accepted_by_serde: [&[u8]; 4] = [
+        br#"["token","a",1]"#,
+        br#"{"kind":"token","jti":"a","until":1,"sub":5}"#,
+        br#"{"kind":"session","sid":"s","until":1,"issued_before":"x"}"#,
+        br#"{"kind":"user","sub":"a","issued_before":1,"until":2,"jti":"x","jti":"y"}"#,
+    ];
+    for json in accepted_by_serde {
+        let serde: Revocation = serde_json::from_slice(json).expect("serde reads it");
+        assert_eq!(
+            Revocation::from_json(json),
+            Some(serde),
+            "{}",
+            String::from_utf8_lossy(json)
+        );
+    }
+    for refused in [
+        &br#"{"kind":"token","until":1}"#[..],
+        br#"{"kind":"Token","jti":"a","until":1}"#,
+        br#"{"kind":"token","jti":"a","until":1.5}"#,
+        br#"{"kind":"token","jti":"a","until":-1}"#,
+        br#"{"kind":"token","jti":"a","until":18446744073709551616}"#,
+    ] {
+        assert!(serde_json::from_slice::<Revocation>(refused).is_err());
+        assert_eq!(Revocation::from_json(refused), None);
+    }
+}

@@ -12,6 +12,16 @@ use crate::future::BoxFuture;
 /// shared store (`socketioxide-jwt-redis`'s `RedisDriver::user_sockets`). Plug one in with
 /// [`UserSockets::with_store`].
 ///
+/// What an implementation is given and must do:
+/// - `sub` is the user's key: the token's `sub`, or `<iss>#<sub>` once several issuers are
+///   trusted (the same `sub` at two issuers is two users);
+/// - [`acquire`](Self::acquire) is awaited while the socket authenticates, with no timeout of
+///   the library's: bound it yourself (a store that cannot answer should say `Some` or `None`
+///   soon, not hang), and expect its future to be dropped half-way (the socket closed);
+/// - [`release`](Self::release) runs in a `Drop` (the socket closed or its session ended): it
+///   must not block and must not panic (a panic while unwinding aborts the process); queue the
+///   work for a task.
+///
 /// # Example
 /// A store that lets every user hold one place, whatever the cap:
 /// ```
@@ -46,7 +56,7 @@ pub trait PlaceStore: Send + Sync + 'static {
 }
 
 /// A shared store counts as the store it points to.
-impl<T: PlaceStore> PlaceStore for Arc<T> {
+impl<T: PlaceStore + ?Sized> PlaceStore for Arc<T> {
     fn acquire<'a>(&'a self, sub: &'a str, max: usize) -> BoxFuture<'a, Option<u64>> {
         (**self).acquire(sub, max)
     }
