@@ -53,6 +53,9 @@ say "cargo build (the demo binaries the JS and browser tests start)"
 CHAT_DEMO_JS_CLIENT="$(mktemp -d)" cargo build -p chat-demo
 cp target/debug/chat-demo target/chat-demo-without-js-client
 cargo build -p chat-demo
+# The migration example as a user builds it: alone, with no feature another package turns on.
+cargo build -p socketioxide-jwt --example migrate_from_node
+cp target/debug/examples/migrate_from_node target/migrate_from_node-alone
 
 say "cargo test (unit, doc and end-to-end tests)"
 cargo test --workspace
@@ -81,6 +84,12 @@ say "Ready to publish: cargo publish --dry-run (the three crates; the Redis one 
 cargo publish --dry-run --allow-dirty -p socketioxide-jwt -p socketioxide-jwt-redis
 cargo publish --dry-run --allow-dirty -p socketioxide-jwt-client
 node scripts/check-npm-package.mjs
+
+say "The README's install lines and quick start, as pasted, in a new cargo project outside the workspace: built, run, driven by socket.io-client"
+scripts/check-quickstart.sh
+
+say "The migration example serves what the guide promises: socket.io-client 1.7.4 and 2.5.0, and an AngularJS page loading the client with a <script> tag (Chromium)"
+(cd e2e/node && MIGRATE_EXAMPLE_BIN="$PWD/../../target/migrate_from_node-alone" node --test migrate-example.test.mjs)
 
 say "JS client: unit tests and tests against the real demo server"
 (cd clients/js && node --test test/*.test.mjs)

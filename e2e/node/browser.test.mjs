@@ -9,21 +9,10 @@ import { fileURLToPath } from "node:url";
 
 import { chromium } from "playwright-core";
 
-import { DEMO_BIN, adminRevoke, adminSetRooms, freePort, startDemo, until } from "./demo-server.mjs";
+import { CHROMIUM, CHROMIUM_ARGS, DEMO_BIN, adminRevoke, adminSetRooms, freePort, startDemo, until } from "./demo-server.mjs";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const WAIT = 15_000;
-
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 let browser;
 before(async () => {

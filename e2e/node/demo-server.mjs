@@ -78,6 +78,18 @@ export async function startDemo(args = [], { bin = DEMO_BIN, port = 0, cwd, data
 /** The `iss` of the tokens the demo issues itself when started without --issuer. */
 export const DEMO_ISSUER = "chat-demo";
 
+/** The Chromium the browser tests drive (Debian's; scripts/test.sh installs it), and its flags. */
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+export const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
 /**
  * An HS256 token for `sub`, signed by the test with `key` (default `TEST_SECRET`), so it can pick
  * `jti`, `iat`, the lifetime, the role (`admin` for the user `admin`), the chat `rooms` and `iss`

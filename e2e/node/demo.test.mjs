@@ -4,14 +4,15 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac, createPrivateKey, sign as rsaSign } from "node:crypto";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { io } from "socket.io-client";
 
-import { TEST_SECRET, adminRevoke, login, startDemo, startRedis, until } from "./demo-server.mjs";
+import { DEMO_BIN, TEST_SECRET, adminRevoke, login, startDemo, startRedis, until } from "./demo-server.mjs";
 
 const FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), "../fixtures");
 const WAIT = 10_000;
@@ -229,5 +230,110 @@ test("REST routes use the library's extractor: GET /api/me, 401/403 per RFC 6750
     assert.equal(refresh.status, 401);
   } finally {
     await demo.stop();
+  }
+});
+
+describe("secrets never on the command line: every secret flag also from the environment and from a file", () => {
+  const ADMIN_PASSWORD = "a-new-admin-password-from-a-file";
+
+  /** What the process was started with, as `ps` shows it. */
+  const commandLine = async (pid) => (await readFile(`/proc/${pid}/cmdline`, "utf8")).replaceAll("\0", " ");
+
+  test("--secret-file and --admin-password-file: tokens verify, the admin logs in, neither is in the command line", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "secrets-"));
+    try {
+      await writeFile(join(dir, "jwt"), `${TEST_SECRET}\n`, { mode: 0o600 });
+      await writeFile(join(dir, "admin"), `${ADMIN_PASSWORD}\n`, { mode: 0o600 });
+      const demo = await startDemo(["--secret-file", join(dir, "jwt"), "--admin-password-file", join(dir, "admin")], {
+        secret: null,
+        env: { JWT_SECRET: "" },
+      });
+      try {
+        assert.deepEqual(await authenticate(demo.url, jwt({ sub: "carol", exp: inAMinute() })), { ok: true, sub: "carol" });
+        assert.ok(await login(demo.url, "admin", ADMIN_PASSWORD), "the admin logs in with the password from the file");
+        const old = await fetch(`${demo.url}/login`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ username: "admin", password: "admin-password" }),
+        });
+        assert.equal(old.status, 401, "the default admin password no longer works");
+        const line = await commandLine(demo.pid);
+        assert.ok(!line.includes(TEST_SECRET) && !line.includes(ADMIN_PASSWORD), line);
+      } finally {
+        await demo.stop();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("REDIS_URL with an ACL password: shared through Redis, the password neither in the command line nor in the logs", async () => {
+    const password = "redis-acl-password-not-for-logs";
+    const redis = await startRedis({ user: { name: "chat", password, rules: "~* &* +@all" } });
+    const output = [];
+    const demo = await startDemo([], { env: { REDIS_URL: redis.url, RUST_LOG: "info" }, output });
+    try {
+      await until(() => output.some((l) => l.includes("sharing broadcasts and revocations through Redis")), "the Redis log line");
+      const all = output.join("\n");
+      assert.ok(!all.includes(password), "the password is in the logs");
+      assert.ok(!(await commandLine(demo.pid)).includes(password));
+    } finally {
+      await demo.stop();
+      await redis.cleanup();
+    }
+  });
+
+  test("--help shows no secret from the environment; a secret given twice is refused without being printed", async () => {
+    const env = { ...process.env, JWT_SECRET: "env-secret-0123456789-0123456789-xyz", REDIS_URL: "redis://u:env-redis-pass@h/", CHAT_DEMO_ADMIN_PASSWORD: "env-admin-pass" };
+    const help = await run(["--help"], env);
+    assert.equal(help.code, 0);
+    for (const value of ["env-secret-0123456789", "env-redis-pass", "env-admin-pass"]) {
+      assert.ok(!help.out.includes(value), `--help prints ${value}`);
+    }
+    assert.match(help.out, /--secret-file/);
+    const dir = await mkdtemp(join(tmpdir(), "secrets-"));
+    try {
+      await writeFile(join(dir, "jwt"), "file-secret-0123456789-0123456789-abc");
+      const twice = await run(["--secret-file", join(dir, "jwt"), "--data-dir", dir, "--port", "0"], env);
+      assert.notEqual(twice.code, 0);
+      assert.match(twice.out, /--secret-file and --secret \/ JWT_SECRET both give it/);
+      assert.ok(!twice.out.includes("file-secret") && !twice.out.includes("env-secret"));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** Runs the demo binary to its end (`--help`, a refused start): its exit code and output. */
+function run(args, env) {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(DEMO_BIN, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`chat-demo ${args.join(" ")} did not end within ${WAIT} ms`));
+    }, WAIT);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolveRun({ code, out });
+    });
+  });
+}
+
+test("a key URL on plain http off loopback (a compose file's http://keycloak:8080) is refused with what to do", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "insecure-url-"));
+  try {
+    const refused = await run(
+      ["--oidc-issuer", "http://keycloak:8080/realms/chat", "--audience", "chat", "--data-dir", dir, "--port", "0"],
+      { ...process.env, JWT_SECRET: TEST_SECRET },
+    );
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.out, /http:\/\/keycloak:8080/);
+    assert.match(refused.out, /plain http only for a loopback host/);
+    assert.match(refused.out, /https/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });

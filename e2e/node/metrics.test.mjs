@@ -7,7 +7,8 @@ import { randomUUID } from "node:crypto";
 
 import { io } from "socket.io-client";
 
-import { DEMO_ISSUER, jtiAndExp, nextEvent, startDemo, testToken, until } from "./demo-server.mjs";
+import { DEMO_ISSUER, jtiAndExp, nextEvent, startDemo, startRedis, testToken, until } from "./demo-server.mjs";
+import { startProvider } from "./oidc-provider.mjs";
 
 const WAIT = 10_000;
 const token = testToken;
@@ -117,6 +118,51 @@ test("revocations are counted by kind", async () => {
     assert.equal(samples.get(auth("revoked")), 1);
   } finally {
     await demo.stop();
+  }
+});
+
+test("remote revocations are the other instances' only: an instance's own, heard back through Redis, is not counted again", async () => {
+  const redis = await startRedis();
+  const [a, b] = [await startDemo(["--metrics", ...redis.demoArgs()]), await startDemo(["--metrics", ...redis.demoArgs()])];
+  try {
+    const admin = token("admin", { role: "admin", iss: DEMO_ISSUER });
+    const revoke = (demo, body) =>
+      fetch(`${demo.url}/admin/revoke`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const count = async (demo, kind, origin) =>
+      (await scrape(demo.url)).samples.get(`socketioxide_jwt_revocations_total{kind="${kind}",origin="${origin}"}`) ?? 0;
+    // A revokes three; then B one: once A heard B's, it has read the log past its own three.
+    assert.equal((await revoke(a, jtiAndExp(token("carol")))).status, 200);
+    assert.equal((await revoke(a, { sub: "dave" })).status, 200);
+    assert.equal((await revoke(a, { sid: "login-1" })).status, 200);
+    await until(async () => (await count(b, "session", "remote")) === 1, "B hears A's revocations");
+    assert.equal((await revoke(b, { sub: "erin" })).status, 200);
+    await until(async () => (await count(a, "user", "remote")) === 1, "A hears B's revocation");
+    for (const kind of ["token", "user", "session"]) {
+      assert.equal(await count(a, kind, "local"), 1, `A made one ${kind} revocation`);
+      assert.equal(await count(b, kind, "remote"), 1, `B heard A's ${kind} revocation once`);
+    }
+    assert.equal(await count(a, "token", "remote"), 0, "A's own token revocation, heard back, counted as remote");
+    assert.equal(await count(a, "session", "remote"), 0, "A's own session revocation, heard back, counted as remote");
+    assert.equal(await count(a, "user", "remote"), 1, "only B's user revocation is remote on A");
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+    await redis.cleanup();
+  }
+});
+
+test("the key fetches of OIDC discovery at start-up are counted", async () => {
+  const provider = await startProvider();
+  const demo = await startDemo(["--metrics", "--oidc-issuer", provider.issuer, "--audience", "chat"]);
+  try {
+    const { samples } = await scrape(demo.url);
+    assert.ok(samples.get('socketioxide_jwt_jwks_fetches_total{result="ok"}') >= 1, "the start-up fetch is missing");
+  } finally {
+    await demo.stop();
+    await provider.close();
   }
 });
 

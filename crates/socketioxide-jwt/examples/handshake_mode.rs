@@ -6,7 +6,7 @@
 //! ```
 //! Client (stock socket.io-client):
 //! ```js
-//! const socket = io("http://127.0.0.1:3000", { auth: (cb) => cb({ token: currentToken() }) });
+//! const socket = io("http://127.0.0.1:3001", { auth: (cb) => cb({ token: currentToken() }) });
 //! socket.on("authenticated", ({ sub, exp }) => console.log("connected as", sub));
 //! socket.on("connect_error", (err) => console.error(err.message)); // the code, e.g. "token_expired"
 //! ```
@@ -34,7 +34,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             },
         ),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    let port = std::env::var("PORT").unwrap_or_else(|_| "3001".into());
+    let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
+    println!("listening on http://{}", listener.local_addr()?);
     axum::serve(listener, axum::Router::new().layer(layer)).await?;
     Ok(())
 }

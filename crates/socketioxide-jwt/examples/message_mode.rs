@@ -6,7 +6,7 @@
 //! ```
 //! Client (stock socket.io-client):
 //! ```js
-//! const socket = io("http://127.0.0.1:3000");
+//! const socket = io("http://127.0.0.1:3001");
 //! socket.on("connect", () => socket.emit("authenticate", { token })); // every (re)connect
 //! socket.on("authenticated", () => socket.emit("whoami", (me) => console.log(me.sub)));
 //! socket.on("unauthorized", (err) => console.error(err.data.code)); // then disconnected
@@ -35,7 +35,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             },
         ),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    let port = std::env::var("PORT").unwrap_or_else(|_| "3001".into());
+    let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
+    println!("listening on http://{}", listener.local_addr()?);
     axum::serve(listener, axum::Router::new().layer(layer)).await?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 //!
 //! ```sh
 //! JWT_SECRET=a-32-byte-long-secret-for-hs256! cargo run -p socketioxide-jwt --example rest_and_socket
-//! curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:3000/api/me
+//! curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:3001/api/me
 //! ```
 
 use axum::routing::get;
@@ -45,7 +45,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/api/me", get(me))
         .with_state(auth) // the extractor finds the configuration in the state
         .layer(layer);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    let port = std::env::var("PORT").unwrap_or_else(|_| "3001".into());
+    let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
+    println!("listening on http://{}", listener.local_addr()?);
     axum::serve(listener, app).await?;
     Ok(())
 }

@@ -14,6 +14,7 @@ mod auth;
 mod authorize;
 #[cfg(feature = "axum")]
 mod axum;
+mod client_ip;
 mod credentials;
 mod deadlines;
 mod error;

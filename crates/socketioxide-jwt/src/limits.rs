@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+pub use crate::client_ip::{address_key, InvalidProxyRange, TrustedProxies};
 pub use crate::user_sockets::{PlaceStore, UserSockets};
 
 /// What a pending place is counted against besides the configuration's cap: the client's
@@ -24,22 +25,9 @@ pub(crate) enum PendingKey {
 }
 
 impl PendingKey {
-    /// The key of a client address (see [`client_key`]).
+    /// The key of a client address (see [`address_key`]).
     pub(crate) fn address(ip: IpAddr) -> Self {
-        Self::Address(client_key(ip))
-    }
-}
-
-/// What one client holds, as limits count it: an IPv4 address (IPv4-mapped IPv6 included) as
-/// is, an IPv6 address by its /64 (what one host or one customer is usually given: counting
-/// single IPv6 addresses would let one host have 2^64 of them).
-pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(v4) => IpAddr::V4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
-        },
+        Self::Address(address_key(ip))
     }
 }
 
@@ -244,7 +232,7 @@ impl FailureTracker {
     /// Whether `ip` (its /64, for IPv6) is cooling down.
     pub(crate) fn is_blocked(&self, ip: IpAddr, now: Instant) -> bool {
         self.lock()
-            .get(&client_key(ip))
+            .get(&address_key(ip))
             .and_then(|r| r.blocked_until)
             .is_some_and(|until| now < until)
     }
@@ -252,7 +240,7 @@ impl FailureTracker {
     /// Records a failure; returns whether the IP is now blocked.
     pub(crate) fn record_failure(&self, ip: IpAddr, now: Instant) -> bool {
         let limit = self.limit;
-        let ip = client_key(ip);
+        let ip = address_key(ip);
         let mut records = self.lock();
         if records.len() >= MAX_TRACKED_IPS && !records.contains_key(&ip) {
             records.retain(|_, r| {

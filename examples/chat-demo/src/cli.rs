@@ -23,9 +23,14 @@ pub struct Args {
     pub mode: Mode,
 
     /// HMAC secret that signs and verifies tokens (HS256). Default: generated at first start and
-    /// kept in the data directory.
+    /// kept in the data directory. A flag shows in `ps`: prefer JWT_SECRET or --secret-file.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub secret: Option<String>,
+
+    /// Read the HMAC secret from this file (one trailing newline ignored), instead of --secret
+    /// or JWT_SECRET.
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
 
     /// PEM public key (RSA, EC P-256 or Ed25519) to verify tokens with, instead of a secret.
     /// Verification only: `/login` then answers 501.
@@ -121,9 +126,15 @@ pub struct Args {
 
     /// Redis URL to run several instances: broadcasts and revocations are shared through it.
     /// `redis://host:port/`, or `rediss://` for TLS; an ACL user as `rediss://user:password@host:port/`.
-    /// Without it, one process with in-memory revocations.
-    #[arg(long, value_name = "URL")]
+    /// Without it, one process with in-memory revocations. A flag shows in `ps`, password
+    /// included: prefer REDIS_URL or --redis-file.
+    #[arg(long, value_name = "URL", env = "REDIS_URL", hide_env_values = true)]
     pub redis: Option<String>,
+
+    /// Read the Redis URL (with its password) from this file (one trailing newline ignored),
+    /// instead of --redis or REDIS_URL.
+    #[arg(long, value_name = "FILE")]
+    pub redis_file: Option<PathBuf>,
 
     /// With a `rediss://` URL: the CA (PEM) that signed the Redis server's certificate, instead
     /// of the system's trust store.
@@ -187,6 +198,79 @@ pub struct Args {
     /// several. Without it, only the demo's own admin account is an admin: see "Admins" below.
     #[arg(long = "admin-issuer", value_name = "ISS")]
     pub admin_issuers: Vec<String>,
+
+    /// A reverse proxy in front of the demo (an address, or a CIDR range; repeat for several):
+    /// the client's address of a request from one of them is read from its `Forwarded` or
+    /// `X-Forwarded-For` header, right to left; from anyone else those headers are ignored.
+    /// The per-address limits (`/login`, `/backchannel-logout`, the pending sockets) and the
+    /// logs then see clients, not the proxy.
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    pub trusted_proxies: Vec<String>,
+
+    /// The password of the demo's `admin` account, set at start (the account is created with
+    /// it, or its password changed). Default: `admin-password` on a new database, unchanged on
+    /// an existing one.
+    #[arg(long, env = "CHAT_DEMO_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+
+    /// Read the admin password from this file (one trailing newline ignored), instead of
+    /// --admin-password or CHAT_DEMO_ADMIN_PASSWORD.
+    #[arg(long, value_name = "FILE")]
+    pub admin_password_file: Option<PathBuf>,
+}
+
+impl Args {
+    /// Reads the secrets given as files (`--secret-file`, `--redis-file`,
+    /// `--admin-password-file`) into their settings. A secret given twice (a file and a flag or
+    /// its environment variable) is refused: which one counts would be a guess.
+    pub fn read_secret_files(&mut self) -> Result<(), String> {
+        read_into(
+            &mut self.secret,
+            &self.secret_file,
+            "--secret-file",
+            "--secret / JWT_SECRET",
+        )?;
+        read_into(
+            &mut self.redis,
+            &self.redis_file,
+            "--redis-file",
+            "--redis / REDIS_URL",
+        )?;
+        read_into(
+            &mut self.admin_password,
+            &self.admin_password_file,
+            "--admin-password-file",
+            "--admin-password / CHAT_DEMO_ADMIN_PASSWORD",
+        )
+    }
+}
+
+/// Sets `value` from the file at `file`, if one is named (its content less one trailing
+/// newline); never puts the value in an error.
+fn read_into(
+    value: &mut Option<String>,
+    file: &Option<PathBuf>,
+    file_flag: &str,
+    other: &str,
+) -> Result<(), String> {
+    let Some(path) = file else {
+        return Ok(());
+    };
+    // An empty environment variable gives nothing (as an empty --secret does).
+    if value.as_deref().is_some_and(|v| !v.is_empty()) {
+        return Err(format!("{file_flag} and {other} both give it: give one"));
+    }
+    let content = std::fs::read_to_string(path)
+        .map_err(|e| format!("{file_flag} {}: {e}", path.display()))?;
+    let content = content
+        .strip_suffix('\n')
+        .map(|c| c.strip_suffix('\r').unwrap_or(c))
+        .unwrap_or(&content);
+    if content.is_empty() {
+        return Err(format!("{file_flag} {}: the file is empty", path.display()));
+    }
+    *value = Some(content.to_owned());
+    Ok(())
 }
 
 /// The identity rule, printed by `--help`.

@@ -12,18 +12,19 @@ use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use socketioxide_jwt::limits::TrustedProxies;
 use socketioxide_jwt::revocation::{RefreshTarget, RevocationError};
 use socketioxide_jwt::{
     AuthError, Claims, ErrorCode, JwtAuth, LogoutError, RevocationList, StandardClaims,
 };
 use std::time::Duration;
 use tower_governor::governor::GovernorConfigBuilder;
-use tower_governor::key_extractor::PeerIpKeyExtractor;
 use tower_governor::GovernorLayer;
 
 use crate::assets::ClientScripts;
 use crate::cli::Mode;
 use crate::identity::AccountPolicy;
+use crate::proxies::ClientKey;
 use crate::rooms;
 use crate::tokens::{LoginSession, TokenIssuer};
 use crate::users::{StoreError, UserStore};
@@ -57,32 +58,21 @@ impl FromRef<AppState> for JwtAuth {
     }
 }
 
-/// Routes; `scripts` serves the page's JS client and socket.io-client.
-pub fn router(state: AppState, scripts: &ClientScripts) -> Router {
+/// Routes; `scripts` serves the page's JS client and socket.io-client; `proxies` says whose
+/// forwarding headers give the client's address, for the per-address limits.
+pub fn router(state: AppState, scripts: &ClientScripts, proxies: Arc<TrustedProxies>) -> Router {
     let page = match scripts {
         ClientScripts::Missing => include_str!("../web/not-built.html"),
         _ => include_str!("../web/index.html"),
     };
     // Logins per client address: a burst of 10, then one every 2 s; beyond, `429` with
-    // `Retry-After` (keyed by the peer address from axum's `ConnectInfo`). Each attempt costs an
-    // Argon2 hash; with the hashing threads' bounded queue (`hashing`), a flood from one
-    // address cannot burn the login for everyone else.
-    let limits = GovernorConfigBuilder::default()
-        .per_second(2)
-        .burst_size(10)
-        .key_extractor(PeerIpKeyExtractor)
-        .finish()
-        .expect("a positive period and burst");
-    // Forget addresses whose quota has refilled: the map stays as small as the live clients.
-    let limiter = limits.limiter().clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
-        loop {
-            tick.tick().await;
-            limiter.retain_recent();
-        }
-    });
-    let login_limit = GovernorLayer::new(limits);
+    // `Retry-After` (keyed by the client's address: the peer, or what a trusted proxy says; an
+    // IPv6 one by its /64). Each attempt costs an Argon2 hash; with the hashing threads' bounded
+    // queue (`hashing`), a flood from one address cannot burn the login for everyone else.
+    // Back-channel logouts (a signature check each, from the identity provider) alike, on a
+    // quota of their own.
+    let login_limit = per_address_limit(&proxies);
+    let logout_limit = per_address_limit(&proxies);
     Router::new()
         .route("/", get(move || async move { Html(page) }))
         .route(
@@ -104,9 +94,34 @@ pub fn router(state: AppState, scripts: &ClientScripts) -> Router {
         .route("/api/me", get(me))
         .route("/admin/revoke", post(revoke))
         .route("/admin/rooms", post(set_rooms))
-        .route("/backchannel-logout", post(backchannel_logout))
+        .route(
+            "/backchannel-logout",
+            post(backchannel_logout).layer(logout_limit),
+        )
         .merge(scripts.routes())
         .with_state(state)
+}
+
+/// A limit of a burst of 10 requests per client address, then one every 2 s (`429` beyond).
+fn per_address_limit(
+    proxies: &Arc<TrustedProxies>,
+) -> GovernorLayer<ClientKey, governor::middleware::NoOpMiddleware, axum::body::Body> {
+    let limits = GovernorConfigBuilder::default()
+        .per_second(2)
+        .burst_size(10)
+        .key_extractor(ClientKey(proxies.clone()))
+        .finish()
+        .expect("a positive period and burst");
+    // Forget addresses whose quota has refilled: the map stays as small as the live clients.
+    let limiter = limits.limiter().clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limiter.retain_recent();
+        }
+    });
+    GovernorLayer::new(limits)
 }
 
 fn script(body: &'static str) -> impl IntoResponse {

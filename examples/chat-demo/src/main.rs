@@ -13,6 +13,7 @@ mod identity;
 mod keys;
 mod logging;
 mod prometheus;
+mod proxies;
 mod rooms;
 mod secret;
 mod serve;
@@ -32,6 +33,7 @@ use crate::cli::{Args, Mode};
 use crate::identity::AccountPolicy;
 use crate::tokens::TokenIssuer;
 use crate::users::{UserStore, DEMO_ACCOUNTS};
+use socketioxide_jwt::limits::TrustedProxies;
 use socketioxide_jwt::{JwtLocalAdapter, RevocationList, StandardClaims};
 use socketioxide_jwt_redis::RedisRevocationOptions;
 use socketioxide_jwt_redis::{JwtRedisAdapter, RedisConnection, RedisDriver};
@@ -54,7 +56,13 @@ async fn main() {
     }
 }
 
-async fn run(args: Args) -> Result<(), BoxError> {
+async fn run(mut args: Args) -> Result<(), BoxError> {
+    args.read_secret_files()?;
+    // First: the library counts from its first key fetch on.
+    let prometheus = args
+        .metrics
+        .then(prometheus::install_recorder)
+        .transpose()?;
     std::fs::create_dir_all(&args.data_dir).map_err(|e| {
         format!(
             "cannot create data directory {}: {e}",
@@ -62,6 +70,12 @@ async fn run(args: Args) -> Result<(), BoxError> {
         )
     })?;
     let users = UserStore::open(&args.data_dir)?;
+    if let Some(password) = args.admin_password.take() {
+        users
+            .set_password("admin".into(), password, "admin")
+            .await?;
+        tracing::info!("the admin account's password was set from the configuration");
+    }
 
     if (args.jwks.is_some() || !args.oidc_issuer.is_empty())
         && args.audience.is_none()
@@ -114,6 +128,15 @@ async fn run(args: Args) -> Result<(), BoxError> {
     }
     if let Some(max) = args.max_pending_per_address {
         builder = builder.max_pending_per_address(max);
+    }
+    // Behind --trusted-proxy, the client is who the proxy says: for the pending places shared
+    // per address, the logs, and the REST limits below.
+    let proxies = std::sync::Arc::new(
+        TrustedProxies::new(&args.trusted_proxies).map_err(|e| format!("--trusted-proxy: {e}"))?,
+    );
+    if !args.trusted_proxies.is_empty() {
+        let proxies = proxies.clone();
+        builder = builder.client_ip(move |parts| proxies.client_ip_of(parts));
     }
     builder = builder
         .expiry_warning(
@@ -204,8 +227,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
                 .with_adapter::<JwtRedisAdapter>(driver.adapter())
                 .build_layer();
             chat::register(&io, &auth).await?;
-            let url = redis.url_redacted();
-            tracing::info!(%url, "sharing broadcasts and revocations through Redis");
+            tracing::info!(redis = %redis, "sharing broadcasts and revocations through Redis");
             (Box::new(move |app| app.layer(layer)), revocations, auth)
         }
     };
@@ -226,9 +248,9 @@ async fn run(args: Args) -> Result<(), BoxError> {
     if let Some(problem) = scripts.problem() {
         tracing::warn!("the page cannot work: {problem}");
     }
-    let mut router = http::router(state, &scripts);
-    if args.metrics {
-        router = prometheus::with_metrics_route(router)?;
+    let mut router = http::router(state, &scripts, proxies);
+    if let Some(prometheus) = prometheus {
+        router = prometheus::with_metrics_route(router, prometheus);
     }
     let mut app = add_socketio(router);
     if !args.allowed_origins.is_empty() {

@@ -101,6 +101,28 @@ impl UserStore {
         })
     }
 
+    /// Sets `username`'s password (an `admin` account created with it if missing), on a
+    /// blocking thread.
+    pub async fn set_password(
+        &self,
+        username: String,
+        password: String,
+        role: &'static str,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let hashed = hash(&password)?;
+            let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+            conn.execute(
+                "INSERT INTO users (username, password_hash, role) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(username) DO UPDATE SET password_hash = excluded.password_hash",
+                params![username, hashed, role],
+            )?;
+            Ok(())
+        })
+        .await?
+    }
+
     /// The user, if the password is right.
     pub async fn verify(
         &self,

@@ -32,6 +32,43 @@ pub struct RedisConnection {
     pub(super) cluster: Option<Vec<String>>,
 }
 
+/// What this connects to, for a start-up log: the server, the Sentinels and the master's name,
+/// or the Cluster's seed nodes; the URL's password redacted.
+///
+/// # Example
+/// ```
+/// use socketioxide_jwt_redis::RedisConnection;
+/// let redis = RedisConnection::new("rediss://chat:s3cret@ignored/").sentinel("main", ["10.0.0.1:26379"]);
+/// let shown = redis.to_string();
+/// assert!(shown.contains("main") && shown.contains("10.0.0.1:26379") && !shown.contains("s3cret"));
+/// ```
+impl std::fmt::Display for RedisConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // With Sentinel or a Cluster, the URL's host is not used: only how to log in.
+        let scheme = self
+            .url
+            .split_once("://")
+            .map_or("redis", |(scheme, _)| scheme);
+        let user =
+            url_user(&self.url).map_or_else(|| "no user".to_owned(), |u| format!("user {u}"));
+        match (&self.sentinel, &self.cluster) {
+            (Some((master, sentinels)), _) => {
+                let sentinels: Vec<String> = sentinels.iter().map(|s| redacted(s)).collect();
+                write!(
+                    f,
+                    "the master `{master}` named by the Sentinels {} ({scheme}, {user})",
+                    sentinels.join(", ")
+                )
+            }
+            (None, Some(nodes)) => {
+                let nodes: Vec<String> = nodes.iter().map(|n| redacted(n)).collect();
+                write!(f, "the Cluster of {} ({scheme}, {user})", nodes.join(", "))
+            }
+            (None, None) => write!(f, "{}", redacted(&self.url)),
+        }
+    }
+}
+
 impl std::fmt::Debug for RedisConnection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisConnection")
@@ -274,6 +311,15 @@ fn read(path: &Path) -> Result<Vec<u8>, RedisConnectionError> {
 }
 
 /// The URL with its password replaced by `***`.
+/// The user a URL logs in as, if it names one.
+fn url_user(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let end = rest.find(['?', '#']).unwrap_or(rest.len());
+    let userinfo = &rest[..rest[..end].rfind('@')?];
+    let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+    (!user.is_empty()).then_some(user)
+}
+
 pub(super) fn redacted(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();

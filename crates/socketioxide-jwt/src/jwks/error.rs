@@ -6,8 +6,13 @@ use super::fetch::RefusedRedirect;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum JwksError {
-    /// The URL is not `https://` (plain `http://` is accepted for loopback hosts only).
-    #[error("the JWKS URL must use https (http only for loopback): {0}")]
+    /// The URL is not `https://` (plain `http://` is accepted for loopback hosts only:
+    /// `127.0.0.0/8`, `[::1]`, `localhost`).
+    #[error(
+        "key URLs must use https: {0} (plain http only for a loopback host: 127.0.0.1, [::1] or \
+         localhost; in a compose file or a cluster, reach the provider through https, e.g. its \
+         TLS port or a TLS-terminating proxy, or give the key set as a file)"
+    )]
     InsecureUrl(String),
     /// The URL does not parse.
     #[error("invalid URL {0}")]
