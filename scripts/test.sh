@@ -22,6 +22,17 @@ if [ ! -x "$CHROMIUM" ]; then
   fi
 fi
 
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+  say "Installing nginx for the reverse-proxy test"
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
+  else
+    echo "nginx is missing: install it (apt-get install nginx-light)" >&2
+    exit 1
+  fi
+fi
+
 if ! command -v redis-server >/dev/null; then
   say "Installing redis-server for the multi-process tests"
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -81,6 +92,16 @@ else
 fi
 
 say "Ready to publish: cargo publish --dry-run (the three crates; the Redis one against the core as packaged), npm pack --dry-run (clients/js)"
+# The Redis crate is verified against the core as packaged now, through a registry cargo makes
+# in target/package. Registry crates are immutable to cargo: it reuses an earlier run's
+# extraction of that same version, and its build in target/debug. Both are leftovers (the
+# version is not on crates.io yet) and are removed, so the core packaged now is the one used.
+rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/socketioxide-jwt-0.1.0
+for dep in $(grep -l "registry/src/[^/]*/socketioxide-jwt-0.1.0/" target/debug/deps/socketioxide_jwt-*.d 2>/dev/null); do
+  hash="${dep##*-}"
+  hash="${hash%.d}"
+  rm -rf target/debug/deps/*socketioxide_jwt-"$hash"* target/debug/.fingerprint/socketioxide-jwt-"$hash"
+done
 cargo publish --dry-run --allow-dirty -p socketioxide-jwt -p socketioxide-jwt-redis
 cargo publish --dry-run --allow-dirty -p socketioxide-jwt-client
 node scripts/check-npm-package.mjs
@@ -141,6 +162,9 @@ say "A revocation Redis always refuses is set aside: the ones after it reach the
 
 say "Rooms granted by claims, the sockets-per-user cap and the expiry warning: 3 chat-demo processes on a throwaway redis-server"
 (cd e2e/node && node --test features.test.mjs)
+
+say "Behind nginx (Debian's, started by the test): two instances on Redis, WebSocket and sticky long-polling (round-robin polling fails, as documented), TLS at nginx, --trusted-proxy: one abusive client does not lock out another, nginx's read timeout does not cut an idle socket"
+(cd e2e/node && node --test proxy.test.mjs)
 
 say "Faults: Redis outages of 2 and 10 s, an instance killed with SIGKILL, a Redis restart with AOF"
 (cd e2e/node && OUTAGE_SECS=2,10 node --test faults.test.mjs)

@@ -58,6 +58,12 @@ pub struct Args {
     #[arg(long, default_value_t = 5000)]
     pub auth_timeout_ms: u64,
 
+    /// Milliseconds between Engine.IO pings (socketioxide's `ping_interval`). Behind a proxy,
+    /// keep its read timeout above this: the pings are what keep an idle socket's connection
+    /// open through it.
+    #[arg(long, default_value_t = 25_000, value_parser = clap::value_parser!(u64).range(100..))]
+    pub ping_interval_ms: u64,
+
     /// Issuer put in and required from tokens (`iss`). Without it, the demo's own tokens carry
     /// `iss: "chat-demo"` and no `iss` is required.
     #[arg(long)]

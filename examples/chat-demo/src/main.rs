@@ -185,6 +185,7 @@ async fn run(mut args: Args) -> Result<(), BoxError> {
 
     // One process (in-memory revocations, local adapter) or several (both through Redis).
     let io_builder = SocketIo::builder()
+        .ping_interval(Duration::from_millis(args.ping_interval_ms))
         .max_payload(args.max_message_bytes as u64)
         .ws_max_message_size(args.max_message_bytes)
         .ws_max_frame_size(args.max_message_bytes)
