@@ -290,13 +290,28 @@ describe("clients that recover by themselves", () => {
           if (/\/socket\.io\/.*EIO=4/.test(r.url()) && !/sid=/.test(r.url())) handshakes.push(r.url());
           if (r.url().endsWith("/token/refresh")) refreshes.push(r.url());
         });
+        const favicon = [];
+        page.on("response", (r) => /\/favicon\.(svg|ico)$/.test(r.url()) && favicon.push(r.status()));
         await logIn(page, "alice", "wonderland");
         await status(page).filter({ hasText: "authenticated as alice" }).waitFor();
+        assert.equal(await page.locator("#send").isDisabled(), false);
+        // Bob watches who is online.
+        const bob = await person(demo.url);
+        await logIn(bob.page, "bob", "builder");
+        await bob.page.locator("#users li", { hasText: "alice" }).waitFor();
 
         const revoked = await adminRevoke(demo.url, { sub: "alice" });
         assert.equal(revoked.status, 200);
 
         await page.locator("#status[data-state=unauthorized]").waitFor();
+        // She can no longer send, and she is gone from the others' "Online".
+        assert.equal(await page.locator("#send").isDisabled(), true);
+        assert.equal(await page.locator("#message").isDisabled(), true);
+        await bob.page.waitForFunction(
+          () => ![...document.querySelectorAll("#users li")].some((li) => li.textContent === "alice"),
+        );
+        await bob.context.close();
+        assert.ok(favicon.length > 0 && favicon.every((code) => code === 200), `favicon: ${favicon}`);
         const box = page.locator("#socket-error");
         assert.equal(await box.getAttribute("data-code"), "revoked");
         assert.match(await box.textContent(), /revoked/);
@@ -437,4 +452,65 @@ describe("a client of the seed's kind: AngularJS 1.8, angular-socket-io 0.7, soc
       await rm(dataDir, { recursive: true, force: true });
     }
   });
+});
+
+describe("the JS client's browser build on a plain HTML page: two <script> tags, no bundler", () => {
+  const BROWSER_BUILD = join(REPO, "clients/js/dist/socketioxide-jwt-client.browser.js");
+  const PAGES = [
+    {
+      name: "socket.io-client 4.8.4, found as the page's `io`",
+      client: join(REPO, "e2e/node/node_modules/socket.io-client/dist/socket.io.min.js"),
+      options: "{}",
+    },
+    {
+      name: "socket.io-client 2.5.0, passed as the `io` option",
+      client: join(REPO, "e2e/node/node_modules/socket.io-client-v2/dist/socket.io.js"),
+      options: "{ io: window.io }",
+    },
+  ];
+  for (const { name, client, options } of PAGES) {
+    test(`${name}: logs in over REST, authenticated() resolves, whoami answers`, async () => {
+      assert.ok(existsSync(BROWSER_BUILD), `${BROWSER_BUILD} is missing: npm run build in clients/js`);
+      const demo = await startDemo();
+      const context = await browser.newContext();
+      try {
+        // The order of the two tags does not matter: the build looks `io` up when it connects.
+        const html = `<!doctype html><meta charset="utf-8"><title>plain page</title>
+<script src="/plain/socketioxide-jwt-client.js"></script>
+<script src="/plain/socket.io.js"></script>
+<script>
+  window.outcome = (async () => {
+    const res = await fetch("/login", { method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: "alice", password: "wonderland" }) });
+    const { token } = await res.json();
+    const auth = new SocketioxideJwt.AuthSocket(Object.assign({ url: location.origin, getToken: async () => token }, ${options}));
+    auth.connect();
+    const info = await auth.authenticated();
+    const me = await new Promise((resolve) => auth.socket.emit("whoami", {}, resolve));
+    return { sub: info.sub, whoami: me.sub, state: auth.state };
+  })();
+</script>`;
+        const files = {
+          "index.html": { body: html, contentType: "text/html" },
+          "socketioxide-jwt-client.js": { path: BROWSER_BUILD },
+          "socket.io.js": { path: client },
+        };
+        await context.route(`${demo.url}/plain/**`, (route) => {
+          const file = files[new URL(route.request().url()).pathname.replace("/plain/", "")];
+          return file ? route.fulfill(file) : route.fulfill({ status: 404 });
+        });
+        const page = await context.newPage();
+        page.setDefaultTimeout(WAIT);
+        const errors = [];
+        page.on("pageerror", (e) => errors.push(e));
+        await page.goto(`${demo.url}/plain/index.html`);
+        const outcome = await page.evaluate(() => window.outcome);
+        assert.deepEqual(outcome, { sub: "alice", whoami: "alice", state: "authenticated" });
+        assert.deepEqual(errors, []);
+      } finally {
+        await context.close();
+        await demo.stop();
+      }
+    });
+  }
 });

@@ -78,3 +78,41 @@ async fn revoking_a_user_or_a_token_disconnects_and_refuses() {
     )
     .await;
 }
+
+/// A disconnect handler learns who left, also when the socket leaves because its token was
+/// revoked or expired (an application's presence list depends on it).
+#[tokio::test]
+async fn a_refused_socket_s_disconnect_handler_sees_its_claims() {
+    use socketioxide::extract::SocketRef;
+    use socketioxide_jwt::{Claims, StandardClaims};
+    use std::sync::{Arc, Mutex};
+
+    let revocations = RevocationList::in_memory();
+    let auth = auth().revocations(revocations.clone()).build().unwrap();
+    let left: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = left.clone();
+    let server = Server::start(move |io| {
+        io.ns(
+            "/",
+            auth.on_authenticated(async move |socket: SocketRef<A>| {
+                let seen = seen.clone();
+                socket.on_disconnect(async move |Claims(me): Claims<StandardClaims>| {
+                    let sub = me.sub.clone().unwrap_or_default();
+                    seen.lock().unwrap().push(sub);
+                });
+            }),
+        );
+    })
+    .await;
+    let mut c = Client::start().await;
+    c.login("alice", &server.url("/"), &token("alice", "a1"))
+        .await;
+    c.login("bob", &server.url("/"), &token("bob", "b1")).await;
+    revocations.revoke_user("alice").await.unwrap();
+    assert_error_object(&c.expect_event("alice", "unauthorized").await, "revoked");
+    wait_until(
+        || left.lock().unwrap().as_slice() == ["alice"],
+        "alice's disconnect handler to run with her claims",
+    )
+    .await;
+}

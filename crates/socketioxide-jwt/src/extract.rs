@@ -16,7 +16,9 @@ use crate::session::session_of;
 /// The verified claims of the socket, for any connect, message or disconnect handler.
 ///
 /// Extraction fails (and socketioxide does not call the handler) when the socket is not
-/// authenticated or was authenticated with another claims type. Cheap: an `Arc` clone.
+/// authenticated or was authenticated with another claims type. In a disconnect handler it also
+/// gives the claims of a socket that was refused (revoked, expired) and is leaving for it, so
+/// that the application can say who left. Cheap: an `Arc` clone.
 ///
 /// # Example
 /// ```
@@ -73,8 +75,13 @@ impl<A: Adapter, C: Send + Sync + 'static> FromMessageParts<A> for Claims<C> {
 
 impl<A: Adapter, C: Send + Sync + 'static> FromDisconnectParts<A> for Claims<C> {
     type Error = ClaimsRejection;
+    /// The claims the socket was authenticated with, also when it was refused (revoked,
+    /// expired) and is being disconnected for it: who left.
     fn from_disconnect_parts(s: &Arc<Socket<A>>, _: DisconnectReason) -> Result<Self, Self::Error> {
-        claims_from(s)
+        session_of::<C, A>(s)
+            .and_then(|session| session.read(|st| st.claims_at_disconnect()))
+            .map(Claims)
+            .ok_or(ClaimsRejection)
     }
 }
 

@@ -90,8 +90,9 @@ enum Phase<C> {
         /// added the socket to its namespace.
         live: bool,
     },
-    /// Refused or expired: nothing more happens.
-    Closed,
+    /// Refused or expired: nothing more happens. `was`: the claims it was authenticated with,
+    /// for its disconnect handlers (who left), until the socket is gone.
+    Closed { was: Option<Arc<C>> },
 }
 
 /// What a socket holds while authenticated, acquired before the one update that authenticates
@@ -221,7 +222,7 @@ impl<C> SessionState<C> {
     pub(crate) fn try_begin_verification(&mut self) -> Option<Stage> {
         let stage = match self.phase {
             _ if self.verifying => return None,
-            Phase::Closed => return None,
+            Phase::Closed { .. } => return None,
             Phase::Pending { .. } => Stage::First,
             Phase::Authenticated { .. } => Stage::Refresh,
         };
@@ -260,7 +261,7 @@ impl<C> SessionState<C> {
                     refresh_requested: Some(asked),
                     ..
                 } if asked.by <= now => {
-                    self.phase = Phase::Closed;
+                    self.close();
                     return Some(Due::Refuse(AuthError::new(ErrorCode::TokenExpired).with_message(
                     "the server asked for a fresh token, and none came in time: log in again",
                 )));
@@ -278,7 +279,7 @@ impl<C> SessionState<C> {
                 }
                 _ => return None,
             };
-        self.phase = Phase::Closed;
+        self.close();
         Some(Due::Refuse(AuthError::new(code)))
     }
 
@@ -297,7 +298,7 @@ impl<C> SessionState<C> {
                 .into_iter()
                 .flatten()
                 .min(),
-            Phase::Closed => None,
+            Phase::Closed { .. } => None,
         }
     }
 
@@ -350,9 +351,11 @@ impl<C> SessionState<C> {
         }
     }
 
-    /// Marks the session closed (the socket is being refused for another reason).
+    /// Marks the session closed (the socket is being refused), keeping the claims it was
+    /// authenticated with for its disconnect handlers.
     pub(crate) fn close(&mut self) {
-        self.phase = Phase::Closed;
+        let was = self.claims();
+        self.phase = Phase::Closed { was };
     }
 
     /// The verified claims, if authenticated.
@@ -363,8 +366,18 @@ impl<C> SessionState<C> {
         }
     }
 
+    /// The claims a disconnect handler sees: the current ones, or those the socket was
+    /// authenticated with when it was refused.
+    pub(crate) fn claims_at_disconnect(&self) -> Option<Arc<C>> {
+        match &self.phase {
+            Phase::Authenticated { claims, .. } => Some(claims.clone()),
+            Phase::Closed { was } => was.clone(),
+            Phase::Pending { .. } => None,
+        }
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
-        matches!(self.phase, Phase::Closed)
+        matches!(self.phase, Phase::Closed { .. })
     }
 
     #[cfg(test)]

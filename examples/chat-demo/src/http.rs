@@ -88,6 +88,9 @@ pub fn router(state: AppState, scripts: &ClientScripts, proxies: Arc<TrustedProx
                 )
             }),
         )
+        // Browsers ask for an icon: the page names this one, and `/favicon.ico` is the same.
+        .route("/favicon.svg", get(|| async { favicon() }))
+        .route("/favicon.ico", get(|| async { favicon() }))
         .route("/config.json", get(config))
         .route("/login", post(login).layer(login_limit))
         .route("/token/refresh", post(refresh))
@@ -122,6 +125,13 @@ fn per_address_limit(
         }
     });
     GovernorLayer::new(limits)
+}
+
+fn favicon() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "image/svg+xml")],
+        include_str!("../web/favicon.svg"),
+    )
 }
 
 fn script(body: &'static str) -> impl IntoResponse {

@@ -86,6 +86,11 @@ function render(state, error) {
     authenticated: `authenticated as ${who ?? "?"}`,
     unauthorized: `unauthorized: ${error?.message ?? "refused"} (${error?.code ?? "?"})`,
   }[state];
+  // Sending needs an authenticated socket: off while connecting, and for good once refused.
+  $("message").disabled = state !== "authenticated";
+  $("send").disabled = state !== "authenticated";
+  // Once refused, the socket hears no more presence: the list would only go stale.
+  if (state === "unauthorized") $("users").replaceChildren();
   const box = $("socket-error");
   box.hidden = state !== "unauthorized";
   if (state === "unauthorized") {

@@ -56,7 +56,7 @@ impl<C> SessionState<C> {
     ) -> Outcome<C> {
         self.verifying = false;
         let (verified, holdings) = match (&self.phase, result) {
-            (Phase::Closed, _) => return Outcome::Ignored,
+            (Phase::Closed { .. }, _) => return Outcome::Ignored,
             (_, Err(err)) => return self.close_with(err),
             (_, Ok(verified)) => verified,
         };
@@ -102,7 +102,7 @@ impl<C> SessionState<C> {
 
     /// Closes the session with `err`.
     fn close_with(&mut self, err: AuthError) -> Outcome<C> {
-        self.phase = Phase::Closed;
+        self.close();
         Outcome::Refused(err)
     }
 
@@ -196,7 +196,7 @@ impl<C> SessionState<C> {
     /// revocation entry (pointed at the new token) and the user's place; a first authentication
     /// takes its own, and drops the pending place with the phase.
     fn carry_over(&mut self, holdings: Holdings) -> CarriedOver<C> {
-        match std::mem::replace(&mut self.phase, Phase::Closed) {
+        match std::mem::replace(&mut self.phase, Phase::Closed { was: None }) {
             Phase::Authenticated {
                 ticket,
                 place,
