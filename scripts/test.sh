@@ -51,6 +51,9 @@ npm ci --prefix clients/js --no-audit --no-fund
 say "Building the JS client (TypeScript)"
 npm run --prefix clients/js build
 
+say "Every relative link in the Markdown files leads to something that exists"
+node scripts/check-doc-links.mjs
+
 say "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -5,6 +5,7 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac, createPrivateKey, sign as rsaSign } from "node:crypto";
 import { spawn } from "node:child_process";
+import { request as httpRequest } from "node:http";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -335,5 +336,39 @@ test("a key URL on plain http off loopback (a compose file's http://keycloak:808
     assert.match(refused.out, /https/);
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("/backchannel-logout is limited per client address: a flood from one is answered 429, another address is not", async () => {
+  const demo = await startDemo();
+  const post = (from) =>
+    new Promise((resolvePost, reject) => {
+      const url = new URL("/backchannel-logout", demo.url);
+      const body = "logout_token=not-a-token";
+      const req = httpRequest(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: "POST",
+          localAddress: from,
+          headers: { "content-type": "application/x-www-form-urlencoded", "content-length": body.length },
+        },
+        (res) => {
+          res.resume();
+          res.on("end", () => resolvePost(res.statusCode));
+        },
+      );
+      req.on("error", reject);
+      req.end(body);
+    });
+  try {
+    const flood = [];
+    for (let i = 0; i < 150; i++) flood.push(await post("127.0.0.2"));
+    assert.ok(flood.includes(429), `150 logout requests from one address, none limited: ${[...new Set(flood)]}`);
+    assert.equal(flood.filter((s) => s !== 429).length >= 100, true, "an identity provider's burst of 100 goes through");
+    assert.notEqual(await post("127.0.0.3"), 429, "another address is limited too");
+  } finally {
+    await demo.stop();
   }
 });

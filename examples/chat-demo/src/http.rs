@@ -69,10 +69,11 @@ pub fn router(state: AppState, scripts: &ClientScripts, proxies: Arc<TrustedProx
     // `Retry-After` (keyed by the client's address: the peer, or what a trusted proxy says; an
     // IPv6 one by its /64). Each attempt costs an Argon2 hash; with the hashing threads' bounded
     // queue (`hashing`), a flood from one address cannot burn the login for everyone else.
-    // Back-channel logouts (a signature check each, from the identity provider) alike, on a
-    // quota of their own.
-    let login_limit = per_address_limit(&proxies);
-    let logout_limit = per_address_limit(&proxies);
+    // Back-channel logouts alike, on a quota of their own sized for an identity provider (one
+    // address) ending many sessions at once: a burst of 100, then 20 a second. Each costs a
+    // signature check, not a password hash.
+    let login_limit = per_address_limit(&proxies, Duration::from_secs(2), 10);
+    let logout_limit = per_address_limit(&proxies, Duration::from_millis(50), 100);
     Router::new()
         .route("/", get(move || async move { Html(page) }))
         .route(
@@ -105,13 +106,16 @@ pub fn router(state: AppState, scripts: &ClientScripts, proxies: Arc<TrustedProx
         .with_state(state)
 }
 
-/// A limit of a burst of 10 requests per client address, then one every 2 s (`429` beyond).
+/// A limit per client address: a burst of `burst` requests, then one every `every` (`429` with
+/// `Retry-After` beyond).
 fn per_address_limit(
     proxies: &Arc<TrustedProxies>,
+    every: Duration,
+    burst: u32,
 ) -> GovernorLayer<ClientKey, governor::middleware::NoOpMiddleware, axum::body::Body> {
     let limits = GovernorConfigBuilder::default()
-        .per_second(2)
-        .burst_size(10)
+        .period(every)
+        .burst_size(burst)
         .key_extractor(ClientKey(proxies.clone()))
         .finish()
         .expect("a positive period and burst");
