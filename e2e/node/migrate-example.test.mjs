@@ -17,7 +17,7 @@ import { chromium } from "playwright-core";
 import ioV1 from "socket.io-client-v1";
 import ioV2 from "socket.io-client-v2";
 
-import { CHROMIUM, CHROMIUM_ARGS, TEST_SECRET, freePort, testToken } from "./demo-server.mjs";
+import { CHROMIUM, CHROMIUM_ARGS, TEST_SECRET, freePort, nextEvent, testToken } from "./demo-server.mjs";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const EXAMPLE = process.env.MIGRATE_EXAMPLE_BIN ?? join(REPO, "target/debug/examples/migrate_from_node");
@@ -49,16 +49,7 @@ async function startExample() {
   return { url: `http://127.0.0.1:${port}`, stop: () => child.kill("SIGKILL") };
 }
 
-/** Resolves with the first argument of the next `event`; rejects after `ms`. */
-function next(socket, event, ms = WAIT) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${event} within ${ms} ms`)), ms);
-    socket.once(event, (arg) => {
-      clearTimeout(timer);
-      resolve(arg);
-    });
-  });
-}
+const next = (socket, event) => nextEvent(socket, event, WAIT);
 
 let example;
 before(async () => {
