@@ -33,13 +33,6 @@
 //!     .build_layer();
 //! # let _ = (auth, layer, io); Ok(()) }
 //! ```
-#![forbid(unsafe_code)]
-#![warn(
-    missing_docs,
-    missing_debug_implementations,
-    unreachable_pub,
-    rust_2018_idioms
-)]
 
 mod driver;
 mod revocations;

@@ -3,6 +3,8 @@
 //!
 //! Run with `cargo bench -p socketioxide-jwt --features jwks --bench verify`.
 
+#![allow(missing_docs)] // criterion_group! makes an undocumented public function.
+
 use std::hint::black_box;
 use std::time::{SystemTime, UNIX_EPOCH};
 

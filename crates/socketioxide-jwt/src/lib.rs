@@ -1,11 +1,4 @@
 #![doc = include_str!("../README.md")]
-#![forbid(unsafe_code)]
-#![warn(
-    missing_docs,
-    missing_debug_implementations,
-    unreachable_pub,
-    rust_2018_idioms
-)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 // Private modules, one job each; what users name is re-exported below.

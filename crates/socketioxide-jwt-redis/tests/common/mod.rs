@@ -6,10 +6,10 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 
 /// A `redis-server` on a free loopback port, killed on drop.
-pub struct Server {
+pub(crate) struct Server {
     child: Child,
     /// Its port on 127.0.0.1.
-    pub port: u16,
+    pub(crate) port: u16,
 }
 
 impl Drop for Server {
@@ -19,7 +19,7 @@ impl Drop for Server {
 }
 
 /// Starts one; waits until it accepts connections.
-pub async fn redis_server() -> Server {
+pub(crate) async fn redis_server() -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
