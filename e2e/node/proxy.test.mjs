@@ -113,8 +113,8 @@ http {
   };
 }
 
-/** `POST /login` through `base`, from the source address `from`: the status. */
-function loginFrom(base, from, username, password) {
+/** `POST /login` through `base`, from the source address `from` (with `headers`): the status. */
+function loginFrom(base, from, username, password, headers = {}) {
   const url = new URL("/login", base);
   const body = JSON.stringify({ username, password });
   return new Promise((resolve, reject) => {
@@ -125,7 +125,7 @@ function loginFrom(base, from, username, password) {
         path: url.pathname,
         method: "POST",
         localAddress: from,
-        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+        headers: { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(body) },
       },
       (res) => {
         res.resume();
@@ -217,7 +217,13 @@ describe("behind nginx: two instances on Redis", { skip: !NGINX && "nginx is not
   test("one abusive client does not lock another out: logins and pending places count per client address", async () => {
     // 12 bad logins from the abuser: its quota (a burst of 10) runs out.
     const statuses = [];
-    for (let i = 0; i < 12; i++) statuses.push(await loginFrom(nginx.first, ABUSER, "alice", "wrong"));
+    // It forges both forwarding headers, a new address each time: nginx appends what it saw to
+    // X-Forwarded-For (the header the demo reads) and passes Forwarded on (which it never reads).
+    for (let i = 0; i < 12; i++) {
+      const forged = `198.51.100.${i + 1}`;
+      const headers = { "x-forwarded-for": forged, forwarded: `for=${forged}` };
+      statuses.push(await loginFrom(nginx.first, ABUSER, "alice", "wrong", headers));
+    }
     assert.ok(statuses.includes(429), `the abuser was never limited: ${statuses}`);
     // Alice, through the same nginx (the same peer address for the demo), still logs in.
     assert.equal(await loginFrom(nginx.first, ALICE, "alice", "wonderland"), 200);

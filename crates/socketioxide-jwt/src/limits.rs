@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-pub use crate::client_ip::{address_key, InvalidProxyRange, TrustedProxies};
+pub use crate::client_ip::{address_key, ForwardingHeader, InvalidProxyRange, TrustedProxies};
 pub use crate::user_sockets::{PlaceStore, UserSockets};
 
 /// What a pending place is counted against besides the configuration's cap: the client's

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use clap::{Parser, ValueEnum};
 
 /// A chat whose Socket.IO connections are authenticated with the JWT issued by its REST login.
-#[derive(Debug, Parser)]
+// No `Debug`: the settings hold secrets, and nothing should be able to print them whole.
+#[derive(Parser)]
 #[command(name = "chat-demo", version, about, long_about = None, after_long_help = IDENTITY_HELP)]
 pub struct Args {
     /// Port to listen on (0 picks a free one; the chosen URL is printed).
@@ -213,6 +214,11 @@ pub struct Args {
     #[arg(long = "trusted-proxy", value_name = "CIDR")]
     pub trusted_proxies: Vec<String>,
 
+    /// The header the --trusted-proxy proxies write the client's address in; the other one is
+    /// never read (a proxy passes on what a client put in the header it does not write).
+    #[arg(long, value_enum, default_value_t = ForwardingHeaderArg::XForwardedFor)]
+    pub forwarded_header: ForwardingHeaderArg,
+
     /// The password of the demo's `admin` account, set at start (the account is created with
     /// it, or its password changed). Default: `admin-password` on a new database, unchanged on
     /// an existing one.
@@ -277,6 +283,15 @@ fn read_into(
     }
     *value = Some(content.to_owned());
     Ok(())
+}
+
+/// `--forwarded-header`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ForwardingHeaderArg {
+    /// `X-Forwarded-For` (nginx's `$proxy_add_x_forwarded_for`, most load balancers).
+    XForwardedFor,
+    /// RFC 7239's `Forwarded`.
+    Forwarded,
 }
 
 /// The identity rule, printed by `--help`.

@@ -19,6 +19,7 @@ use socketioxide_jwt::{
 };
 use std::time::Duration;
 use tower_governor::governor::GovernorConfigBuilder;
+use tower_governor::key_extractor::GlobalKeyExtractor;
 use tower_governor::GovernorLayer;
 
 use crate::assets::ClientScripts;
@@ -74,6 +75,10 @@ pub fn router(state: AppState, scripts: &ClientScripts, proxies: Arc<TrustedProx
     // signature check, not a password hash.
     let login_limit = per_address_limit(&proxies, Duration::from_secs(2), 10);
     let logout_limit = per_address_limit(&proxies, Duration::from_millis(50), 100);
+    // And in all: a burst of 1000, then 200 a second (what the hashing threads take anyway).
+    // The per-address maps are bounded on their own (`proxies::MAX_KEYS`).
+    let all_logins = all_clients_limit(Duration::from_millis(5), 1000);
+    let all_logouts = all_clients_limit(Duration::from_millis(5), 1000);
     Router::new()
         .route("/", get(move || async move { Html(page) }))
         .route(
@@ -93,14 +98,15 @@ pub fn router(state: AppState, scripts: &ClientScripts, proxies: Arc<TrustedProx
         .route("/favicon.svg", get(|| async { favicon() }))
         .route("/favicon.ico", get(|| async { favicon() }))
         .route("/config.json", get(config))
-        .route("/login", post(login).layer(login_limit))
+        // The limit for all before the one per address, so that a refused request adds no key.
+        .route("/login", post(login).layer((all_logins, login_limit)))
         .route("/token/refresh", post(refresh))
         .route("/api/me", get(me))
         .route("/admin/revoke", post(revoke))
         .route("/admin/rooms", post(set_rooms))
         .route(
             "/backchannel-logout",
-            post(backchannel_logout).layer(logout_limit),
+            post(backchannel_logout).layer((logout_limit, all_logouts)),
         )
         .merge(scripts.routes())
         .with_state(state)
@@ -113,21 +119,39 @@ fn per_address_limit(
     every: Duration,
     burst: u32,
 ) -> GovernorLayer<ClientKey, governor::middleware::NoOpMiddleware, axum::body::Body> {
+    let key = ClientKey::new(proxies.clone());
     let limits = GovernorConfigBuilder::default()
         .period(every)
         .burst_size(burst)
-        .key_extractor(ClientKey(proxies.clone()))
+        .key_extractor(key.clone())
         .finish()
         .expect("a positive period and burst");
-    // Forget addresses whose quota has refilled: the map stays as small as the live clients.
+    key.feeds(limits.limiter().clone());
+    // Forget addresses whose quota has refilled, and give the memory back: the map stays as
+    // small as the recent clients.
     let limiter = limits.limiter().clone();
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        let mut tick = tokio::time::interval(Duration::from_secs(10));
         loop {
             tick.tick().await;
             limiter.retain_recent();
+            limiter.shrink_to_fit();
         }
     });
+    GovernorLayer::new(limits)
+}
+
+/// A limit on every client together: a burst of `burst` requests, then one every `every`.
+fn all_clients_limit(
+    every: Duration,
+    burst: u32,
+) -> GovernorLayer<GlobalKeyExtractor, governor::middleware::NoOpMiddleware, axum::body::Body> {
+    let limits = GovernorConfigBuilder::default()
+        .period(every)
+        .burst_size(burst)
+        .key_extractor(GlobalKeyExtractor)
+        .finish()
+        .expect("a positive period and burst");
     GovernorLayer::new(limits)
 }
 

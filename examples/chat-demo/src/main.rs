@@ -33,7 +33,7 @@ use crate::cli::{Args, Mode};
 use crate::identity::AccountPolicy;
 use crate::tokens::TokenIssuer;
 use crate::users::{UserStore, DEMO_ACCOUNTS};
-use socketioxide_jwt::limits::TrustedProxies;
+use socketioxide_jwt::limits::{ForwardingHeader, TrustedProxies};
 use socketioxide_jwt::{JwtLocalAdapter, RevocationList, StandardClaims};
 use socketioxide_jwt_redis::RedisRevocationOptions;
 use socketioxide_jwt_redis::{JwtRedisAdapter, RedisConnection, RedisDriver};
@@ -70,7 +70,19 @@ async fn run(mut args: Args) -> Result<(), BoxError> {
         )
     })?;
     let users = UserStore::open(&args.data_dir)?;
-    if let Some(password) = args.admin_password.take() {
+    // An empty variable (a compose file's unset `${ADMIN_PASSWORD}`) gives no password.
+    let admin_password_set = args
+        .admin_password
+        .as_deref()
+        .is_some_and(|p| !p.is_empty());
+    if let Some(password) = args.admin_password.take().filter(|p| !p.is_empty()) {
+        let chars = password.chars().count();
+        if !(8..=256).contains(&chars) {
+            return Err(format!(
+                "the admin password has {chars} characters: give 8 to 256 (logins take up to 256)"
+            )
+            .into());
+        }
         users
             .set_password("admin".into(), password, "admin")
             .await?;
@@ -131,8 +143,14 @@ async fn run(mut args: Args) -> Result<(), BoxError> {
     }
     // Behind --trusted-proxy, the client is who the proxy says: for the pending places shared
     // per address, the logs, and the REST limits below.
+    let header = match args.forwarded_header {
+        cli::ForwardingHeaderArg::XForwardedFor => ForwardingHeader::XForwardedFor,
+        cli::ForwardingHeaderArg::Forwarded => ForwardingHeader::Forwarded,
+    };
     let proxies = std::sync::Arc::new(
-        TrustedProxies::new(&args.trusted_proxies).map_err(|e| format!("--trusted-proxy: {e}"))?,
+        TrustedProxies::new(&args.trusted_proxies)
+            .map_err(|e| format!("--trusted-proxy: {e}"))?
+            .header(header),
     );
     if !args.trusted_proxies.is_empty() {
         let proxies = proxies.clone();
@@ -260,12 +278,17 @@ async fn run(mut args: Args) -> Result<(), BoxError> {
 
     let listener = serve::listen(std::net::SocketAddr::new(args.host, args.port))
         .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
-    print_banner(&args, listener.local_addr()?, &scripts);
+    print_banner(&args, listener.local_addr()?, &scripts, admin_password_set);
     serve::serve(listener, app, &args.path).await?;
     Ok(())
 }
 
-fn print_banner(args: &Args, addr: std::net::SocketAddr, scripts: &ClientScripts) {
+fn print_banner(
+    args: &Args,
+    addr: std::net::SocketAddr,
+    scripts: &ClientScripts,
+    admin_password_set: bool,
+) {
     // Tests read this line to find the port.
     println!("chat-demo listening on http://{addr}");
     println!(
@@ -279,6 +302,10 @@ fn print_banner(args: &Args, addr: std::net::SocketAddr, scripts: &ClientScripts
     if args.public_key.is_none() {
         println!("  demo accounts (username / password):");
         for (user, password, role) in DEMO_ACCOUNTS {
+            let password = match *user {
+                "admin" if admin_password_set => "(yours)",
+                _ => password,
+            };
             println!("    {user:<6} / {password:<15} ({role})");
         }
     }

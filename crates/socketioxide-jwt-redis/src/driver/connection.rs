@@ -84,7 +84,13 @@ impl std::fmt::Debug for RedisConnection {
                     )
                 }),
             )
-            .field("cluster", &self.cluster)
+            .field(
+                "cluster",
+                &self
+                    .cluster
+                    .as_ref()
+                    .map(|nodes| nodes.iter().map(|n| redacted(n)).collect::<Vec<_>>()),
+            )
             .finish()
     }
 }
@@ -310,7 +316,6 @@ fn read(path: &Path) -> Result<Vec<u8>, RedisConnectionError> {
     })
 }
 
-/// The URL with its password replaced by `***`.
 /// The user a URL logs in as, if it names one.
 fn url_user(url: &str) -> Option<&str> {
     let rest = url.split_once("://")?.1;
@@ -320,19 +325,45 @@ fn url_user(url: &str) -> Option<&str> {
     (!user.is_empty()).then_some(user)
 }
 
+/// The URL with its password, and a `pass` or `password` query parameter (redis-rs reads them
+/// from `redis+unix://` URLs), replaced by `***`. A `host:port` without a scheme is shown as
+/// given, redacted the same way. One that does not parse is not shown at all (its password
+/// could be anywhere in it): only its scheme.
 pub(super) fn redacted(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+    let scheme = url.split_once("://").map(|(scheme, _)| scheme);
+    let full = match scheme {
+        Some(_) => url.to_owned(),
+        None => format!("redis://{url}"),
     };
-    // The userinfo ends at the last `@` before any query or fragment: a password may hold `/`.
-    let end = rest.find(['?', '#']).unwrap_or(rest.len());
-    match rest[..end].rfind('@') {
-        Some(at) => {
-            let userinfo = &rest[..at];
-            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
-            format!("{scheme}://{user}:***{}", &rest[at..])
-        }
-        None => url.to_owned(),
+    let Ok(mut parsed) = url::Url::parse(&full) else {
+        return format!(
+            "<a {}:// URL that does not parse>",
+            scheme.unwrap_or("redis")
+        );
+    };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("***"));
+    }
+    let secret =
+        |name: &str| name.eq_ignore_ascii_case("pass") || name.eq_ignore_ascii_case("password");
+    if parsed.query_pairs().any(|(name, _)| secret(&name)) {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(name, value)| {
+                let value = if secret(&name) {
+                    "***".into()
+                } else {
+                    value.into_owned()
+                };
+                (name.into_owned(), value)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    let shown = parsed.to_string();
+    match scheme {
+        Some(_) => shown,
+        None => shown.trim_start_matches("redis://").to_owned(),
     }
 }
 
@@ -349,9 +380,23 @@ mod tests {
         assert_eq!(redacted("redis://:s3cret@redis/"), "redis://:***@redis/");
         assert_eq!(redacted("redis://redis:6379"), "redis://redis:6379");
         assert_eq!(
-            redacted("redis://chat:ab/cd@redis:6379/?protocol=resp3"),
+            redacted("redis://chat:ab%2Fcd@redis:6379/?protocol=resp3"),
             "redis://chat:***@redis:6379/?protocol=resp3"
         );
+        // A password that breaks the URL: nothing of it shown.
+        for broken in [
+            "redis://chat:ab/cd@redis:6379/",
+            "redis://chat:pa?ss@redis:6379/",
+        ] {
+            let shown = redacted(broken);
+            assert!(!shown.contains("cd@") && !shown.contains("ss@"), "{shown}");
+        }
+        assert_eq!(
+            redacted("redis+unix:///run/redis.sock?user=chat&pass=s3cret"),
+            "redis+unix:///run/redis.sock?user=chat&pass=***"
+        );
+        assert_eq!(redacted(":s3cret@10.0.0.1:26379"), ":***@10.0.0.1:26379");
+        assert_eq!(redacted("10.0.0.2:26379"), "10.0.0.2:26379");
         let c = RedisConnection::new("rediss://chat:s3cret@redis:6380/");
         assert!(!format!("{c:?}").contains("s3cret"));
         let c = RedisConnection::new("redis://redis/").sentinel(
