@@ -224,21 +224,24 @@ fn forwarded_elements(line: &[u8]) -> Vec<Option<IpAddr>> {
             ';' if !quoted => end_pair(&mut pair, &mut fors),
             ',' if !quoted => {
                 end_pair(&mut pair, &mut fors);
-                elements.push(match fors.as_slice() {
-                    [only] => parse_node(only),
-                    _ => None,
-                });
+                elements.push(element_for(&fors));
                 fors.clear();
             }
             _ => pair.push(c),
         }
     }
     end_pair(&mut pair, &mut fors);
-    elements.push(match fors.as_slice() {
-        [only] if !quoted => parse_node(only),
-        _ => None,
-    });
+    // An unterminated quoted string: the element is unreadable.
+    elements.push(if quoted { None } else { element_for(&fors) });
     elements
+}
+
+/// The address of an element whose `for` values are `fors`: one, and an address.
+fn element_for(fors: &[String]) -> Option<IpAddr> {
+    match fors {
+        [only] => parse_node(only),
+        _ => None,
+    }
 }
 
 /// An address as proxies write it: `192.0.2.1`, `192.0.2.1:443`, `[2001:db8::1]`,

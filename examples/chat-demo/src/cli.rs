@@ -233,7 +233,8 @@ pub struct Args {
 
 impl Args {
     /// Reads the secrets given as files (`--secret-file`, `--redis-file`,
-    /// `--admin-password-file`) into their settings. A secret given twice (a file and a flag or
+    /// `--admin-password-file`) into their settings; an empty one given otherwise counts as
+    /// none. A secret given twice (a file and a flag or
     /// its environment variable) is refused: which one counts would be a guess.
     pub fn read_secret_files(&mut self) -> Result<(), String> {
         read_into(
@@ -265,11 +266,14 @@ fn read_into(
     file_flag: &str,
     other: &str,
 ) -> Result<(), String> {
+    // An empty flag or variable (a compose file's unset `${SECRET}`) gives nothing.
+    if value.as_deref() == Some("") {
+        *value = None;
+    }
     let Some(path) = file else {
         return Ok(());
     };
-    // An empty environment variable gives nothing (as an empty --secret does).
-    if value.as_deref().is_some_and(|v| !v.is_empty()) {
+    if value.is_some() {
         return Err(format!("{file_flag} and {other} both give it: give one"));
     }
     let content = std::fs::read_to_string(path)

@@ -52,9 +52,10 @@ pub async fn keys(args: &Args) -> Result<(Verifier, Option<TokenIssuer>), BoxErr
         tracing::info!(family = ?key.family(), "verifying with a public key; /login is disabled");
         return Ok((Verifier::Key(key), None));
     }
+    // An empty --secret or JWT_SECRET was read as none (`Args::read_secret_files`).
     let secret = match &args.secret {
-        Some(s) if !s.is_empty() => s.clone(),
-        _ => secret::load_or_create(&args.data_dir)?,
+        Some(s) => s.clone(),
+        None => secret::load_or_create(&args.data_dir)?,
     };
     // The library's minimum, kept: the app people copy must not weaken it.
     if secret.len() < 32 {

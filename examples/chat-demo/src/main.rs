@@ -70,12 +70,8 @@ async fn run(mut args: Args) -> Result<(), BoxError> {
         )
     })?;
     let users = UserStore::open(&args.data_dir)?;
-    // An empty variable (a compose file's unset `${ADMIN_PASSWORD}`) gives no password.
-    let admin_password_set = args
-        .admin_password
-        .as_deref()
-        .is_some_and(|p| !p.is_empty());
-    if let Some(password) = args.admin_password.take().filter(|p| !p.is_empty()) {
+    let admin_password_set = args.admin_password.is_some();
+    if let Some(password) = args.admin_password.take() {
         let chars = password.chars().count();
         if !(8..=256).contains(&chars) {
             return Err(format!(

@@ -317,12 +317,9 @@ fn read(path: &Path) -> Result<Vec<u8>, RedisConnectionError> {
 }
 
 /// The user a URL logs in as, if it names one.
-fn url_user(url: &str) -> Option<&str> {
-    let rest = url.split_once("://")?.1;
-    let end = rest.find(['?', '#']).unwrap_or(rest.len());
-    let userinfo = &rest[..rest[..end].rfind('@')?];
-    let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
-    (!user.is_empty()).then_some(user)
+fn url_user(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    (!parsed.username().is_empty()).then(|| parsed.username().to_owned())
 }
 
 /// The URL with its password, and a `pass` or `password` query parameter (redis-rs reads them

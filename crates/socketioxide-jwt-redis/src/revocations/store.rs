@@ -9,9 +9,6 @@ use socketioxide_jwt::revocation::{Revocation, RevocationError, RevocationFeed};
 use super::options::RedisRevocationOptions;
 use crate::driver::{publish_command, RedisDriver, RedisDriverError};
 
-/// The latest `until` stored: the list's own cap.
-const MAX_UNTIL: u64 = Revocation::MAX_UNTIL;
-
 pub(super) fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> RevocationError {
     RevocationError::Unavailable(Box::new(e))
 }
@@ -28,7 +25,7 @@ pub(super) const HASHES: usize = 16;
 /// `KEYS`: the hash, the log, the wake-up throttle (as in [`APPEND`]). `ARGV[1]`: the entry's
 /// JSON; `ARGV[2]`: its
 /// `until`; `ARGV[3]`: its `issued_before` (empty for the kinds without one); `ARGV[4]`: the
-/// latest `until` stored ([`MAX_UNTIL`]); `ARGV[5]` and `ARGV[6]`: the sender's id and
+/// latest `until` stored ([`Revocation::MAX_UNTIL`]); `ARGV[5]` and `ARGV[6]`: the sender's id and
 /// the log's retention (ms), as in [`APPEND`]; `ARGV[7]`: the entry's field; `ARGV[8]` and
 /// `ARGV[9]`: the publish command and the wake-up channel, as in [`APPEND`].
 ///
@@ -190,7 +187,7 @@ impl Store {
 
     pub(super) async fn try_send(&self, revocation: &Revocation) -> Result<(), SendFailure> {
         // Every number in the stored JSON within what Redis' Lua (doubles) reads exactly.
-        let revocation = revocation.clone().with_until_at_most(MAX_UNTIL);
+        let revocation = revocation.clone().with_until_at_most(Revocation::MAX_UNTIL);
         let until = revocation.until().max(1);
         let json = serde_json::to_string(&revocation)
             .map_err(|e| SendFailure::Unreachable(unavailable(e)))?;
@@ -209,7 +206,7 @@ impl Store {
             .arg(&json)
             .arg(until)
             .arg(issued_before)
-            .arg(MAX_UNTIL)
+            .arg(Revocation::MAX_UNTIL)
             .arg(self.feed.sender())
             .arg(self.retention_ms())
             .arg(field)
