@@ -30,11 +30,12 @@ ROOT, BIN = storm_bench.ROOT, storm_bench.BIN
 KINDS = [("round-trip", "message"), ("message", "message"), ("handshake", "handshake")]
 
 
-def instructions(server_bin, kind, mode, sockets):
+def instructions(server_bin, kind, mode, sockets, extra_args=()):
+    """Instructions per connection of `server_bin --kind KIND --lean EXTRA_ARGS`."""
     with tempfile.TemporaryDirectory() as tmp:
         out = pathlib.Path(tmp) / "callgrind.out"
         server = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                                   str(server_bin), "--kind", kind, "--lean"],
+                                   str(server_bin), "--kind", kind, "--lean", *extra_args],
                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         try:
             url = storm_bench.server_url(server)

@@ -41,6 +41,11 @@ struct Args {
     /// socketioxide's per-socket packet buffer (its default: 128).
     #[arg(long, env = "BENCH_MAX_BUFFER")]
     max_buffer: Option<usize>,
+    /// socketioxide's heartbeat interval, seconds (its default: 25). `bench/scaling.py` sets a long
+    /// one while counting instructions under valgrind, where connecting 19 000 sockets takes
+    /// longer than one interval: the held sockets' pings would otherwise count as connection work.
+    #[arg(long, env = "BENCH_PING_INTERVAL_SECS")]
+    ping_interval_secs: Option<u64>,
     /// The memory settings the README recommends: `CompactHeadLayer` around the router and a
     /// 1 KiB websocket read buffer (unless `--ws-read-buffer` says otherwise).
     #[arg(long, env = "BENCH_LEAN")]
@@ -92,6 +97,9 @@ fn tuned<A: socketioxide::adapter::Adapter>(
     }
     if let Some(size) = args.max_buffer {
         builder = builder.max_buffer_size(size);
+    }
+    if let Some(secs) = args.ping_interval_secs {
+        builder = builder.ping_interval(Duration::from_secs(secs));
     }
     builder
 }
