@@ -61,6 +61,9 @@ enum Phase<C> {
         _permit: PendingPermit,
         /// Counted as pending in the metrics while the phase lasts.
         _counted: SocketState,
+        /// A refresh was requested meanwhile (seconds since the epoch): the first token must
+        /// be issued since.
+        asked_since: Option<u64>,
     },
     /// Verified; refused at `expires_at` (from `exp` + leeway) unless refreshed.
     Authenticated {
@@ -76,8 +79,8 @@ enum Phase<C> {
         /// When to send `token_expiring`; `None` once sent for this token, or when off.
         warn_at: Option<Instant>,
         /// The server asked for a fresh token (`request_refresh`): until one comes, refused at
-        /// this deadline.
-        refresh_requested: Option<RefreshRequested>,
+        /// this deadline. Boxed: a pointer in every session, the request only where one was made.
+        refresh_requested: Option<Box<RefreshRequested>>,
         /// Its entry in the revocation list, once tracked; removed when the phase ends.
         ticket: Option<LiveTicket>,
         /// Its place under `max_sockets_per_user`, once taken; given back when the phase ends.
@@ -161,9 +164,6 @@ pub(crate) struct SessionState<C> {
     attempts: AttemptWindow,
     /// The socket's namespace, for the metrics' labels.
     ns: Namespace,
-    /// A refresh was requested while pending (seconds since the epoch): the first token must
-    /// be issued since.
-    asked_while_pending: Option<u64>,
 }
 
 impl<C> SessionState<C> {
@@ -180,11 +180,11 @@ impl<C> SessionState<C> {
                 deadline: deadline_after(now, timeout),
                 _permit: permit,
                 _counted: SocketState::enter("pending", &ns),
+                asked_since: None,
             },
             verifying: false,
             attempts: AttemptWindow::new(now),
             ns,
-            asked_while_pending: None,
         }
     }
 
@@ -294,7 +294,7 @@ impl<C> SessionState<C> {
                 warn_at,
                 refresh_requested,
                 ..
-            } => [*expires_at, *warn_at, refresh_requested.map(|r| r.by)]
+            } => [*expires_at, *warn_at, refresh_requested.as_ref().map(|r| r.by)]
                 .into_iter()
                 .flatten()
                 .min(),
@@ -319,18 +319,18 @@ impl<C> SessionState<C> {
             ..
         } = &mut self.phase
         else {
-            if let Phase::Pending { .. } = self.phase {
+            if let Phase::Pending { asked_since, .. } = &mut self.phase {
                 // Its first token may be in verification, checked before the request.
-                self.asked_while_pending = Some(since.max(self.asked_while_pending.unwrap_or(0)));
+                *asked_since = Some(since.max(asked_since.unwrap_or(0)));
             }
             return None;
         };
         let by = deadline_after(now, grace);
         // A later request gives a full grace period for its own, later, `since`.
-        *refresh_requested = Some(match *refresh_requested {
-            Some(asked) if asked.since >= since => asked,
-            _ => RefreshRequested { by, since },
-        });
+        match refresh_requested {
+            Some(asked) if asked.since >= since => {}
+            _ => *refresh_requested = Some(Box::new(RefreshRequested { by, since })),
+        }
         if !*live {
             // Not told it is in yet: asked when it is (`refresh_awaited`, after `authenticated`).
             return None;

@@ -130,7 +130,11 @@ impl<C> SessionState<C> {
             }
         }
         // Asked while its first token was being verified: that token must be issued since.
-        if let (Phase::Pending { .. }, Some(since)) = (&self.phase, self.asked_while_pending) {
+        if let Phase::Pending {
+            asked_since: Some(since),
+            ..
+        } = self.phase
+        {
             let iat = verified.registered.iat;
             if !iat.is_some_and(|iat| issued_since(iat, since)) {
                 return Err(AuthError::new(ErrorCode::TokenExpired).with_message(
@@ -176,7 +180,7 @@ impl<C> SessionState<C> {
     /// A refresh the server asked for is done by a token issued since it asked (its `iat`;
     /// without one, by another token than the one held); another refresh leaves the request
     /// pending (and the client is asked again).
-    fn refresh_still_requested(&self, verified: &Verified<C>) -> Option<RefreshRequested> {
+    fn refresh_still_requested(&self, verified: &Verified<C>) -> Option<Box<RefreshRequested>> {
         let Phase::Authenticated {
             refresh_requested: Some(asked),
             exp: held_exp,
@@ -189,7 +193,7 @@ impl<C> SessionState<C> {
             Some(iat) => issued_since(iat, asked.since),
             None => *held_exp != verified.registered.exp,
         };
-        (!fresh).then_some(*asked)
+        (!fresh).then(|| asked.clone())
     }
 
     /// Leaves the current phase, keeping what the new one needs: a refresh keeps the

@@ -745,3 +745,23 @@ fn a_refresh_requested_before_the_connect_handler_is_asked_when_the_socket_goes_
         "asked once it is told it is in"
     );
 }
+
+/// The bytes a held socket's session keeps (listed in bench/README.md): printed with
+/// `cargo test -p socketioxide-jwt --lib per_socket_sizes -- --nocapture`.
+#[test]
+fn per_socket_sizes() {
+    use std::mem::size_of;
+    let rows = [
+        ("Session<StandardClaims>", size_of::<super::Session<crate::StandardClaims>>()),
+        ("SessionState<StandardClaims>", size_of::<SessionState<crate::StandardClaims>>()),
+        ("StandardClaims", size_of::<crate::StandardClaims>()),
+        ("UserId", size_of::<crate::identity::UserId>()),
+        ("LiveTicket", size_of::<crate::revocation::LiveTicket>()),
+        ("AttemptWindow", size_of::<crate::limits::AttemptWindow>()),
+        ("PendingPermit", size_of::<crate::limits::PendingPermit>()),
+        ("TimerSlot", size_of::<crate::deadlines::TimerSlot>()),
+    ];
+    for (name, size) in rows {
+        println!("{name}: {size} B");
+    }
+}
