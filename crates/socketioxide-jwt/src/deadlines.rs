@@ -35,6 +35,9 @@ pub(crate) type Armed = Mutex<Option<(Key, Instant)>>;
 
 /// What a socket does when its deadline passes.
 pub(crate) trait Expire: Send + Sync + 'static {
+    /// The queue it is armed in (kept here, where a socket's entry already holds its
+    /// configuration, rather than once more in every session's [`TimerSlot`]).
+    fn deadlines(&self) -> &Arc<Deadlines>;
     /// Where the entry's key is kept (the driver clears it as it pops the entry).
     fn armed(&self) -> &Armed;
     /// Called by the driver, no lock held, after popping the entry.
@@ -140,9 +143,9 @@ impl Deadlines {
     }
 }
 
-/// One socket's place in the queue; disarmed when dropped.
+/// One socket's place in the queue (the queue is its entry's [`Expire::deadlines`]); disarmed
+/// when dropped.
 pub(crate) struct TimerSlot {
-    deadlines: Arc<Deadlines>,
     on_expiry: Arc<dyn Expire>,
 }
 
@@ -153,11 +156,12 @@ impl fmt::Debug for TimerSlot {
 }
 
 impl TimerSlot {
-    pub(crate) fn new(deadlines: Arc<Deadlines>, on_expiry: Arc<dyn Expire>) -> Self {
-        Self {
-            deadlines,
-            on_expiry,
-        }
+    pub(crate) fn new(on_expiry: Arc<dyn Expire>) -> Self {
+        Self { on_expiry }
+    }
+
+    fn deadlines(&self) -> &Arc<Deadlines> {
+        self.on_expiry.deadlines()
     }
 
     fn armed(&self) -> MutexGuard<'_, Option<(Key, Instant)>> {
@@ -174,7 +178,8 @@ impl TimerSlot {
         if self.armed().as_ref().map(|(_, current)| *current) == at {
             return;
         }
-        let mut queue = self.deadlines.lock();
+        let deadlines = self.deadlines();
+        let mut queue = deadlines.lock();
         let mut armed = self.armed();
         match (armed.as_mut(), at) {
             (Some((_, current)), Some(at)) if *current == at => {}
@@ -188,7 +193,7 @@ impl TimerSlot {
                 *armed = None;
                 if queue.entries.is_empty() {
                     // Let the driver see it and end now, not at the removed entry's deadline.
-                    self.deadlines.wake_driver();
+                    deadlines.wake_driver();
                 }
             }
             (None, Some(at)) => {
@@ -197,7 +202,7 @@ impl TimerSlot {
                 {
                     // Idle longer than the horizon: a fresh queue measures from now.
                     *queue = Queue::default();
-                    self.deadlines.wake_driver();
+                    deadlines.wake_driver();
                 }
                 let queued = queue.queued_at_now(at);
                 let key = queue.entries.insert_at(self.on_expiry.clone(), queued);
@@ -207,7 +212,7 @@ impl TimerSlot {
         }
         drop((armed, queue));
         if at.is_some() {
-            self.deadlines.ensure_driver();
+            deadlines.ensure_driver();
         }
     }
 }

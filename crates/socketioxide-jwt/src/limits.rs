@@ -134,20 +134,25 @@ impl Drop for PendingPermit {
     }
 }
 
-/// `authenticate` events of one socket in the current one-minute window.
+/// A socket's `authenticate` events: how many in the current one-minute window, and whether
+/// one is being verified (one at a time; kept here, in this record's padding, rather than in a
+/// field of its own in every session).
 #[derive(Debug)]
-pub(crate) struct AttemptWindow {
+pub(crate) struct Attempts {
     started: Instant,
     count: u32,
+    /// A token of this socket is being verified.
+    pub(crate) verifying: bool,
 }
 
 const ATTEMPT_WINDOW: Duration = Duration::from_secs(60);
 
-impl AttemptWindow {
+impl Attempts {
     pub(crate) fn new(now: Instant) -> Self {
         Self {
             started: now,
             count: 0,
+            verifying: false,
         }
     }
 

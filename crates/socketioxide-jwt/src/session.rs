@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use crate::error::AuthError;
 use crate::identity::UserId;
-use crate::limits::{AttemptWindow, PendingPermit};
+use crate::limits::{Attempts, PendingPermit};
 use crate::metrics::{Namespace, SocketState};
 use crate::protocol::{ErrorCode, TokenExpiringPayload};
 use crate::revocation::LiveTicket;
@@ -159,9 +159,8 @@ pub(crate) enum Stage {
 #[derive(Debug)]
 pub(crate) struct SessionState<C> {
     phase: Phase<C>,
-    verifying: bool,
-    /// `authenticate` events in the current minute.
-    attempts: AttemptWindow,
+    /// `authenticate` events in the current minute, and whether one is being verified.
+    attempts: Attempts,
     /// The socket's namespace, for the metrics' labels.
     ns: Namespace,
 }
@@ -182,8 +181,7 @@ impl<C> SessionState<C> {
                 _counted: SocketState::enter("pending", &ns),
                 asked_since: None,
             },
-            verifying: false,
-            attempts: AttemptWindow::new(now),
+            attempts: Attempts::new(now),
             ns,
         }
     }
@@ -221,12 +219,12 @@ impl<C> SessionState<C> {
     /// closed. One verification at a time bounds the work a socket can cause.
     pub(crate) fn try_begin_verification(&mut self) -> Option<Stage> {
         let stage = match self.phase {
-            _ if self.verifying => return None,
+            _ if self.attempts.verifying => return None,
             Phase::Closed { .. } => return None,
             Phase::Pending { .. } => Stage::First,
             Phase::Authenticated { .. } => Stage::Refresh,
         };
-        self.verifying = true;
+        self.attempts.verifying = true;
         Some(stage)
     }
 
@@ -294,10 +292,14 @@ impl<C> SessionState<C> {
                 warn_at,
                 refresh_requested,
                 ..
-            } => [*expires_at, *warn_at, refresh_requested.as_ref().map(|r| r.by)]
-                .into_iter()
-                .flatten()
-                .min(),
+            } => [
+                *expires_at,
+                *warn_at,
+                refresh_requested.as_ref().map(|r| r.by),
+            ]
+            .into_iter()
+            .flatten()
+            .min(),
             Phase::Closed { .. } => None,
         }
     }

@@ -3,11 +3,15 @@ use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 struct Counter {
+    deadlines: Arc<Deadlines>,
     fired: AtomicUsize,
     armed: Armed,
 }
 
 impl Expire for Counter {
+    fn deadlines(&self) -> &Arc<Deadlines> {
+        &self.deadlines
+    }
     fn armed(&self) -> &Armed {
         &self.armed
     }
@@ -18,10 +22,11 @@ impl Expire for Counter {
 
 fn slot(deadlines: &Arc<Deadlines>) -> (TimerSlot, Arc<Counter>) {
     let counter = Arc::new(Counter {
+        deadlines: deadlines.clone(),
         fired: AtomicUsize::new(0),
         armed: Mutex::new(None),
     });
-    (TimerSlot::new(deadlines.clone(), counter.clone()), counter)
+    (TimerSlot::new(counter.clone()), counter)
 }
 
 #[tokio::test(start_paused = true)]
@@ -84,10 +89,14 @@ async fn entries_stay_within_the_queues_range() {
 }
 
 struct Panics {
+    deadlines: Arc<Deadlines>,
     armed: Armed,
 }
 
 impl Expire for Panics {
+    fn deadlines(&self) -> &Arc<Deadlines> {
+        &self.deadlines
+    }
     fn armed(&self) -> &Armed {
         &self.armed
     }
@@ -100,12 +109,10 @@ impl Expire for Panics {
 #[tokio::test(start_paused = true)]
 async fn a_panicking_handler_does_not_stop_the_others() {
     let deadlines = Arc::new(Deadlines::default());
-    let bad = TimerSlot::new(
-        deadlines.clone(),
-        Arc::new(Panics {
-            armed: Mutex::new(None),
-        }),
-    );
+    let bad = TimerSlot::new(Arc::new(Panics {
+        deadlines: deadlines.clone(),
+        armed: Mutex::new(None),
+    }));
     let (good, fired) = slot(&deadlines);
     bad.set(Some(Instant::now() + Duration::from_secs(1)));
     good.set(Some(Instant::now() + Duration::from_secs(1)));

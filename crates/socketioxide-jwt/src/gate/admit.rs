@@ -93,7 +93,6 @@ where
     let session = Session::new(
         SessionState::pending(now, gate.timeout, permit, ns),
         client_ip,
-        gate.deadlines.clone(),
         |session| Arc::new(SocketDeadline::new(weak_socket, session, auth.clone())),
     );
     s.extensions.insert(session.clone());

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::live::emit_token_expiring;
 use super::refuse::refuse_socket;
 use crate::auth::JwtAuth;
-use crate::deadlines::{Armed, Expire};
+use crate::deadlines::{Armed, Deadlines, Expire};
 use crate::metrics::Via;
 use crate::protocol::ErrorCode;
 use crate::session::{Due, Session};
@@ -41,6 +41,10 @@ impl<A: Adapter, C: Send + Sync + 'static> SocketDeadline<A, C> {
 }
 
 impl<A: Adapter, C: Send + Sync + 'static> Expire for SocketDeadline<A, C> {
+    fn deadlines(&self) -> &Arc<Deadlines> {
+        &self.auth.inner.gate.deadlines
+    }
+
     fn armed(&self) -> &Armed {
         &self.armed
     }

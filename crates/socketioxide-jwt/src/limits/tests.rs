@@ -103,7 +103,7 @@ fn ipv6_addresses_share_by_64() {
 #[test]
 fn attempts_are_counted_per_minute() {
     let t0 = Instant::now();
-    let mut w = AttemptWindow::new(t0);
+    let mut w = Attempts::new(t0);
     assert!((0..3).all(|_| w.record(t0, 3)));
     assert!(!w.record(t0 + Duration::from_secs(59), 3));
     assert!(

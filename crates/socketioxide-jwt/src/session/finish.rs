@@ -54,7 +54,7 @@ impl<C> SessionState<C> {
         now: Instant,
         rules: ExpiryRules,
     ) -> Outcome<C> {
-        self.verifying = false;
+        self.attempts.verifying = false;
         let (verified, holdings) = match (&self.phase, result) {
             (Phase::Closed { .. }, _) => return Outcome::Ignored,
             (_, Err(err)) => return self.close_with(err),

@@ -9,7 +9,7 @@ use socketioxide::socket::Socket;
 use tokio::time::Instant;
 
 use super::SessionState;
-use crate::deadlines::{Deadlines, Expire, TimerSlot};
+use crate::deadlines::{Expire, TimerSlot};
 use crate::metrics::Namespace;
 
 /// A socket's session: the state machine plus its place in the configuration's deadline queue.
@@ -38,12 +38,11 @@ where
 }
 
 impl<C> Session<C> {
-    /// A session armed in `deadlines` for its state's deadline; `on_expiry` (given the session)
-    /// runs when a deadline passes.
+    /// A session armed for its state's deadline in the queue of `on_expiry` (given the
+    /// session), which runs when a deadline passes.
     pub(crate) fn new(
         state: SessionState<C>,
         client_ip: Option<std::net::IpAddr>,
-        deadlines: Arc<Deadlines>,
         on_expiry: impl FnOnce(Weak<Self>) -> Arc<dyn Expire>,
     ) -> Arc<Self> {
         let deadline = state.deadline();
@@ -51,7 +50,7 @@ impl<C> Session<C> {
         let session = Arc::new_cyclic(|me| Self {
             ns,
             state: Mutex::new(state),
-            timer: TimerSlot::new(deadlines, on_expiry(me.clone())),
+            timer: TimerSlot::new(on_expiry(me.clone())),
             client_ip,
             refresh_asked: AtomicBool::new(false),
         });

@@ -379,6 +379,7 @@ mod hostile_times {
 
     /// A session whose deadline entry counts what came due, driven by the real queue.
     struct Probe {
+        deadlines: Arc<Deadlines>,
         session: std::sync::Weak<Session<String>>,
         wall_base: Duration,
         t0: Instant,
@@ -389,6 +390,9 @@ mod hostile_times {
     }
 
     impl Expire for Probe {
+        fn deadlines(&self) -> &Arc<Deadlines> {
+            &self.deadlines
+        }
         fn armed(&self) -> &Armed {
             &self.armed
         }
@@ -423,9 +427,9 @@ mod hostile_times {
         let session = Session::new(
             SessionState::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/")),
             None,
-            deadlines.clone(),
             |me| {
                 let p = Arc::new(Probe {
+                    deadlines: deadlines.clone(),
                     session: me,
                     wall_base,
                     t0,
@@ -752,12 +756,18 @@ fn a_refresh_requested_before_the_connect_handler_is_asked_when_the_socket_goes_
 fn per_socket_sizes() {
     use std::mem::size_of;
     let rows = [
-        ("Session<StandardClaims>", size_of::<super::Session<crate::StandardClaims>>()),
-        ("SessionState<StandardClaims>", size_of::<SessionState<crate::StandardClaims>>()),
+        (
+            "Session<StandardClaims>",
+            size_of::<super::Session<crate::StandardClaims>>(),
+        ),
+        (
+            "SessionState<StandardClaims>",
+            size_of::<SessionState<crate::StandardClaims>>(),
+        ),
         ("StandardClaims", size_of::<crate::StandardClaims>()),
         ("UserId", size_of::<crate::identity::UserId>()),
         ("LiveTicket", size_of::<crate::revocation::LiveTicket>()),
-        ("AttemptWindow", size_of::<crate::limits::AttemptWindow>()),
+        ("Attempts", size_of::<crate::limits::Attempts>()),
         ("PendingPermit", size_of::<crate::limits::PendingPermit>()),
         ("TimerSlot", size_of::<crate::deadlines::TimerSlot>()),
     ];
