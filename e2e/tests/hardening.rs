@@ -272,3 +272,60 @@ async fn behind_compact_head_layer_handlers_still_read_the_handshake_request() {
     assert!(query.contains("app=chat"), "{query}");
     assert!(query.contains("EIO=4"), "{query}");
 }
+
+/// Handshake mode arms the authentication timeout only when the verification waits (a key to
+/// fetch, the application's check): a check slower than the timeout is still cut off by it,
+/// and a quick one still lets the socket in.
+#[tokio::test]
+async fn a_handshake_verification_that_waits_is_bounded_by_the_timeout() {
+    let slow = auth()
+        .mode(socketioxide_jwt::AuthMode::Handshake)
+        .timeout(Duration::from_millis(500))
+        .check(
+            async |claims: std::sync::Arc<socketioxide_jwt::StandardClaims>| {
+                let wait = if claims.sub.as_deref() == Some("slow") {
+                    5_000
+                } else {
+                    50
+                };
+                tokio::time::sleep(Duration::from_millis(wait)).await;
+                Ok(())
+            },
+        )
+        .build()
+        .unwrap();
+    let server = Server::start(|io| install_app(io, "/", &slow)).await;
+    let mut c = Client::start().await;
+    let started = std::time::Instant::now();
+    c.connect(
+        "slow",
+        &server.url("/"),
+        json!({"auth": {"token": sign(&claims("slow", 600))}}),
+    )
+    .await;
+    let refused = c
+        .expect(
+            |v| {
+                v["id"] == "slow"
+                    && ["connect", "connect_error", "disconnect"]
+                        .contains(&v["kind"].as_str().unwrap_or_default())
+            },
+            "the slow socket's outcome",
+        )
+        .await;
+    // Cut off at the timeout (the engine.io session closed: socket.io-client reports it as a
+    // disconnect), long before the 5 s check would have let it in.
+    assert_ne!(refused["kind"], "connect", "{refused}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "refused after {:?}",
+        started.elapsed()
+    );
+    c.connected(
+        "quick",
+        &server.url("/"),
+        json!({"auth": {"token": sign(&claims("quick", 600))}}),
+    )
+    .await;
+    c.expect_event("quick", "authenticated").await;
+}

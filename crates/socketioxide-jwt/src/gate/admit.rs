@@ -4,7 +4,9 @@
 //! mode reads one.
 
 use std::fmt::Display;
+use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 
 use serde::de::DeserializeOwned;
 use socketioxide::extract::TryData;
@@ -96,6 +98,10 @@ where
         |session| Arc::new(SocketDeadline::new(weak_socket, session, auth.clone())),
     );
     s.extensions.insert(session.clone());
+    if !gate.mode.reads_handshake() {
+        // Waits for `authenticate` until its deadline.
+        session.arm();
+    }
     s.on::<_, ViaAuthenticated<T>>(
         gate.events.authenticate.clone(),
         AuthenticateEvent {
@@ -114,15 +120,29 @@ where
     };
     let token = match token_from_handshake(offered, s.req_parts(), gate.allow_query_token) {
         Ok(Some(token)) => token,
-        Ok(None) if gate.mode == AuthMode::Either => return Ok(()),
+        Ok(None) if gate.mode == AuthMode::Either => {
+            // Waits for `authenticate` until its deadline.
+            session.arm();
+            return Ok(());
+        }
         Ok(None) => {
             let err = ErrorCode::CredentialsRequired.into();
             return Err(refuse_handshake(&s, auth, &session, err));
         }
         Err(e) => return Err(refuse_handshake(&s, auth, &session, e)),
     };
-    session.update(|st| st.try_begin_verification());
-    let result = verify_first(auth, &s, &session, &token).await;
+    session.update_in_place(|st| st.try_begin_verification());
+    // Armed only if the verification waits (a key to fetch, the application's check): its
+    // deadline bounds that wait. One that finishes at once arms the token's deadlines only,
+    // one entry in the queue instead of an entry armed and then moved.
+    let mut verifying = std::pin::pin!(verify_first(auth, &s, &session, &token));
+    let result = match std::future::poll_fn(|cx| Poll::Ready(verifying.as_mut().poll(cx))).await {
+        Poll::Ready(result) => result,
+        Poll::Pending => {
+            session.arm();
+            verifying.await
+        }
+    };
     let rules = gate.expiry_rules();
     let outcome = session.update(|st| {
         let now = Instant::now();

@@ -38,14 +38,14 @@ where
 }
 
 impl<C> Session<C> {
-    /// A session armed for its state's deadline in the queue of `on_expiry` (given the
-    /// session), which runs when a deadline passes.
+    /// A session whose deadlines go to the queue of `on_expiry` (given the session), which
+    /// runs when a deadline passes. Not armed yet: [`arm`](Self::arm) it, or
+    /// [`update`](Self::update) it (every update arms the state's deadline).
     pub(crate) fn new(
         state: SessionState<C>,
         client_ip: Option<std::net::IpAddr>,
         on_expiry: impl FnOnce(Weak<Self>) -> Arc<dyn Expire>,
     ) -> Arc<Self> {
-        let deadline = state.deadline();
         let ns = state.ns.clone();
         let session = Arc::new_cyclic(|me| Self {
             ns,
@@ -54,8 +54,12 @@ impl<C> Session<C> {
             client_ip,
             refresh_asked: AtomicBool::new(false),
         });
-        session.timer.set(deadline);
         session
+    }
+
+    /// Arms the timer for the state's deadline.
+    pub(crate) fn arm(&self) {
+        self.update(|_| ());
     }
 
     /// Records an `authenticate` event; `false` if the socket sent too many this minute.
@@ -104,5 +108,11 @@ impl<C> Session<C> {
     /// Reads the state.
     pub(crate) fn read<R>(&self, f: impl FnOnce(&SessionState<C>) -> R) -> R {
         f(&self.lock())
+    }
+
+    /// Runs `f`, which moves no deadline, on the state, leaving the timer as it is (unarmed,
+    /// for a session not armed yet).
+    pub(crate) fn update_in_place<R>(&self, f: impl FnOnce(&mut SessionState<C>) -> R) -> R {
+        f(&mut self.lock())
     }
 }
