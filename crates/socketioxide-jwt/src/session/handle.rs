@@ -47,14 +47,13 @@ impl<C> Session<C> {
         on_expiry: impl FnOnce(Weak<Self>) -> Arc<dyn Expire>,
     ) -> Arc<Self> {
         let ns = state.ns.clone();
-        let session = Arc::new_cyclic(|me| Self {
+        Arc::new_cyclic(|me| Self {
             ns,
             state: Mutex::new(state),
             timer: TimerSlot::new(on_expiry(me.clone())),
             client_ip,
             refresh_asked: AtomicBool::new(false),
-        });
-        session
+        })
     }
 
     /// Arms the timer for the state's deadline.
