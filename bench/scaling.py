@@ -127,7 +127,8 @@ def report(table, labels, args):
 
 
 def draw(table, labels, args, path):
-    """Two panels against sockets, one line per server: CPU per socket, RSS per held socket."""
+    """Three panels against sockets, one line per server: CPU per socket, CPU per socket as a
+    multiple of bare socketioxide's (the flatness the curve is about), RSS per held socket."""
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -137,15 +138,19 @@ def draw(table, labels, args, path):
         return
     styles = {BASE: ("#718096", "o", "--"), "message": ("#2b6cb0", "s", "-"), "handshake": ("#38a169", "^", "-"),
               NODE: ("#c05621", "D", ":")}
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
-    panels = [("cpu_us_per_socket", "server CPU per new socket, µs"), ("rss_kib_per_socket", "RSS per held socket, KiB")]
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
+    panels = [("cpu_us_per_socket", "server CPU per new socket, µs (lower is better)"),
+              ("cpu_vs_bare", "CPU per socket ÷ bare socketioxide's, same round"),
+              ("rss_kib_per_socket", "RSS per held socket, KiB (lower is better)")]
     for ax, (metric, title) in zip(axes, panels):
         for key, cells in table.items():
-            sizes = sorted(cells, key=int)
+            sizes = [s for s in sorted(cells, key=int) if metric in cells[s]]
+            if not sizes:
+                continue
             color, marker, line = styles.get(key, ("#000000", "x", "-"))
             ax.plot([int(s) for s in sizes], [cells[s][metric] for s in sizes], color=color, marker=marker,
                     linestyle=line, label=labels[key])
-        ax.set_title(f"{title} (lower is better)", fontsize=10)
+        ax.set_title(title, fontsize=10)
         ax.set_xlabel("sockets held by the process")
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)

@@ -178,6 +178,9 @@ python3 bench/run.py --sockets 1000 --concurrency 100 --hold 1 --runs 1 --check
 say "Reconnect storm smoke test: 2000 sockets per server (Node too) from 2 load generators, dropped and reconnected at once; none may be lost (bench/capacity.py)"
 python3 bench/capacity.py --sockets 2000 --concurrency 200 --hold 1 --runs 1 --storm --check
 
+say "Scaling smoke test: the curve's script at 1000 sockets (bare, both modes, Node + socketio-jwt), none may be lost (bench/scaling.py)"
+python3 bench/scaling.py --sizes 1000 --runs 1 --check --no-plot
+
 say "Cluster smoke test: 3000 sockets on 3 instances + redis-server; a broadcast reaches all, 100 users revoked, a storm; none lost (bench/cluster.py)"
 python3 bench/cluster.py --sockets 3000 --instances 3 --revoke 100 --storm --check
 

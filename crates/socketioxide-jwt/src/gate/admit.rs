@@ -8,6 +8,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::task::Poll;
 
+use futures_util::future::maybe_done;
 use serde::de::DeserializeOwned;
 use socketioxide::extract::TryData;
 use socketioxide::handler::FromConnectParts;
@@ -134,14 +135,22 @@ where
     session.update_in_place(|st| st.try_begin_verification());
     // Armed only if the verification waits (a key to fetch, the application's check): its
     // deadline bounds that wait. One that finishes at once arms the token's deadlines only,
-    // one entry in the queue instead of an entry armed and then moved.
-    let mut verifying = std::pin::pin!(verify_first(auth, &s, &session, &token));
-    let result = match std::future::poll_fn(|cx| Poll::Ready(verifying.as_mut().poll(cx))).await {
-        Poll::Ready(result) => result,
-        Poll::Pending => {
-            session.arm();
-            verifying.await
-        }
+    // one entry in the queue instead of an entry armed and then moved. `MaybeDone` keeps the
+    // result where the future was (this future stays under 1 KiB, the size glibc serves from
+    // its per-thread cache).
+    let mut verifying = std::pin::pin!(maybe_done(verify_first(auth, &s, &session, &token)));
+    if std::future::poll_fn(|cx| Poll::Ready(verifying.as_mut().poll(cx).is_pending())).await {
+        session.arm();
+        verifying.as_mut().await;
+    }
+    let Some(result) = verifying.as_mut().take_output() else {
+        // Unreachable: a finished `MaybeDone` holds its output until taken, once.
+        return Err(refuse_handshake(
+            &s,
+            auth,
+            &session,
+            ErrorCode::Timeout.into(),
+        ));
     };
     let rules = gate.expiry_rules();
     let outcome = session.update(|st| {
