@@ -208,3 +208,19 @@ async fn either_mode_takes_a_handshake_token_or_waits_for_authenticate() {
         "invalid_token"
     );
 }
+
+/// Either mode: a socket that brings no token in the handshake waits for `authenticate`, and
+/// is refused with `timeout` when none comes (its deadline is armed on that path too).
+#[tokio::test]
+async fn either_mode_without_a_token_times_out() {
+    let auth = auth()
+        .mode(AuthMode::Either)
+        .timeout(std::time::Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let server = Server::start(|io| install_app(io, "/", &auth)).await;
+    let mut c = Client::start().await;
+    c.connected("silent", &server.url("/"), json!({})).await;
+    assert_error_object(&c.expect_event("silent", "unauthorized").await, "timeout");
+    c.expect_kind("silent", "disconnect").await;
+}

@@ -57,6 +57,12 @@ impl<C> SessionState<C> {
         self.attempts.verifying = false;
         let (verified, holdings) = match (&self.phase, result) {
             (Phase::Closed { .. }, _) => return Outcome::Ignored,
+            // Finished past the authentication timeout with no timer to say so (handshake mode
+            // arms one only if the verification waits; one that blocked in its first poll did
+            // not): refused as the timer would have.
+            (Phase::Pending { deadline, .. }, _) if *deadline <= now => {
+                return self.close_with(AuthError::new(ErrorCode::Timeout));
+            }
             (_, Err(err)) => return self.close_with(err),
             (_, Ok(verified)) => verified,
         };

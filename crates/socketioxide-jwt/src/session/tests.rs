@@ -632,7 +632,8 @@ fn a_requested_refresh_needs_a_token_issued_since_within_the_grace_period() {
             RULES,
         )
     };
-    let new = || SessionState::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
+    // A pending timeout longer than the test's clock: a first token verified at `t1` is in time.
+    let new = || SessionState::pending(t0, Duration::from_secs(600), permit(), Namespace::new("/"));
     // Pending sockets are not asked (their first token is checked as it comes).
     assert!(new().request_refresh(t0, UNIX, grace).is_none());
 
@@ -774,4 +775,57 @@ fn per_socket_sizes() {
     for (name, size) in rows {
         println!("{name}: {size} B");
     }
+}
+
+/// A first verification that finishes past the authentication timeout is refused with
+/// `timeout`, whether or not a timer fired meanwhile (handshake mode arms none for a
+/// verification that blocked in its first poll).
+#[test]
+fn a_first_verification_finished_past_the_timeout_is_refused() {
+    let t0 = Instant::now();
+    let mut s =
+        SessionState::<String>::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
+    s.try_begin_verification();
+    let late = t0 + Duration::from_secs(5);
+    let out = s.finish_verification(Ok(verified("alice", UNIX + 60)), late, at(UNIX), RULES);
+    let Outcome::Refused(err) = out else {
+        panic!("expected a refusal, got {out:?}");
+    };
+    assert_eq!(err.code(), ErrorCode::Timeout);
+    assert!(s.is_closed());
+    // Just in time: in.
+    let mut s =
+        SessionState::<String>::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
+    s.try_begin_verification();
+    let in_time = t0 + Duration::from_millis(4_999);
+    let out = s.finish_verification(Ok(verified("alice", UNIX + 60)), in_time, at(UNIX), RULES);
+    assert!(matches!(out, Outcome::FirstAuthentication(_)), "{out:?}");
+}
+
+/// Refresh requests merge by their `since`: a later request with an older `since` keeps the
+/// earlier one (its deadline too), pending or authenticated.
+#[test]
+fn a_refresh_request_with_an_older_since_keeps_the_newer_one() {
+    let t0 = Instant::now();
+    let grace = Duration::from_secs(30);
+    // Pending: the first token must be issued since the newest request.
+    let mut s =
+        SessionState::<String>::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
+    s.request_refresh(t0, UNIX + 20, grace);
+    s.request_refresh(t0, UNIX + 10, grace);
+    s.try_begin_verification();
+    let mut old = verified("alice", UNIX + 600);
+    old.registered.iat = Some(UNIX + 12); // 8 s before, beyond the 5 s clock margin
+    let out = s.finish_verification(Ok(old), t0, at(UNIX + 30), RULES);
+    assert!(
+        matches!(out, Outcome::Refused(_)),
+        "issued before the newer request: {out:?}"
+    );
+    // Authenticated: the first request's deadline stands.
+    let mut s = authenticated(t0, UNIX + 600, Duration::ZERO);
+    s.request_refresh(t0, UNIX + 20, grace);
+    let first = s.deadline();
+    s.request_refresh(t0 + Duration::from_secs(10), UNIX + 10, grace);
+    assert_eq!(s.deadline(), first, "an older request moves nothing");
+    assert_eq!(first, Some(t0 + grace));
 }
