@@ -36,6 +36,11 @@ fn the_pending_place_is_held_until_the_pending_phase_ends() {
     assert_eq!(gauge.current(), 0, "closed: the place is free");
 }
 
+/// A pending session started at `t0` with a 5 s authentication timeout.
+fn pending(t0: Instant) -> SessionState<String> {
+    SessionState::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"))
+}
+
 fn verified(sub: &str, exp: u64) -> Verified<String> {
     Verified {
         claims: Arc::new(sub.to_owned()),
@@ -190,8 +195,7 @@ fn at(secs: u64) -> Duration {
 #[test]
 fn pending_times_out_at_deadline_only() {
     let t0 = Instant::now();
-    let mut s =
-        SessionState::<String>::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
+    let mut s = pending(t0);
     assert_eq!(s.deadline(), Some(t0 + Duration::from_secs(5)));
     assert!(refusal(s.on_deadline(t0 + Duration::from_secs(4), at(UNIX))).is_none());
     let err = refusal(s.on_deadline(t0 + Duration::from_secs(5), at(UNIX))).unwrap();
@@ -277,8 +281,7 @@ fn refresh_for_another_subject_is_refused() {
 #[test]
 fn failure_closes_and_later_results_are_ignored() {
     let t0 = Instant::now();
-    let mut s =
-        SessionState::<String>::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
+    let mut s = pending(t0);
     s.try_begin_verification();
     let out = s.finish_verification(Err(ErrorCode::InvalidToken.into()), t0, at(UNIX), RULES);
     assert!(matches!(out, Outcome::Refused(_)));
@@ -289,8 +292,7 @@ fn failure_closes_and_later_results_are_ignored() {
 #[test]
 fn timeout_also_bounds_a_running_verification() {
     let t0 = Instant::now();
-    let mut s =
-        SessionState::<String>::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
+    let mut s = pending(t0);
     s.try_begin_verification();
     let err = refusal(s.on_deadline(t0 + Duration::from_secs(6), at(UNIX))).unwrap();
     assert_eq!(err.code(), ErrorCode::Timeout);
@@ -783,8 +785,7 @@ fn per_socket_sizes() {
 #[test]
 fn a_first_verification_finished_past_the_timeout_is_refused() {
     let t0 = Instant::now();
-    let mut s =
-        SessionState::<String>::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
+    let mut s = pending(t0);
     s.try_begin_verification();
     let late = t0 + Duration::from_secs(5);
     let out = s.finish_verification(Ok(verified("alice", UNIX + 60)), late, at(UNIX), RULES);
@@ -794,8 +795,7 @@ fn a_first_verification_finished_past_the_timeout_is_refused() {
     assert_eq!(err.code(), ErrorCode::Timeout);
     assert!(s.is_closed());
     // Just in time: in.
-    let mut s =
-        SessionState::<String>::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
+    let mut s = pending(t0);
     s.try_begin_verification();
     let in_time = t0 + Duration::from_millis(4_999);
     let out = s.finish_verification(Ok(verified("alice", UNIX + 60)), in_time, at(UNIX), RULES);
@@ -809,8 +809,7 @@ fn a_refresh_request_with_an_older_since_keeps_the_newer_one() {
     let t0 = Instant::now();
     let grace = Duration::from_secs(30);
     // Pending: the first token must be issued since the newest request.
-    let mut s =
-        SessionState::<String>::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
+    let mut s = pending(t0);
     s.request_refresh(t0, UNIX + 20, grace);
     s.request_refresh(t0, UNIX + 10, grace);
     s.try_begin_verification();
