@@ -122,8 +122,10 @@ pub enum ConfigError {
     /// Both static keys and a key resolver were configured.
     #[error("both static keys and a key resolver were configured: choose one")]
     KeysAndResolver,
-    /// Two keys without a `kid`, or two keys with the same `kid`.
-    #[error("duplicate key id {0:?} (at most one key may have no kid)")]
+    /// Two keys with the same `kid`, or several keys without a `kid` beside keys with one.
+    #[error(
+        "duplicate key id {0:?} (keys without a kid are a rotation only when no key has a kid)"
+    )]
     DuplicateKid(Option<String>),
     /// An algorithm does not belong to the key's family (e.g. `HS256` for an RSA key).
     #[error("algorithm {algorithm:?} does not fit a {family:?} key")]

@@ -134,36 +134,97 @@ impl Drop for PendingPermit {
     }
 }
 
-/// A socket's `authenticate` events: how many in the current one-minute window, and whether
-/// one is being verified (one at a time; kept here, in this record's padding, rather than in a
-/// field of its own in every session).
+/// A socket's `authenticate` events: how many in the current one-minute window, how many are
+/// being verified, and the order they started in (kept here, in this record's padding, rather
+/// than in fields of their own in every session).
+///
+/// A first token is verified alone; a refresh may start while another is verified (at most
+/// [`MAX_REFRESHES_IN_FLIGHT`]), so a slow one cannot hold back the next, and each is numbered
+/// so that one that finishes after a later-started one never replaces it.
 #[derive(Debug)]
 pub(crate) struct Attempts {
-    started: Instant,
+    window_start: Instant,
     count: u32,
-    /// A token of this socket is being verified.
-    pub(crate) verifying: bool,
+    /// Tokens of this socket being verified.
+    in_flight: u8,
+    /// The number of the last refresh started (wrapping).
+    started: u8,
+    /// The number of the last refresh applied (wrapping).
+    applied: u8,
 }
 
 const ATTEMPT_WINDOW: Duration = Duration::from_secs(60);
 
+/// Refreshes of one socket verified at the same time.
+pub(crate) const MAX_REFRESHES_IN_FLIGHT: u8 = 2;
+
 impl Attempts {
     pub(crate) fn new(now: Instant) -> Self {
         Self {
-            started: now,
+            window_start: now,
             count: 0,
-            verifying: false,
+            in_flight: 0,
+            started: 0,
+            applied: 0,
         }
     }
 
     /// Records one attempt; `false` once more than `max` were made within a minute.
     pub(crate) fn record(&mut self, now: Instant, max: u32) -> bool {
-        if now.duration_since(self.started) >= ATTEMPT_WINDOW {
-            self.started = now;
+        if now.duration_since(self.window_start) >= ATTEMPT_WINDOW {
+            self.window_start = now;
             self.count = 0;
         }
         self.count = self.count.saturating_add(1);
         self.count <= max
+    }
+
+    /// Whether a token of this socket is being verified.
+    #[cfg(test)]
+    pub(crate) fn verifying(&self) -> bool {
+        self.in_flight > 0
+    }
+
+    /// Claims a first verification: `false` if one is running.
+    pub(crate) fn begin_first(&mut self) -> bool {
+        if self.in_flight > 0 {
+            return false;
+        }
+        self.in_flight = 1;
+        true
+    }
+
+    /// Claims a refresh's verification: its number, or `None` if
+    /// [`MAX_REFRESHES_IN_FLIGHT`] are running.
+    pub(crate) fn begin_refresh(&mut self) -> Option<u8> {
+        if self.in_flight >= MAX_REFRESHES_IN_FLIGHT {
+            return None;
+        }
+        self.in_flight += 1;
+        self.started = self.started.wrapping_add(1);
+        Some(self.started)
+    }
+
+    /// A verification finished (whatever its outcome).
+    pub(crate) fn finish(&mut self) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+    }
+
+    /// Whether refresh `number` started before the last one applied. The numbers wrap; at most
+    /// [`MAX_REFRESHES_IN_FLIGHT`] are in flight, so a difference read as signed is right.
+    pub(crate) fn is_superseded(&self, number: u8) -> bool {
+        (number.wrapping_sub(self.applied) as i8) < 0
+    }
+
+    /// The number of the last refresh started.
+    #[cfg(test)]
+    pub(crate) fn last_started(&self) -> u8 {
+        self.started
+    }
+
+    /// Refresh `number` was applied.
+    pub(crate) fn applied(&mut self, number: u8) {
+        self.applied = number;
     }
 }
 

@@ -72,6 +72,9 @@ enum Phase<C> {
         user: Option<UserId>,
         /// The token's `exp`, seconds since the Unix epoch.
         exp: Option<u64>,
+        /// The token's `iat` (see `finish::issued_at`): a refresh with an older one does not
+        /// replace it.
+        iat: u32,
         /// When the login session began (the token's `auth_time`, else the first
         /// authentication), seconds since the Unix epoch.
         session_start: u64,
@@ -140,6 +143,10 @@ pub(crate) enum Outcome<C> {
     FirstAuthentication(Live<C>),
     /// Authenticated → authenticated with fresh claims and a later expiry.
     Refreshed(Refresh<C>),
+    /// A refresh that changed nothing: the socket keeps the token it holds, which is newer (a
+    /// later-started refresh was applied first, or the refresh's token was issued before the
+    /// held one). What the socket holds, to tell the client again.
+    KeptNewer(Live<C>),
     /// The socket must be refused with this error.
     Refused(AuthError),
     /// The session was already closed: nothing to do.
@@ -151,8 +158,8 @@ pub(crate) enum Outcome<C> {
 pub(crate) enum Stage {
     /// The first token of a pending socket.
     First,
-    /// A refresh of an authenticated one.
-    Refresh,
+    /// A refresh of an authenticated one, numbered in the order refreshes started.
+    Refresh(u8),
 }
 
 /// The state machine itself.
@@ -191,21 +198,25 @@ impl<C> SessionState<C> {
     pub(crate) fn take_live(&mut self, now_unix: impl FnOnce() -> Duration) -> Option<Live<C>> {
         match &mut self.phase {
             Phase::Authenticated {
-                live: live @ false,
-                claims,
-                user,
-                exp,
-                ..
-            } => {
-                *live = true;
-                let now_unix = now_unix();
-                Some(Live {
-                    user: user.clone(),
-                    exp: *exp,
-                    expires_in: exp.map(|exp| until_unix(exp, Duration::ZERO, now_unix)),
-                    claims: claims.clone(),
-                })
-            }
+                live: live @ false, ..
+            } => *live = true,
+            _ => return None,
+        }
+        self.live_view(now_unix())
+    }
+
+    /// What an authenticated session holds, as going live (or a kept refresh) tells it;
+    /// `now_unix`: the wall clock its time left is measured against.
+    fn live_view(&self, now_unix: Duration) -> Option<Live<C>> {
+        match &self.phase {
+            Phase::Authenticated {
+                claims, user, exp, ..
+            } => Some(Live {
+                user: user.clone(),
+                exp: *exp,
+                expires_in: exp.map(|exp| until_unix(exp, Duration::ZERO, now_unix)),
+                claims: claims.clone(),
+            }),
             _ => None,
         }
     }
@@ -215,17 +226,17 @@ impl<C> SessionState<C> {
         self.attempts.record(now, max_per_minute)
     }
 
-    /// Claims a verification slot: which one, or `None` if one is running or the session is
-    /// closed. One verification at a time bounds the work a socket can cause.
+    /// Claims a verification slot: which one, or `None` if the session is closed, its first
+    /// token is being verified, or [`MAX_REFRESHES_IN_FLIGHT`](crate::limits::MAX_REFRESHES_IN_FLIGHT) refreshes are. Bounding them
+    /// bounds the work a socket can cause; letting a second refresh start beside a slow one
+    /// keeps the newer token from being dropped (the older one, finishing after it, is then
+    /// not applied).
     pub(crate) fn try_begin_verification(&mut self) -> Option<Stage> {
-        let stage = match self.phase {
-            _ if self.attempts.verifying => return None,
-            Phase::Closed { .. } => return None,
-            Phase::Pending { .. } => Stage::First,
-            Phase::Authenticated { .. } => Stage::Refresh,
-        };
-        self.attempts.verifying = true;
-        Some(stage)
+        match self.phase {
+            Phase::Closed { .. } => None,
+            Phase::Pending { .. } => self.attempts.begin_first().then_some(Stage::First),
+            Phase::Authenticated { .. } => self.attempts.begin_refresh().map(Stage::Refresh),
+        }
     }
 
     /// [`Self::finish_verification_with`] with nothing held, going live at once.
@@ -241,7 +252,15 @@ impl<C> SessionState<C> {
             let checked_at = now_unix;
             (Verified { checked_at, ..v }, Holdings::default())
         });
-        self.finish_verification_with(result, GoLive::Now, now, rules)
+        // The verification begun by the test, or one begun here.
+        let stage = match &self.phase {
+            Phase::Authenticated { .. } if self.attempts.verifying() => {
+                Stage::Refresh(self.attempts.last_started())
+            }
+            _ if self.attempts.verifying() => Stage::First,
+            _ => self.try_begin_verification().unwrap_or(Stage::First),
+        };
+        self.finish_verification_with(result, stage, GoLive::Now, now, rules)
     }
 
     /// Called when the timer reaches [`Self::deadline`]: what is due, if the deadline has really

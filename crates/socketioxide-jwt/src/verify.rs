@@ -49,6 +49,9 @@ pub(crate) enum KeySource {
     Static(StaticKeys),
     /// `JwtAuthBuilder::key_resolver` (JWKS, custom).
     Resolver(Arc<dyn KeyResolver>),
+    /// Several keys without a `kid` and none with one (a secret and the ones it replaced): a
+    /// token is tried against each, in order.
+    Rotation(Vec<VerificationKey>),
 }
 
 /// How the verifier finds a token's key.
@@ -60,6 +63,9 @@ enum Keys {
     Only(Arc<VerificationKey>, Box<Validation>),
     /// Chosen per token from its header (`kid`, `alg`): several keys, JWKS, a custom resolver.
     Resolved(Arc<dyn KeyResolver>),
+    /// Several keys without a `kid` (secret rotation): each tried in order until one's
+    /// signature matches; each with a validation listing only its own algorithms.
+    Rotation(Box<[(Arc<VerificationKey>, Validation)]>),
 }
 
 impl Keys {
@@ -74,6 +80,15 @@ impl Keys {
                 _ => Self::Resolved(Arc::new(keys)),
             },
             KeySource::Resolver(resolver) => Self::Resolved(resolver),
+            KeySource::Rotation(keys) => Self::Rotation(
+                keys.into_iter()
+                    .map(|key| {
+                        let mut validation = template.clone();
+                        validation.algorithms = key.allowed_algorithms().to_vec();
+                        (Arc::new(key), validation)
+                    })
+                    .collect(),
+            ),
         }
     }
 }
@@ -260,26 +275,19 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
             Issuers::One(issuer) => issuer,
             Issuers::Several(by_iss) => issuer_of(by_iss, token)?,
         };
-        let (key, validation) = match &issuer.keys {
-            Keys::Only(key, validation) => (key.clone(), &**validation),
-            Keys::Resolved(resolver) => {
-                let resolving = resolve_key(resolver.as_ref(), issuer, token);
-                let key = resolving.await?;
-                let validation = issuer.validations.for_family(key.family());
-                (key, validation)
-            }
-        };
-        let decoding_key = key.decoding_key().ok_or_else(|| {
-            AuthError::new(ErrorCode::InvalidToken)
-                .with_source("the resolved key is an empty secret")
-        })?;
         // The claims stay JSON text, read twice (registered claims, the application's type): no
         // `Value` tree is built.
         // Only the claims are kept: the decoded header (several hundred bytes) would otherwise
         // live in this future across the application's check.
-        let claims_raw = decode::<Box<RawValue>>(token, decoding_key, validation)
-            .map_err(jwt_error)?
-            .claims;
+        let claims_raw: Box<RawValue> = match &issuer.keys {
+            Keys::Only(key, validation) => decode_with(key, validation, token)?,
+            Keys::Rotation(keys) => decode_rotated(keys.iter().map(|(k, v)| (&**k, v)), token)?,
+            Keys::Resolved(resolver) => {
+                let resolving = resolve_key(resolver.as_ref(), issuer, token);
+                let key = resolving.await?;
+                decode_with(&key, issuer.validations.for_family(key.family()), token)?
+            }
+        };
         let claims_json = claims_raw.get();
         let (mut registered, read_once) = read_registered::<C>(claims_json)?;
         if registered.has_events {
@@ -345,6 +353,50 @@ fn resolve_key<'a>(
         }
         Ok(key)
     })
+}
+
+/// The claims of `token`, verified with `key` and `validation`.
+fn decode_with<T: DeserializeOwned>(
+    key: &VerificationKey,
+    validation: &Validation,
+    token: &str,
+) -> Result<T, AuthError> {
+    let decoding_key = key.decoding_key().ok_or_else(|| {
+        AuthError::new(ErrorCode::InvalidToken).with_source("the resolved key is an empty secret")
+    })?;
+    Ok(decode::<T>(token, decoding_key, validation)
+        .map_err(jwt_error)?
+        .claims)
+}
+
+/// The claims of `token`, verified with the first of `keys` whose signature (and algorithm)
+/// matches it: a signature that does not match one key is tried on the next; any other error
+/// (an expired token, a wrong `aud`) is the token's, whichever key signed it, and ends the
+/// search. jsonwebtoken checks the signature before the claims, so a claims error means the
+/// signature matched.
+fn decode_rotated<'a, T: DeserializeOwned>(
+    keys: impl IntoIterator<Item = (&'a VerificationKey, &'a Validation)>,
+    token: &str,
+) -> Result<T, AuthError> {
+    let mut last = AuthError::new(ErrorCode::InvalidToken).with_source("no key");
+    for (key, validation) in keys {
+        let Some(decoding_key) = key.decoding_key() else {
+            continue;
+        };
+        match decode::<T>(token, decoding_key, validation) {
+            Ok(data) => return Ok(data.claims),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm
+                ) =>
+            {
+                last = jwt_error(e);
+            }
+            Err(e) => return Err(jwt_error(e)),
+        }
+    }
+    Err(last)
 }
 
 /// The trusted issuer the token claims: its keys may verify it (and the verification then

@@ -25,8 +25,10 @@ pub struct Args {
 
     /// HMAC secret that signs and verifies tokens (HS256). Default: generated at first start and
     /// kept in the data directory. A flag shows in `ps`: prefer JWT_SECRET or --secret-file.
+    /// Repeat it to rotate: the first signs, every one verifies (keep a replaced secret until
+    /// the tokens it signed have expired).
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
-    pub secret: Option<String>,
+    pub secret: Vec<String>,
 
     /// Read the HMAC secret from this file (one trailing newline ignored), instead of --secret
     /// or JWT_SECRET.
@@ -237,12 +239,17 @@ impl Args {
     /// none. A secret given twice (a file and a flag or
     /// its environment variable) is refused: which one counts would be a guess.
     pub fn read_secret_files(&mut self) -> Result<(), String> {
+        self.secret.retain(|s| !s.is_empty());
+        let mut signing = self.secret.first().cloned();
         read_into(
-            &mut self.secret,
+            &mut signing,
             &self.secret_file,
             "--secret-file",
             "--secret / JWT_SECRET",
         )?;
+        if let (Some(secret), true) = (signing, self.secret.is_empty()) {
+            self.secret.push(secret);
+        }
         read_into(
             &mut self.redis,
             &self.redis_file,

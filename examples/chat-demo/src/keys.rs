@@ -50,24 +50,24 @@ pub async fn keys(args: &Args) -> Result<(Verifier, Option<TokenIssuer>), BoxErr
                 )
             })?;
         tracing::info!(family = ?key.family(), "verifying with a public key; /login is disabled");
-        return Ok((Verifier::Key(key), None));
+        return Ok((Verifier::Keys(vec![key]), None));
     }
     // An empty --secret or JWT_SECRET was read as none (`Args::read_secret_files`).
-    let secret = match &args.secret {
-        Some(s) => s.clone(),
-        None => secret::load_or_create(&args.data_dir)?,
+    let secrets = match args.secret.as_slice() {
+        [] => vec![secret::load_or_create(&args.data_dir)?],
+        given => given.to_vec(),
     };
     // The library's minimum, kept: the app people copy must not weaken it.
-    if secret.len() < 32 {
+    if let Some(short) = secrets.iter().find(|s| s.len() < 32) {
         return Err(format!(
-            "the HMAC secret is {} bytes long: HS256 needs at least 32 (RFC 7518 §3.2); \
+            "an HMAC secret is {} bytes long: HS256 needs at least 32 (RFC 7518 §3.2); \
              omit --secret to have one generated",
-            secret.len()
+            short.len()
         )
         .into());
     }
     let issuer = TokenIssuer::new(
-        secret.as_bytes(),
+        secrets[0].as_bytes(),
         ttl,
         args.issuer
             .clone()
@@ -75,14 +75,22 @@ pub async fn keys(args: &Args) -> Result<(Verifier, Option<TokenIssuer>), BoxErr
         args.audience.clone(),
     )
     .ok_or("the secret must not be empty")?;
-    Ok((
-        Verifier::Key(VerificationKey::hmac(secret.as_bytes())),
-        Some(issuer),
-    ))
+    if secrets.len() > 1 {
+        tracing::info!(
+            secrets = secrets.len(),
+            "signing with the first secret; every one verifies"
+        );
+    }
+    let keys = secrets
+        .iter()
+        .map(|s| VerificationKey::hmac(s.as_bytes()))
+        .collect();
+    Ok((Verifier::Keys(keys), Some(issuer)))
 }
 
 /// Where verification keys come from.
 pub enum Verifier {
-    Key(VerificationKey),
+    /// One key, or several HMAC secrets without a `kid` (a rotation: each verifies).
+    Keys(Vec<VerificationKey>),
     Jwks(Jwks),
 }

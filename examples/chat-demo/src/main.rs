@@ -104,7 +104,7 @@ async fn run(mut args: Args) -> Result<(), BoxError> {
         args.require_account,
     );
     let mut builder = match verifier {
-        keys::Verifier::Key(key) => JwtAuth::builder().key(key),
+        keys::Verifier::Keys(keys) => keys.into_iter().fold(JwtAuth::builder(), |b, k| b.key(k)),
         keys::Verifier::Jwks(jwks) => JwtAuth::builder().key_resolver(jwks),
     };
     // Each provider's tokens are verified with its own keys, chosen by their `iss`; the

@@ -236,9 +236,17 @@ fn key_source(
         (Some(resolver), true) => Ok(Some(KeySource::Resolver(resolver))),
         (None, true) => Ok(None),
         (None, false) => {
+            for key in &keys {
+                key.validate(min_hmac_secret_len)?;
+            }
+            // Several keys without a `kid`, and none with one: a secret and the ones it
+            // replaced, each tried in turn.
+            let kid_less = keys.iter().filter(|k| k.key_id().is_none()).count();
+            if kid_less > 1 && kid_less == keys.len() {
+                return Ok(Some(KeySource::Rotation(keys)));
+            }
             let mut set = StaticKeys::default();
             for key in keys {
-                key.validate(min_hmac_secret_len)?;
                 set.insert(key)?;
             }
             Ok(Some(KeySource::Static(set)))

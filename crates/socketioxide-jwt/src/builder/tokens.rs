@@ -12,13 +12,30 @@ impl<C> JwtAuthBuilder<C>
 where
     C: DeserializeOwned + Send + Sync + 'static,
 {
-    /// Adds a verification key. Several keys are selected by the token's `kid`.
+    /// Adds a verification key. Several keys are selected by the token's `kid`; several keys
+    /// without a `kid` (and none with one) are a rotation: a token is tried against each, in
+    /// the order given, until one's signature matches (see [`hmac_secret`](Self::hmac_secret)).
     pub fn key(mut self, key: VerificationKey) -> Self {
         self.settings.keys.push(key);
         self
     }
 
     /// Shorthand for `key(VerificationKey::hmac(secret))`: HS256 with a shared secret.
+    ///
+    /// Call it again to rotate secrets without a `kid`: the current secret first, then the ones
+    /// it replaces, kept until the last token they signed has expired. Every secret verifies;
+    /// the order only saves work (a token is tried against each in turn, so a forged one costs
+    /// one HMAC per secret).
+    ///
+    /// # Example
+    /// ```
+    /// let auth = socketioxide_jwt::JwtAuth::builder()
+    ///     .hmac_secret(b"the-current-secret-32-bytes-long")
+    ///     .hmac_secret(b"the-previous-secret-still-valid!")
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), socketioxide_jwt::ConfigError>(())
+    /// ```
     pub fn hmac_secret(self, secret: impl AsRef<[u8]>) -> Self {
         self.key(VerificationKey::hmac(secret))
     }

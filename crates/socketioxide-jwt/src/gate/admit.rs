@@ -30,7 +30,7 @@ use crate::error::AuthError;
 use crate::limits::{PendingKey, PendingRefusal};
 use crate::metrics;
 use crate::protocol::{ErrorCode, PENDING_ROOM, SERVER_BUSY};
-use crate::session::{GoLive, Outcome, Session, SessionState};
+use crate::session::{GoLive, Outcome, Session, SessionState, Stage};
 
 /// The connect middleware. `Err` refuses the connection with that `connect_error` message.
 pub(crate) async fn admit<A, T, C, H>(
@@ -155,7 +155,7 @@ where
     let rules = gate.expiry_rules();
     let outcome = session.update(|st| {
         let now = Instant::now();
-        st.finish_verification_with(result, GoLive::InConnectHandler, now, rules)
+        st.finish_verification_with(result, Stage::First, GoLive::InConnectHandler, now, rules)
     });
     match outcome {
         // The connect handler goes live once socketioxide added the socket to the namespace.
@@ -164,7 +164,7 @@ where
         // Closed during the verification (a revocation, the timer), which refused it already:
         // no second refusal, no second failure counted.
         Outcome::Ignored => Err(Box::new(AuthError::new(ErrorCode::Timeout))),
-        Outcome::Refreshed(_) => {
+        Outcome::Refreshed(_) | Outcome::KeptNewer(_) => {
             let err = AuthError::new(ErrorCode::Timeout);
             Err(refuse_handshake(&s, auth, &session, err))
         }

@@ -98,11 +98,12 @@ async fn authenticate<A, T, C, H>(
     let result = match (payload.token(), stage) {
         (Err(e), _) => Err(e),
         (Ok(token), Stage::First) => verify_first(&auth, &s, &session, token).await,
-        (Ok(token), Stage::Refresh) => verify_refresh(&auth, &s, &session, token).await,
+        (Ok(token), Stage::Refresh(_)) => verify_refresh(&auth, &s, &session, token).await,
     };
     let rules = auth.inner.gate.expiry_rules();
-    let outcome = session
-        .update(|st| st.finish_verification_with(result, GoLive::Now, Instant::now(), rules));
+    let outcome = session.update(|st| {
+        st.finish_verification_with(result, stage, GoLive::Now, Instant::now(), rules)
+    });
     match outcome {
         Outcome::FirstAuthentication(live) => {
             let _ = ack.send(&AuthenticateAck::OK);
@@ -124,6 +125,12 @@ async fn authenticate<A, T, C, H>(
             let (iss, sub) = crate::identity::log_fields(live.user.as_ref());
             tracing::info!(sid = %s.id, ns = s.ns(), iss, sub, "token refreshed");
             metrics::authentication("refreshed", Via::Message, &session.ns);
+            emit_authenticated(&auth, &s, &session, live);
+        }
+        Outcome::KeptNewer(live) => {
+            let _ = ack.send(&AuthenticateAck::OK);
+            tracing::info!(sid = %s.id, ns = s.ns(), "refresh not applied: the socket holds a newer token");
+            metrics::authentication("kept_newer", Via::Message, &session.ns);
             emit_authenticated(&auth, &s, &session, live);
         }
         Outcome::Refused(err) => refuse_socket(s, &err, Some(ack), &auth, &session, Via::Message),

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use super::{
     ExpiryRules, GoLive, Holdings, Live, Outcome, Phase, Refresh, RefreshRequested, SessionState,
+    Stage,
 };
 use crate::error::AuthError;
 use crate::metrics::SocketState;
@@ -18,6 +19,15 @@ use crate::revocation::{issued_since, LiveTicket};
 use crate::time::{deadline_after, until_unix};
 use crate::user_sockets::UserPlace;
 use crate::verify::Verified;
+
+/// A token's `iat` as the session keeps it: whole seconds, saturated to `u32` (to 2106; `iat`
+/// is checked to be at most a minute ahead), `0` without one.
+fn issued_at<C>(verified: &Verified<C>) -> u32 {
+    verified
+        .registered
+        .iat
+        .map_or(0, |iat| u32::try_from(iat).unwrap_or(u32::MAX))
+}
 
 /// When a token expires and is warned, measured when it was verified.
 struct Deadlines {
@@ -47,14 +57,19 @@ impl<C> SessionState<C> {
     ///
     /// `exp` is measured against the wall clock the verification read
     /// ([`Verified::checked_at`]), and `now` is the monotonic time the expiry timer runs on.
+    ///
+    /// A refresh that started before one already applied, or whose token was issued before the
+    /// held one (`iat`), changes nothing ([`Outcome::KeptNewer`]): refreshes never roll a
+    /// socket back to older claims or an earlier `exp`. Refused, it still closes the socket.
     pub(crate) fn finish_verification_with(
         &mut self,
         result: Result<(Verified<C>, Holdings), AuthError>,
+        stage: Stage,
         go_live: GoLive,
         now: Instant,
         rules: ExpiryRules,
     ) -> Outcome<C> {
-        self.attempts.verifying = false;
+        self.attempts.finish();
         let (verified, holdings) = match (&self.phase, result) {
             (Phase::Closed { .. }, _) => return Outcome::Ignored,
             // Finished past the authentication timeout with no timer to say so (handshake mode
@@ -70,10 +85,17 @@ impl<C> SessionState<C> {
             Ok(session_start) => session_start,
             Err(err) => return self.close_with(err),
         };
+        if let Stage::Refresh(number) = stage {
+            if self.attempts.is_superseded(number) || self.holds_newer_than(&verified) {
+                return self.kept_newer(verified.checked_at);
+            }
+            self.attempts.applied(number);
+        }
         let exp = verified.registered.exp;
         let deadlines = self.deadlines(exp, now, verified.checked_at, rules);
         let refresh_requested = self.refresh_still_requested(&verified);
         let carried = self.carry_over(holdings);
+        let iat = issued_at(&verified);
         let Verified { claims, user, .. } = verified;
         let live = Live {
             user: user.clone(),
@@ -85,6 +107,7 @@ impl<C> SessionState<C> {
             claims,
             user,
             exp,
+            iat,
             session_start,
             expires_at: deadlines.expires_at,
             warn_at: deadlines.warn_at,
@@ -103,6 +126,25 @@ impl<C> SessionState<C> {
         match carried.before {
             Some(before) => Outcome::Refreshed(Refresh { live, before }),
             None => Outcome::FirstAuthentication(live),
+        }
+    }
+
+    /// Whether the held token was issued after `verified`'s (both with an `iat`: tokens
+    /// without one cannot be ordered, and replace as they always did).
+    fn holds_newer_than(&self, verified: &Verified<C>) -> bool {
+        match &self.phase {
+            Phase::Authenticated { iat: held, .. } if verified.registered.iat.is_some() => {
+                issued_at(verified) < *held
+            }
+            _ => false,
+        }
+    }
+
+    /// A refresh that changes nothing: what the session holds, to tell the client again.
+    fn kept_newer(&self, now_unix: Duration) -> Outcome<C> {
+        match self.live_view(now_unix) {
+            Some(live) => Outcome::KeptNewer(live),
+            None => Outcome::Ignored,
         }
     }
 

@@ -254,7 +254,10 @@ fn refresh_moves_expiry_and_keeps_session() {
     s.try_begin_verification();
     s.finish_verification(Ok(verified("alice", UNIX + 10)), t0, at(UNIX), RULES);
     let t1 = t0 + Duration::from_secs(8);
-    assert_eq!(s.try_begin_verification(), Some(Stage::Refresh));
+    assert!(matches!(
+        s.try_begin_verification(),
+        Some(Stage::Refresh(_))
+    ));
     let out = s.finish_verification(Ok(verified("alice", UNIX + 100)), t1, at(UNIX + 8), RULES);
     assert!(matches!(out, Outcome::Refreshed(_)));
     assert!(
@@ -526,7 +529,7 @@ fn the_connect_handler_goes_live_once() {
     let mut s = pending();
     assert_eq!(s.try_begin_verification(), Some(Stage::First));
     let result = Ok((verified("alice", UNIX + 60), Holdings::default()));
-    let out = s.finish_verification_with(result, GoLive::InConnectHandler, t0, RULES);
+    let out = s.finish_verification_with(result, Stage::First, GoLive::InConnectHandler, t0, RULES);
     assert!(matches!(out, Outcome::FirstAuthentication(_)));
     let live = s.take_live(|| Duration::ZERO).expect("live once");
     assert_eq!(
@@ -538,7 +541,7 @@ fn the_connect_handler_goes_live_once() {
     let mut s = pending();
     s.try_begin_verification();
     let result = Ok((verified("alice", UNIX + 60), Holdings::default()));
-    s.finish_verification_with(result, GoLive::InConnectHandler, t0, RULES);
+    s.finish_verification_with(result, Stage::First, GoLive::InConnectHandler, t0, RULES);
     s.close();
     assert!(s.take_live(|| Duration::ZERO).is_none(), "closed meanwhile");
 
@@ -559,8 +562,11 @@ fn a_refresh_before_the_connect_handler_keeps_it_going_live() {
     let mut s = SessionState::pending(t0, Duration::from_secs(5), permit(), Namespace::new("/"));
     s.try_begin_verification();
     let result = Ok((verified("alice", UNIX + 60), Holdings::default()));
-    s.finish_verification_with(result, GoLive::InConnectHandler, t0, RULES);
-    assert_eq!(s.try_begin_verification(), Some(Stage::Refresh));
+    s.finish_verification_with(result, Stage::First, GoLive::InConnectHandler, t0, RULES);
+    assert!(matches!(
+        s.try_begin_verification(),
+        Some(Stage::Refresh(_))
+    ));
     let out = s.finish_verification(Ok(verified("alice", UNIX + 120)), t0, at(UNIX), RULES);
     assert!(matches!(out, Outcome::Refreshed(_)));
     let live = s.take_live(|| Duration::ZERO).expect("still to go live");
@@ -734,6 +740,7 @@ fn a_refresh_requested_before_the_connect_handler_is_asked_when_the_socket_goes_
     let v = verified("alice", UNIX + 600);
     let out = s.finish_verification_with(
         Ok((v, Holdings::default())),
+        Stage::First,
         GoLive::InConnectHandler,
         t0,
         RULES,
@@ -827,4 +834,107 @@ fn a_refresh_request_with_an_older_since_keeps_the_newer_one() {
     s.request_refresh(t0 + Duration::from_secs(10), UNIX + 10, grace);
     assert_eq!(s.deadline(), first, "an older request moves nothing");
     assert_eq!(first, Some(t0 + grace));
+}
+
+/// A refresh that started before one already applied changes nothing when it finishes, however
+/// slow it was: the socket keeps the later one's claims and `exp`. At most two refreshes are
+/// verified at once.
+#[test]
+fn a_slow_refresh_finishing_after_a_later_one_does_not_roll_back() {
+    let t0 = Instant::now();
+    let mut s = pending(t0);
+    s.try_begin_verification();
+    s.finish_verification(Ok(verified("alice", UNIX + 60)), t0, at(UNIX), RULES);
+    let slow = s.try_begin_verification().expect("a first refresh");
+    let fast = s.try_begin_verification().expect("a second beside it");
+    assert!(s.try_begin_verification().is_none(), "two at most");
+    let done = |s: &mut SessionState<String>, stage, exp| {
+        let result = Ok((verified("alice", exp), Holdings::default()));
+        s.finish_verification_with(result, stage, GoLive::Now, t0, RULES)
+    };
+    match done(&mut s, fast, UNIX + 200) {
+        Outcome::Refreshed(r) => assert_eq!(r.live.exp, Some(UNIX + 200)),
+        other => panic!("expected a refresh, got {other:?}"),
+    }
+    match done(&mut s, slow, UNIX + 100) {
+        Outcome::KeptNewer(live) => assert_eq!(live.exp, Some(UNIX + 200), "what it holds"),
+        other => panic!("expected the newer token kept, got {other:?}"),
+    }
+    assert!(s
+        .on_deadline(t0 + Duration::from_secs(100), at(UNIX + 100))
+        .is_none());
+    assert!(refusal(s.on_deadline(t0 + Duration::from_secs(200), at(UNIX + 200))).is_some());
+
+    // In order, both apply.
+    let mut s = pending(t0);
+    s.try_begin_verification();
+    s.finish_verification(Ok(verified("alice", UNIX + 60)), t0, at(UNIX), RULES);
+    let first = s.try_begin_verification().expect("a first refresh");
+    let second = s.try_begin_verification().expect("a second beside it");
+    assert!(matches!(
+        done(&mut s, first, UNIX + 100),
+        Outcome::Refreshed(_)
+    ));
+    assert!(matches!(
+        done(&mut s, second, UNIX + 200),
+        Outcome::Refreshed(_)
+    ));
+    // A superseded refresh that is refused still closes the socket (a refusal is a refusal).
+    let late = s.try_begin_verification().expect("a refresh");
+    let later = s.try_begin_verification().expect("another");
+    assert!(matches!(
+        done(&mut s, later, UNIX + 300),
+        Outcome::Refreshed(_)
+    ));
+    let refused =
+        s.finish_verification_with(Err(ErrorCode::Revoked.into()), late, GoLive::Now, t0, RULES);
+    assert!(matches!(refused, Outcome::Refused(_)));
+}
+
+/// A refresh with a token issued before the held one (`iat`) changes nothing; one issued at
+/// the same second, or without `iat`, replaces it as before.
+#[test]
+fn a_refresh_with_an_older_token_keeps_the_newer_one() {
+    let t0 = Instant::now();
+    let mut s = pending(t0);
+    let with_iat = |iat: Option<u64>, exp: u64| {
+        let mut v = verified("alice", exp);
+        v.registered.iat = iat;
+        v
+    };
+    s.try_begin_verification();
+    s.finish_verification(Ok(with_iat(Some(UNIX), UNIX + 600)), t0, at(UNIX), RULES);
+    match s.finish_verification(
+        Ok(with_iat(Some(UNIX - 1), UNIX + 900)),
+        t0,
+        at(UNIX),
+        RULES,
+    ) {
+        Outcome::KeptNewer(live) => assert_eq!(live.exp, Some(UNIX + 600)),
+        other => panic!("expected the newer token kept, got {other:?}"),
+    }
+    let same_second = with_iat(Some(UNIX), UNIX + 700);
+    assert!(matches!(
+        s.finish_verification(Ok(same_second), t0, at(UNIX), RULES),
+        Outcome::Refreshed(_)
+    ));
+    assert!(matches!(
+        s.finish_verification(Ok(with_iat(None, UNIX + 800)), t0, at(UNIX), RULES),
+        Outcome::Refreshed(_)
+    ));
+    // An `iat` past u32 seconds saturates: nothing later can be older than... itself.
+    let far = with_iat(Some(u64::MAX), UNIX + 900);
+    assert!(matches!(
+        s.finish_verification(Ok(far), t0, at(UNIX), RULES),
+        Outcome::Refreshed(_)
+    ));
+    assert!(matches!(
+        s.finish_verification(
+            Ok(with_iat(Some(UNIX + 1), UNIX + 950)),
+            t0,
+            at(UNIX),
+            RULES
+        ),
+        Outcome::KeptNewer(_)
+    ));
 }

@@ -7,14 +7,17 @@
 
 use std::time::Duration;
 
-use jsonwebtoken::{decode, Validation};
+use jsonwebtoken::Validation;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::rules::{FamilyValidations, TimeRules};
-use super::{issuer_of, jwt_error, resolve_key, IssuerKeys, Issuers, Keys, Verifier};
+use super::{
+    decode_rotated, decode_with, issuer_of, resolve_key, IssuerKeys, Issuers, Keys, Verifier,
+};
 use crate::claims::numeric_date;
 use crate::error::AuthError;
+use crate::keys::VerificationKey;
 use crate::protocol::ErrorCode;
 use crate::time::wall_clock;
 
@@ -80,8 +83,9 @@ const MAX_ID_LEN: usize = 255;
 /// How an issuer's logout tokens are validated: `aud` = the client id, `iss`, `exp` required.
 pub(super) struct LogoutRules {
     families: FamilyValidations,
-    /// With one key without a `kid`: that key's algorithms only.
-    only: Option<Validation>,
+    /// With keys without a `kid` (one, or several in rotation): each key's algorithms only, in
+    /// the order of the keys.
+    per_key: Vec<Validation>,
 }
 
 impl LogoutRules {
@@ -92,17 +96,19 @@ impl LogoutRules {
         template.set_required_spec_claims(&["exp", "iss", "aud"]);
         template.validate_nbf = true;
         template.leeway = leeway_secs;
-        let only = match &issuer.keys {
-            Keys::Only(key, _) => {
-                let mut v = template.clone();
-                v.algorithms = key.allowed_algorithms().to_vec();
-                Some(v)
-            }
-            Keys::Resolved(_) => None,
+        let for_key = |key: &VerificationKey| {
+            let mut v = template.clone();
+            v.algorithms = key.allowed_algorithms().to_vec();
+            v
+        };
+        let per_key = match &issuer.keys {
+            Keys::Only(key, _) => vec![for_key(key)],
+            Keys::Rotation(keys) => keys.iter().map(|(key, _)| for_key(key)).collect(),
+            Keys::Resolved(_) => Vec::new(),
         };
         Self {
             families: FamilyValidations::new(&template),
-            only,
+            per_key,
         }
     }
 }
@@ -126,26 +132,19 @@ impl<C> Verifier<C> {
         let rules = issuer.logout.as_ref().ok_or_else(|| {
             refuse("logout tokens of this issuer are not accepted (no client id)")
         })?;
-        let (key, validation) = match &issuer.keys {
+        let claims: LogoutClaims = match &issuer.keys {
             Keys::Only(key, _) => {
-                let validation = rules.only.as_ref();
-                (
-                    key.clone(),
-                    validation.unwrap_or_else(|| rules.families.for_family(key.family())),
-                )
+                decode_rotated(std::iter::once(&**key).zip(&rules.per_key), token)?
             }
+            Keys::Rotation(keys) => decode_rotated(
+                keys.iter().map(|(key, _)| &**key).zip(&rules.per_key),
+                token,
+            )?,
             Keys::Resolved(resolver) => {
                 let key = resolve_key(resolver.as_ref(), issuer, token).await?;
-                let validation = rules.families.for_family(key.family());
-                (key, validation)
+                decode_with(&key, rules.families.for_family(key.family()), token)?
             }
         };
-        let decoding_key = key
-            .decoding_key()
-            .ok_or_else(|| refuse("the resolved key is an empty secret"))?;
-        let claims = decode::<LogoutClaims>(token, decoding_key, validation)
-            .map_err(jwt_error)?
-            .claims;
         let now = wall_clock();
         let times = TimeRules {
             leeway: self.times.leeway,

@@ -595,3 +595,62 @@ async fn an_auth_time_older_than_max_session_age_is_refused() {
     let no_auth_time = signed(&serde_json::json!({ "sub": "a", "exp": now + 600 }));
     assert_eq!(code(&v, &no_auth_time).await, None);
 }
+
+/// Several secrets without a `kid` (rotation): every one verifies, in any order given; a token
+/// signed by none is refused as a bad signature; a claims error (here `exp` passed) is the
+/// token's and is not hidden by trying the other secrets; a token naming an algorithm no
+/// secret allows is refused.
+#[tokio::test]
+async fn rotated_secrets_each_verify_and_nothing_else_does() {
+    crate::builder::ensure_crypto_backend().expect("a crypto backend");
+    let current = b"the-current-secret-32-bytes-long";
+    let previous = b"the-previous-secret-still-valid!";
+    let auth = crate::JwtAuth::builder()
+        .hmac_secret(current)
+        .hmac_secret(previous)
+        .build()
+        .expect("a rotation");
+    assert!(matches!(
+        keys_of(&auth.inner.verifier),
+        Keys::Rotation(keys) if keys.len() == 2
+    ));
+    for secret in [&current[..], &previous[..]] {
+        let claims = auth.verify(&token(Algorithm::HS256, None, secret)).await;
+        assert_eq!(claims.expect("verified").sub.as_deref(), Some("alice"));
+        // A `kid` in the token changes nothing: no key has one.
+        let named = auth
+            .verify(&token(Algorithm::HS256, Some("x"), secret))
+            .await;
+        assert!(named.is_ok());
+    }
+    let forged = auth.verify(&token(Algorithm::HS256, None, SECRET)).await;
+    assert_eq!(
+        forged.err().map(|e| e.code()),
+        Some(ErrorCode::InvalidToken)
+    );
+    let other_alg = auth.verify(&token(Algorithm::HS512, None, previous)).await;
+    assert_eq!(
+        other_alg.err().map(|e| e.code()),
+        Some(ErrorCode::InvalidToken)
+    );
+
+    let expired = {
+        let claims = serde_json::json!({ "sub": "alice", "exp": 1_000 });
+        let key = jsonwebtoken::EncodingKey::from_secret(previous).expect("hmac key");
+        jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).expect("signing")
+    };
+    let err = auth.verify(&expired).await.expect_err("expired");
+    assert_eq!(
+        err.code(),
+        ErrorCode::TokenExpired,
+        "signed by the second secret"
+    );
+
+    // Keys without a kid beside keys with one: which would a kid-less token use?
+    let mixed = crate::JwtAuth::builder()
+        .hmac_secret(current)
+        .hmac_secret(previous)
+        .key(VerificationKey::hmac(SECRET).kid("k1"))
+        .build();
+    assert!(matches!(mixed, Err(crate::ConfigError::DuplicateKid(None))));
+}
