@@ -73,7 +73,8 @@ describe("identity: the demo's own tokens need an account, others' authenticate 
       // A token in the demo's own name for a user it does not have is refused.
       const ownName = jwt({ sub: "carol", exp: inAMinute(), iss: "chat-demo" });
       const refused = await authenticate(demo.url, ownName);
-      assert.equal(refused.code, "forbidden");
+      // The demo's own code (AuthError::custom), not the contract's forbidden.
+      assert.equal(refused.code, "no_account");
       assert.match(refused.message, /no longer exists/);
       // The demo refreshes only its own tokens.
       const res = await fetch(`${demo.url}/token/refresh`, { method: "POST", headers: { authorization: `Bearer ${foreign}` } });
@@ -87,8 +88,12 @@ describe("identity: the demo's own tokens need an account, others' authenticate 
     const demo = await startDemo(["--require-account", "--mode", "handshake"]);
     try {
       const carol = await authenticate(demo.url, jwt({ sub: "carol", exp: inAMinute() }), "handshake");
-      assert.equal(carol.code, "forbidden");
+      assert.equal(carol.code, "no_account", "the connect_error message is the application's code");
       assert.deepEqual(await authenticate(demo.url, jwt({ sub: "bob", exp: inAMinute() }), "handshake"), { ok: true, sub: "bob" });
+      // On REST too: 403 with the same code.
+      const me = await fetch(`${demo.url}/api/me`, { headers: { authorization: `Bearer ${jwt({ sub: "carol", exp: inAMinute() })}` } });
+      assert.equal(me.status, 403);
+      assert.equal((await me.json()).code, "no_account");
     } finally {
       await demo.stop();
     }
@@ -107,7 +112,7 @@ describe("identity: the demo's own tokens need an account, others' authenticate 
     }
     const strict = await startDemo([...publicKey, "--require-account"]);
     try {
-      assert.equal((await authenticate(strict.url, carol)).code, "forbidden");
+      assert.equal((await authenticate(strict.url, carol)).code, "no_account");
     } finally {
       await strict.stop();
     }

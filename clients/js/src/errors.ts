@@ -36,12 +36,21 @@ export class AuthError extends Error implements ErrorObject {
   }
 
   /**
-   * From a handshake-mode `connect_error`, whose message is the code. `null` for other
-   * connection errors (network failures), which the client retries by itself.
+   * From a handshake-mode `connect_error`, whose message is the code. A refusal by the server
+   * (socket.io-client gives those errors a `data` property, even an empty one) with a code this
+   * helper does not know (an application's own, from `AuthError::custom`) is a refusal all the
+   * same, final as the contract says. `null` for other connection errors (network failures),
+   * which the client retries by itself.
    */
-  static fromConnectError(err: { message?: unknown }): AuthError | null {
+  static fromConnectError(err: { message?: unknown; data?: unknown }): AuthError | null {
     if (err?.message === SERVER_BUSY) return new AuthError(SERVER_BUSY, "the server is busy; retry later");
-    return isErrorCode(err?.message) ? new AuthError(err.message) : null;
+    if (isErrorCode(err?.message)) return new AuthError(err.message);
+    const fromServer = typeof err === "object" && err !== null && Object.prototype.hasOwnProperty.call(err, "data");
+    if (fromServer && typeof err.message === "string" && err.message !== "") {
+      const data = err.data as { message?: unknown } | undefined;
+      return new AuthError(err.message, typeof data?.message === "string" ? data.message : undefined);
+    }
+    return null;
   }
 
   /** The plain error object (what the server sent). */

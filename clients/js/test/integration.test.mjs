@@ -340,3 +340,18 @@ test("a client whose clock runs 10 minutes ahead keeps one socket across several
     await demo.stop();
   }
 });
+
+test("an application's own refusal code (the demo's no_account) ends the helper in unauthorized, in both modes", async () => {
+  for (const mode of ["message", "handshake"]) {
+    const demo = await startDemo(["--mode", mode, "--require-account"]);
+    try {
+      const ghost = testToken("ghost");
+      const auth = open(demo.url, { getToken: () => ghost, mode });
+      await assert.rejects(auth.authenticated(), (e) => e instanceof AuthError && e.code === "no_account" && /no longer exists|no_account/.test(e.message));
+      assert.equal(auth.state, "unauthorized", mode);
+      assert.equal(auth.lastError?.code, "no_account");
+    } finally {
+      await demo.stop();
+    }
+  }
+});

@@ -98,7 +98,8 @@ for (const scenario of table.scenarios) {
           break;
         case "connect_error":
           await handshake();
-          socket.fire("connect_error", new Error(step.code));
+          // As socket.io-client gives a server's refusal: an Error with a `data` property.
+          socket.fire("connect_error", Object.assign(new Error(step.code), { data: undefined }));
           break;
         case "token_expiring":
           socket.fire("token_expiring", step.payload);

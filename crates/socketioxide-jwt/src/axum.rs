@@ -105,7 +105,7 @@ where
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
         let status = match self.code() {
-            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden | ErrorCode::Custom(_) => StatusCode::FORBIDDEN,
             _ => StatusCode::UNAUTHORIZED,
         };
         let mut response = (status, Json(self.to_object())).into_response();

@@ -55,6 +55,30 @@ impl AuthError {
         Self::new(ErrorCode::Forbidden).with_message(public_message)
     }
 
+    /// The application's own code ([`CustomCode`](crate::protocol::CustomCode)) with a public
+    /// message: for a [`check`](crate::JwtAuthBuilder::check) whose refusal the client should
+    /// tell apart from `forbidden` (`account_locked`, `plan_expired`). Counted, logged and
+    /// answered like `forbidden` (`403` on REST); the client helpers treat it as a final
+    /// refusal.
+    ///
+    /// <div class="warning">The message is sent to the client: keep it free of secrets.</div>
+    ///
+    /// # Example
+    /// ```
+    /// use socketioxide_jwt::{protocol::CustomCode, AuthError, ErrorCode};
+    /// const PLAN_EXPIRED: CustomCode = CustomCode::new("plan_expired");
+    /// let err = AuthError::custom(PLAN_EXPIRED, "renew your plan to chat");
+    /// assert_eq!(err.code(), ErrorCode::Custom(PLAN_EXPIRED));
+    /// let wire = serde_json::to_value(err.to_object()).unwrap();
+    /// assert_eq!((wire["code"].as_str(), wire["message"].as_str()), (Some("plan_expired"), Some("renew your plan to chat")));
+    /// ```
+    pub fn custom(
+        code: crate::protocol::CustomCode,
+        public_message: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self::new(ErrorCode::Custom(code)).with_message(public_message)
+    }
+
     /// A [`ErrorCode::Revoked`] error with the default message.
     pub fn revoked() -> Self {
         Self::new(ErrorCode::Revoked)

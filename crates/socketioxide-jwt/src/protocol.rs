@@ -239,6 +239,9 @@ pub enum ErrorCode {
     /// An application check refused an otherwise valid token, or a handler needs a claim the
     /// socket does not have.
     Forbidden,
+    /// The application's own code ([`AuthError::custom`](crate::AuthError::custom)): a final
+    /// refusal to the client helpers, as every code they do not know.
+    Custom(CustomCode),
 }
 
 impl ErrorCode {
@@ -268,6 +271,7 @@ impl ErrorCode {
             ErrorCode::Timeout => "timeout",
             ErrorCode::Revoked => "revoked",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::Custom(code) => code.as_str(),
         }
     }
 
@@ -287,11 +291,12 @@ impl ErrorCode {
             ErrorCode::TokenExpired => "the token has expired",
             ErrorCode::Timeout => "authentication timed out",
             ErrorCode::Revoked => "the token has been revoked",
-            ErrorCode::Forbidden => "access is forbidden",
+            ErrorCode::Forbidden | ErrorCode::Custom(_) => "access is forbidden",
         }
     }
 
-    /// Parses a wire code back into an [`ErrorCode`].
+    /// Parses a wire code back into one of the contract's codes ([`ErrorCode::ALL`]); an
+    /// application's own code is `None`.
     ///
     /// # Example
     /// ```
@@ -302,6 +307,117 @@ impl ErrorCode {
     pub fn from_wire(code: &str) -> Option<ErrorCode> {
         ErrorCode::ALL.into_iter().find(|c| c.as_str() == code)
     }
+}
+
+/// An application's own refusal code, sent as the contract's codes are (`code`, `data.code`, a
+/// handshake's `connect_error` message): lowercase ASCII letters, digits and `_`, starting with
+/// a letter, at most 64 bytes, and none of the contract's codes (nor `server_busy`), which it
+/// must not shadow.
+///
+/// A constant checks it when the program is compiled:
+/// ```
+/// use socketioxide_jwt::{protocol::CustomCode, AuthError};
+/// const ACCOUNT_LOCKED: CustomCode = CustomCode::new("account_locked");
+/// let err = AuthError::custom(ACCOUNT_LOCKED, "too many failed logins: try again in an hour");
+/// assert_eq!(err.to_string(), "account_locked");
+/// assert_eq!(err.to_object().data.code, "account_locked");
+/// ```
+/// ```compile_fail
+/// # use socketioxide_jwt::protocol::CustomCode;
+/// const SHADOW: CustomCode = CustomCode::new("revoked"); // a contract code: does not compile
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CustomCode(&'static str);
+
+/// The longest [`CustomCode`], in bytes.
+pub const MAX_CUSTOM_CODE_LEN: usize = 64;
+
+impl CustomCode {
+    /// The code `code`.
+    ///
+    /// # Panics
+    /// If `code` is not a valid custom code ([`CustomCode::try_new`] says why): in a `const`, the
+    /// program does not compile.
+    pub const fn new(code: &'static str) -> Self {
+        match Self::try_new(code) {
+            Ok(code) => code,
+            Err(InvalidCustomCode::Shape) => {
+                panic!("a custom code is 1 to 64 of a-z, 0-9 and _, starting with a letter")
+            }
+            Err(InvalidCustomCode::ContractCode) => {
+                panic!("a custom code must not be one of the contract's codes")
+            }
+        }
+    }
+
+    /// The code `code`, or why it cannot be one.
+    ///
+    /// # Example
+    /// ```
+    /// use socketioxide_jwt::protocol::{CustomCode, InvalidCustomCode};
+    /// assert!(CustomCode::try_new("plan_expired").is_ok());
+    /// assert_eq!(CustomCode::try_new("forbidden"), Err(InvalidCustomCode::ContractCode));
+    /// assert_eq!(CustomCode::try_new("server_busy"), Err(InvalidCustomCode::ContractCode));
+    /// assert_eq!(CustomCode::try_new("Plan Expired"), Err(InvalidCustomCode::Shape));
+    /// assert_eq!(CustomCode::try_new(""), Err(InvalidCustomCode::Shape));
+    /// ```
+    pub const fn try_new(code: &'static str) -> Result<Self, InvalidCustomCode> {
+        let bytes = code.as_bytes();
+        if bytes.is_empty() || bytes.len() > MAX_CUSTOM_CODE_LEN || !bytes[0].is_ascii_lowercase() {
+            return Err(InvalidCustomCode::Shape);
+        }
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if !(b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+                return Err(InvalidCustomCode::Shape);
+            }
+            i += 1;
+        }
+        let mut c = 0;
+        while c < ErrorCode::ALL.len() {
+            if const_eq(bytes, ErrorCode::ALL[c].as_str().as_bytes()) {
+                return Err(InvalidCustomCode::ContractCode);
+            }
+            c += 1;
+        }
+        if const_eq(bytes, SERVER_BUSY.as_bytes()) {
+            return Err(InvalidCustomCode::ContractCode);
+        }
+        Ok(Self(code))
+    }
+
+    /// The code as sent.
+    pub const fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+/// Why a string cannot be a [`CustomCode`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidCustomCode {
+    /// Not 1 to 64 of `a-z`, `0-9` and `_`, starting with a letter.
+    #[error("a custom code is 1 to 64 of a-z, 0-9 and _, starting with a letter")]
+    Shape,
+    /// One of the contract's codes, or `server_busy`.
+    #[error("a custom code must not be one of the contract's codes")]
+    ContractCode,
+}
+
+/// `a == b`, in a `const fn`.
+const fn const_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 impl fmt::Display for ErrorCode {

@@ -311,7 +311,7 @@ async fn refresh(
         .role(sub.clone())
         .await
         .map_err(ApiError::internal)?
-        .ok_or_else(|| AuthError::forbidden("this account no longer exists"))?;
+        .ok_or_else(crate::identity::no_account)?;
     // The same login session (past --max-session-age-secs, its token is refused above).
     let token = issuer
         .issue(&sub, &role, &LoginSession::of(&claims))

@@ -7,9 +7,19 @@
 
 use std::sync::Arc;
 
+use socketioxide_jwt::protocol::CustomCode;
 use socketioxide_jwt::{AuthError, StandardClaims};
 
 use crate::users::UserStore;
+
+/// The demo's own refusal code (an application's, beside the contract's): the token names an
+/// account the demo does not have (deleted, or never created).
+pub const NO_ACCOUNT: CustomCode = CustomCode::new("no_account");
+
+/// The refusal of a token whose account does not exist.
+pub fn no_account() -> AuthError {
+    AuthError::custom(NO_ACCOUNT, "this account no longer exists")
+}
 
 /// Decides, per token, whether a local account is required, and checks it.
 #[derive(Clone)]
@@ -45,7 +55,7 @@ impl AccountPolicy {
         self.require_account || self.own_issuer.is_some()
     }
 
-    /// `Ok` unless the token needs an account that does not exist (`forbidden`).
+    /// `Ok` unless the token needs an account that does not exist ([`NO_ACCOUNT`]).
     pub async fn check(&self, claims: &StandardClaims) -> Result<(), AuthError> {
         if !self.needs_account(claims) {
             return Ok(());
@@ -53,7 +63,7 @@ impl AccountPolicy {
         let sub = claims.sub.clone().unwrap_or_default();
         match self.users.role(sub).await {
             Ok(Some(_)) => Ok(()),
-            Ok(None) => Err(AuthError::forbidden("this account no longer exists")),
+            Ok(None) => Err(no_account()),
             Err(e) => Err(AuthError::forbidden("the account could not be checked").with_source(e)),
         }
     }

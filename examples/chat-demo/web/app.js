@@ -13,6 +13,8 @@ const EXPLAIN = {
   timeout: "The server did not receive your credentials in time. Check your connection and log in again.",
   revoked: "Your session was revoked. Please log in again.",
   forbidden: "You are not allowed in. Please log in again.",
+  // The demo's own code (AuthError::custom): the account behind the token is gone.
+  no_account: "This account no longer exists.",
 };
 
 const config = await fetch("/config.json")
