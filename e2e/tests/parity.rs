@@ -173,3 +173,181 @@ async fn rotated_hmac_secrets_all_verify_in_both_modes() {
     assert_eq!(refused["message"], "invalid_token", "{refused}");
     server.stop().await;
 }
+
+/// Opens socket `id` with these handshake headers (`extraHeaders`: Node's client sends them on
+/// the WebSocket upgrade) and `auth`.
+async fn open_with(c: &mut Client, id: &str, url: &str, headers: Value, auth: Value) {
+    let opts = json!({ "extraHeaders": headers, "auth": auth, "transports": ["websocket"] });
+    c.connect(id, url, opts).await;
+}
+
+/// What socket `id` got first: `Ok(())` once authenticated, `Err(code)` when refused (a
+/// handshake's `connect_error` message).
+async fn outcome(c: &mut Client, id: &str) -> Result<(), String> {
+    let seen = c
+        .expect(
+            |m| {
+                m["id"] == id
+                    && (m["kind"] == "connect_error"
+                        || (m["kind"] == "event" && m["event"] == "authenticated"))
+            },
+            &format!("authenticated or connect_error on {id}"),
+        )
+        .await;
+    match seen["kind"].as_str() {
+        Some("connect_error") => Err(seen["message"].as_str().unwrap_or_default().to_owned()),
+        _ => Ok(()),
+    }
+}
+
+/// Credential sources the application chose: socketio-jwt's `auth_header_required` (the header
+/// only: a token in `auth` is not read), and a cookie-only configuration in handshake and
+/// either mode (the cookie authenticates; from an origin off the list it is refused
+/// `forbidden`; sent twice `credentials_bad_format`; without it, either mode waits for
+/// `authenticate`). REST reads the same sources, with the same origin rule.
+#[tokio::test]
+async fn credential_sources_header_only_and_cookie_only_in_both_modes_and_rest() {
+    use socketioxide_jwt::credentials::CredentialSource;
+    const PAGE: &str = "https://chat.example.com";
+    let header_only = auth()
+        .mode(AuthMode::Handshake)
+        .credential_sources([CredentialSource::AuthorizationHeader])
+        .build()
+        .expect("header only");
+    let cookie_only = |mode| {
+        auth()
+            .mode(mode)
+            .credential_sources([CredentialSource::Cookie("tok".into())])
+            .cookie_origins([PAGE])
+            .build()
+            .expect("cookie only")
+    };
+    let (cookie_hs, cookie_either) = (
+        cookie_only(AuthMode::Handshake),
+        cookie_only(AuthMode::Either),
+    );
+    let routes = axum::Router::new()
+        .route(
+            "/api/me",
+            axum::routing::get(
+                async |socketioxide_jwt::Claims(c): socketioxide_jwt::Claims<StandardClaims>| {
+                    axum::Json(c.sub.clone())
+                },
+            ),
+        )
+        .with_state(cookie_hs.clone());
+    let server = Server::start_with_routes(
+        |io| {
+            install_app(io, "/header", &header_only);
+            install_app(io, "/cookie", &cookie_hs);
+            install_app(io, "/either", &cookie_either);
+        },
+        routes,
+    )
+    .await;
+    let mut c = Client::start().await;
+    let token = sign(&claims("alice", 600));
+
+    // Header only: `auth` is not a source.
+    open_with(
+        &mut c,
+        "h-auth",
+        &server.url("/header"),
+        json!({}),
+        json!({ "token": token }),
+    )
+    .await;
+    assert_eq!(
+        outcome(&mut c, "h-auth").await,
+        Err("credentials_required".into())
+    );
+    let bearer = json!({ "authorization": format!("Bearer {token}") });
+    open_with(
+        &mut c,
+        "h-header",
+        &server.url("/header"),
+        bearer,
+        json!({}),
+    )
+    .await;
+    assert_eq!(outcome(&mut c, "h-header").await, Ok(()));
+
+    // Cookie only, handshake mode.
+    let cookie = format!("theme=dark; tok={token}");
+    let cases = [
+        ("c-plain", json!({ "cookie": cookie }), Ok(())),
+        (
+            "c-page",
+            json!({ "cookie": cookie, "origin": PAGE }),
+            Ok(()),
+        ),
+        (
+            "c-evil",
+            json!({ "cookie": cookie, "origin": "https://evil.example" }),
+            Err("forbidden".to_owned()),
+        ),
+        (
+            "c-twice",
+            json!({ "cookie": format!("{cookie}; tok={token}") }),
+            Err("credentials_bad_format".to_owned()),
+        ),
+        ("c-auth", json!({}), Err("credentials_required".to_owned())),
+    ];
+    for (id, headers, expected) in cases {
+        open_with(
+            &mut c,
+            id,
+            &server.url("/cookie"),
+            headers,
+            json!({ "token": token }),
+        )
+        .await;
+        assert_eq!(outcome(&mut c, id).await, expected, "{id}");
+    }
+    c.emit_ack("c-plain", "whoami", json!([]), "who").await;
+    assert_eq!(c.expect_ack("c-plain", "who").await["sub"], "alice");
+
+    // Either mode: the cookie authenticates the handshake; without it, `authenticate` does.
+    open_with(
+        &mut c,
+        "e-cookie",
+        &server.url("/either"),
+        json!({ "cookie": cookie }),
+        json!({}),
+    )
+    .await;
+    assert_eq!(outcome(&mut c, "e-cookie").await, Ok(()));
+    open_with(
+        &mut c,
+        "e-message",
+        &server.url("/either"),
+        json!({}),
+        json!({}),
+    )
+    .await;
+    c.expect_kind("e-message", "connect").await;
+    c.authenticate("e-message", &token).await;
+    let evil = json!({ "cookie": cookie, "origin": "https://evil.example" });
+    open_with(&mut c, "e-evil", &server.url("/either"), evil, json!({})).await;
+    assert_eq!(outcome(&mut c, "e-evil").await, Err("forbidden".into()));
+
+    // REST: the same sources and origin rule.
+    let get = |headers: &[(&str, &str)]| {
+        let mut request = reqwest::Client::new()
+            .get(server.url("/api/me"))
+            .timeout(Duration::from_secs(5));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        async move { request.send().await.expect("an answer").status().as_u16() }
+    };
+    assert_eq!(get(&[("cookie", &cookie)]).await, 200);
+    assert_eq!(get(&[("cookie", &cookie), ("origin", PAGE)]).await, 200);
+    assert_eq!(
+        get(&[("cookie", &cookie), ("origin", "https://evil.example")]).await,
+        403
+    );
+    let bearer = format!("Bearer {token}");
+    assert_eq!(get(&[("authorization", &bearer)]).await, 401, "cookie only");
+    server.stop().await;
+}

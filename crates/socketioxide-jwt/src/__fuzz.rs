@@ -87,7 +87,8 @@ pub fn handshake(data: &[u8]) {
     };
     let (parts, ()) = request.into_parts();
     for allow_query in [false, true] {
-        match credentials::token_from_handshake(auth.clone(), &parts, allow_query) {
+        let rules = credentials::CredentialRules::defaults(allow_query);
+        match rules.handshake_token(auth.clone(), &parts) {
             Ok(Some(token)) => verify_checked(&token),
             Ok(None) => {}
             Err(e) => assert_eq!(e.code(), ErrorCode::CredentialsBadFormat),

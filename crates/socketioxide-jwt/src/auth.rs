@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use crate::claims::StandardClaims;
+use crate::credentials::CredentialRules;
 use crate::deadlines::Deadlines;
 use crate::error::AuthError;
 use crate::identity::UserId;
@@ -71,7 +72,8 @@ pub(crate) struct GateSettings {
     pub(crate) mode: AuthMode,
     pub(crate) timeout: Duration,
     pub(crate) events: EventNames,
-    pub(crate) allow_query_token: bool,
+    /// Where a handshake or a REST request carries its token.
+    pub(crate) credentials: CredentialRules,
     pub(crate) user_room_prefix: Option<String>,
     pub(crate) max_pending: usize,
     pub(crate) max_pending_per_address: usize,
@@ -80,9 +82,6 @@ pub(crate) struct GateSettings {
     pub(crate) max_auth_attempts_per_minute: u32,
     pub(crate) failures: Option<FailureTracker>,
     pub(crate) client_ip: Option<ClientIpFn>,
-    /// The cookie a REST request may carry its token in (feature `axum`).
-    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
-    pub(crate) token_cookie: Option<String>,
 }
 
 impl GateSettings {
@@ -114,7 +113,7 @@ impl fmt::Debug for GateSettings {
             .field("mode", &self.mode)
             .field("timeout", &self.timeout)
             .field("events", &self.events)
-            .field("allow_query_token", &self.allow_query_token)
+            .field("credentials", &self.credentials)
             .field("user_room_prefix", &self.user_room_prefix)
             .field("max_pending", &self.max_pending)
             .field("max_pending_per_address", &self.max_pending_per_address)
@@ -124,7 +123,6 @@ impl fmt::Debug for GateSettings {
                 &self.max_auth_attempts_per_minute,
             )
             .field("failures", &self.failures.is_some())
-            .field("token_cookie", &self.token_cookie)
             .finish_non_exhaustive()
     }
 }

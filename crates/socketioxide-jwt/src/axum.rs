@@ -9,20 +9,13 @@ use axum::Json;
 use serde::de::DeserializeOwned;
 
 use crate::auth::JwtAuth;
-use crate::credentials::{bearer_token, cookie_token};
 use crate::error::AuthError;
 use crate::extract::Claims;
 use crate::protocol::ErrorCode;
 
-/// The request's token: `Authorization: Bearer`, else the configured cookie.
+/// The request's token, from the configured sources (by default `Authorization: Bearer`).
 fn request_token<'a, C>(parts: &'a Parts, auth: &JwtAuth<C>) -> Result<Option<&'a str>, AuthError> {
-    if let Some(token) = bearer_token(&parts.headers)? {
-        return Ok(Some(token));
-    }
-    match auth.inner.gate.token_cookie.as_deref() {
-        Some(name) => cookie_token(&parts.headers, name),
-        None => Ok(None),
-    }
+    auth.inner.gate.credentials.request_token(&parts.headers)
 }
 
 /// The verified claims of a REST request, from `Authorization: Bearer <token>` (or the cookie

@@ -190,19 +190,91 @@ where
         self
     }
 
-    /// REST (feature `axum`): also read the token from this cookie when a request has no
-    /// `Authorization` header. Off by default.
+    /// Also reads the token from this cookie, after the sources already set (by default the
+    /// `auth` payload, then `Authorization`): on the handshake of a handshake-mode or
+    /// either-mode socket, and on REST requests (feature `axum`). A browser app can then keep
+    /// its token in an `HttpOnly` cookie, out of reach of the page's scripts. Off by default.
+    /// Same as adding [`CredentialSource::Cookie`](crate::credentials::CredentialSource::Cookie)
+    /// to [`credential_sources`](Self::credential_sources).
+    ///
+    /// Needs [`cookie_origins`](Self::cookie_origins): the browser attaches a cookie to
+    /// requests that other sites' pages make, WebSocket handshakes included, and the
+    /// same-origin policy does not stop those (cross-site WebSocket hijacking).
     ///
     /// A request that carries the cookie twice is refused (`credentials_bad_format`): a sibling
     /// subdomain can add a cookie of the same name for the parent domain. Prefer a `__Host-`
     /// name (e.g. `__Host-token`, set `Secure`, `Path=/`, no `Domain`), which only this host can
-    /// set.
+    /// set, and `SameSite=Strict`.
     ///
-    /// <div class="warning">A cookie is sent by the browser on cross-site requests too: protect
-    /// state-changing routes against CSRF (a `SameSite=Strict` cookie, or a header check).</div>
-    #[cfg(feature = "axum")]
+    /// # Example
+    /// ```
+    /// use socketioxide_jwt::{AuthMode, JwtAuth};
+    /// let auth = JwtAuth::builder()
+    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+    ///     .mode(AuthMode::Handshake)
+    ///     .token_cookie("__Host-token")
+    ///     .cookie_origins(["https://chat.example.com"])
+    ///     .build()?;
+    /// # let _ = auth;
+    /// // Without the origins, the configuration is refused.
+    /// let open = JwtAuth::builder()
+    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+    ///     .token_cookie("__Host-token")
+    ///     .build();
+    /// assert!(open.unwrap_err().to_string().contains("cross-site WebSocket hijacking"));
+    /// # Ok::<(), socketioxide_jwt::ConfigError>(())
+    /// ```
     pub fn token_cookie(mut self, name: impl Into<String>) -> Self {
-        self.settings.token_cookie = Some(name.into());
+        let cookie = crate::credentials::CredentialSource::Cookie(name.into());
+        self.settings.credential_sources.push(cookie);
+        self
+    }
+
+    /// Where a handshake (and a REST request) looks for the token, in this order; the first
+    /// source that has one gives it. Replaces the sources set before (the default: the `auth`
+    /// payload, then `Authorization: Bearer`). Message mode reads the `authenticate` event
+    /// only. `?token=` comes last when [`insecure_allow_query_token`](Self::insecure_allow_query_token).
+    ///
+    /// socketio-jwt's `auth_header_required` is `[AuthorizationHeader]`; a cookie-only browser
+    /// app is `[Cookie(name)]` with [`cookie_origins`](Self::cookie_origins).
+    ///
+    /// # Example
+    /// ```
+    /// use socketioxide_jwt::{credentials::CredentialSource, AuthMode, JwtAuth};
+    /// let auth = JwtAuth::builder()
+    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+    ///     .mode(AuthMode::Handshake)
+    ///     .credential_sources([
+    ///         CredentialSource::Cookie("__Host-token".into()),
+    ///         CredentialSource::AuthorizationHeader,
+    ///     ])
+    ///     .cookie_origins(["https://chat.example.com"])
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), socketioxide_jwt::ConfigError>(())
+    /// ```
+    pub fn credential_sources(
+        mut self,
+        sources: impl IntoIterator<Item = crate::credentials::CredentialSource>,
+    ) -> Self {
+        self.settings.credential_sources = sources.into_iter().collect();
+        self
+    }
+
+    /// The origins (`scheme://host[:port]`, compared case-insensitively) whose pages may send
+    /// the token in the cookie: a handshake or REST request carrying the cookie with another
+    /// `Origin` is refused (`forbidden`); one without `Origin` (a same-origin `GET`, a client
+    /// that is not a browser) is not. Required with a cookie source. Multiple calls override.
+    ///
+    /// This guards the cookie only: to refuse other sites' pages whatever they send, add
+    /// [`OriginLayer`](crate::layer::OriginLayer) too.
+    pub fn cookie_origins<I, O>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = O>,
+        O: AsRef<str>,
+    {
+        let origins = origins.into_iter().map(|o| o.as_ref().to_owned());
+        self.settings.cookie_origins = Some(origins.collect());
         self
     }
 

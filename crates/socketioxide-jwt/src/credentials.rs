@@ -1,11 +1,13 @@
 //! Where a token comes from: the `authenticate` payload, or the handshake (its `auth` payload,
-//! the `Authorization` header, and only when enabled the query string).
+//! the `Authorization` header, a cookie, in the order the application chose
+//! ([`CredentialSource`]), and only when enabled the query string).
 //!
 //! One reader and one rule for every source: the `{ token }` object of the `authenticate` event
 //! and of the handshake `auth` are read by the same typed visitor, and a token string may carry a
 //! `Bearer ` prefix, its scheme matched without regard to case (RFC 7235 §2.1), wherever it
 //! comes from.
 
+use std::collections::HashSet;
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -221,34 +223,145 @@ impl<'de> Deserialize<'de> for TokenValue {
     }
 }
 
-/// Reads the handshake token: the `auth` payload's `token`, then the `Authorization: Bearer`
-/// header, then, only when enabled, the `token` query parameter.
+/// Where a connection's (or a REST request's) token may come from. The handshake of a
+/// handshake-mode or either-mode socket, and a REST request, try the configured sources in
+/// order ([`JwtAuthBuilder::credential_sources`](crate::JwtAuthBuilder::credential_sources));
+/// the first that has a token gives it. Message mode reads the `authenticate` event only.
 ///
-/// `Ok(None)` means no credentials were offered at all.
-pub(crate) fn token_from_handshake(
-    auth: MessageCredentials,
-    parts: &http::request::Parts,
-    allow_query: bool,
-) -> Result<Option<String>, AuthError> {
-    match auth {
-        MessageCredentials::Token(token) => return Ok(Some(token)),
-        MessageCredentials::BadFormat => return Err(ErrorCode::CredentialsBadFormat.into()),
-        MessageCredentials::Missing => {}
-    }
-    if let Some(token) = bearer_token(&parts.headers)? {
-        return Ok(Some(token.to_owned()));
-    }
-    if allow_query {
-        let query = parts.uri.query().unwrap_or_default();
-        if let Some(token) = query
-            .split('&')
-            .filter_map(|kv| kv.split_once('='))
-            .find_map(|(k, v)| (k == TOKEN_FIELD).then_some(v))
-        {
-            return Ok(Some(strip_bearer(token).to_owned()));
+/// # Example
+/// ```
+/// use socketioxide_jwt::{credentials::CredentialSource, AuthMode, JwtAuth};
+/// // socketio-jwt's `auth_header_required`: the `Authorization` header only.
+/// let auth = JwtAuth::builder()
+///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+///     .mode(AuthMode::Handshake)
+///     .credential_sources([CredentialSource::AuthorizationHeader])
+///     .build()?;
+/// # let _ = auth;
+/// # Ok::<(), socketioxide_jwt::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CredentialSource {
+    /// The Socket.IO `auth` payload's `token` (handshakes only; REST has none).
+    AuthPayload,
+    /// `Authorization: Bearer <token>` on the handshake request, or the REST request.
+    AuthorizationHeader,
+    /// The cookie of this name: for a browser app that keeps its token in an `HttpOnly` cookie,
+    /// out of reach of the page's JavaScript. Needs
+    /// [`cookie_origins`](crate::JwtAuthBuilder::cookie_origins).
+    Cookie(String),
+}
+
+/// The sources tried when the application chose none: the `auth` payload, then the header.
+pub(crate) const DEFAULT_SOURCES: [CredentialSource; 2] = [
+    CredentialSource::AuthPayload,
+    CredentialSource::AuthorizationHeader,
+];
+
+/// How the gate and the REST extractor read a token: the sources in order, `?token=` last when
+/// enabled, and the origins whose pages may use the cookie.
+#[derive(Debug)]
+pub(crate) struct CredentialRules {
+    pub(crate) sources: Box<[CredentialSource]>,
+    pub(crate) allow_query: bool,
+    /// Normalized origins (see [`crate::layer::OriginLayer`]) whose requests may carry the token
+    /// in a cookie; a request with another `Origin` may not.
+    pub(crate) cookie_origins: HashSet<String>,
+}
+
+impl CredentialRules {
+    /// The default sources (`auth`, then the header), `?token=` when `allow_query`, no cookie.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn defaults(allow_query: bool) -> Self {
+        Self {
+            sources: DEFAULT_SOURCES.to_vec().into_boxed_slice(),
+            allow_query,
+            cookie_origins: HashSet::new(),
         }
     }
-    Ok(None)
+
+    /// The handshake's token (`auth`, the request's headers and query), or `None` if no source
+    /// has one.
+    pub(crate) fn handshake_token(
+        &self,
+        mut auth: MessageCredentials,
+        parts: &http::request::Parts,
+    ) -> Result<Option<String>, AuthError> {
+        for source in &*self.sources {
+            if *source == CredentialSource::AuthPayload {
+                match std::mem::replace(&mut auth, MessageCredentials::Missing) {
+                    MessageCredentials::Token(token) => return Ok(Some(token)),
+                    MessageCredentials::BadFormat => {
+                        return Err(ErrorCode::CredentialsBadFormat.into())
+                    }
+                    MessageCredentials::Missing => continue,
+                }
+            }
+            if let Some(token) = self.token_in_headers(source, &parts.headers)? {
+                return Ok(Some(token.to_owned()));
+            }
+        }
+        if self.allow_query {
+            let query = parts.uri.query().unwrap_or_default();
+            if let Some(token) = query
+                .split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .find_map(|(k, v)| (k == TOKEN_FIELD).then_some(v))
+            {
+                return Ok(Some(strip_bearer(token).to_owned()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// A REST request's token: the sources that a request can carry (not `auth`), in order.
+    #[cfg(feature = "axum")]
+    pub(crate) fn request_token<'a>(
+        &self,
+        headers: &'a http::HeaderMap,
+    ) -> Result<Option<&'a str>, AuthError> {
+        for source in &*self.sources {
+            if let Some(token) = self.token_in_headers(source, headers)? {
+                return Ok(Some(token));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The token `source` finds in `headers` (none for the `auth` payload).
+    fn token_in_headers<'a>(
+        &self,
+        source: &CredentialSource,
+        headers: &'a http::HeaderMap,
+    ) -> Result<Option<&'a str>, AuthError> {
+        match source {
+            CredentialSource::AuthPayload => Ok(None),
+            CredentialSource::AuthorizationHeader => bearer_token(headers),
+            CredentialSource::Cookie(name) => {
+                let token = cookie_token(headers, name)?;
+                if token.is_some() && !self.cookie_origin_allowed(headers) {
+                    return Err(AuthError::forbidden(
+                        "the token cookie is not accepted from this origin",
+                    )
+                    .with_source("cross-site request with the token cookie (cross-site WebSocket hijacking or CSRF)"));
+                }
+                Ok(token)
+            }
+        }
+    }
+
+    /// Whether the request's `Origin` may use the cookie: none (a same-origin `GET`, or not a
+    /// browser), or one of [`Self::cookie_origins`].
+    fn cookie_origin_allowed(&self, headers: &http::HeaderMap) -> bool {
+        match headers.get(http::header::ORIGIN) {
+            None => true,
+            Some(origin) => origin.to_str().is_ok_and(|origin| {
+                self.cookie_origins
+                    .contains(&crate::layer::normalize_origin(origin))
+            }),
+        }
+    }
 }
 
 /// The token of an `Authorization: Bearer <token>` header (RFC 6750 §2.1), if there is one.
@@ -268,12 +381,11 @@ pub(crate) fn bearer_token(headers: &http::HeaderMap) -> Result<Option<&str>, Au
     Ok(Some(token))
 }
 
-/// The value of the cookie `name` (REST requests only: browsers send cookies cross-site too).
+/// The value of the cookie `name`.
 ///
 /// A name sent twice is `credentials_bad_format`: a sibling subdomain can set a cookie of the
 /// same name for the parent domain (cookie tossing), and taking the first or the last would let
 /// it choose whose token the request carries. A `__Host-` name cannot be set that way.
-#[cfg(feature = "axum")]
 pub(crate) fn cookie_token<'a>(
     headers: &'a http::HeaderMap,
     name: &str,

@@ -243,6 +243,22 @@ pub enum ConfigError {
     #[error("issuer {0:?} contains '#', which separates issuer and subject in user keys when several issuers are trusted")]
     IssuerWithSeparator(String),
 
+    /// `credential_sources(..)` with no source: no handshake could ever carry a token.
+    #[error("credential_sources(..) is empty: name at least one place the token may come from")]
+    NoCredentialSource,
+
+    /// A token cookie without `cookie_origins(..)`.
+    #[error(
+        "a token cookie needs cookie_origins(..): browsers attach cookies to WebSocket handshakes \
+         that other sites' pages open, and the same-origin policy does not stop them (cross-site \
+         WebSocket hijacking); name the origins of your pages"
+    )]
+    CookieWithoutOrigins,
+
+    /// An empty origin in `cookie_origins(..)`.
+    #[error("cookie_origins(..) contains an empty origin")]
+    EmptyCookieOrigin,
+
     /// `TrustedIssuer::client_id` (back-channel logout) without `revocations(..)`: a logout is
     /// recorded there, and its token id remembered against replays.
     #[error("back-channel logout (client_id) needs a revocation list: add revocations(..)")]

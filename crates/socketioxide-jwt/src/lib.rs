@@ -8,7 +8,7 @@ mod authorize;
 #[cfg(feature = "axum")]
 mod axum;
 mod client_ip;
-mod credentials;
+pub mod credentials;
 mod deadlines;
 mod error;
 mod forced_refresh;

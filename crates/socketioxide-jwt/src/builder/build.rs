@@ -7,8 +7,10 @@ use serde::de::DeserializeOwned;
 
 use super::*;
 use crate::auth::{GateSettings, Inner, JwtAuth};
+use crate::credentials::{CredentialRules, CredentialSource};
 use crate::error::ConfigError;
 use crate::keys::{KeyResolver, StaticKeys, VerificationKey};
+use crate::layer::normalize_origin;
 use crate::limits::{FailureTracker, PendingGauge};
 use crate::protocol::{EventNames, RESERVED_EVENTS};
 use crate::verify::{AudiencePolicy, ClaimRules, KeySource, Verifier};
@@ -151,6 +153,8 @@ where
             }
         }
 
+        let credentials =
+            credential_rules(s.credential_sources, s.allow_query_token, s.cookie_origins)?;
         if let Some(list) = &s.revocations {
             // A revoked token stays refused while this configuration could still accept it.
             list.accept_leeway(s.leeway);
@@ -176,7 +180,7 @@ where
                     mode: s.mode,
                     timeout: s.timeout,
                     events: s.events,
-                    allow_query_token: s.allow_query_token,
+                    credentials,
                     user_room_prefix: s.user_room_prefix,
                     max_pending: s.max_pending,
                     max_pending_per_address,
@@ -185,7 +189,6 @@ where
                     max_auth_attempts_per_minute: s.max_auth_attempts_per_minute,
                     failures: s.failed_auth_limit.map(FailureTracker::new),
                     client_ip: s.client_ip,
-                    token_cookie: s.token_cookie,
                 },
             }),
         })
@@ -252,6 +255,33 @@ fn key_source(
             Ok(Some(KeySource::Static(set)))
         }
     }
+}
+
+/// How tokens are read: at least one source; a cookie only with the origins that may send it.
+fn credential_rules(
+    sources: Vec<CredentialSource>,
+    allow_query: bool,
+    cookie_origins: Option<Vec<String>>,
+) -> Result<CredentialRules, ConfigError> {
+    if sources.is_empty() {
+        return Err(ConfigError::NoCredentialSource);
+    }
+    let has_cookie = sources
+        .iter()
+        .any(|s| matches!(s, CredentialSource::Cookie(_)));
+    let cookie_origins = match cookie_origins {
+        Some(origins) if origins.iter().any(|o| o.trim().is_empty()) => {
+            return Err(ConfigError::EmptyCookieOrigin)
+        }
+        Some(origins) => origins.iter().map(|o| normalize_origin(o)).collect(),
+        None if has_cookie => return Err(ConfigError::CookieWithoutOrigins),
+        None => HashSet::new(),
+    };
+    Ok(CredentialRules {
+        sources: sources.into_boxed_slice(),
+        allow_query,
+        cookie_origins,
+    })
 }
 
 /// What `aud` must be: one of `audiences`, anything (`any`), or absent. Keys from a resolver

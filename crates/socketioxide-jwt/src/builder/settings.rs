@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::auth::{AuthMode, ClientIpFn};
+use crate::credentials::{CredentialSource, DEFAULT_SOURCES};
 use crate::keys::{KeyResolver, VerificationKey};
 use crate::limits::FailedAuthLimit;
 use crate::protocol::EventNames;
@@ -39,7 +40,10 @@ pub(super) struct Settings {
     pub(super) failed_auth_limit: Option<FailedAuthLimit>,
     pub(super) client_ip: Option<ClientIpFn>,
     pub(super) revocations: Option<RevocationList>,
-    pub(super) token_cookie: Option<String>,
+    /// Where a handshake (and a REST request) looks for the token, in order.
+    pub(super) credential_sources: Vec<CredentialSource>,
+    /// Origins whose pages may send the token in a cookie (`None`: not set).
+    pub(super) cookie_origins: Option<Vec<String>>,
     pub(super) expiry_warning: Option<Duration>,
     pub(super) max_sockets_per_user: Option<usize>,
     pub(super) user_sockets: Option<UserSockets>,
@@ -73,7 +77,8 @@ impl Default for Settings {
             failed_auth_limit: None,
             client_ip: None,
             revocations: None,
-            token_cookie: None,
+            credential_sources: DEFAULT_SOURCES.to_vec(),
+            cookie_origins: None,
             expiry_warning: Some(DEFAULT_EXPIRY_WARNING),
             max_sockets_per_user: None,
             user_sockets: None,

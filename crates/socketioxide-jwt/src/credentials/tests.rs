@@ -110,6 +110,125 @@ fn message_payload_text() {
     assert_eq!(read, MessageCredentials::Token("a.b.c".into()));
 }
 
+/// The default sources, as before they could be chosen.
+fn token_from_handshake(
+    auth: MessageCredentials,
+    parts: &http::request::Parts,
+    allow_query: bool,
+) -> Result<Option<String>, AuthError> {
+    CredentialRules::defaults(allow_query).handshake_token(auth, parts)
+}
+
+fn request(headers: &[(&str, &str)]) -> http::request::Parts {
+    let mut builder = http::Request::builder().uri("/socket.io/?EIO=4");
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(()).expect("a request").into_parts().0
+}
+
+fn rules(sources: &[CredentialSource], origins: &[&str]) -> CredentialRules {
+    CredentialRules {
+        sources: sources.to_vec().into_boxed_slice(),
+        allow_query: false,
+        cookie_origins: origins
+            .iter()
+            .map(|o| crate::layer::normalize_origin(o))
+            .collect(),
+    }
+}
+
+/// The sources an application chose, in its order: header only ignores `auth`; cookie only
+/// ignores the header; an order is followed; a cookie sent twice is refused; a cookie from an
+/// origin off the list is refused with `forbidden`, from a listed one or with no `Origin`
+/// accepted; an empty cookie is none.
+#[test]
+fn chosen_sources_in_their_order_and_the_cookie_only_from_allowed_origins() {
+    let auth = || MessageCredentials::Token("a.a.a".into());
+    let got = |rules: &CredentialRules, auth, parts: &http::request::Parts| {
+        rules.handshake_token(auth, parts).map_err(|e| e.code())
+    };
+    let header_and_cookie = request(&[
+        ("authorization", "Bearer h.h.h"),
+        ("cookie", "theme=dark; tok=c.c.c"),
+    ]);
+    let cookie = || CredentialSource::Cookie("tok".into());
+    let header_only = rules(&[CredentialSource::AuthorizationHeader], &[]);
+    assert_eq!(
+        got(&header_only, auth(), &header_and_cookie),
+        Ok(Some("h.h.h".into()))
+    );
+    assert_eq!(
+        got(&header_only, auth(), &request(&[])),
+        Ok(None),
+        "auth ignored"
+    );
+    let cookie_only = rules(&[cookie()], &["https://chat.example.com"]);
+    assert_eq!(
+        got(&cookie_only, auth(), &header_and_cookie),
+        Ok(Some("c.c.c".into()))
+    );
+    let cookie_first = rules(
+        &[cookie(), CredentialSource::AuthPayload],
+        &["https://chat.example.com"],
+    );
+    assert_eq!(
+        got(&cookie_first, auth(), &header_and_cookie),
+        Ok(Some("c.c.c".into()))
+    );
+    assert_eq!(
+        got(&cookie_first, auth(), &request(&[])),
+        Ok(Some("a.a.a".into()))
+    );
+    // Sent twice (a sibling subdomain's cookie tossing): refused, whichever comes first.
+    let twice = request(&[("cookie", "tok=c.c.c"), ("cookie", "tok=x.x.x")]);
+    assert_eq!(
+        got(&cookie_only, auth(), &twice),
+        Err(ErrorCode::CredentialsBadFormat)
+    );
+    let twice = request(&[("cookie", "tok=c.c.c; tok=x.x.x")]);
+    assert_eq!(
+        got(&cookie_only, auth(), &twice),
+        Err(ErrorCode::CredentialsBadFormat)
+    );
+    // Origins: listed (any case, a trailing slash) or absent pass; another, `null`, or one
+    // that is not text is refused while the cookie is there; without the cookie, nothing to
+    // refuse.
+    for origin in ["https://chat.example.com", "HTTPS://Chat.Example.com/"] {
+        let parts = request(&[("cookie", "tok=c.c.c"), ("origin", origin)]);
+        assert_eq!(
+            got(&cookie_only, auth(), &parts),
+            Ok(Some("c.c.c".into())),
+            "{origin}"
+        );
+    }
+    for origin in [
+        "https://evil.example",
+        "null",
+        "https://chat.example.com.evil.example",
+    ] {
+        let parts = request(&[("cookie", "tok=c.c.c"), ("origin", origin)]);
+        assert_eq!(
+            got(&cookie_only, auth(), &parts),
+            Err(ErrorCode::Forbidden),
+            "{origin}"
+        );
+        let parts = request(&[("origin", origin)]);
+        assert_eq!(got(&cookie_only, auth(), &parts), Ok(None), "{origin}");
+    }
+    let mut parts = request(&[("cookie", "tok=c.c.c")]);
+    parts.headers.insert(
+        http::header::ORIGIN,
+        http::HeaderValue::from_bytes(b"https://chat.example.com\xff").expect("opaque bytes"),
+    );
+    assert_eq!(got(&cookie_only, auth(), &parts), Err(ErrorCode::Forbidden));
+    // An empty cookie is no cookie.
+    assert_eq!(
+        got(&cookie_only, auth(), &request(&[("cookie", "tok=")])),
+        Ok(None)
+    );
+}
+
 #[test]
 fn handshake_sources() {
     let read = |v: Value| serde_json::from_value::<MessageCredentials>(v).expect("any JSON");

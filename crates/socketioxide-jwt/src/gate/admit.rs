@@ -25,7 +25,7 @@ use super::timer::SocketDeadline;
 use crate::adapter::GatedAdapter;
 use crate::app_handler::{AuthenticatedHandler, ViaAuthenticated};
 use crate::auth::{AuthMode, JwtAuth};
-use crate::credentials::{token_from_handshake, MessageCredentials};
+use crate::credentials::MessageCredentials;
 use crate::error::AuthError;
 use crate::limits::{PendingKey, PendingRefusal};
 use crate::metrics;
@@ -119,7 +119,7 @@ where
         Ok(TryData(payload)) => payload.unwrap_or(MessageCredentials::Missing),
         Err(never) => match never {},
     };
-    let token = match token_from_handshake(offered, s.req_parts(), gate.allow_query_token) {
+    let token = match gate.credentials.handshake_token(offered, s.req_parts()) {
         Ok(Some(token)) => token,
         Ok(None) if gate.mode == AuthMode::Either => {
             // Waits for `authenticate` until its deadline.

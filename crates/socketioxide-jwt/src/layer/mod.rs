@@ -7,4 +7,5 @@ mod compact;
 mod origin;
 
 pub use compact::{compact_head, CompactHead, CompactHeadLayer};
+pub(crate) use origin::normalize as normalize_origin;
 pub use origin::{OriginCheck, OriginFuture, OriginLayer};

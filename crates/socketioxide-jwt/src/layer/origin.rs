@@ -80,7 +80,8 @@ impl OriginLayer {
     }
 }
 
-fn normalize(origin: &str) -> String {
+/// An origin as compared: trimmed, without a trailing `/`, lowercase.
+pub(crate) fn normalize(origin: &str) -> String {
     origin.trim().trim_end_matches('/').to_ascii_lowercase()
 }
 
