@@ -148,6 +148,46 @@ test("a short-lived token is refreshed while the page stays connected", async ()
   }
 });
 
+test("--token-cookie: the page works with the HttpOnly cookie alone (no token in storage), across reloads, refreshes and a second tab; logout clears it", async () => {
+  const demo = await startDemo(["--mode", "handshake", "--token-cookie", "chat_token", "--token-ttl-secs", "4"]);
+  try {
+    const { page, context, errors } = await person(demo.url);
+    await logIn(page, "alice", "wonderland");
+    await status(page).filter({ hasText: "authenticated as alice" }).waitFor();
+    const [cookie] = (await context.cookies()).filter((c) => c.name === "chat_token");
+    assert.ok(cookie, "set by /login");
+    assert.equal(cookie.httpOnly, true);
+    assert.equal(cookie.sameSite, "Strict");
+    assert.equal(cookie.path, "/");
+    // The page holds no token: none in its storage, the cookie out of its scripts' reach.
+    assert.equal(await page.evaluate(() => sessionStorage.length + localStorage.length), 0);
+    assert.equal(await page.evaluate(() => document.cookie.includes("chat_token")), false);
+    // Refreshes keep it connected past the 4 s token (in-band, with a fresh cookie each time).
+    await page.waitForFunction(() => Number(document.getElementById("refresh-count").textContent) >= 2, null, {
+      timeout: 20_000,
+    });
+    assert.equal(await status(page).getAttribute("data-state"), "authenticated");
+    // A reload, and a second tab: the cookie alone authenticates them.
+    await page.reload();
+    await status(page).filter({ hasText: "authenticated as alice" }).waitFor();
+    const tab = await context.newPage();
+    await tab.goto(demo.url);
+    await status(tab).filter({ hasText: "authenticated as alice" }).waitFor();
+    await tab.fill("#message", "from the second tab");
+    await tab.click("#send");
+    await page.locator("#messages li", { hasText: "alice from the second tab" }).waitFor();
+    // Logout clears the cookie: a reload shows the login form.
+    await page.click("#logout");
+    await until(async () => !(await context.cookies()).some((c) => c.name === "chat_token" && c.value), "cookie cleared");
+    await page.reload();
+    await page.locator("#login-view").waitFor({ state: "visible" });
+    assert.deepEqual(errors, []);
+    await context.close();
+  } finally {
+    await demo.stop();
+  }
+});
+
 describe("the page never fails silently", () => {
   test("a binary copied out of the source tree serves a working page (scripts embedded)", async () => {
     const dir = await mkdtemp(join(tmpdir(), "chat-demo-copy-"));

@@ -49,3 +49,60 @@ describe("HMAC secrets rotated without a kid: --secret repeated, the first signs
     });
   }
 });
+
+describe("--token-cookie: the token in an HttpOnly cookie, read on handshakes and REST from the page's origins", () => {
+  test("set by /login and /token/refresh, cleared by /logout; a handshake and REST with the cookie alone; another origin refused", async () => {
+    const demo = await startDemo(["--mode", "handshake", "--token-cookie", "chat_token"]);
+    try {
+      const res = await fetch(`${demo.url}/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ username: "alice", password: "wonderland" }),
+      });
+      assert.equal(res.status, 200);
+      const setCookie = res.headers.get("set-cookie");
+      assert.match(setCookie, /^chat_token=[\w-]+\.[\w-]+\.[\w-]+; HttpOnly; SameSite=Strict; Path=\/; Max-Age=\d+$/);
+      const cookie = setCookie.split(";")[0];
+      // REST: the cookie alone; from another origin, refused.
+      const me = await fetch(`${demo.url}/api/me`, { headers: { cookie } });
+      assert.equal(me.status, 200);
+      assert.equal((await me.json()).sub, "alice");
+      const foreign = await fetch(`${demo.url}/api/me`, { headers: { cookie, origin: "https://evil.example" } });
+      assert.equal(foreign.status, 403);
+      const refreshed = await fetch(`${demo.url}/token/refresh`, { method: "POST", headers: { cookie, origin: demo.url } });
+      assert.equal(refreshed.status, 200);
+      assert.match(refreshed.headers.get("set-cookie"), /^chat_token=/);
+      // A handshake with the cookie alone (the stock client, no auth payload), and from another origin.
+      const open = (headers) => {
+        const s = ioClient(demo.url, { transports: ["websocket"], reconnection: false, forceNew: true, extraHeaders: headers });
+        sockets.push(s);
+        return new Promise((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error("no authenticated or connect_error within 10 s")), 10_000);
+          s.once("authenticated", (info) => (clearTimeout(timer), resolve({ sub: info.sub })));
+          s.once("connect_error", (err) => (clearTimeout(timer), resolve({ code: err.message })));
+        });
+      };
+      assert.deepEqual(await open({ cookie }), { sub: "alice" });
+      assert.deepEqual(await open({ cookie, origin: demo.url }), { sub: "alice" });
+      assert.deepEqual(await open({ cookie, origin: "https://evil.example" }), { code: "forbidden" });
+      assert.deepEqual(await open({}), { code: "credentials_required" });
+      // Logout clears it.
+      const out = await fetch(`${demo.url}/logout`, { method: "POST", headers: { cookie } });
+      assert.equal(out.status, 204);
+      assert.match(out.headers.get("set-cookie"), /^chat_token=; .*Max-Age=0/);
+    } finally {
+      await demo.stop();
+    }
+  });
+
+  test("refused at start in message mode (the cookie goes with handshakes), and for a __Host- name without https origins", async () => {
+    for (const [args, why] of [
+      [["--token-cookie", "t"], /--mode handshake/],
+      [["--mode", "handshake", "--token-cookie", "__Host-t"], /__Host-/],
+      [["--mode", "handshake", "--token-cookie", "a;b"], /not a cookie name/],
+    ]) {
+      const output = [];
+      await assert.rejects(startDemo(args, { output }), (e) => why.test(e.message), args.join(" "));
+    }
+  });
+});

@@ -101,6 +101,14 @@ pub struct Args {
     #[arg(long, default_value = "chat-demo-data")]
     pub data_dir: PathBuf,
 
+    /// Also set the token in this `HttpOnly; SameSite=Strict` cookie at `/login` and
+    /// `/token/refresh` (`Secure` when every --allowed-origin is https; `/logout` clears it),
+    /// and accept it on socket handshakes and REST requests from the page's origins
+    /// (--allowed-origin, else this server's address): the page keeps no token. Needs
+    /// `--mode handshake`.
+    #[arg(long, value_name = "NAME")]
+    pub token_cookie: Option<String>,
+
     /// Origin allowed to open sockets (repeatable), e.g. `--allowed-origin https://chat.example.com`.
     /// When given, Socket.IO requests from any other browser origin get 403. Include the demo's
     /// own URL.

@@ -24,6 +24,7 @@ use tower_governor::GovernorLayer;
 
 use crate::assets::ClientScripts;
 use crate::cli::Mode;
+use crate::cookie::{self, TokenCookie};
 use crate::identity::AccountPolicy;
 use crate::proxies::ClientKey;
 use crate::rooms;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub auth_timeout_ms: u64,
     /// The Socket.IO endpoint path (`--path`), for the page.
     pub socket_path: String,
+    /// `--token-cookie`: the cookie tokens are also set in.
+    pub token_cookie: Option<Arc<TokenCookie>>,
 }
 
 impl FromRef<AppState> for JwtAuth {
@@ -101,6 +104,7 @@ pub fn router(state: AppState, scripts: &ClientScripts, proxies: Arc<TrustedProx
         // The limit for all before the one per address, so that a refused request adds no key.
         .route("/login", post(login).layer((all_logins, login_limit)))
         .route("/token/refresh", post(refresh))
+        .route("/logout", post(cookie::logout))
         .route("/api/me", get(me))
         .route("/admin/revoke", post(revoke))
         .route("/admin/rooms", post(set_rooms))
@@ -243,13 +247,15 @@ async fn config(State(state): State<AppState>) -> impl IntoResponse {
         "mode": state.mode.as_str(),
         "authTimeoutMs": state.auth_timeout_ms,
         "path": state.socket_path,
+        // The page keeps no token: the cookie carries it.
+        "tokenCookie": state.token_cookie.is_some(),
     }))
 }
 
 async fn login(
     State(state): State<AppState>,
     body: Result<Json<LoginRequest>, JsonRejection>,
-) -> Result<Json<TokenResponse>, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     let Json(req) = body.map_err(|_| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -290,14 +296,17 @@ async fn login(
     let token = issuer
         .issue(&user.username, &user.role, &LoginSession::new())
         .map_err(ApiError::internal)?;
-    Ok(Json(TokenResponse { token }))
+    Ok((
+        cookie::with_token(&state, &token),
+        Json(TokenResponse { token }),
+    ))
 }
 
 /// A fresh token for the holder of a valid one the demo issued (`Authorization: Bearer`).
 async fn refresh(
     State(state): State<AppState>,
     Claims(claims): Claims<StandardClaims>,
-) -> Result<Json<TokenResponse>, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     let issuer = state.issuer.clone().ok_or_else(ApiError::no_signing_key)?;
     if !state.accounts.issued_here(&claims) {
         return Err(AuthError::forbidden(
@@ -316,7 +325,10 @@ async fn refresh(
     let token = issuer
         .issue(&sub, &role, &LoginSession::of(&claims))
         .map_err(ApiError::internal)?;
-    Ok(Json(TokenResponse { token }))
+    Ok((
+        cookie::with_token(&state, &token),
+        Json(TokenResponse { token }),
+    ))
 }
 
 /// The admin rule of the `/admin/*` routes. Admin rights come only from

@@ -7,6 +7,7 @@
 mod assets;
 mod chat;
 mod cli;
+mod cookie;
 mod hashing;
 mod http;
 mod identity;
@@ -30,6 +31,7 @@ use socketioxide_jwt::{AuthMode, JwtAuth, TrustedIssuer};
 
 use crate::assets::ClientScripts;
 use crate::cli::{Args, Mode};
+use crate::cookie::TokenCookie;
 use crate::identity::AccountPolicy;
 use crate::tokens::TokenIssuer;
 use crate::users::{UserStore, DEMO_ACCOUNTS};
@@ -103,6 +105,23 @@ async fn run(mut args: Args) -> Result<(), BoxError> {
         issuer.as_ref().map(TokenIssuer::name),
         args.require_account,
     );
+    // Bound first: the token cookie's default origin is this address.
+    let listener = serve::listen(std::net::SocketAddr::new(args.host, args.port))
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
+    let token_cookie = match &args.token_cookie {
+        Some(_) if args.mode != Mode::Handshake => {
+            return Err(
+                "--token-cookie needs --mode handshake: a cookie travels with the \
+                        handshake, not with the authenticate event"
+                    .into(),
+            )
+        }
+        Some(name) => {
+            let origins = cookie::origins(&args.allowed_origins, listener.local_addr()?);
+            Some((TokenCookie::new(name, &origins)?, origins))
+        }
+        None => None,
+    };
     let mut builder = match verifier {
         keys::Verifier::Keys(keys) => keys.into_iter().fold(JwtAuth::builder(), |b, k| b.key(k)),
         keys::Verifier::Jwks(jwks) => JwtAuth::builder().key_resolver(jwks),
@@ -131,6 +150,9 @@ async fn run(mut args: Args) -> Result<(), BoxError> {
         .leeway(Duration::from_secs(args.leeway_secs))
         // Presence is read from the per-user rooms.
         .user_rooms();
+    if let Some((cookie, origins)) = &token_cookie {
+        builder = builder.token_cookie(cookie.name()).cookie_origins(origins);
+    }
     if let Some(max) = args.max_pending {
         builder = builder.max_pending(max);
     }
@@ -258,6 +280,7 @@ async fn run(mut args: Args) -> Result<(), BoxError> {
         mode: args.mode,
         auth_timeout_ms: args.auth_timeout_ms,
         socket_path: args.path.clone(),
+        token_cookie: token_cookie.map(|(cookie, _)| Arc::new(cookie)),
     };
     let scripts = ClientScripts::choose(args.client_dir.clone());
     if let Some(problem) = scripts.problem() {
@@ -272,8 +295,6 @@ async fn run(mut args: Args) -> Result<(), BoxError> {
         app = app.layer(OriginLayer::new(&args.allowed_origins).path_prefix(&args.path));
     }
 
-    let listener = serve::listen(std::net::SocketAddr::new(args.host, args.port))
-        .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
     print_banner(&args, listener.local_addr()?, &scripts, admin_password_set);
     serve::serve(listener, app, &args.path).await?;
     Ok(())

@@ -56,6 +56,11 @@ impl TokenIssuer {
         })
     }
 
+    /// How long its tokens live.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
     /// The `iss` of every token this issuer signs.
     pub fn name(&self) -> &str {
         &self.issuer

@@ -25,11 +25,15 @@ const config = await fetch("/config.json")
   });
 $("mode").textContent = config.mode;
 
-let token = sessionStorage.getItem(TOKEN_KEY);
+// With --token-cookie the server keeps the token in an HttpOnly cookie that this page cannot
+// read: the page keeps none (the handshake and REST calls carry the cookie by themselves).
+const cookieMode = config.tokenCookie === true;
+let token = cookieMode ? null : sessionStorage.getItem(TOKEN_KEY);
 let auth = null;
 let refreshes = 0;
 
 function setToken(value) {
+  if (cookieMode) return;
   token = value;
   if (value) sessionStorage.setItem(TOKEN_KEY, value);
   else sessionStorage.removeItem(TOKEN_KEY);
@@ -66,7 +70,10 @@ function showRooms(rooms) {
  * then fails too, and the page says so: log in again).
  */
 async function refreshToken() {
-  const { res, data } = await postJson("/token/refresh", {}, { authorization: `Bearer ${token}` });
+  // In cookie mode the cookie goes by itself, and the answer sets a fresh one; the token in the
+  // answer is only passed on, in-band, to the socket.
+  const headers = cookieMode ? {} : { authorization: `Bearer ${token}` };
+  const { res, data } = await postJson("/token/refresh", {}, headers);
   if (!res.ok) throw new Error(data.message ?? "refresh failed");
   setToken(data.token);
   return data.token;
@@ -128,7 +135,8 @@ function startChat() {
     url: location.origin,
     mode: config.mode,
     socketOptions: { path: config.path },
-    getToken: ({ reason }) => (["refresh", "expired", "revoked"].includes(reason) ? refreshToken() : token),
+    // In cookie mode a (re)connection sends no token: the handshake carries the cookie.
+    getToken: ({ reason }) => (["refresh", "expired", "revoked"].includes(reason) ? refreshToken() : cookieMode ? "" : token),
   });
   auth.onStateChange(render);
   auth.connect();
@@ -160,6 +168,7 @@ function logOut() {
   auth?.disconnect();
   auth = null;
   setToken(null);
+  if (cookieMode) fetch("/logout", { method: "POST" }).catch(() => {});
   render("idle", null);
   $("socket-error").hidden = true;
   showView("login");
@@ -204,6 +213,7 @@ setInterval(() => {
   $("token-expiry").textContent = exp ? `${Math.max(0, Math.round(exp - Date.now() / 1000))} s` : "–";
 }, 500);
 
-// Already logged in (a reload keeps the token for this tab).
-if (token) startChat();
+// Already logged in (a reload keeps the token for this tab; in cookie mode, the cookie does).
+const loggedIn = cookieMode ? await fetch("/api/me").then((r) => r.ok, () => false) : Boolean(token);
+if (loggedIn) startChat();
 else showView("login");
