@@ -351,3 +351,80 @@ async fn credential_sources_header_only_and_cookie_only_in_both_modes_and_rest()
     assert_eq!(get(&[("authorization", &bearer)]).await, 401, "cookie only");
     server.stop().await;
 }
+
+/// `identity_claim("oid")`: two tokens with different `sub` (two applications' pairwise ids)
+/// and one `oid` are one user: the per-user cap counts them together, the per-user room and
+/// `authenticated` name the `oid`, and revoking that user ends both modes' sockets. An empty
+/// `oid` is refused `invalid_token`.
+#[tokio::test]
+async fn the_identity_claim_names_the_user_for_caps_rooms_and_revocations_in_both_modes() {
+    let list = socketioxide_jwt::RevocationList::in_memory();
+    let configure = |mode| {
+        auth()
+            .mode(mode)
+            .identity_claim("oid")
+            .user_rooms()
+            .max_sockets_per_user(2)
+            .revocations(list.clone())
+            .build()
+            .expect("a valid configuration")
+    };
+    let (message, handshake) = (configure(AuthMode::Message), configure(AuthMode::Handshake));
+    let server = Server::start(|io| {
+        install_app(io, "/", &message);
+        install_app(io, "/hs", &handshake);
+    })
+    .await;
+    let mut c = Client::start().await;
+    let token = |sub: &str, oid: &str| {
+        let mut claims = claims(sub, 600);
+        claims["oid"] = json!(oid);
+        sign(&claims)
+    };
+    c.connected("msg", &server.url("/"), json!({})).await;
+    let told = c.authenticate("msg", &token("pairwise-a", "user-42")).await;
+    assert_eq!(told["sub"], "user-42", "authenticated names the oid");
+    let opts = json!({ "auth": { "token": token("pairwise-b", "user-42") } });
+    c.connect("hs", &server.url("/hs"), opts).await;
+    assert_eq!(
+        c.expect_event("hs", "authenticated").await["sub"],
+        "user-42"
+    );
+    // The app's claims keep their own `sub`.
+    c.emit_ack("msg", "whoami", json!([]), "who").await;
+    assert_eq!(c.expect_ack("msg", "who").await["sub"], "pairwise-a");
+    // One user: the per-user room holds the `/` socket, and on `/` (each configuration counts
+    // its own places) a third socket of that oid, under yet another `sub`, is over the cap.
+    let room = message.user_room("user-42").expect("user rooms");
+    let in_room = server.io.to(room).fetch_sockets().await.expect("sockets");
+    assert_eq!(in_room.len(), 1);
+    c.connected("msg-2", &server.url("/"), json!({})).await;
+    c.authenticate("msg-2", &token("pairwise-c", "user-42"))
+        .await;
+    c.connected("msg-3", &server.url("/"), json!({})).await;
+    c.emit(
+        "msg-3",
+        "authenticate",
+        json!([{ "token": token("pairwise-d", "user-42") }]),
+    )
+    .await;
+    assert_error_object(&c.expect_event("msg-3", "unauthorized").await, "forbidden");
+    // Revoking the user by its oid ends every socket of it, in both modes.
+    list.revoke_user("user-42").await.expect("revoked");
+    for id in ["msg", "msg-2", "hs"] {
+        assert_error_object(&c.expect_event(id, "unauthorized").await, "revoked");
+    }
+    // An empty identity is no name.
+    c.connected("empty", &server.url("/"), json!({})).await;
+    c.emit(
+        "empty",
+        "authenticate",
+        json!([{ "token": token("x", "") }]),
+    )
+    .await;
+    assert_error_object(
+        &c.expect_event("empty", "unauthorized").await,
+        "invalid_token",
+    );
+    server.stop().await;
+}

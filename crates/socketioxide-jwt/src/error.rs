@@ -243,6 +243,10 @@ pub enum ConfigError {
     #[error("issuer {0:?} contains '#', which separates issuer and subject in user keys when several issuers are trusted")]
     IssuerWithSeparator(String),
 
+    /// `identity_claim("")`.
+    #[error("identity_claim(..) is empty: name the claim that identifies users (default: sub)")]
+    EmptyIdentityClaim,
+
     /// `credential_sources(..)` with no source: no handshake could ever carry a token.
     #[error("credential_sources(..) is empty: name at least one place the token may come from")]
     NoCredentialSource,

@@ -100,6 +100,8 @@ pub(crate) struct Verifier<C> {
     max_token_len: usize,
     revocations: Option<RevocationList>,
     check: Option<CheckFn<C>>,
+    /// The claim that names the user, when not `sub` (see [`Self::identify_by`]).
+    identity_claim: Option<Box<str>>,
 }
 
 /// Whose keys verify a token: the one configuration, or the issuer its `iss` names.
@@ -184,7 +186,15 @@ impl<C> Verifier<C> {
             max_token_len,
             revocations,
             check,
+            identity_claim: None,
         }
+    }
+
+    /// Names the user by this claim instead of `sub` (Azure AD's `oid`, an `email`): its value
+    /// becomes the token's subject for everything the library keys by user (the per-user cap
+    /// and room, revocations by user, logs).
+    pub(crate) fn identify_by(&mut self, claim: &str) {
+        self.identity_claim = (claim != "sub").then(|| claim.into());
     }
 
     /// Whether several issuers are trusted (users are then keyed by `iss` and `sub`).
@@ -290,6 +300,9 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
         };
         let claims_json = claims_raw.get();
         let (mut registered, read_once) = read_registered::<C>(claims_json)?;
+        if let Some(claim) = &self.identity_claim {
+            registered.sub = identity::read_claim(claims_json, claim)?;
+        }
         if registered.has_events {
             // An OpenID Connect logout token, or another Security Event Token (RFC 8417 §2.2):
             // signed by the same keys, often for the same audience, and never a credential.
@@ -479,6 +492,7 @@ fn jwt_error(e: jsonwebtoken::errors::Error) -> AuthError {
     AuthError::new(code).with_source(e)
 }
 
+mod identity;
 mod logout;
 mod rules;
 use self::logout::LogoutRules;

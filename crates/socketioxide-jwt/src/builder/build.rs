@@ -159,7 +159,11 @@ where
             // A revoked token stays refused while this configuration could still accept it.
             list.accept_leeway(s.leeway);
         }
+        if s.identity_claim.is_empty() {
+            return Err(ConfigError::EmptyIdentityClaim);
+        }
         let mut verifier = Verifier::new(sources, s.max_token_len, s.revocations, check);
+        verifier.identify_by(&s.identity_claim);
         for (iss, client_id) in logout_clients {
             let accepted = verifier.accept_logouts(&iss, &client_id);
             debug_assert!(accepted, "{iss} was added above");

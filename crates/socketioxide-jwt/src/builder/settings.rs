@@ -44,6 +44,8 @@ pub(super) struct Settings {
     pub(super) credential_sources: Vec<CredentialSource>,
     /// Origins whose pages may send the token in a cookie (`None`: not set).
     pub(super) cookie_origins: Option<Vec<String>>,
+    /// The claim that names the user (`sub` by default).
+    pub(super) identity_claim: String,
     pub(super) expiry_warning: Option<Duration>,
     pub(super) max_sockets_per_user: Option<usize>,
     pub(super) user_sockets: Option<UserSockets>,
@@ -79,6 +81,7 @@ impl Default for Settings {
             revocations: None,
             credential_sources: DEFAULT_SOURCES.to_vec(),
             cookie_origins: None,
+            identity_claim: "sub".to_owned(),
             expiry_warning: Some(DEFAULT_EXPIRY_WARNING),
             max_sockets_per_user: None,
             user_sockets: None,

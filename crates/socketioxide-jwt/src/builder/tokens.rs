@@ -47,6 +47,32 @@ where
         self
     }
 
+    /// Names users by this claim instead of `sub`: its value (a string, or an integer written
+    /// in decimal) is the user id for everything the library keys by user: the per-user cap
+    /// and room, revocations by user (`revoke_user`), `authenticated`'s `sub`, and logs. For
+    /// Azure AD's `oid` (its `sub` differs per application), or an `email`. A token without the
+    /// claim has no user (as one without `sub` today); one whose claim is empty, longer than
+    /// 255 bytes or of another type is refused (`invalid_token`). The application's claims
+    /// type keeps every claim as it was. Defaults to `sub`. Multiple calls override.
+    ///
+    /// Back-channel logouts name the user by `sub`: with another identity claim, those by
+    /// `sid` still apply, those by `sub` alone do not reach these sockets.
+    ///
+    /// # Example
+    /// ```
+    /// let auth = socketioxide_jwt::JwtAuth::builder()
+    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+    ///     .identity_claim("oid")
+    ///     .user_rooms()
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), socketioxide_jwt::ConfigError>(())
+    /// ```
+    pub fn identity_claim(mut self, claim: impl Into<String>) -> Self {
+        self.settings.identity_claim = claim.into();
+        self
+    }
+
     /// Requires `iss` to be present and equal to `issuer`. Multiple calls override.
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
         self.settings.issuers = vec![issuer.into()];
