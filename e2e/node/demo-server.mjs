@@ -41,8 +41,8 @@ export async function startDemo(args = [], { bin = DEMO_BIN, port = 0, cwd, data
   child.once("exit", (code) => (exited = code));
   const url = await new Promise((resolveUrl, reject) => {
     const timer = setTimeout(() => reject(new Error("chat-demo did not start within 30 s")), 30_000);
-    child.once("error", (e) => reject(new Error(`cannot start ${bin}: ${e.message} (run cargo build -p chat-demo)`)));
-    child.once("exit", (code) => reject(new Error(`chat-demo exited early with ${code}${output ? `:\n${output.join("\n")}` : ""}`)));
+    child.once("error", (e) => (clearTimeout(timer), reject(new Error(`cannot start ${bin}: ${e.message} (run cargo build -p chat-demo)`))));
+    child.once("exit", (code) => (clearTimeout(timer), reject(new Error(`chat-demo exited early with ${code}${output ? `:\n${output.join("\n")}` : ""}`))));
     createInterface({ input: child.stdout }).on("line", (line) => {
       output?.push(line);
       const m = line.match(/listening on (http:\/\/\S+)/);

@@ -6,7 +6,7 @@ import { after, describe, test } from "node:test";
 
 import { io as ioClient } from "socket.io-client";
 
-import { TEST_SECRET, authenticatedSocket, login, refusalCode, startDemo, testToken } from "./demo-server.mjs";
+import { TEST_SECRET, adminRevoke, authenticatedSocket, login, refusalCode, startDemo, testToken, until } from "./demo-server.mjs";
 
 const sockets = [];
 after(() => sockets.forEach((s) => s.close()));
@@ -14,6 +14,8 @@ after(() => sockets.forEach((s) => s.close()));
 /** Connects in handshake mode with `token`: the socket once connected, or the refusal's code. */
 async function handshake(url, token) {
   const s = ioClient(url, { transports: ["websocket"], reconnection: false, forceNew: true, auth: { token } });
+  s.received = [];
+  s.onAny((event, ...args) => s.received.push({ event, args }));
   sockets.push(s);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("no authenticated or connect_error within 10 s")), 10_000);
@@ -105,4 +107,43 @@ describe("--token-cookie: the token in an HttpOnly cookie, read on handshakes an
       await assert.rejects(startDemo(args, { output }), (e) => why.test(e.message), args.join(" "));
     }
   });
+});
+
+describe("--identity-claim: users named by another claim than sub", () => {
+  /** An HS256 token with exactly these claims. */
+  const sign = (claims) => {
+    const b64url = (v) => Buffer.from(JSON.stringify(v)).toString("base64url");
+    const input = `${b64url({ alg: "HS256", typ: "JWT" })}.${b64url(claims)}`;
+    return `${input}.${createHmac("sha256", TEST_SECRET).update(input).digest("base64url")}`;
+  };
+
+  for (const mode of ["message", "handshake"]) {
+    test(`${mode} mode: authenticated, presence and messages name the email; revoking it by that name ends the socket`, async () => {
+      const demo = await startDemo(["--mode", mode, "--identity-claim", "email"]);
+      try {
+        const iat = Math.floor(Date.now() / 1000) - 1;
+        const token = sign({ sub: "pairwise-7f3a", email: "carol@example.com", iat, exp: iat + 600, role: "user" });
+        let socket;
+        if (mode === "message") {
+          socket = await authenticatedSocket(demo.url, token, sockets);
+        } else {
+          const outcome = await handshake(demo.url, token);
+          assert.ok(outcome.socket, `refused: ${outcome.code}`);
+          socket = outcome.socket;
+        }
+        // Presence (broadcast when it joined) names the email.
+        const heard = (event, match) => socket.received.some((m) => m.event === event && match(m.args[0]));
+        await until(() => heard("presence", ({ users }) => users.includes("carol@example.com")), "presence naming the email");
+        socket.emit("chat message", { text: "hi" });
+        await until(() => heard("chat message", (m) => m.text === "hi"), "its own message back");
+        const said = socket.received.find((m) => m.event === "chat message").args[0];
+        assert.equal(said.from, "carol@example.com");
+        const revoked = await adminRevoke(demo.url, { sub: "carol@example.com" });
+        assert.equal(revoked.status, 200);
+        await until(() => heard("unauthorized", (e) => e.code === "revoked"), "revoked");
+      } finally {
+        await demo.stop();
+      }
+    });
+  }
 });

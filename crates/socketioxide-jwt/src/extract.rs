@@ -115,6 +115,21 @@ impl<A: Adapter, C: Send + Sync + 'static> FromMessageParts<A> for MaybeClaims<C
 pub trait SocketClaimsExt {
     /// The verified claims, if the socket is authenticated with claims type `C`.
     fn jwt_claims<C: Send + Sync + 'static>(&self) -> Option<Arc<C>>;
+    /// Who the socket is authenticated as (or was, in a disconnect handler after a refusal),
+    /// if with claims type `C`: the user the library keys by (`sub`, or the
+    /// [`identity_claim`](crate::JwtAuthBuilder::identity_claim), with `iss`).
+    ///
+    /// # Example
+    /// ```
+    /// use socketioxide::extract::SocketRef;
+    /// use socketioxide_jwt::{extract::SocketClaimsExt, JwtLocalAdapter, StandardClaims};
+    /// async fn handler(socket: SocketRef<JwtLocalAdapter>) {
+    ///     if let Some(user) = socket.jwt_user::<StandardClaims>() {
+    ///         println!("{} (key {})", user.sub(), user.key());
+    ///     }
+    /// }
+    /// ```
+    fn jwt_user<C: Send + Sync + 'static>(&self) -> Option<crate::identity::UserId>;
     /// Whether the socket is authenticated (with any claims type it was admitted with).
     fn is_authenticated<C: Send + Sync + 'static>(&self) -> bool {
         self.jwt_claims::<C>().is_some()
@@ -124,5 +139,9 @@ pub trait SocketClaimsExt {
 impl<A: Adapter> SocketClaimsExt for Socket<A> {
     fn jwt_claims<C: Send + Sync + 'static>(&self) -> Option<Arc<C>> {
         session_of::<C, A>(self).and_then(|s| s.read(|st| st.claims()))
+    }
+
+    fn jwt_user<C: Send + Sync + 'static>(&self) -> Option<crate::identity::UserId> {
+        session_of::<C, A>(self).and_then(|s| s.read(|st| st.user()))
     }
 }

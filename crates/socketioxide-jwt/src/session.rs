@@ -98,7 +98,11 @@ enum Phase<C> {
     },
     /// Refused or expired: nothing more happens. `was`: the claims it was authenticated with,
     /// for its disconnect handlers (who left), until the socket is gone.
-    Closed { was: Option<Arc<C>> },
+    Closed {
+        was: Option<Arc<C>>,
+        /// Who it was authenticated as.
+        user: Option<UserId>,
+    },
 }
 
 /// What a socket holds while authenticated, acquired before the one update that authenticates
@@ -375,8 +379,21 @@ impl<C> SessionState<C> {
     /// Marks the session closed (the socket is being refused), keeping the claims it was
     /// authenticated with for its disconnect handlers.
     pub(crate) fn close(&mut self) {
-        let was = self.claims();
-        self.phase = Phase::Closed { was };
+        let closed = Phase::Closed {
+            was: None,
+            user: None,
+        };
+        self.phase = match std::mem::replace(&mut self.phase, closed) {
+            Phase::Authenticated { claims, user, .. } => Phase::Closed {
+                was: Some(claims),
+                user,
+            },
+            closed @ Phase::Closed { .. } => closed,
+            Phase::Pending { .. } => Phase::Closed {
+                was: None,
+                user: None,
+            },
+        };
     }
 
     /// The verified claims, if authenticated.
@@ -392,7 +409,16 @@ impl<C> SessionState<C> {
     pub(crate) fn claims_at_disconnect(&self) -> Option<Arc<C>> {
         match &self.phase {
             Phase::Authenticated { claims, .. } => Some(claims.clone()),
-            Phase::Closed { was } => was.clone(),
+            Phase::Closed { was, .. } => was.clone(),
+            Phase::Pending { .. } => None,
+        }
+    }
+
+    /// Who the socket is (or was, when refused) authenticated as: the user a disconnect
+    /// handler, or any other, names.
+    pub(crate) fn user(&self) -> Option<UserId> {
+        match &self.phase {
+            Phase::Authenticated { user, .. } | Phase::Closed { user, .. } => user.clone(),
             Phase::Pending { .. } => None,
         }
     }

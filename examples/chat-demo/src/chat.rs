@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 use socketioxide::extract::{AckSender, SocketRef, TryData};
 use socketioxide::SocketIo;
+use socketioxide_jwt::extract::SocketClaimsExt;
 use socketioxide_jwt::protocol::ErrorObject;
 use socketioxide_jwt::{Claims, ErrorCode, GatedAdapter, JwtAuth, StandardClaims};
 
@@ -41,20 +42,19 @@ async fn on_authenticated<A: GatedAdapter>(socket: SocketRef<A>, io: SocketIo<A>
     );
     socket.on("chat message", on_chat_message::<A>);
     let on_leave = auth.clone();
-    socket.on_disconnect(
-        async move |socket: SocketRef<A>, io: SocketIo<A>, Claims(me): Claims<StandardClaims>| {
-            let room = me.sub.as_deref().and_then(|sub| match me.iss.as_deref() {
-                Some(iss) => on_leave.user_room_of(iss, sub),
-                None => on_leave.user_room(sub),
-            });
-            let leaving = room.as_deref().map(|room| (room, &socket));
-            broadcast_presence(&io, &on_leave, leaving).await;
-        },
-    );
+    socket.on_disconnect(async move |socket: SocketRef<A>, io: SocketIo<A>| {
+        // Who it was, also when it was refused: the library's user (its `sub`, or the
+        // --identity-claim), keyed as its per-user room is.
+        let me = socket.jwt_user::<StandardClaims>();
+        let room = me.and_then(|user| on_leave.user_room(user.key()));
+        let leaving = room.as_deref().map(|room| (room, &socket));
+        broadcast_presence(&io, &on_leave, leaving).await;
+    });
     broadcast_presence(&io, &auth, None).await;
 }
 
 async fn on_chat_message<A: GatedAdapter>(
+    socket: SocketRef<A>,
     io: SocketIo<A>,
     Claims(me): Claims<StandardClaims>,
     TryData(msg): TryData<ChatIn>,
@@ -69,7 +69,11 @@ async fn on_chat_message<A: GatedAdapter>(
             return;
         }
     };
-    let from = me.sub.clone().unwrap_or_default();
+    // The user as the library names it (`sub`, or the --identity-claim).
+    let from = socket
+        .jwt_user::<StandardClaims>()
+        .map(|user| user.sub().to_owned())
+        .unwrap_or_default();
     // JwtAdapter keeps sockets that have not authenticated out of this broadcast.
     let sent = match room {
         None => {

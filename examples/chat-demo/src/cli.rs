@@ -101,6 +101,11 @@ pub struct Args {
     #[arg(long, default_value = "chat-demo-data")]
     pub data_dir: PathBuf,
 
+    /// The claim that names users (for presence, the per-user cap, revocations by user, logs)
+    /// when it is not `sub`: Azure AD's `oid`, an `email`.
+    #[arg(long, value_name = "CLAIM", default_value = "sub")]
+    pub identity_claim: String,
+
     /// Also set the token in this `HttpOnly; SameSite=Strict` cookie at `/login` and
     /// `/token/refresh` (`Secure` when every --allowed-origin is https; `/logout` clears it),
     /// and accept it on socket handshakes and REST requests from the page's origins

@@ -147,6 +147,7 @@ async fn run(mut args: Args) -> Result<(), BoxError> {
             Mode::Handshake => AuthMode::Handshake,
         })
         .timeout(Duration::from_millis(args.auth_timeout_ms))
+        .identity_claim(args.identity_claim.clone())
         .leeway(Duration::from_secs(args.leeway_secs))
         // Presence is read from the per-user rooms.
         .user_rooms();

@@ -248,7 +248,11 @@ impl<C> SessionState<C> {
     /// revocation entry (pointed at the new token) and the user's place; a first authentication
     /// takes its own, and drops the pending place with the phase.
     fn carry_over(&mut self, holdings: Holdings) -> CarriedOver<C> {
-        match std::mem::replace(&mut self.phase, Phase::Closed { was: None }) {
+        let closed = Phase::Closed {
+            was: None,
+            user: None,
+        };
+        match std::mem::replace(&mut self.phase, closed) {
             Phase::Authenticated {
                 ticket,
                 place,
