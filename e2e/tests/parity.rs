@@ -428,3 +428,183 @@ async fn the_identity_claim_names_the_user_for_caps_rooms_and_revocations_in_bot
     );
     server.stop().await;
 }
+
+/// An app with guests on `ns`: authenticated sockets and guests both join `lobby`; `whoami`
+/// tells each who it is; `say` broadcasts to everyone (authenticated only may), `lobby` to the
+/// lobby.
+fn install_with_guests(
+    io: &socketioxide::SocketIo<A>,
+    ns: &'static str,
+    auth: &socketioxide_jwt::JwtAuth,
+) {
+    use socketioxide::extract::{AckSender, Data, SocketRef};
+    use socketioxide_jwt::Claims;
+    let app = auth
+        .on_authenticated(async |socket: SocketRef<A>| {
+            socket.join("lobby");
+            socket.on(
+                "whoami",
+                async |Claims(c): Claims<StandardClaims>, ack: AckSender<A>| {
+                    ack.send(&*c).ok();
+                },
+            );
+            socket.on(
+                "say",
+                async |io: socketioxide::SocketIo<A>, Data(v): Data<Value>| {
+                    io.of(ns_of(&v)).expect("ns").emit("said", &v).await.ok();
+                },
+            );
+            socket.on(
+                "lobby",
+                async |io: socketioxide::SocketIo<A>, Data(v): Data<Value>| {
+                    io.of(ns_of(&v))
+                        .expect("ns")
+                        .to("lobby")
+                        .emit("lobby", &v)
+                        .await
+                        .ok();
+                },
+            );
+        })
+        .or_guest(async |socket: SocketRef<A>| {
+            socket.join("lobby");
+            socket.on("whoami", async |ack: AckSender<A>| {
+                ack.send(&json!({ "guest": true })).ok();
+            });
+            socket.on("say", async |ack: AckSender<A>| {
+                let refusal = socketioxide_jwt::AuthError::forbidden("guests may not speak");
+                ack.send(&refusal.to_object()).ok();
+            });
+        });
+    io.ns(ns, app);
+}
+
+/// The namespace a test message names (`{ "ns": "/hs", .. }`), `/` by default.
+fn ns_of(v: &Value) -> String {
+    v["ns"].as_str().unwrap_or("/").to_owned()
+}
+
+type A = socketioxide_jwt::JwtLocalAdapter;
+
+/// Guests on a gated namespace, in both modes: a socket without a token stays past the
+/// authentication timeout, runs the guest handlers only, hears what is sent to its lobby but
+/// never a broadcast to everyone, and becomes an authenticated socket (same id) when it
+/// authenticates; a refused `authenticate` disconnects it. Guests have their own places: past
+/// `max_guests`, a message-mode socket waits as a pending one (and times out), a handshake
+/// without a token gets `server_busy`.
+#[tokio::test]
+async fn guests_stay_isolated_until_they_authenticate_in_both_modes() {
+    let configure = |mode| {
+        auth()
+            .mode(mode)
+            .timeout(Duration::from_millis(300))
+            .max_guests(3)
+            .build()
+            .expect("a valid configuration")
+    };
+    let (message, handshake) = (configure(AuthMode::Message), configure(AuthMode::Handshake));
+    let server = Server::start(|io| {
+        install_with_guests(io, "/", &message);
+        install_with_guests(io, "/hs", &handshake);
+    })
+    .await;
+    let mut c = Client::start().await;
+    let token = sign(&claims("alice", 600));
+
+    for (ns, guest) in [("/", "g-msg"), ("/hs", "g-hs")] {
+        let sid = c.connected(guest, &server.url(ns), json!({})).await;
+        // Past the timeout, still here, and a guest.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        c.emit_ack(guest, "whoami", json!([]), "who").await;
+        assert_eq!(
+            c.expect_ack(guest, "who").await,
+            json!({ "guest": true }),
+            "{ns}"
+        );
+        assert!(!c.events(guest).contains(&"unauthorized".to_owned()));
+        c.emit_ack(guest, "say", json!([{ "ns": ns }]), "say").await;
+        assert_eq!(c.expect_ack(guest, "say").await["code"], "forbidden");
+
+        // An authenticated socket speaks: to everyone (not the guest), then to the lobby.
+        let alice = format!("alice{ns}");
+        if ns == "/" {
+            c.login(&alice, &server.url(ns), &token).await;
+        } else {
+            c.connected(
+                &alice,
+                &server.url(ns),
+                json!({ "auth": { "token": token } }),
+            )
+            .await;
+        }
+        c.emit(&alice, "say", json!([{ "ns": ns, "text": "to all" }]))
+            .await;
+        c.expect_event(&alice, "said").await;
+        c.emit(
+            &alice,
+            "lobby",
+            json!([{ "ns": ns, "text": "to the lobby" }]),
+        )
+        .await;
+        assert_eq!(c.expect_event(guest, "lobby").await["text"], "to the lobby");
+        assert!(
+            !c.events(guest).contains(&"said".to_owned()),
+            "{ns}: {:?}",
+            c.events(guest)
+        );
+
+        // It logs in: the same socket, authenticated, and now it hears everyone.
+        c.authenticate(guest, &token).await;
+        c.emit_ack(guest, "whoami", json!([]), "who2").await;
+        assert_eq!(c.expect_ack(guest, "who2").await["sub"], "alice");
+        c.emit(&alice, "say", json!([{ "ns": ns, "text": "again" }]))
+            .await;
+        assert_eq!(c.expect_event(guest, "said").await["text"], "again");
+        let still: Vec<_> = c
+            .history(guest)
+            .into_iter()
+            .filter(|m| m["kind"] == "connect")
+            .map(|m| m["sid"].clone())
+            .collect();
+        assert_eq!(
+            still,
+            vec![json!(sid)],
+            "{ns}: one socket, never reconnected"
+        );
+
+        // A guest whose authenticate is refused is disconnected.
+        let bad = format!("bad{ns}");
+        c.connected(&bad, &server.url(ns), json!({})).await;
+        c.emit(&bad, "authenticate", json!([{ "token": "a.b.c" }]))
+            .await;
+        assert_error_object(&c.expect_event(&bad, "unauthorized").await, "invalid_token");
+        c.expect_kind(&bad, "disconnect").await;
+    }
+
+    // Caps: 3 guest places for this configuration; the guests above left theirs (they
+    // authenticated or were refused). Three more fill them.
+    for i in 0..3 {
+        c.connected(&format!("fill{i}"), &server.url("/"), json!({}))
+            .await;
+        c.emit_ack(&format!("fill{i}"), "whoami", json!([]), "who")
+            .await;
+        assert_eq!(
+            c.expect_ack(&format!("fill{i}"), "who").await,
+            json!({ "guest": true })
+        );
+    }
+    // A fourth is a pending socket: it must authenticate in time.
+    c.connected("over", &server.url("/"), json!({})).await;
+    assert_error_object(&c.expect_event("over", "unauthorized").await, "timeout");
+    // Handshake mode has its own configuration and places: three, then server_busy.
+    for i in 0..3 {
+        c.connected(&format!("hfill{i}"), &server.url("/hs"), json!({}))
+            .await;
+    }
+    c.connect("hover", &server.url("/hs"), json!({})).await;
+    assert_eq!(
+        c.expect_kind("hover", "connect_error").await["message"],
+        "server_busy"
+    );
+    server.stop().await;
+}

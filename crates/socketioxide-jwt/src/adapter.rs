@@ -1,10 +1,12 @@
-//! The adapter wrapper that keeps pending sockets out of every broadcast.
+//! The adapter wrapper that keeps pending sockets out of every broadcast, and guests out of
+//! every broadcast to everyone.
 //!
 //! socketioxide has no way to hide a connected socket from its namespace: a plain `io.emit`
 //! reaches every socket. [`JwtAdapter`] wraps any adapter (the local one, Redis, ...) and adds
 //! [`PENDING_ROOM`] to the `except` set of every broadcast, broadcast with ack and socket fetch,
-//! unless the caller targets that room on purpose. Every other operation is forwarded unchanged
-//! to the inner adapter, so remote adapters keep working.
+//! unless the caller targets that room on purpose; and [`GUEST_ROOM`] when it targets no room
+//! (everyone): a guest hears only what is sent to a room it was put in. Every other operation is
+//! forwarded unchanged to the inner adapter, so remote adapters keep working.
 //!
 //! Across processes the *sending* process applies the options, and they travel with the request,
 //! so every process must run `JwtAdapter` (they all use the same room name).
@@ -24,7 +26,7 @@ use socketioxide_core::adapter::{
 };
 use socketioxide_core::packet::Packet;
 
-use crate::protocol::PENDING_ROOM;
+use crate::protocol::{GUEST_ROOM, PENDING_ROOM};
 
 /// Wraps an adapter so that no broadcast reaches a socket that is not authenticated yet.
 ///
@@ -64,12 +66,16 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// Adds the pending room to `except`, unless the caller targets that room itself.
+/// Adds the pending room to `except`, unless the caller targets that room itself; and the
+/// guests' room when the caller targets no room at all (everyone).
 fn exclude_pending(mut opts: BroadcastOptions) -> BroadcastOptions {
-    let targets_pending = opts.rooms.iter().any(|r| r == PENDING_ROOM);
-    let already = opts.except.iter().any(|r| r == PENDING_ROOM);
-    if !targets_pending && !already {
-        opts.except.push(Room::Borrowed(PENDING_ROOM));
+    let everyone = opts.rooms.is_empty();
+    for (room, excluded) in [(PENDING_ROOM, true), (GUEST_ROOM, everyone)] {
+        let targeted = opts.rooms.iter().any(|r| r == room);
+        let already = opts.except.iter().any(|r| r == room);
+        if excluded && !targeted && !already {
+            opts.except.push(Room::Borrowed(room));
+        }
     }
     opts
 }
@@ -200,13 +206,13 @@ impl<A: Adapter + DefinedAdapter> DefinedAdapter for JwtAdapter<A> {}
 /// assert!(authenticated.is_empty());
 /// ```
 pub trait AuthenticatedOperators {
-    /// Excludes the pending room.
+    /// Excludes the pending room and the guests' room.
     fn authenticated(self) -> Self;
 }
 
 impl<A: Adapter> AuthenticatedOperators for BroadcastOperators<A> {
     fn authenticated(self) -> Self {
-        self.except(PENDING_ROOM)
+        self.except([PENDING_ROOM, GUEST_ROOM])
     }
 }
 
@@ -218,13 +224,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pending_room_is_excluded_unless_targeted() {
+    fn pending_room_is_excluded_unless_targeted_and_guests_from_broadcasts_to_everyone() {
+        let everyone = [Room::Borrowed(PENDING_ROOM), Room::Borrowed(GUEST_ROOM)];
         let opts = exclude_pending(BroadcastOptions::default());
-        assert_eq!(opts.except.as_slice(), &[Room::Borrowed(PENDING_ROOM)]);
+        assert_eq!(opts.except.as_slice(), &everyone);
         let mut targeted = BroadcastOptions::default();
         targeted.rooms.push(Room::Borrowed(PENDING_ROOM));
         assert!(exclude_pending(targeted).except.is_empty());
         let twice = exclude_pending(exclude_pending(BroadcastOptions::default()));
-        assert_eq!(twice.except.len(), 1);
+        assert_eq!(twice.except.as_slice(), &everyone);
+        // A room: its guests hear it; pending sockets never.
+        let mut lobby = BroadcastOptions::default();
+        lobby.rooms.push(Room::Borrowed("lobby"));
+        assert_eq!(
+            exclude_pending(lobby).except.as_slice(),
+            &[Room::Borrowed(PENDING_ROOM)]
+        );
+        let mut guests = BroadcastOptions::default();
+        guests.rooms.push(Room::Borrowed(GUEST_ROOM));
+        assert_eq!(
+            exclude_pending(guests).except.as_slice(),
+            &[Room::Borrowed(PENDING_ROOM)]
+        );
     }
 }

@@ -79,9 +79,19 @@ pub(crate) struct GateSettings {
     pub(crate) max_pending_per_address: usize,
     pub(crate) max_pending_per_session: usize,
     pub(crate) pending: PendingGauge,
+    /// The places of guests, apart from the pending ones.
+    pub(crate) guests: GuestCaps,
     pub(crate) max_auth_attempts_per_minute: u32,
     pub(crate) failures: Option<FailureTracker>,
     pub(crate) client_ip: Option<ClientIpFn>,
+}
+
+/// How many guests may stay: in all, and per address.
+#[derive(Debug)]
+pub(crate) struct GuestCaps {
+    pub(crate) max: usize,
+    pub(crate) per_address: usize,
+    pub(crate) places: PendingGauge,
 }
 
 impl GateSettings {

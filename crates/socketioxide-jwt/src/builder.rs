@@ -26,6 +26,8 @@ const DEFAULT_MAX_PENDING: usize = 10_000;
 const DEFAULT_PENDING_SHARE_PERCENT: usize = 1;
 /// The least per-address share, for small `max_pending` values.
 const MIN_PENDING_PER_ADDRESS: usize = 10;
+/// Guests, by default: as many as pending places.
+const DEFAULT_MAX_GUESTS: usize = 10_000;
 /// A client opens one pending socket per namespace it joins over one connection.
 const DEFAULT_MAX_PENDING_PER_SESSION: usize = 8;
 const DEFAULT_MAX_AUTH_ATTEMPTS_PER_MINUTE: u32 = 10;

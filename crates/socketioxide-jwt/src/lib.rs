@@ -39,10 +39,11 @@ pub mod handler {
     //! Handlers for authenticated sockets: the connect handler [`OnAuthenticated`] (made by
     //! [`JwtAuth::on_authenticated`](crate::JwtAuth::on_authenticated)), the application's
     //! [`AuthenticatedHandler`], and [`Require`] for per-event authorization (made by
-    //! [`JwtAuth::require`](crate::JwtAuth::require)).
+    //! [`JwtAuth::require`](crate::JwtAuth::require)), and guests
+    //! ([`OnAuthenticated::or_guest`]: [`Guests`], or [`NoGuests`]).
     pub use crate::app_handler::{AuthenticatedHandler, ExtractError, ViaAuthenticated};
     pub use crate::authorize::Require;
-    pub use crate::gate::OnAuthenticated;
+    pub use crate::gate::{GuestHandler, Guests, NoGuests, OnAuthenticated};
 }
 
 #[cfg(feature = "fuzzing")]

@@ -28,6 +28,12 @@ pub const TOKEN_FIELD: &str = "token";
 /// excludes it from every broadcast. Every server process of a cluster uses this same name.
 pub const PENDING_ROOM: &str = "socketioxide-jwt:pending";
 
+/// The room of guests: sockets of a namespace that admits them
+/// ([`OnAuthenticated::or_guest`](crate::handler::OnAuthenticated::or_guest)) and that have not
+/// authenticated. [`JwtAdapter`](crate::JwtAdapter) keeps them out of every broadcast to
+/// everyone; a broadcast to rooms reaches the guests the application put in those rooms.
+pub const GUEST_ROOM: &str = "socketioxide-jwt:guest";
+
 /// The `type` field of every [`ErrorObject`], as in Node's `socketio-jwt`.
 pub const ERROR_TYPE: &str = "UnauthorizedError";
 

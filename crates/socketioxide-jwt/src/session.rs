@@ -65,6 +65,16 @@ enum Phase<C> {
         /// be issued since.
         asked_since: Option<u64>,
     },
+    /// A guest: connected without a valid token to a namespace that admits guests, for as
+    /// long as it likes; an `authenticate` makes it an authenticated socket.
+    Guest {
+        /// Its place under the guests' caps, given back when the phase ends.
+        _place: PendingPermit,
+        /// Counted as a guest in the metrics while the phase lasts.
+        _counted: SocketState,
+        /// As [`Phase::Pending`]'s: a refresh requested while its first token is verified.
+        asked_since: Option<u64>,
+    },
     /// Verified; refused at `expires_at` (from `exp` + leeway) unless refreshed.
     Authenticated {
         claims: Arc<C>,
@@ -197,6 +207,24 @@ impl<C> SessionState<C> {
         }
     }
 
+    /// A guest session on namespace `ns`, holding `place` under the guests' caps.
+    pub(crate) fn guest(now: Instant, place: PendingPermit, ns: Namespace) -> Self {
+        Self {
+            phase: Phase::Guest {
+                _place: place,
+                _counted: SocketState::enter("guest", &ns),
+                asked_since: None,
+            },
+            attempts: Attempts::new(now),
+            ns,
+        }
+    }
+
+    /// Whether the socket is a guest.
+    pub(crate) fn is_guest(&self) -> bool {
+        matches!(self.phase, Phase::Guest { .. })
+    }
+
     /// Goes live in the connect handler (handshake mode): the session, if it is authenticated
     /// and not live yet. `now_unix` reads the wall clock (only then).
     pub(crate) fn take_live(&mut self, now_unix: impl FnOnce() -> Duration) -> Option<Live<C>> {
@@ -238,7 +266,9 @@ impl<C> SessionState<C> {
     pub(crate) fn try_begin_verification(&mut self) -> Option<Stage> {
         match self.phase {
             Phase::Closed { .. } => None,
-            Phase::Pending { .. } => self.attempts.begin_first().then_some(Stage::First),
+            Phase::Pending { .. } | Phase::Guest { .. } => {
+                self.attempts.begin_first().then_some(Stage::First)
+            }
             Phase::Authenticated { .. } => self.attempts.begin_refresh().map(Stage::Refresh),
         }
     }
@@ -323,7 +353,7 @@ impl<C> SessionState<C> {
             .into_iter()
             .flatten()
             .min(),
-            Phase::Closed { .. } => None,
+            Phase::Guest { .. } | Phase::Closed { .. } => None,
         }
     }
 
@@ -344,7 +374,9 @@ impl<C> SessionState<C> {
             ..
         } = &mut self.phase
         else {
-            if let Phase::Pending { asked_since, .. } = &mut self.phase {
+            if let Phase::Pending { asked_since, .. } | Phase::Guest { asked_since, .. } =
+                &mut self.phase
+            {
                 // Its first token may be in verification, checked before the request.
                 *asked_since = Some(since.max(asked_since.unwrap_or(0)));
             }
@@ -389,7 +421,7 @@ impl<C> SessionState<C> {
                 user,
             },
             closed @ Phase::Closed { .. } => closed,
-            Phase::Pending { .. } => Phase::Closed {
+            Phase::Pending { .. } | Phase::Guest { .. } => Phase::Closed {
                 was: None,
                 user: None,
             },
@@ -410,7 +442,7 @@ impl<C> SessionState<C> {
         match &self.phase {
             Phase::Authenticated { claims, .. } => Some(claims.clone()),
             Phase::Closed { was, .. } => was.clone(),
-            Phase::Pending { .. } => None,
+            Phase::Pending { .. } | Phase::Guest { .. } => None,
         }
     }
 
@@ -419,7 +451,7 @@ impl<C> SessionState<C> {
     pub(crate) fn user(&self) -> Option<UserId> {
         match &self.phase {
             Phase::Authenticated { user, .. } | Phase::Closed { user, .. } => user.clone(),
-            Phase::Pending { .. } => None,
+            Phase::Pending { .. } | Phase::Guest { .. } => None,
         }
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use super::*;
-use crate::auth::{GateSettings, Inner, JwtAuth};
+use crate::auth::{GateSettings, GuestCaps, Inner, JwtAuth};
 use crate::credentials::{CredentialRules, CredentialSource};
 use crate::error::ConfigError;
 use crate::keys::{KeyResolver, StaticKeys, VerificationKey};
@@ -127,9 +127,24 @@ where
         if s.max_pending_per_session == 0 {
             return Err(ConfigError::Zero("max_pending_per_session"));
         }
-        let max_pending_per_address = s.max_pending_per_address.unwrap_or_else(|| {
-            (s.max_pending * DEFAULT_PENDING_SHARE_PERCENT / 100).max(MIN_PENDING_PER_ADDRESS)
-        });
+        let share =
+            |max: usize| (max * DEFAULT_PENDING_SHARE_PERCENT / 100).max(MIN_PENDING_PER_ADDRESS);
+        let max_pending_per_address = s
+            .max_pending_per_address
+            .unwrap_or_else(|| share(s.max_pending));
+        if s.max_guests == 0 {
+            return Err(ConfigError::Zero("max_guests"));
+        }
+        if s.max_guests_per_address == Some(0) {
+            return Err(ConfigError::Zero("max_guests_per_address"));
+        }
+        let guests = GuestCaps {
+            max: s.max_guests,
+            per_address: s
+                .max_guests_per_address
+                .unwrap_or_else(|| share(s.max_guests)),
+            places: PendingGauge::default(),
+        };
         if s.max_auth_attempts_per_minute == 0 {
             return Err(ConfigError::Zero("max_auth_attempts_per_minute"));
         }
@@ -190,6 +205,7 @@ where
                     max_pending_per_address,
                     max_pending_per_session: s.max_pending_per_session,
                     pending: PendingGauge::default(),
+                    guests,
                     max_auth_attempts_per_minute: s.max_auth_attempts_per_minute,
                     failures: s.failed_auth_limit.map(FailureTracker::new),
                     client_ip: s.client_ip,

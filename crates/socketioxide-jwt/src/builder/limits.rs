@@ -40,6 +40,25 @@ where
         self
     }
 
+    /// At most this many guests at once, over every namespace of this configuration that
+    /// admits them ([`OnAuthenticated::or_guest`](crate::handler::OnAuthenticated::or_guest)):
+    /// places of their own, so that guests never take the pending places of sockets about to
+    /// authenticate, nor the other way round. Beyond, a new socket waits for `authenticate` as
+    /// a pending socket does (message and either mode), or gets `server_busy` (a handshake-mode
+    /// handshake without a token). Defaults to 10 000.
+    pub fn max_guests(mut self, max: usize) -> Self {
+        self.settings.max_guests = max;
+        self
+    }
+
+    /// At most this many guests per client address (an IPv6 address by its /64), found as for
+    /// [`max_pending_per_address`](Self::max_pending_per_address). Defaults to 1 % of
+    /// `max_guests`, at least 10.
+    pub fn max_guests_per_address(mut self, max: usize) -> Self {
+        self.settings.max_guests_per_address = Some(max);
+        self
+    }
+
     /// At most this many `authenticate` events per socket per minute (first authentication and
     /// refreshes); one more refuses the socket with `forbidden`. Defaults to 10.
     pub fn max_auth_attempts_per_minute(mut self, max: u32) -> Self {

@@ -19,6 +19,7 @@ use tokio::time::Instant;
 
 use super::authenticate::AuthenticateEvent;
 use super::children::Children;
+use super::guest::{admit_guest, GuestAdmission};
 use super::holdings::verify_first;
 use super::refuse::{refuse_before_session, refuse_handshake};
 use super::timer::SocketDeadline;
@@ -33,10 +34,12 @@ use crate::protocol::{ErrorCode, PENDING_ROOM, SERVER_BUSY};
 use crate::session::{GoLive, Outcome, Session, SessionState, Stage};
 
 /// The connect middleware. `Err` refuses the connection with that `connect_error` message.
+/// `guests`: whether the namespace admits guests.
 pub(crate) async fn admit<A, T, C, H>(
     auth: &JwtAuth<C>,
     handler: &H,
     children: Option<&Arc<Children>>,
+    guests: bool,
     s: Arc<Socket<A>>,
     auth_payload: &Option<Value>,
 ) -> Result<(), Box<dyn Display + Send>>
@@ -69,6 +72,16 @@ where
         }
     }
     let address = client_ip.or_else(|| peer_address(s.req_parts()));
+    if guests {
+        match admit_guest(auth, &s, auth_payload, client_ip, address, &ns, now) {
+            GuestAdmission::Guest => {
+                register_authenticate(auth, handler, &s);
+                return Ok(());
+            }
+            GuestAdmission::Busy => return Err(Box::new(SERVER_BUSY)),
+            GuestAdmission::NotAGuest => {}
+        }
+    }
     let shares = [
         address.map(|ip| (PendingKey::address(ip), gate.max_pending_per_address)),
         Some((session_key(s.req_parts()), gate.max_pending_per_session)),
@@ -103,13 +116,7 @@ where
         // Waits for `authenticate` until its deadline.
         session.arm();
     }
-    s.on::<_, ViaAuthenticated<T>>(
-        gate.events.authenticate.clone(),
-        AuthenticateEvent {
-            auth: auth.clone(),
-            handler: handler.clone(),
-        },
-    );
+    register_authenticate(auth, handler, &s);
 
     if !gate.mode.reads_handshake() {
         return Ok(());
@@ -171,6 +178,23 @@ where
     }
 }
 
+/// The `authenticate` event's handler: a first authentication, or a refresh.
+fn register_authenticate<A, T, C, H>(auth: &JwtAuth<C>, handler: &H, s: &Socket<A>)
+where
+    A: GatedAdapter,
+    H: AuthenticatedHandler<A, T>,
+    T: 'static,
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    s.on::<_, ViaAuthenticated<T>>(
+        auth.inner.gate.events.authenticate.clone(),
+        AuthenticateEvent {
+            auth: auth.clone(),
+            handler: handler.clone(),
+        },
+    );
+}
+
 /// The peer address axum recorded (`into_make_service_with_connect_info::<SocketAddr>()`).
 fn peer_address(parts: &http::request::Parts) -> Option<std::net::IpAddr> {
     #[cfg(feature = "axum")]
@@ -189,6 +213,6 @@ fn peer_address(parts: &http::request::Parts) -> Option<std::net::IpAddr> {
 
 /// The engine.io session of a socket: socketioxide keeps one request head per session, shared
 /// by its sockets and alive as long as any of them, so its address names the session.
-fn session_key(parts: &http::request::Parts) -> PendingKey {
+pub(super) fn session_key(parts: &http::request::Parts) -> PendingKey {
     PendingKey::Session(std::ptr::from_ref(parts) as usize)
 }

@@ -15,7 +15,7 @@ use crate::auth::JwtAuth;
 use crate::future::BoxFuture;
 use crate::identity::UserId;
 use crate::metrics::{self, Via};
-use crate::protocol::{AuthenticatedPayload, TokenExpiringPayload, PENDING_ROOM};
+use crate::protocol::{AuthenticatedPayload, TokenExpiringPayload, GUEST_ROOM, PENDING_ROOM};
 use crate::session::{Live, Session};
 
 /// Where [`go_live`] is called from.
@@ -98,10 +98,13 @@ pub(crate) fn go_live<A, T, C, H>(
 /// Leaves the pending room. socketioxide's adapter keeps a socket's set of rooms once it is
 /// empty (two hash-table entries, ~250 B per socket); when the pending room is the socket's only
 /// room, `leave_all` drops the set with it.
+/// Leaves the pending room, or a guest's room (keeping the rooms its guest handler joined).
 fn leave_pending<A: Adapter>(s: &Socket<A>) {
     let rooms = s.rooms();
     if rooms.len() == 1 && rooms[0] == PENDING_ROOM {
         s.leave_all();
+    } else if rooms.iter().any(|r| r == GUEST_ROOM) {
+        s.leave(GUEST_ROOM);
     } else {
         s.leave(PENDING_ROOM);
     }

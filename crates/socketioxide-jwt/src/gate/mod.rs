@@ -17,6 +17,7 @@
 mod admit;
 mod authenticate;
 mod children;
+mod guest;
 mod holdings;
 mod live;
 mod refuse;
@@ -35,6 +36,7 @@ use socketioxide::SocketIo;
 use socketioxide_core::Value;
 
 use self::children::Children;
+pub use self::guest::{GuestHandler, Guests, NoGuests};
 use self::live::{go_live, Caller};
 use crate::adapter::GatedAdapter;
 use crate::app_handler::{AuthenticatedHandler, ViaAuthenticated};
@@ -55,28 +57,86 @@ type MiddlewareFuture<'a> =
 /// Put what the middleware would do in <code>JwtAuthBuilder::check</code> (claims),
 /// <code>client_ip</code> and <code>failed_auth_limit</code> (addresses), or a tower layer in front of
 /// the Socket.IO layer (requests).</div>
-pub struct OnAuthenticated<C, H> {
+pub struct OnAuthenticated<C, H, G = NoGuests> {
     auth: JwtAuth<C>,
     handler: H,
+    /// What a socket without a token becomes: refused ([`NoGuests`]), or a guest.
+    guests: G,
     /// Set by [`JwtAuth::dyn_ns`]: the children of a dynamic namespace.
     children: Option<Arc<Children>>,
 }
 
-impl<C, H: Clone> Clone for OnAuthenticated<C, H> {
+impl<C, H: Clone, G: Clone> Clone for OnAuthenticated<C, H, G> {
     fn clone(&self) -> Self {
         Self {
             auth: self.auth.clone(),
             handler: self.handler.clone(),
+            guests: self.guests.clone(),
             children: self.children.clone(),
         }
     }
 }
 
-impl<C, H> std::fmt::Debug for OnAuthenticated<C, H> {
+impl<C, H, G> std::fmt::Debug for OnAuthenticated<C, H, G> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OnAuthenticated")
             .field("auth", &self.auth)
             .finish_non_exhaustive()
+    }
+}
+
+impl<C, H> OnAuthenticated<C, H, NoGuests> {
+    /// Admits guests on this namespace (socketio-jwt's `required: false`, socketio-auth's
+    /// `timeout: 'none'`): a socket without a token stays, as a guest, instead of being timed
+    /// out, and `guest` (an async function of connect extractors, as the authenticated
+    /// handler) runs for it. A later `authenticate` on the same socket makes it an
+    /// authenticated socket (same id; `authenticated` sent, the authenticated handler run,
+    /// the rooms of its claims joined); a refused one disconnects it, as every refusal does.
+    ///
+    /// A guest:
+    /// - runs only the event handlers `guest` registers (the authenticated handler's are
+    ///   registered when it authenticates; handlers `guest` registered stay unless replaced, so
+    ///   register nothing there a guest may not do);
+    /// - hears no broadcast to everyone (`io.emit`, `socket.broadcast()`), on this server or
+    ///   another behind the same adapter, only what is sent to rooms `guest` put it in
+    ///   (`io.to("lobby")`) or to [`GUEST_ROOM`](crate::protocol::GUEST_ROOM);
+    /// - holds a place of its own ([`max_guests`](crate::JwtAuthBuilder::max_guests),
+    ///   [`max_guests_per_address`](crate::JwtAuthBuilder::max_guests_per_address)), never a
+    ///   pending one: a guest flood leaves the pending places to sockets that authenticate.
+    ///   When no guest place is left, a socket waits for `authenticate` as on any namespace
+    ///   (a handshake-mode handshake without a token gets `server_busy`);
+    /// - is limited as any socket: `authenticate` attempts per minute, and the transport's
+    ///   bounds. Bound what its handlers do per event yourself.
+    ///
+    /// # Example
+    /// ```
+    /// use socketioxide::{extract::{AckSender, SocketRef}, SocketIo};
+    /// use socketioxide_jwt::{Claims, JwtAuth, JwtLocalAdapter as A, StandardClaims};
+    ///
+    /// let auth = JwtAuth::builder().hmac_secret(b"a-32-byte-long-secret-for-hs256!").build()?;
+    /// let (_layer, io) = SocketIo::builder().with_adapter::<A>(()).build_layer();
+    /// io.ns("/", auth
+    ///     .on_authenticated(async |socket: SocketRef<A>| {
+    ///         socket.join("lobby");
+    ///         socket.on("whoami", async |Claims(c): Claims<StandardClaims>, ack: AckSender<A>| {
+    ///             ack.send(&*c).ok();
+    ///         });
+    ///     })
+    ///     .or_guest(async |socket: SocketRef<A>| {
+    ///         socket.join("lobby");
+    ///         socket.on("whoami", async |ack: AckSender<A>| {
+    ///             ack.send(&serde_json::json!({ "guest": true })).ok();
+    ///         });
+    ///     }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn or_guest<G>(self, guest: G) -> OnAuthenticated<C, H, Guests<G>> {
+        OnAuthenticated {
+            auth: self.auth,
+            handler: self.handler,
+            guests: Guests(guest),
+            children: self.children,
+        }
     }
 }
 
@@ -116,6 +176,7 @@ where
         OnAuthenticated {
             auth: self.clone(),
             handler,
+            guests: NoGuests,
             children: None,
         }
     }
@@ -163,17 +224,20 @@ where
         let gated = OnAuthenticated {
             auth: self.clone(),
             handler,
+            guests: NoGuests,
             children: Some(Arc::new(Children::new(&pattern))),
         };
         io.dyn_ns(pattern, gated)
     }
 }
 
-impl<A, T, C, H> ConnectHandler<A, ViaAuthenticated<T>> for OnAuthenticated<C, H>
+impl<A, T, TG, C, H, G> ConnectHandler<A, ViaAuthenticated<(T, TG)>> for OnAuthenticated<C, H, G>
 where
     A: GatedAdapter,
     H: AuthenticatedHandler<A, T>,
+    G: GuestHandler<A, TG>,
     T: 'static,
+    TG: 'static,
     C: DeserializeOwned + Send + Sync + 'static,
 {
     fn call(&self, s: Arc<Socket<A>>, auth: Option<Value>) {
@@ -190,6 +254,20 @@ where
             // Refused between the middleware and now (a revocation, the timer): its refusal was
             // sent before socketioxide added the socket, so nothing else would close it.
             let _ = s.disconnect();
+        } else if session.read(SessionState::is_guest) {
+            // Nothing is locked here: the guest handler runs to its first pending `.await`
+            // at once (its event handlers are in place before the client can speak).
+            match self.guests.call(s.clone(), auth) {
+                Some(Ok(handler)) => {
+                    if let Some(rest) = live::poll_once(handler) {
+                        tokio::spawn(rest);
+                    }
+                }
+                Some(Err(e)) => {
+                    tracing::error!(sid = %s.id, error = %e, "the guest handler's arguments could not be extracted; it was not called");
+                }
+                None => {}
+            }
         }
     }
 
@@ -202,6 +280,7 @@ where
             &self.auth,
             &self.handler,
             self.children.as_ref(),
+            self.guests.admits_guests(),
             s,
             auth,
         ))

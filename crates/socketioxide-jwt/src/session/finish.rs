@@ -181,6 +181,10 @@ impl<C> SessionState<C> {
         if let Phase::Pending {
             asked_since: Some(since),
             ..
+        }
+        | Phase::Guest {
+            asked_since: Some(since),
+            ..
         } = self.phase
         {
             let iat = verified.registered.iat;
