@@ -6,7 +6,7 @@ import { after, describe, test } from "node:test";
 
 import { io as ioClient } from "socket.io-client";
 
-import { TEST_SECRET, adminRevoke, authenticatedSocket, login, refusalCode, startDemo, testToken, until } from "./demo-server.mjs";
+import { TEST_SECRET, adminRevoke, authenticatedSocket, login, refusalCode, startDemo, startRedis, testToken, until } from "./demo-server.mjs";
 
 const sockets = [];
 after(() => sockets.forEach((s) => s.close()));
@@ -146,4 +146,72 @@ describe("--identity-claim: users named by another claim than sub", () => {
       }
     });
   }
+});
+
+describe("--allow-guests: sockets without a token stay as guests, in the lobby only", () => {
+  /** A socket recording what it receives (no token: a guest). */
+  const guestSocket = (url, opts = {}) => {
+    const s = ioClient(url, { transports: ["websocket"], reconnection: false, forceNew: true, ...opts });
+    s.received = [];
+    s.onAny((event, ...args) => s.received.push({ event, args }));
+    sockets.push(s);
+    return s;
+  };
+  const heard = (s, event, match = () => true) => s.received.some((m) => m.event === event && match(m.args[0]));
+  const ack = (s, event, ...args) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ack to ${event} within 10 s`)), 10_000);
+      s.emit(event, ...args, (answer) => (clearTimeout(timer), resolve(answer)));
+    });
+
+  /**
+   * `guest` (on one process) hears the lobby, never a message to everyone, cannot speak, and
+   * logs in later on the same socket; `alice` may be on another process.
+   */
+  async function guestSession(guestUrl, aliceUrl, mode) {
+    const guest = guestSocket(guestUrl);
+    await until(() => guest.connected, "the guest connected");
+    assert.deepEqual(await ack(guest, "whoami"), { guest: true });
+    const refused = await ack(guest, "chat message", { text: "let me speak" });
+    assert.equal(refused.code, "forbidden");
+    const alice = await authenticatedSocket(aliceUrl, await login(aliceUrl, "alice", "wonderland"), sockets);
+    assert.deepEqual(await ack(alice, "chat message", { text: "to everyone" }), { ok: true });
+    assert.deepEqual(await ack(alice, "chat message", { text: "to the lobby", room: "lobby" }), { ok: true });
+    await until(() => heard(guest, "chat message", (m) => m.text === "to the lobby"), "the lobby message");
+    // Sent before the lobby's, on the same channel: had it reached the guest, it would be here.
+    assert.equal(heard(guest, "chat message", (m) => m.text === "to everyone"), false);
+    assert.equal(heard(guest, "presence"), false, "presence is for authenticated users");
+    // It logs in on the same socket.
+    const id = guest.id;
+    const token = await login(guestUrl, "bob", "builder");
+    const authenticated = new Promise((resolve) => guest.once("authenticated", resolve));
+    guest.emit("authenticate", { token });
+    assert.equal((await authenticated).sub, "bob");
+    assert.equal(guest.id, id);
+    assert.equal((await ack(guest, "whoami")).sub, "bob");
+    assert.deepEqual(await ack(alice, "chat message", { text: "now you hear me" }), { ok: true });
+    await until(() => heard(guest, "chat message", (m) => m.text === "now you hear me"), `${mode}: the broadcast, once logged in`);
+  }
+
+  for (const mode of ["message", "handshake"]) {
+    test(`${mode} mode, one process`, async () => {
+      const demo = await startDemo(["--mode", mode, "--allow-guests", "--auth-timeout-ms", "300"]);
+      try {
+        await guestSession(demo.url, demo.url, mode);
+      } finally {
+        await demo.stop();
+      }
+    });
+  }
+
+  test("two processes on Redis: a guest on B never hears A's broadcast to everyone, hears A's lobby", async () => {
+    const redis = await startRedis();
+    const [A, B] = await Promise.all([0, 1].map(() => startDemo(["--allow-guests", "--redis", redis.url])));
+    try {
+      await guestSession(B.url, A.url, "redis");
+    } finally {
+      await Promise.all([A.stop(), B.stop()]);
+      await redis.cleanup();
+    }
+  });
 });

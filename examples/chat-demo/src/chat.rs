@@ -1,5 +1,6 @@
 //! The real-time side: `whoami`, `chat message` (to everyone, or to a room the token grants) and
-//! presence, for authenticated sockets only.
+//! presence, for authenticated sockets; with `--allow-guests`, guests too, in the `lobby` room
+//! only (they hear it, authenticated users speak there).
 
 use serde::Deserialize;
 use serde_json::json;
@@ -21,16 +22,40 @@ struct ChatIn {
     room: Option<String>,
 }
 
-/// Registers the chat on `/`, on any gated adapter (local, or Redis for several processes).
-/// With a remote adapter, the returned value must be awaited.
-pub fn register<A: GatedAdapter>(io: &SocketIo<A>, auth: &JwtAuth) -> A::InitRes {
+/// The room guests and authenticated users share with `--allow-guests`.
+pub const LOBBY: &str = "lobby";
+
+/// Registers the chat on `/`, on any gated adapter (local, or Redis for several processes);
+/// `guests`: whether sockets without a token stay, as guests. With a remote adapter, the
+/// returned value must be awaited.
+pub fn register<A: GatedAdapter>(io: &SocketIo<A>, auth: &JwtAuth, guests: bool) -> A::InitRes {
     let users = auth.clone();
-    io.ns(
-        "/",
-        auth.on_authenticated(move |socket: SocketRef<A>, io: SocketIo<A>| {
-            on_authenticated(socket, io, users.clone())
-        }),
-    )
+    let authenticated = auth.on_authenticated(move |socket: SocketRef<A>, io: SocketIo<A>| {
+        if guests {
+            socket.join(rooms::socket_room(LOBBY));
+        }
+        on_authenticated(socket, io, users.clone())
+    });
+    if guests {
+        io.ns("/", authenticated.or_guest(on_guest::<A>))
+    } else {
+        io.ns("/", authenticated)
+    }
+}
+
+/// A guest: in the lobby, `whoami` says so, and it may not speak.
+async fn on_guest<A: GatedAdapter>(socket: SocketRef<A>) {
+    socket.join(rooms::socket_room(LOBBY));
+    socket.on("whoami", async |ack: AckSender<A>| {
+        ack.send(&json!({ "guest": true })).ok();
+    });
+    socket.on("chat message", async |ack: AckSender<A>| {
+        let refusal = ErrorObject::new(
+            ErrorCode::Forbidden,
+            "guests may read the lobby; log in to speak",
+        );
+        ack.send(&refusal).ok();
+    });
 }
 
 async fn on_authenticated<A: GatedAdapter>(socket: SocketRef<A>, io: SocketIo<A>, auth: JwtAuth) {
@@ -82,7 +107,13 @@ async fn on_chat_message<A: GatedAdapter>(
         }
         Some(room) => {
             // The token's claim decides; its sockets joined the same rooms (rooms_from_claims).
-            if !rooms::in_claims(&me).any(|granted| granted == room) {
+            // The lobby (with --allow-guests) is every authenticated user's.
+            let lobby = room == LOBBY
+                && socket
+                    .rooms()
+                    .iter()
+                    .any(|r| *r == rooms::socket_room(LOBBY));
+            if !lobby && !rooms::in_claims(&me).any(|granted| granted == room) {
                 let refusal = ErrorObject::new(
                     ErrorCode::Forbidden,
                     format!("your token does not grant the room {room:?}"),

@@ -101,6 +101,13 @@ pub struct Args {
     #[arg(long, default_value = "chat-demo-data")]
     pub data_dir: PathBuf,
 
+    /// Sockets that do not authenticate stay, as guests: they are in the `lobby` room
+    /// (authenticated users can post there: `chat message` `{ room: "lobby" }`), `whoami` acks
+    /// `{ "guest": true }`, their `chat message` is refused `forbidden`, and a later
+    /// `authenticate` works as usual.
+    #[arg(long)]
+    pub allow_guests: bool,
+
     /// The claim that names users (for presence, the per-user cap, revocations by user, logs)
     /// when it is not `sub`: Azure AD's `oid`, an `email`.
     #[arg(long, value_name = "CLAIM", default_value = "sub")]

@@ -244,7 +244,7 @@ async fn run(mut args: Args) -> Result<(), BoxError> {
             let revocations = RevocationList::with_lifetime(revocation_lifetime);
             let auth = builder.revocations(revocations.clone()).build()?;
             let (layer, io) = io_builder.with_adapter::<JwtLocalAdapter>(()).build_layer();
-            chat::register(&io, &auth);
+            chat::register(&io, &auth, args.allow_guests);
             (Box::new(move |app| app.layer(layer)), revocations, auth)
         }
         Some(url) => {
@@ -264,7 +264,7 @@ async fn run(mut args: Args) -> Result<(), BoxError> {
             let (layer, io) = io_builder
                 .with_adapter::<JwtRedisAdapter>(driver.adapter())
                 .build_layer();
-            chat::register(&io, &auth).await?;
+            chat::register(&io, &auth, args.allow_guests).await?;
             tracing::info!(redis = %redis, "sharing broadcasts and revocations through Redis");
             (Box::new(move |app| app.layer(layer)), revocations, auth)
         }
