@@ -608,3 +608,217 @@ async fn guests_stay_isolated_until_they_authenticate_in_both_modes() {
     );
     server.stop().await;
 }
+
+/// A room token: typed `room+jwt`, for `sub` and `room`, living `ttl` seconds, with `jti`.
+fn room_token(sub: &str, room: &str, ttl: i64, jti: &str) -> String {
+    let mut claims = claims(sub, ttl);
+    claims["room"] = json!(room);
+    claims["jti"] = json!(jti);
+    let mut header = Header::default();
+    header.typ = Some("room+jwt".into());
+    sign_with(
+        header,
+        &EncodingKey::from_secret(SECRET).expect("hmac key"),
+        &claims,
+    )
+}
+
+/// Rooms authorized when joined, with the stock client: a room token lets an authenticated
+/// socket into its room; `room_expiring` comes before it is removed when the room token
+/// expires; revoking the room token removes it at once; a room token for another room or user,
+/// a login token, an expired one, or a room token used to log in are all refused.
+#[tokio::test]
+async fn room_tokens_grant_a_room_until_they_expire_or_are_revoked() {
+    use socketioxide::extract::{AckSender, Data, SocketRef};
+    let list = socketioxide_jwt::RevocationList::in_memory();
+    let auth = auth()
+        .revocations(list.clone())
+        .build()
+        .expect("a valid configuration");
+    let joining = auth.clone();
+    let server = Server::start(|io| {
+        io.ns(
+            "/",
+            auth.on_authenticated(async move |socket: SocketRef<A>| {
+                let auth = joining.clone();
+                socket.on(
+                    "join",
+                    async move |socket: SocketRef<A>, Data(j): Data<Value>, ack: AckSender<A>| {
+                        let room = j["room"].as_str().unwrap_or_default();
+                        let token = j["token"].as_str().unwrap_or_default();
+                        match auth.join_room(&socket, room, token).await {
+                            Ok(grant) => ack.send(&json!({ "ok": true, "expires_in_ms": grant.expires_in.as_millis() as u64 })),
+                            Err(e) => ack.send(&e.to_object()),
+                        }
+                        .ok();
+                    },
+                );
+                socket.on("say", async |io: socketioxide::SocketIo<A>, Data(v): Data<Value>| {
+                    let room = v["room"].as_str().unwrap_or_default().to_owned();
+                    io.to(room).emit("heard", &v).await.ok();
+                });
+            }),
+        );
+    })
+    .await;
+    let mut c = Client::start().await;
+    c.login("alice", &server.url("/"), &sign(&claims("alice", 600)))
+        .await;
+    c.login("bob", &server.url("/"), &sign(&claims("bob", 600)))
+        .await;
+    let join = |room: &str, token: String| json!([{ "room": room, "token": token }]);
+
+    // Refused: another room, another user, a login token, an expired one.
+    let cases = [
+        (
+            "other-room",
+            join("room:1", room_token("alice", "room:2", 60, "a")),
+            "forbidden",
+        ),
+        (
+            "other-user",
+            join("room:1", room_token("bob", "room:1", 60, "b")),
+            "forbidden",
+        ),
+        (
+            "login-token",
+            join("room:1", sign(&claims("alice", 60))),
+            "invalid_token",
+        ),
+        (
+            "expired",
+            join("room:1", room_token("alice", "room:1", -30, "c")),
+            "token_expired",
+        ),
+        (
+            "pending-room",
+            join(
+                "socketioxide-jwt:pending",
+                room_token("alice", "socketioxide-jwt:pending", 60, "d"),
+            ),
+            "forbidden",
+        ),
+    ];
+    for (ack, args, code) in cases {
+        c.emit_ack("alice", "join", args, ack).await;
+        assert_eq!(c.expect_ack("alice", ack).await["code"], code, "{ack}");
+    }
+    // A room token is not a login.
+    c.connected("sneaky", &server.url("/"), json!({})).await;
+    c.emit(
+        "sneaky",
+        "authenticate",
+        json!([{ "token": room_token("alice", "room:1", 60, "e") }]),
+    )
+    .await;
+    assert_error_object(
+        &c.expect_event("sneaky", "unauthorized").await,
+        "invalid_token",
+    );
+
+    // Granted for 3 s: bob's message to the room reaches alice; a warning; then she is out.
+    c.emit_ack(
+        "alice",
+        "join",
+        join("room:1", room_token("alice", "room:1", 3, "r1")),
+        "ok",
+    )
+    .await;
+    let granted = c.expect_ack("alice", "ok").await;
+    assert_eq!(granted["ok"], true, "{granted}");
+    assert!(
+        granted["expires_in_ms"]
+            .as_u64()
+            .is_some_and(|ms| (1_000..=3_000).contains(&ms)),
+        "{granted}"
+    );
+    c.emit(
+        "bob",
+        "say",
+        json!([{ "room": "room:1", "text": "hello room" }]),
+    )
+    .await;
+    assert_eq!(c.expect_event("alice", "heard").await["text"], "hello room");
+    let warned = c.expect_event("alice", "room_expiring").await;
+    assert_eq!(warned["room"], "room:1");
+    assert!(
+        warned["expires_in_ms"]
+            .as_u64()
+            .is_some_and(|ms| ms > 0 && ms <= 1_600),
+        "{warned}"
+    );
+    let in_room = || async {
+        server
+            .io
+            .to("room:1")
+            .fetch_sockets()
+            .await
+            .expect("sockets")
+            .len()
+    };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while in_room().await > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still in the room past its token's exp"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Granted for a minute, then the room token is revoked: out at once, told so.
+    c.emit_ack(
+        "alice",
+        "join",
+        join("room:2", room_token("alice", "room:2", 60, "r2")),
+        "ok2",
+    )
+    .await;
+    assert_eq!(c.expect_ack("alice", "ok2").await["ok"], true);
+    assert_eq!(in_room().await, 0, "room:1 stays left");
+    assert_eq!(
+        server
+            .io
+            .to("room:2")
+            .fetch_sockets()
+            .await
+            .expect("sockets")
+            .len(),
+        1
+    );
+    list.revoke_token("r2", now() + 60).await.expect("revoked");
+    let told = c
+        .expect(
+            |m| {
+                m["id"] == "alice"
+                    && m["event"] == "room_expiring"
+                    && m["args"][0]["room"] == "room:2"
+            },
+            "room:2 left",
+        )
+        .await;
+    assert_eq!(told["args"][0]["expires_in_ms"], 0);
+    assert_eq!(
+        server
+            .io
+            .to("room:2")
+            .fetch_sockets()
+            .await
+            .expect("sockets")
+            .len(),
+        0
+    );
+    // Alice herself is still connected and authenticated.
+    c.emit_ack("alice", "say", json!([{ "room": "room:9" }]), "still")
+        .await;
+    assert!(!c.events("alice").contains(&"unauthorized".to_owned()));
+    // A revoked room token cannot join again.
+    c.emit_ack(
+        "alice",
+        "join",
+        join("room:2", room_token("alice", "room:2", 60, "r2")),
+        "again",
+    )
+    .await;
+    assert_eq!(c.expect_ack("alice", "again").await["code"], "revoked");
+    server.stop().await;
+}

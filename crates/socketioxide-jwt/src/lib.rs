@@ -34,6 +34,7 @@ pub mod limits;
 pub mod logout;
 pub mod protocol;
 pub mod revocation;
+pub mod room_grant;
 
 pub mod handler {
     //! Handlers for authenticated sockets: the connect handler [`OnAuthenticated`] (made by

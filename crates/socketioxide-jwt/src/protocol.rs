@@ -20,6 +20,10 @@ pub const EVENT_UNAUTHORIZED: &str = "unauthorized";
 /// carrying a [`TokenExpiringPayload`] (see `JwtAuthBuilder::expiry_warning`).
 pub const EVENT_TOKEN_EXPIRING: &str = "token_expiring";
 
+/// Default name of the server → client event sent before a room joined with a room token is
+/// left, carrying a [`RoomExpiringPayload`] (see [`JwtAuth::join_room`](crate::JwtAuth::join_room)).
+pub const EVENT_ROOM_EXPIRING: &str = "room_expiring";
+
 /// The field holding the token, in the `authenticate` payload (`{ "token": "<jwt>" }`) and in the
 /// handshake's `auth` payload.
 pub const TOKEN_FIELD: &str = "token";
@@ -73,6 +77,9 @@ pub struct EventNames {
     pub unauthorized: String,
     /// Server → client shortly before the token expires. Defaults to [`EVENT_TOKEN_EXPIRING`].
     pub token_expiring: String,
+    /// Server → client shortly before a room joined with a room token is left (and, with
+    /// `expires_in_ms: 0`, when it is left early: revoked). Defaults to [`EVENT_ROOM_EXPIRING`].
+    pub room_expiring: String,
 }
 
 impl EventNames {
@@ -104,13 +111,21 @@ impl EventNames {
         self
     }
 
+    /// Renames the server → client `room_expiring` event.
+    #[must_use]
+    pub fn room_expiring(mut self, name: impl Into<String>) -> Self {
+        self.room_expiring = name.into();
+        self
+    }
+
     /// Every name, in the order of the fields.
-    pub(crate) fn all(&self) -> [&String; 4] {
+    pub(crate) fn all(&self) -> [&String; 5] {
         [
             &self.authenticate,
             &self.authenticated,
             &self.unauthorized,
             &self.token_expiring,
+            &self.room_expiring,
         ]
     }
 }
@@ -122,6 +137,7 @@ impl Default for EventNames {
             authenticated: EVENT_AUTHENTICATED.into(),
             unauthorized: EVENT_UNAUTHORIZED.into(),
             token_expiring: EVENT_TOKEN_EXPIRING.into(),
+            room_expiring: EVENT_ROOM_EXPIRING.into(),
         }
     }
 }
@@ -194,6 +210,34 @@ impl TokenExpiringPayload {
     /// The payload for a token expiring at `exp`, `expires_in_ms` from now.
     pub fn new(exp: u64, expires_in_ms: u64) -> Self {
         Self { exp, expires_in_ms }
+    }
+}
+
+/// The payload of `room_expiring`: the room, and how long until the socket leaves it by the
+/// server's clock (`0`: it left, its grant revoked).
+///
+/// # Example
+/// ```
+/// use socketioxide_jwt::protocol::RoomExpiringPayload;
+/// let p = RoomExpiringPayload::new("room:48113", std::time::Duration::from_millis(15_000));
+/// assert_eq!(serde_json::to_string(&p).unwrap(), r#"{"room":"room:48113","expires_in_ms":15000}"#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RoomExpiringPayload {
+    /// The room.
+    pub room: String,
+    /// Milliseconds until the socket leaves it.
+    pub expires_in_ms: u64,
+}
+
+impl RoomExpiringPayload {
+    /// The payload for `room`, left in `expires_in`.
+    pub fn new(room: &str, expires_in: std::time::Duration) -> Self {
+        Self {
+            room: room.to_owned(),
+            expires_in_ms: u64::try_from(expires_in.as_millis()).unwrap_or(u64::MAX),
+        }
     }
 }
 

@@ -289,7 +289,7 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
         // `Value` tree is built.
         // Only the claims are kept: the decoded header (several hundred bytes) would otherwise
         // live in this future across the application's check.
-        let claims_raw: Box<RawValue> = match &issuer.keys {
+        let decoded: Decoded<Box<RawValue>> = match &issuer.keys {
             Keys::Only(key, validation) => decode_with(key, validation, token)?,
             Keys::Rotation(keys) => decode_rotated(keys.iter().map(|(k, v)| (&**k, v)), token)?,
             Keys::Resolved(resolver) => {
@@ -298,6 +298,12 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
                 decode_with(&key, issuer.validations.for_family(key.family()), token)?
             }
         };
+        if decoded.room_token {
+            // Signed by the same keys, for one room: never a credential (RFC 8725 §3.11).
+            return Err(AuthError::new(ErrorCode::InvalidToken)
+                .with_source("a room token (typ room+jwt) is not a credential"));
+        }
+        let claims_raw = decoded.claims;
         let claims_json = claims_raw.get();
         let (mut registered, read_once) = read_registered::<C>(claims_json)?;
         if let Some(claim) = &self.identity_claim {
@@ -345,6 +351,70 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
     }
 }
 
+impl<C> Verifier<C> {
+    /// Verifies a room token: signed by a trusted issuer's keys, typed
+    /// [`ROOM_TOKEN_TYPE`](crate::room_grant::ROOM_TOKEN_TYPE), with that issuer's `iss` and
+    /// audience rules, an `exp` (always required), the times checked, not revoked. Returns its
+    /// registered claims (its user named as a socket's is) and its `room`. The application's
+    /// check does not run: the room token grants a room, not a login.
+    pub(crate) async fn verify_room_token(
+        &self,
+        token: &str,
+    ) -> Result<(RegisteredClaims, Option<UserId>, String), AuthError> {
+        let refuse = |why: &'static str| AuthError::new(ErrorCode::InvalidToken).with_source(why);
+        if token.len() > self.max_token_len {
+            return Err(refuse("token exceeds max length"));
+        }
+        if !has_jws_shape(token) {
+            return Err(ErrorCode::CredentialsBadFormat.into());
+        }
+        let issuer = match &self.issuers {
+            Issuers::One(issuer) => issuer,
+            Issuers::Several(by_iss) => issuer_of(by_iss, token)?,
+        };
+        let decoded: Decoded<Box<RawValue>> = match &issuer.keys {
+            Keys::Only(key, validation) => decode_with(key, validation, token)?,
+            Keys::Rotation(keys) => decode_rotated(keys.iter().map(|(k, v)| (&**k, v)), token)?,
+            Keys::Resolved(resolver) => {
+                let key = resolve_key(resolver.as_ref(), issuer, token).await?;
+                decode_with(&key, issuer.validations.for_family(key.family()), token)?
+            }
+        };
+        if !decoded.room_token {
+            return Err(refuse("not a room token (typ room+jwt)"));
+        }
+        let json = decoded.claims.get();
+        let mut registered: RegisteredClaims = serde_json::from_str(json).map_err(claims_shape)?;
+        if registered.exp.is_none() {
+            return Err(refuse("a room token must expire (exp)"));
+        }
+        if let Some(claim) = &self.identity_claim {
+            registered.sub = identity::read_claim(json, claim)?;
+        }
+        #[derive(serde::Deserialize)]
+        struct RoomClaim {
+            room: String,
+        }
+        let room = serde_json::from_str::<RoomClaim>(json)
+            .map_err(claims_shape)?
+            .room;
+        self.times.check(&registered, wall_clock())?;
+        if self
+            .revocations
+            .as_ref()
+            .is_some_and(|list| list.is_revoked(&registered))
+        {
+            return Err(AuthError::revoked());
+        }
+        let user = UserId::from_claims(
+            registered.iss.as_deref(),
+            registered.sub.clone(),
+            self.is_multi_issuer(),
+        );
+        Ok((registered, user, room))
+    }
+}
+
 /// The key a resolver gives for the token's header (its algorithm allowed for the key).
 ///
 /// In a box of its own, built outside the `await` expression: the header (a `jwk` member makes it
@@ -368,18 +438,39 @@ fn resolve_key<'a>(
     })
 }
 
+/// A token's verified claims, and whether its header types it as a room token.
+pub(crate) struct Decoded<T> {
+    pub(crate) claims: T,
+    /// `typ` is [`ROOM_TOKEN_TYPE`](crate::room_grant::ROOM_TOKEN_TYPE).
+    pub(crate) room_token: bool,
+}
+
+impl<T> Decoded<T> {
+    fn of(data: jsonwebtoken::TokenData<T>) -> Self {
+        let room_token = data
+            .header
+            .typ
+            .as_deref()
+            .is_some_and(crate::room_grant::is_room_token_type);
+        Self {
+            claims: data.claims,
+            room_token,
+        }
+    }
+}
+
 /// The claims of `token`, verified with `key` and `validation`.
 fn decode_with<T: DeserializeOwned>(
     key: &VerificationKey,
     validation: &Validation,
     token: &str,
-) -> Result<T, AuthError> {
+) -> Result<Decoded<T>, AuthError> {
     let decoding_key = key.decoding_key().ok_or_else(|| {
         AuthError::new(ErrorCode::InvalidToken).with_source("the resolved key is an empty secret")
     })?;
-    Ok(decode::<T>(token, decoding_key, validation)
-        .map_err(jwt_error)?
-        .claims)
+    decode::<T>(token, decoding_key, validation)
+        .map(Decoded::of)
+        .map_err(jwt_error)
 }
 
 /// The claims of `token`, verified with the first of `keys` whose signature (and algorithm)
@@ -390,14 +481,14 @@ fn decode_with<T: DeserializeOwned>(
 fn decode_rotated<'a, T: DeserializeOwned>(
     keys: impl IntoIterator<Item = (&'a VerificationKey, &'a Validation)>,
     token: &str,
-) -> Result<T, AuthError> {
+) -> Result<Decoded<T>, AuthError> {
     let mut last = AuthError::new(ErrorCode::InvalidToken).with_source("no key");
     for (key, validation) in keys {
         let Some(decoding_key) = key.decoding_key() else {
             continue;
         };
         match decode::<T>(token, decoding_key, validation) {
-            Ok(data) => return Ok(data.claims),
+            Ok(data) => return Ok(Decoded::of(data)),
             Err(e)
                 if matches!(
                     e.kind(),

@@ -132,7 +132,7 @@ impl<C> Verifier<C> {
         let rules = issuer.logout.as_ref().ok_or_else(|| {
             refuse("logout tokens of this issuer are not accepted (no client id)")
         })?;
-        let claims: LogoutClaims = match &issuer.keys {
+        let decoded: super::Decoded<LogoutClaims> = match &issuer.keys {
             Keys::Only(key, _) => {
                 decode_rotated(std::iter::once(&**key).zip(&rules.per_key), token)?
             }
@@ -145,6 +145,10 @@ impl<C> Verifier<C> {
                 decode_with(&key, rules.families.for_family(key.family()), token)?
             }
         };
+        if decoded.room_token {
+            return Err(refuse("a room token is not a logout token"));
+        }
+        let claims = decoded.claims;
         let now = wall_clock();
         let times = TimeRules {
             leeway: self.times.leeway,
