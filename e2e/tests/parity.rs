@@ -614,8 +614,10 @@ fn room_token(sub: &str, room: &str, ttl: i64, jti: &str) -> String {
     let mut claims = claims(sub, ttl);
     claims["room"] = json!(room);
     claims["jti"] = json!(jti);
-    let mut header = Header::default();
-    header.typ = Some("room+jwt".into());
+    let header = Header {
+        typ: Some("room+jwt".into()),
+        ..Default::default()
+    };
     sign_with(
         header,
         &EncodingKey::from_secret(SECRET).expect("hmac key"),
