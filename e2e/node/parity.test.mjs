@@ -6,7 +6,18 @@ import { after, describe, test } from "node:test";
 
 import { io as ioClient } from "socket.io-client";
 
-import { TEST_SECRET, adminRevoke, authenticatedSocket, login, refusalCode, startDemo, startRedis, testToken, until } from "./demo-server.mjs";
+import {
+  TEST_SECRET,
+  adminRevoke,
+  authenticatedSocket,
+  jtiAndExp,
+  login,
+  refusalCode,
+  startDemo,
+  startRedis,
+  testToken,
+  until,
+} from "./demo-server.mjs";
 
 const sockets = [];
 after(() => sockets.forEach((s) => s.close()));
@@ -214,4 +225,93 @@ describe("--allow-guests: sockets without a token stay as guests, in the lobby o
       await redis.cleanup();
     }
   });
+});
+
+describe("room tokens: POST /rooms/{room}/token, then join { room, token } on the socket", () => {
+  const recorded = (s) => {
+    s.received = [];
+    s.onAny((event, ...args) => s.received.push({ event, args }));
+    return s;
+  };
+  const ack = (s, event, ...args) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ack to ${event} within 10 s`)), 10_000);
+      s.emit(event, ...args, (answer) => (clearTimeout(timer), resolve(answer)));
+    });
+  const heard = (s, text) => s.received.some((m) => m.event === "chat message" && m.args[0].text === text);
+  const roomToken = async (url, bearer, room) => {
+    const res = await fetch(`${url}/rooms/${room}/token`, { method: "POST", headers: { authorization: `Bearer ${bearer}` } });
+    return { status: res.status, body: await res.json() };
+  };
+
+  test("granted rooms only; the socket hears the room until the room token expires, warned first (message mode)", async () => {
+    const demo = await startDemo(["--room-token-ttl-secs", "2"]);
+    try {
+      const aliceLogin = await login(demo.url, "alice", "wonderland");
+      assert.equal((await roomToken(demo.url, aliceLogin, "workshop")).status, 403, "not granted to alice");
+      const { status, body } = await roomToken(demo.url, aliceLogin, "tea-party");
+      assert.equal(status, 200);
+      // Her socket's own token grants no room: only the room token lets it in.
+      const alice = recorded(await authenticatedSocket(demo.url, testToken("alice", { rooms: [] }), sockets));
+      const admin = await authenticatedSocket(demo.url, await login(demo.url, "admin", "admin-password"), sockets);
+      assert.equal((await ack(alice, "chat message", { text: "x", room: "tea-party" })).code, "forbidden", "not in it yet");
+      assert.equal((await ack(alice, "join", { room: "workshop", token: body.token })).code, "forbidden", "another room");
+      assert.equal((await ack(alice, "join", { room: "tea-party", token: aliceLogin })).code, "invalid_token", "a login token");
+      const joined = await ack(alice, "join", { room: "tea-party", token: body.token });
+      assert.equal(joined.ok, true);
+      assert.ok(joined.expires_in_ms > 0 && joined.expires_in_ms <= 2_000, JSON.stringify(joined));
+      assert.deepEqual(await ack(admin, "chat message", { text: "inside", room: "tea-party" }), { ok: true });
+      await until(() => heard(alice, "inside"), "the room's message");
+      assert.deepEqual(await ack(alice, "chat message", { text: "me too", room: "tea-party" }), { ok: true });
+      await until(() => alice.received.some((m) => m.event === "room_expiring"), "room_expiring");
+      const warning = alice.received.find((m) => m.event === "room_expiring").args[0];
+      assert.equal(warning.room, "room:tea-party");
+      assert.ok(warning.expires_in_ms > 0 && warning.expires_in_ms <= 1_000, JSON.stringify(warning));
+      // Past its end: out of the room. The admin's broadcast is written before its ack, and
+      // whoami's answer comes after anything written to alice before it.
+      await new Promise((r) => setTimeout(r, warning.expires_in_ms + 300));
+      assert.deepEqual(await ack(admin, "chat message", { text: "after", room: "tea-party" }), { ok: true });
+      await ack(alice, "whoami");
+      assert.equal(heard(alice, "after"), false, "left at the room token's exp");
+      assert.equal((await ack(alice, "chat message", { text: "x", room: "tea-party" })).code, "forbidden");
+    } finally {
+      await demo.stop();
+    }
+  });
+
+  for (const mode of ["message", "handshake"]) {
+    test(`${mode} mode, two processes on Redis: revoking the room token on A takes the socket on B out of the room at once`, async () => {
+      const redis = await startRedis();
+      const [A, B] = await Promise.all([0, 1].map(() => startDemo(["--mode", mode, "--redis", redis.url])));
+      try {
+        const aliceLogin = await login(A.url, "alice", "wonderland");
+        const { body } = await roomToken(A.url, aliceLogin, "tea-party");
+        const plain = testToken("alice", { rooms: [] });
+        const alice = recorded(
+          mode === "message" ? await authenticatedSocket(B.url, plain, sockets) : (await handshake(B.url, plain)).socket,
+        );
+        const adminLogin = await login(A.url, "admin", "admin-password");
+        const admin =
+          mode === "message" ? await authenticatedSocket(A.url, adminLogin, sockets) : (await handshake(A.url, adminLogin)).socket;
+        assert.equal((await ack(alice, "join", { room: "tea-party", token: body.token })).ok, true);
+        assert.deepEqual(await ack(admin, "chat message", { text: "inside", room: "tea-party" }), { ok: true });
+        await until(() => heard(alice, "inside"), "the room's message, across processes");
+        // By its jti (a room token is not a credential: /admin/revoke { token } would not read it).
+        const revoked = await adminRevoke(A.url, jtiAndExp(body.token), adminLogin);
+        assert.equal(revoked.status, 200);
+        await until(() => alice.received.some((m) => m.event === "room_expiring" && m.args[0].expires_in_ms === 0), "told it left");
+        // A's room message, then a message to everyone: in order on B, so once the second is
+        // heard, the first would have been.
+        assert.deepEqual(await ack(admin, "chat message", { text: "secret", room: "tea-party" }), { ok: true });
+        assert.deepEqual(await ack(admin, "chat message", { text: "marker" }), { ok: true });
+        await until(() => heard(alice, "marker"), "the marker");
+        assert.equal(heard(alice, "secret"), false);
+        assert.equal(alice.connected, true, "the socket itself stays");
+        assert.equal((await ack(alice, "join", { room: "tea-party", token: body.token })).code, "revoked");
+      } finally {
+        await Promise.all([A.stop(), B.stop()]);
+        await redis.cleanup();
+      }
+    });
+  }
 });

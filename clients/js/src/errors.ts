@@ -43,10 +43,13 @@ export class AuthError extends Error implements ErrorObject {
    * which the client retries by itself.
    */
   static fromConnectError(err: { message?: unknown; data?: unknown }): AuthError | null {
-    if (err?.message === SERVER_BUSY) return new AuthError(SERVER_BUSY, "the server is busy; retry later");
-    if (isErrorCode(err?.message)) return new AuthError(err.message);
+    // Only the server's refusals: socket.io-client's own errors ("timeout" when the connection
+    // could not be opened in time, transport errors) carry no `data` and are retried.
     const fromServer = typeof err === "object" && err !== null && Object.prototype.hasOwnProperty.call(err, "data");
-    if (fromServer && typeof err.message === "string" && err.message !== "") {
+    if (!fromServer) return null;
+    if (err.message === SERVER_BUSY) return new AuthError(SERVER_BUSY, "the server is busy; retry later");
+    if (isErrorCode(err.message)) return new AuthError(err.message);
+    if (typeof err.message === "string" && err.message !== "") {
       const data = err.data as { message?: unknown } | undefined;
       return new AuthError(err.message, typeof data?.message === "string" ? data.message : undefined);
     }

@@ -22,6 +22,9 @@ function setup(extra = {}) {
   return { auth, created, requests };
 }
 
+/** A server's refusal of a handshake as socket.io-client gives it: an Error with `data`. */
+const handshakeRefusal = (code) => Object.assign(new Error(code), { data: undefined });
+
 test("connects only when asked", () => {
   const { auth, created } = setup();
   assert.equal(created.length, 0);
@@ -130,7 +133,11 @@ test("handshake mode: connect_error with a code becomes an AuthError; network er
   const pending = auth.authenticated();
   created[0].fire("connect_error", new Error("websocket error"));
   assert.equal(auth.state, "connecting");
-  created[0].fire("connect_error", new Error("invalid_token"));
+  // socket.io-client's own connect timeout: not the contract's `timeout`, retried.
+  created[0].fire("connect_error", new Error("timeout"));
+  assert.equal(auth.state, "connecting");
+  // A refusal by the server, as socket.io-client gives it (with a `data` property).
+  created[0].fire("connect_error", handshakeRefusal("invalid_token"));
   await assert.rejects(pending, (e) => e instanceof AuthError && e.code === "invalid_token" && e.data.code === "invalid_token");
   assert.equal(auth.lastError.message, "the token is invalid");
 });
@@ -295,7 +302,7 @@ test("handshake mode: a refused handshake for token_expired reconnects with a ne
   auth.connect();
   const socket = created[0];
   assert.deepEqual(await socket.handshakeAuth(), { token: "token-1" });
-  socket.fire("connect_error", new Error("token_expired"));
+  socket.fire("connect_error", handshakeRefusal("token_expired"));
   await flush();
   assert.equal(socket.connectCalls, 1);
   assert.deepEqual(await socket.handshakeAuth(), { token: "token-2" });

@@ -149,12 +149,14 @@ impl<A: Adapter> CoreAdapter<Emitter> for JwtAdapter<A> {
             .broadcast_with_ack(packet, exclude_pending(opts), timeout)
     }
 
+    /// `io.join(room)` (and any selection) puts no pending socket in a room, nor a guest unless
+    /// the selection names a room it is in.
     fn add_sockets(
         &self,
         opts: BroadcastOptions,
         rooms: impl RoomParam,
     ) -> impl std::future::Future<Output = Result<(), Self::Error>> + Send {
-        self.inner.add_sockets(opts, rooms)
+        self.inner.add_sockets(exclude_pending(opts), rooms)
     }
 
     fn del_sockets(

@@ -351,11 +351,17 @@ impl CredentialRules {
         }
     }
 
-    /// Whether the request's `Origin` may use the cookie: none (a same-origin `GET`, or not a
-    /// browser), or one of [`Self::cookie_origins`].
+    /// Whether the request may use the cookie: its `Origin` is one of
+    /// [`Self::cookie_origins`]; or it has none (a same-origin `GET`, or not a browser) and
+    /// the browser's `Sec-Fetch-Site`, when it sends one, says `same-origin` (or `none`: typed
+    /// by the user). Browsers send no `Origin` with a cross-site `GET` (an image, a no-cors
+    /// fetch), and an Engine.IO v3 polling `GET` connects `/` with no further request: without
+    /// this, one `<img>` on another site would open an authenticated socket as the user.
     fn cookie_origin_allowed(&self, headers: &http::HeaderMap) -> bool {
         match headers.get(http::header::ORIGIN) {
-            None => true,
+            None => headers
+                .get("sec-fetch-site")
+                .is_none_or(|site| site == "same-origin" || site == "none"),
             Some(origin) => origin.to_str().is_ok_and(|origin| {
                 self.cookie_origins
                     .contains(&crate::layer::normalize_origin(origin))

@@ -243,6 +243,15 @@ pub enum ConfigError {
     #[error("issuer {0:?} contains '#', which separates issuer and subject in user keys when several issuers are trusted")]
     IssuerWithSeparator(String),
 
+    /// `identity_claim(..)` other than `sub` beside back-channel logout (a trusted issuer's
+    /// `client_id`).
+    #[error(
+        "identity_claim(..) names users by another claim than sub, but back-channel logout tokens \
+         name them by sub: a logout naming only the sub would end no socket; keep sub, or do \
+         without back-channel logout"
+    )]
+    IdentityClaimWithLogout,
+
     /// `identity_claim("")`.
     #[error("identity_claim(..) is empty: name the claim that identifies users (default: sub)")]
     EmptyIdentityClaim,

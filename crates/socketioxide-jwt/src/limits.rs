@@ -222,7 +222,7 @@ impl Attempts {
         self.started
     }
 
-    /// Refresh `number` was applied.
+    /// Refresh `number` finished in order (applied, or kept out by an older token).
     pub(crate) fn applied(&mut self, number: u8) {
         self.applied = number;
     }

@@ -130,7 +130,9 @@ where
         }
         let (registered, token_user, granted) =
             self.inner.verifier.verify_room_token(token).await?;
-        if token_user.as_ref() != Some(&user) {
+        // The user as the library keys it (with one issuer the `sub` alone, whichever `iss`
+        // each token carries; with several, `iss#sub`).
+        if token_user.as_ref().map(crate::identity::UserId::key) != Some(user.key()) {
             return Err(AuthError::forbidden("this room token is for another user"));
         }
         if granted != room {

@@ -14,6 +14,13 @@ use crate::rooms;
 
 const MAX_MESSAGE_CHARS: usize = 500;
 
+/// `join` `{ room, token }`: a room token from `POST /rooms/{room}/token`.
+#[derive(Deserialize)]
+struct JoinIn {
+    room: String,
+    token: String,
+}
+
 #[derive(Deserialize)]
 struct ChatIn {
     text: String,
@@ -66,6 +73,26 @@ async fn on_authenticated<A: GatedAdapter>(socket: SocketRef<A>, io: SocketIo<A>
         },
     );
     socket.on("chat message", on_chat_message::<A>);
+    let joining = auth.clone();
+    socket.on(
+        "join",
+        async move |socket: SocketRef<A>, TryData(join): TryData<JoinIn>, ack: AckSender<A>| {
+            let Ok(join) = join else {
+                let refusal = ErrorObject::new(ErrorCode::Forbidden, "send { room, token }");
+                ack.send(&refusal).ok();
+                return;
+            };
+            // Room tokens name the socket room (`room:<name>`), as /rooms/{room}/token makes them.
+            let room = rooms::socket_room(&join.room);
+            match joining.join_room(&socket, &room, &join.token).await {
+                Ok(grant) => {
+                    let ms = u64::try_from(grant.expires_in.as_millis()).unwrap_or(u64::MAX);
+                    ack.send(&json!({ "ok": true, "expires_in_ms": ms })).ok()
+                }
+                Err(e) => ack.send(&e.to_object()).ok(),
+            };
+        },
+    );
     let on_leave = auth.clone();
     socket.on_disconnect(async move |socket: SocketRef<A>, io: SocketIo<A>| {
         // Who it was, also when it was refused: the library's user (its `sub`, or the
@@ -81,7 +108,8 @@ async fn on_authenticated<A: GatedAdapter>(socket: SocketRef<A>, io: SocketIo<A>
 async fn on_chat_message<A: GatedAdapter>(
     socket: SocketRef<A>,
     io: SocketIo<A>,
-    Claims(me): Claims<StandardClaims>,
+    // Authenticated sockets only (a guest's handler answers guests).
+    Claims(_): Claims<StandardClaims>,
     TryData(msg): TryData<ChatIn>,
     ack: AckSender<A>,
 ) {
@@ -106,14 +134,13 @@ async fn on_chat_message<A: GatedAdapter>(
                 .await
         }
         Some(room) => {
-            // The token's claim decides; its sockets joined the same rooms (rooms_from_claims).
-            // The lobby (with --allow-guests) is every authenticated user's.
-            let lobby = room == LOBBY
-                && socket
-                    .rooms()
-                    .iter()
-                    .any(|r| *r == rooms::socket_room(LOBBY));
-            if !lobby && !rooms::in_claims(&me).any(|granted| granted == room) {
+            // Its rooms decide: the ones its token's claims grant (rooms_from_claims keeps them
+            // joined), the lobby (--allow-guests), and the ones a room token let it into.
+            let joined = socket
+                .rooms()
+                .iter()
+                .any(|r| *r == rooms::socket_room(&room));
+            if !joined {
                 let refusal = ErrorObject::new(
                     ErrorCode::Forbidden,
                     format!("your token does not grant the room {room:?}"),

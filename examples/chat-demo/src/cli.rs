@@ -101,6 +101,11 @@ pub struct Args {
     #[arg(long, default_value = "chat-demo-data")]
     pub data_dir: PathBuf,
 
+    /// Lifetime of the room tokens `POST /rooms/{room}/token` issues (a socket joins the room
+    /// with one: `join { room, token }`, until it expires).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub room_token_ttl_secs: u64,
+
     /// Sockets that do not authenticate stay, as guests: they are in the `lobby` room
     /// (authenticated users can post there: `chat message` `{ room: "lobby" }`), `whoami` acks
     /// `{ "guest": true }`, their `chat message` is refused `forbidden`, and a later

@@ -54,6 +54,10 @@ pub struct AppState {
     pub socket_path: String,
     /// `--token-cookie`: the cookie tokens are also set in.
     pub token_cookie: Option<Arc<TokenCookie>>,
+    /// `--room-token-ttl-secs`.
+    pub room_token_ttl: Duration,
+    /// `--identity-claim`.
+    pub identity_claim: Arc<str>,
 }
 
 impl FromRef<AppState> for JwtAuth {
@@ -105,6 +109,7 @@ pub fn router(state: AppState, scripts: &ClientScripts, proxies: Arc<TrustedProx
         .route("/login", post(login).layer((all_logins, login_limit)))
         .route("/token/refresh", post(refresh))
         .route("/logout", post(cookie::logout))
+        .route("/rooms/{room}/token", post(crate::room_tokens::room_token))
         .route("/api/me", get(me))
         .route("/admin/revoke", post(revoke))
         .route("/admin/rooms", post(set_rooms))
@@ -172,7 +177,7 @@ fn script(body: &'static str) -> impl IntoResponse {
 
 /// A refused request: the demo's own errors as `{ "error": code, "message": text }`, and token
 /// refusals as the library answers them (RFC 6750 status and the contract's error object).
-enum ApiError {
+pub enum ApiError {
     Demo {
         status: StatusCode,
         code: &'static str,
@@ -196,7 +201,7 @@ impl ApiError {
         }
     }
 
-    fn internal(e: impl std::fmt::Display) -> Self {
+    pub fn internal(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "request failed");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -209,7 +214,7 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
 
-    fn no_signing_key() -> Self {
+    pub fn no_signing_key() -> Self {
         Self::new(
             StatusCode::NOT_IMPLEMENTED,
             "verification_only",
@@ -238,8 +243,8 @@ struct LoginRequest {
 }
 
 #[derive(Serialize)]
-struct TokenResponse {
-    token: String,
+pub struct TokenResponse {
+    pub token: String,
 }
 
 async fn config(State(state): State<AppState>) -> impl IntoResponse {

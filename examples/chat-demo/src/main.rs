@@ -15,6 +15,7 @@ mod keys;
 mod logging;
 mod prometheus;
 mod proxies;
+mod room_tokens;
 mod rooms;
 mod secret;
 mod serve;
@@ -282,6 +283,8 @@ async fn run(mut args: Args) -> Result<(), BoxError> {
         auth_timeout_ms: args.auth_timeout_ms,
         socket_path: args.path.clone(),
         token_cookie: token_cookie.map(|(cookie, _)| Arc::new(cookie)),
+        room_token_ttl: Duration::from_secs(args.room_token_ttl_secs),
+        identity_claim: args.identity_claim.as_str().into(),
     };
     let scripts = ClientScripts::choose(args.client_dir.clone());
     if let Some(problem) = scripts.problem() {

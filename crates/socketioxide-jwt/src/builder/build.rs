@@ -177,6 +177,9 @@ where
         if s.identity_claim.is_empty() {
             return Err(ConfigError::EmptyIdentityClaim);
         }
+        if s.identity_claim != "sub" && !logout_clients.is_empty() {
+            return Err(ConfigError::IdentityClaimWithLogout);
+        }
         let mut verifier = Verifier::new(sources, s.max_token_len, s.revocations, check);
         verifier.identify_by(&s.identity_claim);
         for (iss, client_id) in logout_clients {

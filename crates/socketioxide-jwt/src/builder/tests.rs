@@ -189,3 +189,56 @@ fn trusted_issuers_are_checked_each() {
         .build()
         .is_ok());
 }
+
+#[test]
+fn an_identity_claim_beside_back_channel_logout_is_refused() {
+    let with_logout = || {
+        JwtAuth::builder()
+            .revocations(crate::RevocationList::in_memory())
+            .trusted_issuer(
+                crate::TrustedIssuer::new("https://idp.example")
+                    .key(VerificationKey::hmac(SECRET))
+                    .client_id("chat"),
+            )
+    };
+    assert!(matches!(
+        with_logout().identity_claim("oid").build(),
+        Err(ConfigError::IdentityClaimWithLogout)
+    ));
+    assert!(with_logout().identity_claim("sub").build().is_ok());
+    assert!(with_logout().build().is_ok());
+    assert!(matches!(
+        JwtAuth::builder()
+            .hmac_secret(SECRET)
+            .identity_claim("")
+            .build(),
+        Err(ConfigError::EmptyIdentityClaim)
+    ));
+    // Cookies need the origins that may send them.
+    assert!(matches!(
+        JwtAuth::builder()
+            .hmac_secret(SECRET)
+            .token_cookie("t")
+            .build(),
+        Err(ConfigError::CookieWithoutOrigins)
+    ));
+    assert!(matches!(
+        JwtAuth::builder()
+            .hmac_secret(SECRET)
+            .token_cookie("t")
+            .cookie_origins([" "])
+            .build(),
+        Err(ConfigError::EmptyCookieOrigin)
+    ));
+    assert!(matches!(
+        JwtAuth::builder()
+            .hmac_secret(SECRET)
+            .credential_sources([])
+            .build(),
+        Err(ConfigError::NoCredentialSource)
+    ));
+    assert!(matches!(
+        JwtAuth::builder().hmac_secret(SECRET).max_guests(0).build(),
+        Err(ConfigError::Zero("max_guests"))
+    ));
+}

@@ -55,8 +55,14 @@ where
     /// 255 bytes or of another type is refused (`invalid_token`). The application's claims
     /// type keeps every claim as it was. Defaults to `sub`. Multiple calls override.
     ///
-    /// Back-channel logouts name the user by `sub`: with another identity claim, those by
-    /// `sid` still apply, those by `sub` alone do not reach these sockets.
+    /// Back-channel logouts name the user by `sub`: another identity claim beside a trusted
+    /// issuer's `client_id` is refused by `build()`
+    /// ([`ConfigError::IdentityClaimWithLogout`](crate::ConfigError::IdentityClaimWithLogout)),
+    /// so that a logout never silently misses.
+    ///
+    /// <div class="warning">The claim must name one account for good, at each issuer: an
+    /// `email` a user can change, or that the provider does not verify, lets two accounts be
+    /// one user here (caps, rooms, revocations). Prefer an immutable id (`oid`).</div>
     ///
     /// # Example
     /// ```

@@ -222,6 +222,31 @@ fn chosen_sources_in_their_order_and_the_cookie_only_from_allowed_origins() {
         http::HeaderValue::from_bytes(b"https://chat.example.com\xff").expect("opaque bytes"),
     );
     assert_eq!(got(&cookie_only, auth(), &parts), Err(ErrorCode::Forbidden));
+    // No `Origin` (a cross-site GET sends none): the browser's Sec-Fetch-Site decides.
+    for (site, accepted) in [
+        ("same-origin", true),
+        ("none", true),
+        ("cross-site", false),
+        ("same-site", false),
+    ] {
+        let parts = request(&[("cookie", "tok=c.c.c"), ("sec-fetch-site", site)]);
+        let expected = if accepted {
+            Ok(Some("c.c.c".into()))
+        } else {
+            Err(ErrorCode::Forbidden)
+        };
+        assert_eq!(got(&cookie_only, auth(), &parts), expected, "{site}");
+    }
+    let parts = request(&[
+        ("cookie", "tok=c.c.c"),
+        ("sec-fetch-site", "cross-site"),
+        ("origin", "https://chat.example.com"),
+    ]);
+    assert_eq!(
+        got(&cookie_only, auth(), &parts),
+        Ok(Some("c.c.c".into())),
+        "a listed Origin"
+    );
     // An empty cookie is no cookie.
     assert_eq!(
         got(&cookie_only, auth(), &request(&[("cookie", "tok=")])),

@@ -86,10 +86,15 @@ impl<C> SessionState<C> {
             Err(err) => return self.close_with(err),
         };
         if let Stage::Refresh(number) = stage {
-            if self.attempts.is_superseded(number) || self.holds_newer_than(&verified) {
+            if self.attempts.is_superseded(number) {
                 return self.kept_newer(verified.checked_at);
             }
+            // Finished in order, applied or not: the numbers compared stay close together
+            // (they wrap at 256; a run of kept refreshes must not make a newer one look old).
             self.attempts.applied(number);
+            if self.holds_newer_than(&verified) {
+                return self.kept_newer(verified.checked_at);
+            }
         }
         let exp = verified.registered.exp;
         let deadlines = self.deadlines(exp, now, verified.checked_at, rules);

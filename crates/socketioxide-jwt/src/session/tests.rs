@@ -938,3 +938,24 @@ fn a_refresh_with_an_older_token_keeps_the_newer_one() {
         Outcome::KeptNewer(_)
     ));
 }
+
+/// Refreshes kept out by an older token still count as finished in order: after many of them
+/// (past the 256 the numbers wrap at), a newer token is applied.
+#[test]
+fn many_kept_refreshes_do_not_make_a_newer_one_look_old() {
+    let t0 = Instant::now();
+    let mut s = pending(t0);
+    let with_iat = |iat: u64, exp: u64| {
+        let mut v = verified("alice", exp);
+        v.registered.iat = Some(iat);
+        v
+    };
+    s.try_begin_verification();
+    s.finish_verification(Ok(with_iat(UNIX, UNIX + 600)), t0, at(UNIX), RULES);
+    for _ in 0..300 {
+        let kept = s.finish_verification(Ok(with_iat(UNIX - 1, UNIX + 900)), t0, at(UNIX), RULES);
+        assert!(matches!(kept, Outcome::KeptNewer(_)));
+    }
+    let newer = s.finish_verification(Ok(with_iat(UNIX + 10, UNIX + 1000)), t0, at(UNIX), RULES);
+    assert!(matches!(newer, Outcome::Refreshed(_)), "{newer:?}");
+}
