@@ -22,6 +22,21 @@ fn rooms_of(c: &StandardClaims) -> Vec<String> {
         .collect()
 }
 
+/// `configure(mode)` for message mode on `/` and handshake mode on `/hs`, each namespace
+/// installed by `install`; the server and the message-mode configuration.
+async fn start_both_modes(
+    configure: impl Fn(AuthMode) -> socketioxide_jwt::JwtAuth,
+    install: fn(&Io, &'static str, &socketioxide_jwt::JwtAuth),
+) -> (Server, socketioxide_jwt::JwtAuth) {
+    let (message, handshake) = (configure(AuthMode::Message), configure(AuthMode::Handshake));
+    let server = Server::start(|io| {
+        install(io, "/", &message);
+        install(io, "/hs", &handshake);
+    })
+    .await;
+    (server, message)
+}
+
 /// Connects `id` with `token`: message mode on `/`, handshake mode (`hs` ids) on `/hs`.
 async fn connect(c: &mut Client, server: &Server, id: &str, token: &str) {
     if id.starts_with("hs") {
@@ -51,12 +66,7 @@ async fn a_slow_older_refresh_never_replaces_a_newer_one_in_both_modes() {
             .build()
             .expect("a valid configuration")
     };
-    let (message, handshake) = (configure(AuthMode::Message), configure(AuthMode::Handshake));
-    let server = Server::start(|io| {
-        install_app(io, "/", &message);
-        install_app(io, "/hs", &handshake);
-    })
-    .await;
+    let (server, _) = start_both_modes(configure, install_app).await;
     let mut c = Client::start().await;
     for id in ["msg", "hs"] {
         let t = now();
@@ -136,12 +146,7 @@ async fn rotated_hmac_secrets_all_verify_in_both_modes() {
             .build()
             .expect("a rotation")
     };
-    let (message, handshake) = (configure(AuthMode::Message), configure(AuthMode::Handshake));
-    let server = Server::start(|io| {
-        install_app(io, "/", &message);
-        install_app(io, "/hs", &handshake);
-    })
-    .await;
+    let (server, _) = start_both_modes(configure, install_app).await;
     let mut c = Client::start().await;
     let signed = |secret: &[u8], sub: &str| {
         let key = EncodingKey::from_secret(secret).expect("hmac key");
@@ -369,12 +374,7 @@ async fn the_identity_claim_names_the_user_for_caps_rooms_and_revocations_in_bot
             .build()
             .expect("a valid configuration")
     };
-    let (message, handshake) = (configure(AuthMode::Message), configure(AuthMode::Handshake));
-    let server = Server::start(|io| {
-        install_app(io, "/", &message);
-        install_app(io, "/hs", &handshake);
-    })
-    .await;
+    let (server, message) = start_both_modes(configure, install_app).await;
     let mut c = Client::start().await;
     let token = |sub: &str, oid: &str| {
         let mut claims = claims(sub, 600);
@@ -502,12 +502,7 @@ async fn guests_stay_isolated_until_they_authenticate_in_both_modes() {
             .build()
             .expect("a valid configuration")
     };
-    let (message, handshake) = (configure(AuthMode::Message), configure(AuthMode::Handshake));
-    let server = Server::start(|io| {
-        install_with_guests(io, "/", &message);
-        install_with_guests(io, "/hs", &handshake);
-    })
-    .await;
+    let (server, _) = start_both_modes(configure, install_with_guests).await;
     let mut c = Client::start().await;
     let token = sign(&claims("alice", 600));
 

@@ -197,6 +197,23 @@ impl<C> Verifier<C> {
         self.identity_claim = (claim != "sub").then(|| claim.into());
     }
 
+    /// The issuer whose keys verify `token`, once its length and shape are checked (cheapest
+    /// first): the one configured, or the trusted issuer its `iss` names.
+    fn issuer_for(&self, token: &str) -> Result<&IssuerKeys, AuthError> {
+        if token.len() > self.max_token_len {
+            return Err(
+                AuthError::new(ErrorCode::InvalidToken).with_source("token exceeds max length")
+            );
+        }
+        if !has_jws_shape(token) {
+            return Err(ErrorCode::CredentialsBadFormat.into());
+        }
+        match &self.issuers {
+            Issuers::One(issuer) => Ok(issuer),
+            Issuers::Several(by_iss) => issuer_of(by_iss, token),
+        }
+    }
+
     /// Whether several issuers are trusted (users are then keyed by `iss` and `sub`).
     pub(crate) fn is_multi_issuer(&self) -> bool {
         matches!(self.issuers, Issuers::Several(_))
@@ -273,18 +290,7 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
         kick: Option<LiveFn>,
         first: bool,
     ) -> Result<(Verified<C>, Option<LiveTicket>), AuthError> {
-        if token.len() > self.max_token_len {
-            return Err(
-                AuthError::new(ErrorCode::InvalidToken).with_source("token exceeds max length")
-            );
-        }
-        if !has_jws_shape(token) {
-            return Err(ErrorCode::CredentialsBadFormat.into());
-        }
-        let issuer = match &self.issuers {
-            Issuers::One(issuer) => issuer,
-            Issuers::Several(by_iss) => issuer_of(by_iss, token)?,
-        };
+        let issuer = self.issuer_for(token)?;
         // The claims stay JSON text, read twice (registered claims, the application's type): no
         // `Value` tree is built.
         // Only the claims are kept: the decoded header (several hundred bytes) would otherwise
@@ -362,16 +368,7 @@ impl<C> Verifier<C> {
         token: &str,
     ) -> Result<(RegisteredClaims, Option<UserId>, String), AuthError> {
         let refuse = |why: &'static str| AuthError::new(ErrorCode::InvalidToken).with_source(why);
-        if token.len() > self.max_token_len {
-            return Err(refuse("token exceeds max length"));
-        }
-        if !has_jws_shape(token) {
-            return Err(ErrorCode::CredentialsBadFormat.into());
-        }
-        let issuer = match &self.issuers {
-            Issuers::One(issuer) => issuer,
-            Issuers::Several(by_iss) => issuer_of(by_iss, token)?,
-        };
+        let issuer = self.issuer_for(token)?;
         let decoded: Decoded<Box<RawValue>> = match &issuer.keys {
             Keys::Only(key, validation) => decode_with(key, validation, token)?,
             Keys::Rotation(keys) => decode_rotated(keys.iter().map(|(k, v)| (&**k, v)), token)?,

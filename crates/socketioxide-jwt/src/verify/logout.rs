@@ -12,9 +12,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::rules::{FamilyValidations, TimeRules};
-use super::{
-    decode_rotated, decode_with, issuer_of, resolve_key, IssuerKeys, Issuers, Keys, Verifier,
-};
+use super::{decode_rotated, decode_with, resolve_key, IssuerKeys, Keys, Verifier};
 use crate::claims::numeric_date;
 use crate::error::AuthError;
 use crate::keys::VerificationKey;
@@ -119,16 +117,7 @@ impl<C> Verifier<C> {
     /// member, a `sid` or a `sub`, a `jti`, no `nonce`. Replays are the caller's to refuse.
     pub(crate) async fn verify_logout(&self, token: &str) -> Result<LogoutToken, AuthError> {
         let refuse = |why: &'static str| AuthError::new(ErrorCode::InvalidToken).with_source(why);
-        if token.len() > self.max_token_len {
-            return Err(refuse("token exceeds max length"));
-        }
-        if !super::has_jws_shape(token) {
-            return Err(ErrorCode::CredentialsBadFormat.into());
-        }
-        let issuer = match &self.issuers {
-            Issuers::One(issuer) => issuer,
-            Issuers::Several(by_iss) => issuer_of(by_iss, token)?,
-        };
+        let issuer = self.issuer_for(token)?;
         let rules = issuer.logout.as_ref().ok_or_else(|| {
             refuse("logout tokens of this issuer are not accepted (no client id)")
         })?;
