@@ -29,6 +29,13 @@ impl PendingKey {
     pub(crate) fn address(ip: IpAddr) -> Self {
         Self::Address(address_key(ip))
     }
+
+    /// The key of a socket's engine.io session: socketioxide keeps one request head per
+    /// session, shared by its sockets and alive as long as any of them, so its address names
+    /// the session.
+    pub(crate) fn session(parts: &http::request::Parts) -> Self {
+        Self::Session(std::ptr::from_ref(parts) as usize)
+    }
 }
 
 /// Why no pending place was given (every one is answered `server_busy`).

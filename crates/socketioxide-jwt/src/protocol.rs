@@ -20,6 +20,20 @@ pub const EVENT_UNAUTHORIZED: &str = "unauthorized";
 /// carrying a [`TokenExpiringPayload`] (see `JwtAuthBuilder::expiry_warning`).
 pub const EVENT_TOKEN_EXPIRING: &str = "token_expiring";
 
+/// The `typ` header of a room token (RFC 8725 §3.11: explicitly typed, so that a room token is
+/// never taken for a login token, nor the other way round).
+pub const ROOM_TOKEN_TYPE: &str = "room+jwt";
+
+/// Whether a `typ` header names a room token (`room+jwt`, or `application/room+jwt`, in any
+/// case: RFC 7515 §4.1.9).
+pub(crate) fn is_room_token_type(typ: &str) -> bool {
+    let typ = typ
+        .get(..12)
+        .filter(|p| p.eq_ignore_ascii_case("application/"))
+        .map_or(typ, |_| &typ[12..]);
+    typ.eq_ignore_ascii_case(ROOM_TOKEN_TYPE)
+}
+
 /// Default name of the server → client event sent before a room joined with a room token is
 /// left, carrying a [`RoomExpiringPayload`] (see [`JwtAuth::join_room`](crate::JwtAuth::join_room)).
 pub const EVENT_ROOM_EXPIRING: &str = "room_expiring";

@@ -26,22 +26,10 @@ use crate::protocol::{ErrorCode, RoomExpiringPayload, GUEST_ROOM, PENDING_ROOM};
 use crate::revocation::{LiveTicket, ToSocket};
 use crate::time::{until_unix, wall_clock};
 
-/// The `typ` header of a room token (RFC 8725 §3.11: explicitly typed, so that a room token is
-/// never taken for a login token, nor the other way round).
-pub const ROOM_TOKEN_TYPE: &str = "room+jwt";
+pub use crate::protocol::ROOM_TOKEN_TYPE;
 
 /// The most rooms one socket holds by room tokens at once.
 pub const MAX_ROOM_GRANTS: usize = 64;
-
-/// Whether a `typ` header names a room token (`room+jwt`, or `application/room+jwt`, in any
-/// case: RFC 7515 §4.1.9).
-pub(crate) fn is_room_token_type(typ: &str) -> bool {
-    let typ = typ
-        .get(..12)
-        .filter(|p| p.eq_ignore_ascii_case("application/"))
-        .map_or(typ, |_| &typ[12..]);
-    typ.eq_ignore_ascii_case(ROOM_TOKEN_TYPE)
-}
 
 /// A room joined with a room token: which, and for how long.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -281,7 +269,7 @@ fn end_grant<A: Adapter>(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::protocol::is_room_token_type;
 
     #[test]
     fn room_token_types() {

@@ -359,7 +359,7 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
 
 impl<C> Verifier<C> {
     /// Verifies a room token: signed by a trusted issuer's keys, typed
-    /// [`ROOM_TOKEN_TYPE`](crate::room_grant::ROOM_TOKEN_TYPE), with that issuer's `iss` and
+    /// [`ROOM_TOKEN_TYPE`](crate::protocol::ROOM_TOKEN_TYPE), with that issuer's `iss` and
     /// audience rules, an `exp` (always required), the times checked, not revoked. Returns its
     /// registered claims (its user named as a socket's is) and its `room`. The application's
     /// check does not run: the room token grants a room, not a login.
@@ -438,7 +438,7 @@ fn resolve_key<'a>(
 /// A token's verified claims, and whether its header types it as a room token.
 pub(crate) struct Decoded<T> {
     pub(crate) claims: T,
-    /// `typ` is [`ROOM_TOKEN_TYPE`](crate::room_grant::ROOM_TOKEN_TYPE).
+    /// `typ` is [`ROOM_TOKEN_TYPE`](crate::protocol::ROOM_TOKEN_TYPE).
     pub(crate) room_token: bool,
 }
 
@@ -448,7 +448,7 @@ impl<T> Decoded<T> {
             .header
             .typ
             .as_deref()
-            .is_some_and(crate::room_grant::is_room_token_type);
+            .is_some_and(crate::protocol::is_room_token_type);
         Self {
             claims: data.claims,
             room_token,

@@ -84,7 +84,10 @@ where
     }
     let shares = [
         address.map(|ip| (PendingKey::address(ip), gate.max_pending_per_address)),
-        Some((session_key(s.req_parts()), gate.max_pending_per_session)),
+        Some((
+            PendingKey::session(s.req_parts()),
+            gate.max_pending_per_session,
+        )),
     ];
     let permit = match gate.pending.try_acquire(gate.max_pending, shares) {
         Ok(permit) => permit,
@@ -209,10 +212,4 @@ fn peer_address(parts: &http::request::Parts) -> Option<std::net::IpAddr> {
         let _ = parts;
         None
     }
-}
-
-/// The engine.io session of a socket: socketioxide keeps one request head per session, shared
-/// by its sockets and alive as long as any of them, so its address names the session.
-pub(super) fn session_key(parts: &http::request::Parts) -> PendingKey {
-    PendingKey::Session(std::ptr::from_ref(parts) as usize)
 }

@@ -119,7 +119,7 @@ pub(super) fn admit_guest<A: Adapter, C: Send + Sync + 'static>(
     let shares = [
         address.map(|ip| (PendingKey::address(ip), caps.per_address)),
         Some((
-            super::admit::session_key(s.req_parts()),
+            PendingKey::session(s.req_parts()),
             gate.max_pending_per_session,
         )),
     ];
