@@ -6,7 +6,9 @@
 //     node e2e/node/guest-flood.mjs --guests 3000 --users 200
 //
 // Prints one JSON object: for each phase, the users' latency p50/p95/max (ms), how many got in,
-// and the guests/pending/refused counts. Not a CI step (a flood takes a minute); the README
+// and the guests/pending/refused counts; and, as the control, the same number of
+// authenticated sockets held from many addresses instead of guests (what holding that many
+// sockets costs the demo, guests or not: its presence broadcast goes through every socket). Not a CI step (a flood takes a minute); the README
 // names it. CHAT_DEMO_BIN picks the binary (a release build for figures).
 import { performance } from "node:perf_hooks";
 
@@ -59,15 +61,19 @@ async function users(url) {
   return { inside, of: USERS, p50: percentile(ms, 50), p95: percentile(ms, 95), max: Math.max(...ms) };
 }
 
-/** Holds `GUESTS` guests, from one address or spread over `SOURCES`; counts what each became. */
-async function flood(url, spread) {
+/** Holds `GUESTS` guests (or, `authenticated`, sockets with a token each), from one address or
+ * spread over `SOURCES`; counts what each became. */
+async function flood(url, spread, authenticated = false) {
   const held = [];
   const counts = {};
   const batch = 200;
   for (let i = 0; i < GUESTS; i += batch) {
     const opened = await Promise.all(
       Array.from({ length: Math.min(batch, GUESTS - i) }, (_, j) =>
-        open(url, { localAddress: spread ? `127.0.0.${2 + ((i + j) % SOURCES)}` : "127.0.0.250" }),
+        open(url, {
+          localAddress: spread ? `127.0.0.${2 + ((i + j) % SOURCES)}` : "127.0.0.250",
+          token: authenticated ? testToken(`held-${i + j}`) : undefined,
+        }),
       ),
     );
     for (const { s, outcome } of opened) {
@@ -88,8 +94,12 @@ const demo = await startDemo(["--allow-guests", "--metrics", "--auth-timeout-ms"
 const report = { guests: GUESTS, users: USERS, sources: SOURCES };
 try {
   report.quiet = await users(demo.url);
-  for (const [name, spread] of [["one_address", false], ["many_addresses", true]]) {
-    const { held, counts } = await flood(demo.url, spread);
+  for (const [name, spread, authenticated] of [
+    ["one_address", false, false],
+    ["many_addresses", true, false],
+    ["control_authenticated_many_addresses", true, true],
+  ]) {
+    const { held, counts } = await flood(demo.url, spread, authenticated);
     const during = await users(demo.url);
     report[name] = { flood: counts, gauges: await gauges(demo.url), users: during };
     for (const s of held) s.close();
