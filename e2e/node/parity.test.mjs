@@ -315,3 +315,38 @@ describe("room tokens: POST /rooms/{room}/token, then join { room, token } on th
     });
   }
 });
+
+describe("refreshes are ordered: none rolls the socket back to an older token", () => {
+  const ack = (s, event, ...args) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ack to ${event} within 10 s`)), 10_000);
+      s.emit(event, ...args, (answer) => (clearTimeout(timer), resolve(answer)));
+    });
+
+  for (const mode of ["message", "handshake"]) {
+    test(`${mode} mode: two refreshes sent back to back end on the newer; an older one later changes nothing`, async () => {
+      const demo = await startDemo(["--mode", mode]);
+      try {
+        const now = Math.floor(Date.now() / 1000);
+        const first = testToken("carol", { iat: now - 20, ttl: 300 });
+        const older = testToken("carol", { iat: now - 10, ttl: 400 });
+        const newer = testToken("carol", { iat: now - 1, ttl: 900 });
+        const socket = mode === "message" ? await authenticatedSocket(demo.url, first, sockets) : (await handshake(demo.url, first)).socket;
+        const told = [];
+        socket.on("authenticated", (info) => told.push(info.exp));
+        // Verified side by side: whichever finishes first, the newer token is what stays.
+        const acks = await Promise.all([ack(socket, "authenticate", { token: older }), ack(socket, "authenticate", { token: newer })]);
+        assert.deepEqual(acks, [{ ok: true }, { ok: true }]);
+        assert.equal((await ack(socket, "whoami")).exp, now - 1 + 900);
+        // The older token again, alone: acked, and the socket keeps the newer one (and says so).
+        assert.deepEqual(await ack(socket, "authenticate", { token: older }), { ok: true });
+        assert.equal((await ack(socket, "whoami")).exp, now - 1 + 900);
+        await until(() => told.length >= 3, "authenticated after each refresh");
+        assert.equal(told.at(-1), now - 1 + 900, `told: ${told}`);
+        assert.equal(socket.connected, true);
+      } finally {
+        await demo.stop();
+      }
+    });
+  }
+});
