@@ -194,7 +194,11 @@ async fn a_revoked_token_is_refused_by_rest_and_sockets_alike() {
 
 #[tokio::test]
 async fn the_token_cookie_is_read_when_configured() {
-    let auth = auth().token_cookie("session").build().unwrap();
+    let auth = auth()
+        .token_cookie("session")
+        .cookie_origins(["https://app.example"])
+        .build()
+        .unwrap();
     let server = start(auth).await;
     let token = sign(&claims("carol", 600));
     let cookie = format!("theme=dark; session={token}");
