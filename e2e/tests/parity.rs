@@ -468,6 +468,11 @@ fn install_with_guests(
         })
         .or_guest(async |socket: SocketRef<A>| {
             socket.join("lobby");
+            // socketio-auth's `socket.auth`: evaluated when asked.
+            socket.on("authed", async |s: SocketRef<A>, ack: AckSender<A>| {
+                use socketioxide_jwt::extract::SocketClaimsExt;
+                ack.send(&s.is_authenticated::<StandardClaims>()).ok();
+            });
             socket.on("whoami", async |ack: AckSender<A>| {
                 ack.send(&json!({ "guest": true })).ok();
             });
@@ -517,6 +522,8 @@ async fn guests_stay_isolated_until_they_authenticate_in_both_modes() {
             "{ns}"
         );
         assert!(!c.events(guest).contains(&"unauthorized".to_owned()));
+        c.emit_ack(guest, "authed", json!([]), "authed").await;
+        assert_eq!(c.expect_ack(guest, "authed").await, json!(false), "{ns}");
         c.emit_ack(guest, "say", json!([{ "ns": ns }]), "say").await;
         assert_eq!(c.expect_ack(guest, "say").await["code"], "forbidden");
 
@@ -552,6 +559,8 @@ async fn guests_stay_isolated_until_they_authenticate_in_both_modes() {
         c.authenticate(guest, &token).await;
         c.emit_ack(guest, "whoami", json!([]), "who2").await;
         assert_eq!(c.expect_ack(guest, "who2").await["sub"], "alice");
+        c.emit_ack(guest, "authed", json!([]), "authed2").await;
+        assert_eq!(c.expect_ack(guest, "authed2").await, json!(true), "{ns}");
         c.emit(&alice, "say", json!([{ "ns": ns, "text": "again" }]))
             .await;
         assert_eq!(c.expect_event(guest, "said").await["text"], "again");
