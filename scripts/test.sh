@@ -136,7 +136,7 @@ say "Admins and long-lived revocations: a provider's (or a shared secret's) toke
 say "The clients socketio-jwt users run: socket.io-client 2.x and 1.x (Engine.IO v3), socket.io-msgpack-parser"
 (cd e2e/node && node --test old-clients.test.mjs)
 
-say "Parity with socketio-jwt / socketio-auth: HMAC secrets rotated without a kid (--secret repeated), both modes; --token-cookie (set, cleared, read on handshakes and REST, refused from another origin); --identity-claim; --allow-guests in both modes and across two processes on Redis; room tokens (expiry, revocation across two processes); ordered refreshes"
+say "Parity with socketio-jwt / socketio-auth: HMAC secrets rotated without a kid (--secret repeated), both modes; --token-cookie (set, cleared, read on handshakes and REST, refused from another origin); --identity-claim; --allow-guests in both modes and across two processes on Redis; room tokens (expiry, revocation across two processes); ordered refreshes; --credential-source"
 (cd e2e/node && node --test parity.test.mjs)
 
 say "Floods: one address's silent sockets hold only its share of the pending places"

@@ -350,3 +350,45 @@ describe("refreshes are ordered: none rolls the socket back to an older token", 
     });
   }
 });
+
+describe("--credential-source: where a handshake may carry the token, in the order given", () => {
+  /** A handshake-mode connection with these `auth` and headers: authenticated (its sub) or the refusal's code. */
+  const open = (url, { auth, headers }) => {
+    const s = ioClient(url, { transports: ["websocket"], reconnection: false, forceNew: true, auth, extraHeaders: headers });
+    sockets.push(s);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("no authenticated or connect_error within 10 s")), 10_000);
+      s.once("authenticated", (info) => (clearTimeout(timer), resolve({ sub: info.sub })));
+      s.once("connect_error", (err) => (clearTimeout(timer), resolve({ code: err.message })));
+    });
+  };
+
+  test("header only (socketio-jwt's auth_header_required): the auth payload is not read; REST reads the header", async () => {
+    const demo = await startDemo(["--mode", "handshake", "--credential-source", "header"]);
+    try {
+      const token = testToken("carol");
+      assert.deepEqual(await open(demo.url, { auth: { token } }), { code: "credentials_required" });
+      assert.deepEqual(await open(demo.url, { headers: { authorization: `Bearer ${token}` } }), { sub: "carol" });
+      const me = await fetch(`${demo.url}/api/me`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(me.status, 200);
+    } finally {
+      await demo.stop();
+    }
+  });
+
+  test("cookie first, then the auth payload: the cookie wins; a cookie source without --token-cookie is refused at start", async () => {
+    const demo = await startDemo(["--mode", "handshake", "--token-cookie", "t", "--credential-source", "cookie", "--credential-source", "auth"]);
+    try {
+      const cookie = `t=${testToken("from-cookie")}`;
+      const auth = { token: testToken("from-auth") };
+      assert.deepEqual(await open(demo.url, { auth, headers: { cookie } }), { sub: "from-cookie" });
+      assert.deepEqual(await open(demo.url, { auth }), { sub: "from-auth" });
+      // Not a source here: the header.
+      const header = { authorization: `Bearer ${testToken("from-header")}` };
+      assert.deepEqual(await open(demo.url, { headers: header }), { code: "credentials_required" });
+    } finally {
+      await demo.stop();
+    }
+    await assert.rejects(startDemo(["--mode", "handshake", "--credential-source", "cookie"], { output: [] }), /needs --token-cookie/);
+  });
+});

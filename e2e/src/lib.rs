@@ -302,6 +302,17 @@ impl Client {
         self.expect_event(id, "authenticated").await
     }
 
+    /// Connects `id` with `token`: handshake mode on `/hs` for ids starting with `hs`, message
+    /// mode on `/` (connect, then `authenticate`) for the others.
+    pub async fn connect_in_mode(&mut self, server: &Server, id: &str, token: &str) {
+        if id.starts_with("hs") {
+            let opts = json!({ "auth": { "token": token } });
+            self.connected(id, &server.url("/hs"), opts).await;
+        } else {
+            self.login(id, &server.url("/"), token).await;
+        }
+    }
+
     /// Connects, authenticates (message mode) and returns the socket id.
     pub async fn login(&mut self, id: &str, url: &str, token: &str) -> String {
         let sid = self.connected(id, url, json!({})).await;

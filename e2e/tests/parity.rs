@@ -37,16 +37,6 @@ async fn start_both_modes(
     (server, message)
 }
 
-/// Connects `id` with `token`: message mode on `/`, handshake mode (`hs` ids) on `/hs`.
-async fn connect(c: &mut Client, server: &Server, id: &str, token: &str) {
-    if id.starts_with("hs") {
-        let opts = json!({ "auth": { "token": token } });
-        c.connected(id, &server.url("/hs"), opts).await;
-    } else {
-        c.login(id, &server.url("/"), token).await;
-    }
-}
-
 /// Two refreshes sent back to back, the first slow (a deliberately slow check) and older: the
 /// second's verification finishes first and is applied; the first, finishing after it, is
 /// acknowledged and changes nothing. The socket keeps the newer token's `exp`, claims and
@@ -71,7 +61,7 @@ async fn a_slow_older_refresh_never_replaces_a_newer_one_in_both_modes() {
     for id in ["msg", "hs"] {
         let t = now();
         let first = sign(&json!({ "sub": "alice", "iat": t - 20, "exp": t + 600 }));
-        connect(&mut c, &server, id, &first).await;
+        c.connect_in_mode(&server, id, &first).await;
         let older = json!({ "sub": "alice", "iat": t - 10, "exp": t + 1000, "slow": true, "rooms": ["old"] });
         let newer = json!({ "sub": "alice", "iat": t, "exp": t + 2000, "rooms": ["new"] });
         c.emit_ack(
@@ -155,7 +145,7 @@ async fn rotated_hmac_secrets_all_verify_in_both_modes() {
     for mode in ["msg", "hs"] {
         for (secret, sub) in [(CURRENT, "current"), (PREVIOUS, "previous")] {
             let id = format!("{mode}-{sub}");
-            connect(&mut c, &server, &id, &signed(secret, sub)).await;
+            c.connect_in_mode(&server, &id, &signed(secret, sub)).await;
             c.emit_ack(&id, "whoami", json!([]), "who").await;
             assert_eq!(c.expect_ack(&id, "who").await["sub"], sub);
         }

@@ -57,16 +57,6 @@ async fn start(
     (server, message)
 }
 
-/// Connects `id` as `sub` in message mode (`/`) or handshake mode (`/hs`).
-async fn connect(c: &mut Client, server: &Server, id: &str, token: &str) {
-    if id.starts_with("hs") {
-        let opts = json!({ "auth": { "token": token } });
-        c.connected(id, &server.url("/hs"), opts).await;
-    } else {
-        c.login(id, &server.url("/"), token).await;
-    }
-}
-
 /// A new socket with `token` is refused with `code`: `unauthorized` in message mode (`msg-<id>`),
 /// `connect_error` in handshake mode (`hs-<id>`).
 async fn refused_in_both_modes(c: &mut Client, server: &Server, id: &str, token: &str, code: &str) {
@@ -93,9 +83,10 @@ async fn a_requested_refresh_needs_a_fresh_token_within_the_grace_period_in_both
     // Issued a minute before the request (beyond the few seconds allowed for clocks).
     let old = token_issued("alice", &["general"], now() - 60);
     for id in ["msg-fresh", "msg-stale", "hs-fresh", "hs-stale"] {
-        connect(&mut c, &server, id, &old).await;
+        c.connect_in_mode(&server, id, &old).await;
     }
-    connect(&mut c, &server, "msg-bob", &token("bob", &["general"])).await;
+    c.connect_in_mode(&server, "msg-bob", &token("bob", &["general"]))
+        .await;
 
     auth.request_refresh(RefreshTarget::user("alice"))
         .await
@@ -153,8 +144,8 @@ async fn a_socket_that_does_not_answer_is_refused_when_the_grace_period_ends() {
     let (server, auth) = start(|b| b).await;
     let mut c = Client::start().await;
     let old = token("dave", &[]);
-    connect(&mut c, &server, "msg", &old).await;
-    connect(&mut c, &server, "hs", &old).await;
+    c.connect_in_mode(&server, "msg", &old).await;
+    c.connect_in_mode(&server, "hs", &old).await;
     let asked_at = tokio::time::Instant::now();
     auth.request_refresh(RefreshTarget::user("dave"))
         .await
@@ -176,9 +167,12 @@ async fn a_socket_that_does_not_answer_is_refused_when_the_grace_period_ends() {
 async fn a_room_or_every_socket_can_be_asked() {
     let (server, auth) = start(|b| b).await;
     let mut c = Client::start().await;
-    connect(&mut c, &server, "msg-blue", &token("alice", &["blue"])).await;
-    connect(&mut c, &server, "hs-blue", &token("bob", &["blue"])).await;
-    connect(&mut c, &server, "msg-red", &token("carol", &["red"])).await;
+    c.connect_in_mode(&server, "msg-blue", &token("alice", &["blue"]))
+        .await;
+    c.connect_in_mode(&server, "hs-blue", &token("bob", &["blue"]))
+        .await;
+    c.connect_in_mode(&server, "msg-red", &token("carol", &["red"]))
+        .await;
 
     auth.request_refresh(RefreshTarget::room("/", "room-that-is-not-granted"))
         .await
@@ -265,8 +259,8 @@ async fn a_login_older_than_max_session_age_ends_in_both_modes() {
     // No auth_time: the session counts from the first authentication; refreshes within it
     // pass, the first after it is refused, and the socket with it.
     let plain = || sign(&json!({ "sub": "alice", "iat": now(), "exp": now() + 600 }));
-    connect(&mut c, &server, "msg", &plain()).await;
-    connect(&mut c, &server, "hs", &plain()).await;
+    c.connect_in_mode(&server, "msg", &plain()).await;
+    c.connect_in_mode(&server, "hs", &plain()).await;
     for id in ["msg", "hs"] {
         c.emit_ack(id, "authenticate", json!([{ "token": plain() }]), "early")
             .await;

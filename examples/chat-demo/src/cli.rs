@@ -101,6 +101,13 @@ pub struct Args {
     #[arg(long, default_value = "chat-demo-data")]
     pub data_dir: PathBuf,
 
+    /// Where a handshake (and a REST call) may carry the token, in order (repeatable):
+    /// `auth` (the Socket.IO `auth` payload), `header` (`Authorization: Bearer`), `cookie` (the
+    /// --token-cookie). Default: `auth`, `header`, then `cookie` with --token-cookie.
+    /// `--credential-source header` alone is socketio-jwt's `auth_header_required`.
+    #[arg(long = "credential-source", value_enum, value_name = "SOURCE")]
+    pub credential_sources: Vec<SourceArg>,
+
     /// Lifetime of the room tokens `POST /rooms/{room}/token` issues (a socket joins the room
     /// with one: `join { room, token }`, until it expires).
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
@@ -384,6 +391,17 @@ fn parse_path(path: &str) -> Result<String, String> {
         return Err("expected an absolute path such as /socket.io or /socket.io-client".into());
     }
     Ok(trimmed.to_owned())
+}
+
+/// `--credential-source`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SourceArg {
+    /// The Socket.IO `auth` payload's `token`.
+    Auth,
+    /// `Authorization: Bearer`.
+    Header,
+    /// The --token-cookie.
+    Cookie,
 }
 
 /// `--mode`.

@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use socketioxide::{ParserConfig, SocketIo};
+use socketioxide_jwt::credentials::CredentialSource;
 use socketioxide_jwt::layer::OriginLayer;
 use socketioxide_jwt::{AuthMode, JwtAuth, TrustedIssuer};
 
@@ -154,6 +155,22 @@ async fn run(mut args: Args) -> Result<(), BoxError> {
         .user_rooms();
     if let Some((cookie, origins)) = &token_cookie {
         builder = builder.token_cookie(cookie.name()).cookie_origins(origins);
+    }
+    if !args.credential_sources.is_empty() {
+        let mut sources = Vec::with_capacity(args.credential_sources.len());
+        for source in &args.credential_sources {
+            sources.push(match source {
+                cli::SourceArg::Auth => CredentialSource::AuthPayload,
+                cli::SourceArg::Header => CredentialSource::AuthorizationHeader,
+                cli::SourceArg::Cookie => match &token_cookie {
+                    Some((cookie, _)) => CredentialSource::Cookie(cookie.name().to_owned()),
+                    None => {
+                        return Err("--credential-source cookie needs --token-cookie NAME".into())
+                    }
+                },
+            });
+        }
+        builder = builder.credential_sources(sources);
     }
     if let Some(max) = args.max_pending {
         builder = builder.max_pending(max);
