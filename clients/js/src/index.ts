@@ -12,25 +12,12 @@ import { io as defaultIo } from "socket.io-client";
 import type { ManagerOptions, Socket, SocketOptions } from "socket.io-client";
 
 import { AuthError } from "./errors.js";
-import { EVENTS, SERVER_BUSY, TOKEN_FIELD } from "./protocol.js";
-import { MAX_REFRESHES_PER_MINUTE, busyBackoffMs, isRecoverable, refreshDelayMs, refusalFrom } from "./rules.js";
+import { EVENTS, MAX_REFRESHES_PER_MINUTE, SERVER_BUSY, TOKEN_FIELD, isRecoverable } from "./protocol.js";
+import { busyBackoffMs, refreshDelayMs, refusalFrom } from "./rules.js";
 
 export { AuthError, type ErrorObject } from "./errors.js";
-export { busyBackoffMs, isRecoverable, refreshDelayMs, refusalFrom } from "./rules.js";
-export {
-  AUTHENTICATE_ACK_OK,
-  AUTHENTICATED_FIELDS,
-  DEFAULT_MESSAGES,
-  ERROR_CODES,
-  ERROR_TYPE,
-  EVENTS,
-  RECOVERABLE_CODES,
-  SERVER_BUSY,
-  TOKEN_EXPIRING_FIELDS,
-  TOKEN_FIELD,
-  isErrorCode,
-  type ErrorCode,
-} from "./protocol.js";
+export { busyBackoffMs, refreshDelayMs, refusalFrom } from "./rules.js";
+export * from "./protocol.js";
 
 /** Where the socket stands. */
 export type AuthState =

@@ -4,19 +4,7 @@
  * client's `machine.rs`, both tested against one table (`protocol/scenarios.json`).
  */
 import { AuthError } from "./errors.js";
-import { RECOVERABLE_CODES } from "./protocol.js";
-
-/** The shortest delay before a scheduled refresh. */
-export const MIN_REFRESH_DELAY_MS = 500;
-/**
- * At most this many refreshes in a rolling minute, below the server's own limit (10
- * `authenticate` a minute by default): whatever the clocks say, the helper never refreshes itself
- * into a `forbidden`.
- */
-export const MAX_REFRESHES_PER_MINUTE = 8;
-/** Backoff after `server_busy`: the first delay, and the longest (with full jitter). */
-export const BUSY_BACKOFF_MIN_MS = 1_000;
-export const BUSY_BACKOFF_MAX_MS = 30_000;
+import { BUSY_BACKOFF_MAX_MS, BUSY_BACKOFF_MIN_MS, MIN_REFRESH_DELAY_MS } from "./protocol.js";
 
 /**
  * When to refresh: `marginMs` before expiry, never later than half the time left, never sooner
@@ -56,9 +44,4 @@ export function busyBackoffMs(attempt: number, jitter: number): number {
  */
 export function refusalFrom(payload: unknown): AuthError {
   return AuthError.fromObject(payload) ?? new AuthError("invalid_token", "the server refused without a readable reason");
-}
-
-/** Whether a new token may succeed where the refused one cannot. */
-export function isRecoverable(code: string): boolean {
-  return (RECOVERABLE_CODES as readonly string[]).includes(code);
 }

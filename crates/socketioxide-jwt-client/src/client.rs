@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use crate::driver::{first_arg, Clock, Connection, Driver, Handler, Snapshot};
 use crate::error::{AuthError, Error};
 use crate::machine::{Input, Machine, Mode, Rules, State};
-use crate::protocol::{AuthenticatedInfo, EventNames};
+use crate::protocol::{rules, AuthenticatedPayload, EventNames};
 use crate::token::{TokenError, TokenSource};
 
 /// Builds an [`AuthClient`].
@@ -65,10 +65,10 @@ impl AuthClientBuilder {
             namespace: "/".into(),
             mode: Mode::Message,
             token: None,
-            refresh_margin: Duration::from_secs(60),
-            timeout: Duration::from_secs(10),
+            refresh_margin: rules::DEFAULT_REFRESH_MARGIN,
+            timeout: rules::DEFAULT_ACK_TIMEOUT,
             reconnect: true,
-            max_recoveries: Some(3),
+            max_recoveries: Some(rules::DEFAULT_MAX_RECOVERIES),
             events: EventNames::default(),
             handlers: Vec::new(),
             clock: Arc::new(SystemTime::now),
@@ -166,6 +166,7 @@ impl AuthClientBuilder {
             mode: self.mode,
             refresh_margin: self.refresh_margin,
             max_recoveries: self.max_recoveries,
+            reconnect: self.reconnect,
         };
         let connection = Connection {
             url: self.url,
@@ -216,7 +217,7 @@ impl AuthClient {
         mut rx: watch::Receiver<Snapshot>,
         baseline: Option<&Snapshot>,
         timeout: Duration,
-    ) -> Result<AuthenticatedInfo, Error> {
+    ) -> Result<AuthenticatedPayload, Error> {
         let wait = async {
             loop {
                 let snapshot = rx.borrow_and_update().clone();
@@ -249,7 +250,7 @@ impl AuthClient {
     }
 
     /// What the server confirmed last, if the client is authenticated right now.
-    pub fn info(&self) -> Option<AuthenticatedInfo> {
+    pub fn info(&self) -> Option<AuthenticatedPayload> {
         match self.driver.snapshot().state {
             State::Authenticated(info) => Some(info),
             _ => None,
@@ -273,7 +274,7 @@ impl AuthClient {
     ///
     /// # Errors
     /// [`Error::Refused`], [`Error::Closed`] or [`Error::Timeout`].
-    pub async fn authenticated(&self, timeout: Duration) -> Result<AuthenticatedInfo, Error> {
+    pub async fn authenticated(&self, timeout: Duration) -> Result<AuthenticatedPayload, Error> {
         self.settle(self.driver.subscribe(), None, timeout).await
     }
 
@@ -285,7 +286,7 @@ impl AuthClient {
     /// # Errors
     /// [`Error::Refused`] (the client recovers as [`AuthClientBuilder::recover`] says, or stops),
     /// [`Error::Token`], [`Error::Closed`] or [`Error::Timeout`].
-    pub async fn refresh(&self) -> Result<AuthenticatedInfo, Error> {
+    pub async fn refresh(&self) -> Result<AuthenticatedPayload, Error> {
         let rx = self.driver.subscribe();
         let baseline = rx.borrow().clone();
         self.driver.step(Input::RefreshRequested);

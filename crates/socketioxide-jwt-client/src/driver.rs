@@ -240,7 +240,8 @@ impl Driver {
         let mut builder = ClientBuilder::new(c.url.clone())
             .namespace(c.namespace.clone())
             .reconnect(c.reconnect)
-            .reconnect_on_disconnect(c.reconnect)
+            // The server closing the connection is the machine's to answer (`ServerClosed`).
+            .reconnect_on_disconnect(false)
             .reconnect_delay(100, 2000);
         if let Some(token) = token {
             builder = builder.auth(token_payload(token));
@@ -256,8 +257,10 @@ impl Driver {
             async {}.boxed()
         });
         let this = self.clone();
+        // rust_socketio 0.6 calls `close` for the server's disconnect packet only (a lost
+        // connection goes through `on_reconnect`).
         builder = builder.on(Event::Close, move |_, client| {
-            this.feed(transport, Input::ConnectionLost, &client);
+            this.feed(transport, Input::ServerClosed, &client);
             async {}.boxed()
         });
         let this = self.clone();

@@ -3,13 +3,14 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::protocol::WireCode;
 use crate::token::TokenError;
 
 /// The contract's error object, as the server sent it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthError {
     /// The code (`invalid_token`, `revoked`, ...).
-    pub code: String,
+    pub code: WireCode,
     /// Human-readable text.
     pub message: String,
 }
@@ -26,7 +27,7 @@ impl AuthError {
                 message: text(payload, "message")
                     .or_else(|| text(data, "message"))
                     .unwrap_or_else(|| code.clone()),
-                code,
+                code: WireCode::parse(&code),
             },
             None => Self::new(
                 "invalid_token",
@@ -36,21 +37,25 @@ impl AuthError {
     }
 
     /// Reads a `connect_error` payload (`{ message, data }`): the error object in `data`, else
-    /// the message, which is the code (`server_busy`, or another middleware's words).
+    /// the message, which is the code (`server_busy`), or another server's words, read as
+    /// `invalid_token` ([`WireCode::from_connect_error_message`]).
     pub(crate) fn from_connect_error(payload: &Value) -> Self {
         let data = payload.get("data").unwrap_or(&Value::Null);
         if data.get("code").is_some() {
             return Self::from_refusal(data);
         }
         match payload.get("message").and_then(Value::as_str) {
-            Some(message) if !message.is_empty() => Self::new(message, message),
+            Some(message) if !message.is_empty() => Self {
+                code: WireCode::from_connect_error_message(message),
+                message: message.to_owned(),
+            },
             _ => Self::from_refusal(payload),
         }
     }
 
     pub(crate) fn new(code: &str, message: impl Into<String>) -> Self {
         Self {
-            code: code.to_owned(),
+            code: WireCode::parse(code),
             message: message.into(),
         }
     }

@@ -20,5 +20,5 @@ mod token;
 pub use client::{AuthClient, AuthClientBuilder};
 pub use error::{AuthError, Error};
 pub use machine::Mode;
-pub use protocol::{AuthenticatedInfo, EventNames, ERROR_CODES};
+pub use protocol::{AuthenticatedPayload, EventNames, WireCode};
 pub use token::{TokenError, TokenRequest, TokenSource};

@@ -12,7 +12,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::error::AuthError;
-use crate::protocol::{AuthenticatedInfo, RECOVERABLE_CODES, SERVER_BUSY};
+use crate::protocol::rules::{busy_backoff, refresh_delay, MAX_REFRESHES_PER_MINUTE};
+use crate::protocol::{AuthenticatedPayload, ErrorCode, WireCode};
 use crate::token::TokenRequest;
 
 /// How the token travels.
@@ -31,7 +32,7 @@ pub(crate) enum State {
     /// Connecting or authenticating (again).
     Connecting,
     /// The server said `authenticated`.
-    Authenticated(AuthenticatedInfo),
+    Authenticated(AuthenticatedPayload),
     /// The server said `server_busy`: connecting again after a backoff.
     Waiting,
     /// Refused for good.
@@ -47,14 +48,17 @@ pub(crate) enum Input {
     Start,
     /// The namespace connected.
     Connected,
-    /// The connection was lost or the server closed it (the transport reconnects by itself).
+    /// The connection was lost (the transport reconnects by itself).
     ConnectionLost,
+    /// The server closed the connection without `unauthorized` (a restart, the application's
+    /// own disconnect): not a refusal; the machine connects again after a backoff.
+    ServerClosed,
     /// The server refused the handshake (`connect_error`).
     ConnectRefused(AuthError),
     /// A new connection could not be opened (the server down, restarting): not a refusal.
     OpenFailed,
     /// `authenticated`.
-    Authenticated(AuthenticatedInfo),
+    Authenticated(AuthenticatedPayload),
     /// `unauthorized`.
     Unauthorized(AuthError),
     /// `token_expiring`.
@@ -117,16 +121,10 @@ pub(crate) struct Rules {
     /// Ask for a new token after `token_expired` / `revoked`, at most this many times in a row
     /// (`None`: never).
     pub(crate) max_recoveries: Option<u32>,
+    /// Connect again after the server closed the connection (without `unauthorized`).
+    pub(crate) reconnect: bool,
 }
 
-/// At most this many refreshes in a rolling minute, below the server's own limit (10
-/// `authenticate` a minute by default), whatever the clocks say.
-pub(crate) const MAX_REFRESHES_PER_MINUTE: usize = 8;
-/// The shortest delay between a refresh being scheduled and sent.
-pub(crate) const REFRESH_FLOOR: Duration = Duration::from_millis(500);
-/// Backoff after `server_busy`: the first delay and the longest (full jitter).
-pub(crate) const BUSY_BACKOFF_MIN: Duration = Duration::from_secs(1);
-pub(crate) const BUSY_BACKOFF_MAX: Duration = Duration::from_secs(30);
 const MINUTE: Duration = Duration::from_secs(60);
 
 /// The client's state machine.
@@ -198,7 +196,9 @@ impl Machine {
             // Refused for good: only closing remains; a reconnect of the transport is stopped.
             return match input {
                 Input::Close => self.close(),
-                Input::Connected | Input::ConnectionLost => vec![Effect::Shutdown],
+                Input::Connected | Input::ConnectionLost | Input::ServerClosed => {
+                    vec![Effect::Shutdown]
+                }
                 _ => Vec::new(),
             };
         }
@@ -209,7 +209,14 @@ impl Machine {
                 self.not_authenticated();
                 Vec::new()
             }
-            Input::ConnectRefused(err) if err.code == SERVER_BUSY => self.busy(now),
+            // After `unauthorized`, the recovery under way opens the next connection.
+            Input::ServerClosed if self.recovering.is_some() => Vec::new(),
+            Input::ServerClosed if self.rules.reconnect => self.busy(now),
+            Input::ServerClosed => {
+                self.not_authenticated();
+                Vec::new()
+            }
+            Input::ConnectRefused(err) if err.code == WireCode::ServerBusy => self.busy(now),
             // Waited out like `server_busy`: exponential backoff, then a new connection.
             Input::OpenFailed => self.busy(now),
             Input::ConnectRefused(err) | Input::Unauthorized(err) => self.refused(err),
@@ -282,7 +289,7 @@ impl Machine {
         self.epoch += 1;
     }
 
-    fn authenticated(&mut self, info: AuthenticatedInfo, now: Now) -> Vec<Effect> {
+    fn authenticated(&mut self, info: AuthenticatedPayload, now: Now) -> Vec<Effect> {
         self.recoveries = 0;
         self.busy_attempts = 0;
         self.recovering = None;
@@ -376,7 +383,7 @@ impl Machine {
     /// `unauthorized`, or a refused handshake: a new token when that can help, else the end.
     fn refused(&mut self, err: AuthError) -> Vec<Effect> {
         self.not_authenticated();
-        let recoverable = RECOVERABLE_CODES.contains(&err.code.as_str());
+        let recoverable = err.code.is_recoverable();
         let allowed = self
             .rules
             .max_recoveries
@@ -384,7 +391,7 @@ impl Machine {
         if !(recoverable && allowed) {
             return self.refused_for_good(err);
         }
-        let request = if err.code == "revoked" {
+        let request = if err.code == WireCode::Contract(ErrorCode::Revoked) {
             TokenRequest::Revoked
         } else {
             TokenRequest::Expired
@@ -401,7 +408,8 @@ impl Machine {
         vec![Effect::Shutdown]
     }
 
-    /// `server_busy` is not a refusal: wait, visibly, then connect again.
+    /// `server_busy`, a transport failure or the server closing the connection is not a
+    /// refusal: wait, visibly, then connect again.
     fn busy(&mut self, now: Now) -> Vec<Effect> {
         self.not_authenticated();
         let delay = busy_backoff(self.busy_attempts, now.jitter);
@@ -415,38 +423,6 @@ impl Machine {
         self.state = State::Closed;
         vec![Effect::Shutdown]
     }
-}
-
-/// When to refresh after `authenticated`: `margin` before expiry, never later than half the time
-/// left, never sooner than [`REFRESH_FLOOR`]. The time left is the server's (`expires_in_ms`),
-/// so a wrong local clock (`now_unix`) cannot make it refresh in a loop; `exp` against
-/// `now_unix` only for servers that do not send it. `None` without either.
-pub(crate) fn refresh_delay(
-    info: &AuthenticatedInfo,
-    margin: Duration,
-    now_unix: u64,
-) -> Option<Duration> {
-    let remaining = match (info.expires_in_ms, info.exp) {
-        (Some(ms), _) => Duration::from_millis(ms),
-        (None, Some(exp)) => Duration::from_secs(exp.saturating_sub(now_unix)),
-        (None, None) => return None,
-    };
-    Some(
-        remaining
-            .saturating_sub(margin)
-            .max(remaining / 2)
-            .max(REFRESH_FLOOR),
-    )
-}
-
-/// The delay before try `attempt` (0, 1, ...) after `server_busy`: exponential with full jitter
-/// (`jitter` in `[0, 1)`), between half the first delay and the ceiling.
-pub(crate) fn busy_backoff(attempt: u32, jitter: f64) -> Duration {
-    let ceiling = BUSY_BACKOFF_MIN
-        .saturating_mul(1u32 << attempt.min(10))
-        .min(BUSY_BACKOFF_MAX);
-    let floor = BUSY_BACKOFF_MIN / 2;
-    floor + (ceiling - floor).mul_f64(jitter.clamp(0.0, 1.0))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use super::*;
 use crate::error::AuthError;
+use crate::protocol::rules::{busy_backoff, refresh_delay};
 
 const TABLE: &str = include_str!("../../../../protocol/scenarios.json");
 /// The true time of the scenarios, in seconds since the epoch.
@@ -54,6 +55,8 @@ struct Scenario {
     mode: String,
     #[serde(default)]
     margin_ms: Option<u64>,
+    #[serde(default)]
+    clock_skew_s: Option<i64>,
     tokens: Vec<String>,
     steps: Vec<Step>,
 }
@@ -65,6 +68,7 @@ struct Step {
     #[serde(default)]
     payload: Value,
     code: Option<String>,
+    message: Option<String>,
     ms: Option<u64>,
     expect: Option<Expect>,
 }
@@ -85,11 +89,8 @@ fn table() -> Table {
 #[test]
 fn refresh_delays_follow_the_table() {
     for case in table().refresh_delay {
-        let info = AuthenticatedInfo {
-            sub: None,
-            exp: case.exp_in_s.map(|s| TRUE_NOW + s),
-            expires_in_ms: case.expires_in_ms,
-        };
+        let mut info = AuthenticatedPayload::new(None, case.exp_in_s.map(|s| TRUE_NOW + s));
+        info.expires_in_ms = case.expires_in_ms;
         let local_now = TRUE_NOW.saturating_add_signed(case.clock_skew_s);
         let delay = refresh_delay(&info, Duration::from_millis(case.margin_ms), local_now);
         assert_eq!(
@@ -118,13 +119,8 @@ fn busy_backoffs_follow_the_table() {
 fn refusals_follow_the_table() {
     for case in table().refusals {
         let err = AuthError::from_refusal(&case.payload);
-        assert_eq!(err.code, case.code, "{}", case.name);
-        assert_eq!(
-            RECOVERABLE_CODES.contains(&err.code.as_str()),
-            case.recoverable,
-            "{}",
-            case.name
-        );
+        assert_eq!(err.code, case.code.as_str(), "{}", case.name);
+        assert_eq!(err.code.is_recoverable(), case.recoverable, "{}", case.name);
     }
 }
 
@@ -140,6 +136,9 @@ struct Harness {
     opened: usize,
     timers: Vec<(Instant, Timer, u64)>,
     now: Instant,
+    start: Instant,
+    /// The local wall clock's error, in seconds.
+    clock_skew_s: i64,
 }
 
 fn request_name(request: TokenRequest) -> &'static str {
@@ -168,7 +167,9 @@ impl Harness {
             mode,
             refresh_margin: margin,
             max_recoveries,
+            reconnect: true,
         };
+        let start = Instant::now();
         Self {
             machine: Machine::new(rules),
             mode,
@@ -178,7 +179,9 @@ impl Harness {
             sent: Vec::new(),
             opened: 0,
             timers: Vec::new(),
-            now: Instant::now(),
+            now: start,
+            start,
+            clock_skew_s: 0,
         }
     }
 
@@ -190,9 +193,10 @@ impl Harness {
     }
 
     fn step(&mut self, input: Input) {
+        let elapsed = self.now.duration_since(self.start).as_secs();
         let now = Now {
             instant: self.now,
-            unix: TRUE_NOW,
+            unix: (TRUE_NOW + elapsed).saturating_add_signed(self.clock_skew_s),
             jitter: 0.5,
         };
         let mut queue: VecDeque<Effect> = self.machine.step(input, now).into();
@@ -256,7 +260,7 @@ impl Harness {
         }
         if let Some(code) = &expect.refusal {
             match state {
-                State::Refused(err) => assert_eq!(&err.code, code, "{what}: refusal"),
+                State::Refused(err) => assert_eq!(err.code, code.as_str(), "{what}: refusal"),
                 other => panic!("{what}: expected a refusal, got {other:?}"),
             }
         }
@@ -281,6 +285,7 @@ fn scenarios_follow_the_table() {
         };
         let margin = Duration::from_millis(scenario.margin_ms.unwrap_or(60_000));
         let mut h = Harness::new(mode, margin, Some(3), scenario.tokens);
+        h.clock_skew_s = scenario.clock_skew_s.unwrap_or(0);
         h.step(Input::Start);
         for (i, step) in scenario.steps.iter().enumerate() {
             let what = format!("{} (step {i})", scenario.name);
@@ -295,9 +300,16 @@ fn scenarios_follow_the_table() {
                     h.step(Input::Unauthorized(AuthError::from_refusal(&step.payload)))
                 }
                 Some("connect_error") => {
-                    let code = step.code.as_deref().expect(&what);
-                    h.step(Input::ConnectRefused(AuthError::new(code, code)));
+                    // As the driver reads it: the `connect_error`'s message.
+                    let message = step.message.as_deref().or(step.code.as_deref());
+                    let payload = serde_json::json!({ "message": message.expect(&what) });
+                    h.step(Input::ConnectRefused(AuthError::from_connect_error(
+                        &payload,
+                    )));
                 }
+                Some("server_closed") => h.step(Input::ServerClosed),
+                Some("transport_error") => h.step(Input::OpenFailed),
+                Some("refresh") => h.step(Input::RefreshRequested),
                 Some("token_expiring") => h.step(Input::TokenExpiring),
                 Some("advance") => h.advance(Duration::from_millis(step.ms.expect(&what))),
                 Some(other) => panic!("{what}: unknown action {other}"),
@@ -313,11 +325,9 @@ fn scenarios_follow_the_table() {
 // What only this client has.
 
 fn authenticated_for(ms: u64) -> Input {
-    Input::Authenticated(AuthenticatedInfo {
-        sub: Some("ada".into()),
-        exp: Some(TRUE_NOW + ms / 1000),
-        expires_in_ms: Some(ms),
-    })
+    Input::Authenticated(
+        AuthenticatedPayload::new(Some("ada".into()), Some(TRUE_NOW + ms / 1000)).expires_in_ms(ms),
+    )
 }
 
 #[test]
@@ -398,6 +408,7 @@ fn a_failing_source_ends_the_first_connection_and_skips_a_refresh() {
         mode: Mode::Message,
         refresh_margin: Duration::from_secs(60),
         max_recoveries: Some(3),
+        reconnect: true,
     });
     let now = Now {
         instant: Instant::now(),
@@ -427,6 +438,7 @@ fn a_failing_source_ends_the_first_connection_and_skips_a_refresh() {
         mode: Mode::Handshake,
         refresh_margin: Duration::from_secs(60),
         max_recoveries: None,
+        reconnect: true,
     });
     assert_eq!(
         m.step(Input::Start, now),
@@ -469,7 +481,7 @@ fn a_connection_that_cannot_be_opened_is_waited_out_not_refused() {
     assert_eq!(h.opened, 1);
     h.step(Input::OpenFailed);
     assert_eq!(h.machine.state(), &State::Waiting);
-    h.advance(BUSY_BACKOFF_MIN);
+    h.advance(crate::protocol::rules::BUSY_BACKOFF_MIN);
     assert_eq!(h.opened, 2, "a new connection after the backoff");
     h.step(Input::Connected);
     h.step(authenticated_for(600_000));

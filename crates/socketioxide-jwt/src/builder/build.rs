@@ -221,8 +221,8 @@ where
 fn check_event_names(names: &EventNames) -> Result<(), ConfigError> {
     let mut seen = HashSet::new();
     for name in names.all() {
-        if name.is_empty() || RESERVED_EVENTS.contains(&name.as_str()) || !seen.insert(name) {
-            return Err(ConfigError::InvalidEventName(name.clone()));
+        if name.is_empty() || RESERVED_EVENTS.contains(&name) || !seen.insert(name) {
+            return Err(ConfigError::InvalidEventName(name.to_owned()));
         }
     }
     Ok(())
