@@ -1,4 +1,4 @@
-import { DEFAULT_MESSAGES, ERROR_TYPE, SERVER_BUSY, isErrorCode, type ErrorCode } from "./protocol.js";
+import { CODE_SHAPE, DEFAULT_MESSAGES, ERROR_TYPE, SERVER_BUSY, isErrorCode, type ErrorCode } from "./protocol.js";
 
 /** The error object of the wire contract, as the server sends it. */
 export interface ErrorObject {
@@ -39,8 +39,9 @@ export class AuthError extends Error implements ErrorObject {
    * From a handshake-mode `connect_error`, whose message is the code. A refusal by the server
    * (socket.io-client gives those errors a `data` property, even an empty one) with a code this
    * helper does not know (an application's own, from `AuthError::custom`) is a refusal all the
-   * same, final as the contract says. `null` for other connection errors (network failures),
-   * which the client retries by itself.
+   * same, final as the contract says; a message that is not shaped like a code (another
+   * server's words) is read as `invalid_token`. `null` for other connection errors (network
+   * failures, a proxy's error page), which are not refusals.
    */
   static fromConnectError(err: { message?: unknown; data?: unknown }): AuthError | null {
     // Only the server's refusals: socket.io-client's own errors ("timeout" when the connection
@@ -49,11 +50,13 @@ export class AuthError extends Error implements ErrorObject {
     if (!fromServer) return null;
     if (err.message === SERVER_BUSY) return new AuthError(SERVER_BUSY, "the server is busy; retry later");
     if (isErrorCode(err.message)) return new AuthError(err.message);
-    if (typeof err.message === "string" && err.message !== "") {
+    const message = typeof err.message === "string" ? err.message : "";
+    if (CODE_SHAPE.test(message)) {
       const data = err.data as { message?: unknown } | undefined;
-      return new AuthError(err.message, typeof data?.message === "string" ? data.message : undefined);
+      return new AuthError(message, typeof data?.message === "string" ? data.message : undefined);
     }
-    return null;
+    // Another server's words ("Not authorized"): a refusal all the same, final.
+    return new AuthError("invalid_token", message || "the server refused without a readable reason");
   }
 
   /** The plain error object (what the server sent). */

@@ -12,21 +12,14 @@ import { io as defaultIo } from "socket.io-client";
 import type { ManagerOptions, Socket, SocketOptions } from "socket.io-client";
 
 import { AuthError } from "./errors.js";
-import { EVENTS, MAX_REFRESHES_PER_MINUTE, SERVER_BUSY, TOKEN_FIELD, isRecoverable } from "./protocol.js";
-import { busyBackoffMs, refreshDelayMs, refusalFrom } from "./rules.js";
+import { Machine, type AuthenticatedInfo, type AuthState, type Effect, type Input, type TokenReason } from "./machine.js";
+import { DEFAULT_ACK_TIMEOUT_MS, DEFAULT_MAX_RECOVERIES, DEFAULT_REFRESH_MARGIN_MS, EVENTS, TOKEN_FIELD } from "./protocol.js";
+import { refusalFrom } from "./rules.js";
 
 export { AuthError, type ErrorObject } from "./errors.js";
 export { busyBackoffMs, refreshDelayMs, refusalFrom } from "./rules.js";
 export * from "./protocol.js";
-
-/** Where the socket stands. */
-export type AuthState =
-  | "idle" // not connected yet, or closed by the app
-  | "connecting" // (re)connecting
-  | "authenticating" // connected, waiting for "authenticated"
-  | "authenticated"
-  | "waiting" // the server was busy (`server_busy`): connecting again after a backoff
-  | "unauthorized"; // refused: see lastError; the server disconnected the socket
+export type { AuthenticatedInfo, AuthState, TokenReason } from "./machine.js";
 
 /**
  * Why a token is asked for: the first connection, a reconnection, an in-band refresh, or a new
@@ -34,7 +27,7 @@ export type AuthState =
  * *different* token, or throw: the helper never retries a refused token).
  */
 export interface TokenRequest {
-  reason: "connect" | "reconnect" | "refresh" | "expired" | "revoked";
+  reason: TokenReason;
 }
 
 /** What the server said with "token_expiring". */
@@ -43,15 +36,6 @@ export interface TokenExpiringInfo {
   exp: number;
   /** Milliseconds left when the server sent it (by the server's clock). */
   expires_in_ms: number;
-}
-
-/** What the server said with "authenticated". */
-export interface AuthenticatedInfo {
-  sub?: string;
-  /** Expiry, seconds since the Unix epoch. */
-  exp?: number;
-  /** Milliseconds left until `exp` when the server sent it, by the server's clock. */
-  expires_in_ms?: number;
 }
 
 /** Options of {@link AuthSocket}. */
@@ -94,28 +78,13 @@ export interface AuthSocketOptions {
   io?: (url: string, opts: Partial<ManagerOptions & SocketOptions>) => Socket;
 }
 
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve: (value: T) => void;
+interface Waiter {
+  resolve: (info: AuthenticatedInfo) => void;
   reject: (reason: unknown) => void;
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (reason: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // Nobody may be waiting: a rejection must not become an unhandled rejection.
-  promise.catch(() => {});
-  return { promise, resolve, reject };
 }
 
 /** The longest delay `setTimeout` honours (2^31 - 1 ms); beyond, it fires at once. */
 const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
-
-type Defaults = "mode" | "refresh" | "refreshMarginMs" | "recover" | "maxRecoveries" | "refreshOnWake" | "ackTimeoutMs";
 
 /** The browser's page events, when there is a page. */
 function pageEvents(): { document?: Document; window?: Window } {
@@ -128,48 +97,35 @@ function pageEvents(): { document?: Document; window?: Window } {
  * a promise, refreshes its token before it expires (on its own timer, on the server's
  * `token_expiring`, and when a page wakes up), and recovers from an expired or revoked token with
  * a new one.
+ *
+ * Every decision is the state machine's (`machine.ts`, the same as the Rust client's); this
+ * class only carries its effects out on socket.io-client, timers and the page.
  */
 export class AuthSocket {
-  readonly #opts: Required<Pick<AuthSocketOptions, Defaults>> & AuthSocketOptions;
+  readonly #opts: AuthSocketOptions;
   readonly #events: typeof EVENTS;
+  readonly #ackTimeoutMs: number;
+  readonly #machine: Machine;
   #socket: Socket | null = null;
-  #state: AuthState = "idle";
-  #info: AuthenticatedInfo | null = null;
-  #lastError: AuthError | null = null;
-  #attempt: Deferred<AuthenticatedInfo> | null = null;
-  #refreshTimer: ReturnType<typeof setTimeout> | null = null;
-  #connectedBefore = false;
-  /** The token last sent to the server (what a refusal refers to). */
-  #lastToken: string | null = null;
-  /** A new token fetched after a refusal, for the next connection. */
-  #nextToken: string | null = null;
-  /** New tokens tried in a row since the last success. */
-  #recoveries = 0;
-  /** Set while a new token is fetched after a refusal: the coming disconnect is expected. */
-  #recovering = false;
-  #refreshing: Promise<void> | null = null;
-  /** When the token expires, on this machine's clock (from the server's `expires_in_ms`). */
-  #expiresAt: number | null = null;
-  /** When the last refreshes started (the rolling-minute floor). */
-  #refreshTimes: number[] = [];
-  /** `server_busy` answers in a row, for the backoff. */
-  #busyRetries = 0;
-  #busyTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Waiting for the next `authenticated` (rejected on a final refusal). */
+  #waiters: Waiter[] = [];
+  /** The transport's handshake, waiting for its token. */
+  #handshakeCallback: ((data: object) => void) | null = null;
+  readonly #timers = new Map<string, ReturnType<typeof setTimeout>>();
   #unlistenPage: (() => void) | null = null;
   readonly #stateListeners = new Set<(state: AuthState, error: AuthError | null) => void>();
 
   constructor(options: AuthSocketOptions) {
-    this.#opts = {
-      mode: "message",
-      refresh: true,
-      refreshMarginMs: 60_000,
-      recover: true,
-      maxRecoveries: 3,
-      refreshOnWake: true,
-      ackTimeoutMs: 10_000,
-      ...options,
-    };
+    this.#opts = options;
     this.#events = { ...EVENTS, ...options.events };
+    this.#ackTimeoutMs = options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
+    this.#machine = new Machine({
+      mode: options.mode ?? "message",
+      refresh: options.refresh ?? true,
+      refreshMarginMs: options.refreshMarginMs ?? DEFAULT_REFRESH_MARGIN_MS,
+      maxRecoveries: options.recover === false ? 0 : (options.maxRecoveries ?? DEFAULT_MAX_RECOVERIES),
+      reconnect: options.socketOptions?.reconnection !== false,
+    });
   }
 
   /** The underlying socket.io-client socket (after {@link connect}). */
@@ -180,17 +136,17 @@ export class AuthSocket {
 
   /** The current state. */
   get state(): AuthState {
-    return this.#state;
+    return this.#machine.state;
   }
 
   /** Why the socket was last refused, if it was. */
   get lastError(): AuthError | null {
-    return this.#lastError;
+    return this.#machine.lastError;
   }
 
   /** Claims the server confirmed with the last "authenticated". */
   get info(): AuthenticatedInfo | null {
-    return this.#info;
+    return this.#machine.info;
   }
 
   /** Calls `listener` on every state change; returns the function that removes it. */
@@ -199,33 +155,10 @@ export class AuthSocket {
     return () => this.#stateListeners.delete(listener);
   }
 
-  /** Opens the connection (once; later calls reconnect a closed socket). */
+  /** Opens the connection (once; later calls reconnect a closed or refused socket). */
   connect(): this {
     this.#listenToPage();
-    if (this.#socket) {
-      if (!this.#socket.connected) {
-        this.#lastError = null;
-        this.#recoveries = 0;
-        this.#setState("connecting");
-        this.#socket.connect();
-      }
-      return this;
-    }
-    const io = this.#opts.io ?? defaultIo;
-    const socketOptions: Partial<ManagerOptions & SocketOptions> = { ...this.#opts.socketOptions };
-    if (this.#opts.mode === "handshake") {
-      // A function, so that every reconnect sends a current token.
-      socketOptions.auth = (cb: (data: object) => void) => {
-        this.#currentToken(this.#connectedBefore ? "reconnect" : "connect").then(
-          (token) => cb({ [TOKEN_FIELD]: token }),
-          () => cb({}),
-        );
-      };
-    }
-    this.#setState("connecting");
-    const socket = io(this.#opts.url, socketOptions);
-    this.#socket = socket;
-    this.#listen(socket);
+    this.#step({ kind: "connect" });
     return this;
   }
 
@@ -234,79 +167,200 @@ export class AuthSocket {
    * rejects with an {@link AuthError} if this attempt is refused.
    */
   authenticated(): Promise<AuthenticatedInfo> {
-    if (this.#state === "authenticated" && this.#info) return Promise.resolve(this.#info);
-    if (this.#state === "unauthorized" && this.#lastError) return Promise.reject(this.#lastError);
-    this.#attempt ??= deferred();
-    return this.#attempt.promise;
+    const info = this.#machine.info;
+    if (this.state === "authenticated" && info) return Promise.resolve(info);
+    if (this.state === "unauthorized" && this.lastError) return Promise.reject(this.lastError);
+    return this.#nextAuthenticated();
   }
 
-  /** Refreshes the token in-band now; resolves with the new expiry once the server accepted it. */
-  async refresh(): Promise<AuthenticatedInfo> {
-    const socket = this.socket;
-    const token = await this.#opts.getToken({ reason: "refresh" });
-    this.#lastToken = token;
-    const ack: unknown = await socket
-      .timeout(this.#opts.ackTimeoutMs)
-      .emitWithAck(this.#events.authenticate, { [TOKEN_FIELD]: token });
-    const error = AuthError.fromObject(ack);
-    if (error) throw error;
-    return this.authenticated();
+  /**
+   * Refreshes the token in-band now (or joins the refresh under way; past the per-minute cap,
+   * when the minute allows); resolves with the server's next `authenticated`, rejects if the
+   * refresh is refused or unanswered within `ackTimeoutMs`.
+   */
+  refresh(): Promise<AuthenticatedInfo> {
+    const next = this.#nextAuthenticated();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("AuthSocket: no answer to the refresh in time")), this.#ackTimeoutMs);
+    });
+    this.#step({ kind: "refresh_requested" });
+    const answered = Promise.race([next, timeout]).finally(() => clearTimeout(timer));
+    answered.catch(() => {});
+    return answered;
   }
 
   /** Closes the connection; no reconnect. */
   disconnect(): void {
-    this.#clearRefresh();
-    this.#recovering = false;
     this.#unlistenPage?.();
     this.#unlistenPage = null;
-    if (this.#busyTimer) clearTimeout(this.#busyTimer);
-    this.#busyTimer = null;
-    this.#socket?.disconnect();
-    this.#setState("idle");
+    this.#step({ kind: "close" });
   }
 
-  /** One refresh at a time: a timer, a warning and a wake-up at once make one request. */
-  #refreshOnce(): void {
-    if (this.#refreshing || !this.#opts.refresh || this.#state !== "authenticated") return;
-    const now = Date.now();
-    this.#refreshTimes = this.#refreshTimes.filter((t) => now - t < 60_000);
-    if (this.#refreshTimes.length >= MAX_REFRESHES_PER_MINUTE) {
-      // Too many this minute: try again when the oldest leaves the window.
-      this.#clearRefresh();
-      this.#refreshTimer = setTimeout(() => {
-        this.#refreshTimer = null;
-        this.#refreshOnce();
-      }, 60_000 - (now - this.#refreshTimes[0]));
+  #nextAuthenticated(): Promise<AuthenticatedInfo> {
+    const promise = new Promise<AuthenticatedInfo>((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    // Nobody may be waiting: a rejection must not become an unhandled rejection.
+    promise.catch(() => {});
+    return promise;
+  }
+
+  /** Feeds one input to the machine, carries out its effects, tells who waits. */
+  #step(input: Input): void {
+    const before = this.#machine.state;
+    const effects = this.#machine.step(input, { ms: Date.now(), jitter: Math.random() });
+    const after = this.#machine.state;
+    for (const effect of effects) this.#run(effect);
+    if (input.kind === "authenticated" && after === "authenticated") this.#settle((w) => w.resolve(input.info ?? {}));
+    if (after === "unauthorized" && before !== "unauthorized") {
+      const error = this.#machine.lastError;
+      this.#settle((w) => w.reject(error));
+    }
+    if (after !== before) for (const listener of this.#stateListeners) listener(after, this.#machine.lastError);
+  }
+
+  #settle(how: (waiter: Waiter) => void): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) how(waiter);
+  }
+
+  #run(effect: Effect): void {
+    switch (effect.kind) {
+      case "fetch_token":
+        void this.#fetchToken(effect.reason);
+        return;
+      case "authenticate":
+        this.#authenticate(effect.token);
+        return;
+      case "handshake_token": {
+        const callback = this.#handshakeCallback;
+        this.#handshakeCallback = null;
+        callback?.({ [TOKEN_FIELD]: effect.token });
+        return;
+      }
+      case "open":
+        this.#open();
+        return;
+      case "set_timer":
+        this.#setTimer(effect.timer, effect.delayMs, effect.epoch);
+        return;
+      case "shutdown":
+        this.#shutdown();
+        return;
+    }
+  }
+
+  async #fetchToken(reason: TokenReason): Promise<void> {
+    let token: string;
+    try {
+      token = await this.#opts.getToken({ reason });
+    } catch (e) {
+      this.#step({ kind: "token_failed", reason, message: e instanceof Error ? e.message : String(e) });
       return;
     }
-    this.#refreshTimes.push(now);
-    // A refused refresh arrives as "unauthorized" too; nothing else to do here.
-    this.#refreshing = this.refresh()
+    this.#step({ kind: "token", reason, token });
+  }
+
+  #authenticate(token: string): void {
+    const socket = this.#socket;
+    if (!socket?.connected) return;
+    const refreshing = this.state === "authenticated";
+    if (!refreshing) {
+      socket.emit(this.#events.authenticate, { [TOKEN_FIELD]: token });
+      return;
+    }
+    // A refresh: its ack is waited for (bounded); a refusal also arrives as "unauthorized".
+    socket
+      .timeout(this.#ackTimeoutMs)
+      .emitWithAck(this.#events.authenticate, { [TOKEN_FIELD]: token })
       .then(
-        () => {},
-        () => {},
-      )
-      .finally(() => {
-        this.#refreshing = null;
-      });
+        (ack: unknown) => {
+          const error = AuthError.fromObject(ack);
+          if (error) this.#settle((w) => w.reject(error));
+        },
+        () => this.#step({ kind: "refresh_unanswered" }),
+      );
   }
 
-  /** The token for a (re)connection: the one fetched after a refusal, else a current one. */
-  async #currentToken(reason: TokenRequest["reason"]): Promise<string> {
-    const token = this.#nextToken ?? (await this.#opts.getToken({ reason }));
-    this.#nextToken = null;
-    this.#lastToken = token;
-    return token;
+  /** Opens the connection: the socket the first time, a new connection after that. */
+  #open(): void {
+    const socket = this.#socket;
+    if (!socket) {
+      this.#socket = this.#create();
+      return;
+    }
+    // After a refusal the server closes the old connection; do not wait for it.
+    if (socket.connected) socket.disconnect();
+    socket.connect();
   }
 
-  /** Refreshes at once when the page wakes up with a token near or past its expiry. */
+  #create(): Socket {
+    const io = this.#opts.io ?? defaultIo;
+    const socketOptions: Partial<ManagerOptions & SocketOptions> = { ...this.#opts.socketOptions };
+    if (this.#opts.mode === "handshake") {
+      // A function: socket.io-client asks it before every (re)connect, the machine answers.
+      socketOptions.auth = (cb: (data: object) => void) => {
+        this.#handshakeCallback = cb;
+        this.#step({ kind: "handshake_auth" });
+      };
+    }
+    const socket = io(this.#opts.url, socketOptions);
+    this.#listen(socket);
+    return socket;
+  }
+
+  #listen(socket: Socket): void {
+    socket.on("connect", () => this.#step({ kind: "connected" }));
+    socket.on(this.#events.authenticated, (info: AuthenticatedInfo) => this.#step({ kind: "authenticated", info: info ?? {} }));
+    socket.on(this.#events.unauthorized, (payload: unknown) => this.#step({ kind: "unauthorized", error: refusalFrom(payload) }));
+    socket.on(this.#events.token_expiring, (warning: TokenExpiringInfo) =>
+      this.#step({ kind: "token_expiring", info: warning ?? {} }),
+    );
+    socket.on("connect_error", (err: Error) => {
+      const error = AuthError.fromConnectError(err);
+      // A refusal by the server, else a connection that could not be opened (network, proxy).
+      this.#step(error ? { kind: "connect_refused", error } : { kind: "open_failed" });
+    });
+    socket.on("disconnect", (reason: string) => {
+      if (reason === "io client disconnect") return; // ours
+      this.#step(reason === "io server disconnect" ? { kind: "server_closed" } : { kind: "connection_lost" });
+    });
+  }
+
+  /**
+   * Sets a timer (one of each kind: a new one replaces the old). Timers take at most 2^31 - 1
+   * ms (~24.8 days); a longer delay is waited in steps.
+   */
+  #setTimer(timer: "refresh" | "busy_retry", delayMs: number, epoch: number): void {
+    const existing = this.#timers.get(timer);
+    if (existing) clearTimeout(existing);
+    const wait = (left: number) => {
+      const chunk = Math.min(Math.max(left, 0), MAX_TIMER_DELAY_MS);
+      this.#timers.set(
+        timer,
+        setTimeout(() => {
+          this.#timers.delete(timer);
+          if (left > chunk) wait(left - chunk);
+          else this.#step({ kind: "timer_fired", timer, epoch });
+        }, chunk),
+      );
+    };
+    wait(delayMs);
+  }
+
+  #shutdown(): void {
+    for (const handle of this.#timers.values()) clearTimeout(handle);
+    this.#timers.clear();
+    this.#handshakeCallback = null;
+    this.#socket?.disconnect();
+  }
+
+  /** Tells the machine when the page wakes up (timers of a background tab are throttled). */
   #listenToPage(): void {
     const { document, window } = pageEvents();
-    if (!this.#opts.refreshOnWake || this.#unlistenPage || !document || !window) return;
+    if (this.#opts.refreshOnWake === false || this.#unlistenPage || !document || !window) return;
     const onWake = () => {
-      if (document.visibilityState === "hidden") return;
-      const remaining = this.#remainingMs();
-      if (remaining !== null && remaining <= this.#opts.refreshMarginMs) this.#refreshOnce();
+      if (document.visibilityState !== "hidden") this.#step({ kind: "woke_up" });
     };
     document.addEventListener("visibilitychange", onWake);
     window.addEventListener("online", onWake);
@@ -315,178 +369,6 @@ export class AuthSocket {
       window.removeEventListener("online", onWake);
     };
   }
-
-  /** A refusal: recover with a new token when that can help, else end in `unauthorized`. */
-  #refused(error: AuthError): void {
-    const recoverable = isRecoverable(error.code);
-    if (!this.#opts.recover || !recoverable || this.#state === "idle") {
-      this.#fail(error);
-      return;
-    }
-    if (this.#recovering) return;
-    void this.#recover(error);
-  }
-
-  async #recover(error: AuthError): Promise<void> {
-    const socket = this.#socket;
-    if (!socket) return;
-    this.#clearRefresh();
-    if (this.#recoveries >= this.#opts.maxRecoveries) {
-      this.#fail(error);
-      return;
-    }
-    this.#recoveries += 1;
-    this.#recovering = true;
-    this.#setState("connecting");
-    let token: string;
-    try {
-      token = await this.#opts.getToken({ reason: error.code === "revoked" ? "revoked" : "expired" });
-    } catch {
-      token = "";
-    }
-    if (!this.#recovering) return; // disconnect() meanwhile
-    if (!token || token === this.#lastToken) {
-      // Nothing new to try: retrying the refused token would only be refused again.
-      this.#recovering = false;
-      socket.disconnect();
-      this.#fail(error);
-      return;
-    }
-    this.#nextToken = token;
-    // The server disconnects a refused socket; do not wait for it, start over at once.
-    if (socket.connected) socket.disconnect();
-    this.#recovering = false;
-    socket.connect();
-  }
-
-  #listen(socket: Socket): void {
-    socket.on("connect", () => {
-      const reason = this.#connectedBefore ? "reconnect" : "connect";
-      this.#connectedBefore = true;
-      this.#setState("authenticating");
-      if (this.#opts.mode === "message") void this.#sendToken(socket, reason);
-    });
-    socket.on(this.#events.authenticated, (info: AuthenticatedInfo) => {
-      this.#info = info ?? {};
-      this.#expiresAt = expiresAt(this.#info.exp, this.#info.expires_in_ms);
-      this.#lastError = null;
-      this.#recoveries = 0;
-      this.#busyRetries = 0;
-      this.#setState("authenticated");
-      this.#attempt?.resolve(this.#info);
-      this.#attempt = null;
-      this.#scheduleRefresh();
-    });
-    socket.on(this.#events.unauthorized, (payload: unknown) => {
-      this.#refused(refusalFrom(payload));
-    });
-    socket.on(this.#events.token_expiring, (warning: TokenExpiringInfo) => {
-      // The server's clock is the one that counts.
-      this.#expiresAt = expiresAt(warning?.exp, warning?.expires_in_ms) ?? this.#expiresAt;
-      // The server's push reaches a page whose own refresh timer was throttled.
-      this.#refreshOnce();
-    });
-    socket.on("connect_error", (err: Error) => {
-      const error = AuthError.fromConnectError(err);
-      if (error && error.code === SERVER_BUSY) this.#waitAndRetry(socket, error);
-      else if (error) this.#refused(error);
-      // Anything else is a network failure: socket.io-client retries by itself.
-    });
-    socket.on("disconnect", (reason: string) => {
-      this.#clearRefresh();
-      if (this.#state === "unauthorized" || this.#recovering || reason === "io client disconnect") return;
-      if (reason === "io server disconnect") {
-        this.#fail(new AuthError("forbidden", "the server closed the connection"));
-        return;
-      }
-      this.#setState("connecting");
-    });
-  }
-
-  async #sendToken(socket: Socket, reason: TokenRequest["reason"]): Promise<void> {
-    let token: string;
-    try {
-      token = await this.#currentToken(reason);
-    } catch (e) {
-      this.#fail(new AuthError("credentials_required", e instanceof Error ? e.message : undefined));
-      socket.disconnect();
-      return;
-    }
-    if (socket.connected) socket.emit(this.#events.authenticate, { [TOKEN_FIELD]: token });
-  }
-
-  #fail(error: AuthError): void {
-    this.#clearRefresh();
-    this.#lastError = error;
-    this.#setState("unauthorized");
-    this.#attempt?.reject(error);
-    this.#attempt = null;
-  }
-
-  #scheduleRefresh(): void {
-    this.#clearRefresh();
-    const remaining = this.#remainingMs();
-    if (!this.#opts.refresh || remaining === null) return;
-    const delay = refreshDelayMs({ expires_in_ms: remaining }, this.#opts.refreshMarginMs, Date.now()) ?? 0;
-    if (delay > MAX_TIMER_DELAY_MS) {
-      // Timers take at most 2^31 - 1 ms (~24.8 days); a longer delay would fire at once, and
-      // refresh in a loop. Wait the longest a timer can, then schedule again.
-      this.#refreshTimer = setTimeout(() => {
-        this.#refreshTimer = null;
-        this.#scheduleRefresh();
-      }, MAX_TIMER_DELAY_MS);
-      return;
-    }
-    this.#refreshTimer = setTimeout(() => {
-      this.#refreshTimer = null;
-      this.#refreshOnce();
-    }, delay);
-  }
-
-  /** Milliseconds until the token expires, by the server's clock; `null` without an `exp`. */
-  #remainingMs(): number | null {
-    return this.#expiresAt === null ? null : this.#expiresAt - Date.now();
-  }
-
-  /**
-   * `server_busy` is not a refusal: wait (exponential backoff with full jitter, in the visible
-   * `waiting` state), then connect again. socket.io-client does not retry a refused connection
-   * by itself.
-   */
-  #waitAndRetry(socket: Socket, error: AuthError): void {
-    this.#lastError = error;
-    this.#setState("waiting");
-    const delay = busyBackoffMs(this.#busyRetries, Math.random());
-    this.#busyRetries += 1;
-    if (this.#busyTimer) clearTimeout(this.#busyTimer);
-    this.#busyTimer = setTimeout(() => {
-      this.#busyTimer = null;
-      if (this.#state !== "waiting") return; // disconnect() meanwhile
-      this.#setState("connecting");
-      socket.connect();
-    }, delay);
-  }
-
-  #clearRefresh(): void {
-    if (this.#refreshTimer) clearTimeout(this.#refreshTimer);
-    this.#refreshTimer = null;
-  }
-
-  #setState(state: AuthState): void {
-    if (this.#state === state) return;
-    this.#state = state;
-    for (const listener of this.#stateListeners) listener(state, this.#lastError);
-  }
-}
-
-/**
- * When a token expires, on this machine's clock: now plus the server's `expires_in_ms` (which no
- * clock skew can bend), else `exp` read against the local clock (servers that do not send it).
- */
-function expiresAt(exp: unknown, expiresInMs: unknown): number | null {
-  if (typeof expiresInMs === "number" && Number.isFinite(expiresInMs)) return Date.now() + expiresInMs;
-  if (typeof exp === "number" && Number.isFinite(exp)) return exp * 1000;
-  return null;
 }
 
 /** Same as `new AuthSocket(options)`. */

@@ -131,11 +131,14 @@ test("handshake mode: connect_error with a code becomes an AuthError; network er
   const { auth, created } = setup({ mode: "handshake" });
   auth.connect();
   const pending = auth.authenticated();
+  // Not refusals: waited out (a backoff, then connecting again), never final.
   created[0].fire("connect_error", new Error("websocket error"));
-  assert.equal(auth.state, "connecting");
-  // socket.io-client's own connect timeout: not the contract's `timeout`, retried.
+  assert.equal(auth.state, "waiting");
+  assert.equal(auth.lastError, null);
+  // socket.io-client's own connect timeout: not the contract's `timeout`.
   created[0].fire("connect_error", new Error("timeout"));
-  assert.equal(auth.state, "connecting");
+  assert.equal(auth.state, "waiting");
+  assert.equal(auth.lastError, null);
   // A refusal by the server, as socket.io-client gives it (with a `data` property).
   created[0].fire("connect_error", handshakeRefusal("invalid_token"));
   await assert.rejects(pending, (e) => e instanceof AuthError && e.code === "invalid_token" && e.data.code === "invalid_token");

@@ -41,7 +41,8 @@ const STATE = { idle: "closed", connecting: "connecting", authenticating: "conne
 
 for (const scenario of table.scenarios) {
   test(`scenario: ${scenario.name}`, async (t) => {
-    t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: TRUE_NOW * 1000 });
+    // The local clock, wrong by the scenario's skew.
+    t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: (TRUE_NOW + (scenario.clock_skew_s ?? 0)) * 1000 });
     const { io, created } = fakeIo();
     const requests = [];
     const sent = [];
@@ -99,7 +100,18 @@ for (const scenario of table.scenarios) {
         case "connect_error":
           await handshake();
           // As socket.io-client gives a server's refusal: an Error with a `data` property.
-          socket.fire("connect_error", Object.assign(new Error(step.code), { data: undefined }));
+          socket.fire("connect_error", Object.assign(new Error(step.message ?? step.code), { data: undefined }));
+          break;
+        case "transport_error":
+          // As socket.io-client gives a connection it could not open: no `data`.
+          socket.fire("connect_error", Object.assign(new Error("xhr poll error"), { type: "TransportError" }));
+          break;
+        case "server_closed":
+          socket.serverDrop("io server disconnect");
+          drops += 1;
+          break;
+        case "refresh":
+          auth.refresh().catch(() => {});
           break;
         case "token_expiring":
           socket.fire("token_expiring", step.payload);

@@ -93,6 +93,7 @@ function render(state, error) {
     connecting: "connecting…",
     authenticating: "authenticating…",
     authenticated: `authenticated as ${who ?? "?"}`,
+    waiting: "server unavailable: trying again shortly…",
     unauthorized: `unauthorized: ${error?.message ?? "refused"} (${error?.code ?? "?"})`,
   }[state];
   // Sending needs an authenticated socket: off while connecting, and for good once refused.
