@@ -83,7 +83,7 @@ async fn refresh_before_expiry_keeps_the_socket() {
         .await
         .unwrap();
     wait_until(|| witness.refusal().is_some(), "the witness to expire").await;
-    assert_eq!(witness.refusal().unwrap().code, "token_expired");
+    assert_eq!(witness.refusal().unwrap().code(), "token_expired");
     assert!(asked.lock().unwrap().contains(&TokenRequest::Refresh));
     assert!(client.info().unwrap().exp.unwrap() > now() + 500);
     assert_eq!(whoami(&client).await["sub"], "alice");
@@ -260,7 +260,7 @@ async fn after_expiry_a_new_token_reconnects_and_a_stale_one_is_never_retried() 
         Err(e) => panic!("authenticated at first: {e}"),
     }
     wait_until(|| client.refusal().is_some(), "refused for expiry").await;
-    assert_eq!(client.refusal().unwrap().code, "token_expired");
+    assert_eq!(client.refusal().unwrap().code(), "token_expired");
     // Long enough for rust_socketio's reconnect (100 ms backoff) to have happened several times.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
@@ -269,7 +269,7 @@ async fn after_expiry_a_new_token_reconnects_and_a_stale_one_is_never_retried() 
         "the stale token was sent once, never again"
     );
     assert_eq!(
-        client.refusal().unwrap().code,
+        client.refusal().unwrap().code(),
         "token_expired",
         "a clear, final state"
     );

@@ -11,8 +11,8 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::driver::{first_arg, Clock, Connection, Driver, Handler, Snapshot};
-use crate::error::{AuthError, Error};
-use crate::machine::{Input, Machine, Mode, Rules, State};
+use crate::error::Error;
+use crate::machine::{Input, Machine, Mode, Refusal, Rules, State};
 use crate::protocol::{rules, AuthenticatedPayload, EventNames};
 use crate::token::{TokenError, TokenSource};
 
@@ -225,17 +225,12 @@ impl AuthClient {
                 let token_failed =
                     baseline.is_some_and(|b| snapshot.token_failures > b.token_failures);
                 match snapshot.state {
-                    State::Authenticated(info) if fresh => return Ok(info),
-                    State::Refused(err) => {
-                        return Err(match self.driver.take_token_error() {
-                            Some(e) if err.code == "credentials_required" => Error::Token(e),
-                            _ => Error::Refused(err),
-                        })
-                    }
+                    State::Authenticated { info, .. } if fresh => return Ok(info),
+                    State::Refused(Refusal::Server(err)) => return Err(Error::Refused(err)),
+                    State::Refused(Refusal::Token(e)) => return Err(Error::Token(e)),
                     State::Closed => return Err(Error::Closed),
                     _ if token_failed => {
-                        let e = self.driver.take_token_error();
-                        return Err(e.map_or(Error::Timeout, Error::Token));
+                        return Err(snapshot.token_error.map_or(Error::Timeout, Error::Token));
                     }
                     _ => {}
                 }
@@ -252,20 +247,22 @@ impl AuthClient {
     /// What the server confirmed last, if the client is authenticated right now.
     pub fn info(&self) -> Option<AuthenticatedPayload> {
         match self.driver.snapshot().state {
-            State::Authenticated(info) => Some(info),
+            State::Authenticated { info, .. } => Some(info),
             _ => None,
         }
     }
 
-    /// Whether the client is waiting to connect again after the server said `server_busy`.
+    /// Whether the client is waiting to connect again (after `server_busy`, a connection that
+    /// could not be opened, or the server closing it).
     pub fn is_waiting(&self) -> bool {
         matches!(self.driver.snapshot().state, State::Waiting)
     }
 
-    /// Why the server refused the client, if it did.
-    pub fn refusal(&self) -> Option<AuthError> {
+    /// Why the client stopped for good, if it did: the server's refusal, or the token source's
+    /// failure.
+    pub fn refusal(&self) -> Option<Refusal> {
         match self.driver.snapshot().state {
-            State::Refused(err) => Some(err),
+            State::Refused(refusal) => Some(refusal),
             _ => None,
         }
     }

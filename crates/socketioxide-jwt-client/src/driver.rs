@@ -19,14 +19,16 @@ use tokio_util::sync::CancellationToken;
 use crate::error::AuthError;
 use crate::machine::{Effect, Input, Machine, Mode, Now, State};
 use crate::protocol::{token_payload, EventNames};
-use crate::token::{TokenError, TokenRequest, TokenSource};
+use crate::token::{TokenError, TokenSource};
 
 /// An application event handler (shared by every connection the client opens).
 pub(crate) type Handler = Arc<Mutex<Box<dyn FnMut(Value) + Send + Sync>>>;
 /// The wall clock.
 pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
-/// The prefix rust_socketio puts before a `connect_error`'s payload in its error event.
+/// The prefix rust_socketio 0.6.0 (pinned in Cargo.toml) puts before a `connect_error`'s
+/// payload in its error event: it offers no typed event for it. Checked against a real server by
+/// `e2e/tests/rust_client.rs` (`a_bad_token_is_an_error_with_the_code`).
 const CONNECT_ERROR_PREFIX: &str = "Received an ConnectError frame: ";
 
 /// What the application can observe: the state, and counters to wait on.
@@ -34,8 +36,9 @@ const CONNECT_ERROR_PREFIX: &str = "Received an ConnectError frame: ";
 pub(crate) struct Snapshot {
     pub(crate) state: State,
     pub(crate) authentications: u64,
-    /// Failures of the token source so far.
+    /// Failures of the token source so far, and the last one.
     pub(crate) token_failures: u64,
+    pub(crate) token_error: Option<TokenError>,
 }
 
 /// Where and how to connect.
@@ -53,8 +56,8 @@ pub(crate) struct Driver {
     machine: Mutex<Machine>,
     snapshot: watch::Sender<Snapshot>,
     token: TokenSource,
-    /// The token source's last failure, for the caller waiting on it.
-    token_error: Mutex<Option<TokenError>>,
+    /// The transport's own handshake, waiting for the machine's token (`HandshakeToken`).
+    handshake: Mutex<Option<tokio::sync::oneshot::Sender<String>>>,
     connection: Connection,
     clock: Clock,
     client: tokio::sync::Mutex<Option<Client>>,
@@ -74,12 +77,13 @@ impl Driver {
             state: machine.state().clone(),
             authentications: 0,
             token_failures: 0,
+            token_error: None,
         };
         Arc::new(Self {
             machine: Mutex::new(machine),
             snapshot: watch::Sender::new(snapshot),
             token,
-            token_error: Mutex::new(None),
+            handshake: Mutex::new(None),
             connection,
             clock,
             client: tokio::sync::Mutex::new(None),
@@ -94,11 +98,6 @@ impl Driver {
 
     pub(crate) fn snapshot(&self) -> Snapshot {
         self.snapshot.borrow().clone()
-    }
-
-    /// The token source's last failure, once.
-    pub(crate) fn take_token_error(&self) -> Option<TokenError> {
-        lock(&self.token_error).take()
     }
 
     /// The current transport.
@@ -129,10 +128,14 @@ impl Driver {
             let mut machine = lock(&self.machine);
             let effects = machine.step(input, now);
             self.snapshot.send_if_modified(|snapshot| {
+                let (token_failures, token_error) = machine.token_failures();
                 let changed = snapshot.state != *machine.state()
-                    || snapshot.authentications != machine.authentications();
+                    || snapshot.authentications != machine.authentications()
+                    || snapshot.token_failures != token_failures;
                 snapshot.state = machine.state().clone();
                 snapshot.authentications = machine.authentications();
+                snapshot.token_failures = token_failures;
+                snapshot.token_error = token_error.cloned();
                 changed
             });
             effects
@@ -147,15 +150,16 @@ impl Driver {
         match effect {
             Effect::FetchToken(request) => self.spawn(async move {
                 let result = this.token.get(request).await;
-                let result = result.map_err(|e| {
-                    let message = e.to_string();
-                    tracing::warn!(error = %message, ?request, "the token source failed");
-                    *lock(&this.token_error) = Some(e);
-                    this.snapshot.send_modify(|s| s.token_failures += 1);
-                    message
-                });
+                if let Err(e) = &result {
+                    tracing::warn!(error = %e, ?request, "the token source failed");
+                }
                 this.step(Input::Token(request, result));
             }),
+            Effect::HandshakeToken(token) => {
+                if let Some(waiting) = lock(&self.handshake).take() {
+                    let _ = waiting.send(token);
+                }
+            }
             Effect::Authenticate(token) => self.spawn(async move {
                 let Some(client) = this.client().await else {
                     return;
@@ -299,7 +303,7 @@ impl Driver {
     }
 
     /// The transport lost its connection and reconnects by itself: not authenticated until the
-    /// server says so again; in handshake mode, a token for the new handshake.
+    /// server says so again; in handshake mode, the machine's token for the new handshake.
     async fn reconnecting(self: &Arc<Self>, transport: u64) -> ReconnectSettings {
         let mut settings = ReconnectSettings::new();
         if self.transport.load(Ordering::SeqCst) != transport {
@@ -310,17 +314,20 @@ impl Driver {
         if self.connection.mode != Mode::Handshake {
             return settings;
         }
-        let next = lock(&self.machine).take_next_token();
-        let token = match next {
-            Some(token) => Ok(token),
-            None => self.token.get(TokenRequest::Reconnect).await,
-        };
-        match token {
-            Ok(token) => {
-                self.step(Input::HandshakeSent(token.clone()));
-                settings.auth(token_payload(token));
-            }
-            Err(e) => tracing::warn!(error = %e, "no token for the reconnect"),
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        *lock(&self.handshake) = Some(tx);
+        self.step(Input::HandshakeAuth);
+        // The answer comes as an effect (at once, or once the source answers); a source that
+        // fails ends the client, and the sender with it.
+        let closed = self.tasks.clone();
+        tokio::select! {
+            token = rx => match token {
+                Ok(token) => {
+                    settings.auth(token_payload(token));
+                }
+                Err(_) => tracing::warn!("no token for the reconnect"),
+            },
+            () = closed.cancelled() => {}
         }
         settings
     }

@@ -19,6 +19,6 @@ mod token;
 
 pub use client::{AuthClient, AuthClientBuilder};
 pub use error::{AuthError, Error};
-pub use machine::Mode;
+pub use machine::{Mode, Refusal};
 pub use protocol::{AuthenticatedPayload, EventNames, WireCode};
 pub use token::{TokenError, TokenRequest, TokenSource};

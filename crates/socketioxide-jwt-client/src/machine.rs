@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use crate::error::AuthError;
 use crate::protocol::rules::{busy_backoff, refresh_delay, MAX_REFRESHES_PER_MINUTE};
 use crate::protocol::{AuthenticatedPayload, ErrorCode, WireCode};
-use crate::token::TokenRequest;
+use crate::token::{TokenError, TokenRequest};
 
 /// How the token travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -26,19 +26,57 @@ pub enum Mode {
     Handshake,
 }
 
-/// Where the client is.
+/// Why the client stopped for good.
+///
+/// # Example
+/// ```
+/// use socketioxide_jwt_client::{Refusal, TokenError};
+/// let refusal = Refusal::Token(TokenError::msg("signed out"));
+/// assert_eq!(refusal.code(), "credentials_required");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The server refused: its error object (after the recoveries it allows, if its code is
+    /// one a new token can fix).
+    Server(AuthError),
+    /// The token source failed when a connection needed a token.
+    Token(TokenError),
+}
+
+impl Refusal {
+    /// The code: the server's, or `credentials_required` when the source had no token.
+    pub fn code(&self) -> WireCode {
+        match self {
+            Refusal::Server(err) => err.code.clone(),
+            Refusal::Token(_) => WireCode::Contract(ErrorCode::CredentialsRequired),
+        }
+    }
+}
+
+/// Where the client is; each state holds what only it needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum State {
-    /// Connecting or authenticating (again).
-    Connecting,
-    /// The server said `authenticated`.
-    Authenticated(AuthenticatedPayload),
-    /// The server said `server_busy`: connecting again after a backoff.
+    /// Connecting or authenticating (again); after a recoverable refusal, with it while a new
+    /// token is fetched.
+    Connecting { recovering: Option<AuthError> },
+    /// The server said `authenticated`; a refresh may be under way (its token fetched or sent,
+    /// until the server answers).
+    Authenticated {
+        info: AuthenticatedPayload,
+        refreshing: bool,
+    },
+    /// The server was busy, could not be reached or closed the connection: connecting again
+    /// after a backoff.
     Waiting,
     /// Refused for good.
-    Refused(AuthError),
+    Refused(Refusal),
     /// Closed by the application.
     Closed,
+}
+
+impl State {
+    const CONNECTING: State = State::Connecting { recovering: None };
 }
 
 /// What happened.
@@ -46,6 +84,9 @@ pub(crate) enum State {
 pub(crate) enum Input {
     /// The client starts.
     Start,
+    /// The transport is about to make a handshake of its own (its reconnect) and asks for the
+    /// token to put in it (handshake mode).
+    HandshakeAuth,
     /// The namespace connected.
     Connected,
     /// The connection was lost (the transport reconnects by itself).
@@ -66,9 +107,7 @@ pub(crate) enum Input {
     /// The application asked for a refresh.
     RefreshRequested,
     /// The token source answered.
-    Token(TokenRequest, Result<String, String>),
-    /// The glue sent this token in a handshake (the transport's own reconnect).
-    HandshakeSent(String),
+    Token(TokenRequest, Result<String, TokenError>),
     /// A timer set by [`Effect::SetTimer`] ran out.
     TimerFired(Timer, u64),
     /// The application closed the client.
@@ -94,6 +133,8 @@ pub(crate) enum Effect {
     /// Close the current connection (if any) and open a new one; in handshake mode with this
     /// token in `auth`.
     Open(Option<String>),
+    /// Give the transport's own handshake ([`Input::HandshakeAuth`]) this token.
+    HandshakeToken(String),
     /// Feed [`Input::TimerFired`] with this timer and epoch after the delay.
     SetTimer(Timer, Duration, u64),
     /// Close the connection for good (no reconnect of the transport's own).
@@ -134,42 +175,44 @@ pub(crate) struct Machine {
     state: State,
     /// Recoveries (a new token after a refusal) in a row.
     recoveries: u32,
-    /// `server_busy` answers in a row.
+    /// `server_busy` answers (and failed opens, server closes) in a row.
     busy_attempts: u32,
     /// The token last sent: what a refusal refers to.
     last_token: Option<String>,
-    /// A token fetched after a refusal, for the next connection (message mode).
+    /// A token fetched after a refusal, for the next connection.
     next_token: Option<String>,
-    /// The refusal being recovered from, while the new token is fetched.
-    recovering: Option<AuthError>,
-    /// A refresh token is being fetched or sent; until `authenticated` or a refusal.
-    refreshing: bool,
     /// When the refreshes of the rolling minute started.
     refreshes: VecDeque<Instant>,
     /// Whether the namespace connected before (a `Reconnect` token from then on).
     connected_before: bool,
+    /// The transport waits for the token of its handshake ([`Input::HandshakeAuth`]).
+    handshake_waiting: bool,
     /// Bumped whenever pending timers no longer apply.
     epoch: u64,
     /// `authenticated` answers so far: what [`AuthClient::refresh`](crate::AuthClient::refresh)
     /// waits for.
     authentications: u64,
+    /// The token source's failures so far, and the last one.
+    token_failures: u64,
+    last_token_error: Option<TokenError>,
 }
 
 impl Machine {
     pub(crate) fn new(rules: Rules) -> Self {
         Self {
             rules,
-            state: State::Connecting,
+            state: State::CONNECTING,
             recoveries: 0,
             busy_attempts: 0,
             last_token: None,
             next_token: None,
-            recovering: None,
-            refreshing: false,
             refreshes: VecDeque::new(),
             connected_before: false,
+            handshake_waiting: false,
             epoch: 0,
             authentications: 0,
+            token_failures: 0,
+            last_token_error: None,
         }
     }
 
@@ -181,63 +224,59 @@ impl Machine {
         self.authentications
     }
 
-    /// The token for a handshake the transport makes by itself (its own reconnect): the one
-    /// fetched after a refusal, if any. The glue asks the source otherwise.
-    pub(crate) fn take_next_token(&mut self) -> Option<String> {
-        self.next_token.take()
+    /// How many times the token source failed, and its last failure.
+    pub(crate) fn token_failures(&self) -> (u64, Option<&TokenError>) {
+        (self.token_failures, self.last_token_error.as_ref())
     }
 
     /// One step: the new state is in [`Machine::state`], the effects are returned.
     pub(crate) fn step(&mut self, input: Input, now: Now) -> Vec<Effect> {
-        if matches!(self.state, State::Closed) {
-            return Vec::new();
+        if let Input::Token(_, Err(e)) = &input {
+            self.token_failures += 1;
+            self.last_token_error = Some(e.clone());
         }
-        if let State::Refused(_) = self.state {
-            // Refused for good: only closing remains; a reconnect of the transport is stopped.
-            return match input {
-                Input::Close => self.close(),
-                Input::Connected | Input::ConnectionLost | Input::ServerClosed => {
-                    vec![Effect::Shutdown]
-                }
-                _ => Vec::new(),
-            };
-        }
-        match input {
-            Input::Start => self.open(TokenRequest::Connect),
-            Input::Connected => self.connected(),
-            Input::ConnectionLost => {
+        match (&self.state, input) {
+            (State::Closed, _) => Vec::new(),
+            (_, Input::Close) => self.close(),
+            // Refused for good: a reconnect of the transport is stopped.
+            (State::Refused(_), Input::Connected | Input::ConnectionLost | Input::ServerClosed) => {
+                vec![Effect::Shutdown]
+            }
+            (State::Refused(_), _) => Vec::new(),
+            (_, Input::Start) => self.open(TokenRequest::Connect),
+            (_, Input::HandshakeAuth) => self.handshake_auth(),
+            (_, Input::Connected) => self.connected(),
+            (_, Input::ConnectionLost) => {
                 self.not_authenticated();
                 Vec::new()
             }
             // After `unauthorized`, the recovery under way opens the next connection.
-            Input::ServerClosed if self.recovering.is_some() => Vec::new(),
-            Input::ServerClosed if self.rules.reconnect => self.busy(now),
-            Input::ServerClosed => {
+            (
+                State::Connecting {
+                    recovering: Some(_),
+                },
+                Input::ServerClosed,
+            ) => Vec::new(),
+            (_, Input::ServerClosed) if self.rules.reconnect => self.busy(now),
+            (_, Input::ServerClosed) => {
                 self.not_authenticated();
                 Vec::new()
             }
-            Input::ConnectRefused(err) if err.code == WireCode::ServerBusy => self.busy(now),
+            (_, Input::ConnectRefused(err)) if err.code == WireCode::ServerBusy => self.busy(now),
             // Waited out like `server_busy`: exponential backoff, then a new connection.
-            Input::OpenFailed => self.busy(now),
-            Input::ConnectRefused(err) | Input::Unauthorized(err) => self.refused(err),
-            Input::Authenticated(info) => self.authenticated(info, now),
-            Input::TokenExpiring | Input::RefreshRequested => self.refresh(now),
-            Input::TimerFired(_, epoch) if epoch != self.epoch => Vec::new(),
-            Input::TimerFired(Timer::Refresh, _) => self.refresh(now),
-            Input::TimerFired(Timer::BusyRetry, _) => match self.state {
-                State::Waiting => {
-                    self.state = State::Connecting;
-                    self.open(TokenRequest::Reconnect)
-                }
-                _ => Vec::new(),
-            },
-            Input::Token(request, Ok(token)) => self.token(request, token),
-            Input::Token(request, Err(message)) => self.token_failed(request, message),
-            Input::HandshakeSent(token) => {
-                self.last_token = Some(token);
-                Vec::new()
+            (_, Input::OpenFailed) => self.busy(now),
+            (_, Input::ConnectRefused(err) | Input::Unauthorized(err)) => self.refused(err),
+            (_, Input::Authenticated(info)) => self.authenticated(info, now),
+            (_, Input::TokenExpiring | Input::RefreshRequested) => self.refresh(now),
+            (_, Input::TimerFired(_, epoch)) if epoch != self.epoch => Vec::new(),
+            (_, Input::TimerFired(Timer::Refresh, _)) => self.refresh(now),
+            (State::Waiting, Input::TimerFired(Timer::BusyRetry, _)) => {
+                self.state = State::CONNECTING;
+                self.open(TokenRequest::Reconnect)
             }
-            Input::Close => self.close(),
+            (_, Input::TimerFired(Timer::BusyRetry, _)) => Vec::new(),
+            (_, Input::Token(request, Ok(token))) => self.token(request, token),
+            (_, Input::Token(request, Err(e))) => self.token_failed(request, e),
         }
     }
 
@@ -255,6 +294,23 @@ impl Machine {
     fn open_with(&mut self, token: String) -> Vec<Effect> {
         self.last_token = Some(token.clone());
         vec![Effect::Open(Some(token))]
+    }
+
+    /// The transport's own handshake: the token fetched after a refusal, else a current one.
+    fn handshake_auth(&mut self) -> Vec<Effect> {
+        match self.next_token.take() {
+            Some(token) => self.handshake_with(token),
+            None => {
+                self.handshake_waiting = true;
+                vec![Effect::FetchToken(TokenRequest::Reconnect)]
+            }
+        }
+    }
+
+    fn handshake_with(&mut self, token: String) -> Vec<Effect> {
+        self.handshake_waiting = false;
+        self.last_token = Some(token.clone());
+        vec![Effect::HandshakeToken(token)]
     }
 
     fn connected(&mut self) -> Vec<Effect> {
@@ -282,22 +338,22 @@ impl Machine {
     /// Until the next `authenticated`, the client is not authenticated: its timers and a
     /// refresh in flight no longer apply.
     fn not_authenticated(&mut self) {
-        if matches!(self.state, State::Authenticated(_)) {
-            self.state = State::Connecting;
+        if matches!(self.state, State::Authenticated { .. }) {
+            self.state = State::CONNECTING;
         }
-        self.refreshing = false;
         self.epoch += 1;
     }
 
     fn authenticated(&mut self, info: AuthenticatedPayload, now: Now) -> Vec<Effect> {
         self.recoveries = 0;
         self.busy_attempts = 0;
-        self.recovering = None;
-        self.refreshing = false;
         self.authentications += 1;
         self.epoch += 1;
         let delay = refresh_delay(&info, self.rules.refresh_margin, now.unix);
-        self.state = State::Authenticated(info);
+        self.state = State::Authenticated {
+            info,
+            refreshing: false,
+        };
         match delay {
             Some(delay) => vec![Effect::SetTimer(Timer::Refresh, delay, self.epoch)],
             None => Vec::new(),
@@ -307,7 +363,10 @@ impl Machine {
     /// A refresh (timer, `token_expiring`, the application): one at a time, at most
     /// [`MAX_REFRESHES_PER_MINUTE`]; when the minute is full, later.
     fn refresh(&mut self, now: Now) -> Vec<Effect> {
-        if !matches!(self.state, State::Authenticated(_)) || self.refreshing {
+        let State::Authenticated { refreshing, .. } = &mut self.state else {
+            return Vec::new();
+        };
+        if *refreshing {
             return Vec::new();
         }
         let window_start = now.instant.checked_sub(MINUTE);
@@ -324,29 +383,32 @@ impl Machine {
             return vec![Effect::SetTimer(Timer::Refresh, wait, self.epoch)];
         }
         self.refreshes.push_back(now.instant);
-        self.refreshing = true;
+        *refreshing = true;
         vec![Effect::FetchToken(TokenRequest::Refresh)]
     }
 
     fn token(&mut self, request: TokenRequest, token: String) -> Vec<Effect> {
         match request {
-            TokenRequest::Refresh => {
-                if self.refreshing && matches!(self.state, State::Authenticated(_)) {
-                    self.send(token)
-                } else {
-                    Vec::new()
-                }
-            }
+            TokenRequest::Refresh => match self.state {
+                State::Authenticated {
+                    refreshing: true, ..
+                } => self.send(token),
+                _ => Vec::new(),
+            },
             TokenRequest::Expired | TokenRequest::Revoked => {
-                let Some(refusal) = self.recovering.take() else {
+                let State::Connecting {
+                    recovering: Some(refusal),
+                } = &mut self.state
+                else {
                     return Vec::new();
                 };
+                let refusal = refusal.clone();
                 if self.last_token.as_deref() == Some(token.as_str()) {
                     // The source gave the refused token again: never retried.
-                    return self.refused_for_good(refusal);
+                    return self.refused_for_good(Refusal::Server(refusal));
                 }
                 self.recoveries += 1;
-                self.state = State::Connecting;
+                self.state = State::CONNECTING;
                 match self.rules.mode {
                     Mode::Handshake => self.open_with(token),
                     Mode::Message => {
@@ -356,55 +418,62 @@ impl Machine {
                 }
             }
             TokenRequest::Connect | TokenRequest::Reconnect => match self.rules.mode {
+                Mode::Handshake if self.handshake_waiting => self.handshake_with(token),
                 Mode::Handshake => self.open_with(token),
-                Mode::Message if matches!(self.state, State::Connecting) => self.send(token),
+                Mode::Message if matches!(self.state, State::Connecting { .. }) => self.send(token),
                 Mode::Message => Vec::new(),
             },
         }
     }
 
-    fn token_failed(&mut self, request: TokenRequest, message: String) -> Vec<Effect> {
-        match request {
+    fn token_failed(&mut self, request: TokenRequest, error: TokenError) -> Vec<Effect> {
+        match (request, &mut self.state) {
             // The refresh did not happen; the next timer or warning tries again.
-            TokenRequest::Refresh => {
-                self.refreshing = false;
+            (TokenRequest::Refresh, State::Authenticated { refreshing, .. }) => {
+                *refreshing = false;
                 Vec::new()
             }
-            TokenRequest::Expired | TokenRequest::Revoked => match self.recovering.take() {
-                Some(refusal) => self.refused_for_good(refusal),
-                None => Vec::new(),
-            },
-            TokenRequest::Connect | TokenRequest::Reconnect => self.refused_for_good(
-                AuthError::new("credentials_required", format!("no token: {message}")),
-            ),
+            (
+                TokenRequest::Expired | TokenRequest::Revoked,
+                State::Connecting {
+                    recovering: Some(refusal),
+                },
+            ) => {
+                let refusal = refusal.clone();
+                self.refused_for_good(Refusal::Server(refusal))
+            }
+            (TokenRequest::Connect | TokenRequest::Reconnect, _) => {
+                self.handshake_waiting = false;
+                self.refused_for_good(Refusal::Token(error))
+            }
+            _ => Vec::new(),
         }
     }
 
     /// `unauthorized`, or a refused handshake: a new token when that can help, else the end.
     fn refused(&mut self, err: AuthError) -> Vec<Effect> {
         self.not_authenticated();
-        let recoverable = err.code.is_recoverable();
         let allowed = self
             .rules
             .max_recoveries
             .is_some_and(|max| self.recoveries < max);
-        if !(recoverable && allowed) {
-            return self.refused_for_good(err);
+        if !(err.code.is_recoverable() && allowed) {
+            return self.refused_for_good(Refusal::Server(err));
         }
         let request = if err.code == WireCode::Contract(ErrorCode::Revoked) {
             TokenRequest::Revoked
         } else {
             TokenRequest::Expired
         };
-        self.recovering = Some(err);
-        self.state = State::Connecting;
+        self.state = State::Connecting {
+            recovering: Some(err),
+        };
         vec![Effect::FetchToken(request)]
     }
 
-    fn refused_for_good(&mut self, err: AuthError) -> Vec<Effect> {
+    fn refused_for_good(&mut self, refusal: Refusal) -> Vec<Effect> {
         self.epoch += 1;
-        self.refreshing = false;
-        self.state = State::Refused(err);
+        self.state = State::Refused(refusal);
         vec![Effect::Shutdown]
     }
 

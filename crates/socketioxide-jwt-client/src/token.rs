@@ -36,12 +36,16 @@ pub enum TokenRequest {
 /// assert_eq!(from_io.to_string(), "the login server is down");
 /// assert_eq!(TokenError::msg("no session").to_string(), "no session");
 /// ```
-pub struct TokenError(Box<dyn std::error::Error + Send + Sync>);
+///
+/// Clones share the cause, and are equal to each other (the same failure).
+#[derive(Clone)]
+pub struct TokenError(Arc<dyn std::error::Error + Send + Sync>);
 
 impl TokenError {
     /// A failure described by `message`.
     pub fn msg(message: impl std::fmt::Display) -> Self {
-        Self(message.to_string().into())
+        let boxed: Box<dyn std::error::Error + Send + Sync> = message.to_string().into();
+        Self(boxed.into())
     }
 
     /// The cause.
@@ -52,9 +56,17 @@ impl TokenError {
 
 impl<E: std::error::Error + Send + Sync + 'static> From<E> for TokenError {
     fn from(error: E) -> Self {
-        Self(Box::new(error))
+        Self(Arc::new(error))
     }
 }
+
+impl PartialEq for TokenError {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for TokenError {}
 
 impl std::fmt::Display for TokenError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -153,8 +153,8 @@ fn request_name(request: TokenRequest) -> &'static str {
 
 fn state_name(state: &State) -> &'static str {
     match state {
-        State::Connecting => "connecting",
-        State::Authenticated(_) => "authenticated",
+        State::Connecting { .. } => "connecting",
+        State::Authenticated { .. } => "authenticated",
         State::Waiting => "waiting",
         State::Refused(_) => "refused",
         State::Closed => "closed",
@@ -212,6 +212,7 @@ impl Harness {
                     self.opened += 1;
                     self.sent.extend(token);
                 }
+                Effect::HandshakeToken(token) => self.sent.push(token),
                 Effect::SetTimer(timer, delay, epoch) => {
                     self.timers.push((self.now + delay, timer, epoch));
                 }
@@ -220,20 +221,12 @@ impl Harness {
         }
     }
 
-    /// What the transport does by itself after a lost connection: in handshake mode, a token
-    /// for its new handshake (as the driver's `reconnecting`).
+    /// What the transport does by itself after a lost connection: in handshake mode, it asks
+    /// for the token of its new handshake (as the driver's `reconnecting`).
     fn drop_connection(&mut self) {
         self.step(Input::ConnectionLost);
         if self.mode == Mode::Handshake {
-            let token = match self.machine.take_next_token() {
-                Some(token) => token,
-                None => {
-                    self.requests.push("reconnect");
-                    self.next_token()
-                }
-            };
-            self.sent.push(token.clone());
-            self.step(Input::HandshakeSent(token));
+            self.step(Input::HandshakeAuth);
         }
     }
 
@@ -260,7 +253,9 @@ impl Harness {
         }
         if let Some(code) = &expect.refusal {
             match state {
-                State::Refused(err) => assert_eq!(err.code, code.as_str(), "{what}: refusal"),
+                State::Refused(refusal) => {
+                    assert_eq!(refusal.code(), code.as_str(), "{what}: refusal")
+                }
                 other => panic!("{what}: expected a refusal, got {other:?}"),
             }
         }
@@ -423,9 +418,12 @@ fn a_failing_source_ends_the_first_connection_and_skips_a_refresh() {
         m.step(Input::RefreshRequested, now),
         [Effect::FetchToken(TokenRequest::Refresh)]
     );
-    m.step(Input::Token(TokenRequest::Refresh, Err("down".into())), now);
+    m.step(
+        Input::Token(TokenRequest::Refresh, Err(TokenError::msg("down"))),
+        now,
+    );
     assert!(
-        matches!(m.state(), State::Authenticated(_)),
+        matches!(m.state(), State::Authenticated { .. }),
         "still connected"
     );
     assert_eq!(
@@ -445,10 +443,13 @@ fn a_failing_source_ends_the_first_connection_and_skips_a_refresh() {
         [Effect::FetchToken(TokenRequest::Connect)]
     );
     assert_eq!(
-        m.step(Input::Token(TokenRequest::Connect, Err("down".into())), now),
+        m.step(
+            Input::Token(TokenRequest::Connect, Err(TokenError::msg("down"))),
+            now
+        ),
         [Effect::Shutdown]
     );
-    assert!(matches!(m.state(), State::Refused(e) if e.code == "credentials_required"));
+    assert!(matches!(m.state(), State::Refused(Refusal::Token(_))));
 }
 
 #[test]
@@ -465,7 +466,7 @@ fn without_recovery_a_recoverable_code_is_final() {
         "token_expired",
         "expired",
     )));
-    assert!(matches!(h.machine.state(), State::Refused(e) if e.code == "token_expired"));
+    assert!(matches!(h.machine.state(), State::Refused(r) if r.code() == "token_expired"));
     assert_eq!(h.requests, ["connect"]);
 }
 
@@ -485,5 +486,5 @@ fn a_connection_that_cannot_be_opened_is_waited_out_not_refused() {
     assert_eq!(h.opened, 2, "a new connection after the backoff");
     h.step(Input::Connected);
     h.step(authenticated_for(600_000));
-    assert!(matches!(h.machine.state(), State::Authenticated(_)));
+    assert!(matches!(h.machine.state(), State::Authenticated { .. }));
 }
