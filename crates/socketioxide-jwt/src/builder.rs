@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use crate::auth::{AuthMode, JwtAuth, RoomsFn};
 use crate::claims::StandardClaims;
 use crate::error::AuthError;
+use crate::issuer::KeySource;
 use crate::protocol::EventNames;
 use crate::revocation::RevocationList;
 use crate::verify::CheckFn;
@@ -41,14 +42,28 @@ const DEFAULT_REFRESH_GRACE: Duration = Duration::from_secs(30);
 const MAX_LEEWAY: Duration = Duration::from_secs(24 * 3600);
 
 impl JwtAuth<StandardClaims> {
-    /// Starts a configuration with [`StandardClaims`]; switch with [`JwtAuthBuilder::claims`].
-    pub fn builder() -> JwtAuthBuilder<StandardClaims> {
-        JwtAuthBuilder::new()
+    /// Starts a configuration that accepts the tokens `source` verifies:
+    /// [`Keys`](crate::keys::Keys) (any `iss`), or [`TrustedIssuer`](crate::TrustedIssuer)s
+    /// (each verified with its own keys), read into [`StandardClaims`].
+    /// For a claims type of your own: [`JwtAuthBuilder::new`].
+    ///
+    /// # Example
+    /// ```
+    /// use socketioxide_jwt::{keys::Keys, JwtAuth};
+    /// let auth = JwtAuth::builder(Keys::hmac(b"a-32-byte-long-secret-for-hs256!")).build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), socketioxide_jwt::ConfigError>(())
+    /// ```
+    pub fn builder(source: impl Into<KeySource>) -> JwtAuthBuilder<StandardClaims> {
+        JwtAuthBuilder::new(source)
     }
 }
 
-/// Builds a [`JwtAuth`]. Setters consume and return the builder; multiple calls override, except
-/// [`JwtAuthBuilder::key`], which adds a key.
+/// Builds a [`JwtAuth`]. Setters consume and return the builder; multiple calls override. What
+/// goes together is given together: the key source with its audience rule
+/// ([`JwtAuth::builder`]), a limit with what it needs
+/// ([`failed_auth_limit`](Self::failed_auth_limit),
+/// [`max_sockets_per_user`](Self::max_sockets_per_user)); `build()` checks values only.
 ///
 /// Safe defaults: `exp` required, `nbf` checked, `iat` at most 60 s ahead, a token naming an
 /// `aud` refused unless an audience is set, no leeway, 8 KiB token bound, 5 s timeout,
@@ -58,14 +73,13 @@ impl JwtAuth<StandardClaims> {
 /// # Example
 /// ```
 /// use std::time::Duration;
-/// use socketioxide_jwt::{Algorithm, AuthMode, JwtAuth, VerificationKey};
+/// use socketioxide_jwt::{keys::Keys, Algorithm, AuthMode, JwtAuthBuilder, VerificationKey};
 ///
 /// #[derive(serde::Deserialize)]
 /// struct MyClaims { sub: String, role: String }
 ///
-/// let auth = JwtAuth::builder()
-///     .claims::<MyClaims>()
-///     .key(VerificationKey::hmac(b"a-32-byte-long-secret-for-hs256!").algorithms([Algorithm::HS256]))
+/// let key = VerificationKey::hmac(b"a-32-byte-long-secret-for-hs256!").algorithms([Algorithm::HS256]);
+/// let auth = JwtAuthBuilder::<MyClaims>::new(Keys::from(key))
 ///     .mode(AuthMode::Either)
 ///     .timeout(Duration::from_secs(3))
 ///     .leeway(Duration::from_secs(30))
@@ -85,28 +99,14 @@ pub struct JwtAuthBuilder<C = StandardClaims> {
     settings: Settings,
     check: Option<CheckFn<C>>,
     rooms: Option<RoomsFn<C>>,
-    /// A typed setting that [`claims`](Self::claims) found already set for another claims type:
-    /// `build()` refuses the configuration rather than lose it.
-    lost_to_claims: Option<&'static str>,
 }
 
 impl<C> fmt::Debug for JwtAuthBuilder<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JwtAuthBuilder")
-            .field("keys", &self.settings.keys)
+            .field("source", &self.settings.source)
             .field("mode", &self.settings.mode)
             .finish_non_exhaustive()
-    }
-}
-
-impl JwtAuthBuilder<StandardClaims> {
-    fn new() -> Self {
-        Self {
-            settings: Settings::default(),
-            check: None,
-            rooms: None,
-            lost_to_claims: None,
-        }
     }
 }
 
@@ -114,23 +114,14 @@ impl<C> JwtAuthBuilder<C>
 where
     C: DeserializeOwned + Send + Sync + 'static,
 {
-    /// Sets the claims type the token is deserialized into (a token whose claims do not fit is
-    /// refused with `invalid_token`). Call it before [`check`](Self::check) and
-    /// [`rooms_from_claims`](Self::rooms_from_claims), which are written for a claims type:
-    /// set before it, they would not fit the new type, and `build()` refuses the configuration
-    /// ([`ConfigError::ClaimsAfterTypedSetting`](crate::ConfigError::ClaimsAfterTypedSetting))
-    /// instead of dropping them.
-    pub fn claims<T: DeserializeOwned + Send + Sync + 'static>(self) -> JwtAuthBuilder<T> {
-        let lost = match (&self.check, &self.rooms) {
-            (Some(_), _) => Some("check"),
-            (None, Some(_)) => Some("rooms_from_claims"),
-            (None, None) => self.lost_to_claims,
-        };
-        JwtAuthBuilder {
-            settings: self.settings,
+    /// Starts a configuration that accepts the tokens `source` verifies (see
+    /// [`JwtAuth::builder`]), read into `C`: a token whose claims do not fit is refused with
+    /// `invalid_token`.
+    pub fn new(source: impl Into<KeySource>) -> Self {
+        Self {
+            settings: Settings::new(source.into()),
             check: None,
             rooms: None,
-            lost_to_claims: lost,
         }
     }
 

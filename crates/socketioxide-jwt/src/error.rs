@@ -140,12 +140,9 @@ impl std::error::Error for AuthError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// Neither a key nor a key resolver was configured.
-    #[error("no verification key: add one with `key(..)` or set a `key_resolver(..)`")]
+    /// No key: `Keys::new` with an empty list, or no trusted issuer.
+    #[error("no verification key: give `Keys::new(..)` at least one key, or `JwtAuth::builder` at least one issuer")]
     NoKey,
-    /// Both static keys and a key resolver were configured.
-    #[error("both static keys and a key resolver were configured: choose one")]
-    KeysAndResolver,
     /// Two keys with the same `kid`, or several keys without a `kid` beside keys with one.
     #[error(
         "duplicate key id {0:?} (keys without a kid are a rotation only when no key has a kid)"
@@ -188,31 +185,6 @@ pub enum ConfigError {
     /// An event name is empty, reserved by Socket.IO, or used twice.
     #[error("invalid event name {0:?}: event names must be non-empty, distinct and not reserved")]
     InvalidEventName(String),
-    /// `failed_auth_limit` was set without `client_ip`.
-    #[error("failed_auth_limit needs client_ip: tell the library how to find the client's IP")]
-    FailedAuthLimitNeedsClientIp,
-    /// `user_sockets` was set without `max_sockets_per_user`.
-    #[error("user_sockets counts places for max_sockets_per_user, which is not set")]
-    UserSocketsWithoutMax,
-    /// Keys from a resolver (JWKS, OIDC discovery, custom) without an audience: an identity
-    /// provider signs tokens for all of its clients with the same keys, so without `aud` a token
-    /// minted for another application would be accepted (RFC 8725 §3.9).
-    #[error(
-        "a key resolver (JWKS, OIDC or custom) needs an audience: add `.audience(\"<this API's client id or URL>\")` \
-         so that tokens the provider issued for its other clients are refused, or, if every token \
-         those keys sign is meant for you, `.insecure_any_audience()`"
-    )]
-    ResolverWithoutAudience,
-    /// `audience` and `insecure_any_audience` were both set.
-    #[error("`audience(..)` and `insecure_any_audience()` contradict each other: keep one")]
-    AudienceAndAnyAudience,
-    /// `claims::<T>()` was called after a setting written for the previous claims type
-    /// (`check` or `rooms_from_claims`), which cannot apply to the new one.
-    #[error(
-        "claims::<T>() came after {0}(..), which was written for the previous claims type: \
-         call claims::<T>() first"
-    )]
-    ClaimsAfterTypedSetting(&'static str),
     /// A leeway of more than a day: it would accept expired tokens for that long.
     #[error("a leeway of {0:?} is more than a day: clock skew is seconds, set it to that")]
     LeewayTooLarge(std::time::Duration),
@@ -229,14 +201,9 @@ pub enum ConfigError {
         error: Box<ConfigError>,
     },
 
-    /// Two trusted issuers (or a trusted issuer and `issuer(..)`) have the same `iss`.
+    /// Two trusted issuers have the same `iss`.
     #[error("issuer {0:?} is configured twice")]
     DuplicateIssuer(String),
-
-    /// Keys given with `key(..)` or `key_resolver(..)` beside trusted issuers, without
-    /// `issuer(..)`: with several issuers, a token's `iss` chooses the keys that verify it.
-    #[error("beside trusted issuers, the keys of `key(..)`/`key_resolver(..)` need `issuer(..)`: a token's iss chooses its keys")]
-    KeysWithoutIssuer,
 
     /// With several issuers, users are keyed `iss#sub` (the per-user cap, the per-user room):
     /// an issuer containing `#` would let two (`iss`, `sub`) pairs share a key.
@@ -271,9 +238,4 @@ pub enum ConfigError {
     /// An empty origin in `cookie_origins(..)`.
     #[error("cookie_origins(..) contains an empty origin")]
     EmptyCookieOrigin,
-
-    /// `TrustedIssuer::client_id` (back-channel logout) without `revocations(..)`: a logout is
-    /// recorded there, and its token id remembered against replays.
-    #[error("back-channel logout (client_id) needs a revocation list: add revocations(..)")]
-    LogoutWithoutRevocations,
 }

@@ -7,43 +7,39 @@
 //! that copies another's key ids) stay apart, unlike a resolver that merges their key sets and
 //! looks keys up by `kid` alone.
 
-use std::sync::Arc;
 
 use base64::Engine as _;
 use serde::de::{self, Deserializer as _, IgnoredAny, MapAccess, Visitor};
 
 use crate::error::AuthError;
-use crate::keys::{KeyResolver, VerificationKey};
+use crate::keys::Keys;
 use crate::protocol::ErrorCode;
 
-/// An identity provider whose tokens are accepted: its `iss`, where its keys come from, and the
-/// audience its tokens must carry. Add each with
-/// [`JwtAuthBuilder::trusted_issuer`](crate::JwtAuthBuilder::trusted_issuer).
+/// An identity provider whose tokens are accepted: its `iss` and the [`Keys`] (with their
+/// audience rule) that verify its tokens, and only its tokens. Give one, or several, to
+/// [`JwtAuth::builder`](crate::JwtAuth::builder): a token's `iss` then chooses whose keys verify
+/// it, and a token without `iss`, or with one no issuer has, is refused (`invalid_token`).
 ///
 /// # Example
 /// ```
-/// use socketioxide_jwt::{JwtAuth, TrustedIssuer, VerificationKey};
-/// let auth = JwtAuth::builder()
+/// use socketioxide_jwt::{keys::Keys, JwtAuth, TrustedIssuer};
+/// let auth = JwtAuth::builder([
 ///     // The application's own tokens (its REST login) ...
-///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
-///     .issuer("chat")
+///     TrustedIssuer::new("chat", Keys::hmac(b"a-32-byte-long-secret-for-hs256!")),
 ///     // ... and a partner's, each verified only with its own keys.
-///     .trusted_issuer(
-///         TrustedIssuer::new("https://idp.partner.example")
-///             .key(VerificationKey::hmac(b"the-partner's-own-32-byte-secret"))
-///             .audience("chat"),
-///     )
-///     .build()?;
+///     TrustedIssuer::new(
+///         "https://idp.partner.example",
+///         Keys::hmac(b"the-partner's-own-32-byte-secret").audience("chat"),
+///     ),
+/// ])
+/// .build()?;
 /// # let _ = auth;
 /// # Ok::<(), socketioxide_jwt::ConfigError>(())
 /// ```
 #[derive(Clone)]
 pub struct TrustedIssuer {
     pub(crate) iss: String,
-    pub(crate) keys: Vec<VerificationKey>,
-    pub(crate) resolver: Option<Arc<dyn KeyResolver>>,
-    pub(crate) audiences: Vec<String>,
-    pub(crate) any_audience: bool,
+    pub(crate) keys: Keys,
     pub(crate) client_id: Option<String>,
 }
 
@@ -51,81 +47,53 @@ impl std::fmt::Debug for TrustedIssuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TrustedIssuer")
             .field("iss", &self.iss)
-            .field("keys", &self.keys.len())
-            .field("resolver", &self.resolver.is_some())
-            .field("audiences", &self.audiences)
-            .field("any_audience", &self.any_audience)
+            .field("keys", &self.keys)
             .field("client_id", &self.client_id)
             .finish()
     }
 }
 
 impl TrustedIssuer {
-    /// The issuer whose tokens carry `iss` (compared exactly).
-    pub fn new(iss: impl Into<String>) -> Self {
+    /// The issuer whose tokens carry `iss` (compared exactly), verified with `keys`.
+    pub fn new(iss: impl Into<String>, keys: impl Into<Keys>) -> Self {
         Self {
             iss: iss.into(),
-            keys: Vec::new(),
-            resolver: None,
-            audiences: Vec::new(),
-            any_audience: false,
+            keys: keys.into(),
             client_id: None,
         }
     }
 
-    /// An OpenID provider: its issuer and its JWKS, as discovery found them.
+    /// An OpenID provider, as discovery found it (its issuer and JWKS), for tokens whose `aud`
+    /// contains `audience`.
+    ///
+    /// # Example
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use socketioxide_jwt::{jwks::{JwksOptions, OidcProvider}, JwtAuth, TrustedIssuer};
+    /// let keycloak = OidcProvider::discover("https://sso.example.com/realms/chat", JwksOptions::default()).await?;
+    /// let auth = JwtAuth::builder(TrustedIssuer::oidc(keycloak, "chat")).build()?;
+    /// # let _ = auth; Ok(()) }
+    /// ```
     #[cfg(feature = "jwks")]
-    pub fn oidc(provider: crate::jwks::OidcProvider) -> Self {
-        Self::new(provider.issuer).key_resolver(provider.jwks)
-    }
-
-    /// Adds a key of this issuer (several are selected by `kid`).
-    #[must_use]
-    pub fn key(mut self, key: VerificationKey) -> Self {
-        self.keys.push(key);
-        self
-    }
-
-    /// Resolves this issuer's keys (JWKS, a database, ...) instead of static keys. It is asked
-    /// for the keys of this issuer only ([`KeyResolver::resolve_for_issuer`]).
-    #[must_use]
-    pub fn key_resolver(mut self, resolver: impl KeyResolver) -> Self {
-        self.resolver = Some(Arc::new(resolver));
-        self
-    }
-
-    /// Requires `aud` to contain `audience` (repeat for several accepted audiences).
-    #[must_use]
-    pub fn audience(mut self, audience: impl Into<String>) -> Self {
-        self.audiences.push(audience.into());
-        self
-    }
-
-    /// Accepts this issuer's tokens whatever their `aud` says: see
-    /// [`JwtAuthBuilder::insecure_any_audience`](crate::JwtAuthBuilder::insecure_any_audience).
-    #[must_use]
-    pub fn insecure_any_audience(mut self) -> Self {
-        self.any_audience = true;
-        self
+    pub fn oidc(provider: crate::jwks::OidcProvider, audience: impl Into<String>) -> Self {
+        Self::new(provider.issuer, Keys::resolver(provider.jwks, audience))
     }
 
     /// The application's client id at this provider: accepts its OpenID Connect Back-Channel
     /// Logout tokens (whose `aud` is the client id) in
-    /// [`JwtAuth::backchannel_logout`](crate::JwtAuth::backchannel_logout). Needs a
-    /// [`RevocationList`](crate::RevocationList) on the builder (where logouts are recorded).
+    /// [`JwtAuth::backchannel_logout`](crate::JwtAuth::backchannel_logout). Logouts are recorded
+    /// in the builder's [`revocations`](crate::JwtAuthBuilder::revocations) (shared by every
+    /// instance), or, without one, in a list of this process.
     ///
     /// # Example
     /// ```
-    /// use socketioxide_jwt::{JwtAuth, RevocationList, TrustedIssuer, VerificationKey};
-    /// let auth = JwtAuth::builder()
-    ///     .trusted_issuer(
-    ///         TrustedIssuer::new("https://idp.example")
-    ///             .key(VerificationKey::hmac(b"the-provider's-32-byte-hs256-key"))
-    ///             .audience("chat-api")
-    ///             .client_id("chat-web"),
-    ///     )
-    ///     .revocations(RevocationList::in_memory())
-    ///     .build()?;
+    /// use socketioxide_jwt::{keys::Keys, JwtAuth, RevocationList, TrustedIssuer};
+    /// let idp = TrustedIssuer::new(
+    ///     "https://idp.example",
+    ///     Keys::hmac(b"the-provider's-32-byte-hs256-key").audience("chat-api"),
+    /// )
+    /// .client_id("chat-web");
+    /// let auth = JwtAuth::builder(idp).revocations(RevocationList::in_memory()).build()?;
     /// # let _ = auth;
     /// # Ok::<(), socketioxide_jwt::ConfigError>(())
     /// ```
@@ -138,6 +106,41 @@ impl TrustedIssuer {
     /// The `iss` this issuer's tokens carry.
     pub fn iss(&self) -> &str {
         &self.iss
+    }
+}
+
+/// Whose tokens a configuration accepts: one set of [`Keys`] (any `iss`), or
+/// [`TrustedIssuer`]s, each verified with its own keys only. Made from either (`From`), for
+/// [`JwtAuth::builder`](crate::JwtAuth::builder).
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// Tokens verified with these keys, whatever their `iss`.
+    Keys(Keys),
+    /// Tokens of these issuers (at least one), each verified with its own keys.
+    Issuers(Vec<TrustedIssuer>),
+}
+
+impl From<Keys> for KeySource {
+    fn from(keys: Keys) -> Self {
+        KeySource::Keys(keys)
+    }
+}
+
+impl From<TrustedIssuer> for KeySource {
+    fn from(issuer: TrustedIssuer) -> Self {
+        KeySource::Issuers(vec![issuer])
+    }
+}
+
+impl From<Vec<TrustedIssuer>> for KeySource {
+    fn from(issuers: Vec<TrustedIssuer>) -> Self {
+        KeySource::Issuers(issuers)
+    }
+}
+
+impl<const N: usize> From<[TrustedIssuer; N]> for KeySource {
+    fn from(issuers: [TrustedIssuer; N]) -> Self {
+        KeySource::Issuers(issuers.into())
     }
 }
 

@@ -5,7 +5,8 @@
 //! whose header names an algorithm outside that list is refused before any cryptography runs.
 //!
 //! Static keys are selected by the token's `kid`; a [`KeyResolver`] lets the application (or the
-//! JWKS provider) pick the key asynchronously from the token header.
+//! JWKS provider) pick the key asynchronously from the token header. [`Keys`] says which of the
+//! two a configuration uses, with the audience rule that goes with it.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -321,6 +322,10 @@ impl KeyResolver for StaticKeys {
         Box::pin(std::future::ready(found))
     }
 }
+
+mod source;
+pub use source::Keys;
+pub(crate) use source::{Audience, KeysKind};
 
 #[cfg(test)]
 mod tests;

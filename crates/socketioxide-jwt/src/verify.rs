@@ -585,7 +585,7 @@ mod logout;
 mod rules;
 use self::logout::LogoutRules;
 pub use self::logout::{LogoutToken, BACKCHANNEL_LOGOUT_EVENT, MAX_LOGOUT_TOKEN_LIFETIME};
-pub(crate) use self::rules::{AudiencePolicy, ClaimRules, IAT_SKEW};
+pub(crate) use self::rules::{ClaimRules, IAT_SKEW};
 use self::rules::{FamilyValidations, TimeRules};
 
 #[cfg(test)]

@@ -9,178 +9,46 @@ use super::*;
 use crate::auth::{GateSettings, GuestCaps, Inner, JwtAuth};
 use crate::credentials::{CredentialRules, CredentialSource};
 use crate::error::ConfigError;
-use crate::keys::{KeyResolver, StaticKeys, VerificationKey};
+use crate::keys::{Audience, Keys, KeysKind, StaticKeys};
 use crate::layer::normalize_origin;
 use crate::limits::{FailureTracker, PendingGauge};
 use crate::protocol::{EventNames, RESERVED_EVENTS};
-use crate::verify::{AudiencePolicy, ClaimRules, KeySource, Verifier};
+use crate::verify::{ClaimRules, KeySource, Verifier};
 
 impl<C> JwtAuthBuilder<C>
 where
     C: DeserializeOwned + Send + Sync + 'static,
 {
-    /// Checks every setting and builds the configuration.
+    /// Checks every value and builds the configuration.
     ///
     /// # Errors
-    /// A [`ConfigError`] naming the first setting that is wrong.
+    /// A [`ConfigError`] naming the first value that is wrong.
     pub fn build(self) -> Result<JwtAuth<C>, ConfigError> {
         let Self {
-            settings: s,
+            settings: mut s,
             check,
             rooms,
-            lost_to_claims,
         } = self;
-        if let Some(setting) = lost_to_claims {
-            return Err(ConfigError::ClaimsAfterTypedSetting(setting));
-        }
         ensure_crypto_backend()?;
-        let own = key_source(s.keys, s.resolver, s.min_hmac_secret_len)?;
-        if own.is_none() && s.trusted_issuers.is_empty() {
-            return Err(ConfigError::NoKey);
+        check_values(&s)?;
+        let credentials = credential_rules(
+            std::mem::take(&mut s.credential_sources),
+            s.allow_query_token,
+            s.cookie_origins.take(),
+        )?;
+        let (sources, logout_clients) = verification_sources(&s)?;
+        if s.identity_claim != "sub" && !logout_clients.is_empty() {
+            return Err(ConfigError::IdentityClaimWithLogout);
         }
-        if s.issuers.iter().chain(&s.audiences).any(String::is_empty) {
-            return Err(ConfigError::EmptyIssuerOrAudience);
+        // Logouts are recorded in a revocation list: this process's, unless one was given.
+        if s.revocations.is_none() && !logout_clients.is_empty() {
+            s.revocations = Some(crate::revocation::RevocationList::in_memory());
         }
-        if own.is_some() && !s.trusted_issuers.is_empty() && s.issuers.is_empty() {
-            return Err(ConfigError::KeysWithoutIssuer);
-        }
-        let claim_rules = |issuers: Vec<String>, audience: AudiencePolicy| ClaimRules {
-            issuers,
-            audience,
-            require_exp: s.require_exp,
-            leeway: s.leeway,
-            max_token_lifetime: s.max_token_lifetime,
-            max_session_age: s.max_session_age,
-        };
-        let mut sources = Vec::new();
-        let mut logout_clients = Vec::new();
-        if let Some(keys) = own {
-            let resolved = matches!(keys, KeySource::Resolver(_));
-            let audience = audience_policy(s.audiences, s.any_audience, resolved)?;
-            sources.push((keys, claim_rules(s.issuers.clone(), audience)));
-        }
-        for trusted in s.trusted_issuers {
-            let iss = trusted.iss.clone();
-            let in_issuer = |error: ConfigError| ConfigError::TrustedIssuer {
-                iss: iss.clone(),
-                error: Box::new(error),
-            };
-            if iss.is_empty() || trusted.audiences.iter().any(String::is_empty) {
-                return Err(in_issuer(ConfigError::EmptyIssuerOrAudience));
-            }
-            if let Some(client_id) = trusted.client_id {
-                if client_id.is_empty() {
-                    return Err(in_issuer(ConfigError::EmptyIssuerOrAudience));
-                }
-                if s.revocations.is_none() {
-                    return Err(in_issuer(ConfigError::LogoutWithoutRevocations));
-                }
-                logout_clients.push((iss.clone(), client_id));
-            }
-            let keys = key_source(trusted.keys, trusted.resolver, s.min_hmac_secret_len)
-                .map_err(&in_issuer)?
-                .ok_or_else(|| in_issuer(ConfigError::NoKey))?;
-            let resolved = matches!(keys, KeySource::Resolver(_));
-            let audience = audience_policy(trusted.audiences, trusted.any_audience, resolved)
-                .map_err(&in_issuer)?;
-            if sources
-                .iter()
-                .any(|(_, rules)| rules.issuers.first() == Some(&iss))
-            {
-                return Err(ConfigError::DuplicateIssuer(iss));
-            }
-            sources.push((keys, claim_rules(vec![iss], audience)));
-        }
-        if sources.len() > 1 {
-            // Users are then keyed `iss#sub`: an issuer with `#` would make two pairs one key.
-            let separator = crate::identity::ISSUER_SEPARATOR;
-            let issuers = sources.iter().flat_map(|(_, rules)| &rules.issuers);
-            if let Some(iss) = issuers.into_iter().find(|iss| iss.contains(separator)) {
-                return Err(ConfigError::IssuerWithSeparator(iss.clone()));
-            }
-        }
-        if s.leeway > MAX_LEEWAY {
-            return Err(ConfigError::LeewayTooLarge(s.leeway));
-        }
-        if s.refresh_grace.is_zero() {
-            return Err(ConfigError::Zero("refresh_grace"));
-        }
-        if s.max_session_age.is_some_and(|max| max.is_zero()) {
-            return Err(ConfigError::Zero("max_session_age"));
-        }
-        if s.max_token_lifetime.is_some_and(|max| max.is_zero()) {
-            return Err(ConfigError::Zero("max_token_lifetime"));
-        }
-        if s.max_token_len == 0 {
-            return Err(ConfigError::Zero("max_token_len"));
-        }
-        if s.timeout.is_zero() {
-            return Err(ConfigError::Zero("timeout"));
-        }
-        check_event_names(&s.events)?;
-        if s.max_pending == 0 {
-            return Err(ConfigError::Zero("max_pending"));
-        }
-        if s.max_pending_per_address == Some(0) {
-            return Err(ConfigError::Zero("max_pending_per_address"));
-        }
-        if s.max_pending_per_session == 0 {
-            return Err(ConfigError::Zero("max_pending_per_session"));
-        }
-        let share =
-            |max: usize| (max * DEFAULT_PENDING_SHARE_PERCENT / 100).max(MIN_PENDING_PER_ADDRESS);
-        let max_pending_per_address = s
-            .max_pending_per_address
-            .unwrap_or_else(|| share(s.max_pending));
-        if s.max_guests == 0 {
-            return Err(ConfigError::Zero("max_guests"));
-        }
-        if s.max_guests_per_address == Some(0) {
-            return Err(ConfigError::Zero("max_guests_per_address"));
-        }
-        let guests = GuestCaps {
-            max: s.max_guests,
-            per_address: s
-                .max_guests_per_address
-                .unwrap_or_else(|| share(s.max_guests)),
-            places: PendingGauge::default(),
-        };
-        if s.max_auth_attempts_per_minute == 0 {
-            return Err(ConfigError::Zero("max_auth_attempts_per_minute"));
-        }
-        if s.max_sockets_per_user == Some(0) {
-            return Err(ConfigError::Zero("max_sockets_per_user"));
-        }
-        if s.expiry_warning.is_some_and(|w| w.is_zero()) {
-            return Err(ConfigError::Zero(
-                "expiry_warning (use None to turn it off)",
-            ));
-        }
-        if s.user_sockets.is_some() && s.max_sockets_per_user.is_none() {
-            return Err(ConfigError::UserSocketsWithoutMax);
-        }
-        if let Some(limit) = &s.failed_auth_limit {
-            if s.client_ip.is_none() {
-                return Err(ConfigError::FailedAuthLimitNeedsClientIp);
-            }
-            if limit.max_failures == 0 || limit.window.is_zero() || limit.cooldown.is_zero() {
-                return Err(ConfigError::Zero("failed_auth_limit"));
-            }
-        }
-
-        let credentials =
-            credential_rules(s.credential_sources, s.allow_query_token, s.cookie_origins)?;
         if let Some(list) = &s.revocations {
             // A revoked token stays refused while this configuration could still accept it.
             list.accept_leeway(s.leeway);
         }
-        if s.identity_claim.is_empty() {
-            return Err(ConfigError::EmptyIdentityClaim);
-        }
-        if s.identity_claim != "sub" && !logout_clients.is_empty() {
-            return Err(ConfigError::IdentityClaimWithLogout);
-        }
-        let mut verifier = Verifier::new(sources, s.max_token_len, s.revocations, check);
+        let mut verifier = Verifier::new(sources, s.max_token_len, s.revocations.take(), check);
         verifier.identify_by(&s.identity_claim);
         for (iss, client_id) in logout_clients {
             let accepted = verifier.accept_logouts(&iss, &client_id);
@@ -190,31 +58,149 @@ where
             inner: Arc::new(Inner {
                 verifier,
                 rooms,
-                gate: GateSettings {
-                    leeway: s.leeway,
-                    expiry_warning: s.expiry_warning,
-                    max_session_age: s.max_session_age,
-                    refresh_grace: s.refresh_grace,
-                    deadlines: Arc::default(),
-                    user_cap: s
-                        .max_sockets_per_user
-                        .map(|max| (max, s.user_sockets.unwrap_or_default())),
-                    mode: s.mode,
-                    timeout: s.timeout,
-                    events: s.events,
-                    credentials,
-                    user_room_prefix: s.user_room_prefix,
-                    max_pending: s.max_pending,
-                    max_pending_per_address,
-                    max_pending_per_session: s.max_pending_per_session,
-                    pending: PendingGauge::default(),
-                    guests,
-                    max_auth_attempts_per_minute: s.max_auth_attempts_per_minute,
-                    failures: s.failed_auth_limit.map(FailureTracker::new),
-                    client_ip: s.client_ip,
-                },
+                gate: gate_settings(s, credentials),
             }),
         })
+    }
+}
+
+/// Every value that must not be zero, empty or too large.
+fn check_values(s: &Settings) -> Result<(), ConfigError> {
+    let zero = [
+        ("refresh_grace", s.refresh_grace.is_zero()),
+        ("max_session_age", s.max_session_age.is_some_and(|d| d.is_zero())),
+        ("max_token_lifetime", s.max_token_lifetime.is_some_and(|d| d.is_zero())),
+        ("max_token_len", s.max_token_len == 0),
+        ("timeout", s.timeout.is_zero()),
+        ("max_pending", s.max_pending == 0),
+        ("max_pending_per_address", s.max_pending_per_address == Some(0)),
+        ("max_pending_per_session", s.max_pending_per_session == 0),
+        ("max_guests", s.max_guests == 0),
+        ("max_guests_per_address", s.max_guests_per_address == Some(0)),
+        ("max_auth_attempts_per_minute", s.max_auth_attempts_per_minute == 0),
+        ("max_sockets_per_user", matches!(s.user_cap, Some((0, _)))),
+        (
+            "expiry_warning (use None to turn it off)",
+            s.expiry_warning.is_some_and(|w| w.is_zero()),
+        ),
+        (
+            "failed_auth_limit",
+            s.failed_auth_limit.as_ref().is_some_and(|l| {
+                l.max_failures == 0 || l.window.is_zero() || l.cooldown.is_zero()
+            }),
+        ),
+    ];
+    if let Some((setting, _)) = zero.into_iter().find(|(_, is_zero)| *is_zero) {
+        return Err(ConfigError::Zero(setting));
+    }
+    if s.leeway > MAX_LEEWAY {
+        return Err(ConfigError::LeewayTooLarge(s.leeway));
+    }
+    if s.identity_claim.is_empty() {
+        return Err(ConfigError::EmptyIdentityClaim);
+    }
+    check_event_names(&s.events)
+}
+
+/// A logout client: the issuer, and the application's client id there.
+type LogoutClient = (String, String);
+
+/// The key source, as the verifier uses it: each set of keys with the claim rules of its
+/// issuer, and the issuers whose back-channel logouts are accepted.
+fn verification_sources(
+    s: &Settings,
+) -> Result<(Vec<(KeySource, ClaimRules)>, Vec<LogoutClient>), ConfigError> {
+    let claim_rules = |issuers: Vec<String>, audience: Audience| ClaimRules {
+        issuers,
+        audience,
+        require_exp: s.require_exp,
+        leeway: s.leeway,
+        max_token_lifetime: s.max_token_lifetime,
+        max_session_age: s.max_session_age,
+    };
+    let issuers = match &s.source {
+        crate::issuer::KeySource::Keys(keys) => {
+            let rules = claim_rules(Vec::new(), audience(keys)?);
+            return Ok((vec![(key_source(keys, s.min_hmac_secret_len)?, rules)], Vec::new()));
+        }
+        crate::issuer::KeySource::Issuers(issuers) if issuers.is_empty() => {
+            return Err(ConfigError::NoKey)
+        }
+        crate::issuer::KeySource::Issuers(issuers) => issuers,
+    };
+    let mut sources: Vec<(KeySource, ClaimRules)> = Vec::new();
+    let mut logout_clients = Vec::new();
+    for trusted in issuers {
+        let iss = &trusted.iss;
+        let in_issuer = |error: ConfigError| ConfigError::TrustedIssuer {
+            iss: iss.clone(),
+            error: Box::new(error),
+        };
+        if iss.is_empty() {
+            return Err(in_issuer(ConfigError::EmptyIssuerOrAudience));
+        }
+        if issuers.len() > 1 && iss.contains(crate::identity::ISSUER_SEPARATOR) {
+            // Users are then keyed `iss#sub`: an issuer with `#` would make two pairs one key.
+            return Err(ConfigError::IssuerWithSeparator(iss.clone()));
+        }
+        if sources.iter().any(|(_, rules)| rules.issuers.first() == Some(iss)) {
+            return Err(ConfigError::DuplicateIssuer(iss.clone()));
+        }
+        if let Some(client_id) = &trusted.client_id {
+            if client_id.is_empty() {
+                return Err(in_issuer(ConfigError::EmptyIssuerOrAudience));
+            }
+            logout_clients.push((iss.clone(), client_id.clone()));
+        }
+        let keys = key_source(&trusted.keys, s.min_hmac_secret_len).map_err(&in_issuer)?;
+        let audience = audience(&trusted.keys).map_err(&in_issuer)?;
+        sources.push((keys, claim_rules(vec![iss.clone()], audience)));
+    }
+    Ok((sources, logout_clients))
+}
+
+/// The audience rule of `keys`, its audiences non-empty.
+fn audience(keys: &Keys) -> Result<Audience, ConfigError> {
+    match &keys.audience {
+        Audience::OneOf(list) if list.iter().any(String::is_empty) => {
+            Err(ConfigError::EmptyIssuerOrAudience)
+        }
+        rule => Ok(rule.clone()),
+    }
+}
+
+/// What the gate needs, from the settings.
+fn gate_settings(s: Settings, credentials: CredentialRules) -> GateSettings {
+    let share =
+        |max: usize| (max * DEFAULT_PENDING_SHARE_PERCENT / 100).max(MIN_PENDING_PER_ADDRESS);
+    GateSettings {
+        leeway: s.leeway,
+        expiry_warning: s.expiry_warning,
+        max_session_age: s.max_session_age,
+        refresh_grace: s.refresh_grace,
+        deadlines: Arc::default(),
+        user_cap: s.user_cap,
+        mode: s.mode,
+        timeout: s.timeout,
+        events: s.events,
+        credentials,
+        user_room_prefix: s.user_room_prefix,
+        max_pending: s.max_pending,
+        max_pending_per_address: s
+            .max_pending_per_address
+            .unwrap_or_else(|| share(s.max_pending)),
+        max_pending_per_session: s.max_pending_per_session,
+        pending: PendingGauge::default(),
+        guests: GuestCaps {
+            max: s.max_guests,
+            per_address: s
+                .max_guests_per_address
+                .unwrap_or_else(|| share(s.max_guests)),
+            places: PendingGauge::default(),
+        },
+        max_auth_attempts_per_minute: s.max_auth_attempts_per_minute,
+        failures: s.failed_auth_limit.map(FailureTracker::new),
+        client_ip: s.client_ip,
     }
 }
 
@@ -251,33 +237,27 @@ pub(crate) fn ensure_crypto_backend() -> Result<(), ConfigError> {
         .ok_or(ConfigError::NoCryptoBackend)
 }
 
-/// The key source of `keys` or `resolver` (static keys checked, each one), `None` for neither.
-fn key_source(
-    keys: Vec<VerificationKey>,
-    resolver: Option<Arc<dyn KeyResolver>>,
-    min_hmac_secret_len: usize,
-) -> Result<Option<KeySource>, ConfigError> {
-    match (resolver, keys.is_empty()) {
-        (Some(_), false) => Err(ConfigError::KeysAndResolver),
-        (Some(resolver), true) => Ok(Some(KeySource::Resolver(resolver))),
-        (None, true) => Ok(None),
-        (None, false) => {
-            for key in &keys {
-                key.validate(min_hmac_secret_len)?;
-            }
-            // Several keys without a `kid`, and none with one: a secret and the ones it
-            // replaced, each tried in turn.
-            let kid_less = keys.iter().filter(|k| k.key_id().is_none()).count();
-            if kid_less > 1 && kid_less == keys.len() {
-                return Ok(Some(KeySource::Rotation(keys)));
-            }
-            let mut set = StaticKeys::default();
-            for key in keys {
-                set.insert(key)?;
-            }
-            Ok(Some(KeySource::Static(set)))
-        }
+/// The verifier's key source for `keys`: static keys checked, each one.
+fn key_source(keys: &Keys, min_hmac_secret_len: usize) -> Result<KeySource, ConfigError> {
+    let keys = match &keys.kind {
+        KeysKind::Resolver(resolver) => return Ok(KeySource::Resolver(resolver.clone())),
+        KeysKind::Static(keys) if keys.is_empty() => return Err(ConfigError::NoKey),
+        KeysKind::Static(keys) => keys,
+    };
+    for key in keys {
+        key.validate(min_hmac_secret_len)?;
     }
+    // Several keys without a `kid`, and none with one: a secret and the ones it replaced, each
+    // tried in turn.
+    let kid_less = keys.iter().filter(|k| k.key_id().is_none()).count();
+    if kid_less > 1 && kid_less == keys.len() {
+        return Ok(KeySource::Rotation(keys.clone()));
+    }
+    let mut set = StaticKeys::default();
+    for key in keys {
+        set.insert(key.clone())?;
+    }
+    Ok(KeySource::Static(set))
 }
 
 /// How tokens are read: at least one source; a cookie only with the origins that may send it.
@@ -305,20 +285,4 @@ fn credential_rules(
         allow_query,
         cookie_origins,
     })
-}
-
-/// What `aud` must be: one of `audiences`, anything (`any`), or absent. Keys from a resolver
-/// (a provider's, shared by all its clients) need an audience.
-fn audience_policy(
-    audiences: Vec<String>,
-    any: bool,
-    resolved: bool,
-) -> Result<AudiencePolicy, ConfigError> {
-    match (audiences.is_empty(), any) {
-        (false, true) => Err(ConfigError::AudienceAndAnyAudience),
-        (false, false) => Ok(AudiencePolicy::OneOf(audiences)),
-        (true, true) => Ok(AudiencePolicy::Any),
-        (true, false) if resolved => Err(ConfigError::ResolverWithoutAudience),
-        (true, false) => Ok(AudiencePolicy::NoneExpected),
-    }
 }

@@ -66,15 +66,34 @@ where
         self
     }
 
-    /// Refuses new connections from an IP that failed to authenticate too often (needs
-    /// [`client_ip`](Self::client_ip)). Off by default.
-    pub fn failed_auth_limit(mut self, limit: FailedAuthLimit) -> Self {
+    /// Refuses new connections from an IP that failed to authenticate too often, the IP found
+    /// by `client_ip` in the connection request (as [`client_ip`](Self::client_ip) sets it).
+    /// Off by default.
+    ///
+    /// # Example
+    /// ```
+    /// use std::{net::SocketAddr, time::Duration};
+    /// use axum::extract::ConnectInfo;
+    /// use socketioxide_jwt::{keys::Keys, limits::FailedAuthLimit, JwtAuth};
+    /// let limit = FailedAuthLimit::new(5, Duration::from_secs(60), Duration::from_secs(300));
+    /// let auth = JwtAuth::builder(Keys::hmac(b"a-32-byte-long-secret-for-hs256!"))
+    ///     .failed_auth_limit(limit, |parts| {
+    ///         parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ci| ci.0.ip())
+    ///     })
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), socketioxide_jwt::ConfigError>(())
+    /// ```
+    pub fn failed_auth_limit<F>(mut self, limit: FailedAuthLimit, client_ip: F) -> Self
+    where
+        F: Fn(&http::request::Parts) -> Option<std::net::IpAddr> + Send + Sync + 'static,
+    {
         self.settings.failed_auth_limit = Some(limit);
-        self
+        self.client_ip(client_ip)
     }
 
-    /// How to find the client's IP in the connection request, for
-    /// [`failed_auth_limit`](Self::failed_auth_limit) and logs. Behind a proxy, read the header
+    /// How to find the client's IP in the connection request, for the per-address limits and
+    /// logs (and [`failed_auth_limit`](Self::failed_auth_limit), which sets it too). Behind a proxy, read the header
     /// the proxy sets (and only trust it from the proxy).
     ///
     /// # Example
@@ -94,32 +113,25 @@ where
         self
     }
 
-    /// A user (`sub`) holds at most `max` authenticated sockets at once (across the namespaces of
-    /// this configuration). One more is refused with `forbidden` and a message saying why (as
-    /// `unauthorized` in message mode, as the `connect_error` in handshake mode); the user's
-    /// other sockets and every other user are unaffected, and a place frees when one of the
-    /// user's sockets closes. Tokens without `sub` are not counted. Counted in this process unless
-    /// [`user_sockets`](Self::user_sockets) says otherwise. Off by default.
+    /// A user holds at most `max` authenticated sockets at once (across the namespaces of this
+    /// configuration), counted in `sockets`: [`UserSockets::in_memory`] (this process) or, across
+    /// processes, a shared store (`socketioxide-jwt-redis`'s `RedisDriver::user_sockets`). One
+    /// more is refused with `forbidden` and a message saying why (as `unauthorized` in message
+    /// mode, as the `connect_error` in handshake mode); the user's other sockets and every other
+    /// user are unaffected, and a place frees when one of the user's sockets closes. Tokens
+    /// without a user are not counted. Off by default.
     ///
     /// # Example
     /// ```
-    /// let auth = socketioxide_jwt::JwtAuth::builder()
-    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
-    ///     .max_sockets_per_user(5)
+    /// use socketioxide_jwt::{keys::Keys, limits::UserSockets, JwtAuth};
+    /// let auth = JwtAuth::builder(Keys::hmac(b"a-32-byte-long-secret-for-hs256!"))
+    ///     .max_sockets_per_user(5, UserSockets::in_memory())
     ///     .build()?;
     /// # let _ = auth;
     /// # Ok::<(), socketioxide_jwt::ConfigError>(())
     /// ```
-    pub fn max_sockets_per_user(mut self, max: usize) -> Self {
-        self.settings.max_sockets_per_user = Some(max);
-        self
-    }
-
-    /// Where [`max_sockets_per_user`](Self::max_sockets_per_user) counts:
-    /// [`UserSockets::in_memory`] (the default) or, across processes, a shared store
-    /// (`socketioxide-jwt-redis`'s `RedisDriver::user_sockets`).
-    pub fn user_sockets(mut self, sockets: UserSockets) -> Self {
-        self.settings.user_sockets = Some(sockets);
+    pub fn max_sockets_per_user(mut self, max: usize, sockets: UserSockets) -> Self {
+        self.settings.user_cap = Some((max, sockets));
         self
     }
 }

@@ -1,12 +1,11 @@
 //! The builder's settings that do not depend on the claims type, with their defaults.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
 use crate::auth::{AuthMode, ClientIpFn};
 use crate::credentials::{CredentialSource, DEFAULT_SOURCES};
-use crate::keys::{KeyResolver, VerificationKey};
+use crate::issuer::KeySource;
 use crate::limits::FailedAuthLimit;
 use crate::protocol::EventNames;
 use crate::revocation::RevocationList;
@@ -15,12 +14,7 @@ use crate::user_sockets::UserSockets;
 /// Every setting that does not depend on the claims type, each written once here (the builder's
 /// setters fill it, `build()` checks and consumes it).
 pub(super) struct Settings {
-    pub(super) keys: Vec<VerificationKey>,
-    pub(super) resolver: Option<Arc<dyn KeyResolver>>,
-    pub(super) issuers: Vec<String>,
-    pub(super) trusted_issuers: Vec<crate::issuer::TrustedIssuer>,
-    pub(super) audiences: Vec<String>,
-    pub(super) any_audience: bool,
+    pub(super) source: KeySource,
     pub(super) require_exp: bool,
     pub(super) leeway: Duration,
     pub(super) max_token_lifetime: Option<Duration>,
@@ -49,19 +43,13 @@ pub(super) struct Settings {
     /// The claim that names the user (`sub` by default).
     pub(super) identity_claim: String,
     pub(super) expiry_warning: Option<Duration>,
-    pub(super) max_sockets_per_user: Option<usize>,
-    pub(super) user_sockets: Option<UserSockets>,
+    pub(super) user_cap: Option<(usize, UserSockets)>,
 }
 
-impl Default for Settings {
-    fn default() -> Self {
+impl Settings {
+    pub(super) fn new(source: KeySource) -> Self {
         Self {
-            keys: Vec::new(),
-            resolver: None,
-            issuers: Vec::new(),
-            trusted_issuers: Vec::new(),
-            audiences: Vec::new(),
-            any_audience: false,
+            source,
             require_exp: true,
             leeway: Duration::ZERO,
             max_token_lifetime: None,
@@ -87,8 +75,7 @@ impl Default for Settings {
             cookie_origins: None,
             identity_claim: "sub".to_owned(),
             expiry_warning: Some(DEFAULT_EXPIRY_WARNING),
-            max_sockets_per_user: None,
-            user_sockets: None,
+            user_cap: None,
         }
     }
 }

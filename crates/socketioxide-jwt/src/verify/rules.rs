@@ -7,6 +7,7 @@ use jsonwebtoken::{Algorithm, AlgorithmFamily, Validation};
 
 use crate::claims::RegisteredClaims;
 use crate::error::AuthError;
+use crate::keys::Audience;
 use crate::protocol::ErrorCode;
 use crate::time::until_unix;
 
@@ -14,23 +15,11 @@ use crate::time::until_unix;
 /// refused; the leeway, when larger, replaces it.
 pub(crate) const IAT_SKEW: Duration = Duration::from_secs(60);
 
-/// Which `aud` a token may carry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum AudiencePolicy {
-    /// `aud` must be present and name one of these.
-    OneOf(Vec<String>),
-    /// No audience is configured: a token that names one is for someone else (RFC 8725 §3.9,
-    /// jsonwebtoken's default).
-    NoneExpected,
-    /// `insecure_any_audience`: `aud` is not looked at.
-    Any,
-}
-
 /// What the claims must satisfy, as configured on the builder.
 #[derive(Debug, Clone)]
 pub(crate) struct ClaimRules {
     pub(crate) issuers: Vec<String>,
-    pub(crate) audience: AudiencePolicy,
+    pub(crate) audience: Audience,
     pub(crate) require_exp: bool,
     /// To the sub-second (jsonwebtoken, which counts whole seconds, is given it rounded up; the
     /// exact check is [`TimeRules`]'s).
@@ -57,13 +46,13 @@ impl ClaimRules {
             required.push("iss");
         }
         match &self.audience {
-            AudiencePolicy::OneOf(audiences) => {
+            Audience::OneOf(audiences) => {
                 validation.set_audience(audiences);
                 required.push("aud");
             }
             // jsonwebtoken's own default: `aud` validated against none, so any `aud` is refused.
-            AudiencePolicy::NoneExpected => validation.validate_aud = true,
-            AudiencePolicy::Any => validation.validate_aud = false,
+            Audience::NoneExpected => validation.validate_aud = true,
+            Audience::Any => validation.validate_aud = false,
         }
         validation.set_required_spec_claims(&required);
         validation

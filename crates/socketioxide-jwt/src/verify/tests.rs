@@ -77,7 +77,7 @@ fn verifier(keys: Vec<VerificationKey>) -> Verifier<crate::StandardClaims> {
     }
     let rules = ClaimRules {
         issuers: vec![],
-        audience: AudiencePolicy::NoneExpected,
+        audience: crate::keys::Audience::NoneExpected,
         require_exp: true,
         leeway: Duration::ZERO,
         max_token_lifetime: None,
@@ -162,7 +162,7 @@ async fn one_key_refuses_what_the_resolved_path_refuses() {
 fn issuer_and_audience_become_required() {
     let rules = ClaimRules {
         issuers: vec!["iss".into()],
-        audience: AudiencePolicy::OneOf(vec!["aud".into()]),
+        audience: crate::keys::Audience::OneOf(vec!["aud".into()]),
         require_exp: true,
         leeway: Duration::ZERO,
         max_token_lifetime: None,
@@ -190,7 +190,7 @@ fn verifier_with(rules: ClaimRules) -> Verifier<crate::StandardClaims> {
 fn default_rules() -> ClaimRules {
     ClaimRules {
         issuers: vec![],
-        audience: AudiencePolicy::NoneExpected,
+        audience: crate::keys::Audience::NoneExpected,
         require_exp: true,
         leeway: Duration::ZERO,
         max_token_lifetime: None,
@@ -292,7 +292,7 @@ async fn audience_policies() {
         signed(&claims)
     };
     let one_of = verifier_with(ClaimRules {
-        audience: AudiencePolicy::OneOf(vec!["chat".into()]),
+        audience: crate::keys::Audience::OneOf(vec!["chat".into()]),
         ..default_rules()
     });
     assert_eq!(code(&one_of, &with(json!("chat"))).await, None);
@@ -306,7 +306,7 @@ async fn audience_policies() {
         Some(ErrorCode::InvalidToken)
     );
     let any = verifier_with(ClaimRules {
-        audience: AudiencePolicy::Any,
+        audience: crate::keys::Audience::Any,
         ..default_rules()
     });
     assert_eq!(code(&any, &with(json!("billing-api"))).await, None);
@@ -443,7 +443,7 @@ fn two_issuers() -> Verifier<crate::StandardClaims> {
             .expect("one key");
         let rules = ClaimRules {
             issuers: vec![iss.to_owned()],
-            audience: AudiencePolicy::OneOf(vec![audience.to_owned()]),
+            audience: crate::keys::Audience::OneOf(vec![audience.to_owned()]),
             require_exp: true,
             leeway: Duration::ZERO,
             max_token_lifetime: None,
