@@ -3,6 +3,7 @@
 //!
 //! Every wait is bounded ([`WAIT`]); a failed wait panics with the client's recent log.
 
+use socketioxide_jwt::keys::Keys;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -174,7 +175,7 @@ fn init_tracing() {
 
 /// A default authentication config: HS256 with [`SECRET`].
 pub fn auth() -> socketioxide_jwt::JwtAuthBuilder {
-    JwtAuth::builder().hmac_secret(SECRET)
+    JwtAuth::builder(Keys::hmac(SECRET))
 }
 
 /// The reference application: `whoami` (ack with the claims), `shout` (broadcast to everyone

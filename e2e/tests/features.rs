@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::json;
 use socketioxide::extract::{AckSender, SocketRef};
 use socketioxide_jwt::protocol::EventNames;
+use socketioxide_jwt::{keys::Keys, JwtAuthBuilder};
 use socketioxide_jwt::{AuthError, AuthMode, Claims, JwtAuth, VerificationKey};
 use socketioxide_jwt_e2e::*;
 
@@ -88,8 +89,7 @@ struct AdminClaims {
 #[tokio::test]
 async fn namespaces_have_their_own_configuration_and_dynamic_ones_are_gated() {
     let public = auth().build().unwrap();
-    let admin = auth()
-        .claims::<AdminClaims>()
+    let admin = JwtAuthBuilder::<AdminClaims>::new(Keys::hmac(SECRET))
         .check(|c| async move {
             if c.role == "admin" {
                 Ok(())
@@ -203,26 +203,21 @@ async fn without_per_user_rooms_an_authenticated_socket_is_in_no_room() {
 
 #[tokio::test]
 async fn asymmetric_keys_verify_and_are_selected_by_kid() {
-    let auth = JwtAuth::builder()
-        .key(
-            VerificationKey::rsa_pem(fixture("rsa_public.pem"))
-                .unwrap()
-                .algorithms([Algorithm::RS256, Algorithm::PS256])
-                .kid("rsa"),
-        )
-        .key(
-            VerificationKey::ec_pem(fixture("ec_public.pem"))
-                .unwrap()
-                .kid("ec"),
-        )
-        .key(
-            VerificationKey::ed_pem(fixture("ed_public.pem"))
-                .unwrap()
-                .kid("ed"),
-        )
-        .mode(AuthMode::Handshake)
-        .build()
-        .unwrap();
+    let auth = JwtAuth::builder(Keys::new([
+        VerificationKey::rsa_pem(fixture("rsa_public.pem"))
+            .unwrap()
+            .algorithms([Algorithm::RS256, Algorithm::PS256])
+            .kid("rsa"),
+        VerificationKey::ec_pem(fixture("ec_public.pem"))
+            .unwrap()
+            .kid("ec"),
+        VerificationKey::ed_pem(fixture("ed_public.pem"))
+            .unwrap()
+            .kid("ed"),
+    ]))
+    .mode(AuthMode::Handshake)
+    .build()
+    .unwrap();
     let server = Server::start(|io| install_app(io, "/", &auth)).await;
     let rsa = EncodingKey::from_rsa_pem(&fixture("rsa_private.pem")).unwrap();
     let ec = EncodingKey::from_ec_pem(&fixture("ec_private.pem")).unwrap();
@@ -381,9 +376,7 @@ async fn an_async_key_resolver_picks_keys_and_sees_rotation() {
         .write()
         .await
         .insert("a".into(), VerificationKey::hmac(secret_a).into());
-    let auth = JwtAuth::builder()
-        .key_resolver(keys.clone())
-        .insecure_any_audience()
+    let auth = JwtAuth::builder(Keys::insecure_resolver_any_audience(keys.clone()))
         .build()
         .unwrap();
     let server = Server::start(|io| install_app(io, "/", &auth)).await;

@@ -185,8 +185,7 @@ async fn an_ip_that_keeps_failing_cools_down() {
     let limit = FailedAuthLimit::new(2, Duration::from_secs(60), Duration::from_secs(60));
     let auth = auth()
         .mode(AuthMode::Handshake)
-        .failed_auth_limit(limit)
-        .client_ip(|parts| {
+        .failed_auth_limit(limit, |parts| {
             parts
                 .headers
                 .get("x-test-ip")?

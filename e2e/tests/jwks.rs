@@ -1,5 +1,6 @@
 //! Keys from an identity provider: a JWKS served over HTTP by the test itself.
 
+use socketioxide_jwt::{keys::Keys, TrustedIssuer};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,7 +13,7 @@ use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use socketioxide_jwt::jwks::{Jwks, JwksError, JwksOptions, OidcProvider};
-use socketioxide_jwt::{AuthMode, ConfigError, ErrorCode, JwtAuth};
+use socketioxide_jwt::{AuthMode, ErrorCode, JwtAuth};
 use socketioxide_jwt_e2e::*;
 
 /// What the fake provider answers.
@@ -148,9 +149,7 @@ async fn tokens_from_each_key_type_verify_over_real_sockets() {
     .await
     .unwrap();
     assert_eq!(jwks.key_ids(), vec!["ec-1", "ed-1", "rsa-1"]);
-    let auth = JwtAuth::builder()
-        .key_resolver(jwks)
-        .insecure_any_audience()
+    let auth = JwtAuth::builder(Keys::insecure_resolver_any_audience(jwks))
         .mode(AuthMode::Either)
         .build()
         .unwrap();
@@ -196,9 +195,7 @@ async fn a_flood_of_random_kids_costs_at_most_one_fetch_per_cooldown() {
     )
     .await
     .unwrap();
-    let auth = JwtAuth::builder()
-        .key_resolver(jwks.clone())
-        .insecure_any_audience()
+    let auth = JwtAuth::builder(Keys::insecure_resolver_any_audience(jwks.clone()))
         .build()
         .unwrap();
     let before = provider.jwks_hits.load(Ordering::SeqCst);
@@ -231,9 +228,7 @@ async fn rotation_while_connected() {
     let jwks = Jwks::from_url(&format!("{base}/jwks.json"), options(Duration::ZERO))
         .await
         .unwrap();
-    let auth = JwtAuth::builder()
-        .key_resolver(jwks)
-        .insecure_any_audience()
+    let auth = JwtAuth::builder(Keys::insecure_resolver_any_audience(jwks))
         .build()
         .unwrap();
     let server = Server::start(|io| install_app(io, "/", &auth)).await;
@@ -282,9 +277,7 @@ async fn the_last_good_key_set_serves_while_the_provider_is_down() {
     let jwks = Jwks::from_url(&format!("{base}/jwks.json"), opts)
         .await
         .unwrap();
-    let auth = JwtAuth::builder()
-        .key_resolver(jwks.clone())
-        .insecure_any_audience()
+    let auth = JwtAuth::builder(Keys::insecure_resolver_any_audience(jwks.clone()))
         .build()
         .unwrap();
     *provider.behaviour.lock().unwrap() = Behaviour::Down;
@@ -338,14 +331,9 @@ async fn oidc_discovery_finds_the_keys_and_requires_the_issuer() {
         .await
         .unwrap();
     assert_eq!(provider.issuer, base);
-    // Without an audience, any token the provider issued for any of its clients would do.
-    assert!(matches!(
-        JwtAuth::builder().oidc(provider.clone()).build(),
-        Err(ConfigError::ResolverWithoutAudience)
-    ));
-    let auth = JwtAuth::builder()
-        .oidc(provider)
-        .audience("chat")
+    // Without an audience any token the provider issued for any of its clients would do:
+    // `TrustedIssuer::oidc` takes one (a compile-fail test in the library checks it).
+    let auth = JwtAuth::builder(TrustedIssuer::oidc(provider, "chat"))
         .build()
         .unwrap();
     let with_iss =

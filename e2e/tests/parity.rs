@@ -2,12 +2,13 @@
 //! that cannot undo each other, and HMAC secrets rotated without a `kid`. In both modes, with
 //! the stock `socket.io-client`.
 
+use socketioxide_jwt::keys::Keys;
 use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::{json, Value};
-use socketioxide_jwt::{AuthMode, StandardClaims};
+use socketioxide_jwt::{AuthMode, StandardClaims, VerificationKey};
 use socketioxide_jwt_e2e::*;
 
 /// How long the application's check takes for a token with `"slow": true`.
@@ -129,12 +130,13 @@ async fn rotated_hmac_secrets_all_verify_in_both_modes() {
     const CURRENT: &[u8] = b"e2e-the-current-secret-0123456789";
     const PREVIOUS: &[u8] = b"e2e-the-previous-secret-012345678";
     let configure = |mode| {
-        socketioxide_jwt::JwtAuth::builder()
-            .hmac_secret(CURRENT)
-            .hmac_secret(PREVIOUS)
-            .mode(mode)
-            .build()
-            .expect("a rotation")
+        socketioxide_jwt::JwtAuth::builder(Keys::new([
+            VerificationKey::hmac(CURRENT),
+            VerificationKey::hmac(PREVIOUS),
+        ]))
+        .mode(mode)
+        .build()
+        .expect("a rotation")
     };
     let (server, _) = start_both_modes(configure, install_app).await;
     let mut c = Client::start().await;
@@ -359,7 +361,7 @@ async fn the_identity_claim_names_the_user_for_caps_rooms_and_revocations_in_bot
             .mode(mode)
             .identity_claim("oid")
             .user_rooms()
-            .max_sockets_per_user(2)
+            .max_sockets_per_user(2, socketioxide_jwt::limits::UserSockets::in_memory())
             .revocations(list.clone())
             .build()
             .expect("a valid configuration")

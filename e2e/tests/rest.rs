@@ -1,6 +1,7 @@
 //! REST and Socket.IO from one `JwtAuth`: the axum `Claims` extractor over real HTTP, answering
 //! per RFC 6750, with the same keys, claim rules, revocation list and check as the sockets.
 
+use socketioxide_jwt::{keys::Keys, TrustedIssuer};
 use std::time::Duration;
 
 use axum::routing::get;
@@ -60,8 +61,8 @@ fn bearer(token: &str) -> String {
 
 #[tokio::test]
 async fn rest_answers_per_rfc_6750_with_the_contract_error_object() {
-    let auth = auth()
-        .issuer("https://auth.test")
+    let issuer = TrustedIssuer::new("https://auth.test", Keys::hmac(SECRET));
+    let auth = JwtAuth::builder(issuer)
         .check(|c: std::sync::Arc<StandardClaims>| async move {
             if c.has_role("banned") {
                 Err(AuthError::forbidden("this account is suspended"))

@@ -4,6 +4,7 @@
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
+use socketioxide_jwt::{keys::Keys, TrustedIssuer};
 use socketioxide_jwt::{AuthMode, VerificationKey};
 use socketioxide_jwt_e2e::*;
 
@@ -41,18 +42,19 @@ async fn server(mode: AuthMode) -> Server {
 }
 
 fn auth_builder(mode: AuthMode) -> socketioxide_jwt::JwtAuth {
-    socketioxide_jwt::JwtAuth::builder()
-        .key(VerificationKey::hmac(SECRET).kid("hs"))
-        .key(
+    socketioxide_jwt::JwtAuth::builder(TrustedIssuer::new(
+        ISS,
+        Keys::new([
+            VerificationKey::hmac(SECRET).kid("hs"),
             VerificationKey::rsa_pem(fixture("rsa_public.pem"))
                 .unwrap()
                 .kid("rs"),
-        )
-        .issuer(ISS)
-        .audience(AUD)
-        .mode(mode)
-        .build()
-        .unwrap()
+        ])
+        .audience(AUD),
+    ))
+    .mode(mode)
+    .build()
+    .unwrap()
 }
 
 /// (name, the value sent as `token`, or None for "no token field at all", expected code)
@@ -346,14 +348,14 @@ async fn handshake_mode_rejects_every_bad_token() {
 #[tokio::test]
 async fn handshake_query_token_only_when_enabled() {
     let strict = server(AuthMode::Handshake).await;
-    let auth = socketioxide_jwt::JwtAuth::builder()
-        .key(VerificationKey::hmac(SECRET).kid("hs"))
-        .issuer(ISS)
-        .audience(AUD)
-        .mode(AuthMode::Handshake)
-        .insecure_allow_query_token()
-        .build()
-        .unwrap();
+    let auth = socketioxide_jwt::JwtAuth::builder(TrustedIssuer::new(
+        ISS,
+        Keys::from(VerificationKey::hmac(SECRET).kid("hs")).audience(AUD),
+    ))
+    .mode(AuthMode::Handshake)
+    .insecure_allow_query_token()
+    .build()
+    .unwrap();
     let lenient = Server::start(|io| install_app(io, "/", &auth)).await;
     let token = hs(&good_claims("erin"));
     let mut c = Client::start().await;

@@ -10,8 +10,7 @@ use socketioxide_jwt_e2e::*;
 async fn one_socket_over_the_cap_is_refused_and_a_closed_one_frees_its_place() {
     let sockets = UserSockets::in_memory();
     let auth = auth()
-        .max_sockets_per_user(2)
-        .user_sockets(sockets.clone())
+        .max_sockets_per_user(2, sockets.clone())
         .build()
         .unwrap();
     let server = Server::start(|io| install_app(io, "/", &auth)).await;
@@ -62,7 +61,7 @@ async fn one_socket_over_the_cap_is_refused_and_a_closed_one_frees_its_place() {
 async fn handshake_mode_refuses_the_connection_with_forbidden() {
     let auth = auth()
         .mode(AuthMode::Handshake)
-        .max_sockets_per_user(1)
+        .max_sockets_per_user(1, UserSockets::in_memory())
         .build()
         .unwrap();
     let server = Server::start(|io| install_app(io, "/", &auth)).await;

@@ -11,6 +11,7 @@ use socketioxide::extract::Data;
 use socketioxide::extract::SocketRef;
 use socketioxide::handler::ConnectHandler;
 use socketioxide::SocketIo;
+use socketioxide_jwt::keys::Keys;
 use socketioxide_jwt::layer::CompactHeadLayer;
 use socketioxide_jwt::{AuthMode, JwtAuth, JwtAuthBuilder, JwtLocalAdapter, RevocationList};
 use socketioxide_jwt_redis::RedisRevocationOptions;
@@ -156,8 +157,7 @@ async fn serve(args: Args) -> std::io::Result<()> {
             } else {
                 AuthMode::Handshake
             };
-            let mut builder = JwtAuth::builder()
-                .hmac_secret(socketioxide_jwt_bench::SECRET)
+            let mut builder = JwtAuth::builder(Keys::hmac(socketioxide_jwt_bench::SECRET))
                 .mode(mode)
                 .max_pending(100_000);
             if let Some(prefix) = &args.user_room_prefix {

@@ -12,6 +12,7 @@
 //!
 //! # Example
 //! ```no_run
+//! # use socketioxide_jwt::keys::Keys;
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use socketioxide::SocketIo;
 //! use socketioxide_jwt::JwtAuth;
@@ -22,11 +23,9 @@
 //!
 //! let redis = RedisConnection::new("redis://127.0.0.1:6379/");
 //! let driver = RedisDriver::connect(&redis, RedisDriverOptions::default()).await?;
-//! let auth = JwtAuth::builder()
-//!     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+//! let auth = JwtAuth::builder(Keys::hmac(b"a-32-byte-long-secret-for-hs256!"))
 //!     .revocations(driver.revocation_list(RedisRevocationOptions::default()).await?)
-//!     .max_sockets_per_user(5)
-//!     .user_sockets(driver.user_sockets(RedisUserSocketsOptions::default()))
+//!     .max_sockets_per_user(5, driver.user_sockets(RedisUserSocketsOptions::default()))
 //!     .build()?;
 //! let (layer, io) = SocketIo::builder()
 //!     .with_adapter::<JwtRedisAdapter>(driver.adapter())

@@ -5,6 +5,7 @@
 
 #![allow(missing_docs)] // criterion_group! makes an undocumented public function.
 
+use socketioxide_jwt::{keys::Keys, TrustedIssuer};
 use std::hint::black_box;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -81,10 +82,7 @@ fn jwks_auth(cases: &[Case], rt: &tokio::runtime::Runtime) -> JwtAuth {
             Default::default(),
         ))
         .unwrap();
-    JwtAuth::builder()
-        .key_resolver(jwks)
-        .issuer("bench")
-        .audience("bench")
+    JwtAuth::builder(TrustedIssuer::new("bench", Keys::resolver(jwks, "bench")))
         .build()
         .unwrap()
 }
@@ -102,12 +100,12 @@ fn bench(c: &mut Criterion) {
     #[cfg(feature = "jwks")]
     let jwks = jwks_auth(&cases(), &rt);
     for case in cases() {
-        let auth = JwtAuth::builder()
-            .key(case.key)
-            .issuer("bench")
-            .audience("bench")
-            .build()
-            .unwrap();
+        let auth = JwtAuth::builder(TrustedIssuer::new(
+            "bench",
+            Keys::from(case.key).audience("bench"),
+        ))
+        .build()
+        .unwrap();
         let token = encode(&Header::new(case.alg), &claims, &case.encoding).unwrap();
         let mut validation = Validation::new(case.alg);
         validation.set_issuer(&["bench"]);

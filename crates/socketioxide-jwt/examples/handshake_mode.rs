@@ -13,15 +13,15 @@
 
 use socketioxide::extract::{AckSender, SocketRef};
 use socketioxide::SocketIo;
+use socketioxide_jwt::{keys::Keys, TrustedIssuer};
 use socketioxide_jwt::{AuthMode, Claims, JwtAuth, JwtLocalAdapter as A, StandardClaims};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let auth = JwtAuth::builder()
-        .hmac_secret(std::env::var("JWT_SECRET")?)
+    // Tokens of this issuer only (a `TrustedIssuer` requires and matches `iss`), for "chat".
+    let keys = Keys::hmac(std::env::var("JWT_SECRET")?).audience("chat");
+    let auth = JwtAuth::builder(TrustedIssuer::new("https://auth.example.com", keys))
         .mode(AuthMode::Handshake) // AuthMode::Either also waits for `authenticate`
-        .issuer("https://auth.example.com") // when set, required and matched
-        .audience("chat")
         .build()?;
     let (layer, io) = SocketIo::builder().with_adapter::<A>(()).build_layer();
     io.ns(

@@ -14,13 +14,12 @@
 
 use socketioxide::extract::{AckSender, SocketRef};
 use socketioxide::SocketIo;
+use socketioxide_jwt::keys::Keys;
 use socketioxide_jwt::{Claims, JwtAuth, JwtLocalAdapter as A, StandardClaims};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let auth = JwtAuth::builder()
-        .hmac_secret(std::env::var("JWT_SECRET")?)
-        .build()?;
+    let auth = JwtAuth::builder(Keys::hmac(std::env::var("JWT_SECRET")?)).build()?;
     // JwtAdapter keeps unauthenticated sockets out of every broadcast, io.emit included.
     let (layer, io) = SocketIo::builder().with_adapter::<A>(()).build_layer();
     // Runs only once the socket is authenticated; `authenticated` is sent after it registered

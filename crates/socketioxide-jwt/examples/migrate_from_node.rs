@@ -12,6 +12,7 @@
 //!   cargo run -p socketioxide-jwt --example migrate_from_node
 //! ```
 
+use socketioxide_jwt::keys::Keys;
 use std::time::Duration;
 
 use axum::http::header::CONTENT_TYPE;
@@ -28,8 +29,7 @@ struct ChatIn {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let auth = JwtAuth::builder()
-        .hmac_secret(std::env::var("JWT_SECRET")?) // at least 32 bytes by default
+    let auth = JwtAuth::builder(Keys::hmac(std::env::var("JWT_SECRET")?)) // at least 32 bytes by default
         .timeout(Duration::from_millis(5000))
         .build()?;
     let (sockets, io) = SocketIo::builder()

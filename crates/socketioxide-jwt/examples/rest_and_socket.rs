@@ -10,6 +10,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use socketioxide::extract::{AckSender, SocketRef};
 use socketioxide::SocketIo;
+use socketioxide_jwt::keys::Keys;
 use socketioxide_jwt::{Claims, JwtAuth, JwtLocalAdapter as A, StandardClaims};
 
 /// `401` without a token or with a bad one, `403` when the application check refuses it.
@@ -19,8 +20,7 @@ async fn me(Claims(me): Claims<StandardClaims>) -> Json<StandardClaims> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let auth = JwtAuth::builder()
-        .hmac_secret(std::env::var("JWT_SECRET")?)
+    let auth = JwtAuth::builder(Keys::hmac(std::env::var("JWT_SECRET")?))
         .check(|claims| async move {
             match claims.has_role("banned") {
                 true => Err(socketioxide_jwt::AuthError::forbidden(

@@ -3,11 +3,12 @@
 //! Each function takes untrusted bytes, runs them through the same code a socket's input goes
 //! through, and panics only if a property is violated.
 
+use crate::keys::Keys;
 use std::sync::OnceLock;
 
 use crate::auth::JwtAuth;
 use crate::credentials;
-use crate::keys::VerificationKey;
+
 use crate::protocol::ErrorCode;
 
 /// The token bound of the fuzzing configuration (the builder's default).
@@ -19,8 +20,7 @@ pub const SECRET: &[u8] = b"fuzzing-secret-0123456789abcdef!";
 fn auth() -> &'static JwtAuth {
     static AUTH: OnceLock<JwtAuth> = OnceLock::new();
     AUTH.get_or_init(|| {
-        JwtAuth::builder()
-            .key(VerificationKey::hmac(SECRET))
+        JwtAuth::builder(Keys::hmac(SECRET))
             .build()
             .expect("fuzzing configuration")
     })

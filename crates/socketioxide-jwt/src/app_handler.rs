@@ -34,6 +34,7 @@ pub type ExtractError = Box<dyn std::error::Error + Send>;
 ///
 /// # Example
 /// ```
+/// # use socketioxide_jwt::keys::Keys;
 /// use socketioxide::{extract::SocketRef, SocketIo};
 /// use socketioxide_jwt::{Claims, JwtLocalAdapter as A, StandardClaims};
 /// async fn on_authenticated(socket: SocketRef<A>, io: SocketIo<A>, Claims(me): Claims<StandardClaims>) {
@@ -42,7 +43,7 @@ pub type ExtractError = Box<dyn std::error::Error + Send>;
 ///     // Anything after the first await may run later.
 ///     io.emit("joined", &me.sub).await.ok();
 /// }
-/// # let auth = socketioxide_jwt::JwtAuth::builder().hmac_secret(b"a-32-byte-long-secret-for-hs256!").build().unwrap();
+/// # let auth = socketioxide_jwt::JwtAuth::builder(Keys::hmac(b"a-32-byte-long-secret-for-hs256!")).build().unwrap();
 /// # let _ = auth.on_authenticated(on_authenticated);
 /// ```
 #[diagnostic::on_unimplemented(

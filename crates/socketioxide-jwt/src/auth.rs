@@ -22,14 +22,15 @@ use crate::verify::Verifier;
 ///
 /// # Example
 /// ```
+/// # use socketioxide_jwt::keys::Keys;
 /// use socketioxide_jwt::{AuthMode, JwtAuth};
-/// let auth = JwtAuth::builder()
-///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+/// let auth = JwtAuth::builder(Keys::hmac(b"a-32-byte-long-secret-for-hs256!"))
 ///     .mode(AuthMode::Handshake)
 ///     .build()
 ///     .unwrap();
 /// assert_eq!(auth.mode(), AuthMode::Handshake);
 /// ```
+/// # use socketioxide_jwt::JwtAuthBuilder;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum AuthMode {
@@ -147,15 +148,13 @@ pub(crate) struct Inner<C> {
 ///
 /// Cheap to clone. Register namespaces with [`JwtAuth::on_authenticated`], guard REST routes with
 /// the [`Claims`](crate::Claims) extractor (feature `axum`), verify by hand with
-/// [`JwtAuth::verify`]. Made by `JwtAuth::builder()`.
+/// [`JwtAuth::verify`]. Made by `JwtAuth::builder(..)`.
 ///
 /// # Example
 /// ```
+/// # use socketioxide_jwt::{TrustedIssuer, keys::Keys};
 /// use socketioxide_jwt::JwtAuth;
-/// let auth = JwtAuth::builder()
-///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
-///     .issuer("https://auth.example.com")
-///     .audience("chat")
+/// let auth = JwtAuth::builder(TrustedIssuer::new("https://auth.example.com", Keys::hmac(b"a-32-byte-long-secret-for-hs256!").audience("chat")))
 ///     .build()?;
 /// # Ok::<(), socketioxide_jwt::ConfigError>(())
 /// ```
@@ -193,9 +192,10 @@ where
     ///
     /// # Example
     /// ```
+    /// # use socketioxide_jwt::keys::Keys;
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
     /// use socketioxide_jwt::{ErrorCode, JwtAuth};
-    /// let auth = JwtAuth::builder().hmac_secret(b"a-32-byte-long-secret-for-hs256!").build().unwrap();
+    /// let auth = JwtAuth::builder(Keys::hmac(b"a-32-byte-long-secret-for-hs256!")).build().unwrap();
     /// let err = auth.verify("not-a-token").await.unwrap_err();
     /// assert_eq!(err.code(), ErrorCode::CredentialsBadFormat);
     /// # });
@@ -227,8 +227,11 @@ impl<C> JwtAuth<C> {
     ///
     /// # Example
     /// ```
-    /// let auth = socketioxide_jwt::JwtAuth::builder()
-    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!").user_rooms().build().unwrap();
+    /// # use socketioxide_jwt::keys::Keys;
+    /// let auth = socketioxide_jwt::JwtAuth::builder(Keys::hmac(b"a-32-byte-long-secret-for-hs256!"))
+    ///     .user_rooms()
+    ///     .build()
+    ///     .unwrap();
     /// assert_eq!(auth.user_room("alice").as_deref(), Some("user:alice"));
     /// ```
     ///
@@ -244,8 +247,11 @@ impl<C> JwtAuth<C> {
     ///
     /// # Example
     /// ```
-    /// let auth = socketioxide_jwt::JwtAuth::builder()
-    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!").issuer("chat").user_rooms().build().unwrap();
+    /// # use socketioxide_jwt::{TrustedIssuer, keys::Keys};
+    /// let auth = socketioxide_jwt::JwtAuth::builder(TrustedIssuer::new("chat", Keys::hmac(b"a-32-byte-long-secret-for-hs256!")))
+    ///     .user_rooms()
+    ///     .build()
+    ///     .unwrap();
     /// assert_eq!(auth.user_room_of("chat", "alice").as_deref(), Some("user:alice"));
     /// ```
     pub fn user_room_of(&self, iss: &str, sub: &str) -> Option<String> {
@@ -267,8 +273,11 @@ impl<C> JwtAuth<C> {
     ///
     /// # Example
     /// ```
-    /// let auth = socketioxide_jwt::JwtAuth::builder()
-    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!").user_rooms().build().unwrap();
+    /// # use socketioxide_jwt::keys::Keys;
+    /// let auth = socketioxide_jwt::JwtAuth::builder(Keys::hmac(b"a-32-byte-long-secret-for-hs256!"))
+    ///     .user_rooms()
+    ///     .build()
+    ///     .unwrap();
     /// assert_eq!("user:alice".strip_prefix(auth.user_room_prefix().unwrap()), Some("alice"));
     /// ```
     pub fn user_room_prefix(&self) -> Option<&str> {

@@ -36,10 +36,11 @@ impl<C> JwtAuth<C> {
     ///
     /// # Example
     /// ```
+    /// # use socketioxide_jwt::keys::Keys;
     /// use socketioxide::extract::{AckSender, Data, SocketRef};
     /// use socketioxide_jwt::{JwtAuth, JwtLocalAdapter, StandardClaims};
     ///
-    /// let auth = JwtAuth::builder().hmac_secret(b"a-32-byte-long-secret-for-hs256!").build()?;
+    /// let auth = JwtAuth::builder(Keys::hmac(b"a-32-byte-long-secret-for-hs256!")).build()?;
     /// let gate = auth.clone();
     /// let on_connect = async move |socket: SocketRef<JwtLocalAdapter>| {
     ///     socket.on("room:delete", gate.require(

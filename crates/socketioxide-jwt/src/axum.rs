@@ -30,13 +30,14 @@ fn request_token<'a, C>(parts: &'a Parts, auth: &JwtAuth<C>) -> Result<Option<&'
 ///
 /// # Example
 /// ```
+/// # use socketioxide_jwt::keys::Keys;
 /// use axum::{routing::get, Json, Router};
 /// use socketioxide_jwt::{Claims, JwtAuth, StandardClaims};
 ///
 /// async fn me(Claims(me): Claims<StandardClaims>) -> Json<StandardClaims> {
 ///     Json((*me).clone())
 /// }
-/// let auth = JwtAuth::builder().hmac_secret(b"a-32-byte-long-secret-for-hs256!").build()?;
+/// let auth = JwtAuth::builder(Keys::hmac(b"a-32-byte-long-secret-for-hs256!")).build()?;
 /// let app: Router = Router::new().route("/api/me", get(me)).with_state(auth);
 /// # Ok::<(), socketioxide_jwt::ConfigError>(())
 /// ```

@@ -54,6 +54,7 @@ impl JwtAuth<StandardClaims> {
     /// # let _ = auth;
     /// # Ok::<(), socketioxide_jwt::ConfigError>(())
     /// ```
+    /// # use socketioxide_jwt::JwtAuthBuilder;
     pub fn builder(source: impl Into<KeySource>) -> JwtAuthBuilder<StandardClaims> {
         JwtAuthBuilder::new(source)
     }
@@ -158,8 +159,8 @@ where
     ///
     /// # Example
     /// ```
-    /// let auth = socketioxide_jwt::JwtAuth::builder()
-    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+    /// # use socketioxide_jwt::keys::Keys;
+    /// let auth = socketioxide_jwt::JwtAuth::builder(Keys::hmac(b"a-32-byte-long-secret-for-hs256!"))
     ///     .user_rooms()
     ///     .build()
     ///     .unwrap();
@@ -201,17 +202,16 @@ where
     ///
     /// # Example
     /// ```
+    /// # use socketioxide_jwt::keys::Keys;
     /// use socketioxide_jwt::{AuthMode, JwtAuth};
-    /// let auth = JwtAuth::builder()
-    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+    /// let auth = JwtAuth::builder(Keys::hmac(b"a-32-byte-long-secret-for-hs256!"))
     ///     .mode(AuthMode::Handshake)
     ///     .token_cookie("__Host-token")
     ///     .cookie_origins(["https://chat.example.com"])
     ///     .build()?;
     /// # let _ = auth;
     /// // Without the origins, the configuration is refused.
-    /// let open = JwtAuth::builder()
-    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+    /// let open = JwtAuth::builder(Keys::hmac(b"a-32-byte-long-secret-for-hs256!"))
     ///     .token_cookie("__Host-token")
     ///     .build();
     /// assert!(open.unwrap_err().to_string().contains("cross-site WebSocket hijacking"));
@@ -233,9 +233,9 @@ where
     ///
     /// # Example
     /// ```
+    /// # use socketioxide_jwt::keys::Keys;
     /// use socketioxide_jwt::{credentials::CredentialSource, AuthMode, JwtAuth};
-    /// let auth = JwtAuth::builder()
-    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+    /// let auth = JwtAuth::builder(Keys::hmac(b"a-32-byte-long-secret-for-hs256!"))
     ///     .mode(AuthMode::Handshake)
     ///     .credential_sources([
     ///         CredentialSource::Cookie("__Host-token".into()),
@@ -291,9 +291,9 @@ where
     ///
     /// # Example
     /// ```
+    /// # use socketioxide_jwt::keys::Keys;
     /// use std::time::Duration;
-    /// let auth = socketioxide_jwt::JwtAuth::builder()
-    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+    /// let auth = socketioxide_jwt::JwtAuth::builder(Keys::hmac(b"a-32-byte-long-secret-for-hs256!"))
     ///     .expiry_warning(Some(Duration::from_secs(30)))
     ///     .build()?;
     /// # let _ = auth;
@@ -310,9 +310,9 @@ where
     ///
     /// # Example
     /// ```
+    /// # use socketioxide_jwt::keys::Keys;
     /// use std::time::Duration;
-    /// let auth = socketioxide_jwt::JwtAuth::builder()
-    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+    /// let auth = socketioxide_jwt::JwtAuth::builder(Keys::hmac(b"a-32-byte-long-secret-for-hs256!"))
     ///     .refresh_grace(Duration::from_secs(10))
     ///     .build()?;
     /// # let _ = auth;
@@ -335,12 +335,11 @@ where
     ///
     /// # Example
     /// ```
+    /// # use socketioxide_jwt::keys::Keys;
     /// #[derive(serde::Deserialize)]
     /// struct MyClaims { sub: String, #[serde(default)] rooms: Vec<String> }
     ///
-    /// let auth = socketioxide_jwt::JwtAuth::builder()
-    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
-    ///     .claims::<MyClaims>()
+    /// let auth = socketioxide_jwt::JwtAuthBuilder::<MyClaims>::new(Keys::hmac(b"a-32-byte-long-secret-for-hs256!"))
     ///     .rooms_from_claims(|c: &MyClaims| c.rooms.iter().map(|r| format!("room:{r}")).collect::<Vec<_>>())
     ///     .build()?;
     /// # let _ = auth;

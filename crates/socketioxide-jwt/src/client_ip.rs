@@ -39,7 +39,9 @@ use ipnet::IpNet;
 /// # #[cfg(feature = "axum")] {
 /// use socketioxide_jwt::limits::TrustedProxies;
 /// let proxies = TrustedProxies::new(["10.0.0.0/8"]).unwrap();
-/// let builder = socketioxide_jwt::JwtAuth::builder().client_ip(move |parts| proxies.client_ip_of(parts));
+/// use socketioxide_jwt::{keys::Keys, JwtAuth};
+/// let builder = JwtAuth::builder(Keys::hmac(b"a-32-byte-long-secret-for-hs256!"))
+///     .client_ip(move |parts| proxies.client_ip_of(parts));
 /// # let _ = builder; }
 /// ```
 #[derive(Debug, Clone, Default)]

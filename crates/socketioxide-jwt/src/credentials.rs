@@ -230,10 +230,10 @@ impl<'de> Deserialize<'de> for TokenValue {
 ///
 /// # Example
 /// ```
+/// # use socketioxide_jwt::keys::Keys;
 /// use socketioxide_jwt::{credentials::CredentialSource, AuthMode, JwtAuth};
 /// // socketio-jwt's `auth_header_required`: the `Authorization` header only.
-/// let auth = JwtAuth::builder()
-///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+/// let auth = JwtAuth::builder(Keys::hmac(b"a-32-byte-long-secret-for-hs256!"))
 ///     .mode(AuthMode::Handshake)
 ///     .credential_sources([CredentialSource::AuthorizationHeader])
 ///     .build()?;

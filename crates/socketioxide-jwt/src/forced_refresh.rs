@@ -21,10 +21,10 @@ impl<C> JwtAuth<C> {
     ///
     /// # Example
     /// ```
+    /// # use socketioxide_jwt::keys::Keys;
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
     /// use socketioxide_jwt::{revocation::RefreshTarget, JwtAuth, RevocationList};
-    /// let auth = JwtAuth::builder()
-    ///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+    /// let auth = JwtAuth::builder(Keys::hmac(b"a-32-byte-long-secret-for-hs256!"))
     ///     .revocations(RevocationList::in_memory())
     ///     .build()
     ///     .unwrap();
@@ -32,6 +32,7 @@ impl<C> JwtAuth<C> {
     /// auth.request_refresh(RefreshTarget::user("alice")).await.unwrap();
     /// # });
     /// ```
+    /// # use socketioxide_jwt::JwtAuthBuilder;
     pub async fn request_refresh(&self, target: RefreshTarget) -> Result<(), RevocationError> {
         match self.inner.verifier.revocations() {
             Some(list) => list.request_refresh(target).await,

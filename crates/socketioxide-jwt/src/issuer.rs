@@ -7,7 +7,6 @@
 //! that copies another's key ids) stay apart, unlike a resolver that merges their key sets and
 //! looks keys up by `kid` alone.
 
-
 use base64::Engine as _;
 use serde::de::{self, Deserializer as _, IgnoredAny, MapAccess, Visitor};
 
@@ -74,6 +73,7 @@ impl TrustedIssuer {
     /// let auth = JwtAuth::builder(TrustedIssuer::oidc(keycloak, "chat")).build()?;
     /// # let _ = auth; Ok(()) }
     /// ```
+    /// # use socketioxide_jwt::keys::Keys;
     #[cfg(feature = "jwks")]
     pub fn oidc(provider: crate::jwks::OidcProvider, audience: impl Into<String>) -> Self {
         Self::new(provider.issuer, Keys::resolver(provider.jwks, audience))

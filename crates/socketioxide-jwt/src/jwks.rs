@@ -65,13 +65,11 @@ struct JwksInner {
 ///
 /// # Example
 /// ```no_run
+/// # use socketioxide_jwt::{TrustedIssuer, keys::Keys};
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// use socketioxide_jwt::{jwks::{Jwks, JwksOptions}, JwtAuth};
 /// let jwks = Jwks::from_url("https://example.eu.auth0.com/.well-known/jwks.json", JwksOptions::default()).await?;
-/// let auth = JwtAuth::builder()
-///     .key_resolver(jwks)
-///     .issuer("https://example.eu.auth0.com/")
-///     .audience("https://chat.example.com")
+/// let auth = JwtAuth::builder(TrustedIssuer::new("https://example.eu.auth0.com/", Keys::resolver(jwks, "https://chat.example.com")))
 ///     .build()?;
 /// # let _ = auth; Ok(()) }
 /// ```

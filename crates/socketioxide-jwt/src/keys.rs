@@ -46,6 +46,7 @@ fn default_algorithm(family: AlgorithmFamily) -> Algorithm {
 ///     .kid("2026-11");
 /// assert_eq!(both.key_id(), Some("2026-11"));
 /// ```
+/// # use socketioxide_jwt::VerificationKey;
 #[derive(Clone)]
 pub struct VerificationKey {
     /// `None` only for an empty HMAC secret, which can never verify anything.
@@ -200,6 +201,7 @@ impl VerificationKey {
 ///
 /// # Example
 /// ```
+/// # use socketioxide_jwt::keys::Keys;
 /// use std::sync::Arc;
 /// use socketioxide_jwt::keys::{BoxFuture, KeyResolver};
 /// use socketioxide_jwt::{AuthError, ErrorCode, VerificationKey};
@@ -218,9 +220,7 @@ impl VerificationKey {
 ///     }
 /// }
 /// let resolver = OneKey(Arc::new(VerificationKey::hmac(b"a-32-byte-long-secret-for-hs256!")));
-/// let auth = socketioxide_jwt::JwtAuth::builder()
-///     .key_resolver(resolver)
-///     .audience("https://chat.example.com")
+/// let auth = socketioxide_jwt::JwtAuth::builder(Keys::resolver(resolver, "https://chat.example.com"))
 ///     .build()
 ///     .unwrap();
 /// # let _ = auth;
@@ -324,6 +324,7 @@ impl KeyResolver for StaticKeys {
 }
 
 mod source;
+pub use crate::issuer::KeySource;
 pub use source::Keys;
 pub(crate) use source::{Audience, KeysKind};
 

@@ -41,15 +41,14 @@ impl<C> JwtAuth<C> {
     ///
     /// # Example
     /// ```
+    /// # use socketioxide_jwt::keys::Keys;
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
     /// use socketioxide_jwt::{logout::LogoutError, JwtAuth, RevocationList, TrustedIssuer, VerificationKey};
-    /// let auth = JwtAuth::builder()
-    ///     .trusted_issuer(
-    ///         TrustedIssuer::new("https://idp.example")
-    ///             .key(VerificationKey::hmac(b"the-provider's-32-byte-hs256-key"))
-    ///             .audience("chat-api")
-    ///             .client_id("chat-web"),
-    ///     )
+    /// let idp = TrustedIssuer::new(
+    ///     "https://idp.example",
+    ///     Keys::hmac(b"the-provider's-32-byte-hs256-key").audience("chat-api"),
+    /// );
+    /// let auth = JwtAuth::builder(idp.client_id("chat-web"))
     ///     .revocations(RevocationList::in_memory())
     ///     .build()
     ///     .unwrap();

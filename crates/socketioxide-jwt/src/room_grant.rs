@@ -79,13 +79,14 @@ where
     ///
     /// # Example
     /// ```
+    /// # use socketioxide_jwt::keys::Keys;
     /// use socketioxide::extract::{AckSender, Data, SocketRef};
     /// use socketioxide_jwt::{JwtAuth, JwtLocalAdapter as A};
     ///
     /// #[derive(serde::Deserialize)]
     /// struct Join { room: String, token: String }
     ///
-    /// let auth = JwtAuth::builder().hmac_secret(b"a-32-byte-long-secret-for-hs256!").build()?;
+    /// let auth = JwtAuth::builder(Keys::hmac(b"a-32-byte-long-secret-for-hs256!")).build()?;
     /// let handler = auth.clone();
     /// let _ = auth.on_authenticated(async move |socket: SocketRef<A>| {
     ///     let auth = handler.clone();

@@ -3,14 +3,14 @@
 
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;
+use socketioxide_jwt::keys::Keys;
 use socketioxide_jwt::{ErrorCode, JwtAuth};
 
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
 #[tokio::test]
 async fn verification_works_with_the_enabled_backends() {
-    let auth = JwtAuth::builder()
-        .hmac_secret(SECRET)
+    let auth = JwtAuth::builder(Keys::hmac(SECRET))
         .build()
         .expect("a backend is enabled");
     let exp = std::time::SystemTime::now()

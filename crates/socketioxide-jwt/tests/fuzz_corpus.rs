@@ -1,6 +1,7 @@
 //! On stable: the fuzz targets' seed corpus (and every crash ever found, kept there), plus
 //! property tests over generated input, through the same entry points as `fuzz/`.
 
+use socketioxide_jwt::keys::Keys;
 use std::path::PathBuf;
 
 use proptest::prelude::*;
@@ -70,7 +71,7 @@ proptest! {
         prop_assume!(bytes[pos] != byte);
         bytes[pos] = byte;
         if let Ok(mutated) = String::from_utf8(bytes) {
-            let auth = socketioxide_jwt::JwtAuth::builder().hmac_secret(__fuzz::SECRET).build().unwrap();
+            let auth = socketioxide_jwt::JwtAuth::builder(Keys::hmac(__fuzz::SECRET)).build().unwrap();
             let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
             let result = rt.block_on(auth.verify(&mutated));
             // Base64 may map two encodings to the same bytes in the last character only.

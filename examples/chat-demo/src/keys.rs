@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use socketioxide_jwt::jwks::{Jwks, JwksOptions, OidcProvider};
-use socketioxide_jwt::VerificationKey;
+use socketioxide_jwt::keys::{KeySource, Keys};
+use socketioxide_jwt::{TrustedIssuer, VerificationKey};
 
 use crate::cli::{self, Args};
 use crate::secret;
@@ -93,4 +94,53 @@ pub enum Verifier {
     /// One key, or several HMAC secrets without a `kid` (a rotation: each verifies).
     Keys(Vec<VerificationKey>),
     Jwks(Jwks),
+}
+
+/// Whose tokens the demo accepts: its own (or `--public-key` / `--jwks`) keys, with the
+/// audience rule of `--audience` / `--any-audience`, alone or, with `--issuer` or beside each
+/// `--oidc-issuer`, as an issuer of its own.
+pub fn key_source(
+    args: &Args,
+    verifier: Verifier,
+    providers: Vec<OidcProvider>,
+) -> Result<KeySource, BoxError> {
+    let own = match verifier {
+        Verifier::Keys(keys) => {
+            let keys = match &args.audience {
+                Some(aud) => Keys::new(keys).audience(aud.clone()),
+                None => Keys::new(keys),
+            };
+            if args.any_audience {
+                keys.insecure_any_audience()
+            } else {
+                keys
+            }
+        }
+        Verifier::Jwks(jwks) => resolved(args, jwks)?,
+    };
+    let own_iss = match (&args.issuer, providers.is_empty()) {
+        (Some(iss), _) => iss.clone(),
+        (None, true) => return Ok(own.into()),
+        // Beside providers, the own tokens are told apart by the `iss` they carry.
+        (None, false) => cli::DEFAULT_OWN_ISSUER.to_owned(),
+    };
+    let mut issuers = vec![TrustedIssuer::new(own_iss, own)];
+    // Each provider's tokens are verified with its own keys, chosen by their `iss`.
+    for provider in providers {
+        let mut trusted = TrustedIssuer::new(provider.issuer, resolved(args, provider.jwks)?);
+        if let Some(client_id) = &args.oidc_client_id {
+            trusted = trusted.client_id(client_id.clone());
+        }
+        issuers.push(trusted);
+    }
+    Ok(issuers.into())
+}
+
+/// Keys from a JWKS, for `--audience` (or, with `--any-audience`, whatever `aud` says).
+fn resolved(args: &Args, jwks: Jwks) -> Result<Keys, BoxError> {
+    match (&args.audience, args.any_audience) {
+        (_, true) => Ok(Keys::insecure_resolver_any_audience(jwks)),
+        (Some(aud), false) => Ok(Keys::resolver(jwks, aud.clone())),
+        (None, false) => Err("--jwks and --oidc-issuer need --audience (or --any-audience)".into()),
+    }
 }

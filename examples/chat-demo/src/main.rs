@@ -29,7 +29,7 @@ use clap::Parser;
 use socketioxide::{ParserConfig, SocketIo};
 use socketioxide_jwt::credentials::CredentialSource;
 use socketioxide_jwt::layer::OriginLayer;
-use socketioxide_jwt::{AuthMode, JwtAuth, TrustedIssuer};
+use socketioxide_jwt::{AuthMode, JwtAuth};
 
 use crate::assets::ClientScripts;
 use crate::cli::{Args, Mode};
@@ -37,7 +37,7 @@ use crate::cookie::TokenCookie;
 use crate::identity::AccountPolicy;
 use crate::tokens::TokenIssuer;
 use crate::users::{UserStore, DEMO_ACCOUNTS};
-use socketioxide_jwt::limits::{ForwardingHeader, TrustedProxies};
+use socketioxide_jwt::limits::{ForwardingHeader, TrustedProxies, UserSockets};
 use socketioxide_jwt::{JwtLocalAdapter, RevocationList, StandardClaims};
 use socketioxide_jwt_redis::RedisRevocationOptions;
 use socketioxide_jwt_redis::{JwtRedisAdapter, RedisConnection, RedisDriver};
@@ -124,25 +124,7 @@ async fn run(mut args: Args) -> Result<(), BoxError> {
         }
         None => None,
     };
-    let mut builder = match verifier {
-        keys::Verifier::Keys(keys) => keys.into_iter().fold(JwtAuth::builder(), |b, k| b.key(k)),
-        keys::Verifier::Jwks(jwks) => JwtAuth::builder().key_resolver(jwks),
-    };
-    // Each provider's tokens are verified with its own keys, chosen by their `iss`; the
-    // demo's own tokens, beside them, by theirs.
-    for provider in providers {
-        let mut trusted = TrustedIssuer::oidc(provider);
-        if let Some(aud) = &args.audience {
-            trusted = trusted.audience(aud.clone());
-        }
-        if args.any_audience {
-            trusted = trusted.insecure_any_audience();
-        }
-        if let Some(client_id) = &args.oidc_client_id {
-            trusted = trusted.client_id(client_id.clone());
-        }
-        builder = builder.trusted_issuer(trusted);
-    }
+    let mut builder = JwtAuth::builder(keys::key_source(&args, verifier, providers)?);
     builder = builder
         .mode(match args.mode {
             Mode::Message => AuthMode::Message,
@@ -203,7 +185,7 @@ async fn run(mut args: Args) -> Result<(), BoxError> {
                 .collect::<Vec<_>>()
         });
     if let Some(max) = args.max_sockets_per_user {
-        builder = builder.max_sockets_per_user(max);
+        builder = builder.max_sockets_per_user(max, UserSockets::in_memory());
     }
     if args.max_session_age_secs > 0 {
         builder = builder.max_session_age(Duration::from_secs(args.max_session_age_secs));
@@ -214,18 +196,6 @@ async fn run(mut args: Args) -> Result<(), BoxError> {
             let accounts = accounts.clone();
             async move { accounts.check(&claims).await }
         });
-    }
-    match (&args.issuer, args.oidc_issuer.is_empty()) {
-        (Some(iss), _) => builder = builder.issuer(iss.clone()),
-        // Beside providers, the own tokens are told apart by the `iss` they carry.
-        (None, false) => builder = builder.issuer(cli::DEFAULT_OWN_ISSUER),
-        (None, true) => {}
-    }
-    if let Some(aud) = &args.audience {
-        builder = builder.audience(aud.clone());
-    }
-    if args.any_audience {
-        builder = builder.insecure_any_audience();
     }
     let token_ttl = Duration::from_secs(args.token_ttl_secs);
     // User and session revocations last as long as a token they cover could still be accepted:
@@ -271,8 +241,10 @@ async fn run(mut args: Args) -> Result<(), BoxError> {
             let driver = RedisDriver::connect(&redis, Default::default())
                 .await
                 .map_err(|e| redis.explain(&e))?;
-            if args.max_sockets_per_user.is_some() {
-                builder = builder.user_sockets(driver.user_sockets(Default::default()));
+            if let Some(max) = args.max_sockets_per_user {
+                // Counted across the instances, replacing this process's count.
+                builder =
+                    builder.max_sockets_per_user(max, driver.user_sockets(Default::default()));
             }
             let revocations = driver
                 .revocation_list(options)

@@ -68,16 +68,31 @@ where
 fn check_values(s: &Settings) -> Result<(), ConfigError> {
     let zero = [
         ("refresh_grace", s.refresh_grace.is_zero()),
-        ("max_session_age", s.max_session_age.is_some_and(|d| d.is_zero())),
-        ("max_token_lifetime", s.max_token_lifetime.is_some_and(|d| d.is_zero())),
+        (
+            "max_session_age",
+            s.max_session_age.is_some_and(|d| d.is_zero()),
+        ),
+        (
+            "max_token_lifetime",
+            s.max_token_lifetime.is_some_and(|d| d.is_zero()),
+        ),
         ("max_token_len", s.max_token_len == 0),
         ("timeout", s.timeout.is_zero()),
         ("max_pending", s.max_pending == 0),
-        ("max_pending_per_address", s.max_pending_per_address == Some(0)),
+        (
+            "max_pending_per_address",
+            s.max_pending_per_address == Some(0),
+        ),
         ("max_pending_per_session", s.max_pending_per_session == 0),
         ("max_guests", s.max_guests == 0),
-        ("max_guests_per_address", s.max_guests_per_address == Some(0)),
-        ("max_auth_attempts_per_minute", s.max_auth_attempts_per_minute == 0),
+        (
+            "max_guests_per_address",
+            s.max_guests_per_address == Some(0),
+        ),
+        (
+            "max_auth_attempts_per_minute",
+            s.max_auth_attempts_per_minute == 0,
+        ),
         ("max_sockets_per_user", matches!(s.user_cap, Some((0, _)))),
         (
             "expiry_warning (use None to turn it off)",
@@ -85,9 +100,9 @@ fn check_values(s: &Settings) -> Result<(), ConfigError> {
         ),
         (
             "failed_auth_limit",
-            s.failed_auth_limit.as_ref().is_some_and(|l| {
-                l.max_failures == 0 || l.window.is_zero() || l.cooldown.is_zero()
-            }),
+            s.failed_auth_limit
+                .as_ref()
+                .is_some_and(|l| l.max_failures == 0 || l.window.is_zero() || l.cooldown.is_zero()),
         ),
     ];
     if let Some((setting, _)) = zero.into_iter().find(|(_, is_zero)| *is_zero) {
@@ -105,11 +120,12 @@ fn check_values(s: &Settings) -> Result<(), ConfigError> {
 /// A logout client: the issuer, and the application's client id there.
 type LogoutClient = (String, String);
 
+/// A set of keys with the claim rules of its issuer.
+type Source = (KeySource, ClaimRules);
+
 /// The key source, as the verifier uses it: each set of keys with the claim rules of its
 /// issuer, and the issuers whose back-channel logouts are accepted.
-fn verification_sources(
-    s: &Settings,
-) -> Result<(Vec<(KeySource, ClaimRules)>, Vec<LogoutClient>), ConfigError> {
+fn verification_sources(s: &Settings) -> Result<(Vec<Source>, Vec<LogoutClient>), ConfigError> {
     let claim_rules = |issuers: Vec<String>, audience: Audience| ClaimRules {
         issuers,
         audience,
@@ -121,14 +137,17 @@ fn verification_sources(
     let issuers = match &s.source {
         crate::issuer::KeySource::Keys(keys) => {
             let rules = claim_rules(Vec::new(), audience(keys)?);
-            return Ok((vec![(key_source(keys, s.min_hmac_secret_len)?, rules)], Vec::new()));
+            return Ok((
+                vec![(key_source(keys, s.min_hmac_secret_len)?, rules)],
+                Vec::new(),
+            ));
         }
         crate::issuer::KeySource::Issuers(issuers) if issuers.is_empty() => {
             return Err(ConfigError::NoKey)
         }
         crate::issuer::KeySource::Issuers(issuers) => issuers,
     };
-    let mut sources: Vec<(KeySource, ClaimRules)> = Vec::new();
+    let mut sources: Vec<Source> = Vec::new();
     let mut logout_clients = Vec::new();
     for trusted in issuers {
         let iss = &trusted.iss;
@@ -143,7 +162,10 @@ fn verification_sources(
             // Users are then keyed `iss#sub`: an issuer with `#` would make two pairs one key.
             return Err(ConfigError::IssuerWithSeparator(iss.clone()));
         }
-        if sources.iter().any(|(_, rules)| rules.issuers.first() == Some(iss)) {
+        if sources
+            .iter()
+            .any(|(_, rules)| rules.issuers.first() == Some(iss))
+        {
             return Err(ConfigError::DuplicateIssuer(iss.clone()));
         }
         if let Some(client_id) = &trusted.client_id {

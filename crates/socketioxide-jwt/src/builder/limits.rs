@@ -100,9 +100,9 @@ where
     /// ```
     /// use std::net::SocketAddr;
     /// use axum::extract::ConnectInfo;
-    /// let builder = socketioxide_jwt::JwtAuth::builder().client_ip(|parts| {
-    ///     parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ci| ci.0.ip())
-    /// });
+    /// use socketioxide_jwt::{keys::Keys, JwtAuth};
+    /// let builder = JwtAuth::builder(Keys::hmac(b"a-32-byte-long-secret-for-hs256!"))
+    ///     .client_ip(|parts| parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ci| ci.0.ip()));
     /// # let _ = builder;
     /// ```
     pub fn client_ip<F>(mut self, find: F) -> Self

@@ -1,48 +1,54 @@
 use super::*;
 use crate::error::ConfigError;
 use crate::keys::{KeyResolver, VerificationKey};
+use crate::{keys::Keys, JwtAuthBuilder, TrustedIssuer};
 
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
 #[test]
 fn refuses_bad_configuration() {
     assert!(matches!(
-        JwtAuth::builder().build(),
+        JwtAuth::builder(Keys::new([])).build(),
         Err(ConfigError::NoKey)
     ));
     assert!(matches!(
-        JwtAuth::builder()
-            .hmac_secret(SECRET)
+        JwtAuth::builder(Vec::<TrustedIssuer>::new()).build(),
+        Err(ConfigError::NoKey)
+    ));
+    assert!(matches!(
+        JwtAuth::builder(Keys::hmac(SECRET).audience("")).build(),
+        Err(ConfigError::EmptyIssuerOrAudience)
+    ));
+    assert!(matches!(
+        JwtAuth::builder(Keys::hmac(SECRET))
             .timeout(Duration::ZERO)
             .build(),
         Err(ConfigError::Zero("timeout"))
     ));
     assert!(matches!(
-        JwtAuth::builder().hmac_secret(SECRET).issuer("").build(),
-        Err(ConfigError::EmptyIssuerOrAudience)
+        JwtAuth::builder(TrustedIssuer::new("", Keys::hmac(SECRET))).build(),
+        Err(ConfigError::TrustedIssuer { error, .. }) if matches!(*error, ConfigError::EmptyIssuerOrAudience)
     ));
     let names = EventNames::default().authenticate("disconnect");
     assert!(matches!(
-        JwtAuth::builder()
-            .hmac_secret(SECRET)
+        JwtAuth::builder(Keys::hmac(SECRET))
             .event_names(names)
             .build(),
         Err(ConfigError::InvalidEventName(_))
     ));
     let names = EventNames::default().authenticated("authenticate");
     assert!(matches!(
-        JwtAuth::builder()
-            .hmac_secret(SECRET)
+        JwtAuth::builder(Keys::hmac(SECRET))
             .event_names(names)
             .build(),
         Err(ConfigError::InvalidEventName(_))
     ));
 }
 
-/// A key resolver (JWKS, OIDC, custom) without an audience is refused at build(), with a
-/// message that says what to add; an explicit choice either way builds.
+/// A resolver comes with its audience (or an explicitly insecure choice): both build, and
+/// the later of `audience` and `insecure_any_audience` is the rule.
 #[test]
-fn a_resolver_needs_an_audience() {
+fn a_resolver_comes_with_its_audience() {
     struct Nothing;
     impl KeyResolver for Nothing {
         fn resolve<'a>(
@@ -52,73 +58,39 @@ fn a_resolver_needs_an_audience() {
             Box::pin(async { Err(AuthError::new(crate::ErrorCode::InvalidToken)) })
         }
     }
-    let err = JwtAuth::builder()
-        .key_resolver(Nothing)
+    assert!(JwtAuth::builder(Keys::resolver(Nothing, "chat"))
         .build()
-        .unwrap_err();
-    assert!(matches!(err, ConfigError::ResolverWithoutAudience));
-    let msg = err.to_string();
+        .is_ok());
     assert!(
-        msg.contains(".audience(") && msg.contains("insecure_any_audience"),
-        "{msg}"
+        JwtAuth::builder(Keys::insecure_resolver_any_audience(Nothing))
+            .build()
+            .is_ok()
     );
-    assert!(JwtAuth::builder()
-        .key_resolver(Nothing)
-        .audience("chat")
-        .build()
-        .is_ok());
-    assert!(JwtAuth::builder()
-        .key_resolver(Nothing)
-        .insecure_any_audience()
-        .build()
-        .is_ok());
+    use crate::keys::Audience;
+    let any = Keys::hmac(SECRET).audience("chat").insecure_any_audience();
+    assert_eq!(any.audience, Audience::Any);
+    let again = any.audience("chat").audience("web");
+    assert_eq!(
+        again.audience,
+        Audience::OneOf(vec!["chat".into(), "web".into()])
+    );
     assert!(matches!(
-        JwtAuth::builder()
-            .hmac_secret(SECRET)
-            .audience("chat")
-            .insecure_any_audience()
-            .build(),
-        Err(ConfigError::AudienceAndAnyAudience)
-    ));
-    assert!(matches!(
-        JwtAuth::builder()
-            .hmac_secret(SECRET)
+        JwtAuth::builder(Keys::hmac(SECRET))
             .max_token_lifetime(Duration::ZERO)
             .build(),
         Err(ConfigError::Zero("max_token_lifetime"))
     ));
     // Static keys without an audience build: tokens naming one are refused at verification.
-    assert!(JwtAuth::builder().hmac_secret(SECRET).build().is_ok());
+    assert!(JwtAuth::builder(Keys::hmac(SECRET)).build().is_ok());
 }
 
-/// `claims::<T>()` after a typed setting is refused at build(), not silently dropped.
+/// A claims type of its own, chosen first: every setting after it is kept.
 #[test]
-fn claims_after_a_typed_setting_is_refused() {
+fn a_claims_type_of_its_own_keeps_every_setting() {
     #[derive(serde::Deserialize)]
     struct Mine {}
-    let err = JwtAuth::builder()
-        .hmac_secret(SECRET)
-        .check(|_| async { Ok(()) })
-        .claims::<Mine>()
-        .build()
-        .unwrap_err();
-    assert!(matches!(err, ConfigError::ClaimsAfterTypedSetting("check")));
-    assert!(err.to_string().contains("call claims::<T>() first"));
-    let err = JwtAuth::builder()
-        .hmac_secret(SECRET)
-        .rooms_from_claims(|_| Vec::<String>::new())
-        .claims::<Mine>()
-        .build()
-        .unwrap_err();
-    assert!(matches!(
-        err,
-        ConfigError::ClaimsAfterTypedSetting("rooms_from_claims")
-    ));
-    // In order, every setting is kept.
-    let auth = JwtAuth::builder()
-        .hmac_secret(SECRET)
+    let auth = JwtAuthBuilder::<Mine>::new(Keys::hmac(SECRET))
         .timeout(Duration::from_millis(1234))
-        .claims::<Mine>()
         .check(|_| async { Ok(()) })
         .build()
         .unwrap();
@@ -128,46 +100,35 @@ fn claims_after_a_typed_setting_is_refused() {
 
 #[test]
 fn trusted_issuers_are_checked_each() {
-    use crate::{ConfigError, JwtAuth, TrustedIssuer, VerificationKey};
+    use crate::{ConfigError, JwtAuth};
     const A: &[u8] = b"a-32-byte-long-secret-for-hs256!";
     const B: &[u8] = b"another-32-byte-secret-for-hs256";
-    let partner = || TrustedIssuer::new("https://b.example").key(VerificationKey::hmac(B));
-    // Own keys beside a trusted issuer need their own iss.
-    let err = JwtAuth::builder()
-        .hmac_secret(A)
-        .trusted_issuer(partner())
-        .build()
-        .unwrap_err();
-    assert!(matches!(err, ConfigError::KeysWithoutIssuer), "{err}");
+    let partner = || TrustedIssuer::new("https://b.example", Keys::hmac(B));
     // Named twice.
-    let err = JwtAuth::builder()
-        .hmac_secret(A)
-        .issuer("https://b.example")
-        .trusted_issuer(partner())
-        .build()
-        .unwrap_err();
+    let err = JwtAuth::builder([
+        TrustedIssuer::new("https://b.example", Keys::hmac(A)),
+        partner(),
+    ])
+    .build()
+    .unwrap_err();
     assert!(matches!(err, ConfigError::DuplicateIssuer(_)), "{err}");
     // An issuer without keys, and one whose secret is too short: named in the error.
-    let err = JwtAuth::builder()
-        .trusted_issuer(TrustedIssuer::new("https://c.example"))
+    let err = JwtAuth::builder(TrustedIssuer::new("https://c.example", Keys::new([])))
         .build()
         .unwrap_err();
     assert!(
         matches!(&err, ConfigError::TrustedIssuer { iss, error } if iss == "https://c.example" && matches!(**error, ConfigError::NoKey)),
         "{err}"
     );
-    let err = JwtAuth::builder()
-        .trusted_issuer(
-            TrustedIssuer::new("https://d.example").key(VerificationKey::hmac(b"short")),
-        )
-        .build()
-        .unwrap_err();
+    let err = JwtAuth::builder(TrustedIssuer::new(
+        "https://d.example",
+        Keys::hmac(b"short"),
+    ))
+    .build()
+    .unwrap_err();
     assert!(err.to_string().contains("https://d.example"), "{err}");
     // With several issuers, one containing the user-key separator.
-    let err = JwtAuth::builder()
-        .hmac_secret(A)
-        .issuer("chat#1")
-        .trusted_issuer(partner())
+    let err = JwtAuth::builder([TrustedIssuer::new("chat#1", Keys::hmac(A)), partner()])
         .build()
         .unwrap_err();
     assert!(
@@ -175,31 +136,27 @@ fn trusted_issuers_are_checked_each() {
         "{err}"
     );
     // ... which one issuer alone may contain (its users are keyed by `sub`).
-    assert!(JwtAuth::builder()
-        .hmac_secret(A)
-        .issuer("chat#1")
-        .build()
-        .is_ok());
+    assert!(
+        JwtAuth::builder(TrustedIssuer::new("chat#1", Keys::hmac(A)))
+            .build()
+            .is_ok()
+    );
     // Trusted issuers alone, or beside named own keys.
-    assert!(JwtAuth::builder().trusted_issuer(partner()).build().is_ok());
-    assert!(JwtAuth::builder()
-        .hmac_secret(A)
-        .issuer("chat")
-        .trusted_issuer(partner())
-        .build()
-        .is_ok());
+    assert!(JwtAuth::builder(partner()).build().is_ok());
+    assert!(
+        JwtAuth::builder([TrustedIssuer::new("chat", Keys::hmac(A)), partner()])
+            .build()
+            .is_ok()
+    );
 }
 
 #[test]
 fn an_identity_claim_beside_back_channel_logout_is_refused() {
     let with_logout = || {
-        JwtAuth::builder()
-            .revocations(crate::RevocationList::in_memory())
-            .trusted_issuer(
-                crate::TrustedIssuer::new("https://idp.example")
-                    .key(VerificationKey::hmac(SECRET))
-                    .client_id("chat"),
-            )
+        JwtAuth::builder(
+            crate::TrustedIssuer::new("https://idp.example", Keys::hmac(SECRET)).client_id("chat"),
+        )
+        .revocations(crate::RevocationList::in_memory())
     };
     assert!(matches!(
         with_logout().identity_claim("oid").build(),
@@ -207,38 +164,41 @@ fn an_identity_claim_beside_back_channel_logout_is_refused() {
     ));
     assert!(with_logout().identity_claim("sub").build().is_ok());
     assert!(with_logout().build().is_ok());
+    // Without a list of its own, logouts are recorded in this process's.
+    let alone = JwtAuth::builder(
+        crate::TrustedIssuer::new("https://idp.example", Keys::hmac(SECRET)).client_id("chat"),
+    )
+    .build()
+    .unwrap();
+    assert!(alone.inner.verifier.revocations().is_some());
     assert!(matches!(
-        JwtAuth::builder()
-            .hmac_secret(SECRET)
+        JwtAuth::builder(Keys::hmac(SECRET))
             .identity_claim("")
             .build(),
         Err(ConfigError::EmptyIdentityClaim)
     ));
     // Cookies need the origins that may send them.
     assert!(matches!(
-        JwtAuth::builder()
-            .hmac_secret(SECRET)
+        JwtAuth::builder(Keys::hmac(SECRET))
             .token_cookie("t")
             .build(),
         Err(ConfigError::CookieWithoutOrigins)
     ));
     assert!(matches!(
-        JwtAuth::builder()
-            .hmac_secret(SECRET)
+        JwtAuth::builder(Keys::hmac(SECRET))
             .token_cookie("t")
             .cookie_origins([" "])
             .build(),
         Err(ConfigError::EmptyCookieOrigin)
     ));
     assert!(matches!(
-        JwtAuth::builder()
-            .hmac_secret(SECRET)
+        JwtAuth::builder(Keys::hmac(SECRET))
             .credential_sources([])
             .build(),
         Err(ConfigError::NoCredentialSource)
     ));
     assert!(matches!(
-        JwtAuth::builder().hmac_secret(SECRET).max_guests(0).build(),
+        JwtAuth::builder(Keys::hmac(SECRET)).max_guests(0).build(),
         Err(ConfigError::Zero("max_guests"))
     ));
 }

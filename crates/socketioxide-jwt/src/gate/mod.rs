@@ -110,10 +110,11 @@ impl<C, H> OnAuthenticated<C, H, NoGuests> {
     ///
     /// # Example
     /// ```
+    /// # use socketioxide_jwt::keys::Keys;
     /// use socketioxide::{extract::{AckSender, SocketRef}, SocketIo};
     /// use socketioxide_jwt::{Claims, JwtAuth, JwtLocalAdapter as A, StandardClaims};
     ///
-    /// let auth = JwtAuth::builder().hmac_secret(b"a-32-byte-long-secret-for-hs256!").build()?;
+    /// let auth = JwtAuth::builder(Keys::hmac(b"a-32-byte-long-secret-for-hs256!")).build()?;
     /// let (_layer, io) = SocketIo::builder().with_adapter::<A>(()).build_layer();
     /// io.ns("/", auth
     ///     .on_authenticated(async |socket: SocketRef<A>| {
@@ -155,10 +156,11 @@ where
     ///
     /// # Example
     /// ```
+    /// # use socketioxide_jwt::keys::Keys;
     /// use socketioxide::{extract::{AckSender, SocketRef}, SocketIo};
     /// use socketioxide_jwt::{Claims, JwtAuth, JwtLocalAdapter as A, StandardClaims};
     ///
-    /// let auth = JwtAuth::builder().hmac_secret(b"a-32-byte-long-secret-for-hs256!").build()?;
+    /// let auth = JwtAuth::builder(Keys::hmac(b"a-32-byte-long-secret-for-hs256!")).build()?;
     /// let (_layer, io) = SocketIo::builder().with_adapter::<A>(()).build_layer();
     /// io.ns("/", auth.on_authenticated(
     ///     async |socket: SocketRef<A>, Claims(claims): Claims<StandardClaims>| {
@@ -197,10 +199,11 @@ where
     ///
     /// # Example
     /// ```
+    /// # use socketioxide_jwt::keys::Keys;
     /// use socketioxide::{extract::SocketRef, SocketIo};
     /// use socketioxide_jwt::{JwtAuth, JwtLocalAdapter as A};
     ///
-    /// let auth = JwtAuth::builder().hmac_secret(b"a-32-byte-long-secret-for-hs256!").build()?;
+    /// let auth = JwtAuth::builder(Keys::hmac(b"a-32-byte-long-secret-for-hs256!")).build()?;
     /// let (_layer, io) = SocketIo::builder().with_adapter::<A>(()).build_layer();
     /// auth.dyn_ns(&io, "/tenant/{id}", async |socket: SocketRef<A>| {
     ///     println!("authenticated on {}", socket.ns());

@@ -26,10 +26,11 @@ impl OidcProvider {
     ///
     /// # Example
     /// ```no_run
+    /// # use socketioxide_jwt::TrustedIssuer;
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
     /// use socketioxide_jwt::{jwks::{JwksOptions, OidcProvider}, JwtAuth};
     /// let keycloak = OidcProvider::discover("https://sso.example.com/realms/chat", JwksOptions::default()).await?;
-    /// let auth = JwtAuth::builder().oidc(keycloak).audience("chat").build()?;
+    /// let auth = JwtAuth::builder(TrustedIssuer::oidc(keycloak, "chat")).build()?;
     /// # let _ = auth; Ok(()) }
     /// ```
     ///

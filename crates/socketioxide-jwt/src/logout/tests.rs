@@ -1,10 +1,11 @@
+use crate::keys::Keys;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::{json, Value};
 
 use super::*;
 use crate::claims::RegisteredClaims;
 use crate::revocation::Revocation;
-use crate::{RevocationList, TrustedIssuer, VerificationKey};
+use crate::{RevocationList, TrustedIssuer};
 
 const A_KEY: &[u8] = b"issuer-a's-own-32-byte-hs256-key";
 const B_KEY: &[u8] = b"issuer-b's-own-32-byte-hs256-key";
@@ -16,22 +17,14 @@ fn now() -> u64 {
 }
 
 fn auth(list: &RevocationList) -> JwtAuth {
-    JwtAuth::builder()
-        .trusted_issuer(
-            TrustedIssuer::new(A)
-                .key(VerificationKey::hmac(A_KEY))
-                .audience("chat-api")
-                .client_id("chat-web"),
-        )
+    JwtAuth::builder([
+        TrustedIssuer::new(A, Keys::hmac(A_KEY).audience("chat-api")).client_id("chat-web"),
         // B: no client id, so no logouts.
-        .trusted_issuer(
-            TrustedIssuer::new(B)
-                .key(VerificationKey::hmac(B_KEY))
-                .audience("chat-api"),
-        )
-        .revocations(list.clone())
-        .build()
-        .expect("valid configuration")
+        TrustedIssuer::new(B, Keys::hmac(B_KEY).audience("chat-api")),
+    ])
+    .revocations(list.clone())
+    .build()
+    .expect("valid configuration")
 }
 
 /// A logout token of A for `chat-web`, with `changes` over the defaults (`null` removes).
@@ -188,17 +181,13 @@ async fn a_logout_by_sub_ends_that_issuers_tokens_issued_until_its_iat() {
 #[tokio::test]
 async fn a_logout_token_is_not_a_credential() {
     let list = RevocationList::in_memory();
-    let auth = JwtAuth::builder()
-        .trusted_issuer(
-            TrustedIssuer::new(A)
-                .key(VerificationKey::hmac(A_KEY))
-                // The socket's audience is the client id (ID tokens as credentials).
-                .audience("chat-web")
-                .client_id("chat-web"),
-        )
-        .revocations(list)
-        .build()
-        .unwrap();
+    // The socket's audience is the client id (ID tokens as credentials).
+    let auth = JwtAuth::builder(
+        TrustedIssuer::new(A, Keys::hmac(A_KEY).audience("chat-web")).client_id("chat-web"),
+    )
+    .revocations(list)
+    .build()
+    .unwrap();
     let err = auth
         .verify(&logout_token(A_KEY, json!({})))
         .await
@@ -206,17 +195,23 @@ async fn a_logout_token_is_not_a_credential() {
     assert_eq!(err.code(), crate::ErrorCode::InvalidToken);
 }
 
-#[test]
-fn logouts_need_a_revocation_list() {
-    let err = JwtAuth::builder()
-        .trusted_issuer(
-            TrustedIssuer::new(A)
-                .key(VerificationKey::hmac(A_KEY))
-                .client_id("c"),
-        )
-        .build()
-        .unwrap_err();
-    assert!(err.to_string().contains("revocation"), "{err}");
+#[tokio::test]
+async fn without_a_revocation_list_logouts_are_recorded_in_this_process() {
+    let idp = TrustedIssuer::new(A, Keys::hmac(A_KEY).audience("chat-api")).client_id("chat-web");
+    let auth = JwtAuth::builder(idp).build().unwrap();
+    auth.backchannel_logout(&logout_token(A_KEY, json!({})))
+        .await
+        .unwrap();
+    let list = auth
+        .inner
+        .verifier
+        .revocations()
+        .expect("a list of its own");
+    assert_eq!(list.counts().sessions, 1);
+    // And a replay is refused, as with a list given to the builder.
+    let replay = logout_token(A_KEY, json!({}));
+    auth.backchannel_logout(&replay).await.unwrap();
+    assert!(auth.backchannel_logout(&replay).await.is_err());
 }
 
 #[tokio::test]

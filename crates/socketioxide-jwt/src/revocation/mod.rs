@@ -54,11 +54,11 @@ pub(crate) struct ListInner {
 ///
 /// # Example
 /// ```
+/// # use socketioxide_jwt::keys::Keys;
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// use socketioxide_jwt::{JwtAuth, RevocationList};
 /// let revocations = RevocationList::in_memory();
-/// let auth = JwtAuth::builder()
-///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+/// let auth = JwtAuth::builder(Keys::hmac(b"a-32-byte-long-secret-for-hs256!"))
 ///     .revocations(revocations.clone())
 ///     .build()
 ///     .unwrap();

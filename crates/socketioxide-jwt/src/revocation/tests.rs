@@ -1,4 +1,5 @@
 use super::*;
+use crate::keys::Keys;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -283,8 +284,7 @@ async fn a_process_skips_its_own_refresh_request_heard_back_and_applies_the_othe
 #[tokio::test]
 async fn a_token_revocation_lasts_through_the_leeway_of_the_configurations_using_the_list() {
     let list = RevocationList::in_memory();
-    let _auth = crate::JwtAuth::builder()
-        .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
+    let _auth = crate::JwtAuth::builder(Keys::hmac(b"a-32-byte-long-secret-for-hs256!"))
         .leeway(Duration::from_millis(30_500))
         .revocations(list.clone())
         .build()

@@ -46,6 +46,7 @@ use crate::future::BoxFuture;
 /// let sockets = socketioxide_jwt::limits::UserSockets::with_store(OnePlace::default());
 /// # let _ = sockets;
 /// ```
+/// # use socketioxide_jwt::limits::UserSockets;
 pub trait PlaceStore: Send + Sync + 'static {
     /// Takes one of `sub`'s places if fewer than `max` are taken; the place's id, or `None`.
     fn acquire<'a>(&'a self, sub: &'a str, max: usize) -> BoxFuture<'a, Option<u64>>;
@@ -76,11 +77,10 @@ impl<T: PlaceStore + ?Sized> PlaceStore for Arc<T> {
 ///
 /// # Example
 /// ```
+/// # use socketioxide_jwt::keys::Keys;
 /// use socketioxide_jwt::{limits::UserSockets, JwtAuth};
-/// let auth = JwtAuth::builder()
-///     .hmac_secret(b"a-32-byte-long-secret-for-hs256!")
-///     .max_sockets_per_user(3)
-///     .user_sockets(UserSockets::in_memory())
+/// let auth = JwtAuth::builder(Keys::hmac(b"a-32-byte-long-secret-for-hs256!"))
+///     .max_sockets_per_user(3, UserSockets::in_memory())
 ///     .build()?;
 /// # let _ = auth;
 /// # Ok::<(), socketioxide_jwt::ConfigError>(())
@@ -126,6 +126,7 @@ impl UserSockets {
     /// let sockets = socketioxide_jwt::limits::UserSockets::in_memory();
     /// assert_eq!(sockets.local_count("alice"), 0);
     /// ```
+    /// # use socketioxide_jwt::limits::UserSockets;
     pub fn local_count(&self, sub: &str) -> usize {
         self.store.local_count(sub)
     }

@@ -35,6 +35,7 @@ pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/back
 ///     }
 /// }
 /// ```
+/// # use socketioxide_jwt::keys::Keys;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct LogoutToken {

@@ -605,11 +605,12 @@ async fn rotated_secrets_each_verify_and_nothing_else_does() {
     crate::builder::ensure_crypto_backend().expect("a crypto backend");
     let current = b"the-current-secret-32-bytes-long";
     let previous = b"the-previous-secret-still-valid!";
-    let auth = crate::JwtAuth::builder()
-        .hmac_secret(current)
-        .hmac_secret(previous)
-        .build()
-        .expect("a rotation");
+    let auth = crate::JwtAuth::builder(crate::keys::Keys::new([
+        VerificationKey::hmac(current),
+        VerificationKey::hmac(previous),
+    ]))
+    .build()
+    .expect("a rotation");
     assert!(matches!(
         keys_of(&auth.inner.verifier),
         Keys::Rotation(keys) if keys.len() == 2
@@ -647,10 +648,11 @@ async fn rotated_secrets_each_verify_and_nothing_else_does() {
     );
 
     // Keys without a kid beside keys with one: which would a kid-less token use?
-    let mixed = crate::JwtAuth::builder()
-        .hmac_secret(current)
-        .hmac_secret(previous)
-        .key(VerificationKey::hmac(SECRET).kid("k1"))
-        .build();
+    let mixed = crate::JwtAuth::builder(crate::keys::Keys::new([
+        VerificationKey::hmac(current),
+        VerificationKey::hmac(previous),
+        VerificationKey::hmac(SECRET).kid("k1"),
+    ]))
+    .build();
     assert!(matches!(mixed, Err(crate::ConfigError::DuplicateKid(None))));
 }
