@@ -60,7 +60,8 @@ cargo fmt --all -- --check
 say "cargo clippy -D warnings (and rustdoc warnings)"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p socketioxide-jwt --all-features --all-targets -- -D warnings
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p socketioxide-jwt --all-features -p socketioxide-jwt-redis -p socketioxide-jwt-client
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p socketioxide-jwt --all-features -p socketioxide-jwt-redis \
+  -p socketioxide-jwt-client -p socketioxide-jwt-protocol
 
 say "cargo build (the demo binaries the JS and browser tests start)"
 # One built without the JS client (the page must say so), kept aside; then the real one.
@@ -94,19 +95,22 @@ else
   say "Fuzzing skipped: no nightly toolchain (the seed corpus and property tests ran with cargo test)"
 fi
 
-say "Ready to publish: cargo publish --dry-run (the three crates; the Redis one against the core as packaged), npm pack --dry-run (clients/js)"
+say "Ready to publish: cargo publish --dry-run (the four crates, each against the others as packaged), npm pack --dry-run (clients/js)"
 # The Redis crate is verified against the core as packaged now, through a registry cargo makes
 # in target/package. Registry crates are immutable to cargo: it reuses an earlier run's
 # extraction of that same version, and its build in target/debug. Both are leftovers (the
 # version is not on crates.io yet) and are removed, so the core packaged now is the one used.
-rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/socketioxide-jwt-0.1.0
-for dep in $(grep -l "registry/src/[^/]*/socketioxide-jwt-0.1.0/" target/debug/deps/socketioxide_jwt-*.d 2>/dev/null); do
-  hash="${dep##*-}"
-  hash="${hash%.d}"
-  rm -rf target/debug/deps/*socketioxide_jwt-"$hash"* target/debug/.fingerprint/socketioxide-jwt-"$hash"
+for crate in socketioxide-jwt socketioxide-jwt-protocol; do
+  lib="${crate//-/_}"
+  rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"$crate"-0.1.0
+  for dep in $(grep -l "registry/src/[^/]*/$crate-0.1.0/" target/debug/deps/"$lib"-*.d 2>/dev/null); do
+    hash="${dep##*-}"
+    hash="${hash%.d}"
+    rm -rf target/debug/deps/*"$lib"-"$hash"* target/debug/.fingerprint/"$crate"-"$hash"
+  done
 done
-cargo publish --dry-run --allow-dirty -p socketioxide-jwt -p socketioxide-jwt-redis
-cargo publish --dry-run --allow-dirty -p socketioxide-jwt-client
+cargo publish --dry-run --allow-dirty -p socketioxide-jwt-protocol -p socketioxide-jwt \
+  -p socketioxide-jwt-redis -p socketioxide-jwt-client
 node scripts/check-npm-package.mjs
 
 say "The README's install lines and quick start, as pasted, in a new cargo project outside the workspace: built, run, driven by socket.io-client"

@@ -353,8 +353,7 @@ impl socketioxide_jwt::keys::KeyResolver for RotatingKeys {
     fn resolve<'a>(
         &'a self,
         header: &'a jsonwebtoken::Header,
-    ) -> socketioxide_jwt::keys::BoxFuture<'a, Result<std::sync::Arc<VerificationKey>, AuthError>>
-    {
+    ) -> socketioxide_jwt::BoxFuture<'a, Result<std::sync::Arc<VerificationKey>, AuthError>> {
         Box::pin(async move {
             let kid = header.kid.as_deref().unwrap_or_default();
             self.0

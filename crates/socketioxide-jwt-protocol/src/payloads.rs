@@ -102,7 +102,7 @@ impl RoomExpiringPayload {
 }
 
 /// The ack of a successful `authenticate`: `{ "ok": true }` (a refused one acks the
-/// [`ErrorObject`]).
+/// [`ErrorObject`](crate::ErrorObject)).
 ///
 /// # Example
 /// ```

@@ -34,7 +34,6 @@ use crate::driver::{hash_tagged, RedisDriver};
 /// let options = RedisUserSocketsOptions::default().lease(Duration::from_secs(30));
 /// assert_eq!(options.lease, Duration::from_secs(30));
 /// ```
-/// # use socketioxide_jwt::keys::Keys;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct RedisUserSocketsOptions {
@@ -120,12 +119,12 @@ impl RedisDriver {
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
     /// use socketioxide_jwt_redis::{RedisConnection, RedisDriver, RedisUserSocketsOptions};
     /// let driver = RedisDriver::new(RedisConnection::new("redis://127.0.0.1/").client()?).await?;
-    /// let auth = socketioxide_jwt::JwtAuth::builder(Keys::hmac(b"a-32-byte-long-secret-for-hs256!"))
+    /// use socketioxide_jwt::{keys::Keys, JwtAuth};
+    /// let auth = JwtAuth::builder(Keys::hmac(b"a-32-byte-long-secret-for-hs256!"))
     ///     .max_sockets_per_user(3, driver.user_sockets(RedisUserSocketsOptions::default()))
     ///     .build()?;
     /// # let _ = auth; Ok(()) }
     /// ```
-    /// # use socketioxide_jwt::limits::UserSockets;
     pub fn user_sockets(&self, mut options: RedisUserSocketsOptions) -> UserSockets {
         let driver = self;
         if driver.is_cluster() {

@@ -30,7 +30,6 @@ use crate::verify::Verifier;
 ///     .unwrap();
 /// assert_eq!(auth.mode(), AuthMode::Handshake);
 /// ```
-/// # use socketioxide_jwt::JwtAuthBuilder;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum AuthMode {

@@ -54,7 +54,6 @@ impl JwtAuth<StandardClaims> {
     /// # let _ = auth;
     /// # Ok::<(), socketioxide_jwt::ConfigError>(())
     /// ```
-    /// # use socketioxide_jwt::JwtAuthBuilder;
     pub fn builder(source: impl Into<KeySource>) -> JwtAuthBuilder<StandardClaims> {
         JwtAuthBuilder::new(source)
     }

@@ -72,7 +72,6 @@ impl AuthError {
     /// let wire = serde_json::to_value(err.to_object()).unwrap();
     /// assert_eq!((wire["code"].as_str(), wire["message"].as_str()), (Some("plan_expired"), Some("renew your plan to chat")));
     /// ```
-    /// # use socketioxide_jwt::keys::Keys;
     pub fn custom(
         code: crate::protocol::CustomCode,
         public_message: impl Into<Cow<'static, str>>,

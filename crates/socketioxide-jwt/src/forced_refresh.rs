@@ -32,7 +32,6 @@ impl<C> JwtAuth<C> {
     /// auth.request_refresh(RefreshTarget::user("alice")).await.unwrap();
     /// # });
     /// ```
-    /// # use socketioxide_jwt::JwtAuthBuilder;
     pub async fn request_refresh(&self, target: RefreshTarget) -> Result<(), RevocationError> {
         match self.inner.verifier.revocations() {
             Some(list) => list.request_refresh(target).await,

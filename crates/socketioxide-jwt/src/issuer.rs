@@ -73,7 +73,6 @@ impl TrustedIssuer {
     /// let auth = JwtAuth::builder(TrustedIssuer::oidc(keycloak, "chat")).build()?;
     /// # let _ = auth; Ok(()) }
     /// ```
-    /// # use socketioxide_jwt::keys::Keys;
     #[cfg(feature = "jwks")]
     pub fn oidc(provider: crate::jwks::OidcProvider, audience: impl Into<String>) -> Self {
         Self::new(provider.issuer, Keys::resolver(provider.jwks, audience))

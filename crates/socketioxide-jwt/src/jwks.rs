@@ -60,8 +60,8 @@ struct JwksInner {
 
 /// A key resolver backed by a JWKS, cached and refreshed in the background.
 ///
-/// Give it to [`JwtAuthBuilder::key_resolver`](crate::JwtAuthBuilder::key_resolver), or use [`JwtAuthBuilder::oidc`](crate::JwtAuthBuilder::oidc) with
-/// [`OidcProvider`].
+/// Give it to [`Keys::resolver`](crate::keys::Keys::resolver) with the audience of your tokens,
+/// or use [`TrustedIssuer::oidc`](crate::TrustedIssuer::oidc) with an [`OidcProvider`].
 ///
 /// # Example
 /// ```no_run

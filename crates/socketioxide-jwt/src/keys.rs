@@ -17,8 +17,7 @@ use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Header};
 use crate::error::{AuthError, ConfigError};
 use crate::protocol::ErrorCode;
 
-/// The crate's boxed future, here for [`KeyResolver::resolve`]'s implementors.
-pub use crate::future::BoxFuture;
+use crate::future::BoxFuture;
 
 /// The algorithm a key of `family` verifies when none is set.
 fn default_algorithm(family: AlgorithmFamily) -> Algorithm {
@@ -46,7 +45,6 @@ fn default_algorithm(family: AlgorithmFamily) -> Algorithm {
 ///     .kid("2026-11");
 /// assert_eq!(both.key_id(), Some("2026-11"));
 /// ```
-/// # use socketioxide_jwt::VerificationKey;
 #[derive(Clone)]
 pub struct VerificationKey {
     /// `None` only for an empty HMAC secret, which can never verify anything.
@@ -84,7 +82,7 @@ impl VerificationKey {
     }
 
     /// An HMAC shared secret (HS256 by default). Secrets shorter than
-    /// [`JwtAuthBuilder::min_hmac_secret_len`](crate::JwtAuthBuilder::min_hmac_secret_len) (and
+    /// 32 bytes ([`JwtAuthBuilder::insecure_min_hmac_secret_len`](crate::JwtAuthBuilder::insecure_min_hmac_secret_len)) (and
     /// empty ones, always) are refused when the configuration is built.
     pub fn hmac(secret: impl AsRef<[u8]>) -> Self {
         let secret = secret.as_ref();
@@ -203,7 +201,7 @@ impl VerificationKey {
 /// ```
 /// # use socketioxide_jwt::keys::Keys;
 /// use std::sync::Arc;
-/// use socketioxide_jwt::keys::{BoxFuture, KeyResolver};
+/// use socketioxide_jwt::{keys::KeyResolver, BoxFuture};
 /// use socketioxide_jwt::{AuthError, ErrorCode, VerificationKey};
 /// use socketioxide_jwt::jsonwebtoken::Header;
 ///
@@ -233,9 +231,8 @@ pub trait KeyResolver: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Arc<VerificationKey>, AuthError>>;
 
     /// Returns the key for this header of a token that claims `issuer` (the configured issuer
-    /// whose keys this resolver gives: [`TrustedIssuer`](crate::TrustedIssuer), or
-    /// [`JwtAuthBuilder::issuer`](crate::JwtAuthBuilder::issuer); `None` when no issuer is
-    /// required). The claim is not verified yet: the verification then requires it.
+    /// whose keys this resolver gives, a [`TrustedIssuer`](crate::TrustedIssuer); `None` when
+    /// no issuer is required: [`Keys`] alone). The claim is not verified yet: the verification then requires it.
     ///
     /// By default, [`resolve`](Self::resolve). A resolver that serves the keys of several
     /// issuers must look a key up by issuer *and* `kid`, never by `kid` alone: two issuers may
@@ -250,7 +247,7 @@ pub trait KeyResolver: Send + Sync + 'static {
     }
 }
 
-/// Static keys selected by `kid`: what [`JwtAuthBuilder::key`](crate::JwtAuthBuilder::key) builds.
+/// Static keys selected by `kid`: what [`Keys::new`] builds.
 ///
 /// A token with a `kid` must name one of the keys that have that `kid`, unless every key was
 /// configured without a `kid` (then the single kid-less key is used). A token without a `kid` uses

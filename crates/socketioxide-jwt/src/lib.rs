@@ -59,8 +59,6 @@ pub use error::{AuthError, ConfigError};
 pub use extract::Claims;
 pub use issuer::TrustedIssuer;
 pub use keys::VerificationKey;
-pub use logout::LogoutError;
-pub use logout::LogoutToken;
 pub use protocol::ErrorCode;
 pub use revocation::RevocationList;
 

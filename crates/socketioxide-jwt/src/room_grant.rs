@@ -26,8 +26,6 @@ use crate::protocol::{ErrorCode, RoomExpiringPayload, GUEST_ROOM, PENDING_ROOM};
 use crate::revocation::{LiveTicket, ToSocket};
 use crate::time::{until_unix, wall_clock};
 
-pub use crate::protocol::ROOM_TOKEN_TYPE;
-
 /// The most rooms one socket holds by room tokens at once.
 pub const MAX_ROOM_GRANTS: usize = 64;
 

@@ -45,9 +45,9 @@ pub(crate) struct Verified<C> {
 
 /// The keys a configuration was built with.
 pub(crate) enum KeySource {
-    /// `JwtAuthBuilder::key` (one or more).
+    /// `Keys::new` (one or more).
     Static(StaticKeys),
-    /// `JwtAuthBuilder::key_resolver` (JWKS, custom).
+    /// `Keys::resolver` (JWKS, custom).
     Resolver(Arc<dyn KeyResolver>),
     /// Several keys without a `kid` and none with one (a secret and the ones it replaced): a
     /// token is tried against each, in order.

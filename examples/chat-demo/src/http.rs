@@ -13,10 +13,9 @@ use axum::{Form, Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use socketioxide_jwt::limits::TrustedProxies;
+use socketioxide_jwt::logout::LogoutError;
 use socketioxide_jwt::revocation::{RefreshTarget, RevocationError};
-use socketioxide_jwt::{
-    AuthError, Claims, ErrorCode, JwtAuth, LogoutError, RevocationList, StandardClaims,
-};
+use socketioxide_jwt::{AuthError, Claims, ErrorCode, JwtAuth, RevocationList, StandardClaims};
 use std::time::Duration;
 use tower_governor::governor::GovernorConfigBuilder;
 use tower_governor::key_extractor::GlobalKeyExtractor;

@@ -134,7 +134,7 @@ impl TokenIssuer {
                 .collect(),
         };
         let mut header = Header::new(Algorithm::HS256);
-        header.typ = Some(socketioxide_jwt::room_grant::ROOM_TOKEN_TYPE.to_owned());
+        header.typ = Some(socketioxide_jwt::protocol::ROOM_TOKEN_TYPE.to_owned());
         jsonwebtoken::encode(&header, &claims, &self.key)
     }
 }

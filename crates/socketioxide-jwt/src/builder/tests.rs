@@ -54,7 +54,7 @@ fn a_resolver_comes_with_its_audience() {
         fn resolve<'a>(
             &'a self,
             _: &'a jsonwebtoken::Header,
-        ) -> crate::keys::BoxFuture<'a, Result<Arc<VerificationKey>, AuthError>> {
+        ) -> crate::BoxFuture<'a, Result<Arc<VerificationKey>, AuthError>> {
             Box::pin(async { Err(AuthError::new(crate::ErrorCode::InvalidToken)) })
         }
     }

@@ -30,7 +30,6 @@ use super::{KeyResolver, VerificationKey};
 /// # let _ = (auth, rotation, for_chat);
 /// # Ok::<(), socketioxide_jwt::ConfigError>(())
 /// ```
-/// # use socketioxide_jwt::VerificationKey;
 #[derive(Clone)]
 pub struct Keys {
     pub(crate) kind: KeysKind,
@@ -86,7 +85,6 @@ impl Keys {
     /// let auth = JwtAuth::builder(Keys::resolver(jwks, "chat")).build()?;
     /// # let _ = auth; Ok(()) }
     /// ```
-    /// # use socketioxide_jwt::keys::Keys;
     pub fn resolver(resolver: impl KeyResolver, audience: impl Into<String>) -> Self {
         Self {
             kind: KeysKind::Resolver(Arc::new(resolver)),

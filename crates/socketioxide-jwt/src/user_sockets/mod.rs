@@ -46,7 +46,6 @@ use crate::future::BoxFuture;
 /// let sockets = socketioxide_jwt::limits::UserSockets::with_store(OnePlace::default());
 /// # let _ = sockets;
 /// ```
-/// # use socketioxide_jwt::limits::UserSockets;
 pub trait PlaceStore: Send + Sync + 'static {
     /// Takes one of `sub`'s places if fewer than `max` are taken; the place's id, or `None`.
     fn acquire<'a>(&'a self, sub: &'a str, max: usize) -> BoxFuture<'a, Option<u64>>;
@@ -126,7 +125,6 @@ impl UserSockets {
     /// let sockets = socketioxide_jwt::limits::UserSockets::in_memory();
     /// assert_eq!(sockets.local_count("alice"), 0);
     /// ```
-    /// # use socketioxide_jwt::limits::UserSockets;
     pub fn local_count(&self, sub: &str) -> usize {
         self.store.local_count(sub)
     }

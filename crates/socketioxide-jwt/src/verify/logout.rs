@@ -26,7 +26,7 @@ pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/back
 ///
 /// # Example
 /// ```
-/// use socketioxide_jwt::LogoutToken;
+/// use socketioxide_jwt::logout::LogoutToken;
 /// fn describe(logout: &LogoutToken) -> String {
 ///     match (&logout.sid, &logout.sub) {
 ///         (Some(sid), _) => format!("login session {sid} at {}", logout.iss),
@@ -35,7 +35,6 @@ pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/back
 ///     }
 /// }
 /// ```
-/// # use socketioxide_jwt::keys::Keys;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct LogoutToken {
