@@ -28,8 +28,9 @@ export class AuthError extends Error implements ErrorObject {
   /** From an `unauthorized` payload or an error ack; `null` if `value` is not an error object. */
   static fromObject(value: unknown): AuthError | null {
     if (typeof value !== "object" || value === null) return null;
-    const v = value as Partial<ErrorObject>;
-    const code = v.code ?? v.data?.code;
+    const v = value as { code?: unknown; message?: unknown; data?: { code?: unknown } };
+    // The code at the top, else under `data` (as the Rust client reads it).
+    const code = typeof v.code === "string" ? v.code : v.data?.code;
     if (typeof code !== "string") return null;
     const message = typeof v.message === "string" ? v.message : undefined;
     return new AuthError(code, message);
@@ -49,6 +50,9 @@ export class AuthError extends Error implements ErrorObject {
     const fromServer = typeof err === "object" && err !== null && Object.prototype.hasOwnProperty.call(err, "data");
     if (!fromServer) return null;
     if (err.message === SERVER_BUSY) return new AuthError(SERVER_BUSY, "the server is busy; retry later");
+    // The contract's error object under `data`, when the server sent one: its code wins.
+    const inData = AuthError.fromObject(err.data);
+    if (inData) return inData;
     if (isErrorCode(err.message)) return new AuthError(err.message);
     const message = typeof err.message === "string" ? err.message : "";
     if (CODE_SHAPE.test(message)) {

@@ -12,14 +12,15 @@ import { io as defaultIo } from "socket.io-client";
 import type { ManagerOptions, Socket, SocketOptions } from "socket.io-client";
 
 import { AuthError } from "./errors.js";
-import { Machine, type AuthenticatedInfo, type AuthState, type Effect, type Input, type TokenReason } from "./machine.js";
+import type { AuthenticatedInfo, AuthState, Effect, Input, TokenReason } from "./inputs.js";
+import { Machine } from "./machine.js";
 import { DEFAULT_ACK_TIMEOUT_MS, DEFAULT_MAX_RECOVERIES, DEFAULT_REFRESH_MARGIN_MS, EVENTS, TOKEN_FIELD } from "./protocol.js";
 import { refusalFrom } from "./rules.js";
 
 export { AuthError, type ErrorObject } from "./errors.js";
 export { busyBackoffMs, refreshDelayMs, refusalFrom } from "./rules.js";
 export * from "./protocol.js";
-export type { AuthenticatedInfo, AuthState, TokenReason } from "./machine.js";
+export type { AuthenticatedInfo, AuthState, TokenReason } from "./inputs.js";
 
 /**
  * Why a token is asked for: the first connection, a reconnection, an in-band refresh, or a new
@@ -176,7 +177,7 @@ export class AuthSocket {
   /**
    * Refreshes the token in-band now (or joins the refresh under way; past the per-minute cap,
    * when the minute allows); resolves with the server's next `authenticated`, rejects if the
-   * refresh is refused or unanswered within `ackTimeoutMs`.
+   * refresh is refused, `getToken` fails, or no `authenticated` comes within `ackTimeoutMs`.
    */
   refresh(): Promise<AuthenticatedInfo> {
     const next = this.#nextAuthenticated();
@@ -190,11 +191,12 @@ export class AuthSocket {
     return answered;
   }
 
-  /** Closes the connection; no reconnect. */
+  /** Closes the connection; no reconnect. Whoever waits for `authenticated` is told. */
   disconnect(): void {
     this.#unlistenPage?.();
     this.#unlistenPage = null;
     this.#step({ kind: "close" });
+    this.#settle((w) => w.reject(new Error("AuthSocket: disconnected")));
   }
 
   #nextAuthenticated(): Promise<AuthenticatedInfo> {
@@ -215,7 +217,17 @@ export class AuthSocket {
       const error = this.#machine.lastError;
       this.#settle((w) => w.reject(error));
     }
-    if (after !== before) for (const listener of this.#stateListeners) listener(after, this.#machine.lastError);
+    if (after === before) return;
+    for (const listener of this.#stateListeners) {
+      try {
+        listener(after, this.#machine.lastError);
+      } catch (e) {
+        // A listener's bug must not stop the helper (nor become an unhandled rejection).
+        queueMicrotask(() => {
+          throw e;
+        });
+      }
+    }
   }
 
   #settle(how: (waiter: Waiter) => void): void {
@@ -227,10 +239,13 @@ export class AuthSocket {
   #run(effect: Effect): void {
     switch (effect.kind) {
       case "fetch_token":
-        void this.#fetchToken(effect.reason);
+        void this.#fetchToken(effect.reason, effect.id);
         return;
       case "authenticate":
-        this.#authenticate(effect.token);
+        if (this.#socket?.connected) this.#socket.emit(this.#events.authenticate, { [TOKEN_FIELD]: effect.token });
+        return;
+      case "send_refresh":
+        this.#sendRefresh(effect.token);
         return;
       case "handshake_token": {
         const callback = this.#handshakeCallback;
@@ -250,26 +265,24 @@ export class AuthSocket {
     }
   }
 
-  async #fetchToken(reason: TokenReason): Promise<void> {
+  async #fetchToken(reason: TokenReason, id: number): Promise<void> {
     let token: string;
     try {
       token = await this.#opts.getToken({ reason });
     } catch (e) {
-      this.#step({ kind: "token_failed", reason, message: e instanceof Error ? e.message : String(e) });
+      const message = e instanceof Error ? e.message : String(e);
+      // A refresh that got no token: whoever waits for it hears why (the machine tries again).
+      if (reason === "refresh") this.#settle((w) => w.reject(e));
+      this.#step({ kind: "token_failed", reason, id, message });
       return;
     }
-    this.#step({ kind: "token", reason, token });
+    this.#step({ kind: "token", reason, id, token });
   }
 
-  #authenticate(token: string): void {
+  /** A refresh's `authenticate`: its ack is waited for (bounded); a refusal also arrives as "unauthorized". */
+  #sendRefresh(token: string): void {
     const socket = this.#socket;
     if (!socket?.connected) return;
-    const refreshing = this.state === "authenticated";
-    if (!refreshing) {
-      socket.emit(this.#events.authenticate, { [TOKEN_FIELD]: token });
-      return;
-    }
-    // A refresh: its ack is waited for (bounded); a refusal also arrives as "unauthorized".
     socket
       .timeout(this.#ackTimeoutMs)
       .emitWithAck(this.#events.authenticate, { [TOKEN_FIELD]: token })

@@ -8,107 +8,19 @@
  * `protocol/scenarios.json`.
  */
 import { AuthError } from "./errors.js";
+import type { AuthenticatedInfo, AuthState, Effect, Input, Now, Rules, Timer, TokenReason } from "./inputs.js";
 import { MAX_REFRESHES_PER_MINUTE, SERVER_BUSY, isRecoverable } from "./protocol.js";
 import { busyBackoffMs, refreshDelayMs } from "./rules.js";
 
-/** Where the socket stands. */
-export type AuthState =
-  | "idle" // not connected yet, or closed by the app
-  | "connecting" // (re)connecting
-  | "authenticating" // connected, waiting for "authenticated"
-  | "authenticated"
-  | "waiting" // the server was busy, closed the connection, or could not be reached: connecting again after a backoff
-  | "unauthorized"; // refused: see lastError; the server disconnected the socket
-
-/**
- * Why a token is asked for: the first connection, a reconnection, an in-band refresh, or a new
- * token after the server refused the last one because it expired or was revoked.
- */
-export type TokenReason = "connect" | "reconnect" | "refresh" | "expired" | "revoked";
-
-/** What the server said with "authenticated". */
-export interface AuthenticatedInfo {
-  sub?: string;
-  /** Expiry, seconds since the Unix epoch. */
-  exp?: number;
-  /** Milliseconds left until `exp` when the server sent it, by the server's clock. */
-  expires_in_ms?: number;
-}
-
-/** The machine's timers. */
-export type Timer = "refresh" | "busy_retry";
-
-/** What happened. */
-export type Input =
-  /** The application asked to connect. */
-  | { kind: "connect" }
-  /** The transport asks for the token of the handshake it is about to make (handshake mode). */
-  | { kind: "handshake_auth" }
-  /** The namespace connected. */
-  | { kind: "connected" }
-  /** The connection was lost; the transport reconnects by itself. */
-  | { kind: "connection_lost" }
-  /** The server closed the connection without `unauthorized`. */
-  | { kind: "server_closed" }
-  /** The server refused the handshake (`connect_error` from the server). */
-  | { kind: "connect_refused"; error: AuthError }
-  /** The connection could not be opened (a network error, a proxy's error page). */
-  | { kind: "open_failed" }
-  | { kind: "authenticated"; info: AuthenticatedInfo }
-  | { kind: "unauthorized"; error: AuthError }
-  /** `token_expiring`: the server's expiry (`exp`, `expires_in_ms`) and a refresh now. */
-  | { kind: "token_expiring"; info: AuthenticatedInfo }
-  /** The application asked for a refresh. */
-  | { kind: "refresh_requested" }
-  /** The server did not acknowledge the refresh's `authenticate` in time: another may go. */
-  | { kind: "refresh_unanswered" }
-  /** The page woke up (visible again, online again). */
-  | { kind: "woke_up" }
-  | { kind: "token"; reason: TokenReason; token: string }
-  | { kind: "token_failed"; reason: TokenReason; message: string }
-  /** A timer set by a `set_timer` effect ran out. */
-  | { kind: "timer_fired"; timer: Timer; epoch: number }
-  /** The application closed the socket. */
-  | { kind: "close" };
-
-/** What the glue must do. */
-export type Effect =
-  /** Ask `getToken`, then feed `token` or `token_failed`. */
-  | { kind: "fetch_token"; reason: TokenReason }
-  /** Emit `authenticate` with this token. */
-  | { kind: "authenticate"; token: string }
-  /** Answer the transport's handshake with this token (`auth: { token }`). */
-  | { kind: "handshake_token"; token: string }
-  /** Open the connection (again); in handshake mode the transport then asks for its token. */
-  | { kind: "open" }
-  /** Feed `timer_fired` with this timer and epoch after the delay. */
-  | { kind: "set_timer"; timer: Timer; delayMs: number; epoch: number }
-  /** Close the connection; nothing reconnects. */
-  | { kind: "shutdown" };
-
-/** The time, as the machine reads it: passed in, so that tests choose it. */
-export interface Now {
-  /** This machine's clock, in milliseconds since the epoch. */
-  ms: number;
-  /** A number in [0, 1) for the backoff's jitter. */
-  jitter: number;
-}
-
-/** The settings the machine decides with. */
-export interface Rules {
-  mode: "message" | "handshake";
-  /** Refresh before `exp` at all. */
-  refresh: boolean;
-  /** Refresh this long before `exp` (never later than half the time left). */
-  refreshMarginMs: number;
-  /** New tokens tried in a row after `token_expired` / `revoked` (0: never). */
-  maxRecoveries: number;
-  /** Connect again after the server closed the connection. */
-  reconnect: boolean;
-}
-
 /** One minute, the refresh cap's window. */
 const MINUTE_MS = 60_000;
+
+/** Token requests answer one of two questions: a token for the connection, or for a refresh. */
+type Slot = "connection" | "refresh";
+
+function slotOf(reason: TokenReason): Slot {
+  return reason === "refresh" ? "refresh" : "connection";
+}
 
 /** The helper's state machine. */
 export class Machine {
@@ -118,10 +30,16 @@ export class Machine {
   #lastError: AuthError | null = null;
   /** When the token expires, on this machine's clock (from the server's `expires_in_ms`). */
   #expiresAt: number | null = null;
+  /** When the socket last authenticated (a connection the server closes soon after is a kick). */
+  #authenticatedAt: number | null = null;
   /** Recoveries (a new token after a refusal) in a row. */
   #recoveries = 0;
   /** `server_busy` answers and failed opens in a row. */
   #busyAttempts = 0;
+  /** The server closing short-lived connections, in a row. */
+  #serverCloses = 0;
+  /** Refreshes that failed (no token, no answer) in a row. */
+  #refreshFailures = 0;
   /** The token last sent: what a refusal refers to. */
   #lastToken: string | null = null;
   /** A token fetched after a refusal, for the next connection. */
@@ -134,8 +52,13 @@ export class Machine {
   #refreshTimes: number[] = [];
   /** The namespace connected before (a `reconnect` token from then on). */
   #connectedBefore = false;
+  /** The namespace is connected now (and the server has not refused on it). */
+  #connected = false;
   /** The transport waits for a handshake token being fetched. */
   #handshakeWaiting = false;
+  /** The token requests whose answer is awaited, by slot: any other answer is stale. */
+  readonly #awaiting = new Map<Slot, number>();
+  #requests = 0;
   /** Bumped whenever pending timers no longer apply. */
   #epoch = 0;
 
@@ -177,18 +100,11 @@ export class Machine {
       case "handshake_auth":
         return this.#handshakeAuth();
       case "connected":
-        return this.#connected();
+        return this.#connectedNow();
       case "connection_lost":
-        this.#notAuthenticated();
-        if (this.#state === "authenticating") this.#state = "connecting";
-        return [];
+        return this.#lost();
       case "server_closed":
-        // After `unauthorized`, the recovery under way opens the next connection.
-        if (this.#recovering) return [];
-        if (this.#rules.reconnect) return this.#busy(now, null);
-        this.#notAuthenticated();
-        this.#state = "connecting";
-        return [];
+        return this.#serverClosed(now);
       case "connect_refused":
         return input.error.code === SERVER_BUSY ? this.#busy(now, input.error) : this.#refused(input.error);
       case "open_failed":
@@ -200,26 +116,24 @@ export class Machine {
       case "token_expiring":
         // The server's clock is the one that counts.
         this.#expiresAt = expiresAt(input.info, now.ms) ?? this.#expiresAt;
-        return this.#refresh(now);
+        return this.#refresh(now, true);
       case "refresh_requested":
-        return this.#refresh(now);
+        return this.#refresh(now, false);
       case "refresh_unanswered":
-        this.#refreshing = false;
-        return [];
+        return this.#refreshFailed(now);
       case "woke_up": {
         const remaining = this.remainingMs(now.ms);
-        return remaining !== null && remaining <= this.#rules.refreshMarginMs ? this.#refresh(now) : [];
+        return remaining !== null && remaining <= this.#rules.refreshMarginMs ? this.#refresh(now, true) : [];
       }
       case "timer_fired":
-        if (input.epoch !== this.#epoch) return [];
-        if (input.timer === "refresh") return this.#refresh(now);
-        if (this.#state !== "waiting") return [];
-        this.#state = "connecting";
-        return this.#open();
+        return this.#timerFired(input.timer, input.epoch, now);
       case "token":
-        return this.#token(input.reason, input.token);
       case "token_failed":
-        return this.#tokenFailed(input.reason, input.message);
+        if (this.#awaiting.get(slotOf(input.reason)) !== input.id) return []; // stale
+        this.#awaiting.delete(slotOf(input.reason));
+        return input.kind === "token"
+          ? this.#token(input.reason, input.token)
+          : this.#tokenFailed(input.reason, input.message, now);
     }
   }
 
@@ -227,20 +141,23 @@ export class Machine {
     if (this.#state !== "idle" && this.#state !== "unauthorized") return [];
     this.#lastError = null;
     this.#recoveries = 0;
-    this.#recovering = null;
     this.#state = "connecting";
-    return this.#open();
+    return [{ kind: "open" }];
   }
 
-  #open(): Effect[] {
-    return [{ kind: "open" }];
+  #fetch(reason: TokenReason): Effect[] {
+    this.#requests += 1;
+    this.#awaiting.set(slotOf(reason), this.#requests);
+    return [{ kind: "fetch_token", reason, id: this.#requests }];
   }
 
   /** The transport's handshake: the token fetched after a refusal, else a current one. */
   #handshakeAuth(): Effect[] {
     if (this.#nextToken !== null) return this.#handshakeWith(this.#takeNextToken());
     this.#handshakeWaiting = true;
-    return [{ kind: "fetch_token", reason: this.#connectedBefore ? "reconnect" : "connect" }];
+    // After a refusal, the handshake waits for the new token: the current one is the refused.
+    if (this.#recovering) return [];
+    return this.#fetch(this.#connectedBefore ? "reconnect" : "connect");
   }
 
   #handshakeWith(token: string): Effect[] {
@@ -255,14 +172,17 @@ export class Machine {
     return token;
   }
 
-  #connected(): Effect[] {
+  #connectedNow(): Effect[] {
     const reason: TokenReason = this.#connectedBefore ? "reconnect" : "connect";
     this.#connectedBefore = true;
+    this.#connected = true;
     this.#notAuthenticated();
     this.#state = "authenticating";
     if (this.#rules.mode === "handshake") return [];
     if (this.#nextToken !== null) return this.#send(this.#takeNextToken());
-    return [{ kind: "fetch_token", reason }];
+    // After a refusal, the new token goes on this connection once fetched.
+    if (this.#recovering) return [];
+    return this.#fetch(reason);
   }
 
   #send(token: string): Effect[] {
@@ -270,19 +190,53 @@ export class Machine {
     return [{ kind: "authenticate", token }];
   }
 
+  /** The transport lost the connection and reconnects by itself. */
+  #lost(): Effect[] {
+    this.#connected = false;
+    // Waiting out a busy server: its timer still stands.
+    if (this.#state === "waiting") return [];
+    this.#notAuthenticated();
+    if (this.#state === "authenticating") this.#state = "connecting";
+    return [];
+  }
+
+  /**
+   * The server closed the connection without `unauthorized` (a restart, the application's own
+   * disconnect): connect again after a backoff that grows while the server keeps closing
+   * connections soon after they authenticate (a kick is not answered by a reconnect a second).
+   */
+  #serverClosed(now: Now): Effect[] {
+    this.#connected = false;
+    // After `unauthorized`, the recovery under way opens the next connection.
+    if (this.#recovering) return [];
+    if (!this.#rules.reconnect) {
+      this.#notAuthenticated();
+      this.#state = "connecting";
+      return [];
+    }
+    const lived = this.#authenticatedAt === null ? 0 : now.ms - this.#authenticatedAt;
+    if (lived >= MINUTE_MS) this.#serverCloses = 0;
+    const attempt = this.#serverCloses;
+    this.#serverCloses += 1;
+    return this.#wait(now, attempt, null);
+  }
+
   /** Until the next `authenticated`, its timers and a refresh in flight no longer apply. */
   #notAuthenticated(): void {
     if (this.#state === "authenticated") this.#state = "connecting";
     this.#refreshing = false;
+    this.#awaiting.delete("refresh");
     this.#epoch += 1;
   }
 
   #authenticated(info: AuthenticatedInfo, now: Now): Effect[] {
     this.#info = info ?? {};
     this.#expiresAt = expiresAt(this.#info, now.ms);
+    this.#authenticatedAt = now.ms;
     this.#lastError = null;
     this.#recoveries = 0;
     this.#busyAttempts = 0;
+    this.#refreshFailures = 0;
     this.#recovering = null;
     this.#refreshing = false;
     this.#epoch += 1;
@@ -293,12 +247,21 @@ export class Machine {
     return [{ kind: "set_timer", timer: "refresh", delayMs, epoch: this.#epoch }];
   }
 
+  #timerFired(timer: Timer, epoch: number, now: Now): Effect[] {
+    if (epoch !== this.#epoch) return [];
+    if (timer === "refresh") return this.#refresh(now, true);
+    if (this.#state !== "waiting") return [];
+    this.#state = "connecting";
+    return [{ kind: "open" }];
+  }
+
   /**
-   * A refresh (timer, `token_expiring`, a wake-up, the application): one at a time, at most
-   * {@link MAX_REFRESHES_PER_MINUTE}; when the minute is full, later.
+   * A refresh (timer, `token_expiring`, a wake-up: `automatic`; or the application's): one at a
+   * time, at most {@link MAX_REFRESHES_PER_MINUTE}; when the minute is full, later.
    */
-  #refresh(now: Now): Effect[] {
-    if (!this.#rules.refresh || this.#state !== "authenticated" || this.#refreshing) return [];
+  #refresh(now: Now, automatic: boolean): Effect[] {
+    if (automatic && !this.#rules.refresh) return [];
+    if (this.#state !== "authenticated" || this.#refreshing) return [];
     this.#refreshTimes = this.#refreshTimes.filter((t) => now.ms - t < MINUTE_MS);
     if (this.#refreshTimes.length >= MAX_REFRESHES_PER_MINUTE) {
       const delayMs = MINUTE_MS - (now.ms - this.#refreshTimes[0]);
@@ -306,25 +269,28 @@ export class Machine {
     }
     this.#refreshTimes.push(now.ms);
     this.#refreshing = true;
-    return [{ kind: "fetch_token", reason: "refresh" }];
+    return this.#fetch("refresh");
+  }
+
+  /** A refresh that got no token or no answer: tried again after a backoff, while connected. */
+  #refreshFailed(now: Now): Effect[] {
+    if (this.#state !== "authenticated" || !this.#refreshing) return [];
+    this.#refreshing = false;
+    this.#awaiting.delete("refresh");
+    const delayMs = busyBackoffMs(this.#refreshFailures, now.jitter);
+    this.#refreshFailures += 1;
+    return [{ kind: "set_timer", timer: "refresh", delayMs, epoch: this.#epoch }];
   }
 
   #token(reason: TokenReason, token: string): Effect[] {
     switch (reason) {
       case "refresh":
-        return this.#refreshing && this.#state === "authenticated" ? this.#send(token) : [];
+        if (!this.#refreshing || this.#state !== "authenticated") return [];
+        this.#lastToken = token;
+        return [{ kind: "send_refresh", token }];
       case "expired":
-      case "revoked": {
-        const refusal = this.#recovering;
-        if (!refusal) return [];
-        this.#recovering = null;
-        // The source gave the refused token again: never retried.
-        if (!token || token === this.#lastToken) return this.#refusedForGood(refusal);
-        this.#recoveries += 1;
-        this.#nextToken = token;
-        this.#state = "connecting";
-        return this.#open();
-      }
+      case "revoked":
+        return this.#recovered(token);
       case "connect":
       case "reconnect":
         if (this.#rules.mode === "handshake") return this.#handshakeWaiting ? this.#handshakeWith(token) : [];
@@ -332,12 +298,25 @@ export class Machine {
     }
   }
 
-  #tokenFailed(reason: TokenReason, message: string): Effect[] {
+  /** The new token after a refusal: on the connection the transport made meanwhile, or a new one. */
+  #recovered(token: string): Effect[] {
+    const refusal = this.#recovering;
+    if (!refusal) return [];
+    this.#recovering = null;
+    // The source gave the refused token again: never retried.
+    if (!token || token === this.#lastToken) return this.#refusedForGood(refusal);
+    this.#recoveries += 1;
+    if (this.#rules.mode === "handshake" && this.#handshakeWaiting) return this.#handshakeWith(token);
+    if (this.#rules.mode === "message" && this.#connected && this.#state === "authenticating") return this.#send(token);
+    this.#nextToken = token;
+    this.#state = "connecting";
+    return [{ kind: "open" }];
+  }
+
+  #tokenFailed(reason: TokenReason, message: string, now: Now): Effect[] {
     switch (reason) {
       case "refresh":
-        // The refresh did not happen; the next timer or warning tries again.
-        this.#refreshing = false;
-        return [];
+        return this.#refreshFailed(now);
       case "expired":
       case "revoked": {
         const refusal = this.#recovering;
@@ -354,39 +333,51 @@ export class Machine {
   /** `unauthorized`, or a refused handshake: a new token when that can help, else the end. */
   #refused(error: AuthError): Effect[] {
     this.#notAuthenticated();
+    // The server closes the connection it refused on.
+    this.#connected = false;
     const allowed = this.#recoveries < this.#rules.maxRecoveries;
     if (!isRecoverable(error.code) || !allowed) return this.#refusedForGood(error);
     this.#recovering = error;
     this.#state = "connecting";
-    return [{ kind: "fetch_token", reason: error.code === "revoked" ? "revoked" : "expired" }];
+    return this.#fetch(error.code === "revoked" ? "revoked" : "expired");
   }
 
   #refusedForGood(error: AuthError): Effect[] {
     this.#epoch += 1;
     this.#refreshing = false;
+    this.#awaiting.clear();
     this.#lastError = error;
     this.#state = "unauthorized";
     return [{ kind: "shutdown" }];
   }
 
   /**
-   * `server_busy`, a failed open or the server closing the connection is not a refusal: wait,
-   * visibly, then connect again.
+   * `server_busy` or a failed open is not a refusal: wait, visibly, then connect again.
    */
   #busy(now: Now, error: AuthError | null): Effect[] {
-    this.#notAuthenticated();
-    const delayMs = busyBackoffMs(this.#busyAttempts, now.jitter);
+    const attempt = this.#busyAttempts;
     this.#busyAttempts += 1;
+    return this.#wait(now, attempt, error);
+  }
+
+  #wait(now: Now, attempt: number, error: AuthError | null): Effect[] {
+    this.#notAuthenticated();
+    this.#connected = false;
+    const delayMs = busyBackoffMs(attempt, now.jitter);
     if (error) this.#lastError = error;
     this.#state = "waiting";
     return [{ kind: "set_timer", timer: "busy_retry", delayMs, epoch: this.#epoch }];
   }
 
+  /** Closed by the application: nothing asked or fetched before applies after a new `connect`. */
   #close(): Effect[] {
     this.#epoch += 1;
     this.#refreshing = false;
     this.#recovering = null;
+    this.#nextToken = null;
     this.#handshakeWaiting = false;
+    this.#connected = false;
+    this.#awaiting.clear();
     this.#state = "idle";
     return [{ kind: "shutdown" }];
   }

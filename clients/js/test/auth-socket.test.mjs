@@ -312,3 +312,118 @@ test("handshake mode: a refused handshake for token_expired reconnects with a ne
   assert.deepEqual(requests, ["connect", "expired"]);
   auth.disconnect();
 });
+
+/** A `getToken` whose answers the test gives, one request at a time. */
+function controlledSource() {
+  const pending = [];
+  const getToken = ({ reason }) =>
+    new Promise((resolve, reject) => pending.push({ reason, resolve, reject }));
+  return { getToken, pending };
+}
+
+test("a token asked for before disconnect() is never used after connect() (another user)", async () => {
+  const { io, created } = fakeIo();
+  const { getToken, pending } = controlledSource();
+  const auth = new AuthSocket({ url: "http://server/", io, getToken });
+  auth.connect();
+  const socket = created[0];
+  socket.serverConnect();
+  await flush();
+  assert.equal(pending.length, 1, "alice's token is being fetched");
+  auth.disconnect();
+  auth.connect();
+  socket.serverConnect();
+  await flush();
+  assert.equal(pending.length, 2, "bob's token is asked for");
+  pending[0].resolve("alice");
+  await flush();
+  assert.ok(!socket.sent.some((m) => m.args[0]?.token === "alice"), "alice's token was not sent");
+  pending[1].resolve("bob");
+  await flush();
+  assert.deepEqual(socket.sent.at(-1), { event: "authenticate", args: [{ token: "bob" }] });
+  auth.disconnect();
+});
+
+test("a late failure of a replaced token request does not end an authenticated socket", async () => {
+  const { io, created } = fakeIo();
+  const { getToken, pending } = controlledSource();
+  const auth = new AuthSocket({ url: "http://server/", io, getToken });
+  auth.connect();
+  const socket = created[0];
+  socket.serverConnect();
+  await flush();
+  socket.serverDrop("transport close");
+  socket.serverConnect();
+  await flush();
+  pending[1].resolve("t2");
+  await flush();
+  socket.fire("authenticated", { sub: "ada", exp: 9e9 });
+  pending[0].reject(new Error("late"));
+  await flush();
+  assert.equal(auth.state, "authenticated");
+  auth.disconnect();
+});
+
+test("during a recovery, the transport's own reconnect waits for the new token, never resends the refused one", async () => {
+  for (const mode of ["message", "handshake"]) {
+    const { io, created } = fakeIo();
+    const { getToken, pending } = controlledSource();
+    const auth = new AuthSocket({ url: "http://server/", io, getToken, mode });
+    auth.connect();
+    const socket = created[0];
+    const sent = [];
+    const handshake = async () => {
+      const payload = await socket.handshakeAuth();
+      if (payload?.token) sent.push(payload.token);
+    };
+    const first = mode === "handshake" ? handshake() : null;
+    if (mode === "message") socket.serverConnect();
+    await flush();
+    pending[0].resolve("old");
+    await first;
+    if (mode === "handshake") socket.serverConnect();
+    await flush();
+    socket.fire("authenticated", { sub: "ada", exp: 9e9 });
+    socket.fire("unauthorized", { code: "token_expired", message: "expired" });
+    await flush();
+    assert.equal(pending.at(-1).reason, "expired", mode);
+    // The connection drops before the server's disconnect; socket.io-client reconnects.
+    socket.serverDrop("transport close");
+    const again = mode === "handshake" ? handshake() : null;
+    if (mode === "message") socket.serverConnect();
+    await flush();
+    assert.equal(pending.length, 2, `${mode}: no reconnect token asked for meanwhile`);
+    pending[1].resolve("new");
+    await again;
+    await flush();
+    const tokens = [...sent, ...socket.sent.filter((m) => m.event === "authenticate").map((m) => m.args[0].token)];
+    assert.deepEqual(tokens, ["old", "new"], mode);
+    auth.disconnect();
+  }
+});
+
+test("refresh: false turns off the automatic refreshes, not refresh()", async () => {
+  const { auth, created, requests } = setup({ refresh: false });
+  auth.connect();
+  const socket = created[0];
+  socket.serverConnect();
+  await flush();
+  socket.fire("authenticated", { sub: "ada", exp: 9e9, expires_in_ms: 60_000 });
+  socket.fire("token_expiring", { exp: 9e9, expires_in_ms: 10_000 });
+  await flush();
+  assert.deepEqual(requests, ["connect"], "no automatic refresh");
+  const done = auth.refresh();
+  await flush();
+  assert.deepEqual(requests, ["connect", "refresh"]);
+  socket.fire("authenticated", { sub: "ada", exp: 9e9, expires_in_ms: 60_000 });
+  assert.equal((await done).sub, "ada");
+  auth.disconnect();
+});
+
+test("authenticated() waiting when the app disconnects is rejected, not left hanging", async () => {
+  const { auth } = setup();
+  auth.connect();
+  const waiting = auth.authenticated();
+  auth.disconnect();
+  await assert.rejects(waiting, /disconnected/);
+});

@@ -43,6 +43,8 @@ for (const scenario of table.scenarios) {
   test(`scenario: ${scenario.name}`, async (t) => {
     // The local clock, wrong by the scenario's skew.
     t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: (TRUE_NOW + (scenario.clock_skew_s ?? 0)) * 1000 });
+    // The jitter the Rust client's table run uses too.
+    t.mock.method(Math, "random", () => 0.5);
     const { io, created } = fakeIo();
     const requests = [];
     const sent = [];
@@ -56,6 +58,8 @@ for (const scenario of table.scenarios) {
         requests.push(reason);
         const token = scenario.tokens[Math.min(next, scenario.tokens.length - 1)];
         next += 1;
+        // "!...": the source fails.
+        if (token.startsWith("!")) throw new Error(token.slice(1));
         return token;
       },
     });
@@ -100,7 +104,7 @@ for (const scenario of table.scenarios) {
         case "connect_error":
           await handshake();
           // As socket.io-client gives a server's refusal: an Error with a `data` property.
-          socket.fire("connect_error", Object.assign(new Error(step.message ?? step.code), { data: undefined }));
+          socket.fire("connect_error", Object.assign(new Error(step.message ?? step.code), { data: step.data }));
           break;
         case "transport_error":
           // As socket.io-client gives a connection it could not open: no `data`.

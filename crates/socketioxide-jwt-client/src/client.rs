@@ -173,6 +173,7 @@ impl AuthClientBuilder {
             namespace: self.namespace,
             mode: self.mode,
             reconnect: self.reconnect,
+            ack_timeout: self.timeout,
             events: self.events,
             handlers: self.handlers,
         };

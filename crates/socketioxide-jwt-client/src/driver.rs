@@ -47,6 +47,8 @@ pub(crate) struct Connection {
     pub(crate) namespace: String,
     pub(crate) mode: Mode,
     pub(crate) reconnect: bool,
+    /// How long a refresh waits for the server's ack.
+    pub(crate) ack_timeout: std::time::Duration,
     pub(crate) events: EventNames,
     pub(crate) handlers: Vec<(String, Handler)>,
 }
@@ -148,12 +150,17 @@ impl Driver {
     fn run(self: &Arc<Self>, effect: Effect) {
         let this = self.clone();
         match effect {
-            Effect::FetchToken(request) => self.spawn(async move {
+            Effect::FetchToken(request, id) => self.spawn(async move {
                 let result = this.token.get(request).await;
                 if let Err(e) = &result {
                     tracing::warn!(error = %e, ?request, "the token source failed");
                 }
-                this.step(Input::Token(request, result));
+                this.step(Input::Token(request, id, result));
+            }),
+            Effect::SendRefresh(token) => self.spawn(async move {
+                if !this.send_refresh(token).await {
+                    this.step(Input::RefreshUnanswered);
+                }
             }),
             Effect::HandshakeToken(token) => {
                 if let Some(waiting) = lock(&self.handshake).take() {
@@ -202,6 +209,31 @@ impl Driver {
                 () = task => {}
             }
         });
+    }
+
+    /// Emits a refresh's `authenticate` and waits, at most the ack timeout, for its ack:
+    /// whether one came (a refusal also arrives as `unauthorized`).
+    async fn send_refresh(&self, token: String) -> bool {
+        let Some(client) = self.client().await else {
+            return false;
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let tx = Arc::new(Mutex::new(Some(tx)));
+        let event = self.connection.events.authenticate.as_str();
+        let timeout = self.connection.ack_timeout;
+        let sent = client
+            .emit_with_ack(event, token_payload(token), timeout, move |_, _| {
+                if let Some(tx) = lock(&tx).take() {
+                    let _ = tx.send(());
+                }
+                async {}.boxed()
+            })
+            .await;
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, "could not send the refresh");
+            return false;
+        }
+        matches!(tokio::time::timeout(timeout, rx).await, Ok(Ok(())))
     }
 
     /// Closes the transport (no reconnect of its own).
@@ -306,6 +338,11 @@ impl Driver {
     /// server says so again; in handshake mode, the machine's token for the new handshake.
     async fn reconnecting(self: &Arc<Self>, transport: u64) -> ReconnectSettings {
         let mut settings = ReconnectSettings::new();
+        if self.connection.mode == Mode::Handshake {
+            // Without a token from the machine, an empty `auth`: rust_socketio would otherwise
+            // reuse the one the transport was opened with, maybe a refused one.
+            settings.auth(serde_json::json!({}));
+        }
         if self.transport.load(Ordering::SeqCst) != transport {
             // A replaced transport: no token for it (its Connect closes it).
             return settings;

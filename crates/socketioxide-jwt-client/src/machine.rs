@@ -94,6 +94,17 @@ pub(crate) struct Rules {
 
 const MINUTE: Duration = Duration::from_secs(60);
 
+/// Token requests answer one of two questions: a token for the connection, or for a refresh.
+const CONNECTION: usize = 0;
+const REFRESH: usize = 1;
+
+fn slot_of(request: TokenRequest) -> usize {
+    match request {
+        TokenRequest::Refresh => REFRESH,
+        _ => CONNECTION,
+    }
+}
+
 /// The client's state machine.
 #[derive(Debug)]
 pub(crate) struct Machine {
@@ -101,8 +112,14 @@ pub(crate) struct Machine {
     state: State,
     /// Recoveries (a new token after a refusal) in a row.
     recoveries: u32,
-    /// `server_busy` answers (and failed opens, server closes) in a row.
+    /// `server_busy` answers and failed opens in a row.
     busy_attempts: u32,
+    /// The server closing short-lived connections, in a row.
+    server_closes: u32,
+    /// Refreshes that failed (no token, no answer) in a row.
+    refresh_failures: u32,
+    /// When the client last authenticated (a connection the server closes soon after is a kick).
+    authenticated_at: Option<Instant>,
     /// The token last sent: what a refusal refers to.
     last_token: Option<String>,
     /// A token fetched after a refusal, for the next connection.
@@ -111,8 +128,13 @@ pub(crate) struct Machine {
     refreshes: VecDeque<Instant>,
     /// Whether the namespace connected before (a `Reconnect` token from then on).
     connected_before: bool,
+    /// The namespace is connected now (and the server has not refused on it).
+    connected: bool,
     /// The transport waits for the token of its handshake ([`Input::HandshakeAuth`]).
     handshake_waiting: bool,
+    /// The token requests whose answer is awaited, by slot: any other answer is stale.
+    awaiting: [Option<u64>; 2],
+    requests: u64,
     /// Bumped whenever pending timers no longer apply.
     epoch: u64,
     /// `authenticated` answers so far: what [`AuthClient::refresh`](crate::AuthClient::refresh)
@@ -130,11 +152,17 @@ impl Machine {
             state: State::CONNECTING,
             recoveries: 0,
             busy_attempts: 0,
+            server_closes: 0,
+            refresh_failures: 0,
+            authenticated_at: None,
             last_token: None,
             next_token: None,
             refreshes: VecDeque::new(),
             connected_before: false,
+            connected: false,
             handshake_waiting: false,
+            awaiting: [None; 2],
+            requests: 0,
             epoch: 0,
             authentications: 0,
             token_failures: 0,
@@ -157,7 +185,7 @@ impl Machine {
 
     /// One step: the new state is in [`Machine::state`], the effects are returned.
     pub(crate) fn step(&mut self, input: Input, now: Now) -> Vec<Effect> {
-        if let Input::Token(_, Err(e)) = &input {
+        if let Input::Token(_, _, Err(e)) = &input {
             self.token_failures += 1;
             self.last_token_error = Some(e.clone());
         }
@@ -172,28 +200,15 @@ impl Machine {
             (_, Input::Start) => self.open(TokenRequest::Connect),
             (_, Input::HandshakeAuth) => self.handshake_auth(),
             (_, Input::Connected) => self.connected(),
-            (_, Input::ConnectionLost) => {
-                self.not_authenticated();
-                Vec::new()
-            }
-            // After `unauthorized`, the recovery under way opens the next connection.
-            (
-                State::Connecting {
-                    recovering: Some(_),
-                },
-                Input::ServerClosed,
-            ) => Vec::new(),
-            (_, Input::ServerClosed) if self.rules.reconnect => self.busy(now),
-            (_, Input::ServerClosed) => {
-                self.not_authenticated();
-                Vec::new()
-            }
+            (_, Input::ConnectionLost) => self.lost(),
+            (_, Input::ServerClosed) => self.server_closed(now),
             (_, Input::ConnectRefused(err)) if err.code == WireCode::ServerBusy => self.busy(now),
             // Waited out like `server_busy`: exponential backoff, then a new connection.
             (_, Input::OpenFailed) => self.busy(now),
             (_, Input::ConnectRefused(err) | Input::Unauthorized(err)) => self.refused(err),
             (_, Input::Authenticated(info)) => self.authenticated(info, now),
             (_, Input::TokenExpiring | Input::RefreshRequested) => self.refresh(now),
+            (_, Input::RefreshUnanswered) => self.refresh_failed(now),
             (_, Input::TimerFired(_, epoch)) if epoch != self.epoch => Vec::new(),
             (_, Input::TimerFired(Timer::Refresh, _)) => self.refresh(now),
             (State::Waiting, Input::TimerFired(Timer::BusyRetry, _)) => {
@@ -201,36 +216,63 @@ impl Machine {
                 self.open(TokenRequest::Reconnect)
             }
             (_, Input::TimerFired(Timer::BusyRetry, _)) => Vec::new(),
-            (_, Input::Token(request, Ok(token))) => self.token(request, token),
-            (_, Input::Token(request, Err(e))) => self.token_failed(request, e),
+            (_, Input::Token(request, id, _)) if self.awaiting[slot_of(request)] != Some(id) => {
+                Vec::new() // stale: a later request, or none, is awaited
+            }
+            (_, Input::Token(request, _, result)) => {
+                self.awaiting[slot_of(request)] = None;
+                match result {
+                    Ok(token) => self.token(request, token),
+                    Err(e) => self.token_failed(request, e, now),
+                }
+            }
         }
+    }
+
+    fn fetch(&mut self, request: TokenRequest) -> Vec<Effect> {
+        self.requests += 1;
+        self.awaiting[slot_of(request)] = Some(self.requests);
+        vec![Effect::FetchToken(request, self.requests)]
+    }
+
+    fn recovering(&self) -> bool {
+        matches!(
+            self.state,
+            State::Connecting {
+                recovering: Some(_)
+            }
+        )
     }
 
     /// A new connection: in handshake mode the token goes with it, so it is fetched first.
     fn open(&mut self, request: TokenRequest) -> Vec<Effect> {
+        self.connected = false;
         match self.rules.mode {
             Mode::Message => vec![Effect::Open(None)],
             Mode::Handshake => match self.next_token.take() {
                 Some(token) => self.open_with(token),
-                None => vec![Effect::FetchToken(request)],
+                None => self.fetch(request),
             },
         }
     }
 
     fn open_with(&mut self, token: String) -> Vec<Effect> {
+        self.connected = false;
         self.last_token = Some(token.clone());
         vec![Effect::Open(Some(token))]
     }
 
     /// The transport's own handshake: the token fetched after a refusal, else a current one.
     fn handshake_auth(&mut self) -> Vec<Effect> {
-        match self.next_token.take() {
-            Some(token) => self.handshake_with(token),
-            None => {
-                self.handshake_waiting = true;
-                vec![Effect::FetchToken(TokenRequest::Reconnect)]
-            }
+        if let Some(token) = self.next_token.take() {
+            return self.handshake_with(token);
         }
+        self.handshake_waiting = true;
+        // After a refusal, the handshake waits for the new token: the current one is the refused.
+        if self.recovering() {
+            return Vec::new();
+        }
+        self.fetch(TokenRequest::Reconnect)
     }
 
     fn handshake_with(&mut self, token: String) -> Vec<Effect> {
@@ -246,12 +288,19 @@ impl Machine {
             TokenRequest::Connect
         };
         self.connected_before = true;
+        self.connected = true;
         self.not_authenticated();
+        if !self.recovering() {
+            // Back in, from waiting too: the transport reconnected by itself.
+            self.state = State::CONNECTING;
+        }
         match self.rules.mode {
             Mode::Handshake => Vec::new(),
             Mode::Message => match self.next_token.take() {
                 Some(token) => self.send(token),
-                None => vec![Effect::FetchToken(request)],
+                // After a refusal, the new token goes on this connection once fetched.
+                None if self.recovering() => Vec::new(),
+                None => self.fetch(request),
             },
         }
     }
@@ -261,18 +310,55 @@ impl Machine {
         vec![Effect::Authenticate(token)]
     }
 
+    /// The transport lost the connection and reconnects by itself.
+    fn lost(&mut self) -> Vec<Effect> {
+        self.connected = false;
+        // Waiting out a busy server: its timer still stands.
+        if !matches!(self.state, State::Waiting) {
+            self.not_authenticated();
+        }
+        Vec::new()
+    }
+
+    /// The server closed the connection without `unauthorized` (a restart, the application's
+    /// own disconnect): connect again after a backoff that grows while the server keeps closing
+    /// connections soon after they authenticate (a kick is not answered by a reconnect a second).
+    fn server_closed(&mut self, now: Now) -> Vec<Effect> {
+        self.connected = false;
+        // After `unauthorized`, the recovery under way opens the next connection.
+        if self.recovering() {
+            return Vec::new();
+        }
+        if !self.rules.reconnect {
+            self.not_authenticated();
+            return Vec::new();
+        }
+        let lived = self.authenticated_at.map_or(Duration::ZERO, |at| {
+            now.instant.saturating_duration_since(at)
+        });
+        if lived >= MINUTE {
+            self.server_closes = 0;
+        }
+        let attempt = self.server_closes;
+        self.server_closes = self.server_closes.saturating_add(1);
+        self.wait(now, attempt)
+    }
+
     /// Until the next `authenticated`, the client is not authenticated: its timers and a
     /// refresh in flight no longer apply.
     fn not_authenticated(&mut self) {
         if matches!(self.state, State::Authenticated { .. }) {
             self.state = State::CONNECTING;
         }
+        self.awaiting[REFRESH] = None;
         self.epoch += 1;
     }
 
     fn authenticated(&mut self, info: AuthenticatedPayload, now: Now) -> Vec<Effect> {
         self.recoveries = 0;
         self.busy_attempts = 0;
+        self.refresh_failures = 0;
+        self.authenticated_at = Some(now.instant);
         self.authentications += 1;
         self.epoch += 1;
         let delay = refresh_delay(&info, self.rules.refresh_margin, now.unix);
@@ -310,7 +396,23 @@ impl Machine {
         }
         self.refreshes.push_back(now.instant);
         *refreshing = true;
-        vec![Effect::FetchToken(TokenRequest::Refresh)]
+        self.fetch(TokenRequest::Refresh)
+    }
+
+    /// A refresh that got no token or no answer: tried again after a backoff, while connected.
+    fn refresh_failed(&mut self, now: Now) -> Vec<Effect> {
+        let State::Authenticated {
+            refreshing: refreshing @ true,
+            ..
+        } = &mut self.state
+        else {
+            return Vec::new();
+        };
+        *refreshing = false;
+        self.awaiting[REFRESH] = None;
+        let delay = busy_backoff(self.refresh_failures, now.jitter);
+        self.refresh_failures = self.refresh_failures.saturating_add(1);
+        vec![Effect::SetTimer(Timer::Refresh, delay, self.epoch)]
     }
 
     fn token(&mut self, request: TokenRequest, token: String) -> Vec<Effect> {
@@ -318,31 +420,13 @@ impl Machine {
             TokenRequest::Refresh => match self.state {
                 State::Authenticated {
                     refreshing: true, ..
-                } => self.send(token),
+                } => {
+                    self.last_token = Some(token.clone());
+                    vec![Effect::SendRefresh(token)]
+                }
                 _ => Vec::new(),
             },
-            TokenRequest::Expired | TokenRequest::Revoked => {
-                let State::Connecting {
-                    recovering: Some(refusal),
-                } = &mut self.state
-                else {
-                    return Vec::new();
-                };
-                let refusal = refusal.clone();
-                if self.last_token.as_deref() == Some(token.as_str()) {
-                    // The source gave the refused token again: never retried.
-                    return self.refused_for_good(Refusal::Server(refusal));
-                }
-                self.recoveries += 1;
-                self.state = State::CONNECTING;
-                match self.rules.mode {
-                    Mode::Handshake => self.open_with(token),
-                    Mode::Message => {
-                        self.next_token = Some(token);
-                        vec![Effect::Open(None)]
-                    }
-                }
-            }
+            TokenRequest::Expired | TokenRequest::Revoked => self.recovered(token),
             TokenRequest::Connect | TokenRequest::Reconnect => match self.rules.mode {
                 Mode::Handshake if self.handshake_waiting => self.handshake_with(token),
                 Mode::Handshake => self.open_with(token),
@@ -352,13 +436,37 @@ impl Machine {
         }
     }
 
-    fn token_failed(&mut self, request: TokenRequest, error: TokenError) -> Vec<Effect> {
-        match (request, &mut self.state) {
-            // The refresh did not happen; the next timer or warning tries again.
-            (TokenRequest::Refresh, State::Authenticated { refreshing, .. }) => {
-                *refreshing = false;
-                Vec::new()
+    /// The new token after a refusal: on the connection the transport made meanwhile, or a new
+    /// one.
+    fn recovered(&mut self, token: String) -> Vec<Effect> {
+        let State::Connecting {
+            recovering: Some(refusal),
+        } = &self.state
+        else {
+            return Vec::new();
+        };
+        let refusal = refusal.clone();
+        if self.last_token.as_deref() == Some(token.as_str()) {
+            // The source gave the refused token again: never retried.
+            return self.refused_for_good(Refusal::Server(refusal));
+        }
+        self.recoveries += 1;
+        self.state = State::CONNECTING;
+        match self.rules.mode {
+            Mode::Handshake if self.handshake_waiting => self.handshake_with(token),
+            Mode::Handshake => self.open_with(token),
+            Mode::Message if self.connected => self.send(token),
+            Mode::Message => {
+                self.next_token = Some(token);
+                self.connected = false;
+                vec![Effect::Open(None)]
             }
+        }
+    }
+
+    fn token_failed(&mut self, request: TokenRequest, error: TokenError, now: Now) -> Vec<Effect> {
+        match (request, &self.state) {
+            (TokenRequest::Refresh, _) => self.refresh_failed(now),
             (
                 TokenRequest::Expired | TokenRequest::Revoked,
                 State::Connecting {
@@ -379,6 +487,8 @@ impl Machine {
     /// `unauthorized`, or a refused handshake: a new token when that can help, else the end.
     fn refused(&mut self, err: AuthError) -> Vec<Effect> {
         self.not_authenticated();
+        // The server closes the connection it refused on.
+        self.connected = false;
         let allowed = self
             .rules
             .max_recoveries
@@ -394,27 +504,34 @@ impl Machine {
         self.state = State::Connecting {
             recovering: Some(err),
         };
-        vec![Effect::FetchToken(request)]
+        self.fetch(request)
     }
 
     fn refused_for_good(&mut self, refusal: Refusal) -> Vec<Effect> {
         self.epoch += 1;
+        self.awaiting = [None; 2];
         self.state = State::Refused(refusal);
         vec![Effect::Shutdown]
     }
 
-    /// `server_busy`, a transport failure or the server closing the connection is not a
-    /// refusal: wait, visibly, then connect again.
+    /// `server_busy` or a transport failure is not a refusal: wait, visibly, then connect again.
     fn busy(&mut self, now: Now) -> Vec<Effect> {
-        self.not_authenticated();
-        let delay = busy_backoff(self.busy_attempts, now.jitter);
+        let attempt = self.busy_attempts;
         self.busy_attempts = self.busy_attempts.saturating_add(1);
+        self.wait(now, attempt)
+    }
+
+    fn wait(&mut self, now: Now, attempt: u32) -> Vec<Effect> {
+        self.not_authenticated();
+        self.connected = false;
+        let delay = busy_backoff(attempt, now.jitter);
         self.state = State::Waiting;
         vec![Effect::SetTimer(Timer::BusyRetry, delay, self.epoch)]
     }
 
     fn close(&mut self) -> Vec<Effect> {
         self.epoch += 1;
+        self.awaiting = [None; 2];
         self.state = State::Closed;
         vec![Effect::Shutdown]
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::AuthError;
+use crate::error::AuthError;
 use crate::protocol::AuthenticatedPayload;
 use crate::token::{TokenError, TokenRequest};
 
@@ -36,8 +36,10 @@ pub(crate) enum Input {
     TokenExpiring,
     /// The application asked for a refresh.
     RefreshRequested,
-    /// The token source answered.
-    Token(TokenRequest, Result<String, TokenError>),
+    /// The token source answered the request with this id ([`Effect::FetchToken`]'s).
+    Token(TokenRequest, u64, Result<String, TokenError>),
+    /// The server did not acknowledge a refresh's `authenticate` in time: another may go.
+    RefreshUnanswered,
     /// A timer set by [`Effect::SetTimer`] ran out.
     TimerFired(Timer, u64),
     /// The application closed the client.
@@ -56,10 +58,13 @@ pub(crate) enum Timer {
 /// What the glue must do.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Effect {
-    /// Ask the token source, then feed [`Input::Token`].
-    FetchToken(TokenRequest),
+    /// Ask the token source, then feed [`Input::Token`] with this id.
+    FetchToken(TokenRequest, u64),
     /// Emit `authenticate` with this token.
     Authenticate(String),
+    /// Emit `authenticate` with this fresh token and wait (bounded) for its ack: feed
+    /// [`Input::RefreshUnanswered`] if none comes.
+    SendRefresh(String),
     /// Close the current connection (if any) and open a new one; in handshake mode with this
     /// token in `auth`.
     Open(Option<String>),

@@ -69,6 +69,7 @@ struct Step {
     payload: Value,
     code: Option<String>,
     message: Option<String>,
+    data: Option<Value>,
     ms: Option<u64>,
     expect: Option<Expect>,
 }
@@ -185,11 +186,15 @@ impl Harness {
         }
     }
 
-    fn next_token(&mut self) -> String {
+    /// The source's next answer: a token, or (`!why`) a failure.
+    fn next_token(&mut self) -> Result<String, TokenError> {
         if let Some(token) = self.tokens.pop_front() {
             self.last_token = token;
         }
-        self.last_token.clone()
+        match self.last_token.strip_prefix('!') {
+            Some(why) => Err(TokenError::msg(why)),
+            None => Ok(self.last_token.clone()),
+        }
     }
 
     fn step(&mut self, input: Input) {
@@ -202,12 +207,12 @@ impl Harness {
         let mut queue: VecDeque<Effect> = self.machine.step(input, now).into();
         while let Some(effect) = queue.pop_front() {
             match effect {
-                Effect::FetchToken(request) => {
+                Effect::FetchToken(request, id) => {
                     self.requests.push(request_name(request));
                     let token = self.next_token();
-                    queue.extend(self.machine.step(Input::Token(request, Ok(token)), now));
+                    queue.extend(self.machine.step(Input::Token(request, id, token), now));
                 }
-                Effect::Authenticate(token) => self.sent.push(token),
+                Effect::Authenticate(token) | Effect::SendRefresh(token) => self.sent.push(token),
                 Effect::Open(token) => {
                     self.opened += 1;
                     self.sent.extend(token);
@@ -297,7 +302,10 @@ fn scenarios_follow_the_table() {
                 Some("connect_error") => {
                     // As the driver reads it: the `connect_error`'s message.
                     let message = step.message.as_deref().or(step.code.as_deref());
-                    let payload = serde_json::json!({ "message": message.expect(&what) });
+                    let mut payload = serde_json::json!({ "message": message.expect(&what) });
+                    if let Some(data) = &step.data {
+                        payload["data"] = data.clone();
+                    }
                     h.step(Input::ConnectRefused(AuthError::from_connect_error(
                         &payload,
                     )));
@@ -397,59 +405,169 @@ fn nothing_happens_after_close() {
     assert_eq!(h.machine.state(), &State::Closed);
 }
 
-#[test]
-fn a_failing_source_ends_the_first_connection_and_skips_a_refresh() {
-    let mut m = Machine::new(Rules {
-        mode: Mode::Message,
+/// The id of the one token request among `effects`.
+fn fetched(effects: &[Effect]) -> (TokenRequest, u64) {
+    match effects {
+        [Effect::FetchToken(request, id)] => (*request, *id),
+        other => panic!("expected one token request, got {other:?}"),
+    }
+}
+
+fn rules(mode: Mode) -> Rules {
+    Rules {
+        mode,
         refresh_margin: Duration::from_secs(60),
         max_recoveries: Some(3),
         reconnect: true,
-    });
+    }
+}
+
+#[test]
+fn a_failing_source_ends_the_first_connection_and_retries_a_refresh() {
+    let mut m = Machine::new(rules(Mode::Message));
     let now = Now {
         instant: Instant::now(),
         unix: TRUE_NOW,
         jitter: 0.0,
     };
     m.step(Input::Start, now);
-    m.step(Input::Connected, now);
-    m.step(Input::Token(TokenRequest::Connect, Ok("t".into())), now);
+    let (connect, id) = fetched(&m.step(Input::Connected, now));
+    m.step(Input::Token(connect, id, Ok("t".into())), now);
     m.step(authenticated_for(600_000), now);
-    assert_eq!(
-        m.step(Input::RefreshRequested, now),
-        [Effect::FetchToken(TokenRequest::Refresh)]
-    );
-    m.step(
-        Input::Token(TokenRequest::Refresh, Err(TokenError::msg("down"))),
-        now,
-    );
+    let (refresh, id) = fetched(&m.step(Input::RefreshRequested, now));
+    let failed = m.step(Input::Token(refresh, id, Err(TokenError::msg("down"))), now);
     assert!(
         matches!(m.state(), State::Authenticated { .. }),
         "still connected"
     );
-    assert_eq!(
-        m.step(Input::RefreshRequested, now),
-        [Effect::FetchToken(TokenRequest::Refresh)],
-        "the next refresh may try again"
+    assert!(
+        matches!(failed.as_slice(), [Effect::SetTimer(Timer::Refresh, d, _)] if *d == Duration::from_millis(500)),
+        "tried again after a backoff: {failed:?}"
     );
+    fetched(&m.step(Input::RefreshRequested, now));
 
-    let mut m = Machine::new(Rules {
-        mode: Mode::Handshake,
-        refresh_margin: Duration::from_secs(60),
-        max_recoveries: None,
-        reconnect: true,
-    });
+    let mut m = Machine::new(rules(Mode::Handshake));
+    let (connect, id) = fetched(&m.step(Input::Start, now));
     assert_eq!(
-        m.step(Input::Start, now),
-        [Effect::FetchToken(TokenRequest::Connect)]
-    );
-    assert_eq!(
-        m.step(
-            Input::Token(TokenRequest::Connect, Err(TokenError::msg("down"))),
-            now
-        ),
+        m.step(Input::Token(connect, id, Err(TokenError::msg("down"))), now),
         [Effect::Shutdown]
     );
     assert!(matches!(m.state(), State::Refused(Refusal::Token(_))));
+}
+
+/// An answer to a request that a later one replaced changes nothing: a late failure does not
+/// end a client that authenticated since, a late token opens nothing.
+#[test]
+fn an_answer_to_an_older_request_is_stale() {
+    let now = Now {
+        instant: Instant::now(),
+        unix: TRUE_NOW,
+        jitter: 0.0,
+    };
+    let mut m = Machine::new(rules(Mode::Message));
+    m.step(Input::Start, now);
+    let (first, first_id) = fetched(&m.step(Input::Connected, now));
+    m.step(Input::ConnectionLost, now);
+    let (second, second_id) = fetched(&m.step(Input::Connected, now));
+    assert_eq!(
+        m.step(Input::Token(second, second_id, Ok("t2".into())), now),
+        [Effect::Authenticate("t2".into())]
+    );
+    m.step(authenticated_for(600_000), now);
+    let late = m.step(
+        Input::Token(first, first_id, Err(TokenError::msg("down"))),
+        now,
+    );
+    assert!(late.is_empty(), "{late:?}");
+    assert!(matches!(m.state(), State::Authenticated { .. }));
+
+    let mut m = Machine::new(rules(Mode::Handshake));
+    let (first, first_id) = fetched(&m.step(Input::Start, now));
+    let wait = m.step(
+        Input::ConnectRefused(AuthError::new("server_busy", "busy")),
+        now,
+    );
+    let [Effect::SetTimer(Timer::BusyRetry, _, epoch)] = wait.as_slice() else {
+        panic!("a wait: {wait:?}");
+    };
+    fetched(&m.step(Input::TimerFired(Timer::BusyRetry, *epoch), now));
+    assert!(
+        m.step(Input::Token(first, first_id, Ok("t1".into())), now)
+            .is_empty(),
+        "the first request was replaced by the retry's"
+    );
+}
+
+/// While a new token is fetched after a refusal, a connection the transport made by itself
+/// waits for it, and gets it: never the refused token from a `Reconnect` request.
+#[test]
+fn a_reconnect_during_a_recovery_waits_for_the_new_token() {
+    let now = Now {
+        instant: Instant::now(),
+        unix: TRUE_NOW,
+        jitter: 0.0,
+    };
+    for mode in [Mode::Message, Mode::Handshake] {
+        let mut m = Machine::new(rules(mode));
+        let start = m.step(Input::Start, now);
+        let first = match mode {
+            Mode::Message => fetched(&m.step(Input::Connected, now)),
+            Mode::Handshake => fetched(&start),
+        };
+        m.step(Input::Token(first.0, first.1, Ok("old".into())), now);
+        if mode == Mode::Handshake {
+            m.step(Input::Connected, now);
+        }
+        m.step(authenticated_for(600_000), now);
+        let refusal = AuthError::new("token_expired", "expired");
+        let (expired, id) = fetched(&m.step(Input::Unauthorized(refusal), now));
+        // The transport reconnects before the new token is there.
+        m.step(Input::ConnectionLost, now);
+        let waiting = match mode {
+            Mode::Message => m.step(Input::Connected, now),
+            Mode::Handshake => m.step(Input::HandshakeAuth, now),
+        };
+        assert!(waiting.is_empty(), "{mode:?}: {waiting:?}");
+        let answer = m.step(Input::Token(expired, id, Ok("new".into())), now);
+        let want = match mode {
+            Mode::Message => Effect::Authenticate("new".into()),
+            Mode::Handshake => Effect::HandshakeToken("new".into()),
+        };
+        assert_eq!(answer, [want], "{mode:?}");
+    }
+}
+
+/// A server that keeps closing authenticated connections (a kick) is answered with a growing
+/// wait, not a reconnect a second; one that lived a minute starts the count again.
+#[test]
+fn a_server_that_keeps_closing_is_waited_out_longer_each_time() {
+    let mut h = Harness::new(
+        Mode::Message,
+        Duration::from_secs(60),
+        Some(3),
+        vec!["t".into()],
+    );
+    h.step(Input::Start);
+    let mut waits = Vec::new();
+    for _ in 0..4 {
+        h.step(Input::Connected);
+        h.step(authenticated_for(600_000));
+        h.step(Input::ServerClosed);
+        let (at, ..) = h.timers.last().copied().expect("a wait");
+        waits.push(at.duration_since(h.now));
+        h.advance(Duration::from_secs(30));
+    }
+    assert_eq!(
+        waits,
+        [750, 1250, 2250, 4250].map(Duration::from_millis),
+        "busy_backoff with jitter 0.5"
+    );
+    h.step(Input::Connected);
+    h.step(authenticated_for(600_000));
+    h.advance(Duration::from_secs(61));
+    h.step(Input::ServerClosed);
+    let (at, ..) = h.timers.last().copied().expect("a wait");
+    assert_eq!(at.duration_since(h.now), Duration::from_millis(750));
 }
 
 #[test]

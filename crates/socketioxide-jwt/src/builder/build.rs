@@ -42,6 +42,10 @@ where
         }
         // Logouts are recorded in a revocation list: this process's, unless one was given.
         if s.revocations.is_none() && !logout_clients.is_empty() {
+            tracing::warn!(
+                "back-channel logouts are recorded in this process only: with several \
+                 instances, give the builder a shared RevocationList (revocations(..))"
+            );
             s.revocations = Some(crate::revocation::RevocationList::in_memory());
         }
         if let Some(list) = &s.revocations {
