@@ -23,7 +23,7 @@ const files = report.files.map((f) => f.path).sort();
 const expected = [
   "LICENSE",
   "README.md",
-  ...["errors", "index", "inputs", "machine", "protocol", "rules"].flatMap((m) => [`dist/${m}.d.ts`, `dist/${m}.js`]),
+  ...["errors", "index", "inputs", "protocol", "rules", "state-machine"].flatMap((m) => [`dist/${m}.d.ts`, `dist/${m}.js`]),
   "dist/socketioxide-jwt-client.browser.js",
   "package.json",
 ].sort();

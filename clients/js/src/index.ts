@@ -13,7 +13,7 @@ import type { ManagerOptions, Socket, SocketOptions } from "socket.io-client";
 
 import { AuthError } from "./errors.js";
 import type { AuthenticatedInfo, AuthState, Effect, Input, TokenReason } from "./inputs.js";
-import { Machine } from "./machine.js";
+import { Machine } from "./state-machine.js";
 import { DEFAULT_ACK_TIMEOUT_MS, DEFAULT_MAX_RECOVERIES, DEFAULT_REFRESH_MARGIN_MS, EVENTS, TOKEN_FIELD } from "./protocol.js";
 import { refusalFrom } from "./rules.js";
 
@@ -99,7 +99,7 @@ function pageEvents(): { document?: Document; window?: Window } {
  * `token_expiring`, and when a page wakes up), and recovers from an expired or revoked token with
  * a new one.
  *
- * Every decision is the state machine's (`machine.ts`, the same as the Rust client's); this
+ * Every decision is the state machine's (`state-machine.ts`, the same as the Rust client's); this
  * class only carries its effects out on socket.io-client, timers and the page.
  */
 export class AuthSocket {

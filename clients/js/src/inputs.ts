@@ -1,5 +1,5 @@
 /**
- * What the helper's machine (`machine.ts`) works with: its states, what it hears
+ * What the helper's machine (`state-machine.ts`) works with: its states, what it hears
  * ({@link Input}), what it asks the glue to do ({@link Effect}), the time it reads and its rules.
  */
 import type { AuthError } from "./errors.js";

@@ -12,72 +12,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::error::AuthError;
-use crate::protocol::rules::{busy_backoff, refresh_delay, MAX_REFRESHES_PER_MINUTE};
+use crate::protocol::rules::{busy_backoff, refresh_delay};
 use crate::protocol::{AuthenticatedPayload, ErrorCode, WireCode};
 use crate::token::{TokenError, TokenRequest};
-
-/// How the token travels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Mode {
-    /// Connect, then emit `authenticate` with `{ token }` (the default).
-    #[default]
-    Message,
-    /// In the handshake's `auth` payload.
-    Handshake,
-}
-
-/// Why the client stopped for good.
-///
-/// # Example
-/// ```
-/// use socketioxide_jwt_client::{Refusal, TokenError};
-/// let refusal = Refusal::Token(TokenError::msg("signed out"));
-/// assert_eq!(refusal.code(), "credentials_required");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Refusal {
-    /// The server refused: its error object (after the recoveries it allows, if its code is
-    /// one a new token can fix).
-    Server(AuthError),
-    /// The token source failed when a connection needed a token.
-    Token(TokenError),
-}
-
-impl Refusal {
-    /// The code: the server's, or `credentials_required` when the source had no token.
-    pub fn code(&self) -> WireCode {
-        match self {
-            Refusal::Server(err) => err.code.clone(),
-            Refusal::Token(_) => WireCode::Contract(ErrorCode::CredentialsRequired),
-        }
-    }
-}
-
-/// Where the client is; each state holds what only it needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum State {
-    /// Connecting or authenticating (again); after a recoverable refusal, with it while a new
-    /// token is fetched.
-    Connecting { recovering: Option<AuthError> },
-    /// The server said `authenticated`; a refresh may be under way (its token fetched or sent,
-    /// until the server answers).
-    Authenticated {
-        info: AuthenticatedPayload,
-        refreshing: bool,
-    },
-    /// The server was busy, could not be reached or closed the connection: connecting again
-    /// after a backoff.
-    Waiting,
-    /// Refused for good.
-    Refused(Refusal),
-    /// Closed by the application.
-    Closed,
-}
-
-impl State {
-    const CONNECTING: State = State::Connecting { recovering: None };
-}
 
 /// The settings the machine decides with.
 #[derive(Debug, Clone)]
@@ -372,49 +309,6 @@ impl Machine {
         }
     }
 
-    /// A refresh (timer, `token_expiring`, the application): one at a time, at most
-    /// [`MAX_REFRESHES_PER_MINUTE`]; when the minute is full, later.
-    fn refresh(&mut self, now: Now) -> Vec<Effect> {
-        let State::Authenticated { refreshing, .. } = &mut self.state else {
-            return Vec::new();
-        };
-        if *refreshing {
-            return Vec::new();
-        }
-        let window_start = now.instant.checked_sub(MINUTE);
-        while self
-            .refreshes
-            .front()
-            .is_some_and(|t| window_start.is_some_and(|start| *t <= start))
-        {
-            self.refreshes.pop_front();
-        }
-        if self.refreshes.len() >= MAX_REFRESHES_PER_MINUTE {
-            let oldest = self.refreshes.front().copied().unwrap_or(now.instant);
-            let wait = (oldest + MINUTE).saturating_duration_since(now.instant);
-            return vec![Effect::SetTimer(Timer::Refresh, wait, self.epoch)];
-        }
-        self.refreshes.push_back(now.instant);
-        *refreshing = true;
-        self.fetch(TokenRequest::Refresh)
-    }
-
-    /// A refresh that got no token or no answer: tried again after a backoff, while connected.
-    fn refresh_failed(&mut self, now: Now) -> Vec<Effect> {
-        let State::Authenticated {
-            refreshing: refreshing @ true,
-            ..
-        } = &mut self.state
-        else {
-            return Vec::new();
-        };
-        *refreshing = false;
-        self.awaiting[REFRESH] = None;
-        let delay = busy_backoff(self.refresh_failures, now.jitter);
-        self.refresh_failures = self.refresh_failures.saturating_add(1);
-        vec![Effect::SetTimer(Timer::Refresh, delay, self.epoch)]
-    }
-
     fn token(&mut self, request: TokenRequest, token: String) -> Vec<Effect> {
         match request {
             TokenRequest::Refresh => match self.state {
@@ -538,7 +432,11 @@ impl Machine {
 }
 
 mod io;
+mod refresh;
+mod state;
 pub(crate) use io::{Effect, Input, Now, Timer};
+pub(crate) use state::State;
+pub use state::{Mode, Refusal};
 
 #[cfg(test)]
 mod tests;

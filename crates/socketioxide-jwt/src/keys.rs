@@ -321,7 +321,6 @@ impl KeyResolver for StaticKeys {
 }
 
 mod source;
-pub use crate::issuer::KeySource;
 pub use source::Keys;
 pub(crate) use source::{Audience, KeysKind};
 

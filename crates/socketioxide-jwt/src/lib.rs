@@ -57,7 +57,7 @@ pub use builder::JwtAuthBuilder;
 pub use claims::StandardClaims;
 pub use error::{AuthError, ConfigError};
 pub use extract::Claims;
-pub use issuer::TrustedIssuer;
+pub use issuer::{KeySource, TrustedIssuer};
 pub use keys::VerificationKey;
 pub use protocol::ErrorCode;
 pub use revocation::RevocationList;

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use socketioxide_jwt::jwks::{Jwks, JwksOptions, OidcProvider};
-use socketioxide_jwt::keys::{KeySource, Keys};
-use socketioxide_jwt::{TrustedIssuer, VerificationKey};
+use socketioxide_jwt::keys::Keys;
+use socketioxide_jwt::{KeySource, TrustedIssuer, VerificationKey};
 
 use crate::cli::{self, Args};
 use crate::secret;

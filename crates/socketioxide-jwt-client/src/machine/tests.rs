@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use super::*;
 use crate::error::AuthError;
-use crate::protocol::rules::{busy_backoff, refresh_delay};
+use crate::protocol::rules::{busy_backoff, refresh_delay, MAX_REFRESHES_PER_MINUTE};
 
 const TABLE: &str = include_str!("../../../../protocol/scenarios.json");
 /// The true time of the scenarios, in seconds since the epoch.
