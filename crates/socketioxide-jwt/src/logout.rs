@@ -102,7 +102,7 @@ async fn carry_out(
     }
     let iss = Some(logout.iss.as_str());
     let revoked = match (&logout.sid, &logout.sub) {
-        (Some(sid), _) => list.revoke_session(iss, sid).await,
+        (Some(sid), _) => list.revoke_session_at(iss, sid).await,
         (None, Some(sub)) => list.revoke_user_issued_before(iss, sub, logout.iat).await,
         (None, None) => Ok(()),
     };

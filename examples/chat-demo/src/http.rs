@@ -520,7 +520,10 @@ async fn revoke(
             exp: None,
             token: None,
         } => {
-            let result = list.revoke_session(iss.as_deref(), &sid).await;
+            let result = match iss.as_deref() {
+                Some(iss) => list.revoke_session_of(iss, &sid).await,
+                None => list.revoke_session(&sid).await,
+            };
             return revoked(&admin, result, json!({ "sid": sid, "iss": iss }));
         }
         RevokeRequest {

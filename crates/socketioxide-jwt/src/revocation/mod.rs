@@ -203,9 +203,12 @@ impl RevocationList {
         .await
     }
 
-    /// Revokes every token carrying the login session `sid` (at `iss`, or at every issuer
-    /// when `None`), whenever it was issued: the tokens refreshed from a stolen one too. Kept
-    /// as [`revoke_user`](Self::revoke_user)'s revocation is.
+    /// Revokes every token carrying the login session `sid`, whenever it was issued: the
+    /// tokens refreshed from a stolen one too. Kept as [`revoke_user`](Self::revoke_user)'s
+    /// revocation is.
+    ///
+    /// With several trusted issuers this revokes `sid` at every one of them; name the issuer
+    /// with [`revoke_session_of`](Self::revoke_session_of).
     ///
     /// # Errors
     /// As [`RevocationList::revoke_token`].
@@ -215,13 +218,28 @@ impl RevocationList {
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
     /// use socketioxide_jwt::{claims::RegisteredClaims, RevocationList};
     /// let list = RevocationList::in_memory();
-    /// list.revoke_session(None, "login-7").await.unwrap();
+    /// list.revoke_session("login-7").await.unwrap();
     /// let mut claims = RegisteredClaims::for_sub("alice");
     /// claims.sid = Some("login-7".into());
     /// assert!(list.is_revoked(&claims));
     /// # });
     /// ```
-    pub async fn revoke_session(
+    pub async fn revoke_session(&self, sid: &str) -> Result<(), RevocationError> {
+        self.revoke_session_at(None, sid).await
+    }
+
+    /// Revokes every token carrying the login session `sid` at issuer `iss`; the same `sid`
+    /// at another issuer is another session. As [`revoke_session`](Self::revoke_session)
+    /// otherwise.
+    ///
+    /// # Errors
+    /// As [`RevocationList::revoke_token`].
+    pub async fn revoke_session_of(&self, iss: &str, sid: &str) -> Result<(), RevocationError> {
+        self.revoke_session_at(Some(iss), sid).await
+    }
+
+    /// Revokes the login session `sid` at `iss`, or at every issuer.
+    pub(crate) async fn revoke_session_at(
         &self,
         iss: Option<&str>,
         sid: &str,

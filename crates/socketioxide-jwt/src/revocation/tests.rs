@@ -134,7 +134,7 @@ async fn a_session_revocation_covers_every_token_of_that_login_even_later_ones()
             k.fetch_add(1, Ordering::SeqCst);
         }),
     );
-    list.revoke_session(Some("https://a"), "s1").await.unwrap();
+    list.revoke_session_of("https://a", "s1").await.unwrap();
     assert_eq!(kicked.load(Ordering::SeqCst), 1);
     assert!(list.is_revoked(&old));
     assert!(
