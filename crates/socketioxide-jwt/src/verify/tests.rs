@@ -1,4 +1,5 @@
 use super::*;
+use crate::claims::StandardClaims;
 use jsonwebtoken::Algorithm;
 
 #[test]
