@@ -7,12 +7,19 @@ use std::sync::atomic::Ordering;
 use std::sync::Weak;
 use std::time::Duration;
 
-use ::redis::{FromRedisValue, Value};
+use ::redis::Value;
 use futures_util::StreamExt;
 
 use socketioxide_jwt::revocation::{RefreshRequest, Revocation, RevocationError, RevocationFeed};
 
 use super::store::{unavailable, SendFailure, Store, HASHES, MAX_REJECTIONS};
+
+mod reply;
+#[cfg(test)]
+mod tests;
+
+use self::reply::Position;
+use self::reply::{parse_read, parse_stored, Read, StreamId, Verdict};
 
 /// Messages read per round trip; a full batch is followed by the next one at once.
 const BATCH: usize = 1000;
@@ -57,82 +64,6 @@ end
 local held = #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
 return {last, added, length, batch, held}
 "#;
-
-/// A stream id (`<ms>-<seq>`), ordered as Redis orders them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) struct StreamId(u64, u64);
-
-impl StreamId {
-    fn parse(id: &str) -> Option<Self> {
-        let (ms, seq) = id.split_once('-')?;
-        Some(Self(ms.parse().ok()?, seq.parse().ok()?))
-    }
-}
-
-impl std::fmt::Display for StreamId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}-{}", self.0, self.1)
-    }
-}
-
-/// Where a process is in the log: the last message it read, and how many messages the log
-/// had ever been given up to it (Redis' `entries-added` then).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct Position {
-    last: StreamId,
-    count: u64,
-}
-
-/// One read of the log.
-#[derive(Debug)]
-struct Read {
-    /// The last id the log generated.
-    last_generated: StreamId,
-    /// How many messages it was ever given.
-    added: u64,
-    /// How many it holds now (the others were trimmed).
-    length: u64,
-    /// The messages after the position: id, sender, payload.
-    batch: Vec<(StreamId, u64, Vec<u8>)>,
-    /// Whether the log still holds the message at the position.
-    holds_position: bool,
-}
-
-/// What a read says of the position it was made from.
-#[derive(Debug, PartialEq, Eq)]
-enum Verdict {
-    /// Nothing missed: apply the batch, move on.
-    InStep,
-    /// Messages this process had not read were trimmed.
-    Gap,
-    /// The log holds less than this process read (a failover to a replica that had not
-    /// received the last messages, a restart without persistence, a deleted key).
-    WentBack,
-}
-
-impl Read {
-    /// Whether anything after `from` may have been missed. The log is only ever trimmed from
-    /// its oldest end: of the `added - length` messages trimmed, at most `from.count` had been
-    /// read; any more were not.
-    ///
-    /// The message at the position may be gone only by trimming, which takes every message up
-    /// to it: if fewer were trimmed than had been added up to it, the log lost it otherwise (a
-    /// deleted key, a failover, an eviction), however many messages were added since.
-    fn verdict(&self, from: &Position) -> Verdict {
-        let Some(trimmed) = self.added.checked_sub(self.length) else {
-            // A log that holds more than it was ever given: not the one this process read.
-            return Verdict::WentBack;
-        };
-        let lost_position = from.count > 0 && !self.holds_position && trimmed < from.count;
-        if self.added < from.count || self.last_generated < from.last || lost_position {
-            Verdict::WentBack
-        } else if trimmed > from.count {
-            Verdict::Gap
-        } else {
-            Verdict::InStep
-        }
-    }
-}
 
 impl Store {
     /// Reads up to `limit` messages after `from`.
@@ -235,82 +166,6 @@ impl Store {
             self.lock_outbox().pop_front();
         }
     }
-}
-
-/// The revocations of an `HSCAN` batch (field, value, field, value...) still valid at `now`;
-/// a value that does not parse is skipped.
-fn parse_stored(pairs: Vec<Value>, now: u64) -> Vec<Revocation> {
-    pairs
-        .into_iter()
-        .skip(1)
-        .step_by(2)
-        .filter_map(|value| match value {
-            Value::BulkString(bytes) => Revocation::from_json(&bytes),
-            _ => None,
-        })
-        .filter(|revocation| revocation.until() >= now)
-        .collect()
-}
-
-/// Reads a reply of [`READ`].
-fn parse_read(reply: Value) -> Option<Read> {
-    let Value::Array(parts) = reply else {
-        return None;
-    };
-    let mut parts = parts.into_iter();
-    let last_generated = StreamId::parse(&String::from_redis_value(parts.next()?).ok()?)?;
-    let added = u64::from_redis_value(parts.next()?).ok()?;
-    let length = u64::from_redis_value(parts.next()?).ok()?;
-    let Value::Array(entries) = parts.next()? else {
-        return None;
-    };
-    // Every message counts towards the position; one whose fields are malformed is applied as
-    // an empty (ignored) message.
-    let batch = entries
-        .into_iter()
-        .map(parse_entry)
-        .collect::<Option<Vec<_>>>()?;
-    let holds_position = parts.next().map_or(Some(false), |held| {
-        i64::from_redis_value(held).ok().map(|held| held > 0)
-    })?;
-    Some(Read {
-        last_generated,
-        added,
-        length,
-        batch,
-        holds_position,
-    })
-}
-
-/// One message of the log: its id, sender and payload. Only a reply without an id is refused;
-/// malformed fields give an empty payload (ignored when applied) or sender 0 (no process's id).
-fn parse_entry(entry: Value) -> Option<(StreamId, u64, Vec<u8>)> {
-    let Value::Array(entry) = entry else {
-        return None;
-    };
-    let mut entry = entry.into_iter();
-    let id = StreamId::parse(&String::from_redis_value(entry.next()?).ok()?)?;
-    let (mut sender, mut payload) = (0, Vec::new());
-    let Some(Value::Array(fields)) = entry.next() else {
-        return Some((id, sender, payload));
-    };
-    let mut fields = fields.into_iter();
-    while let (Some(name), Some(value)) = (fields.next(), fields.next()) {
-        match Vec::<u8>::from_redis_value(name)
-            .unwrap_or_default()
-            .as_slice()
-        {
-            b"m" => payload = Vec::<u8>::from_redis_value(value).unwrap_or_default(),
-            b"o" => {
-                sender = Vec::<u8>::from_redis_value(value)
-                    .ok()
-                    .and_then(|o| std::str::from_utf8(&o).ok()?.parse().ok())
-                    .unwrap_or(0);
-            }
-            _ => {}
-        }
-    }
-    Some((id, sender, payload))
 }
 
 /// Brings the list in step with the store: reloads the whole set, sends the store what the
@@ -476,97 +331,5 @@ pub(super) async fn follow(
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn read(last: (u64, u64), added: u64, length: u64) -> Read {
-        Read {
-            last_generated: StreamId(last.0, last.1),
-            added,
-            length,
-            batch: Vec::new(),
-            holds_position: true,
-        }
-    }
-
-    #[test]
-    fn a_read_knows_when_messages_were_missed() {
-        let at = Position {
-            last: StreamId(100, 0),
-            count: 10,
-        };
-        // 15 added, 5 of them (the read ones) trimmed: nothing missed.
-        assert_eq!(read((200, 0), 15, 10).verdict(&at), Verdict::InStep);
-        // 15 added, 11 trimmed: one this process had not read.
-        assert_eq!(read((200, 0), 15, 4).verdict(&at), Verdict::Gap);
-        // The log holds less than was read: a failover lost messages, or the key went.
-        assert_eq!(read((90, 0), 15, 15).verdict(&at), Verdict::WentBack);
-        assert_eq!(read((0, 0), 0, 0).verdict(&at), Verdict::WentBack);
-        assert_eq!(read((300, 0), 8, 8).verdict(&at), Verdict::WentBack);
-        assert_eq!(
-            read((0, 0), 0, 0).verdict(&Position::default()),
-            Verdict::InStep
-        );
-        assert_eq!(read((200, 0), 5, 6).verdict(&at), Verdict::WentBack);
-        // The message at the position is gone but fewer were trimmed than read up to it: the
-        // log was deleted and written again (more messages since than this process had read).
-        let refilled = Read {
-            holds_position: false,
-            ..read((300, 0), 12, 12)
-        };
-        assert_eq!(refilled.verdict(&at), Verdict::WentBack);
-        // Gone by trimming: every message up to it was trimmed.
-        let trimmed = Read {
-            holds_position: false,
-            ..read((300, 0), 15, 5)
-        };
-        assert_eq!(trimmed.verdict(&at), Verdict::InStep);
-    }
-
-    #[test]
-    fn stream_ids_order_as_redis_orders_them() {
-        assert!(StreamId::parse("10-2") < StreamId::parse("10-10"));
-        assert!(StreamId::parse("9-99") < StreamId::parse("10-0"));
-        assert_eq!(StreamId::parse("x-1"), None);
-        assert_eq!(
-            StreamId::parse("7-1").map(|id| id.to_string()),
-            Some("7-1".into())
-        );
-    }
-
-    #[test]
-    fn a_read_reply_is_parsed_and_a_wrong_shape_refused() {
-        let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
-        let reply = Value::Array(vec![
-            bulk("5-1"),
-            Value::Int(3),
-            Value::Int(2),
-            Value::Array(vec![
-                Value::Array(vec![
-                    bulk("5-1"),
-                    Value::Array(vec![bulk("m"), bulk("{}"), bulk("o"), bulk("42")]),
-                ]),
-                Value::Array(vec![bulk("5-2"), Value::Nil]),
-            ]),
-            Value::Int(1),
-        ]);
-        let read = parse_read(reply).expect("parsed");
-        assert_eq!(read.last_generated, StreamId(5, 1));
-        assert_eq!((read.added, read.length), (3, 2));
-        assert_eq!(
-            read.batch,
-            vec![
-                (StreamId(5, 1), 42, b"{}".to_vec()),
-                (StreamId(5, 2), 0, Vec::new())
-            ],
-            "a message with malformed fields still counts"
-        );
-        assert!(read.holds_position);
-        assert!(parse_read(Value::Nil).is_none());
-        assert!(parse_read(Value::Array(vec![bulk("nope")])).is_none());
     }
 }
