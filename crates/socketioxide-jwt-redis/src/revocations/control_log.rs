@@ -231,45 +231,26 @@ fn apply_batch(feed: &RevocationFeed, batch: Vec<(StreamId, u64, Vec<u8>)>) {
 /// queued.
 pub(super) async fn follow(
     store: Weak<Store>,
-    mut position: Position,
+    position: Position,
     mut outages: tokio::sync::watch::Receiver<u64>,
     mut wakeups: tokio::sync::mpsc::Receiver<(String, Vec<u8>)>,
 ) {
-    let mut must_resync = false;
-    let mut last_read = tokio::time::Instant::now();
-    // Said once per spell of failures, not at every retry.
-    let mut failing = false;
-    let mut wait = Duration::ZERO;
-    let mut backoff = Duration::from_millis(100);
+    let mut follower = Follower {
+        position,
+        must_resync: false,
+        last_read: tokio::time::Instant::now(),
+        failing: false,
+        wait: Duration::ZERO,
+        backoff: Duration::from_millis(100),
+    };
     loop {
-        {
-            let Some(wake) = store.upgrade().map(|store| store.wake.clone()) else {
-                return;
-            };
-            tokio::select! {
-                () = tokio::time::sleep(wait) => {}
-                // Another process appended: read now (the poll is the guarantee, not this).
-                Some(_) = wakeups.recv() => {
-                    // A burst wakes a process thousands of times: one read per few ms takes
-                    // them all, in batches.
-                    tokio::time::sleep_until(last_read + COALESCE).await;
-                    while wakeups.try_recv().is_ok() {}
-                }
-                // A revocation was queued: sent below.
-                () = wake.notified() => {}
-                changed = outages.changed() => {
-                    if changed.is_err() {
-                        return;
-                    }
-                    must_resync = true;
-                }
-            }
+        if !follower.until_due(&store, &mut outages, &mut wakeups).await {
+            return;
         }
         let Some(store) = store.upgrade() else { return };
         if !store.feed.is_alive() {
             return;
         }
-        let poll = store.options.poll_interval;
         // What an outage queued goes first, but a store refusing it does not stop the reading.
         if !store.lock_outbox().is_empty() {
             match store.flush_outbox().await {
@@ -278,58 +259,133 @@ pub(super) async fn follow(
                 Err(e) => tracing::debug!(error = %e, "queued revocations not sent yet"),
             }
         }
-        if must_resync {
+        if follower.must_resync {
             outages.borrow_and_update();
-            match resync(&store).await {
-                Ok(at) => {
-                    position = at;
-                    must_resync = false;
-                    failing = false;
-                    backoff = Duration::from_millis(100);
-                }
-                Err(_) if !store.feed.is_alive() => return,
-                Err(e) => {
-                    if !std::mem::replace(&mut failing, true) {
-                        tracing::warn!(error = %e, "revocation store unreachable: using the last known revocations until it is back");
-                    }
-                    wait = backoff;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                    continue;
-                }
+            match follower.resync(&store).await {
+                Resynced::Yes => {}
+                Resynced::NotYet => continue,
+                Resynced::Stopped => return,
             }
         }
-        last_read = tokio::time::Instant::now();
-        match store.read(position.last, BATCH).await {
-            Ok(read) => match read.verdict(&position) {
+        follower.read(&store).await;
+    }
+}
+
+/// A process following the log: where it is, and how long it waits before the next read.
+struct Follower {
+    position: Position,
+    must_resync: bool,
+    last_read: tokio::time::Instant,
+    /// Said once per spell of failures, not at every retry.
+    failing: bool,
+    wait: Duration,
+    backoff: Duration,
+}
+
+/// How a resynchronisation went.
+enum Resynced {
+    Yes,
+    /// The store is unreachable: try again after the backoff.
+    NotYet,
+    /// The list is gone.
+    Stopped,
+}
+
+impl Follower {
+    /// Waits until a read is due: the wait is over, another process appended, a revocation was
+    /// queued, or an outage ended (then a resync is due). `false` when the list is gone.
+    async fn until_due(
+        &mut self,
+        store: &Weak<Store>,
+        outages: &mut tokio::sync::watch::Receiver<u64>,
+        wakeups: &mut tokio::sync::mpsc::Receiver<(String, Vec<u8>)>,
+    ) -> bool {
+        let Some(wake) = store.upgrade().map(|store| store.wake.clone()) else {
+            return false;
+        };
+        tokio::select! {
+            () = tokio::time::sleep(self.wait) => {}
+            // Another process appended: read now (the poll is the guarantee, not this).
+            Some(_) = wakeups.recv() => {
+                // A burst wakes a process thousands of times: one read per few ms takes
+                // them all, in batches.
+                tokio::time::sleep_until(self.last_read + COALESCE).await;
+                while wakeups.try_recv().is_ok() {}
+            }
+            // A revocation was queued: sent below.
+            () = wake.notified() => {}
+            changed = outages.changed() => {
+                if changed.is_err() {
+                    return false;
+                }
+                self.must_resync = true;
+            }
+        }
+        true
+    }
+
+    async fn resync(&mut self, store: &Store) -> Resynced {
+        match resync(store).await {
+            Ok(at) => {
+                self.position = at;
+                self.must_resync = false;
+                self.failing = false;
+                self.backoff = Duration::from_millis(100);
+                Resynced::Yes
+            }
+            Err(_) if !store.feed.is_alive() => Resynced::Stopped,
+            Err(e) => {
+                if !std::mem::replace(&mut self.failing, true) {
+                    tracing::warn!(error = %e, "revocation store unreachable: using the last known revocations until it is back");
+                }
+                self.back_off();
+                Resynced::NotYet
+            }
+        }
+    }
+
+    /// One read from the position: applied when in step, else a resync is due.
+    async fn read(&mut self, store: &Store) {
+        self.last_read = tokio::time::Instant::now();
+        match store.read(self.position.last, BATCH).await {
+            Ok(read) => match read.verdict(&self.position) {
                 Verdict::InStep => {
-                    failing = false;
-                    backoff = Duration::from_millis(100);
+                    self.failing = false;
+                    self.backoff = Duration::from_millis(100);
                     let full = read.batch.len() == BATCH;
                     if let Some((last, _, _)) = read.batch.last() {
-                        position = Position {
+                        self.position = Position {
                             last: *last,
-                            count: position.count + read.batch.len() as u64,
+                            count: self.position.count + read.batch.len() as u64,
                         };
                     }
                     apply_batch(&store.feed, read.batch);
-                    wait = if full { Duration::ZERO } else { poll };
+                    self.wait = if full {
+                        Duration::ZERO
+                    } else {
+                        store.options.poll_interval
+                    };
                 }
                 verdict => {
                     tracing::warn!(
                         ?verdict,
                         "the control log may hold less than this process missed: reloading"
                     );
-                    must_resync = true;
-                    wait = Duration::ZERO;
+                    self.must_resync = true;
+                    self.wait = Duration::ZERO;
                 }
             },
             Err(e) => {
-                if !std::mem::replace(&mut failing, true) {
+                if !std::mem::replace(&mut self.failing, true) {
                     tracing::warn!(error = %e, "could not read the control log: trying again");
                 }
-                wait = backoff;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                self.back_off();
             }
         }
+    }
+
+    fn back_off(&mut self) {
+        self.wait = self.backoff;
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
     }
 }
