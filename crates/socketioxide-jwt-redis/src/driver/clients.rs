@@ -102,6 +102,43 @@ impl RedisConnection {
     /// Sentinels are reached the same way (TLS with the same CA and client certificate for a
     /// `rediss://` URL), without a password; a Sentinel given as a URL
     /// (`redis://host:port`, `rediss://host:port`) says its own scheme.
+    /// The Sentinels' addresses, and the user and password a Sentinel given as a URL carries
+    /// for the Sentinels themselves.
+    #[allow(clippy::type_complexity)]
+    fn sentinel_addresses(
+        &self,
+        sentinels: &[String],
+    ) -> Result<
+        (
+            Vec<::redis::ConnectionAddr>,
+            Option<(Option<String>, String)>,
+        ),
+        RedisConnectionError,
+    > {
+        let scheme = if self.is_tls() { "rediss" } else { "redis" };
+        let mut sentinel_auth = None;
+        let mut addresses = Vec::with_capacity(sentinels.len());
+        for address in sentinels {
+            let url = if address.contains("://") {
+                address.clone()
+            } else {
+                format!("{scheme}://{address}/")
+            };
+            let sentinel = url.as_str().into_connection_info().map_err(|e| {
+                RedisConnectionError::InvalidUrl {
+                    url: self.url_redacted(),
+                    reason: format!("Sentinel {}: {e}", redacted(address)),
+                }
+            })?;
+            let settings = sentinel.redis_settings();
+            if let Some(password) = settings.password() {
+                sentinel_auth = Some((settings.username().map(str::to_owned), password.to_owned()));
+            }
+            addresses.push(sentinel.addr().clone());
+        }
+        Ok((addresses, sentinel_auth))
+    }
+
     pub(crate) fn sentinel_client(
         &self,
     ) -> Result<Option<::redis::sentinel::SentinelClient>, RedisConnectionError> {
@@ -118,26 +155,7 @@ impl RedisConnection {
             .as_str()
             .into_connection_info()
             .map_err(|e| invalid(e.to_string()))?;
-        let scheme = if self.is_tls() { "rediss" } else { "redis" };
-        // A Sentinel given as a URL may carry the Sentinels' own user and password.
-        let mut sentinel_auth = None;
-        let mut addresses = Vec::with_capacity(sentinels.len());
-        for address in sentinels {
-            let url = if address.contains("://") {
-                address.clone()
-            } else {
-                format!("{scheme}://{address}/")
-            };
-            let sentinel = url
-                .as_str()
-                .into_connection_info()
-                .map_err(|e| invalid(format!("Sentinel {}: {e}", redacted(address))))?;
-            let settings = sentinel.redis_settings();
-            if let Some(password) = settings.password() {
-                sentinel_auth = Some((settings.username().map(str::to_owned), password.to_owned()));
-            }
-            addresses.push(sentinel.addr().clone());
-        }
+        let (addresses, sentinel_auth) = self.sentinel_addresses(sentinels)?;
         let settings = info.redis_settings();
         let mut builder =
             SentinelClientBuilder::new(addresses.clone(), master, SentinelServerType::Master)
@@ -194,3 +212,6 @@ fn install_crypto_provider() {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     }
 }
+
+/// The user (if any) and password a Sentinel URL carries for the Sentinels themselves.
+type SentinelAuth = Option<(Option<String>, String)>;
