@@ -104,17 +104,10 @@ impl RedisConnection {
     /// (`redis://host:port`, `rediss://host:port`) says its own scheme.
     /// The Sentinels' addresses, and the user and password a Sentinel given as a URL carries
     /// for the Sentinels themselves.
-    #[allow(clippy::type_complexity)]
     fn sentinel_addresses(
         &self,
         sentinels: &[String],
-    ) -> Result<
-        (
-            Vec<::redis::ConnectionAddr>,
-            Option<(Option<String>, String)>,
-        ),
-        RedisConnectionError,
-    > {
+    ) -> Result<(Vec<::redis::ConnectionAddr>, SentinelAuth), RedisConnectionError> {
         let scheme = if self.is_tls() { "rediss" } else { "redis" };
         let mut sentinel_auth = None;
         let mut addresses = Vec::with_capacity(sentinels.len());
