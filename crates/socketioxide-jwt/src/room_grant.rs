@@ -20,6 +20,7 @@ use socketioxide::socket::{Sid, Socket};
 use tokio::sync::oneshot;
 
 use crate::auth::JwtAuth;
+use crate::claims::RegisteredClaims;
 use crate::error::AuthError;
 use crate::extract::SocketClaimsExt;
 use crate::protocol::{ErrorCode, RoomExpiringPayload, GUEST_ROOM, PENDING_ROOM};
@@ -103,38 +104,8 @@ where
         room: &str,
         token: &str,
     ) -> Result<RoomGrant, AuthError> {
-        let Some(user) = socket.jwt_user::<C>() else {
-            return Err(AuthError::forbidden("authenticate before joining rooms"));
-        };
-        if !socket.is_authenticated::<C>() {
-            return Err(AuthError::forbidden("authenticate before joining rooms"));
-        }
-        if room == PENDING_ROOM
-            || room == GUEST_ROOM
-            || self.user_room_prefix().is_some_and(|p| room.starts_with(p))
-        {
-            return Err(AuthError::forbidden("this room cannot be joined"));
-        }
-        let (registered, token_user, granted) =
-            self.inner.verifier.verify_room_token(token).await?;
-        // The user as the library keys it (with one issuer the `sub` alone, whichever `iss`
-        // each token carries; with several, `iss#sub`).
-        if token_user.as_ref().map(crate::identity::UserId::key) != Some(user.key()) {
-            return Err(AuthError::forbidden("this room token is for another user"));
-        }
-        if granted != room {
-            return Err(AuthError::forbidden("this room token is for another room"));
-        }
-        let leeway = self.inner.gate.leeway;
-        let now_unix = wall_clock();
-        let exp = registered.exp.unwrap_or_default();
-        let expires_in = until_unix(exp, leeway, now_unix);
-        let lifetime = until_unix(exp, Duration::ZERO, now_unix);
-        let warn_in = self
-            .inner
-            .gate
-            .expiry_warning
-            .map(|lead| lifetime - lead.min(lifetime / 2));
+        let registered = self.verify_grant(socket, room, token).await?;
+        let (expires_in, warn_in) = self.grant_times(registered.exp.unwrap_or_default());
 
         let grants = match socket.extensions.get::<Arc<RoomGrants>>() {
             Some(grants) => grants,
@@ -200,6 +171,53 @@ where
             room: room.to_owned(),
             expires_in,
         })
+    }
+
+    /// The claims of `token`, a room token for this socket's user and for `room`, which the
+    /// socket may join (authenticated, not a room the library keeps).
+    async fn verify_grant<A: Adapter>(
+        &self,
+        socket: &Socket<A>,
+        room: &str,
+        token: &str,
+    ) -> Result<RegisteredClaims, AuthError> {
+        let Some(user) = socket.jwt_user::<C>() else {
+            return Err(AuthError::forbidden("authenticate before joining rooms"));
+        };
+        if !socket.is_authenticated::<C>() {
+            return Err(AuthError::forbidden("authenticate before joining rooms"));
+        }
+        if room == PENDING_ROOM
+            || room == GUEST_ROOM
+            || self.user_room_prefix().is_some_and(|p| room.starts_with(p))
+        {
+            return Err(AuthError::forbidden("this room cannot be joined"));
+        }
+        let (registered, token_user, granted) =
+            self.inner.verifier.verify_room_token(token).await?;
+        // The user as the library keys it (with one issuer the `sub` alone, whichever `iss`
+        // each token carries; with several, `iss#sub`).
+        if token_user.as_ref().map(crate::identity::UserId::key) != Some(user.key()) {
+            return Err(AuthError::forbidden("this room token is for another user"));
+        }
+        if granted != room {
+            return Err(AuthError::forbidden("this room token is for another room"));
+        }
+        Ok(registered)
+    }
+
+    /// How long a grant expiring at `exp` lasts (with the leeway), and when `room_expiring`
+    /// warns (never before half its lifetime), from now.
+    fn grant_times(&self, exp: u64) -> (Duration, Option<Duration>) {
+        let now_unix = wall_clock();
+        let expires_in = until_unix(exp, self.inner.gate.leeway, now_unix);
+        let lifetime = until_unix(exp, Duration::ZERO, now_unix);
+        let warn_in = self
+            .inner
+            .gate
+            .expiry_warning
+            .map(|lead| lifetime - lead.min(lifetime / 2));
+        (expires_in, warn_in)
     }
 }
 
