@@ -321,7 +321,8 @@ function controlledSource() {
   return { getToken, pending };
 }
 
-test("a token asked for before disconnect() is never used after connect() (another user)", async () => {
+/** A connected socket (message mode) whose first token is being fetched, answered by the test. */
+async function connectedWithControlledSource() {
   const { io, created } = fakeIo();
   const { getToken, pending } = controlledSource();
   const auth = new AuthSocket({ url: "http://server/", io, getToken });
@@ -329,6 +330,11 @@ test("a token asked for before disconnect() is never used after connect() (anoth
   const socket = created[0];
   socket.serverConnect();
   await flush();
+  return { auth, socket, pending };
+}
+
+test("a token asked for before disconnect() is never used after connect() (another user)", async () => {
+  const { auth, socket, pending } = await connectedWithControlledSource();
   assert.equal(pending.length, 1, "alice's token is being fetched");
   auth.disconnect();
   auth.connect();
@@ -345,13 +351,7 @@ test("a token asked for before disconnect() is never used after connect() (anoth
 });
 
 test("a late failure of a replaced token request does not end an authenticated socket", async () => {
-  const { io, created } = fakeIo();
-  const { getToken, pending } = controlledSource();
-  const auth = new AuthSocket({ url: "http://server/", io, getToken });
-  auth.connect();
-  const socket = created[0];
-  socket.serverConnect();
-  await flush();
+  const { auth, socket, pending } = await connectedWithControlledSource();
   socket.serverDrop("transport close");
   socket.serverConnect();
   await flush();

@@ -163,6 +163,16 @@ fn state_name(state: &State) -> &'static str {
 }
 
 impl Harness {
+    /// Message mode, a one-minute margin, three recoveries, and the source's one token `t`.
+    fn message_with_one_token() -> Self {
+        Self::new(
+            Mode::Message,
+            Duration::from_secs(60),
+            Some(3),
+            vec!["t".into()],
+        )
+    }
+
     fn new(mode: Mode, margin: Duration, max_recoveries: Option<u32>, tokens: Vec<String>) -> Self {
         let rules = Rules {
             mode,
@@ -335,12 +345,7 @@ fn authenticated_for(ms: u64) -> Input {
 
 #[test]
 fn a_refresh_under_way_is_joined_whatever_asks() {
-    let mut h = Harness::new(
-        Mode::Message,
-        Duration::from_secs(60),
-        Some(3),
-        vec!["t".into()],
-    );
+    let mut h = Harness::message_with_one_token();
     h.step(Input::Start);
     h.step(Input::Connected);
     h.step(authenticated_for(120_000));
@@ -360,12 +365,7 @@ fn a_refresh_under_way_is_joined_whatever_asks() {
 
 #[test]
 fn at_most_eight_refreshes_a_minute_whatever_the_server_says() {
-    let mut h = Harness::new(
-        Mode::Message,
-        Duration::from_secs(60),
-        Some(3),
-        vec!["t".into()],
-    );
+    let mut h = Harness::message_with_one_token();
     h.step(Input::Start);
     h.step(Input::Connected);
     // A server (or a clock) that asks for a refresh at once, every time.
@@ -385,12 +385,7 @@ fn at_most_eight_refreshes_a_minute_whatever_the_server_says() {
 
 #[test]
 fn nothing_happens_after_close() {
-    let mut h = Harness::new(
-        Mode::Message,
-        Duration::from_secs(60),
-        Some(3),
-        vec!["t".into()],
-    );
+    let mut h = Harness::message_with_one_token();
     h.step(Input::Start);
     h.step(Input::Connected);
     h.step(authenticated_for(8_000));
@@ -541,12 +536,7 @@ fn a_reconnect_during_a_recovery_waits_for_the_new_token() {
 /// wait, not a reconnect a second; one that lived a minute starts the count again.
 #[test]
 fn a_server_that_keeps_closing_is_waited_out_longer_each_time() {
-    let mut h = Harness::new(
-        Mode::Message,
-        Duration::from_secs(60),
-        Some(3),
-        vec!["t".into()],
-    );
+    let mut h = Harness::message_with_one_token();
     h.step(Input::Start);
     let mut waits = Vec::new();
     for _ in 0..4 {
@@ -590,12 +580,7 @@ fn without_recovery_a_recoverable_code_is_final() {
 
 #[test]
 fn a_connection_that_cannot_be_opened_is_waited_out_not_refused() {
-    let mut h = Harness::new(
-        Mode::Message,
-        Duration::from_secs(60),
-        Some(3),
-        vec!["t".into()],
-    );
+    let mut h = Harness::message_with_one_token();
     h.step(Input::Start);
     assert_eq!(h.opened, 1);
     h.step(Input::OpenFailed);
