@@ -45,18 +45,19 @@ pub async fn users(args: &mut Args) -> Result<(UserStore, bool), BoxError> {
     Ok((users, true))
 }
 
-/// A provider's keys need the audience of this app's tokens (or `--any-audience`).
+/// Why a provider's keys cannot be used without an audience.
+pub const NEEDS_AUDIENCE: &str = "--jwks and --oidc-issuer need --audience <the `aud` your \
+     identity provider puts in this app's tokens> (or --any-audience to accept tokens it issued \
+     for any of its clients)";
+
+/// A provider's keys need the audience of this app's tokens (or `--any-audience`): said before
+/// any key is fetched.
 pub fn check_audience(args: &Args) -> Result<(), BoxError> {
     if (args.jwks.is_some() || !args.oidc_issuer.is_empty())
         && args.audience.is_none()
         && !args.any_audience
     {
-        return Err(
-            "--jwks and --oidc-issuer need --audience <the `aud` your identity provider \
-             puts in this app's tokens> (or --any-audience to accept tokens it issued for any \
-             of its clients)"
-                .into(),
-        );
+        return Err(NEEDS_AUDIENCE.into());
     }
     Ok(())
 }

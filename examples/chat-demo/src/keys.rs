@@ -141,6 +141,6 @@ fn resolved(args: &Args, jwks: Jwks) -> Result<Keys, BoxError> {
     match (&args.audience, args.any_audience) {
         (_, true) => Ok(Keys::insecure_resolver_any_audience(jwks)),
         (Some(aud), false) => Ok(Keys::resolver(jwks, aud.clone())),
-        (None, false) => Err("--jwks and --oidc-issuer need --audience (or --any-audience)".into()),
+        (None, false) => Err(crate::configure::NEEDS_AUDIENCE.into()),
     }
 }
