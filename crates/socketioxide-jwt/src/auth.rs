@@ -221,49 +221,56 @@ impl<C> JwtAuth<C> {
         self.inner.gate.pending.current()
     }
 
-    /// The per-user room of `sub` (`user:<sub>` with [`JwtAuthBuilder::user_rooms`](crate::JwtAuthBuilder::user_rooms)), if per-user
-    /// rooms are enabled.
-    ///
-    /// # Example
-    /// ```
-    /// # use socketioxide_jwt::keys::Keys;
-    /// let auth = socketioxide_jwt::JwtAuth::builder(Keys::hmac(b"a-32-byte-long-secret-for-hs256!"))
-    ///     .user_rooms()
-    ///     .build()
-    ///     .unwrap();
-    /// assert_eq!(auth.user_room("alice").as_deref(), Some("user:alice"));
-    /// ```
-    ///
-    /// With several trusted issuers, a user's room names the issuer too: use
-    /// [`user_room_of`](Self::user_room_of).
-    pub fn user_room(&self, sub: &str) -> Option<String> {
-        self.user_room_prefix().map(|p| format!("{p}{sub}"))
-    }
-
-    /// The per-user room of `sub` at issuer `iss`: `user:<iss>#<sub>` with several trusted
-    /// issuers (`sub` "42" of one provider is not "42" of another), `user:<sub>` with one, if
-    /// per-user rooms are enabled.
+    /// The per-user room of `sub` when tokens come from one source: `user:<sub>` with bare
+    /// keys, `user:<iss>#<sub>` with one [`TrustedIssuer`](crate::TrustedIssuer), if per-user
+    /// rooms are enabled ([`JwtAuthBuilder::user_rooms`](crate::JwtAuthBuilder::user_rooms)).
+    /// With several trusted issuers `sub` alone names no one (`sub` "42" of one provider is
+    /// not "42" of another): `None`, use [`user_room_of`](Self::user_room_of).
     ///
     /// # Example
     /// ```
     /// # use socketioxide_jwt::{TrustedIssuer, keys::Keys};
-    /// let auth = socketioxide_jwt::JwtAuth::builder(TrustedIssuer::new("chat", Keys::hmac(b"a-32-byte-long-secret-for-hs256!")))
+    /// const SECRET: &[u8] = b"a-32-byte-long-secret-for-hs256!";
+    /// let auth = socketioxide_jwt::JwtAuth::builder(Keys::hmac(SECRET))
     ///     .user_rooms()
     ///     .build()
     ///     .unwrap();
-    /// assert_eq!(auth.user_room_of("chat", "alice").as_deref(), Some("user:alice"));
+    /// assert_eq!(auth.user_room("alice").as_deref(), Some("user:alice"));
+    /// let auth = socketioxide_jwt::JwtAuth::builder(TrustedIssuer::new("chat", Keys::hmac(SECRET)))
+    ///     .user_rooms()
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(auth.user_room("alice").as_deref(), Some("user:chat#alice"));
+    /// ```
+    pub fn user_room(&self, sub: &str) -> Option<String> {
+        let iss = self.inner.verifier.sole_issuer()?;
+        self.room_of(&UserId::new(iss, sub))
+    }
+
+    /// The per-user room of `sub` at the trusted issuer `iss`: `user:<iss>#<sub>`, if per-user
+    /// rooms are enabled.
+    ///
+    /// # Example
+    /// ```
+    /// # use socketioxide_jwt::{TrustedIssuer, keys::Keys};
+    /// let auth = socketioxide_jwt::JwtAuth::builder([
+    ///     TrustedIssuer::new("chat", Keys::hmac(b"a-32-byte-long-secret-for-hs256!")),
+    ///     TrustedIssuer::new("partner", Keys::hmac(b"another-32-byte-secret-for-hs256")),
+    /// ])
+    /// .user_rooms()
+    /// .build()
+    /// .unwrap();
+    /// assert_eq!(auth.user_room_of("partner", "42").as_deref(), Some("user:partner#42"));
+    /// assert_eq!(auth.user_room("42"), None); // which issuer's 42?
     /// ```
     pub fn user_room_of(&self, iss: &str, sub: &str) -> Option<String> {
-        self.room_of(&UserId::new(
-            Some(iss),
-            sub,
-            self.inner.verifier.is_multi_issuer(),
-        ))
+        self.room_of(&UserId::new(Some(iss), sub))
     }
 
     /// The per-user room of a verified user.
     pub(crate) fn room_of(&self, user: &UserId) -> Option<String> {
-        self.user_room(user.key())
+        self.user_room_prefix()
+            .map(|prefix| format!("{prefix}{}", user.key()))
     }
 
     /// The prefix of the per-user rooms (`user:` with [`JwtAuthBuilder::user_rooms`](crate::JwtAuthBuilder::user_rooms)), if they are

@@ -207,7 +207,7 @@ pub enum ConfigError {
 
     /// With several issuers, users are keyed `iss#sub` (the per-user cap, the per-user room):
     /// an issuer containing `#` would let two (`iss`, `sub`) pairs share a key.
-    #[error("issuer {0:?} contains '#', which separates issuer and subject in user keys when several issuers are trusted")]
+    #[error("issuer {0:?} contains '#', which separates issuer and subject in user keys (an OpenID issuer has no fragment)")]
     IssuerWithSeparator(String),
 
     /// `identity_claim(..)` other than `sub` beside back-channel logout (a trusted issuer's

@@ -211,9 +211,13 @@ impl<C> Verifier<C> {
         }
     }
 
-    /// Whether several issuers are trusted (users are then keyed by `iss` and `sub`).
-    pub(crate) fn is_multi_issuer(&self) -> bool {
-        matches!(self.issuers, Issuers::Several(_))
+    /// The one source of tokens (`Some(None)`: keys without an issuer, `Some(Some(iss))`: one
+    /// trusted issuer), `None` with several trusted issuers.
+    pub(crate) fn sole_issuer(&self) -> Option<Option<&str>> {
+        match &self.issuers {
+            Issuers::One(issuer) => Some(issuer.iss.as_deref()),
+            Issuers::Several(_) => None,
+        }
     }
 
     /// Accepts logout tokens of issuer `iss` for `client_id` (see [`Self::verify_logout`]).
@@ -342,8 +346,8 @@ impl<C: DeserializeOwned + 'static> Verifier<C> {
             check(claims.clone()).await?;
             checked_at = wall_clock();
         }
-        let qualified = self.is_multi_issuer();
-        let user = UserId::from_claims(registered.iss.as_deref(), registered.sub.take(), qualified);
+        // Keyed by the trusted issuer that checked the token, never by an `iss` nobody checked.
+        let user = UserId::from_claims(issuer.iss.as_deref(), registered.sub.take());
         let verified = Verified {
             claims,
             registered,
@@ -400,11 +404,7 @@ impl<C> Verifier<C> {
         {
             return Err(AuthError::revoked());
         }
-        let user = UserId::from_claims(
-            registered.iss.as_deref(),
-            registered.sub.clone(),
-            self.is_multi_issuer(),
-        );
+        let user = UserId::from_claims(issuer.iss.as_deref(), registered.sub.clone());
         Ok((registered, user, room))
     }
 }

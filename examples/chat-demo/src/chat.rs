@@ -98,7 +98,9 @@ async fn on_authenticated<A: GatedAdapter>(socket: SocketRef<A>, io: SocketIo<A>
         // Who it was, also when it was refused: the library's user (its `sub`, or the
         // --identity-claim), keyed as its per-user room is.
         let me = socket.jwt_user::<StandardClaims>();
-        let room = me.and_then(|user| on_leave.user_room(user.key()));
+        let room = me
+            .zip(on_leave.user_room_prefix())
+            .map(|(user, prefix)| format!("{prefix}{}", user.key()));
         let leaving = room.as_deref().map(|room| (room, &socket));
         broadcast_presence(&io, &on_leave, leaving).await;
     });
@@ -160,8 +162,8 @@ async fn on_chat_message<A: GatedAdapter>(
     ack.send(&json!({ "ok": true })).ok();
 }
 
-/// Tells everyone who is online, from the per-user rooms (with several issuers, a user is
-/// `<iss>#<sub>`). `leaving`: the room of a socket that is disconnecting (still in its rooms
+/// Tells everyone who is online, from the per-user rooms (a user is `<iss>#<sub>` when
+/// the demo trusts issuers: `--issuer`, `--oidc-issuer`). `leaving`: the room of a socket that is disconnecting (still in its rooms
 /// until its handler returns).
 async fn broadcast_presence<A: GatedAdapter>(
     io: &SocketIo<A>,

@@ -162,8 +162,8 @@ fn verification_sources(s: &Settings) -> Result<(Vec<Source>, Vec<LogoutClient>)
         if iss.is_empty() {
             return Err(in_issuer(ConfigError::EmptyIssuerOrAudience));
         }
-        if issuers.len() > 1 && iss.contains(crate::identity::ISSUER_SEPARATOR) {
-            // Users are then keyed `iss#sub`: an issuer with `#` would make two pairs one key.
+        if iss.contains(crate::identity::ISSUER_SEPARATOR) {
+            // Users are keyed `iss#sub`: an issuer with `#` would make two pairs one key.
             return Err(ConfigError::IssuerWithSeparator(iss.clone()));
         }
         if sources

@@ -1,7 +1,7 @@
 use super::*;
 use crate::error::ConfigError;
 use crate::keys::{KeyResolver, VerificationKey};
-use crate::{keys::Keys, JwtAuthBuilder, TrustedIssuer};
+use crate::{keys::Keys, JwtAuthBuilder, KeySource, TrustedIssuer};
 
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
@@ -127,20 +127,17 @@ fn trusted_issuers_are_checked_each() {
     .build()
     .unwrap_err();
     assert!(err.to_string().contains("https://d.example"), "{err}");
-    // With several issuers, one containing the user-key separator.
-    let err = JwtAuth::builder([TrustedIssuer::new("chat#1", Keys::hmac(A)), partner()])
-        .build()
-        .unwrap_err();
-    assert!(
-        matches!(err, ConfigError::IssuerWithSeparator(ref i) if i == "chat#1"),
-        "{err}"
-    );
-    // ... which one issuer alone may contain (its users are keyed by `sub`).
-    assert!(
-        JwtAuth::builder(TrustedIssuer::new("chat#1", Keys::hmac(A)))
-            .build()
-            .is_ok()
-    );
+    // An issuer containing the user-key separator, alone or beside another.
+    for source in [
+        KeySource::from([TrustedIssuer::new("chat#1", Keys::hmac(A)), partner()]),
+        KeySource::from(TrustedIssuer::new("chat#1", Keys::hmac(A))),
+    ] {
+        let err = JwtAuth::builder(source).build().unwrap_err();
+        assert!(
+            matches!(err, ConfigError::IssuerWithSeparator(ref i) if i == "chat#1"),
+            "{err}"
+        );
+    }
     // Trusted issuers alone, or beside named own keys.
     assert!(JwtAuth::builder(partner()).build().is_ok());
     assert!(

@@ -48,7 +48,7 @@ fn verified(sub: &str, exp: u64) -> Verified<String> {
             exp: Some(exp),
             ..Default::default()
         },
-        user: Some(crate::identity::UserId::new(None, sub, false)),
+        user: Some(crate::identity::UserId::new(None, sub)),
         checked_at: at(UNIX),
     }
 }

@@ -437,8 +437,16 @@ fn standard_claims_are_read_once_and_give_the_same_registered_claims() {
 
 /// Two issuers that both publish a key `"1"`, with different secrets.
 fn two_issuers() -> Verifier<crate::StandardClaims> {
+    trusted_issuers(&[
+        ("https://a.example", SECRET, "chat"),
+        ("https://b.example", B_SECRET, "chat-b"),
+    ])
+}
+
+/// A verifier of these trusted issuers: `(iss, HMAC secret, audience)`.
+fn trusted_issuers(issuers: &[(&str, &[u8], &str)]) -> Verifier<crate::StandardClaims> {
     crate::builder::ensure_crypto_backend().expect("a crypto backend");
-    let issuer = |iss: &str, secret: &[u8], audience: &str| {
+    let issuer = |&(iss, secret, audience): &(&str, &[u8], &str)| {
         let mut set = StaticKeys::default();
         set.insert(VerificationKey::hmac(secret).kid("1"))
             .expect("one key");
@@ -452,15 +460,7 @@ fn two_issuers() -> Verifier<crate::StandardClaims> {
         };
         (KeySource::Static(set), rules)
     };
-    Verifier::new(
-        vec![
-            issuer("https://a.example", SECRET, "chat"),
-            issuer("https://b.example", B_SECRET, "chat-b"),
-        ],
-        8192,
-        None,
-        None,
-    )
+    Verifier::new(issuers.iter().map(issuer).collect(), 8192, None, None)
 }
 
 const B_SECRET: &[u8] = b"b-issuer's-own-32-byte-hs256-key";
@@ -506,7 +506,7 @@ async fn a_key_of_one_issuer_never_verifies_a_token_claiming_another() {
 }
 
 #[tokio::test]
-async fn users_are_keyed_by_issuer_and_sub_when_several_issuers_are_trusted() {
+async fn users_are_keyed_by_their_trusted_issuer_and_sub() {
     let exp = crate::time::wall_clock().as_secs() + 600;
     let several = two_issuers();
     let token = claims_token(
@@ -519,11 +519,21 @@ async fn users_are_keyed_by_issuer_and_sub_when_several_issuers_are_trusted() {
         (Some("https://a.example"), "42")
     );
     assert_eq!(user.key(), "https://a.example#42");
-    // One issuer: the sub alone, as before (room names and cap keys unchanged).
-    let one = verifier_with(default_rules());
-    let token = signed(&serde_json::json!({ "sub": "42", "exp": exp, "iss": "x" }));
+    // One trusted issuer: the same pair (adding a second issuer changes no key).
+    let one = trusted_issuers(&[("https://a.example", SECRET, "chat")]);
     let user = one.verify(&token).await.unwrap().user.unwrap();
-    assert_eq!((user.issuer(), user.key()), (Some("x"), "42"));
+    assert_eq!(user.key(), "https://a.example#42");
+    // ... which names only what it checked: a token of another `iss` is refused, not keyed.
+    let other = claims_token(
+        SECRET,
+        serde_json::json!({ "sub": "42", "exp": exp, "aud": "chat", "iss": "https://b.example" }),
+    );
+    assert!(one.verify(&other).await.is_err());
+    // Keys without an issuer vouch for no `iss`: whatever the token says there names nobody.
+    let bare = verifier_with(default_rules());
+    let token = signed(&serde_json::json!({ "sub": "42", "exp": exp, "iss": "x" }));
+    let user = bare.verify(&token).await.unwrap().user.unwrap();
+    assert_eq!((user.issuer(), user.key()), (None, "42"));
 }
 
 #[tokio::test]
