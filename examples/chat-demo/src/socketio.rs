@@ -26,9 +26,7 @@ pub async fn wire(
         .max_payload(args.max_message_bytes as u64)
         .ws_max_message_size(args.max_message_bytes)
         .ws_max_frame_size(args.max_message_bytes)
-        .req_path(args.path.clone())
-        // 1 KiB instead of 4: ~3 KiB less per held socket, no throughput loss measured.
-        .ws_read_buffer_size(1024);
+        .req_path(args.path.clone());
     let io_builder = match args.parser {
         cli::PacketFormat::Json => io_builder,
         cli::PacketFormat::Msgpack => io_builder.with_parser(ParserConfig::msgpack()),
