@@ -4,6 +4,7 @@
 //! the page uses, then `cargo run -p chat-demo`), and open the URL it prints.
 //! `cargo run -p chat-demo -- --help` lists the flags.
 
+mod admin;
 mod assets;
 mod chat;
 mod cli;
