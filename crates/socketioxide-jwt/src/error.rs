@@ -238,4 +238,15 @@ pub enum ConfigError {
     /// An empty origin in `cookie_origins(..)`.
     #[error("cookie_origins(..) contains an empty origin")]
     EmptyCookieOrigin,
+
+    /// A Shared Signals receiver for a configuration without a revocation list.
+    #[error(
+        "an SSF receiver acts through the revocation list (its revocations and refresh \
+         requests reach every instance): build the JwtAuth with .revocations(..)"
+    )]
+    NoRevocationList,
+
+    /// A Shared Signals receiver with an empty audience.
+    #[error("an SSF receiver needs the audience its SETs are for (not empty)")]
+    EmptySsfAudience,
 }

@@ -20,7 +20,8 @@ mod oidc;
 mod options;
 
 pub use self::error::JwksError;
-use self::fetch::{check_url, fetch_bounded, http_client, read_file};
+pub(crate) use self::fetch::{check_url, http_client, send_bounded};
+use self::fetch::{fetch_bounded, read_file};
 use self::key_set::parse_key_set;
 pub use self::oidc::OidcProvider;
 pub use self::options::JwksOptions;

@@ -35,6 +35,8 @@ pub mod logout;
 pub mod protocol;
 pub mod revocation;
 pub mod room_grant;
+#[cfg(feature = "ssf")]
+pub mod ssf;
 
 pub mod handler {
     //! Handlers for authenticated sockets: the connect handler [`OnAuthenticated`] (made by

@@ -20,6 +20,10 @@ pub(crate) const VERIFY_SECONDS: &str = "socketioxide_jwt_verify_seconds";
 /// `counter`: revocations, labels `kind` (`token`, `user`) and `origin` (`local`: made in this
 /// process; `remote`: received from another one).
 pub(crate) const REVOCATIONS: &str = "socketioxide_jwt_revocations_total";
+/// `counter`: security events received (feature `ssf`), labels `event` (`session-revoked`,
+/// ..., `other`; `unknown` for a refused SET) and `outcome` (`applied`, `not_acted_on`,
+/// `no_subject_matched`, `replayed`, `unavailable`, or the RFC 8935 error code).
+pub(crate) const SSF_EVENTS: &str = "socketioxide_jwt_ssf_events_total";
 /// `counter`: JWKS fetches, label `result` (`ok`, `error`).
 pub(crate) const JWKS_FETCHES: &str = "socketioxide_jwt_jwks_fetches_total";
 
@@ -124,6 +128,14 @@ impl VerifyTimer {
 pub(crate) fn revocation(kind: &'static str, origin: &'static str) {
     #[cfg(feature = "metrics")]
     ::metrics::counter!(REVOCATIONS, "kind" => kind, "origin" => origin).increment(1);
+}
+
+/// Counts a security event (or a refused SET) and what became of it.
+#[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+#[inline]
+pub(crate) fn ssf_event(event: &'static str, outcome: &'static str) {
+    #[cfg(feature = "metrics")]
+    ::metrics::counter!(SSF_EVENTS, "event" => event, "outcome" => outcome).increment(1);
 }
 
 /// Counts a JWKS fetch.

@@ -241,6 +241,11 @@ impl<C> Verifier<C> {
         crate::time::whole_secs_up(self.times.leeway)
     }
 
+    /// The claim users are keyed by, when it is not `sub`.
+    pub(crate) fn identity_claim(&self) -> Option<&str> {
+        self.identity_claim.as_deref()
+    }
+
     /// The revocation list, if one is configured.
     pub(crate) fn revocations(&self) -> Option<&RevocationList> {
         self.revocations.as_ref()
@@ -411,10 +416,11 @@ impl<C> Verifier<C> {
 
 mod decode;
 mod identity;
+pub(crate) use self::identity::MAX_IDENTITY_LEN;
 
+pub(crate) use self::decode::has_jws_shape;
 use self::decode::{
-    claims_shape, decode_rotated, decode_with, has_jws_shape, issuer_of, read_registered,
-    resolve_key, Decoded,
+    claims_shape, decode_rotated, decode_with, issuer_of, read_registered, resolve_key, Decoded,
 };
 mod logout;
 mod rules;

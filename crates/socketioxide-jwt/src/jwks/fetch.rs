@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::JwksError;
 
-pub(super) fn check_url(url: &str) -> Result<reqwest::Url, JwksError> {
+pub(crate) fn check_url(url: &str) -> Result<reqwest::Url, JwksError> {
     let parsed = reqwest::Url::parse(url).map_err(|_| JwksError::InvalidUrl(url.to_owned()))?;
     match parsed.scheme() {
         "https" => Ok(parsed),
@@ -56,7 +56,7 @@ pub(super) fn redirect_policy() -> reqwest::redirect::Policy {
 }
 
 /// The HTTP client of every key fetch: a timeout and [`redirect_policy`].
-pub(super) fn http_client(timeout: Duration) -> Result<reqwest::Client, JwksError> {
+pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, JwksError> {
     Ok(reqwest::Client::builder()
         .timeout(timeout)
         .redirect(redirect_policy())
@@ -80,7 +80,16 @@ pub(super) async fn fetch_bounded(
     url: &reqwest::Url,
     max_bytes: usize,
 ) -> Result<(Vec<u8>, Option<Duration>), JwksError> {
-    let mut response = client.get(url.clone()).send().await?;
+    send_bounded(client.get(url.clone()), max_bytes).await
+}
+
+/// Sends `request` and reads a successful answer's body, at most `max_bytes` of it; returns
+/// the body and `Cache-Control: max-age`.
+pub(crate) async fn send_bounded(
+    request: reqwest::RequestBuilder,
+    max_bytes: usize,
+) -> Result<(Vec<u8>, Option<Duration>), JwksError> {
+    let mut response = request.send().await?;
     if !response.status().is_success() {
         return Err(JwksError::Status(response.status().as_u16()));
     }

@@ -142,7 +142,7 @@ pub(super) fn read_registered<C: DeserializeOwned + 'static>(
 /// tokens have that shape and are refused later as `invalid_token`).
 ///
 /// One pass over the bytes with a table: it runs on every token, before anything else.
-pub(super) fn has_jws_shape(token: &str) -> bool {
+pub(crate) fn has_jws_shape(token: &str) -> bool {
     let mut dots = [0usize; 2];
     let mut found = 0;
     for (i, &b) in token.as_bytes().iter().enumerate() {

@@ -1,0 +1,268 @@
+//! Poll delivery (RFC 8936): the receiver asks the transmitter for SETs, acknowledges those it
+//! applied (or that were applied already), reports those it refused, and backs off when the
+//! transmitter or the revocation store fails.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::error::SetError;
+use super::receiver::SsfReceiver;
+use super::transmitter::DeliveryMethod;
+use crate::jwks::{check_url, http_client, send_bounded, JwksError};
+
+/// How a receiver polls.
+///
+/// # Example
+/// ```
+/// use std::time::Duration;
+/// use socketioxide_jwt::ssf::PollOptions;
+/// let options = PollOptions { max_events: 50, ..PollOptions::default() };
+/// assert_eq!(options.max_backoff, Duration::from_secs(60));
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PollOptions {
+    /// `maxEvents` per request.
+    pub max_events: u32,
+    /// How long one request may wait for the transmitter (it may hold a long poll open).
+    pub request_timeout: Duration,
+    /// The first wait after a failure; doubled after each one, up to `max_backoff`.
+    pub min_backoff: Duration,
+    /// The longest wait after failures.
+    pub max_backoff: Duration,
+    /// The largest answer read, in bytes.
+    pub max_bytes: usize,
+}
+
+impl Default for PollOptions {
+    fn default() -> Self {
+        Self {
+            max_events: 100,
+            request_timeout: Duration::from_secs(40),
+            min_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+            max_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// Why polling could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PollError {
+    /// No transmitter of the receiver has this issuer.
+    #[error("no configured transmitter has the issuer {0}")]
+    UnknownTransmitter(String),
+    /// The transmitter's metadata does not offer poll delivery, or names no
+    /// `configuration_endpoint` to read the stream from.
+    #[error("the transmitter does not offer poll delivery with a configuration endpoint")]
+    NotOffered,
+    /// The transmitter's stream for this receiver is not delivered by poll.
+    #[error("the transmitter's stream is not delivered by poll")]
+    NoPollStream,
+    /// A URL the transmitter gave is not https (or loopback http).
+    #[error(transparent)]
+    Url(JwksError),
+}
+
+/// A stream configuration (SSF 1.0 §8.1.1), the part read.
+#[derive(Deserialize)]
+struct StreamConfig {
+    delivery: Delivery,
+}
+
+#[derive(Deserialize)]
+struct Delivery {
+    method: String,
+    #[serde(default)]
+    endpoint_url: Option<String>,
+}
+
+/// A poll answer (RFC 8936 §2.2).
+#[derive(Deserialize)]
+struct PollAnswer {
+    #[serde(default)]
+    sets: HashMap<String, String>,
+    #[serde(default, rename = "moreAvailable")]
+    more_available: bool,
+}
+
+impl SsfReceiver {
+    /// Polls the stream of the transmitter `iss` for ever: reads its poll endpoint from the
+    /// transmitter's `configuration_endpoint`, then asks it for SETs, applies them as
+    /// [`receive`](Self::receive) does, acknowledges the ones applied (or received before),
+    /// reports refused ones in `setErrs`, and backs off (from `min_backoff` to `max_backoff`)
+    /// when the transmitter fails or a SET could not be recorded. `bearer`: the token the
+    /// transmitter authorizes this receiver with. Spawn it.
+    ///
+    /// # Errors
+    /// A [`PollError`] when the transmitter does not deliver this receiver's stream by poll.
+    pub async fn poll(
+        &self,
+        iss: &str,
+        bearer: &str,
+        options: PollOptions,
+    ) -> Result<std::convert::Infallible, PollError> {
+        let transmitter = self
+            .transmitter(iss)
+            .ok_or_else(|| PollError::UnknownTransmitter(iss.to_owned()))?;
+        let config_url = match &transmitter.configuration_endpoint {
+            Some(url) if transmitter.offers(DeliveryMethod::Poll) => url.clone(),
+            _ => return Err(PollError::NotOffered),
+        };
+        let config_url = check_url(&config_url).map_err(PollError::Url)?;
+        let mut backoff = Backoff::new(&options);
+        let client = loop {
+            match http_client(options.request_timeout) {
+                Ok(client) => break client,
+                Err(e) => backoff.fail("SSF poll: no HTTP client", &e).await,
+            }
+        };
+        let endpoint = loop {
+            let request = client.get(config_url.clone()).bearer_auth(bearer);
+            match send_bounded(request, options.max_bytes).await {
+                Ok((body, _)) => break poll_endpoint(&body)?,
+                Err(e) => {
+                    backoff
+                        .fail("SSF poll: the stream configuration could not be read", &e)
+                        .await
+                }
+            }
+        };
+        tracing::info!(%iss, "polling the transmitter's stream");
+        let mut acks: Vec<String> = Vec::new();
+        let mut errs = Map::new();
+        loop {
+            let body = json!({
+                "ack": acks,
+                "setErrs": errs,
+                "maxEvents": options.max_events,
+                "returnImmediately": false,
+            });
+            let request = client
+                .post(endpoint.clone())
+                .bearer_auth(bearer)
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .body(body.to_string());
+            let asked_at = tokio::time::Instant::now();
+            let answer = send_bounded(request, options.max_bytes)
+                .await
+                .and_then(|(body, _)| {
+                    serde_json::from_slice::<PollAnswer>(&body).map_err(JwksError::from)
+                });
+            let answer = match answer {
+                Ok(answer) => answer,
+                Err(e) => {
+                    backoff.fail("SSF poll failed", &e).await;
+                    continue;
+                }
+            };
+            // Delivered with this request.
+            acks.clear();
+            errs.clear();
+            let mut unavailable = false;
+            let idle = answer.sets.is_empty() && !answer.more_available;
+            for (jti, set) in answer.sets.into_iter().take(options.max_events as usize) {
+                match self.receive(&set).await {
+                    Ok(_) | Err(SetError::Replayed) => acks.push(jti),
+                    Err(SetError::Unavailable(e)) => {
+                        tracing::warn!(error = %e, "SSF poll: a SET could not be recorded; it stays with the transmitter");
+                        unavailable = true;
+                    }
+                    Err(e) => {
+                        errs.insert(jti, e.to_json());
+                    }
+                }
+            }
+            if unavailable {
+                backoff.wait().await;
+                continue;
+            }
+            backoff.reset();
+            // The next request at once: it delivers the acknowledgements and takes what is
+            // waiting; with nothing, the transmitter holds it (a long poll). One that answers
+            // an empty queue at once is asked again after `min_backoff`, not in a busy loop.
+            if idle && asked_at.elapsed() < options.min_backoff {
+                tokio::time::sleep_until(asked_at + options.min_backoff).await;
+            }
+        }
+    }
+}
+
+/// The poll endpoint of the stream configuration (one object, or an array of them).
+fn poll_endpoint(body: &[u8]) -> Result<reqwest::Url, PollError> {
+    let configs: Vec<StreamConfig> = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Array(items)) => items
+            .into_iter()
+            .filter_map(|item| serde_json::from_value(item).ok())
+            .collect(),
+        Ok(item) => serde_json::from_value(item).into_iter().collect(),
+        Err(_) => Vec::new(),
+    };
+    let url = configs
+        .into_iter()
+        .filter(|c| c.delivery.method == DeliveryMethod::Poll.urn())
+        .find_map(|c| c.delivery.endpoint_url)
+        .ok_or(PollError::NoPollStream)?;
+    check_url(&url).map_err(PollError::Url)
+}
+
+/// Exponential backoff between failures.
+struct Backoff {
+    min: Duration,
+    max: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    fn new(options: &PollOptions) -> Self {
+        Self {
+            min: options.min_backoff,
+            max: options.max_backoff.max(options.min_backoff),
+            next: options.min_backoff,
+        }
+    }
+
+    async fn fail(&mut self, what: &str, error: &dyn std::fmt::Display) {
+        tracing::warn!(error = %error, retry_in = ?self.next, "{what}");
+        self.wait().await;
+    }
+
+    async fn wait(&mut self) {
+        tokio::time::sleep(self.next).await;
+        self.next = (self.next * 2).min(self.max);
+    }
+
+    fn reset(&mut self) {
+        self.next = self.min;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_poll_endpoint_comes_from_a_poll_stream_only() {
+        let poll = br#"{ "delivery": { "method": "urn:ietf:rfc:8936", "endpoint_url": "http://127.0.0.1:1/poll" } }"#;
+        assert_eq!(
+            poll_endpoint(poll).unwrap().as_str(),
+            "http://127.0.0.1:1/poll"
+        );
+        let many = br#"[{ "delivery": { "method": "urn:ietf:rfc:8935", "endpoint_url": "https://r/x" } },
+                        { "delivery": { "method": "urn:ietf:rfc:8936", "endpoint_url": "https://t/poll" } }]"#;
+        assert_eq!(poll_endpoint(many).unwrap().as_str(), "https://t/poll");
+        let push =
+            br#"{ "delivery": { "method": "urn:ietf:rfc:8935", "endpoint_url": "https://r/x" } }"#;
+        assert!(matches!(poll_endpoint(push), Err(PollError::NoPollStream)));
+        let insecure = br#"{ "delivery": { "method": "urn:ietf:rfc:8936", "endpoint_url": "http://t/poll" } }"#;
+        assert!(matches!(poll_endpoint(insecure), Err(PollError::Url(_))));
+        assert!(matches!(
+            poll_endpoint(b"not json"),
+            Err(PollError::NoPollStream)
+        ));
+    }
+}
