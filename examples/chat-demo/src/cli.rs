@@ -263,6 +263,28 @@ pub struct Args {
     /// --admin-password or CHAT_DEMO_ADMIN_PASSWORD.
     #[arg(long, value_name = "FILE")]
     pub admin_password_file: Option<PathBuf>,
+
+    /// Receive the security events (OpenID Shared Signals: CAEP, RISC) of this transmitter,
+    /// found at `<ISSUER>/.well-known/ssf-configuration`; repeat for several. Its events close
+    /// the sockets of a revoked session or account, or ask them for a fresh token, on every
+    /// instance (docs/OPERATING.md). Accept its users' tokens with --oidc-issuer.
+    #[arg(long = "ssf-transmitter", value_name = "ISSUER")]
+    pub ssf_transmitters: Vec<String>,
+
+    /// The bearer token transmitters push events with (`POST /ssf/events`,
+    /// `Authorization: Bearer <TOKEN>`); without it, push is off.
+    #[arg(long, env = "CHAT_DEMO_SSF_PUSH_TOKEN", hide_env_values = true)]
+    pub ssf_push_token: Option<String>,
+
+    /// The bearer token the demo presents to transmitters to read its stream and poll it;
+    /// with it, a transmitter that offers poll delivery (and whose stream is delivered so) is
+    /// polled.
+    #[arg(long, env = "CHAT_DEMO_SSF_POLL_TOKEN", hide_env_values = true)]
+    pub ssf_poll_token: Option<String>,
+
+    /// The `aud` the events must carry. Default: --audience.
+    #[arg(long, value_name = "AUD")]
+    pub ssf_audience: Option<String>,
 }
 
 impl Args {

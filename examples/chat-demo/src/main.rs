@@ -21,6 +21,7 @@ mod room_tokens;
 mod rooms;
 mod secret;
 mod serve;
+mod signals;
 mod socketio;
 mod tokens;
 mod users;
@@ -100,7 +101,9 @@ async fn run(mut args: Args) -> Result<(), BoxError> {
     if let Some(problem) = scripts.problem() {
         tracing::warn!("the page cannot work: {problem}");
     }
-    let mut router = http::router(state, &scripts, proxies);
+    let auth = state.auth.clone();
+    let mut router =
+        signals::add_receiver(&args, &auth, http::router(state, &scripts, proxies)).await?;
     if let Some(prometheus) = prometheus {
         router = prometheus::with_metrics_route(router, prometheus);
     }

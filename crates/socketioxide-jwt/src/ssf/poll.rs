@@ -90,6 +90,23 @@ struct PollAnswer {
     more_available: bool,
 }
 
+/// What one poll did.
+enum Polled {
+    /// Nothing was waiting.
+    Idle,
+    /// SETs were received (and are acknowledged or reported with the next request).
+    Received,
+    /// A SET could not be recorded: it stays with the transmitter, asked again after a wait.
+    Unavailable,
+}
+
+/// What the next request tells the transmitter: the SETs acknowledged and those refused.
+#[derive(Default)]
+struct Replies {
+    acks: Vec<String>,
+    errs: Map<String, Value>,
+}
+
 impl SsfReceiver {
     /// Polls the stream of the transmitter `iss` for ever: reads its poll endpoint from the
     /// transmitter's `configuration_endpoint`, then asks it for SETs, applies them as
@@ -118,7 +135,7 @@ impl SsfReceiver {
         let client = loop {
             match http_client(options.request_timeout) {
                 Ok(client) => break client,
-                Err(e) => backoff.fail("SSF poll: no HTTP client", &e).await,
+                Err(e) => backoff.fail("SSF poll: no HTTP client", e).await,
             }
         };
         let endpoint = loop {
@@ -126,69 +143,68 @@ impl SsfReceiver {
             match send_bounded(request, options.max_bytes).await {
                 Ok((body, _)) => break poll_endpoint(&body)?,
                 Err(e) => {
-                    backoff
-                        .fail("SSF poll: the stream configuration could not be read", &e)
-                        .await
+                    let what = "SSF poll: the stream configuration could not be read";
+                    backoff.fail(what, e).await;
                 }
             }
         };
         tracing::info!(%iss, "polling the transmitter's stream");
-        let mut acks: Vec<String> = Vec::new();
-        let mut errs = Map::new();
+        let mut replies = Replies::default();
         loop {
-            let body = json!({
-                "ack": acks,
-                "setErrs": errs,
-                "maxEvents": options.max_events,
-                "returnImmediately": false,
-            });
-            let request = client
-                .post(endpoint.clone())
-                .bearer_auth(bearer)
-                .header(http::header::CONTENT_TYPE, "application/json")
-                .body(body.to_string());
             let asked_at = tokio::time::Instant::now();
-            let answer = send_bounded(request, options.max_bytes)
-                .await
-                .and_then(|(body, _)| {
-                    serde_json::from_slice::<PollAnswer>(&body).map_err(JwksError::from)
-                });
-            let answer = match answer {
-                Ok(answer) => answer,
-                Err(e) => {
-                    backoff.fail("SSF poll failed", &e).await;
-                    continue;
+            let request = client.post(endpoint.clone()).bearer_auth(bearer);
+            match self.poll_once(request, &options, &mut replies).await {
+                Err(e) => backoff.fail("SSF poll failed", e).await,
+                Ok(Polled::Unavailable) => backoff.wait().await,
+                Ok(Polled::Received) => backoff.reset(),
+                // With nothing waiting, the transmitter holds a request (a long poll); one
+                // that answers at once is asked again after `min_backoff`, not in a busy loop.
+                Ok(Polled::Idle) => {
+                    backoff.reset();
+                    tokio::time::sleep_until(asked_at + options.min_backoff).await;
                 }
-            };
-            // Delivered with this request.
-            acks.clear();
-            errs.clear();
-            let mut unavailable = false;
-            let idle = answer.sets.is_empty() && !answer.more_available;
-            for (jti, set) in answer.sets.into_iter().take(options.max_events as usize) {
-                match self.receive(&set).await {
-                    Ok(_) | Err(SetError::Replayed) => acks.push(jti),
-                    Err(SetError::Unavailable(e)) => {
-                        tracing::warn!(error = %e, "SSF poll: a SET could not be recorded; it stays with the transmitter");
-                        unavailable = true;
-                    }
-                    Err(e) => {
-                        errs.insert(jti, e.to_json());
-                    }
-                }
-            }
-            if unavailable {
-                backoff.wait().await;
-                continue;
-            }
-            backoff.reset();
-            // The next request at once: it delivers the acknowledgements and takes what is
-            // waiting; with nothing, the transmitter holds it (a long poll). One that answers
-            // an empty queue at once is asked again after `min_backoff`, not in a busy loop.
-            if idle && asked_at.elapsed() < options.min_backoff {
-                tokio::time::sleep_until(asked_at + options.min_backoff).await;
             }
         }
+    }
+
+    /// One poll request: delivers `replies`, then applies what the answer carries and puts
+    /// the replies to it in `replies`.
+    async fn poll_once(
+        &self,
+        request: reqwest::RequestBuilder,
+        options: &PollOptions,
+        replies: &mut Replies,
+    ) -> Result<Polled, JwksError> {
+        let body = json!({
+            "ack": replies.acks,
+            "setErrs": replies.errs,
+            "maxEvents": options.max_events,
+            "returnImmediately": false,
+        });
+        let request = request
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string());
+        let (body, _) = send_bounded(request, options.max_bytes).await?;
+        let answer: PollAnswer = serde_json::from_slice(&body)?;
+        // Delivered with this request.
+        *replies = Replies::default();
+        if answer.sets.is_empty() && !answer.more_available {
+            return Ok(Polled::Idle);
+        }
+        let mut polled = Polled::Received;
+        for (jti, set) in answer.sets.into_iter().take(options.max_events as usize) {
+            match self.receive(&set).await {
+                Ok(_) | Err(SetError::Replayed) => replies.acks.push(jti),
+                Err(SetError::Unavailable(e)) => {
+                    tracing::warn!(error = %e, "SSF poll: a SET could not be recorded; it stays with the transmitter");
+                    polled = Polled::Unavailable;
+                }
+                Err(e) => {
+                    replies.errs.insert(jti, e.to_json());
+                }
+            }
+        }
+        Ok(polled)
     }
 }
 
@@ -226,7 +242,7 @@ impl Backoff {
         }
     }
 
-    async fn fail(&mut self, what: &str, error: &dyn std::fmt::Display) {
+    async fn fail(&mut self, what: &str, error: impl std::fmt::Display) {
         tracing::warn!(error = %error, retry_in = ?self.next, "{what}");
         self.wait().await;
     }
