@@ -85,7 +85,7 @@ cargo test -p socketioxide-jwt --all-features --test backends
 if cargo +nightly --version >/dev/null 2>&1; then
   say "Fuzzing: each libFuzzer target for ${FUZZ_SECONDS:-30} s from the seed corpus (nightly)"
   command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
-  for target in authenticate_payload handshake verify_token; do
+  for target in authenticate_payload handshake verify_token ssf_set; do
     work="$(mktemp -d)"
     cp fuzz/corpus/"$target"/* "$work"/
     (cd fuzz && cargo +nightly fuzz run "$target" "$work" -- -max_total_time="${FUZZ_SECONDS:-30}" 2>&1 | tail -n 2)

@@ -102,3 +102,20 @@ pub fn verify_token(data: &[u8]) {
         verify_checked(token);
     }
 }
+
+/// Raw bytes as the claims of a SET whose signature verified (feature `ssf`): never a panic;
+/// what is accepted has 1 to 8 events, a `jti` of 1 to 255 bytes, an `iat` no more than a
+/// minute ahead and a day behind, and events that happened no later than the SET.
+#[cfg(feature = "ssf")]
+pub fn ssf_set_claims(data: &[u8]) {
+    let Ok(json) = std::str::from_utf8(data) else {
+        return;
+    };
+    let now = 1_800_000_000;
+    if let Ok(set) = crate::ssf::set::read_claims_json(json, now) {
+        assert!((1..=8).contains(&set.events.len()));
+        assert!((1..=255).contains(&set.jti.len()));
+        assert!(set.iat <= now + 60 && set.iat + 86_400 >= now);
+        assert!(set.events.iter().all(|e| e.at <= set.iat));
+    }
+}

@@ -26,7 +26,7 @@ mod events;
 mod poll;
 mod push;
 mod receiver;
-mod set;
+pub(crate) mod set;
 mod subject;
 mod transmitter;
 

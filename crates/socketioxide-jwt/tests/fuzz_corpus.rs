@@ -31,6 +31,9 @@ fn seed_corpus_replays_cleanly() {
     for input in corpus("verify_token") {
         __fuzz::verify_token(&input);
     }
+    for input in corpus("ssf_set") {
+        __fuzz::ssf_set_claims(&input);
+    }
 }
 
 /// Strings shaped like tokens: three base64url-ish parts, sometimes with a real header.
