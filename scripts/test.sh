@@ -134,6 +134,9 @@ say "Hostile tokens: every exp / nbf / iat JSON can hold, another API's aud, a k
 say "Two OpenID providers on loopback with the same kid and different keys, two instances on Redis (both modes): each one's tokens work beside the demo's own login; A-signed claiming B refused; 42 of A revoked leaves 42 of B; back-channel logout by sid and by sub across instances, replays refused"
 (cd e2e/node && node --test issuers.test.mjs)
 
+say "OpenID Shared Signals: a transmitter pushes and is polled; CAEP and RISC events close or refresh the right sockets on two instances on Redis within 1 s; bad SETs get the RFC's errors"
+(cd e2e/node && node --test ssf.test.mjs)
+
 say "Admins and long-lived revocations: a provider's (or a shared secret's) token claiming the admin role gets 403 on /admin/* unless its issuer is named with --admin-issuer; a token revoked by { jti, exp } stays refused after --token-ttl-secs, alone and across instances on Redis"
 (cd e2e/node && node --test admin.test.mjs)
 

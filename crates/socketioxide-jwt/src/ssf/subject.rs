@@ -60,13 +60,15 @@ pub(crate) struct Subjects {
 }
 
 impl Subjects {
-    /// Reads a subject: a simple one (with `format`) names the user; a complex one names the
-    /// user in `user` and the session in `session` (its other members are not read).
+    /// Reads a subject: a simple one (with `format`) names the user; a complex one (with
+    /// `format: "complex"` as SSF 1.0 has it, or without a format as its drafts had it) names
+    /// the user in `user` and the session in `session` (its other members are not read).
     pub(crate) fn read(value: &Value) -> Result<Self, SetError> {
         let Value::Object(object) = value else {
             return Err(SetError::request("a subject is a JSON object"));
         };
-        if object.contains_key("format") {
+        let format = object.get("format");
+        if format.is_some() && format.and_then(Value::as_str) != Some("complex") {
             return Ok(Self {
                 user: simple_or_aliases(object)?,
                 session: None,
@@ -195,6 +197,9 @@ mod tests {
         assert_eq!(s.users_at(Some("email"), &a).count(), 0);
         let s = read(json!({ "user": iss_sub, "session": { "format": "opaque", "id": "s1" } }));
         assert_eq!(s.session_id(), Some("s1"));
+        assert_eq!(s.users_at(None, &a).count(), 1);
+        let s = read(json!({ "format": "complex", "user": iss_sub, "session": { "format": "opaque", "id": "s2" } }));
+        assert_eq!(s.session_id(), Some("s2"));
         assert_eq!(s.users_at(None, &a).count(), 1);
         let s = read(json!({ "format": "aliases", "identifiers": [
             { "format": "email", "email": "x@y" }, { "format": "iss_sub", "iss": "https://a", "sub": "7" }
