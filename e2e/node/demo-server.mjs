@@ -497,8 +497,8 @@ export async function startCluster({ masters = 3, replicas = 0 } = {}) {
  * A stock socket.io-client socket over websocket, without reconnection, recording every event
  * it receives in `socket.received` (`{ event, args }`); pushed onto `track` for cleanup.
  */
-export function openSocket(url, track) {
-  const socket = ioClient(url, { transports: ["websocket"], reconnection: false, forceNew: true });
+export function openSocket(url, track, options = {}) {
+  const socket = ioClient(url, { transports: ["websocket"], reconnection: false, forceNew: true, ...options });
   socket.received = [];
   socket.onAny((event, ...args) => socket.received.push({ event, args }));
   track.push(socket);
@@ -519,6 +519,13 @@ export async function authenticatedSocket(url, token, track, ms = 10_000) {
   });
   s.emit("authenticate", { token });
   return outcome;
+}
+
+/** A handshake-mode socket (`auth: { token }`, an `openSocket` socket), resolved once connected. */
+export async function handshakeSocket(url, token, track, ms = 10_000) {
+  const s = openSocket(url, track, { auth: { token } });
+  await nextEvent(s, "connect", ms);
+  return s;
 }
 
 /** The refusal code `authenticatedSocket` gets for `token`; fails the test (`why`) if accepted. */

@@ -9,13 +9,12 @@
 // user (sub) it names on both, and a replayed logout token is refused.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { io as ioClient } from "socket.io-client";
 
 import {
   adminRevoke,
   authenticatedSocket,
+  handshakeSocket,
   login,
-  nextEvent,
   refusalCode,
   revokedOn,
   startDemo,
@@ -52,19 +51,10 @@ after(async () => {
 
 const refusal = (url, token) => refusalCode(url, token, sockets);
 
-/** A handshake-mode socket (`auth: { token }`), resolved once connected. */
-async function handshakeSocket(url, token) {
-  const s = ioClient(url, { transports: ["websocket"], reconnection: false, forceNew: true, auth: { token } });
-  s.received = [];
-  s.onAny((event, ...args) => s.received.push({ event, args }));
-  sockets.push(s);
-  await nextEvent(s, "connect");
-  return s;
-}
 
 /** A socket of `token` on the message-mode instance or the handshake-mode one. */
 const on = (instance, token) =>
-  instance === demo ? authenticatedSocket(demo.url, token, sockets) : handshakeSocket(other.url, token);
+  instance === demo ? authenticatedSocket(demo.url, token, sockets) : handshakeSocket(other.url, token, sockets);
 
 /** Whether `socket` still answers as an authenticated socket (a `whoami` round trip). */
 async function stillIn(socket) {
@@ -79,7 +69,7 @@ test("each provider's tokens work, with the same kid and different keys; the dem
   await authenticatedSocket(demo.url, B.token({}), sockets);
   const own = await login(demo.url, "alice", "wonderland");
   await authenticatedSocket(demo.url, own, sockets);
-  await handshakeSocket(other.url, A.token({}));
+  await handshakeSocket(other.url, A.token({}), sockets);
 });
 
 test("a token signed with A's key that claims B's iss is refused, and so is one without iss", async () => {

@@ -14,9 +14,8 @@
 // poll's `setErrs`) end nothing either; applied and ignored ones are acknowledged when polled.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { io as ioClient } from "socket.io-client";
 
-import { authenticatedSocket, nextEvent, refusalCode, revokedOn, startDemo, startRedis, until } from "./demo-server.mjs";
+import { authenticatedSocket, handshakeSocket, refusalCode, revokedOn, startDemo, startRedis, until } from "./demo-server.mjs";
 import {
   ACCOUNT_DISABLED,
   ACCOUNT_ENABLED,
@@ -101,15 +100,6 @@ const fresh = (mode, what) => `${mode}-${what}-${++serial}`;
 /** Token claims for `sub` issued 10 s ago: before any event a case sends. */
 const earlier = (sub, claims = {}) => ({ sub, iat: now() - 10, ...claims });
 
-/** A handshake-mode socket (`auth: { token }`), recording what it hears, resolved once connected. */
-async function handshakeSocket(url, token) {
-  const s = ioClient(url, { transports: ["websocket"], reconnection: false, forceNew: true, auth: { token } });
-  s.received = [];
-  s.onAny((event, ...args) => s.received.push({ event, args }));
-  sockets.push(s);
-  await nextEvent(s, "connect");
-  return s;
-}
 
 /**
  * Two sockets of a token of `mode`'s issuer with `claims` (one token each): on `demo`
@@ -117,7 +107,7 @@ async function handshakeSocket(url, token) {
  */
 async function onBoth(mode, claims) {
   const { t, demo, other } = setups[mode];
-  return [await authenticatedSocket(demo.url, t.token(claims), sockets), await handshakeSocket(other.url, t.token(claims))];
+  return [await authenticatedSocket(demo.url, t.token(claims), sockets), await handshakeSocket(other.url, t.token(claims), sockets)];
 }
 
 /** Whether `socket` still answers as an authenticated socket (a `whoami` round trip). */
@@ -216,7 +206,7 @@ for (const mode of MODES) {
     const sub = fresh(mode, "session");
     const [sid, otherSid] = [`${sub}-a`, `${sub}-b`];
     const session = await onBoth(mode, earlier(sub, { sid }));
-    const otherSession = await handshakeSocket(other.url, t.token(earlier(sub, { sid: otherSid })));
+    const otherSession = await handshakeSocket(other.url, t.token(earlier(sub, { sid: otherSid })), sockets);
     const subject = t.complex({ user: t.issSub(sub), session: t.opaque(sid) });
     await accepted(mode, t.set(SESSION_REVOKED, { sub_id: subject }), "other");
     await until(() => session.every(endedRevoked), `session ${sid}'s sockets revoked on both instances`, EFFECT_MS);
@@ -230,7 +220,7 @@ for (const mode of MODES) {
     const sub = fresh(mode, "user-sessions");
     const stamp = now() - 5;
     const before = await onBoth(mode, { sub, iat: stamp - 5 });
-    const since = await handshakeSocket(other.url, t.token({ sub, iat: stamp + 3 }));
+    const since = await handshakeSocket(other.url, t.token({ sub, iat: stamp + 3 }), sockets);
     await accepted(mode, t.set({ [SESSION_REVOKED]: { event_timestamp: stamp } }, { sub_id: t.issSub(sub) }));
     await until(() => before.every(endedRevoked), "the user's earlier sockets revoked on both instances", EFFECT_MS);
     assert.ok(await stillIn(since), "a token issued after event_timestamp stays");
