@@ -260,6 +260,8 @@ for (const mode of MODES) {
       await until(() => c.sockets.every(askedToRefresh), `${c.name}: token_expiring (expires_in_ms 0) on both instances`, EFFECT_MS);
     }
     for (const c of cases) for (const s of c.sockets) assert.ok(await stillIn(s), `${c.name}: still connected`);
+    // A round trip on each bystander first: a refresh request sent to them would arrive before its answer.
+    for (const s of bystanders) assert.ok(await stillIn(s));
     assert.ok(!bystanders.some(askedToRefresh), "another user is not asked");
     // The answer the request expects: an in-band refresh with a token issued now.
     const [socket] = cases[0].sockets;
@@ -308,6 +310,7 @@ for (const mode of MODES) {
     await refused(mode, revoking({ events: undefined }), "invalid_request", "no events");
     await refused(mode, revoking({ jti: undefined }), "invalid_request", "no jti", { jti: `${sub}-no-jti` });
     await refused(mode, "not-a-jwt", "invalid_request", "a body that is not a JWT", { jti: `${sub}-not-a-jwt` });
+    await refused(mode, t.token({ sub }), "invalid_request", "an access token of the same issuer (typ JWT), not a SET");
 
     // A replay (the same iss and jti) is refused when pushed, on another instance too
     // (remembered in Redis). Polled, it is acknowledged again and not applied again: a SET
@@ -324,6 +327,7 @@ for (const mode of MODES) {
       for (const [why, token] of [["without a bearer token", undefined], ["with another bearer token", "nope"]]) {
         const res = await push(pushUrl("other"), revoking(), { token });
         assert.equal(res.status, 401, `${why}: ${JSON.stringify(res.body)}`);
+        assert.equal(res.body?.err, "authentication_failed", why);
       }
     }
     await new Promise((r) => setTimeout(r, QUIET_MS)); // nothing to await: what must not happen

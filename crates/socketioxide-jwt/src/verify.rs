@@ -211,6 +211,14 @@ impl<C> Verifier<C> {
         }
     }
 
+    /// The `iss` of every trusted issuer (none for keys without an issuer).
+    pub(crate) fn trusted_issuers(&self) -> Vec<&str> {
+        match &self.issuers {
+            Issuers::One(issuer) => issuer.iss.as_deref().into_iter().collect(),
+            Issuers::Several(by_iss) => by_iss.keys().map(|iss| &**iss).collect(),
+        }
+    }
+
     /// The one source of tokens (`Some(None)`: keys without an issuer, `Some(Some(iss))`: one
     /// trusted issuer), `None` with several trusted issuers.
     pub(crate) fn sole_issuer(&self) -> Option<Option<&str>> {

@@ -86,10 +86,13 @@ struct Push {
 /// one refused, `503` when it could not be recorded (send it again), `401` without the
 /// transmitter's bearer token.
 async fn push(State(push): State<Push>, headers: HeaderMap, body: Bytes) -> Response {
+    // The scheme's name is case-insensitive (RFC 7235 §2.1).
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
     if !bearer.is_some_and(|b| same_secret(b.as_bytes(), push.token.as_bytes())) {
         let err = SetError::new(
             SetErrorCode::AuthenticationFailed,

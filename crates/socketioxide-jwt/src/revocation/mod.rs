@@ -10,10 +10,11 @@
 
 mod backend;
 mod entries;
+mod event_ids;
 mod held;
 mod kinds;
 mod live;
-mod logout_ids;
+pub(crate) use self::event_ids::SignedEvent;
 mod refresh;
 mod revoked;
 
@@ -41,7 +42,7 @@ pub(crate) struct ListInner {
     /// Tokens made stale by refresh requests, for new sockets.
     stale: RwLock<refresh::Stale>,
     /// Logout token ids seen here, by issuer.
-    seen_logouts: Mutex<logout_ids::SeenLogouts>,
+    seen_ids: Mutex<event_ids::SeenIds>,
     backend: RwLock<Option<Arc<dyn RevocationBackend>>>,
     /// This list's id among the processes (random): its own messages heard back are skipped.
     id: u64,
@@ -101,7 +102,7 @@ impl RevocationList {
                 revoked: Revoked::new(max_token_lifetime),
                 live: LiveSockets::default(),
                 stale: RwLock::default(),
-                seen_logouts: Mutex::default(),
+                seen_ids: Mutex::default(),
                 backend: RwLock::new(None),
                 id: std::hash::BuildHasher::hash_one(
                     &std::collections::hash_map::RandomState::new(),

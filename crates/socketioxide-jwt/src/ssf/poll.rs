@@ -29,7 +29,8 @@ pub struct PollOptions {
     pub max_events: u32,
     /// How long one request may wait for the transmitter (it may hold a long poll open).
     pub request_timeout: Duration,
-    /// The first wait after a failure; doubled after each one, up to `max_backoff`.
+    /// The first wait after a failure, and the least between two requests that brought
+    /// nothing new (at least 100 ms); doubled after each failure, up to `max_backoff`.
     pub min_backoff: Duration,
     /// The longest wait after failures.
     pub max_backoff: Duration,
@@ -41,7 +42,8 @@ impl Default for PollOptions {
     fn default() -> Self {
         Self {
             max_events: 100,
-            request_timeout: Duration::from_secs(40),
+            // Transmitters hold a long poll 30 to 60 s.
+            request_timeout: Duration::from_secs(90),
             min_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(60),
             max_bytes: 4 * 1024 * 1024,
@@ -60,8 +62,8 @@ pub enum PollError {
     /// `configuration_endpoint` to read the stream from.
     #[error("the transmitter does not offer poll delivery with a configuration endpoint")]
     NotOffered,
-    /// The transmitter's stream for this receiver is not delivered by poll.
-    #[error("the transmitter's stream is not delivered by poll")]
+    /// No stream of the transmitter for this receiver's audience is delivered by poll.
+    #[error("no stream of the transmitter for this audience is delivered by poll")]
     NoPollStream,
     /// A URL the transmitter gave is not https (or loopback http).
     #[error(transparent)]
@@ -72,6 +74,9 @@ pub enum PollError {
 #[derive(Deserialize)]
 struct StreamConfig {
     delivery: Delivery,
+    /// Its audience: a string or an array of them.
+    #[serde(default)]
+    aud: Value,
 }
 
 #[derive(Deserialize)]
@@ -81,21 +86,20 @@ struct Delivery {
     endpoint_url: Option<String>,
 }
 
-/// A poll answer (RFC 8936 §2.2).
+/// A poll answer (RFC 8936 §2.2); `moreAvailable` is not read: the next request is sent at
+/// once after an answer that brought something new, and it takes what is waiting.
 #[derive(Deserialize)]
 struct PollAnswer {
     #[serde(default)]
     sets: HashMap<String, String>,
-    #[serde(default, rename = "moreAvailable")]
-    more_available: bool,
 }
 
 /// What one poll did.
 enum Polled {
-    /// Nothing was waiting.
+    /// Nothing new: no SET, or only SETs received before or refused.
     Idle,
-    /// SETs were received (and are acknowledged or reported with the next request).
-    Received,
+    /// A SET was applied (acknowledged with the next request): more may be waiting.
+    Applied,
     /// A SET could not be recorded: it stays with the transmitter, asked again after a wait.
     Unavailable,
 }
@@ -138,10 +142,14 @@ impl SsfReceiver {
                 Err(e) => backoff.fail("SSF poll: no HTTP client", e).await,
             }
         };
+        // Read until a poll stream for this audience is there (one may be created later).
         let endpoint = loop {
             let request = client.get(config_url.clone()).bearer_auth(bearer);
-            match send_bounded(request, options.max_bytes).await {
-                Ok((body, _)) => break poll_endpoint(&body)?,
+            let read = send_bounded(request, options.max_bytes).await;
+            match read.map(|(body, _)| poll_endpoint(&body, self.audience())) {
+                Ok(Ok(endpoint)) => break endpoint,
+                Ok(Err(e @ PollError::Url(_))) => return Err(e),
+                Ok(Err(e)) => backoff.fail("SSF poll", e).await,
                 Err(e) => {
                     let what = "SSF poll: the stream configuration could not be read";
                     backoff.fail(what, e).await;
@@ -156,12 +164,13 @@ impl SsfReceiver {
             match self.poll_once(request, &options, &mut replies).await {
                 Err(e) => backoff.fail("SSF poll failed", e).await,
                 Ok(Polled::Unavailable) => backoff.wait().await,
-                Ok(Polled::Received) => backoff.reset(),
-                // With nothing waiting, the transmitter holds a request (a long poll); one
-                // that answers at once is asked again after `min_backoff`, not in a busy loop.
+                Ok(Polled::Applied) => backoff.reset(),
+                // With nothing waiting, the transmitter holds a request (a long poll). One that
+                // answers at once, or hands out only what was received before, is asked again
+                // after `min_backoff`, not in a busy loop.
                 Ok(Polled::Idle) => {
                     backoff.reset();
-                    tokio::time::sleep_until(asked_at + options.min_backoff).await;
+                    tokio::time::sleep_until(asked_at + backoff.min).await;
                 }
             }
         }
@@ -188,13 +197,16 @@ impl SsfReceiver {
         let answer: PollAnswer = serde_json::from_slice(&body)?;
         // Delivered with this request.
         *replies = Replies::default();
-        if answer.sets.is_empty() && !answer.more_available {
-            return Ok(Polled::Idle);
-        }
-        let mut polled = Polled::Received;
+        let mut polled = Polled::Idle;
         for (jti, set) in answer.sets.into_iter().take(options.max_events as usize) {
             match self.receive(&set).await {
-                Ok(_) | Err(SetError::Replayed) => replies.acks.push(jti),
+                Ok(_) => {
+                    replies.acks.push(jti);
+                    if !matches!(polled, Polled::Unavailable) {
+                        polled = Polled::Applied;
+                    }
+                }
+                Err(SetError::Replayed) => replies.acks.push(jti),
                 Err(SetError::Unavailable(e)) => {
                     tracing::warn!(error = %e, "SSF poll: a SET could not be recorded; it stays with the transmitter");
                     polled = Polled::Unavailable;
@@ -208,8 +220,9 @@ impl SsfReceiver {
     }
 }
 
-/// The poll endpoint of the stream configuration (one object, or an array of them).
-fn poll_endpoint(body: &[u8]) -> Result<reqwest::Url, PollError> {
+/// The poll endpoint of the stream configuration (one object, or an array of them) for
+/// `audience` (a stream that names no audience counts as this receiver's).
+fn poll_endpoint(body: &[u8], audience: &str) -> Result<reqwest::Url, PollError> {
     let configs: Vec<StreamConfig> = match serde_json::from_slice::<Value>(body) {
         Ok(Value::Array(items)) => items
             .into_iter()
@@ -221,6 +234,12 @@ fn poll_endpoint(body: &[u8]) -> Result<reqwest::Url, PollError> {
     let url = configs
         .into_iter()
         .filter(|c| c.delivery.method == DeliveryMethod::Poll.urn())
+        .filter(|c| match &c.aud {
+            Value::Null => true,
+            Value::String(aud) => aud == audience,
+            Value::Array(auds) => auds.iter().any(|a| a.as_str() == Some(audience)),
+            _ => false,
+        })
         .find_map(|c| c.delivery.endpoint_url)
         .ok_or(PollError::NoPollStream)?;
     check_url(&url).map_err(PollError::Url)
@@ -235,10 +254,11 @@ struct Backoff {
 
 impl Backoff {
     fn new(options: &PollOptions) -> Self {
+        let min = options.min_backoff.max(Duration::from_millis(100));
         Self {
-            min: options.min_backoff,
-            max: options.max_backoff.max(options.min_backoff),
-            next: options.min_backoff,
+            min,
+            max: options.max_backoff.max(min),
+            next: min,
         }
     }
 
@@ -262,22 +282,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_poll_endpoint_comes_from_a_poll_stream_only() {
+    fn the_poll_endpoint_comes_from_a_poll_stream_for_this_audience() {
+        let endpoint = |body: &[u8]| poll_endpoint(body, "chat");
         let poll = br#"{ "delivery": { "method": "urn:ietf:rfc:8936", "endpoint_url": "http://127.0.0.1:1/poll" } }"#;
-        assert_eq!(
-            poll_endpoint(poll).unwrap().as_str(),
-            "http://127.0.0.1:1/poll"
-        );
+        assert_eq!(endpoint(poll).unwrap().as_str(), "http://127.0.0.1:1/poll");
         let many = br#"[{ "delivery": { "method": "urn:ietf:rfc:8935", "endpoint_url": "https://r/x" } },
-                        { "delivery": { "method": "urn:ietf:rfc:8936", "endpoint_url": "https://t/poll" } }]"#;
-        assert_eq!(poll_endpoint(many).unwrap().as_str(), "https://t/poll");
+                        { "aud": "billing", "delivery": { "method": "urn:ietf:rfc:8936", "endpoint_url": "https://t/billing" } },
+                        { "aud": ["x", "chat"], "delivery": { "method": "urn:ietf:rfc:8936", "endpoint_url": "https://t/poll" } }]"#;
+        assert_eq!(endpoint(many).unwrap().as_str(), "https://t/poll");
         let push =
             br#"{ "delivery": { "method": "urn:ietf:rfc:8935", "endpoint_url": "https://r/x" } }"#;
-        assert!(matches!(poll_endpoint(push), Err(PollError::NoPollStream)));
+        assert!(matches!(endpoint(push), Err(PollError::NoPollStream)));
+        let other = br#"{ "aud": "billing", "delivery": { "method": "urn:ietf:rfc:8936", "endpoint_url": "https://t/poll" } }"#;
+        assert!(matches!(endpoint(other), Err(PollError::NoPollStream)));
         let insecure = br#"{ "delivery": { "method": "urn:ietf:rfc:8936", "endpoint_url": "http://t/poll" } }"#;
-        assert!(matches!(poll_endpoint(insecure), Err(PollError::Url(_))));
+        assert!(matches!(endpoint(insecure), Err(PollError::Url(_))));
         assert!(matches!(
-            poll_endpoint(b"not json"),
+            endpoint(b"not json"),
             Err(PollError::NoPollStream)
         ));
     }

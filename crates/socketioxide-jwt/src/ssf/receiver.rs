@@ -6,15 +6,19 @@ use std::sync::Arc;
 
 use super::error::{SetError, SetErrorCode};
 use super::events::{Effect, EventKind};
-use super::set::{verify_set, SetEvent, VerifiedSet, MAX_SET_AGE_SECS};
+use super::set::{verify_set, SetEvent, VerifiedSet};
 use super::transmitter::SsfTransmitter;
 use crate::error::ConfigError;
-use crate::revocation::{RefreshTarget, RevocationError, RevocationList};
+use crate::revocation::{RefreshTarget, RevocationError, RevocationList, SignedEvent};
 use crate::time::unix_now;
 use crate::JwtAuth;
 
 /// How far ahead of this clock a transmitter's `iat` may be, seconds.
 const IAT_SKEW_SECS: u64 = 60;
+/// How long a SET's id is remembered after it was received (or issued, if later), seconds: a
+/// replay within it is refused. Past it, a replay applies its events again; a revocation of
+/// the tokens issued before an event covers the same tokens again.
+pub(crate) const REMEMBER_SET_SECS: u64 = 24 * 60 * 60;
 
 /// A Shared Signals receiver: SETs from its transmitters, for its audience, applied to the
 /// sockets of a [`JwtAuth`] configuration on every instance.
@@ -114,18 +118,25 @@ impl SsfReceiver {
         if audience.is_empty() {
             return Err(ConfigError::EmptySsfAudience);
         }
+        let trusted = verifier.trusted_issuers();
+        let transmitters = transmitters
+            .into_iter()
+            .map(|t| (t.issuer.clone(), t.bound_to(&trusted)))
+            .collect();
         Ok(Self {
             inner: Arc::new(Inner {
                 list,
                 audience,
                 identity_claim: verifier.identity_claim().map(String::from),
                 leeway_secs: verifier.leeway_secs(),
-                transmitters: transmitters
-                    .into_iter()
-                    .map(|t| (t.issuer.clone(), t))
-                    .collect(),
+                transmitters,
             }),
         })
+    }
+
+    /// The `aud` its SETs must carry.
+    pub fn audience(&self) -> &str {
+        &self.inner.audience
     }
 
     /// The transmitter whose SETs have `iss`.
@@ -184,11 +195,12 @@ impl SsfReceiver {
 async fn carry_out(inner: Arc<Inner>, set: VerifiedSet) -> Result<Received, SetError> {
     let until = set
         .iat
-        .saturating_add(MAX_SET_AGE_SECS)
+        .max(unix_now())
+        .saturating_add(REMEMBER_SET_SECS)
         .saturating_add(inner.leeway_secs);
     let first = inner
         .list
-        .record_logout(&set.iss, &set.jti, until)
+        .record_once(SignedEvent::Set, &set.iss, &set.jti, until)
         .await
         .map_err(SetError::Unavailable)?;
     if !first {
@@ -206,7 +218,10 @@ async fn carry_out(inner: Arc<Inner>, set: VerifiedSet) -> Result<Received, SetE
             }
             Err(e) => {
                 crate::metrics::ssf_event(kind.label(), "unavailable");
-                inner.list.forget_logout(&set.iss, &set.jti).await;
+                inner
+                    .list
+                    .forget(SignedEvent::Set, &set.iss, &set.jti)
+                    .await;
                 return Err(SetError::Unavailable(e));
             }
         }
@@ -226,7 +241,10 @@ async fn apply(
     event: &SetEvent,
 ) -> Result<Outcome, RevocationError> {
     let effect = kind.effect();
-    if effect == Effect::None {
+    // A credential added (a passkey enrolled) says nothing against the sessions there are.
+    let created =
+        kind == EventKind::CredentialChange && event.change_type.as_deref() == Some("create");
+    if effect == Effect::None || created {
         return Ok(Outcome::NotActedOn);
     }
     let Some(transmitter) = inner.transmitters.get(iss) else {
@@ -237,6 +255,11 @@ async fn apply(
         .subjects
         .users_at(inner.identity_claim.as_deref(), speaks_for)
         .collect();
+    if users.is_empty() && !event.subjects.user.is_empty() {
+        // A user this receiver does not key (another issuer's): neither they nor their
+        // sessions are anyone here.
+        return Ok(Outcome::NoSubjectMatched);
+    }
     let list = &inner.list;
     let mut results = Vec::new();
     match (effect, event.subjects.session_id()) {

@@ -96,9 +96,12 @@ impl Subjects {
     ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
         self.user.iter().flat_map(move |subject| {
             let named: Vec<(&str, &str)> = match (subject, identity_claim) {
-                (Subject::IssSub { iss, sub }, None) if speaks_for.contains(iss) => {
-                    vec![(iss.as_str(), sub.as_str())]
-                }
+                // The issuer as the configuration spells it (a trailing `/` aside).
+                (Subject::IssSub { iss, sub }, None) => speaks_for
+                    .iter()
+                    .find(|s| s.trim_end_matches('/') == iss.trim_end_matches('/'))
+                    .map(|s| vec![(s.as_str(), sub.as_str())])
+                    .unwrap_or_default(),
                 (Subject::Email(id), Some("email"))
                 | (Subject::PhoneNumber(id), Some("phone_number")) => speaks_for
                     .iter()
@@ -198,7 +201,9 @@ mod tests {
         let s = read(json!({ "user": iss_sub, "session": { "format": "opaque", "id": "s1" } }));
         assert_eq!(s.session_id(), Some("s1"));
         assert_eq!(s.users_at(None, &a).count(), 1);
-        let s = read(json!({ "format": "complex", "user": iss_sub, "session": { "format": "opaque", "id": "s2" } }));
+        let s = read(
+            json!({ "format": "complex", "user": iss_sub, "session": { "format": "opaque", "id": "s2" } }),
+        );
         assert_eq!(s.session_id(), Some("s2"));
         assert_eq!(s.users_at(None, &a).count(), 1);
         let s = read(json!({ "format": "aliases", "identifiers": [

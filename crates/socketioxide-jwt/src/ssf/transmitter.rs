@@ -107,6 +107,22 @@ impl SsfTransmitter {
         self
     }
 
+    /// Its `speaks_for` issuers spelled as the configuration's trusted issuers spell them (a
+    /// trailing `/` aside: revocations match a token's `iss` exactly); a warning for each that
+    /// no trusted issuer has, whose users its events can never name.
+    pub(crate) fn bound_to(mut self, trusted: &[&str]) -> Self {
+        let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
+        for iss in &mut self.speaks_for {
+            match trusted.iter().find(|t| same(t, iss)) {
+                Some(t) => *iss = (*t).to_owned(),
+                None => {
+                    tracing::warn!(transmitter = %self.issuer, %iss, "this SSF transmitter speaks for an issuer whose tokens are not trusted here: its events about those users will match no one")
+                }
+            }
+        }
+        self
+    }
+
     /// Whether it delivers by `method`.
     pub fn offers(&self, method: DeliveryMethod) -> bool {
         self.delivery_methods.contains(&method)
