@@ -19,7 +19,8 @@ use crate::jwks::{check_url, http_client, send_bounded, JwksError};
 /// ```
 /// use std::time::Duration;
 /// use socketioxide_jwt::ssf::PollOptions;
-/// let options = PollOptions { max_events: 50, ..PollOptions::default() };
+/// let mut options = PollOptions::default();
+/// options.max_events = 50;
 /// assert_eq!(options.max_backoff, Duration::from_secs(60));
 /// ```
 #[derive(Debug, Clone)]
