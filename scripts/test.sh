@@ -60,6 +60,8 @@ cargo fmt --all -- --check
 say "cargo clippy -D warnings (and rustdoc warnings)"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p socketioxide-jwt --all-features --all-targets -- -D warnings
+# Alone, with its default features: what an application that adds the crate compiles.
+cargo clippy -p socketioxide-jwt --all-targets -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p socketioxide-jwt --all-features -p socketioxide-jwt-redis \
   -p socketioxide-jwt-client -p socketioxide-jwt-protocol
 

@@ -20,7 +20,9 @@ mod oidc;
 mod options;
 
 pub use self::error::JwksError;
-pub(crate) use self::fetch::{check_url, http_client, send_bounded};
+#[cfg(feature = "ssf")]
+pub(crate) use self::fetch::send_bounded;
+pub(crate) use self::fetch::{check_url, http_client};
 use self::fetch::{fetch_bounded, read_file};
 use self::key_set::parse_key_set;
 pub use self::oidc::OidcProvider;

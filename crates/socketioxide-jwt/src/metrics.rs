@@ -23,8 +23,10 @@ pub(crate) const REVOCATIONS: &str = "socketioxide_jwt_revocations_total";
 /// `counter`: security events received (feature `ssf`), labels `event` (`session-revoked`,
 /// ..., `other`; `unknown` for a refused SET) and `outcome` (`applied`, `not_acted_on`,
 /// `no_subject_matched`, `replayed`, `unavailable`, or the RFC 8935 error code).
+#[cfg_attr(not(feature = "ssf"), allow(dead_code))]
 pub(crate) const SSF_EVENTS: &str = "socketioxide_jwt_ssf_events_total";
 /// `counter`: JWKS fetches, label `result` (`ok`, `error`).
+#[cfg_attr(not(feature = "jwks"), allow(dead_code))]
 pub(crate) const JWKS_FETCHES: &str = "socketioxide_jwt_jwks_fetches_total";
 
 /// A namespace, as a label value (nothing without the feature).
@@ -132,6 +134,7 @@ pub(crate) fn revocation(kind: &'static str, origin: &'static str) {
 
 /// Counts a security event (or a refused SET) and what became of it.
 #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+#[cfg_attr(not(feature = "ssf"), allow(dead_code))]
 #[inline]
 pub(crate) fn ssf_event(event: &'static str, outcome: &'static str) {
     #[cfg(feature = "metrics")]
@@ -140,6 +143,7 @@ pub(crate) fn ssf_event(event: &'static str, outcome: &'static str) {
 
 /// Counts a JWKS fetch.
 #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+#[cfg_attr(not(feature = "jwks"), allow(dead_code))]
 #[inline]
 pub(crate) fn jwks_fetch(ok: bool) {
     #[cfg(feature = "metrics")]

@@ -212,6 +212,7 @@ impl<C> Verifier<C> {
     }
 
     /// The `iss` of every trusted issuer (none for keys without an issuer).
+    #[cfg(feature = "ssf")]
     pub(crate) fn trusted_issuers(&self) -> Vec<&str> {
         match &self.issuers {
             Issuers::One(issuer) => issuer.iss.as_deref().into_iter().collect(),
@@ -250,6 +251,7 @@ impl<C> Verifier<C> {
     }
 
     /// The claim users are keyed by, when it is not `sub`.
+    #[cfg(feature = "ssf")]
     pub(crate) fn identity_claim(&self) -> Option<&str> {
         self.identity_claim.as_deref()
     }
@@ -424,6 +426,7 @@ impl<C> Verifier<C> {
 
 mod decode;
 mod identity;
+#[cfg(feature = "ssf")]
 pub(crate) use self::identity::MAX_IDENTITY_LEN;
 
 pub(crate) use self::decode::has_jws_shape;

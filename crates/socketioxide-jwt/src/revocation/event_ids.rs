@@ -16,6 +16,7 @@ const STORE_CLOCK_MARGIN_SECS: u64 = 60;
 /// Which kind of signed event an id belongs to: each kind has ids of its own (a logout
 /// token's `jti` and a SET's may coincide).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(not(feature = "ssf"), allow(dead_code))]
 pub(crate) enum SignedEvent {
     /// An OpenID Connect back-channel logout token.
     Logout,

@@ -14,6 +14,7 @@ mod event_ids;
 mod held;
 mod kinds;
 mod live;
+#[cfg(feature = "ssf")]
 pub(crate) use self::event_ids::SignedEvent;
 mod refresh;
 mod revoked;
