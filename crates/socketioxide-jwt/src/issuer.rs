@@ -148,6 +148,13 @@ impl<const N: usize> From<[TrustedIssuer; N]> for KeySource {
 ///
 /// A payload that is not base64url JSON, or that names `iss` twice, is `invalid_token`
 /// (two readers of a duplicated member may disagree on which one counts).
+/// Whether two spellings name the same issuer: equal but for a trailing `/` (providers
+/// publish `https://idp/` and sign `https://idp`, or the other way round).
+#[cfg(feature = "jwks")]
+pub(crate) fn same_issuer(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
+}
+
 pub(crate) fn claimed_issuer(token: &str) -> Result<Option<String>, AuthError> {
     let refuse = |why: &'static str| AuthError::new(ErrorCode::InvalidToken).with_source(why);
     let payload = token.split('.').nth(1).unwrap_or_default();

@@ -25,6 +25,8 @@ pub(crate) use self::fetch::send_bounded;
 pub(crate) use self::fetch::{check_url, http_client};
 use self::fetch::{fetch_bounded, read_file};
 use self::key_set::parse_key_set;
+#[cfg(feature = "ssf")]
+pub(crate) use self::oidc::discovery_document;
 pub use self::oidc::OidcProvider;
 pub use self::options::JwksOptions;
 

@@ -71,15 +71,13 @@ impl<C> JwtAuth<C> {
         // Recorded and carried out in a task of its own: a provider that hangs up (dropping
         // this future) must not leave the logout recorded and not carried out.
         let carry_out = carry_out(list.clone(), logout.clone(), until);
-        let outcome = match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => runtime.spawn(carry_out).await.unwrap_or_else(|e| {
+        let outcome = crate::future::to_completion(carry_out)
+            .await
+            .unwrap_or_else(|e| {
                 Err(LogoutError::Unavailable(RevocationError::Unavailable(
                     Box::new(e),
                 )))
-            }),
-            // Polled outside a Tokio runtime: here, then.
-            Err(_) => carry_out.await,
-        };
+            });
         outcome?;
         tracing::info!(iss = %logout.iss, session = logout.sid.is_some(), "back-channel logout");
         Ok(logout)

@@ -14,6 +14,7 @@ use socketioxide_jwt::ssf::{
     SsfTransmitter,
 };
 use socketioxide_jwt::JwtAuth;
+use subtle::ConstantTimeEq;
 
 use crate::cli::Args;
 use crate::BoxError;
@@ -93,7 +94,8 @@ async fn push(State(push): State<Push>, headers: HeaderMap, body: Bytes) -> Resp
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim());
-    if !bearer.is_some_and(|b| same_secret(b.as_bytes(), push.token.as_bytes())) {
+    let agreed = |b: &str| bool::from(b.as_bytes().ct_eq(push.token.as_bytes()));
+    if !bearer.is_some_and(agreed) {
         let err = SetError::new(
             SetErrorCode::AuthenticationFailed,
             "the push needs the agreed bearer token",
@@ -123,9 +125,4 @@ async fn push(State(push): State<Push>, headers: HeaderMap, body: Bytes) -> Resp
             e.into_response()
         }
     }
-}
-
-/// Compares two secrets in time that depends on their lengths only.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -39,19 +39,32 @@ impl OidcProvider {
     pub async fn discover(issuer: &str, options: JwksOptions) -> Result<Self, JwksError> {
         let base = issuer.trim_end_matches('/');
         let url = check_url(&format!("{base}/.well-known/openid-configuration"))?;
-        let client = http_client(options.timeout)?;
-        let (body, _) = fetch_bounded(&client, &url, options.max_bytes).await?;
-        let doc: Discovery = serde_json::from_slice(&body)?;
-        if doc.issuer.trim_end_matches('/') != base {
-            return Err(JwksError::IssuerMismatch {
-                expected: issuer.to_owned(),
-                found: doc.issuer,
-            });
-        }
+        let doc: Discovery =
+            discovery_document(url, issuer, &options, |d: &Discovery| &d.issuer).await?;
         let jwks = Jwks::from_url(&doc.jwks_uri, options).await?;
         Ok(Self {
             issuer: doc.issuer,
             jwks,
         })
     }
+}
+
+/// The discovery document at `url` (bounded by the options, JSON), which must name `issuer`
+/// (`named`: the issuer it names).
+pub(crate) async fn discovery_document<T: serde::de::DeserializeOwned>(
+    url: reqwest::Url,
+    issuer: &str,
+    options: &JwksOptions,
+    named: impl Fn(&T) -> &str,
+) -> Result<T, JwksError> {
+    let client = http_client(options.timeout)?;
+    let (body, _) = fetch_bounded(&client, &url, options.max_bytes).await?;
+    let doc: T = serde_json::from_slice(&body)?;
+    if !crate::issuer::same_issuer(named(&doc), issuer) {
+        return Err(JwksError::IssuerMismatch {
+            expected: issuer.to_owned(),
+            found: named(&doc).to_owned(),
+        });
+    }
+    Ok(doc)
 }

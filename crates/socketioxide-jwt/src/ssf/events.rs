@@ -58,30 +58,35 @@ pub enum Effect {
     None,
 }
 
+/// Each kind acted on or answered, with its profile's prefix and its name: the type URI is the
+/// two together, the label the name.
+const NAMED: [(EventKind, &str, &str); 9] = [
+    (EventKind::SessionRevoked, CAEP, "session-revoked"),
+    (EventKind::TokenClaimsChange, CAEP, "token-claims-change"),
+    (
+        EventKind::AssuranceLevelChange,
+        CAEP,
+        "assurance-level-change",
+    ),
+    (EventKind::CredentialChange, CAEP, "credential-change"),
+    (
+        EventKind::CredentialCompromise,
+        RISC,
+        "credential-compromise",
+    ),
+    (EventKind::AccountDisabled, RISC, "account-disabled"),
+    (EventKind::AccountPurged, RISC, "account-purged"),
+    (EventKind::SessionsRevoked, RISC, "sessions-revoked"),
+    (EventKind::Verification, SSF, "verification"),
+];
+
 impl EventKind {
     /// The kind of the event type `uri`.
     pub fn from_uri(uri: &str) -> Self {
-        if let Some(name) = uri.strip_prefix(CAEP) {
-            match name {
-                "session-revoked" => Self::SessionRevoked,
-                "token-claims-change" => Self::TokenClaimsChange,
-                "assurance-level-change" => Self::AssuranceLevelChange,
-                "credential-change" => Self::CredentialChange,
-                _ => Self::Other,
-            }
-        } else if let Some(name) = uri.strip_prefix(RISC) {
-            match name {
-                "credential-compromise" => Self::CredentialCompromise,
-                "account-disabled" => Self::AccountDisabled,
-                "account-purged" => Self::AccountPurged,
-                "sessions-revoked" => Self::SessionsRevoked,
-                _ => Self::Other,
-            }
-        } else if uri.strip_prefix(SSF) == Some("verification") {
-            Self::Verification
-        } else {
-            Self::Other
-        }
+        NAMED
+            .iter()
+            .find(|(_, prefix, name)| uri.strip_prefix(prefix) == Some(name))
+            .map_or(Self::Other, |(kind, _, _)| *kind)
     }
 
     /// What it does to the sockets.
@@ -100,18 +105,10 @@ impl EventKind {
 
     /// A short name, for metrics and logs.
     pub fn label(self) -> &'static str {
-        match self {
-            Self::SessionRevoked => "session-revoked",
-            Self::TokenClaimsChange => "token-claims-change",
-            Self::AssuranceLevelChange => "assurance-level-change",
-            Self::CredentialChange => "credential-change",
-            Self::CredentialCompromise => "credential-compromise",
-            Self::AccountDisabled => "account-disabled",
-            Self::AccountPurged => "account-purged",
-            Self::SessionsRevoked => "sessions-revoked",
-            Self::Verification => "verification",
-            Self::Other => "other",
-        }
+        NAMED
+            .iter()
+            .find(|(kind, _, _)| *kind == self)
+            .map_or("other", |(_, _, name)| name)
     }
 }
 

@@ -178,14 +178,17 @@ impl SsfReceiver {
         };
         // Carried out in a task of its own: a transmitter that hangs up (dropping this future)
         // must not leave the SET recorded and not carried out.
-        let carry_out = carry_out(self.inner.clone(), verified);
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => runtime.spawn(carry_out).await.unwrap_or_else(|e| {
+        let (iss, jti) = (verified.iss.clone(), verified.jti.clone());
+        match crate::future::to_completion(carry_out(self.inner.clone(), verified)).await {
+            Ok(received) => received,
+            // The task panicked or the runtime is shutting down: it may have recorded the SET
+            // without carrying it out, and the transmitter's retry must not be a replay.
+            Err(e) => {
+                self.inner.list.forget(SignedEvent::Set, &iss, &jti).await;
                 Err(SetError::Unavailable(RevocationError::Unavailable(
                     Box::new(e),
                 )))
-            }),
-            Err(_) => carry_out.await,
+            }
         }
     }
 }

@@ -99,7 +99,7 @@ impl Subjects {
                 // The issuer as the configuration spells it (a trailing `/` aside).
                 (Subject::IssSub { iss, sub }, None) => speaks_for
                     .iter()
-                    .find(|s| s.trim_end_matches('/') == iss.trim_end_matches('/'))
+                    .find(|s| crate::issuer::same_issuer(s, iss))
                     .map(|s| vec![(s.as_str(), sub.as_str())])
                     .unwrap_or_default(),
                 (Subject::Email(id), Some("email"))

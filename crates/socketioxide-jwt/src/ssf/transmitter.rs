@@ -3,7 +3,8 @@
 
 use serde::Deserialize;
 
-use crate::jwks::{check_url, http_client, send_bounded, Jwks, JwksError, JwksOptions};
+use crate::issuer::same_issuer;
+use crate::jwks::{check_url, discovery_document, Jwks, JwksError, JwksOptions};
 
 /// How a transmitter delivers events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,15 +77,7 @@ impl SsfTransmitter {
     /// A [`JwksError`] if the metadata or the first key fetch fails, or names another issuer.
     pub async fn discover(issuer: &str, options: JwksOptions) -> Result<Self, JwksError> {
         let url = metadata_url(issuer)?;
-        let client = http_client(options.timeout)?;
-        let (body, _) = send_bounded(client.get(url), options.max_bytes).await?;
-        let doc: Metadata = serde_json::from_slice(&body)?;
-        if doc.issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
-            return Err(JwksError::IssuerMismatch {
-                expected: issuer.to_owned(),
-                found: doc.issuer,
-            });
-        }
+        let doc = discovery_document(url, issuer, &options, |d: &Metadata| &d.issuer).await?;
         let jwks = Jwks::from_url(&doc.jwks_uri, options).await?;
         let delivery_methods = [DeliveryMethod::Push, DeliveryMethod::Poll]
             .into_iter()
@@ -111,9 +104,8 @@ impl SsfTransmitter {
     /// trailing `/` aside: revocations match a token's `iss` exactly); a warning for each that
     /// no trusted issuer has, whose users its events can never name.
     pub(crate) fn bound_to(mut self, trusted: &[&str]) -> Self {
-        let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
         for iss in &mut self.speaks_for {
-            match trusted.iter().find(|t| same(t, iss)) {
+            match trusted.iter().find(|t| same_issuer(t, iss)) {
                 Some(t) => *iss = (*t).to_owned(),
                 None => {
                     tracing::warn!(transmitter = %self.issuer, %iss, "this SSF transmitter speaks for an issuer whose tokens are not trusted here: its events about those users will match no one")
