@@ -109,10 +109,12 @@ def main():
         r, after = run["result"], run["after"]
         print(f"\n{kind}: {r['authenticated']} authentications, {r['refreshed']} refreshes, {r['reconnects']} reconnects, "
               f"{r['failures']} failures; after the load stopped: {after['sockets']} sockets, {after['pending']} pending, "
+              f"{after.get('sessions', 0)} sessions, "
               f"{after['rooms']} rooms, {after['tasks']} tasks, {after['rss_kib'] / 1024:.1f} MiB RSS")
         if r["failures"]:
             failed.append(f"{kind} client failures")
-    if ours["after"]["sockets"] or ours["after"]["pending"] or ours["after"]["rooms"] or ours["after"]["tasks"] > 1:
+    after = ours["after"]
+    if after["sockets"] or after["pending"] or after["sessions"] or after["rooms"] or after["tasks"] > 1:
         failed.append("state left after the load stopped")
     print(json.dumps({"args": vars(args), "baseline_rss_tenths": base_rss,
                       "rss_tenths": tenths(ours["steady"], "rss_kib"), "after": ours["after"], "client": ours["result"]}))

@@ -1,6 +1,7 @@
 //! While connected: expiry, in-band refresh, refresh for another subject, reconnects.
 
 use serde_json::json;
+use socketioxide::extract::{AckSender, SocketRef};
 use socketioxide_jwt_e2e::*;
 
 #[tokio::test]
@@ -139,4 +140,32 @@ async fn a_reconnect_that_never_authenticates_times_out() {
     c.expect_kind("a", "connect").await;
     assert_error_object(&c.expect_event("a", "unauthorized").await, "timeout");
     c.send(json!({"op": "close", "id": "a"})).await;
+}
+
+#[tokio::test]
+async fn an_application_that_replaces_authenticate_has_the_socket_disconnected() {
+    // The session (its expiry, its refresh) lives with the library's `authenticate` handler:
+    // an application registering its own on an authenticated socket would leave a socket whose
+    // expiry nobody enforces, so the socket goes instead.
+    let auth = auth().build().unwrap();
+    let server = Server::start(|io| {
+        io.ns(
+            "/",
+            auth.on_authenticated(async |socket: SocketRef<A>| {
+                socket.on("authenticate", async |ack: AckSender<A>| {
+                    ack.send("mine").ok();
+                });
+            }),
+        )
+    })
+    .await;
+    let mut c = Client::start().await;
+    c.connected("a", &server.url("/"), json!({})).await;
+    let token = sign(&claims("alice", 600));
+    c.emit("a", "authenticate", json!([{ "token": token }]))
+        .await;
+    assert_eq!(
+        c.expect_kind("a", "disconnect").await["reason"],
+        "io server disconnect"
+    );
 }

@@ -84,6 +84,11 @@ async fn soak_leaves_nothing_behind() {
         "tasks to return to the baseline",
     )
     .await;
+    wait_until(
+        || socketioxide_jwt::__sessions_held() == 0,
+        "every session to be dropped with its socket",
+    )
+    .await;
     let rooms = io.rooms().await.unwrap();
     assert!(rooms.is_empty(), "rooms left behind: {rooms:?}");
     let rss_after = rss_bytes();

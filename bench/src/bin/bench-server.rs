@@ -293,6 +293,7 @@ async fn print_stats<A: socketioxide::adapter::Adapter>(
             "tasks": tokio::runtime::Handle::current().metrics().num_alive_tasks(),
             "sockets": io.sockets().len(),
             "pending": pending(),
+            "sessions": socketioxide_jwt::__sessions_held(),
             "rooms": rooms,
         });
         eprintln!("{stats}");

@@ -53,6 +53,13 @@ pub mod handler {
 #[doc(hidden)]
 pub mod __fuzz;
 
+/// How many sockets of this process hold a session (pending, guest or authenticated), every
+/// configuration together: what leak checks (the soak test, `bench/soak.py`) watch return to 0.
+#[doc(hidden)]
+pub fn __sessions_held() -> usize {
+    session::sessions_held()
+}
+
 pub use adapter::{GatedAdapter, JwtAdapter, JwtLocalAdapter};
 pub use auth::{AuthMode, JwtAuth};
 pub use builder::JwtAuthBuilder;

@@ -357,7 +357,9 @@ impl<C> SessionState<C> {
 mod deadlines;
 mod finish;
 mod handle;
+mod registry;
 pub(crate) use self::handle::{session_of, Session};
+pub(crate) use self::registry::{count as sessions_held, SessionGuard};
 
 #[cfg(test)]
 mod tests;

@@ -31,7 +31,7 @@ use crate::error::AuthError;
 use crate::limits::{PendingKey, PendingPermit, PendingRefusal};
 use crate::metrics;
 use crate::protocol::{ErrorCode, PENDING_ROOM, SERVER_BUSY};
-use crate::session::{GoLive, Outcome, Session, SessionState, Stage};
+use crate::session::{GoLive, Outcome, Session, SessionGuard, SessionState, Stage};
 
 /// A refusal: the `connect_error` message.
 type Refusal = Box<dyn Display + Send>;
@@ -72,8 +72,8 @@ where
     let address = client_ip.or_else(|| peer_address(s.req_parts()));
     if guests {
         match admit_guest(auth, &s, auth_payload, client_ip, address, &ns, now) {
-            GuestAdmission::Guest => {
-                register_authenticate(auth, handler, &s);
+            GuestAdmission::Guest(session) => {
+                register_authenticate(auth, handler, &s, session);
                 return Ok(());
             }
             GuestAdmission::Busy => return Err(Box::new(SERVER_BUSY)),
@@ -88,13 +88,10 @@ where
         client_ip,
         |session| Arc::new(SocketDeadline::new(weak_socket, session, auth.clone())),
     );
-    s.extensions.insert(session.clone());
+    register_authenticate(auth, handler, &s, session.clone());
     if !gate.mode.reads_handshake() {
         // Waits for `authenticate` until its deadline.
         session.arm();
-    }
-    register_authenticate(auth, handler, &s);
-    if !gate.mode.reads_handshake() {
         return Ok(());
     }
     verify_handshake(auth, &s, &session, auth_payload).await
@@ -222,9 +219,14 @@ where
     }
 }
 
-/// The `authenticate` event's handler: a first authentication, or a refresh.
-fn register_authenticate<A, T, C, H>(auth: &JwtAuth<C>, handler: &H, s: &Socket<A>)
-where
+/// The `authenticate` event's handler (a first authentication, or a refresh), which keeps the
+/// socket's `session` for as long as socketioxide keeps the handler: the socket's lifetime.
+fn register_authenticate<A, T, C, H>(
+    auth: &JwtAuth<C>,
+    handler: &H,
+    s: &Arc<Socket<A>>,
+    session: Arc<Session<C>>,
+) where
     A: GatedAdapter,
     H: AuthenticatedHandler<A, T>,
     T: 'static,
@@ -235,6 +237,8 @@ where
         AuthenticateEvent {
             auth: auth.clone(),
             handler: handler.clone(),
+            _entry: SessionGuard::keep(s, session.clone()),
+            session,
         },
     );
 }

@@ -20,18 +20,22 @@ use crate::credentials::MessageCredentials;
 use crate::error::AuthError;
 use crate::metrics::{self, Via};
 use crate::protocol::{AuthenticateAck, ErrorCode};
-use crate::session::{session_of, GoLive, Outcome, Refresh, Session, Stage};
+use crate::session::{GoLive, Outcome, Refresh, Session, SessionGuard, Stage};
 
 /// Bytes an `authenticate` payload may have beyond `max_token_len` (JSON framing, field name).
 const PAYLOAD_OVERHEAD: usize = 1024;
 
-/// The `authenticate` event handler, registered at admission, before the client can speak.
-pub(crate) struct AuthenticateEvent<C, H> {
+/// The `authenticate` event handler, registered at admission, before the client can speak. It
+/// keeps the socket's session, and its entry in the registry: socketioxide drops it with the
+/// socket.
+pub(crate) struct AuthenticateEvent<A: Adapter, C, H> {
     pub(crate) auth: JwtAuth<C>,
     pub(crate) handler: H,
+    pub(crate) session: Arc<Session<C>>,
+    pub(crate) _entry: SessionGuard<A>,
 }
 
-impl<A, T, C, H> MessageHandler<A, ViaAuthenticated<T>> for AuthenticateEvent<C, H>
+impl<A, T, C, H> MessageHandler<A, ViaAuthenticated<T>> for AuthenticateEvent<A, C, H>
 where
     A: Adapter,
     H: AuthenticatedHandler<A, T>,
@@ -43,9 +47,7 @@ where
             Ok(ack) => ack,
             Err(never) => match never {},
         };
-        let Some(session) = session_of::<C, A>(&s) else {
-            return;
-        };
+        let session = self.session.clone();
         let gate = &self.auth.inner.gate;
         if !session.record_attempt(Instant::now(), gate.max_auth_attempts_per_minute) {
             let err = AuthError::forbidden("too many authentication attempts");

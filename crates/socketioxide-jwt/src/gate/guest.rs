@@ -79,9 +79,9 @@ impl<A: Adapter, T, G: AuthenticatedHandler<A, T>> GuestHandler<A, T> for Guests
 }
 
 /// What [`admit_guest`] decided.
-pub(super) enum GuestAdmission {
-    /// A guest now, with its session in the socket's extensions.
-    Guest,
+pub(super) enum GuestAdmission<C> {
+    /// A guest now, with this session (the caller gives it to the socket).
+    Guest(Arc<Session<C>>),
     /// It offered a token, or no guest place is left and it may still authenticate: the usual
     /// way (a pending place, the handshake's token).
     NotAGuest,
@@ -100,7 +100,7 @@ pub(super) fn admit_guest<A: Adapter, C: Send + Sync + 'static>(
     address: Option<IpAddr>,
     ns: &metrics::Namespace,
     now: Instant,
-) -> GuestAdmission {
+) -> GuestAdmission<C> {
     let gate = &auth.inner.gate;
     if gate.mode.reads_handshake() {
         let offered = match TryData::<MessageCredentials>::from_connect_parts(s, auth_payload) {
@@ -152,7 +152,6 @@ pub(super) fn admit_guest<A: Adapter, C: Send + Sync + 'static>(
         client_ip,
         |session| Arc::new(SocketDeadline::new(weak_socket, session, auth.clone())),
     );
-    s.extensions.insert(session);
     tracing::debug!(sid = %s.id, ns = s.ns(), "admitted as a guest");
-    GuestAdmission::Guest
+    GuestAdmission::Guest(session)
 }

@@ -12,7 +12,8 @@
 //! 2. Events without a handler are dropped. The application's handlers are registered by its
 //!    connect handler, which this gate calls only once the socket is authenticated; until then
 //!    the only handler is `authenticate`, registered in the middleware before the client can speak.
-//! 3. Socket extensions live as long as the socket; the session (and so its timer) goes with it.
+//! 3. The session lives as long as the socket's `authenticate` handler, which socketioxide
+//!    keeps as long as the socket; the session (and so its timer) goes with it.
 
 mod admit;
 mod authenticate;

@@ -1,5 +1,6 @@
-//! The session a socket carries in its extensions: the state machine behind a lock, with its
-//! place in the configuration's deadline queue kept at the state's deadline.
+//! The session a socket carries (kept in [`registry`](super::registry)): the state machine
+//! behind a lock, with its place in the configuration's deadline queue kept at the state's
+//! deadline.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -13,7 +14,8 @@ use crate::deadlines::{Expire, TimerSlot};
 use crate::metrics::Namespace;
 
 /// A socket's session: the state machine plus its place in the configuration's deadline queue.
-/// Stored (as an `Arc`) in the socket's extensions; dropping it (with the socket) disarms the
+/// Kept (as an `Arc`) in the session registry while the socket's `authenticate` handler lives;
+/// dropping it (with the socket) disarms the
 /// timer and drops what the phase held.
 #[derive(Debug)]
 pub(crate) struct Session<C> {
@@ -34,7 +36,7 @@ where
     C: Send + Sync + 'static,
     A: Adapter,
 {
-    s.extensions.get::<Arc<Session<C>>>()
+    super::registry::session::<Session<C>, A>(s)
 }
 
 impl<C> Session<C> {
