@@ -2,6 +2,7 @@
 
 use serde_json::json;
 use socketioxide::extract::{AckSender, SocketRef};
+use socketioxide_jwt::{Claims, StandardClaims};
 use socketioxide_jwt_e2e::*;
 
 #[tokio::test]
@@ -146,12 +147,18 @@ async fn a_reconnect_that_never_authenticates_times_out() {
 async fn an_application_that_replaces_authenticate_has_the_socket_disconnected() {
     // The session (its expiry, its refresh) lives with the library's `authenticate` handler:
     // an application registering its own on an authenticated socket would leave a socket whose
-    // expiry nobody enforces, so the socket goes instead.
+    // expiry nobody enforces, so the socket goes instead, and its disconnect handler still
+    // learns who left.
     let auth = auth().build().unwrap();
-    let server = Server::start(|io| {
+    let (left_tx, mut left) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let server = Server::start(move |io| {
         io.ns(
             "/",
-            auth.on_authenticated(async |socket: SocketRef<A>| {
+            auth.on_authenticated(async move |socket: SocketRef<A>| {
+                let left_tx = left_tx.clone();
+                socket.on_disconnect(async move |Claims(c): Claims<StandardClaims>| {
+                    left_tx.send(c.sub.clone().unwrap_or_default()).ok();
+                });
                 socket.on("authenticate", async |ack: AckSender<A>| {
                     ack.send("mine").ok();
                 });
@@ -168,4 +175,7 @@ async fn an_application_that_replaces_authenticate_has_the_socket_disconnected()
         c.expect_kind("a", "disconnect").await["reason"],
         "io server disconnect"
     );
+    let who = tokio::time::timeout(std::time::Duration::from_secs(5), left.recv()).await;
+    assert_eq!(who.ok().flatten().as_deref(), Some("alice"));
+    wait_until(|| server.io.sockets().is_empty(), "the socket to be gone").await;
 }

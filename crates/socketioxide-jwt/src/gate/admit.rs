@@ -237,8 +237,7 @@ fn register_authenticate<A, T, C, H>(
         AuthenticateEvent {
             auth: auth.clone(),
             handler: handler.clone(),
-            _entry: SessionGuard::keep(s, session.clone()),
-            session,
+            session: SessionGuard::keep(s, session),
         },
     );
 }

@@ -28,11 +28,10 @@ const PAYLOAD_OVERHEAD: usize = 1024;
 /// The `authenticate` event handler, registered at admission, before the client can speak. It
 /// keeps the socket's session, and its entry in the registry: socketioxide drops it with the
 /// socket.
-pub(crate) struct AuthenticateEvent<A: Adapter, C, H> {
+pub(crate) struct AuthenticateEvent<A: Adapter, C: Send + Sync + 'static, H> {
     pub(crate) auth: JwtAuth<C>,
     pub(crate) handler: H,
-    pub(crate) session: Arc<Session<C>>,
-    pub(crate) _entry: SessionGuard<A>,
+    pub(crate) session: SessionGuard<A, Session<C>>,
 }
 
 impl<A, T, C, H> MessageHandler<A, ViaAuthenticated<T>> for AuthenticateEvent<A, C, H>
@@ -47,7 +46,7 @@ where
             Ok(ack) => ack,
             Err(never) => match never {},
         };
-        let session = self.session.clone();
+        let session = self.session.session().clone();
         let gate = &self.auth.inner.gate;
         if !session.record_attempt(Instant::now(), gate.max_auth_attempts_per_minute) {
             let err = AuthError::forbidden("too many authentication attempts");

@@ -155,6 +155,11 @@ where
     /// `.await` before `authenticated` is emitted, so the event handlers it registers there are
     /// live when the client hears `authenticated`.
     ///
+    /// <div class="warning">The `authenticate` event (or the name given to
+    /// <code>JwtAuthBuilder::event_names</code>) is the library's: the socket's session (its
+    /// expiry, its refresh) lives with the library's handler for it. A socket on which the
+    /// application registers its own handler for that event is disconnected.</div>
+    ///
     /// # Example
     /// ```
     /// # use socketioxide_jwt::keys::Keys;

@@ -8,10 +8,13 @@
 //!
 //! **Lifetime.** socketioxide keeps a socket's handlers until the socket is dropped, so the
 //! guard, inside the `authenticate` handler, removes the entry then, as the extensions would
-//! have. A socket's address is its key: no other socket can sit at that address before this one
-//! is dropped, and its entry goes while it is. Should the application register its own
-//! `authenticate` handler on a socket, ours is dropped with its guard while the socket lives:
-//! the session (its expiry, its refresh) would go with it, so the socket is disconnected.
+//! have. A socket's address is its key: the guard's `Weak` keeps the address taken until the
+//! guard removes the entry, so no other socket can have it meanwhile.
+//!
+//! Should the application register its own `authenticate` handler on a socket, ours is dropped
+//! with its guard while the socket lives. The session must not go then (its timer enforces the
+//! token's expiry and revocation, and disconnect handlers read who left): the guard moves into
+//! the socket's extensions, where it goes with the socket, and the socket is disconnected.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -26,9 +29,17 @@ const SHARDS: usize = 16;
 
 type Sessions = HashMap<usize, Arc<dyn Any + Send + Sync>, FixedState>;
 
+/// One shard, alone on its cache lines: neighbouring shards' locks do not bounce between cores.
+#[repr(align(128))]
+struct Shard(Mutex<Sessions>);
+
 /// Keys are heap addresses, chosen by the allocator, not by a client: a fixed hasher will do.
-static TABLE: [Mutex<Sessions>; SHARDS] =
-    [const { Mutex::new(HashMap::with_hasher(FixedState::with_seed(0))) }; SHARDS];
+static TABLE: [Shard; SHARDS] =
+    [const { Shard(Mutex::new(HashMap::with_hasher(FixedState::with_seed(0)))) }; SHARDS];
+
+/// A shard keeps at least this many buckets; below a quarter full it gives the rest back
+/// (after a storm of sockets, the table would otherwise keep its peak size).
+const MIN_CAPACITY: usize = 64;
 
 /// The key of a socket: its address, unique while it lives.
 fn key_of<A: Adapter>(s: &Socket<A>) -> usize {
@@ -38,12 +49,15 @@ fn key_of<A: Adapter>(s: &Socket<A>) -> usize {
 /// The shard of `key`: Fibonacci hashing of the address (its low bits are the allocator's
 /// alignment), its top bits.
 fn shard_index(key: usize) -> usize {
-    (key >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (usize::BITS - SHARDS.ilog2())
+    let hash = (key as u64 >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    // The top log2(SHARDS) bits: below SHARDS, so the cast loses nothing.
+    (hash >> (u64::BITS - SHARDS.ilog2())) as usize
 }
 
 fn shard(key: usize) -> MutexGuard<'static, Sessions> {
     // Every operation on a shard completes or panics before touching it.
     TABLE[shard_index(key)]
+        .0
         .lock()
         .unwrap_or_else(|e| e.into_inner())
 }
@@ -63,51 +77,77 @@ where
 pub(crate) fn count() -> usize {
     TABLE
         .iter()
-        .map(|shard| shard.lock().unwrap_or_else(|e| e.into_inner()).len())
+        .map(|shard| shard.0.lock().unwrap_or_else(|e| e.into_inner()).len())
         .sum()
 }
 
-/// A socket's entry in the table, removed when this is dropped: kept by the socket's
-/// `authenticate` handler, which socketioxide drops with the socket.
-pub(crate) struct SessionGuard<A: Adapter> {
+/// A socket's session and its entry in the table, removed when this is dropped: kept by the
+/// socket's `authenticate` handler, which socketioxide drops with the socket.
+pub(crate) struct SessionGuard<A: Adapter, T: Any + Send + Sync> {
     /// The socket, whose address is the key.
     socket: Weak<Socket<A>>,
+    session: Arc<T>,
 }
 
-impl<A: Adapter> SessionGuard<A> {
+impl<A: Adapter, T: Any + Send + Sync> SessionGuard<A, T> {
     /// Puts `session` in the table as the session of `s`, until the guard is dropped.
-    pub(crate) fn keep<T: Any + Send + Sync>(s: &Arc<Socket<A>>, session: Arc<T>) -> Self {
+    pub(crate) fn keep(s: &Arc<Socket<A>>, session: Arc<T>) -> Self {
         let key = key_of(s);
-        let replaced = shard(key).insert(key, session);
-        debug_assert!(replaced.is_none(), "a socket was given a second session");
+        let replaced = shard(key).insert(key, session.clone());
+        if replaced.is_some() {
+            // Not done by any path; the earlier guard leaves this entry alone (see `Drop`).
+            tracing::error!(sid = %s.id, "a socket was given a second session");
+        }
         Self {
             socket: Arc::downgrade(s),
+            session,
         }
+    }
+
+    /// The session.
+    pub(crate) fn session(&self) -> &Arc<T> {
+        &self.session
+    }
+
+    /// Removes the entry, if it is still this guard's session.
+    fn remove(&self) {
+        let key = Weak::as_ptr(&self.socket).addr();
+        let mut shard = shard(key);
+        let ours = shard
+            .get(&key)
+            .is_some_and(|s| std::ptr::addr_eq(Arc::as_ptr(s), Arc::as_ptr(&self.session)));
+        let removed = if ours { shard.remove(&key) } else { None };
+        let (len, capacity) = (shard.len(), shard.capacity());
+        if capacity > MIN_CAPACITY && len < capacity / 4 {
+            shard.shrink_to((len * 2).max(MIN_CAPACITY));
+        }
+        // Dropped after the shard's lock: dropping a session disarms its timer.
+        drop(shard);
+        drop(removed);
     }
 }
 
-impl<A: Adapter> Drop for SessionGuard<A> {
+impl<A: Adapter, T: Any + Send + Sync> Drop for SessionGuard<A, T> {
     fn drop(&mut self) {
-        // Removed under the shard's lock, dropped after it: dropping a session disarms its timer.
-        let key = Weak::as_ptr(&self.socket).addr();
-        let session = shard(key).remove(&key);
         // With the socket itself, it cannot be upgraded any more: the usual way.
-        if let Some(socket) = self.socket.upgrade() {
-            tracing::warn!(sid = %socket.id, "the application replaced the `authenticate` handler; the socket's session goes with it, so the socket is disconnected");
-            // Not here: socketioxide holds the socket's handler map locked while it replaces a
-            // handler, and a disconnect runs the application's disconnect handler.
-            match tokio::runtime::Handle::try_current() {
-                Ok(runtime) => {
-                    runtime.spawn(async move {
-                        let _ = socket.disconnect();
-                    });
-                }
-                Err(_) => {
-                    let _ = socket.disconnect();
-                }
-            }
+        let Some(socket) = self.socket.upgrade() else {
+            return self.remove();
+        };
+        tracing::warn!(sid = %socket.id, "the application replaced the `authenticate` handler; the socket is disconnected");
+        // The session stays with the socket, in its extensions (their own lock, not the
+        // handler map's, which socketioxide holds while it replaces a handler).
+        socket.extensions.insert(Arc::new(Self {
+            socket: self.socket.clone(),
+            session: self.session.clone(),
+        }));
+        // Not here: a disconnect runs the application's disconnect handler, and the handler
+        // map is locked. Outside a runtime (never, from socketioxide), the session's timer
+        // still ends the socket at its token's expiry.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = socket.disconnect();
+            });
         }
-        drop(session);
     }
 }
 
@@ -120,7 +160,7 @@ mod tests {
         let mut seen = [0usize; SHARDS];
         // Addresses as an allocator hands out chunks of one size: 16-byte aligned, a stride apart.
         for i in 0..4096usize {
-            seen[shard_index(0x5555_0000_0000 + i * 1104)] += 1;
+            seen[shard_index(0x5555_0000 + i * 1104)] += 1;
         }
         assert!(seen.iter().all(|&n| n > 4096 / SHARDS / 2), "{seen:?}");
         assert!(shard_index(usize::MAX) < SHARDS);
