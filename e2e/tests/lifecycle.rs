@@ -148,7 +148,7 @@ async fn an_application_that_replaces_authenticate_has_the_socket_disconnected()
     // The session (its expiry, its refresh) lives with the library's `authenticate` handler:
     // an application registering its own on an authenticated socket would leave a socket whose
     // expiry nobody enforces, so the socket goes instead, and its disconnect handler still
-    // learns who left.
+    // learns who left (and may clear the socket's extensions, where the session then sits).
     let auth = auth().build().unwrap();
     let (left_tx, mut left) = tokio::sync::mpsc::unbounded_channel::<String>();
     let server = Server::start(move |io| {
@@ -156,9 +156,14 @@ async fn an_application_that_replaces_authenticate_has_the_socket_disconnected()
             "/",
             auth.on_authenticated(async move |socket: SocketRef<A>| {
                 let left_tx = left_tx.clone();
-                socket.on_disconnect(async move |Claims(c): Claims<StandardClaims>| {
-                    left_tx.send(c.sub.clone().unwrap_or_default()).ok();
-                });
+                socket.on_disconnect(
+                    async move |s: SocketRef<A>, Claims(c): Claims<StandardClaims>| {
+                        left_tx.send(c.sub.clone().unwrap_or_default()).ok();
+                        // The session's parked guard sits there: dropped from inside the
+                        // extensions' lock, it must not lock them again.
+                        s.extensions.clear();
+                    },
+                );
                 socket.on("authenticate", async |ack: AckSender<A>| {
                     ack.send("mine").ok();
                 });

@@ -27,7 +27,8 @@ const PAYLOAD_OVERHEAD: usize = 1024;
 
 /// The `authenticate` event handler, registered at admission, before the client can speak. It
 /// keeps the socket's session, and its entry in the registry: socketioxide drops it with the
-/// socket.
+/// socket (or when the application replaces it: the entry then stays with the socket, see
+/// `session::registry`).
 pub(crate) struct AuthenticateEvent<A: Adapter, C: Send + Sync + 'static, H> {
     pub(crate) auth: JwtAuth<C>,
     pub(crate) handler: H,

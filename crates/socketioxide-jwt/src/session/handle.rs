@@ -14,8 +14,8 @@ use crate::deadlines::{Expire, TimerSlot};
 use crate::metrics::Namespace;
 
 /// A socket's session: the state machine plus its place in the configuration's deadline queue.
-/// Kept (as an `Arc`) in the session registry while the socket's `authenticate` handler lives;
-/// dropping it (with the socket) disarms the
+/// Kept (as an `Arc`) in the session registry for as long as the socket lives (see
+/// [`registry`](super::registry)); dropping it (with the socket) disarms the
 /// timer and drops what the phase held.
 #[derive(Debug)]
 pub(crate) struct Session<C> {

@@ -37,8 +37,8 @@ struct Shard(Mutex<Sessions>);
 static TABLE: [Shard; SHARDS] =
     [const { Shard(Mutex::new(HashMap::with_hasher(FixedState::with_seed(0)))) }; SHARDS];
 
-/// A shard keeps at least this many buckets; below a quarter full it gives the rest back
-/// (after a storm of sockets, the table would otherwise keep its peak size).
+/// A shard keeps room for at least this many entries; below a quarter full it gives the rest
+/// back (after a storm of sockets, the table would otherwise keep its peak size).
 const MIN_CAPACITY: usize = 64;
 
 /// The key of a socket: its address, unique while it lives.
@@ -108,22 +108,36 @@ impl<A: Adapter, T: Any + Send + Sync> SessionGuard<A, T> {
     pub(crate) fn session(&self) -> &Arc<T> {
         &self.session
     }
+}
 
-    /// Removes the entry, if it is still this guard's session.
-    fn remove(&self) {
-        let key = Weak::as_ptr(&self.socket).addr();
-        let mut shard = shard(key);
-        let ours = shard
-            .get(&key)
-            .is_some_and(|s| std::ptr::addr_eq(Arc::as_ptr(s), Arc::as_ptr(&self.session)));
-        let removed = if ours { shard.remove(&key) } else { None };
-        let (len, capacity) = (shard.len(), shard.capacity());
-        if capacity > MIN_CAPACITY && len < capacity / 4 {
-            shard.shrink_to((len * 2).max(MIN_CAPACITY));
-        }
-        // Dropped after the shard's lock: dropping a session disarms its timer.
-        drop(shard);
-        drop(removed);
+/// Removes the entry of `socket`, if it still holds `session`.
+fn remove<A: Adapter, T: Any + Send + Sync>(socket: &Weak<Socket<A>>, session: &Arc<T>) {
+    let key = Weak::as_ptr(socket).addr();
+    let mut shard = shard(key);
+    let ours = shard
+        .get(&key)
+        .is_some_and(|s| std::ptr::addr_eq(Arc::as_ptr(s), Arc::as_ptr(session)));
+    let removed = if ours { shard.remove(&key) } else { None };
+    let (len, capacity) = (shard.len(), shard.capacity());
+    if capacity > 2 * MIN_CAPACITY && len < capacity / 4 {
+        shard.shrink_to((len * 2).max(MIN_CAPACITY));
+    }
+    // Dropped after the shard's lock: dropping a session disarms its timer.
+    drop(shard);
+    drop(removed);
+}
+
+/// A [`SessionGuard`] whose handler was replaced, parked in the socket's extensions: it removes
+/// the entry when it is dropped, with the socket or sooner (the application clearing the
+/// extensions: it never parks again, which would lock the extensions from inside their own lock).
+struct ParkedGuard<A: Adapter, T: Any + Send + Sync> {
+    socket: Weak<Socket<A>>,
+    session: Arc<T>,
+}
+
+impl<A: Adapter, T: Any + Send + Sync> Drop for ParkedGuard<A, T> {
+    fn drop(&mut self) {
+        remove(&self.socket, &self.session);
     }
 }
 
@@ -131,12 +145,12 @@ impl<A: Adapter, T: Any + Send + Sync> Drop for SessionGuard<A, T> {
     fn drop(&mut self) {
         // With the socket itself, it cannot be upgraded any more: the usual way.
         let Some(socket) = self.socket.upgrade() else {
-            return self.remove();
+            return remove(&self.socket, &self.session);
         };
         tracing::warn!(sid = %socket.id, "the application replaced the `authenticate` handler; the socket is disconnected");
         // The session stays with the socket, in its extensions (their own lock, not the
         // handler map's, which socketioxide holds while it replaces a handler).
-        socket.extensions.insert(Arc::new(Self {
+        socket.extensions.insert(Arc::new(ParkedGuard {
             socket: self.socket.clone(),
             session: self.session.clone(),
         }));
